@@ -1,0 +1,86 @@
+import { createHmac } from 'node:crypto';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from './errors.js';
+
+/** Smallest accepted secret, in bytes (256 bits, the output size of SHA-256; RFC 2104 §3 recommends at least that). */
+export const MIN_SECRET_BYTES = 32;
+
+/** One server secret of the key ring. `id` is stored beside each digest so the right key is used to check it. */
+export interface SecretKey {
+  /** Short public name of the key, 1–32 characters of `[A-Za-z0-9._-]`, e.g. `"2026-11"`. */
+  id: string;
+  /** The secret itself: at least 32 bytes (a string counts its UTF-8 bytes). */
+  secret: string | Uint8Array;
+}
+
+/**
+ * The `secret` option: one secret (its key id is `"k1"`), or a key ring whose FIRST entry signs new
+ * tokens while every entry still verifies the tokens it signed. Rotate by putting a new key first;
+ * remove an old key to invalidate exactly the tokens it signed.
+ */
+export type SecretOption = string | Uint8Array | readonly SecretKey[];
+
+/** A key id and the HMAC-SHA-256 digest of a token under that key (base64url, 43 characters). */
+export interface TokenDigest {
+  keyId: string;
+  digest: string;
+}
+
+const KEY_ID_RE = /^[A-Za-z0-9._-]{1,32}$/;
+
+/**
+ * HMAC-SHA-256 key ring (RFC 2104). Redis only ever sees `HMAC(secret, token)`: a copy of Redis does
+ * not let anyone log in, and write access to Redis without the secret does not let anyone forge a token.
+ * The token is long and random, so no key stretching is needed (about 1 µs per digest).
+ */
+export class KeyRing {
+  private readonly keys: ReadonlyArray<{ id: string; secret: Buffer }>;
+
+  /**
+   * @throws {InvalidArgumentTypeError} `secret` is missing or of the wrong type.
+   * @throws {InvalidArgumentValueError} a secret shorter than 32 bytes, a bad or duplicate key id, an empty ring.
+   */
+  constructor(secret: SecretOption) {
+    const list: readonly SecretKey[] =
+      typeof secret === 'string' || secret instanceof Uint8Array ? [{ id: 'k1', secret }] : secret;
+    if (!Array.isArray(list))
+      throw new InvalidArgumentTypeError('secret must be a string, a Uint8Array, or an array of { id, secret } (the key ring); set the `secret` option');
+    if (list.length === 0) throw new InvalidArgumentValueError('secret: the key ring must hold at least one key');
+    const seen = new Set<string>();
+    this.keys = list.map((k, i) => {
+      if (!k || typeof k !== 'object') throw new InvalidArgumentTypeError(`secret[${i}] must be an object { id, secret }`);
+      if (typeof k.id !== 'string' || !KEY_ID_RE.test(k.id))
+        throw new InvalidArgumentValueError(`secret[${i}].id must be 1-32 characters of [A-Za-z0-9._-]`);
+      if (seen.has(k.id)) throw new InvalidArgumentValueError(`secret: duplicate key id "${k.id}"`);
+      seen.add(k.id);
+      let bytes: Buffer;
+      if (typeof k.secret === 'string') bytes = Buffer.from(k.secret, 'utf8');
+      else if (k.secret instanceof Uint8Array) bytes = Buffer.from(k.secret);
+      else throw new InvalidArgumentTypeError(`secret${list === secret ? `[${i}].secret` : ''} must be a string or a Uint8Array`);
+      if (bytes.length < MIN_SECRET_BYTES)
+        throw new InvalidArgumentValueError(
+          `secret${list === secret ? `[${i}].secret` : ''} must be at least ${MIN_SECRET_BYTES} bytes (got ${bytes.length}); generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`,
+        );
+      return { id: k.id, secret: bytes };
+    });
+  }
+
+  /** Id of the key that signs new tokens (the first of the ring). */
+  get currentKeyId(): string {
+    return this.keys[0]!.id;
+  }
+
+  /** Digest of `token` under the current key (used when creating a token). */
+  sign(token: string): TokenDigest {
+    const k = this.keys[0]!;
+    return { keyId: k.id, digest: hmac(k.secret, token) };
+  }
+
+  /** Digests of `token` under every key of the ring (the store picks the one whose id it stored). */
+  digestsOf(token: string): TokenDigest[] {
+    return this.keys.map((k) => ({ keyId: k.id, digest: hmac(k.secret, token) }));
+  }
+}
+
+function hmac(key: Buffer, token: string): string {
+  return createHmac('sha256', key).update(token, 'utf8').digest('base64url');
+}

@@ -1,0 +1,108 @@
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from './errors.js';
+
+/** Longest accepted TTL or lifetime: 10 years, in seconds (315,360,000). */
+export const MAX_DURATION_SECONDS = 10 * 365 * 24 * 3600;
+
+/**
+ * Checks a duration option given in whole SECONDS and returns it in milliseconds.
+ * `null` is accepted only when `allowNull` (it means "none" / "immortal"); `undefined` gives `fallback`.
+ *
+ * @throws {InvalidArgumentTypeError} not a number (nor null where allowed).
+ * @throws {InvalidArgumentValueError} NaN, not an integer, below `min` seconds, or above {@link MAX_DURATION_SECONDS}.
+ */
+export function secondsOption(
+  name: string,
+  value: unknown,
+  opts: { allowNull: boolean; min: number; fallback: number | null },
+): number | null {
+  if (value === undefined) return opts.fallback === null ? null : opts.fallback * 1000;
+  if (value === null) {
+    if (opts.allowNull) return null;
+    throw new InvalidArgumentTypeError(`${name} must be a number of seconds; null is not allowed here`);
+  }
+  if (typeof value !== 'number')
+    throw new InvalidArgumentTypeError(
+      `${name} must be a whole number of seconds${opts.allowNull ? ' or null' : ''}; got ${typeof value}`,
+    );
+  if (!Number.isInteger(value) || value < opts.min || value > MAX_DURATION_SECONDS)
+    throw new InvalidArgumentValueError(
+      `${name} must be a whole number of seconds from ${opts.min} to ${MAX_DURATION_SECONDS}${opts.allowNull ? ' (or null)' : ''}; got ${String(value)}`,
+    );
+  return value * 1000;
+}
+
+/**
+ * Checks a positive-integer count option (or null for "no limit").
+ * @throws {InvalidArgumentTypeError} / {@link InvalidArgumentValueError} naming the option.
+ */
+export function countOption(name: string, value: unknown, opts: { allowNull: boolean; min: number; max: number; fallback: number | null }): number | null {
+  if (value === undefined) return opts.fallback;
+  if (value === null && opts.allowNull) return null;
+  if (typeof value !== 'number') throw new InvalidArgumentTypeError(`${name} must be a whole number${opts.allowNull ? ' or null' : ''}; got ${value === null ? 'null' : typeof value}`);
+  if (!Number.isInteger(value) || value < opts.min || value > opts.max)
+    throw new InvalidArgumentValueError(`${name} must be a whole number from ${opts.min} to ${opts.max}; got ${String(value)}`);
+  return value;
+}
+
+/** Checks that `value` is one of `allowed`. @throws {InvalidArgumentValueError} naming the option and the allowed values. */
+export function enumOption<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+  throw new InvalidArgumentValueError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${JSON.stringify(value) ?? String(value)}`);
+}
+
+/** Checks a boolean option. @throws {InvalidArgumentTypeError} naming the option. */
+export function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new InvalidArgumentTypeError(`${name} must be a boolean; got ${typeof value}`);
+  return value;
+}
+
+/**
+ * An optional short text (device name, user agent, IP): null/undefined/'' give null, longer text is cut
+ * to `max` characters (these come from clients; a login must not fail over a long User-Agent).
+ * @throws {InvalidArgumentTypeError} not a string.
+ */
+export function optionalText(name: string, value: unknown, max: number): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string') throw new InvalidArgumentTypeError(`${name} must be a string; got ${typeof value}`);
+  return value.length > max ? value.slice(0, max) : value;
+}
+
+/** A scope token as in RFC 6749 §3.3: 1*( %x21 / %x23-5B / %x5D-7E ); here at most 64 characters. */
+const SCOPE_RE = /^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
+/** Most scopes one token may carry. */
+export const MAX_SCOPES = 64;
+
+/** Checks scopes (RFC 6749 §3.3 scope-tokens), removing duplicates. @throws TypeError/RangeError naming `scopes`. */
+export function scopesOption(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new InvalidArgumentTypeError('scopes must be an array of strings');
+  if (value.length > MAX_SCOPES) throw new InvalidArgumentValueError(`scopes: at most ${MAX_SCOPES} scopes per token`);
+  for (const s of value)
+    if (typeof s !== 'string' || !SCOPE_RE.test(s))
+      throw new InvalidArgumentValueError('scopes: each scope must be 1-64 printable ASCII characters without spaces, `"` or `\\` (RFC 6749 §3.3)');
+  return [...new Set(value as string[])];
+}
+
+/**
+ * Checks app metadata: a plain JSON object whose JSON text is at most `maxBytes` UTF-8 bytes.
+ * @returns the JSON text, or null when no metadata was given.
+ * @throws {InvalidArgumentTypeError} not a plain object, or not serialisable as JSON.
+ * @throws {InvalidArgumentValueError} larger than `maxMetadataBytes`.
+ */
+export function metadataOption(value: unknown, maxBytes: number): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null)
+    throw new InvalidArgumentTypeError('metadata must be a plain JSON object');
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch (e) {
+    throw new InvalidArgumentTypeError(`metadata must be serialisable as JSON (${(e as Error).message})`);
+  }
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > maxBytes)
+    throw new InvalidArgumentValueError(`metadata is ${bytes} bytes as JSON; the limit is maxMetadataBytes = ${maxBytes}`);
+  return json;
+}

@@ -1,0 +1,52 @@
+/**
+ * Public record types. Every time is in epoch MILLISECONDS (a `number`, as `Date.now()` returns),
+ * named `...AtMs`; every duration option is in SECONDS, named `...Seconds`.
+ *
+ * @packageDocumentation
+ */
+
+/** Renewal on use (sliding expiry). See {@link TokenManagerOptions.renew}. */
+export type RenewMode = 'off' | 'token' | 'user';
+
+/** What to do when a user already holds `maxTokensPerUser` live tokens and logs in again. */
+export type LimitPolicy = 'evict-lru' | 'reject';
+
+/**
+ * The public record of one token (one device). Holds no secret: it is safe to show to its user.
+ */
+export interface TokenRecord {
+  /** Public token id (24 characters), safe to show and log; use it to revoke a device. */
+  tokenId: string;
+  /** The normalised user id (a string, even when a number was given). */
+  userId: string;
+  /** Device name given at creation (e.g. "Alice's iPhone"), or null. */
+  deviceName: string | null;
+  /** User-Agent of the request that created the token (or given by the app), or null. */
+  userAgent: string | null;
+  /** Client IP address of the request that created the token (or given by the app), or null. */
+  ip: string | null;
+  /** Creation time, epoch milliseconds. */
+  createdAtMs: number;
+  /** Last successful verify, epoch milliseconds; written at most once per `touchIntervalSeconds`. Equals `createdAtMs` until first use. */
+  lastUsedAtMs: number;
+  /** When the token expires unless renewed, epoch milliseconds; `null` = immortal. */
+  expiresAtMs: number | null;
+  /** Hard end of life that renewal never extends, epoch milliseconds; `null` = none. */
+  absoluteExpiresAtMs: number | null;
+  /** Scopes (Sanctum's "abilities") granted at creation; empty = none. */
+  scopes: string[];
+  /** App-defined JSON object given at creation, or null. */
+  metadata: Record<string, unknown> | null;
+}
+
+/** A {@link TokenRecord} as listed for a user, with the calling token marked. */
+export interface TokenInfo extends TokenRecord {
+  /** True for the token that made the request (the `currentTokenId` passed to `list`). */
+  current: boolean;
+}
+
+/** Why tokens were revoked (carried by the `revoked` event). */
+export type RevokeReason = 'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'admin';
+
+/** Why an authentication failed (carried by the `authFailed` event; never carries the token). */
+export type AuthFailureReason = 'missing' | 'malformed' | 'invalid' | 'user_not_found' | 'insufficient_scope';

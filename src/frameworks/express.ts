@@ -1,0 +1,79 @@
+/**
+ * `redis-multitokens/express`: Express middleware (Express 4.18+ and 5), the counterpart of the
+ * plugin's `CachedTokenAuthentication`.
+ *
+ * ```ts
+ * app.get('/me', tokenAuth(tokens, { loadUser }), (req, res) => res.json(req.auth));
+ * ```
+ * @packageDocumentation
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { TokenManager } from '../core/manager.js';
+import { authenticate, checkScopes, type AuthErrorResponse, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
+import { authorizationFromRawHeaders } from '../http/authorization.js';
+
+export type { AuthOptions, TokenAuth, AuthErrorResponse } from '../http/authenticate.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by `tokenAuth` on an authenticated request; undefined on an anonymous one (`optional: true`). */
+      auth?: TokenAuth;
+    }
+  }
+}
+
+/** Sends one of the library's error answers (401/403/503 with a JSON body). */
+export function sendAuthError(res: Response, response: AuthErrorResponse): void {
+  res.status(response.status).set(response.headers).json(response.body);
+}
+
+/**
+ * Middleware that authenticates `Authorization: Bearer <token>` or `Token <token>`.
+ * On success sets `req.auth` ({ userId, user, token }) and calls `next()`. Bad, missing (unless
+ * `optional`), invalid, expired or revoked tokens and unknown users get 401 with `WWW-Authenticate`
+ * and a JSON body; missing scopes 403; a store outage 503 with `Retry-After`. Errors thrown by
+ * `loadUser` go to `next(err)`.
+ */
+export function tokenAuth<User = unknown>(manager: TokenManager, options: AuthOptions<User> = {}): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    authenticate(manager, authorizationFromRawHeaders(req.rawHeaders), options).then((outcome) => {
+      if (outcome.kind === 'refused') return sendAuthError(res, outcome.response);
+      if (outcome.kind === 'authenticated') req.auth = outcome.auth as TokenAuth;
+      next();
+    }, next);
+  };
+}
+
+/** `tokenAuth` with `optional: true`: anonymous requests pass with `req.auth` undefined; bad credentials still get 401. */
+export function optionalTokenAuth<User = unknown>(manager: TokenManager, options: Omit<AuthOptions<User>, 'optional'> = {}): RequestHandler {
+  return tokenAuth(manager, { ...options, optional: true });
+}
+
+/**
+ * Middleware, placed after `tokenAuth`, that requires every scope listed: 403 `insufficient_scope`
+ * naming the missing ones; 401 when the request is not authenticated.
+ */
+export function requireScopes(manager: TokenManager, ...scopes: string[]): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (!req.auth) return sendAuthError(res, { status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="api"', 'Cache-Control': 'no-store' }, body: { error: 'unauthorized', reason: 'missing_token', message: 'authentication required' } });
+    const refused = checkScopes(manager, req.auth.token, scopes);
+    if (refused) return sendAuthError(res, refused);
+    next();
+  };
+}
+
+/**
+ * Device details of a login request for `manager.create(userId, { ...deviceFromRequest(req), deviceName })`:
+ * `userAgent` from the User-Agent header and `ip` from `req.ip` (which honours Express's `trust proxy` setting).
+ */
+export function deviceFromRequest(req: Request): { userAgent: string | null; ip: string | null } {
+  return { userAgent: req.get('user-agent') ?? null, ip: req.ip ?? null };
+}
+
+/** The authentication of a request that passed `tokenAuth`, typed with the app's user type. @throws {Error} when the request is not authenticated. */
+export function getAuth<User = unknown>(req: Request): TokenAuth<User> {
+  if (!req.auth) throw new Error('getAuth: request is not authenticated (mount tokenAuth before this handler)');
+  return req.auth as TokenAuth<User>;
+}

@@ -1,0 +1,151 @@
+import { StoreUnavailableError } from '../core/errors.js';
+import type { TokenManager } from '../core/manager.js';
+import type { TokenRecord } from '../core/types.js';
+import { parseAuthorization } from './authorization.js';
+
+/** What a successful authentication attaches to the request. */
+export interface TokenAuth<User = unknown> {
+  /** The normalised user id. */
+  userId: string;
+  /** What `loadUser` returned, or `{ id: userId }` when no `loadUser` was given. */
+  user: User;
+  /** The public record of the token that authenticated this request (no secret). */
+  token: TokenRecord;
+}
+
+/** Options shared by every framework adapter. */
+export interface AuthOptions<User = unknown> {
+  /**
+   * Turns a user id into the app's user. Return null/undefined for a deleted or inactive user: the
+   * request then gets 401, as DRF's TokenAuthentication does. Errors it throws propagate to the app.
+   */
+  loadUser?: (userId: string, token: TokenRecord) => User | null | undefined | Promise<User | null | undefined>;
+  /** Scopes the token must all hold; a token lacking one gets 403 `insufficient_scope` (RFC 6750 §3.1). */
+  scopes?: readonly string[];
+  /**
+   * Allow anonymous requests: with no Authorization header the request goes on unauthenticated.
+   * A header that is present but bad is still a 401 (never downgraded to anonymous).
+   */
+  optional?: boolean;
+  /** The `realm` of `WWW-Authenticate` challenges (default `"api"`). */
+  realm?: string;
+}
+
+/** Why a request was refused, as in the JSON body's `reason`. */
+export type AuthErrorReason =
+  | 'missing_token'
+  | 'malformed_header'
+  | 'malformed_token'
+  | 'invalid_token'
+  | 'user_not_found'
+  | 'insufficient_scope'
+  | 'store_unavailable';
+
+/** An HTTP error answer every adapter sends as is: status, headers and a JSON body. */
+export interface AuthErrorResponse {
+  status: 401 | 403 | 503;
+  headers: Record<string, string>;
+  body: { error: string; reason: AuthErrorReason; message: string; scopes?: string[] };
+}
+
+/** Outcome of {@link authenticate}. */
+export type AuthOutcome<User = unknown> =
+  | { kind: 'authenticated'; auth: TokenAuth<User> }
+  | { kind: 'anonymous' }
+  | { kind: 'refused'; response: AuthErrorResponse };
+
+/** Seconds a client is told to wait (`Retry-After`) when the token store is down. */
+export const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * The framework-free core of every adapter: parse the header, verify the token (one store round trip),
+ * load the user, check scopes. Never throws for bad input; a store outage is a 503 answer; errors
+ * thrown by `loadUser` (and unexpected faults) propagate.
+ */
+export async function authenticate<User>(
+  manager: TokenManager,
+  authorization: string | readonly string[] | undefined,
+  options: AuthOptions<User> = {},
+): Promise<AuthOutcome<User>> {
+  const realm = options.realm ?? 'api';
+  const parsed = parseAuthorization(authorization);
+  if (parsed.kind === 'missing') {
+    if (options.optional) return { kind: 'anonymous' };
+    manager.emit('authFailed', { reason: 'missing', tokenId: null });
+    return refuse(401, realm, 'missing_token', 'authentication required: send "Authorization: Bearer <token>"');
+  }
+  if (parsed.kind === 'malformed') {
+    manager.emit('authFailed', { reason: 'malformed', tokenId: null });
+    return refuse(401, realm, 'malformed_header', `malformed Authorization header: ${parsed.description}`, 'invalid_request');
+  }
+  let result;
+  try {
+    result = await manager.verify(parsed.token);
+  } catch (error) {
+    if (error instanceof StoreUnavailableError) return unavailable();
+    throw error;
+  }
+  if (!result.valid) {
+    return result.reason === 'malformed'
+      ? refuse(401, realm, 'malformed_token', 'the token is not in the expected format', 'invalid_token')
+      : refuse(401, realm, 'invalid_token', 'the token is invalid, expired or revoked', 'invalid_token');
+  }
+  const user = options.loadUser ? await options.loadUser(result.userId, result.record) : ({ id: result.userId } as User);
+  if (user === null || user === undefined) {
+    manager.emit('authFailed', { reason: 'user_not_found', tokenId: result.record.tokenId });
+    return refuse(401, realm, 'user_not_found', 'the user of this token was not found or is inactive', 'invalid_token');
+  }
+  const auth: TokenAuth<User> = { userId: result.userId, user, token: result.record };
+  if (options.scopes && options.scopes.length > 0) {
+    const refused = checkScopes(manager, auth.token, options.scopes, realm);
+    if (refused) return { kind: 'refused', response: refused };
+  }
+  return { kind: 'authenticated', auth };
+}
+
+/**
+ * Checks that `token` holds every scope in `required`. Returns the 403 answer naming the missing
+ * scopes (RFC 6750 §3.1 `insufficient_scope`), or null when all are held.
+ */
+export function checkScopes(manager: TokenManager, token: TokenRecord, required: readonly string[], realm = 'api'): AuthErrorResponse | null {
+  const missing = required.filter((s) => !token.scopes.includes(s));
+  if (missing.length === 0) return null;
+  manager.emit('authFailed', { reason: 'insufficient_scope', tokenId: token.tokenId });
+  const response = refuse(403, realm, 'insufficient_scope', `the token lacks the scope${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`, 'insufficient_scope', required).response;
+  response.body.scopes = missing;
+  return response;
+}
+
+/** The 503 answer for a token store outage (fail closed: never a 401, never a 500). */
+export function unavailable(): { kind: 'refused'; response: AuthErrorResponse } {
+  return {
+    kind: 'refused',
+    response: {
+      status: 503,
+      headers: { 'Retry-After': String(RETRY_AFTER_SECONDS), 'Cache-Control': 'no-store' },
+      body: { error: 'service_unavailable', reason: 'store_unavailable', message: 'authentication is temporarily unavailable; retry shortly' },
+    },
+  };
+}
+
+function refuse(
+  status: 401 | 403,
+  realm: string,
+  reason: AuthErrorReason,
+  message: string,
+  rfcError?: 'invalid_request' | 'invalid_token' | 'insufficient_scope',
+  scopes?: readonly string[],
+): { kind: 'refused'; response: AuthErrorResponse } {
+  // RFC 6750 §3: no error code when the request carried no credentials at all.
+  let challenge = `Bearer realm="${realm}"`;
+  if (rfcError) challenge += `, error="${rfcError}", error_description="${message.replace(/["\\]/g, "'")}"`;
+  if (scopes) challenge += `, scope="${scopes.join(' ')}"`;
+  return {
+    kind: 'refused',
+    response: {
+      status,
+      headers: { 'WWW-Authenticate': challenge, 'Cache-Control': 'no-store' },
+      body: { error: rfcError ?? 'unauthorized', reason, message },
+    },
+  };
+}

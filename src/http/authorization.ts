@@ -1,0 +1,52 @@
+/**
+ * Framework-free parsing of the `Authorization` request header (RFC 7235 §2.1, RFC 6750 §2.1).
+ * Accepts `Bearer <token>` (RFC 6750) and `Token <token>` (the Python plugin's and DRF's scheme), the
+ * scheme matched case-insensitively, separated from the token by one or more spaces.
+ */
+
+/** Longest Authorization header looked at, in characters; longer ones are refused unread. */
+export const MAX_AUTHORIZATION_LENGTH = 1024;
+
+/** Accepted schemes, lower case. */
+export const AUTH_SCHEMES = ['bearer', 'token'] as const;
+
+/** Outcome of {@link parseAuthorization}. `token` is only a candidate: its format is checked later, still without I/O. */
+export type AuthorizationParse =
+  | { kind: 'missing' }
+  | { kind: 'malformed'; description: string }
+  | { kind: 'token'; token: string };
+
+const SHAPE_RE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S+)$/;
+
+/**
+ * Parses the `Authorization` header values of one request. Pass every value the request carried
+ * (Node keeps only the first of repeated `Authorization` headers in `req.headers`; adapters read
+ * `rawHeaders`), or a single string. Never throws.
+ *
+ * Rejected (`malformed`): two or more headers; anything but printable ASCII (tab, NBSP, non-ASCII);
+ * more than {@link MAX_AUTHORIZATION_LENGTH} characters; no scheme or no token; a scheme other than
+ * Bearer/Token; leading spaces; extra parts or commas (joined credentials).
+ */
+export function parseAuthorization(values: string | readonly string[] | undefined | null): AuthorizationParse {
+  const list = values === undefined || values === null ? [] : typeof values === 'string' ? [values] : values;
+  if (list.length === 0) return { kind: 'missing' };
+  if (list.length > 1) return { kind: 'malformed', description: 'more than one Authorization header' };
+  const value = list[0];
+  if (typeof value !== 'string' || value.length === 0) return { kind: 'missing' };
+  if (value.length > MAX_AUTHORIZATION_LENGTH) return { kind: 'malformed', description: 'Authorization header too long' };
+  if (!/^[\x20-\x7e]*$/.test(value)) return { kind: 'malformed', description: 'Authorization header must be printable ASCII' };
+  const m = SHAPE_RE.exec(value);
+  if (!m) return { kind: 'malformed', description: 'expected "Authorization: Bearer <token>"' };
+  if (!(AUTH_SCHEMES as readonly string[]).includes(m[1]!.toLowerCase()))
+    return { kind: 'malformed', description: 'unsupported authorization scheme: use Bearer or Token' };
+  const token = m[2]!;
+  if (token.includes(',')) return { kind: 'malformed', description: 'one credential expected' };
+  return { kind: 'token', token };
+}
+
+/** Collects the values of every `Authorization` header from Node's `rawHeaders` ([name, value, name, value, ...]). */
+export function authorizationFromRawHeaders(rawHeaders: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') out.push(rawHeaders[i + 1]!.trim());
+  return out;
+}

@@ -1,0 +1,53 @@
+/**
+ * redis-multitokens: one opaque bearer token per device for each user, stored as HMAC digests in
+ * Redis (or, by default, in this process's memory).
+ *
+ * ```ts
+ * import { TokenManager } from 'redis-multitokens';
+ * const tokens = new TokenManager({ secret: process.env.TOKEN_SECRET! });
+ * const { token } = await tokens.create(user.id, { deviceName: 'laptop' });
+ * ```
+ * @packageDocumentation
+ */
+import { TokenManager as CoreTokenManager, type TokenManagerOptions as CoreOptions } from './core/manager.js';
+import type { Store } from './core/store.js';
+import { MemoryStore } from './stores/memory.js';
+
+/** Options of {@link TokenManager}; as the core's, but `store` defaults to a new {@link MemoryStore}. */
+export interface TokenManagerOptions extends Omit<CoreOptions, 'store'> {
+  /** Where tokens live: an `IoredisStore` (from `redis-multitokens/ioredis`) or any {@link Store}. Default: a new `MemoryStore` (one process only). */
+  store?: Store;
+}
+
+/**
+ * The token manager: create, verify, revoke, revokeById, revokeAll, revokeOthers, list.
+ * See the core class for every method's shapes, units and errors.
+ */
+export class TokenManager extends CoreTokenManager {
+  /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message (no secret, a secret under 32 bytes, a negative TTL...). */
+  constructor(options: TokenManagerOptions) {
+    super({ ...options, store: options?.store ?? new MemoryStore() } as CoreOptions);
+  }
+}
+
+export {
+  DEFAULT_TTL_SECONDS,
+  DEFAULT_TOUCH_INTERVAL_SECONDS,
+  DEFAULT_MAX_METADATA_BYTES,
+  MAX_TOKENS_PER_USER_LIMIT,
+  type CreateTokenOptions,
+  type CreatedToken,
+  type VerifyResult,
+  type TokenEvents,
+} from './core/manager.js';
+export * from './core/errors.js';
+export * from './core/types.js';
+export type * from './core/store.js';
+export { KeyRing, MIN_SECRET_BYTES, type SecretKey, type SecretOption, type TokenDigest } from './core/key-ring.js';
+export { parseToken, isTokenId, userTagOf, TOKEN_PREFIX, TOKEN_LENGTH, TOKEN_ID_LENGTH, type ParsedToken } from './core/token-format.js';
+export { normalizeUserId, MAX_USER_ID_LENGTH, type UserIdInput } from './core/user-id.js';
+export { MAX_DURATION_SECONDS } from './core/options.js';
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
+export { RedisStore, DEFAULT_COMMAND_TIMEOUT_MS, type RedisStoreOptions, type RedisScriptClient } from './stores/redis/store.js';
+export { RedisKeys, DEFAULT_KEY_PREFIX } from './stores/redis/keys.js';
+export type { LuaScript } from './stores/redis/scripts.js';

@@ -1,0 +1,207 @@
+import { initialExpiresAtMs, isTouchDue, renewalTtlMs, renewedExpiresAtMs } from '../core/policy.js';
+import type {
+  Store,
+  StoreCreateInput,
+  StoreCreateResult,
+  StoreRenewalPolicy,
+  StoreTokenRef,
+  StoreVerifyInput,
+  StoreVerifyResult,
+} from '../core/store.js';
+import type { TokenRecord } from '../core/types.js';
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /** Clock, in epoch milliseconds (default `Date.now`). */
+  now?: () => number;
+  /** How often expired tokens of all users are swept, in milliseconds (default 60,000; 0 = never, sweep on each user's writes only). The timer is unref'd. */
+  sweepIntervalMs?: number;
+}
+
+interface Entry {
+  record: TokenRecord;
+  keyId: string;
+  digest: string;
+  /** Per-token renewal TTL override in ms, or null. */
+  ttlOverrideMs: number | null;
+}
+
+/**
+ * The embedded default store: tokens in this process's memory. Same semantics as the Redis store
+ * (TTL, immortal tokens, renewal, limits, atomic per user within this process) and the same
+ * conformance suite. Tokens are lost on restart and not shared between processes: use the Redis
+ * store for anything beyond one process. Memory stays bounded: expired tokens are dropped on every
+ * write of their user, on access, and by a periodic sweep.
+ */
+export class MemoryStore implements Store {
+  private readonly tokens = new Map<string, Entry>();
+  private readonly users = new Map<string, Set<string>>();
+  private readonly now: () => number;
+  private readonly timer: NodeJS.Timeout | null;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.now = options.now ?? Date.now;
+    const every = options.sweepIntervalMs ?? 60_000;
+    this.timer = every > 0 ? setInterval(() => this.sweep(), every) : null;
+    this.timer?.unref();
+  }
+
+  /** Number of token records held, expired ones not yet swept included (for tests and metrics). */
+  get size(): number {
+    return this.tokens.size;
+  }
+
+  /** Drops every expired token of every user. Runs by itself every `sweepIntervalMs`. */
+  sweep(): void {
+    const now = this.now();
+    for (const [id, e] of this.tokens) if (isExpired(e, now)) this.remove(id, e.record.userId);
+  }
+
+  async create(input: StoreCreateInput): Promise<StoreCreateResult> {
+    const now = this.now();
+    const ids = this.prune(input.userId, now);
+    const first = ids.size === 0;
+    const evictedTokenIds: string[] = [];
+    if (input.maxTokens !== null && ids.size >= input.maxTokens) {
+      if (input.limitPolicy === 'reject') return { status: 'limit', limit: input.maxTokens };
+      const byLastUse = [...ids].map((id) => this.tokens.get(id)!).sort((a, b) => a.record.lastUsedAtMs - b.record.lastUsedAtMs || a.record.createdAtMs - b.record.createdAtMs);
+      for (const e of byLastUse.slice(0, ids.size - input.maxTokens + 1)) {
+        this.remove(e.record.tokenId, input.userId);
+        evictedTokenIds.push(e.record.tokenId);
+      }
+    }
+    const absoluteExpiresAtMs = input.absoluteLifetimeMs === null ? null : now + input.absoluteLifetimeMs;
+    const record: TokenRecord = {
+      tokenId: input.tokenId,
+      userId: input.userId,
+      deviceName: input.deviceName,
+      userAgent: input.userAgent,
+      ip: input.ip,
+      createdAtMs: now,
+      lastUsedAtMs: now,
+      expiresAtMs: initialExpiresAtMs(input.ttlMs, absoluteExpiresAtMs, now),
+      absoluteExpiresAtMs,
+      scopes: [...input.scopes],
+      metadata: input.metadataJson === null ? null : (JSON.parse(input.metadataJson) as Record<string, unknown>),
+    };
+    this.tokens.set(input.tokenId, {
+      record,
+      keyId: input.digest.keyId,
+      digest: input.digest.digest,
+      ttlOverrideMs: input.ttlIsOverride ? input.ttlMs : null,
+    });
+    let set = this.users.get(input.userId);
+    if (!set) this.users.set(input.userId, (set = new Set()));
+    set.add(input.tokenId);
+    return { status: 'created', record: copy(record), first, evictedTokenIds };
+  }
+
+  async verify(input: StoreVerifyInput): Promise<StoreVerifyResult> {
+    const now = this.now();
+    const found = this.find(input, now);
+    if (found !== 'not_found' && found !== 'mismatch') {
+      const renewed = this.touch(found, input.renewal, now);
+      return { status: 'valid', record: copy(found.record), renewed };
+    }
+    return { status: found };
+  }
+
+  async revokeToken(input: StoreTokenRef): Promise<TokenRecord | null> {
+    const now = this.now();
+    const found = this.find(input, now);
+    if (found === 'not_found' || found === 'mismatch') return null;
+    this.remove(found.record.tokenId, found.record.userId);
+    this.prune(found.record.userId, now);
+    return copy(found.record);
+  }
+
+  async revokeById(userId: string, _userTag: string, tokenId: string): Promise<boolean> {
+    const now = this.now();
+    const e = this.tokens.get(tokenId);
+    const live = e !== undefined && e.record.userId === userId && !isExpired(e, now);
+    if (live) this.remove(tokenId, userId);
+    this.prune(userId, now);
+    return live;
+  }
+
+  async revokeAll(userId: string, _userTag: string, exceptTokenId?: string): Promise<string[]> {
+    const ids = this.prune(userId, this.now());
+    const revoked: string[] = [];
+    for (const id of [...ids]) {
+      if (id === exceptTokenId) continue;
+      this.remove(id, userId);
+      revoked.push(id);
+    }
+    return revoked;
+  }
+
+  async list(userId: string): Promise<TokenRecord[]> {
+    const now = this.now();
+    const ids = this.users.get(userId);
+    if (!ids) return [];
+    const out: TokenRecord[] = [];
+    for (const id of ids) {
+      const e = this.tokens.get(id);
+      if (e && !isExpired(e, now)) out.push(copy(e.record));
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Finds a live token and checks its digest against the one for its key id. */
+  private find(ref: StoreTokenRef, now: number): Entry | 'not_found' | 'mismatch' {
+    const e = this.tokens.get(ref.tokenId);
+    if (!e) return 'not_found';
+    if (isExpired(e, now)) {
+      this.remove(ref.tokenId, e.record.userId);
+      return 'not_found';
+    }
+    const d = ref.digests.find((x) => x.keyId === e.keyId);
+    return d !== undefined && d.digest === e.digest ? e : 'mismatch';
+  }
+
+  /** Writes last-used and renews (this token, or all the user's tokens) when the touch interval has passed. */
+  private touch(e: Entry, policy: StoreRenewalPolicy, now: number): boolean {
+    const ttl = renewalTtlMs(e.ttlOverrideMs, policy.ttlMs);
+    if (!isTouchDue(e.record.lastUsedAtMs, now, policy.touchIntervalMs, ttl)) return false;
+    e.record.lastUsedAtMs = now;
+    if (policy.mode === 'off') return false;
+    const targets = policy.mode === 'user' ? [...this.prune(e.record.userId, now)].map((id) => this.tokens.get(id)!) : [e];
+    for (const t of targets) {
+      const r = t.record;
+      r.expiresAtMs = renewedExpiresAtMs(r.expiresAtMs, renewalTtlMs(t.ttlOverrideMs, policy.ttlMs), policy.overwriteNoneTtl, r.absoluteExpiresAtMs, now);
+    }
+    return true;
+  }
+
+  /** Drops the user's expired tokens; returns the user's live token ids (the live set itself). */
+  private prune(userId: string, now: number): Set<string> {
+    const ids = this.users.get(userId);
+    if (!ids) return new Set();
+    for (const id of ids) {
+      const e = this.tokens.get(id);
+      if (!e || isExpired(e, now)) this.remove(id, userId);
+    }
+    return this.users.get(userId) ?? new Set();
+  }
+
+  private remove(tokenId: string, userId: string): void {
+    this.tokens.delete(tokenId);
+    const ids = this.users.get(userId);
+    if (ids) {
+      ids.delete(tokenId);
+      if (ids.size === 0) this.users.delete(userId);
+    }
+  }
+}
+
+function isExpired(e: Entry, now: number): boolean {
+  return e.record.expiresAtMs !== null && e.record.expiresAtMs <= now;
+}
+
+function copy(r: TokenRecord): TokenRecord {
+  return { ...r, scopes: [...r.scopes], metadata: r.metadata === null ? null : structuredClone(r.metadata) };
+}

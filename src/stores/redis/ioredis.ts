@@ -1,0 +1,96 @@
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/errors.js';
+import type { LuaScript } from './scripts.js';
+import { RedisStore, type RedisScriptClient } from './store.js';
+
+/** Options of {@link IoredisStore}. Give `client` or `url`, not both. */
+export interface IoredisStoreOptions {
+  /**
+   * An ioredis `Redis` or `Cluster` client of the app's. The store never closes it. Its own `keyPrefix`
+   * option must be unset (use this store's `keyPrefix`): the Lua scripts build keys themselves.
+   */
+  client?: Redis | Cluster;
+  /**
+   * A Redis URL (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). The store then opens its own
+   * client (offline queue off, so calls fail at once while Redis is down; reconnects by itself with a
+   * back-off capped at 2,000 ms) and closes it on `close()`.
+   */
+  url?: string;
+  /** Prefix of every key (default `"rmt:"`); no `{` or `}`. */
+  keyPrefix?: string;
+  /** Longest wait for one Redis reply, in milliseconds (default 1,000). */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * The Redis store on ioredis (a `Redis` or `Cluster` client). Why ioredis first: one API for
+ * standalone, Sentinel and Cluster, a `status` that says when it is ready (so calls fail at once
+ * instead of queueing), and wide use in job queues (BullMQ) that rely on its Lua support.
+ *
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} neither or both of `client` and `url`; a client with `keyPrefix` set.
+ */
+export class IoredisStore extends RedisStore {
+  /** The ioredis client in use (the app's, or the one opened from `url`). */
+  readonly redis: Redis | Cluster;
+
+  constructor(options: IoredisStoreOptions) {
+    const driver = ioredisDriver(options);
+    super({ client: driver, keyPrefix: options.keyPrefix, commandTimeoutMs: options.commandTimeoutMs });
+    this.redis = driver.redis;
+  }
+}
+
+function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redis: Redis | Cluster } {
+  if (!options || typeof options !== 'object') throw new InvalidArgumentTypeError('IoredisStore options must be an object with `client` or `url`');
+  if (options.client && options.url) throw new InvalidArgumentValueError('IoredisStore: give `client` or `url`, not both');
+  let redis: Redis | Cluster;
+  const owned = !options.client;
+  if (options.client) {
+    redis = options.client;
+    const o = redis.options as RedisOptions & { redisOptions?: RedisOptions };
+    if (o?.keyPrefix || o?.redisOptions?.keyPrefix)
+      throw new InvalidArgumentValueError("IoredisStore: the client's ioredis `keyPrefix` option must be unset; use the store's `keyPrefix` option instead");
+  } else {
+    if (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url))
+      throw new InvalidArgumentValueError('IoredisStore: `url` must be a redis:// or rediss:// URL (or pass `client`)');
+    redis = new Redis(options.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times) => Math.min(times * 100, 2000),
+    });
+    // Connection errors surface as StoreUnavailableError on calls; keep ioredis from printing them.
+    redis.on('error', () => {});
+  }
+  let pending: Promise<void> | null = null;
+  return {
+    redis,
+    state() {
+      const status = redis.status;
+      if (status === 'ready') return 'ready';
+      if (status === 'wait') {
+        redis.connect().catch(() => {});
+        return 'starting';
+      }
+      return status === 'connecting' || status === 'connect' ? 'starting' : 'down';
+    },
+    // One shared waiter, so a burst of calls during start-up adds one listener, not one each.
+    whenReady: () =>
+      (pending ??= new Promise<void>((resolve) =>
+        redis.once('ready', () => {
+          pending = null;
+          resolve();
+        }),
+      )),
+    async runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
+      try {
+        return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        return await redis.eval(script.source, keys.length, ...keys, ...args);
+      }
+    },
+    async close() {
+      if (owned) await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,220 @@
+import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreUnavailableError } from '../../core/errors.js';
+import type {
+  Store,
+  StoreCreateInput,
+  StoreCreateResult,
+  StoreTokenRef,
+  StoreVerifyInput,
+  StoreVerifyResult,
+} from '../../core/store.js';
+import type { TokenRecord } from '../../core/types.js';
+import type { TokenDigest } from '../../core/key-ring.js';
+import { RedisKeys } from './keys.js';
+import { CREATE, LIST, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, VERIFY, type LuaScript } from './scripts.js';
+
+/**
+ * What the Redis store needs from a Redis client: run a Lua script whose keys share one hash slot,
+ * and say whether commands can be sent now. One small driver per client (ioredis now; node-redis
+ * later) implements it, so the store and its scripts are written once.
+ */
+export interface RedisScriptClient {
+  /** Runs `script` by SHA (EVALSHA), falling back to EVAL when the server answers NOSCRIPT. */
+  runScript(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  /**
+   * Connection state: `'ready'` (commands go out at once), `'starting'` (first connection under way:
+   * worth waiting for, up to the command timeout) or `'down'` (lost or closed: fail at once).
+   */
+  state(): 'ready' | 'starting' | 'down';
+  /** Resolves when the state next becomes `'ready'`. */
+  whenReady(): Promise<void>;
+  /** Closes the connection if the driver opened it itself. */
+  close?(): Promise<void>;
+}
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /** The Redis client driver (see `redis-multitokens/ioredis` for ioredis). */
+  client: RedisScriptClient;
+  /** Prefix of every key, so several apps share one Redis safely; no `{` or `}`. Default `"rmt:"`. */
+  keyPrefix?: string;
+  /**
+   * Longest wait for one Redis reply, in milliseconds (1 to 60,000; default 1,000). Past it the call
+   * rejects with `StoreUnavailableError` (HTTP 503), so a black-holed connection cannot hang requests.
+   */
+  commandTimeoutMs?: number;
+}
+
+/** Default command timeout of the Redis store, in milliseconds. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
+
+/**
+ * The Redis store: every operation is one Lua script over one user's keys (one hash slot; see
+ * {@link RedisKeys} for the layout), so it is atomic and runs unchanged on Redis Cluster.
+ * Times come from Redis `TIME`. Needs Redis 5 or later.
+ */
+export class RedisStore implements Store {
+  readonly keys: RedisKeys;
+  private readonly client: RedisScriptClient;
+  private readonly timeoutMs: number;
+
+  /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message. */
+  constructor(options: RedisStoreOptions) {
+    if (!options?.client || typeof options.client.runScript !== 'function')
+      throw new InvalidArgumentTypeError('RedisStore needs `client`: a Redis client driver (use IoredisStore from redis-multitokens/ioredis)');
+    this.client = options.client;
+    this.keys = new RedisKeys(options.keyPrefix);
+    const t = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 60_000)
+      throw new InvalidArgumentValueError(`commandTimeoutMs must be a whole number of milliseconds from 1 to 60000; got ${String(t)}`);
+    this.timeoutMs = t;
+  }
+
+  async create(input: StoreCreateInput): Promise<StoreCreateResult> {
+    const { userTag: tag } = input;
+    const fields: string[] = ['u', input.userId, 'k', input.digest.keyId, 'd', input.digest.digest];
+    if (input.deviceName !== null) fields.push('n', input.deviceName);
+    if (input.userAgent !== null) fields.push('ua', input.userAgent);
+    if (input.ip !== null) fields.push('ip', input.ip);
+    if (input.scopes.length > 0) fields.push('s', JSON.stringify(input.scopes));
+    if (input.metadataJson !== null) fields.push('m', input.metadataJson);
+    const reply = (await this.run(
+      CREATE,
+      [this.keys.userKey(input.userId, tag), this.keys.tokenKey(input.tokenId, tag)],
+      [
+        input.tokenId,
+        this.keys.tokenKeyPrefix(tag),
+        input.maxTokens === null ? '' : String(input.maxTokens),
+        input.limitPolicy,
+        input.ttlMs === null ? '' : String(input.ttlMs),
+        input.ttlIsOverride ? '1' : '0',
+        input.absoluteLifetimeMs === null ? '' : String(input.absoluteLifetimeMs),
+        ...fields,
+      ],
+    )) as (string | number)[];
+    if (Number(reply[0]) === 0) return { status: 'limit', limit: Number(reply[1]) };
+    const createdAtMs = Number(reply[2]);
+    const record: TokenRecord = {
+      tokenId: input.tokenId,
+      userId: input.userId,
+      deviceName: input.deviceName,
+      userAgent: input.userAgent,
+      ip: input.ip,
+      createdAtMs,
+      lastUsedAtMs: createdAtMs,
+      expiresAtMs: optionalNumber(reply[3]),
+      absoluteExpiresAtMs: optionalNumber(reply[4]),
+      scopes: [...input.scopes],
+      metadata: input.metadataJson === null ? null : (JSON.parse(input.metadataJson) as Record<string, unknown>),
+    };
+    return { status: 'created', record, first: Number(reply[1]) === 1, evictedTokenIds: reply.slice(5).map(String) };
+  }
+
+  async verify(input: StoreVerifyInput): Promise<StoreVerifyResult> {
+    const { userTag: tag, renewal } = input;
+    const reply = (await this.run(
+      VERIFY,
+      [this.keys.tokenKey(input.tokenId, tag)],
+      [
+        input.tokenId,
+        this.keys.userKeyPrefix(tag),
+        this.keys.tokenKeyPrefix(tag),
+        renewal.mode,
+        renewal.ttlMs === null ? '' : String(renewal.ttlMs),
+        renewal.overwriteNoneTtl ? '1' : '0',
+        String(renewal.touchIntervalMs),
+        ...digestArgs(input.digests),
+      ],
+    )) as unknown[];
+    const status = Number(reply[0]);
+    if (status === 0) return { status: 'not_found' };
+    if (status === 1) return { status: 'mismatch' };
+    return { status: 'valid', renewed: Number(reply[1]) === 1, record: parseRecord(reply[2] as string[]) };
+  }
+
+  async revokeToken(input: StoreTokenRef): Promise<TokenRecord | null> {
+    const tag = input.userTag;
+    const reply = (await this.run(
+      REVOKE_TOKEN,
+      [this.keys.tokenKey(input.tokenId, tag)],
+      [input.tokenId, this.keys.userKeyPrefix(tag), this.keys.tokenKeyPrefix(tag), ...digestArgs(input.digests)],
+    )) as string[];
+    return reply.length === 0 ? null : parseRecord(reply);
+  }
+
+  async revokeById(userId: string, userTag: string, tokenId: string): Promise<boolean> {
+    const reply = await this.run(
+      REVOKE_BY_ID,
+      [this.keys.userKey(userId, userTag), this.keys.tokenKey(tokenId, userTag)],
+      [tokenId, userId, this.keys.tokenKeyPrefix(userTag)],
+    );
+    return Number(reply) === 1;
+  }
+
+  async revokeAll(userId: string, userTag: string, exceptTokenId?: string): Promise<string[]> {
+    const reply = (await this.run(REVOKE_ALL, [this.keys.userKey(userId, userTag)], [this.keys.tokenKeyPrefix(userTag), exceptTokenId ?? ''])) as string[];
+    return reply.map(String);
+  }
+
+  async list(userId: string, userTag: string): Promise<TokenRecord[]> {
+    const reply = (await this.run(LIST, [this.keys.userKey(userId, userTag)], [this.keys.tokenKeyPrefix(userTag)])) as string[][];
+    return reply.map(parseRecord);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close?.();
+  }
+
+  /**
+   * Runs one script: fails at once when the connection is down (no queueing behind an outage), waits
+   * for a first connection that is under way, and gives up after `commandTimeoutMs` in all. Every client fault becomes `StoreUnavailableError`, with the
+   * client's error as `cause` and a message that names no host, key or token.
+   */
+  private async run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    const state = this.client.state();
+    if (state === 'down') throw new StoreUnavailableError('token store unavailable: the Redis connection is down');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailableError(`token store unavailable: no reply from Redis within commandTimeoutMs = ${this.timeoutMs}`)),
+        this.timeoutMs,
+      );
+    });
+    try {
+      if (state === 'starting') await Promise.race([this.client.whenReady(), timeout]);
+      return await Promise.race([this.client.runScript(script, keys, args), timeout]);
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error;
+      throw new StoreUnavailableError(`token store unavailable: Redis ${script.name} script failed`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function digestArgs(digests: readonly TokenDigest[]): string[] {
+  return digests.flatMap((d) => [d.keyId, d.digest]);
+}
+
+function optionalNumber(v: unknown): number | null {
+  return v === '' || v === null || v === undefined ? null : Number(v);
+}
+
+/** Turns the field pairs of a script's record reply into a {@link TokenRecord}. */
+function parseRecord(flat: readonly unknown[]): TokenRecord {
+  const h: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) h[String(flat[i])] = String(flat[i + 1]);
+  const createdAtMs = Number(h.c);
+  return {
+    tokenId: h.i!,
+    userId: h.u!,
+    deviceName: h.n ?? null,
+    userAgent: h.ua ?? null,
+    ip: h.ip ?? null,
+    createdAtMs,
+    lastUsedAtMs: h.l === undefined ? createdAtMs : Number(h.l),
+    expiresAtMs: optionalNumber(h.e),
+    absoluteExpiresAtMs: optionalNumber(h.a),
+    scopes: h.s === undefined ? [] : (JSON.parse(h.s) as string[]),
+    metadata: h.m === undefined ? null : (JSON.parse(h.m) as Record<string, unknown>),
+  };
+}

@@ -1,0 +1,538 @@
+/**
+ * The Store conformance suite: one list of cases that every Store must pass, run unchanged against
+ * the Redis store and the memory store (after lucia's adapter-test). It uses only `node:assert`, so
+ * any test runner can register the cases:
+ *
+ * ```ts
+ * for (const c of storeConformanceCases(factory)) it(c.name, c.run, c.timeoutMs);
+ * ```
+ *
+ * Cases that wait for expiry sleep for real (about 1.1 to 2.2 seconds each): stores take time from
+ * their own clock (Redis `TIME`), which a test cannot move.
+ */
+import assert from 'node:assert/strict';
+import { TokenManager, type TokenManagerOptions } from '../core/manager.js';
+import type { Store } from '../core/store.js';
+import { TokenLimitError } from '../core/errors.js';
+import { encodeBase62Fixed, randomBase62 } from '../core/base62.js';
+import { crc32 } from '../core/crc32.js';
+import { SECRET_LENGTH, TOKEN_PREFIX, parseToken } from '../core/token-format.js';
+import type { RevokeReason } from '../core/types.js';
+
+/** Makes a fresh, empty store for one case, and cleans it up afterwards. */
+export interface StoreFactory {
+  /** A new store; every call should give an isolated one (e.g. a new key prefix). */
+  create(): Store | Promise<Store>;
+  /** Called after each case with the store it used (delete its keys, close it). */
+  destroy?(store: Store): void | Promise<void>;
+}
+
+/** One conformance case. */
+export interface ConformanceCase {
+  name: string;
+  run: () => Promise<void>;
+  /** Suggested timeout, in milliseconds. */
+  timeoutMs: number;
+}
+
+/** A 46-byte secret for the suite's managers. */
+const SECRET_A = 'conformance-secret-A-0123456789-abcdefghijklmn';
+const SECRET_B = 'conformance-secret-B-0123456789-abcdefghijklmn';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The same token id with another secret and a valid checksum: a well-formed forgery. */
+export function forgeSecret(token: string): string {
+  const parsed = parseToken(token);
+  if (!parsed) throw new Error('forgeSecret: not a token');
+  const body = TOKEN_PREFIX + parsed.tokenId + randomBase62(SECRET_LENGTH);
+  return body + encodeBase62Fixed(crc32(body), 6);
+}
+
+/**
+ * The cases. Each creates its own store through `factory` and its own managers over it.
+ */
+export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] {
+  const cases: ConformanceCase[] = [];
+  const add = (name: string, timeoutMs: number, body: (ctx: Ctx) => Promise<void>) =>
+    cases.push({
+      name,
+      timeoutMs,
+      run: async () => {
+        const store = await factory.create();
+        const ctx = new Ctx(store, factory);
+        try {
+          await body(ctx);
+        } finally {
+          for (const s of [store, ...ctx.extraStores]) await factory.destroy?.(s);
+        }
+      },
+    });
+
+  add('create returns a well-formed token, a public id and `first`', 10_000, async ({ manager }) => {
+    const m = manager();
+    const a = await m.create('alice', { deviceName: 'phone' });
+    assert.equal(a.first, true);
+    assert.ok(parseToken(a.token), 'token parses');
+    assert.equal(parseToken(a.token)!.tokenId, a.tokenId);
+    assert.equal(a.record.tokenId, a.tokenId);
+    assert.equal(a.record.userId, 'alice');
+    assert.equal(a.record.deviceName, 'phone');
+    assert.ok(!JSON.stringify(a.record).includes(a.token.slice(28, 70)), 'record holds no secret');
+    const b = await m.create('alice');
+    assert.equal(b.first, false);
+    assert.notEqual(b.token, a.token);
+    assert.equal((await m.create('bob')).first, true);
+  });
+
+  add('verify returns the user id and the full record', 10_000, async ({ manager }) => {
+    const m = manager();
+    const c = await m.create('u1', { deviceName: 'laptop', userAgent: 'UA/1', ip: '10.0.0.1', scopes: ['read', 'write'], metadata: { plan: 'pro', n: 1 } });
+    const v = await m.verify(c.token);
+    assert.equal(v.valid, true);
+    if (!v.valid) return;
+    assert.equal(v.userId, 'u1');
+    assert.deepEqual(
+      { ...v.record, lastUsedAtMs: 0, expiresAtMs: 0 },
+      { ...c.record, lastUsedAtMs: 0, expiresAtMs: 0 },
+    );
+    assert.deepEqual(v.record.scopes, ['read', 'write']);
+    assert.deepEqual(v.record.metadata, { plan: 'pro', n: 1 });
+    assert.equal(v.record.userAgent, 'UA/1');
+    assert.equal(v.record.ip, '10.0.0.1');
+  });
+
+  add('verify: malformed, unknown, forged and revoked tokens are invalid', 10_000, async ({ manager }) => {
+    const m = manager();
+    const c = await m.create('u1');
+    for (const bad of ['', 'rmt_', c.token.slice(0, -1), c.token + 'x', c.token.toUpperCase(), 42, null, undefined, {}])
+      assert.deepEqual(await m.verify(bad), { valid: false, reason: 'malformed' }, `malformed: ${String(bad).slice(0, 20)}`);
+    const other = await manager().create('u2');
+    await m.revokeAll('u2');
+    assert.deepEqual(await m.verify(other.token), { valid: false, reason: 'invalid' });
+    assert.deepEqual(await m.verify(forgeSecret(c.token)), { valid: false, reason: 'invalid' }, 'same id, other secret');
+    assert.equal((await m.verify(c.token)).valid, true, 'the real one still works');
+    assert.equal(await m.revoke(c.token), true);
+    assert.deepEqual(await m.verify(c.token), { valid: false, reason: 'invalid' });
+    assert.equal(await m.revoke(c.token), false, 'second revoke is a no-op');
+  });
+
+  add('a token verified under another secret is invalid (HMAC key matters)', 10_000, async ({ manager }) => {
+    const c = await manager().create('u1');
+    assert.equal((await manager({ secret: SECRET_B }).verify(c.token)).valid, false);
+  });
+
+  add('key ring: old tokens work after rotation; dropping the old key invalidates exactly them', 10_000, async ({ manager }) => {
+    const old = await manager({ secret: [{ id: 'k1', secret: SECRET_A }] }).create('u1');
+    const rotated = manager({ secret: [{ id: 'k2', secret: SECRET_B }, { id: 'k1', secret: SECRET_A }] });
+    const fresh = await rotated.create('u1');
+    assert.equal((await rotated.verify(old.token)).valid, true, 'old token verifies after rotation');
+    assert.equal((await rotated.verify(fresh.token)).valid, true);
+    const dropped = manager({ secret: [{ id: 'k2', secret: SECRET_B }] });
+    assert.equal((await dropped.verify(old.token)).valid, false, 'old key removed: old token invalid');
+    assert.equal((await dropped.verify(fresh.token)).valid, true, 'new token unaffected');
+  });
+
+  add('revoking a token with a wrong secret does nothing', 10_000, async ({ manager }) => {
+    const m = manager();
+    const c = await m.create('u1');
+    assert.equal(await m.revoke(forgeSecret(c.token)), false);
+    assert.equal((await m.verify(c.token)).valid, true);
+  });
+
+  add('user ids: 42, 42n and "42" are one user; ids with : { } * spaces and Unicode never collide', 15_000, async ({ manager }) => {
+    const m = manager();
+    await m.create(42);
+    assert.equal((await m.create('42')).first, false);
+    assert.equal((await m.create(42n)).first, false);
+    const ids = ['a', 'a:b', 'a:', ':a', '{a}', '{a', 'a}', 'a*', 'a b', 'a ', 'é', 'e\u0301', '用户', '😀', 'u:{x}:t:', '61'];
+    const made = new Map<string, string>();
+    for (const id of ids) made.set(id, (await m.create(id)).tokenId);
+    for (const id of ids) {
+      const listed = await m.list(id);
+      assert.deepEqual(listed.map((r) => r.tokenId), [made.get(id)], `user ${JSON.stringify(id)} sees only its own token`);
+      assert.equal(listed[0]!.userId, id);
+    }
+    assert.equal((await m.list('42')).length, 3);
+  });
+
+  add('two managers with different stores never see each other (isolation)', 10_000, async ({ manager, otherStore }) => {
+    const a = manager();
+    const c = await a.create('u1');
+    const other = await otherStore();
+    const b = new TokenManager({ store: other, secret: SECRET_A });
+    assert.equal((await b.verify(c.token)).valid, false);
+    assert.deepEqual(await b.list('u1'), []);
+  });
+
+  add('revoke one device; the other stays logged in', 10_000, async ({ manager }) => {
+    const m = manager();
+    const phone = await m.create('u1', { deviceName: 'phone' });
+    const laptop = await m.create('u1', { deviceName: 'laptop' });
+    assert.equal(await m.revoke(phone.token), true);
+    assert.equal((await m.verify(phone.token)).valid, false);
+    assert.equal((await m.verify(laptop.token)).valid, true);
+    assert.deepEqual((await m.list('u1')).map((r) => r.deviceName), ['laptop']);
+  });
+
+  add('revokeAll ends every device; a user with no tokens is fine', 10_000, async ({ manager }) => {
+    const m = manager();
+    const made = [await m.create('u1'), await m.create('u1'), await m.create('u1')];
+    const keep = await m.create('u2');
+    const revoked = await m.revokeAll('u1');
+    assert.deepEqual([...revoked].sort(), made.map((c) => c.tokenId).sort());
+    for (const c of made) assert.equal((await m.verify(c.token)).valid, false);
+    assert.equal((await m.verify(keep.token)).valid, true, "another user's token survives");
+    assert.deepEqual(await m.revokeAll('u1'), []);
+    assert.deepEqual(await m.revokeAll('nobody'), []);
+    assert.equal((await m.create('u1')).first, true, 'after revokeAll the next login is first again');
+  });
+
+  add('revokeById: own token only; another user cannot revoke it', 10_000, async ({ manager }) => {
+    const m = manager();
+    const a = await m.create('u1');
+    const b = await m.create('u2');
+    assert.equal(await m.revokeById('u2', a.tokenId), false, "u2 cannot revoke u1's token");
+    assert.equal((await m.verify(a.token)).valid, true);
+    assert.equal(await m.revokeById('u1', 'not-a-token-id'), false);
+    assert.equal(await m.revokeById('u1', a.tokenId), true);
+    assert.equal((await m.verify(a.token)).valid, false);
+    assert.equal(await m.revokeById('u1', a.tokenId), false, 'already gone');
+    assert.equal((await m.verify(b.token)).valid, true);
+  });
+
+  add('revokeOthers keeps only the current token', 10_000, async ({ manager }) => {
+    const m = manager();
+    const [a, b, c] = [await m.create('u1'), await m.create('u1'), await m.create('u1')];
+    const revoked = await m.revokeOthers('u1', b.tokenId);
+    assert.deepEqual([...revoked].sort(), [a.tokenId, c.tokenId].sort());
+    assert.equal((await m.verify(b.token)).valid, true);
+    assert.equal((await m.verify(a.token)).valid, false);
+    assert.equal((await m.verify(c.token)).valid, false);
+  });
+
+  add('list: newest first, current marked, no secrets', 10_000, async ({ manager }) => {
+    const m = manager();
+    const made = [];
+    for (const name of ['one', 'two', 'three']) {
+      made.push(await m.create('u1', { deviceName: name }));
+      await sleep(5);
+    }
+    const listed = await m.list('u1', { currentTokenId: made[1]!.tokenId });
+    assert.deepEqual(listed.map((r) => r.deviceName), ['three', 'two', 'one']);
+    assert.deepEqual(listed.map((r) => r.current), [false, true, false]);
+    const text = JSON.stringify(listed);
+    for (const c of made) assert.ok(!text.includes(c.token.slice(28, 70)), 'no secret part in the listing');
+    assert.ok(!/"digest"|"keyId"/.test(text));
+  });
+
+  add('TTL: a token expires after ttlSeconds without renewal', 10_000, async ({ manager }) => {
+    const m = manager({ ttlSeconds: 1, renew: 'off' });
+    const c = await m.create('u1');
+    assert.ok(c.record.expiresAtMs! - c.record.createdAtMs === 1000);
+    assert.equal((await m.verify(c.token)).valid, true);
+    await sleep(1150);
+    assert.equal((await m.verify(c.token)).valid, false);
+    assert.deepEqual(await m.list('u1'), []);
+    assert.equal((await m.create('u1')).first, true, 'expired tokens do not count: next login is first');
+  });
+
+  add('immortal tokens only by name: ttlSeconds null', 10_000, async ({ manager }) => {
+    const mortal = await manager().create('u1');
+    assert.equal(mortal.record.expiresAtMs! - mortal.record.createdAtMs, 14 * 24 * 3600 * 1000, 'default TTL is 14 days');
+    const m = manager({ ttlSeconds: null });
+    const c = await m.create('u1');
+    assert.equal(c.record.expiresAtMs, null);
+    const v = await m.verify(c.token);
+    assert.ok(v.valid && v.record.expiresAtMs === null);
+    const perToken = await manager().create('u1', { ttlSeconds: null });
+    assert.equal(perToken.record.expiresAtMs, null, 'per-token immortal');
+  });
+
+  // The four cases of the plugin's renewal (token has / has no TTL) x (configured TTL number / null).
+  add('renewal, token has TTL, configured TTL is a number: expiry reset to now + TTL', 10_000, async ({ manager }) => {
+    const m = manager({ ttlSeconds: 60, touchIntervalSeconds: 0 });
+    const c = await m.create('u1');
+    await sleep(30);
+    const v = await m.verify(c.token);
+    assert.ok(v.valid && v.renewed);
+    assert.equal(v.record.expiresAtMs, v.record.lastUsedAtMs + 60_000);
+    assert.ok(v.record.expiresAtMs! > c.record.expiresAtMs!);
+  });
+
+  add('renewal, token has TTL, configured TTL is null: the token becomes immortal', 10_000, async ({ manager }) => {
+    const c = await manager({ ttlSeconds: 60 }).create('u1');
+    const v = await manager({ ttlSeconds: null, touchIntervalSeconds: 0 }).verify(c.token);
+    assert.ok(v.valid && v.renewed);
+    assert.equal(v.record.expiresAtMs, null);
+    await sleep(20);
+    const again = await manager({ ttlSeconds: null, renew: 'off' }).verify(c.token);
+    assert.ok(again.valid && again.record.expiresAtMs === null, 'stays immortal in the store');
+  });
+
+  add('renewal, token immortal, configured TTL a number, overwriteNoneTtl true: gets the TTL', 10_000, async ({ manager }) => {
+    const c = await manager({ ttlSeconds: null }).create('u1');
+    const v = await manager({ ttlSeconds: 60, overwriteNoneTtl: true, touchIntervalSeconds: 0 }).verify(c.token);
+    assert.ok(v.valid);
+    assert.equal(v.record.expiresAtMs, v.record.lastUsedAtMs + 60_000);
+  });
+
+  add('renewal, token immortal, configured TTL a number, overwriteNoneTtl false: stays immortal', 10_000, async ({ manager }) => {
+    const c = await manager({ ttlSeconds: null }).create('u1');
+    const v = await manager({ ttlSeconds: 60, overwriteNoneTtl: false, touchIntervalSeconds: 0 }).verify(c.token);
+    assert.ok(v.valid);
+    assert.equal(v.record.expiresAtMs, null);
+  });
+
+  add('renewal, token immortal, configured TTL null: stays immortal', 10_000, async ({ manager }) => {
+    const m = manager({ ttlSeconds: null, touchIntervalSeconds: 0 });
+    const c = await m.create('u1');
+    await sleep(5);
+    const v = await m.verify(c.token);
+    assert.ok(v.valid && v.record.expiresAtMs === null);
+  });
+
+  add("renew 'off': last-used is written, expiry never moves", 10_000, async ({ manager }) => {
+    const m = manager({ ttlSeconds: 60, renew: 'off', touchIntervalSeconds: 0 });
+    const c = await m.create('u1');
+    await sleep(30);
+    const v = await m.verify(c.token);
+    assert.ok(v.valid && !v.renewed);
+    assert.equal(v.record.expiresAtMs, c.record.expiresAtMs);
+    assert.ok(v.record.lastUsedAtMs > c.record.lastUsedAtMs);
+  });
+
+  add("renew 'token': only the verified token is renewed", 10_000, async ({ manager }) => {
+    const m = manager({ ttlSeconds: 60, renew: 'token', touchIntervalSeconds: 0 });
+    const a = await m.create('u1', { deviceName: 'a' });
+    const b = await m.create('u1', { deviceName: 'b' });
+    await sleep(30);
+    const v = await m.verify(a.token);
+    assert.ok(v.valid && v.record.expiresAtMs! > a.record.expiresAtMs!);
+    const listed = await m.list('u1');
+    assert.equal(listed.find((r) => r.deviceName === 'b')!.expiresAtMs, b.record.expiresAtMs);
+  });
+
+  add("renew 'user': every token of the user is renewed (the plugin's behaviour)", 10_000, async ({ manager }) => {
+    const m = manager({ ttlSeconds: 60, renew: 'user', touchIntervalSeconds: 0 });
+    const a = await m.create('u1', { deviceName: 'a' });
+    const b = await m.create('u1', { deviceName: 'b' });
+    const other = await m.create('u2');
+    await sleep(30);
+    const v = await m.verify(a.token);
+    assert.ok(v.valid && v.renewed);
+    const listed = await m.list('u1');
+    const bNow = listed.find((r) => r.deviceName === 'b')!;
+    assert.ok(bNow.expiresAtMs! > b.record.expiresAtMs!, 'the other device was renewed too');
+    assert.equal(bNow.expiresAtMs, v.record.expiresAtMs);
+    assert.equal(bNow.lastUsedAtMs, b.record.lastUsedAtMs, "the other device's last-used is untouched");
+    assert.equal((await m.list('u2'))[0]!.expiresAtMs, other.record.expiresAtMs, 'other users untouched');
+  });
+
+  add('touch interval: within it, verify writes nothing', 10_000, async ({ manager }) => {
+    const m = manager({ ttlSeconds: 3600, touchIntervalSeconds: 60 });
+    const c = await m.create('u1');
+    await sleep(20);
+    for (let i = 0; i < 20; i++) {
+      const v = await m.verify(c.token);
+      assert.ok(v.valid && !v.renewed);
+      assert.equal(v.record.lastUsedAtMs, c.record.lastUsedAtMs);
+      assert.equal(v.record.expiresAtMs, c.record.expiresAtMs);
+    }
+  });
+
+  add('touch interval is clamped to half the TTL, so short TTLs renew in time', 10_000, async ({ manager }) => {
+    const m = manager({ ttlSeconds: 2, touchIntervalSeconds: 60 });
+    const c = await m.create('u1');
+    await sleep(1100);
+    const v = await m.verify(c.token);
+    assert.ok(v.valid && v.renewed, 'renewed after half the TTL although the interval is 60 s');
+    await sleep(1100);
+    assert.equal((await m.verify(c.token)).valid, true, 'alive 2.2 s after creation thanks to renewal');
+  });
+
+  add('a failed verify (wrong secret) neither renews nor touches', 10_000, async ({ manager }) => {
+    const m = manager({ ttlSeconds: 60, touchIntervalSeconds: 0 });
+    const c = await m.create('u1');
+    await sleep(20);
+    assert.equal((await m.verify(forgeSecret(c.token))).valid, false);
+    const [r] = await m.list('u1');
+    assert.equal(r!.lastUsedAtMs, c.record.lastUsedAtMs);
+    assert.equal(r!.expiresAtMs, c.record.expiresAtMs);
+  });
+
+  add('per-token ttlSeconds overrides the configured TTL at creation and on renewal', 10_000, async ({ manager }) => {
+    const m = manager({ ttlSeconds: 3600, touchIntervalSeconds: 0 });
+    const c = await m.create('u1', { ttlSeconds: 120 });
+    assert.equal(c.record.expiresAtMs! - c.record.createdAtMs, 120_000);
+    await sleep(20);
+    const v = await m.verify(c.token);
+    assert.ok(v.valid);
+    assert.equal(v.record.expiresAtMs, v.record.lastUsedAtMs + 120_000);
+  });
+
+  add('absolute lifetime: renewal never extends past it, and the token dies at it', 10_000, async ({ manager }) => {
+    const m = manager({ ttlSeconds: 60, absoluteLifetimeSeconds: 2, touchIntervalSeconds: 0 });
+    const c = await m.create('u1');
+    assert.equal(c.record.absoluteExpiresAtMs, c.record.createdAtMs + 2000);
+    assert.equal(c.record.expiresAtMs, c.record.absoluteExpiresAtMs);
+    for (let i = 0; i < 3; i++) {
+      await sleep(500);
+      const v = await m.verify(c.token);
+      assert.ok(v.valid && v.record.expiresAtMs! <= c.record.absoluteExpiresAtMs!);
+    }
+    await sleep(2100 - 1500);
+    assert.equal((await m.verify(c.token)).valid, false, 'dead at the absolute lifetime however active');
+    const imm = await manager({ ttlSeconds: null, absoluteLifetimeSeconds: 60 }).create('u2');
+    assert.equal(imm.record.expiresAtMs, imm.record.absoluteExpiresAtMs, 'immortal + absolute = absolute');
+  });
+
+  add("limit 'evict-lru': the least recently used token goes, never the new one", 10_000, async ({ manager }) => {
+    const m = manager({ maxTokensPerUser: 2, limitPolicy: 'evict-lru', touchIntervalSeconds: 0 });
+    const revokedEvents: { ids: string[]; reason: RevokeReason }[] = [];
+    m.on('revoked', (e) => revokedEvents.push({ ids: e.tokenIds, reason: e.reason }));
+    const a = await m.create('u1');
+    await sleep(5);
+    const b = await m.create('u1');
+    await sleep(5);
+    assert.equal((await m.verify(a.token)).valid, true, 'a is now more recently used than b');
+    await sleep(5);
+    const c = await m.create('u1');
+    assert.deepEqual(c.evictedTokenIds, [b.tokenId]);
+    assert.equal((await m.verify(b.token)).valid, false);
+    assert.equal((await m.verify(a.token)).valid, true);
+    assert.equal((await m.verify(c.token)).valid, true);
+    assert.deepEqual(revokedEvents, [{ ids: [b.tokenId], reason: 'evicted' }]);
+    const imm = await m.create('u1', { ttlSeconds: null });
+    assert.equal((await m.list('u1')).length, 2, 'immortal tokens count towards the limit');
+    assert.ok((await m.list('u1')).some((r) => r.tokenId === imm.tokenId));
+  });
+
+  add("limit 'reject': TokenLimitError, nothing changes", 10_000, async ({ manager }) => {
+    const m = manager({ maxTokensPerUser: 2, limitPolicy: 'reject' });
+    const a = await m.create('u1');
+    const b = await m.create('u1');
+    await assert.rejects(m.create('u1'), (e: unknown) => e instanceof TokenLimitError && e.code === 'ERR_TOKEN_LIMIT' && e.limit === 2);
+    assert.equal((await m.verify(a.token)).valid, true);
+    assert.equal((await m.verify(b.token)).valid, true);
+    assert.equal((await m.list('u1')).length, 2);
+    await m.revoke(a.token);
+    assert.equal((await m.create('u1')).first, false, 'room again after a logout');
+  });
+
+  add('lowering the limit later: the next login evicts down to the new limit', 10_000, async ({ manager }) => {
+    const m = manager();
+    for (let i = 0; i < 5; i++) await m.create('u1');
+    const c = await manager({ maxTokensPerUser: 2 }).create('u1');
+    assert.equal(c.evictedTokenIds.length, 4);
+    assert.equal((await m.list('u1')).length, 2);
+    await assert.rejects(manager({ maxTokensPerUser: 1, limitPolicy: 'reject' }).create('u1'), TokenLimitError);
+  });
+
+  add('metadata: stored as given; too large is a RangeError before any store call', 10_000, async ({ manager }) => {
+    const m = manager({ maxMetadataBytes: 64 });
+    const c = await m.create('u1', { metadata: { a: [1, 2], b: 'x' } });
+    assert.deepEqual(c.record.metadata, { a: [1, 2], b: 'x' });
+    await assert.rejects(m.create('u1', { metadata: { big: 'x'.repeat(100) } }), (e: unknown) => e instanceof RangeError && /maxMetadataBytes/.test((e as Error).message));
+    await assert.rejects(m.create('u1', { metadata: [1] as never }), TypeError);
+    assert.equal((await m.list('u1')).length, 1, 'the refused creates stored nothing');
+  });
+
+  add('events: created, verified, revoked (with reasons), authFailed (no token in payloads)', 10_000, async ({ manager }) => {
+    const m = manager({ touchIntervalSeconds: 0 });
+    const seen: [string, unknown][] = [];
+    for (const name of ['created', 'verified', 'revoked', 'authFailed'] as const) m.on(name, (e: unknown) => seen.push([name, e]));
+    const a = await m.create('u1');
+    const b = await m.create('u1');
+    const c = await m.create('u1');
+    await m.verify(a.token);
+    await m.verify('garbage');
+    await m.verify(forgeSecret(a.token));
+    await m.revoke(a.token);
+    await m.revokeById('u1', b.tokenId, { reason: 'logout' });
+    await m.revokeOthers('u1', c.tokenId);
+    await m.revokeAll('u1');
+    const names = seen.map(([n]) => n);
+    assert.deepEqual(names, ['created', 'created', 'created', 'verified', 'authFailed', 'authFailed', 'revoked', 'revoked', 'revoked']);
+    const reasons = seen.filter(([n]) => n === 'revoked').map(([, e]) => (e as { reason: string }).reason);
+    assert.deepEqual(reasons, ['logout', 'logout', 'logout-all']);
+    assert.deepEqual(seen.filter(([n]) => n === 'authFailed').map(([, e]) => e), [
+      { reason: 'malformed', tokenId: null },
+      { reason: 'invalid', tokenId: a.tokenId },
+    ]);
+    const text = JSON.stringify(seen);
+    for (const t of [a, b, c]) assert.ok(!text.includes(t.token), 'no token string in any event');
+  });
+
+  add('race: 200 concurrent logins of one user give 200 distinct valid tokens, all listed', 30_000, async ({ manager }) => {
+    const m = manager();
+    const made = await Promise.all(Array.from({ length: 200 }, (_, i) => m.create('racer', { deviceName: `d${i}` })));
+    assert.equal(new Set(made.map((c) => c.token)).size, 200);
+    assert.equal(made.filter((c) => c.first).length, 1, 'exactly one login saw no live token');
+    const results = await Promise.all(made.map((c) => m.verify(c.token)));
+    assert.ok(results.every((r) => r.valid));
+    assert.equal((await m.list('racer')).length, 200);
+  });
+
+  add('race: 100 parallel logins against a limit of 10 leave exactly 10 (both policies)', 30_000, async ({ manager }) => {
+    const evict = manager({ maxTokensPerUser: 10, limitPolicy: 'evict-lru' });
+    const made = await Promise.all(Array.from({ length: 100 }, () => evict.create('lim')));
+    const listed = await evict.list('lim');
+    assert.equal(listed.length, 10);
+    const evicted = new Set(made.flatMap((c) => c.evictedTokenIds));
+    assert.equal(evicted.size, 90);
+    for (const c of made) assert.ok(!c.evictedTokenIds.includes(c.tokenId), 'a login never evicts its own token');
+    const reject = manager({ maxTokensPerUser: 10, limitPolicy: 'reject' });
+    const settled = await Promise.allSettled(Array.from({ length: 100 }, () => reject.create('lim2')));
+    assert.equal(settled.filter((s) => s.status === 'fulfilled').length, 10);
+    assert.ok(settled.filter((s) => s.status === 'rejected').every((s) => (s as PromiseRejectedResult).reason instanceof TokenLimitError));
+    assert.equal((await reject.list('lim2')).length, 10);
+  });
+
+  add('race: revokeAll racing 100 logins leaves no token created before it', 30_000, async ({ manager }) => {
+    const m = manager();
+    const before = await Promise.all(Array.from({ length: 20 }, () => m.create('r')));
+    const racing = Array.from({ length: 100 }, () => m.create('r'));
+    const revoked = await m.revokeAll('r');
+    const during = await Promise.all(racing);
+    for (const c of before) assert.equal((await m.verify(c.token)).valid, false, 'created before revokeAll was called: revoked');
+    const revokedSet = new Set(revoked);
+    for (const c of [...before, ...during]) {
+      const valid = (await m.verify(c.token)).valid;
+      assert.equal(valid, !revokedSet.has(c.tokenId), 'each token is either revoked by revokeAll or created after it: never both, never neither');
+    }
+    assert.equal((await m.list('r')).length, 120 - revoked.length);
+  });
+
+  add('race: renewal racing revoke never brings a revoked token back', 30_000, async ({ manager }) => {
+    const m = manager({ touchIntervalSeconds: 0, renew: 'user' });
+    for (let round = 0; round < 20; round++) {
+      const c = await m.create('rr');
+      const verifies = Array.from({ length: 10 }, () => m.verify(c.token));
+      const revoked = m.revoke(c.token);
+      await Promise.all([...verifies, revoked]);
+      assert.equal(await revoked, true);
+      assert.equal((await m.verify(c.token)).valid, false, `round ${round}: stays revoked`);
+      assert.deepEqual(await m.list('rr'), []);
+    }
+  });
+
+  return cases;
+}
+
+class Ctx {
+  readonly extraStores: Store[] = [];
+  constructor(
+    readonly store: Store,
+    private readonly factory: StoreFactory,
+  ) {}
+  /** A manager over this case's store (default secret A; options override). */
+  manager = (options: Partial<Omit<TokenManagerOptions, 'store'>> = {}): TokenManager =>
+    new TokenManager({ store: this.store, secret: SECRET_A, ...options });
+  /** Another isolated store from the factory (for isolation checks). */
+  otherStore = async (): Promise<Store> => {
+    const s = await this.factory.create();
+    this.extraStores.push(s);
+    return s;
+  };
+}

@@ -83,3 +83,61 @@ export async function startRedisServer(options: { port?: number; args?: string[]
       }),
   };
 }
+
+/** A running throwaway Redis Cluster (masters only, no replicas) on loopback ports. */
+export interface RedisClusterServer {
+  nodes: { host: string; port: number }[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `count` (default 3) cluster-enabled redis-servers and joins them with
+ * `redis-cli --cluster create`, then waits for `cluster_state:ok` on every node.
+ */
+export async function startRedisCluster(count = 3): Promise<RedisClusterServer> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'rmt-cluster-'));
+  const servers: RedisServer[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const port = await freePort();
+      servers.push(
+        await startRedisServer({
+          port,
+          args: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir, '--cluster-node-timeout', '2000'],
+        }),
+      );
+    }
+    const create = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`);
+    const deadline = Date.now() + 20_000;
+    for (const s of servers) {
+      const c = new Redis(s.url, { maxRetriesPerRequest: 1 });
+      try {
+        while (!(await c.cluster('INFO')).includes('cluster_state:ok')) {
+          if (Date.now() > deadline) throw new Error('Redis Cluster did not reach cluster_state:ok');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        c.disconnect();
+      }
+    }
+  } catch (e) {
+    await Promise.all(servers.map((s) => s.stop()));
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    nodes: servers.map((s) => ({ host: '127.0.0.1', port: s.port })),
+    stop: async () => {
+      await Promise.all(servers.map((s) => s.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -90,7 +90,12 @@ function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redi
       }
     },
     async close() {
-      if (owned) await redis.quit().catch(() => redis.disconnect());
+      if (!owned || redis.status === 'end') return;
+      const ended = new Promise<void>((resolve) => redis.once('end', () => resolve()));
+      await redis.quit().catch(() => redis.disconnect());
+      const timer = setTimeout(() => redis.disconnect(), 1000);
+      await ended;
+      clearTimeout(timer);
     },
   };
 }

@@ -6,9 +6,12 @@ import { LUA_USER_KEY } from './keys.js';
  * keys (one hash slot), the same text for every Redis client. The expiry rules mirror
  * `core/policy.ts` (keep both in step; the conformance suite checks that the stores agree).
  *
- * Token record fields (HASH): u user id, k key id, d digest, c created ms, l last used ms,
- * e expires ms (absent = immortal), a absolute expiry ms, t per-token TTL ms, n device name,
- * ua user agent, ip, s scopes (JSON array), m metadata (JSON).
+ * A token record is one STRING holding a JSON object (Redis's built-in cjson reads and writes it):
+ * u user id, k key id, d digest (base64url HMAC), c created ms, l last used ms, e expires ms (absent =
+ * immortal), a absolute expiry ms, t per-token TTL ms, n device name, ua user agent, ip, s scopes and
+ * m metadata (both as JSON text inside a string, so cjson never rewrites the app's JSON: it would turn
+ * `[]` into `{}`). One string instead of a HASH: a HASH with any value over 64 bytes (most User-Agents)
+ * leaves the compact listpack encoding and costs about three times the memory.
  */
 export interface LuaScript {
   readonly name: string;
@@ -34,35 +37,53 @@ local function num(s)
   return tonumber(s)
 end
 local function fmt(n) return string.format('%.0f', n) end
-local function to_hash(flat)
-  local h = {}
-  for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
-  return h
+-- A token record is one JSON string (one small key per token; see the header of this file).
+local function load(key)
+  local raw = redis.call('GET', key)
+  if not raw then return nil end
+  return cjson.decode(raw)
 end
-local function record_reply(id, h)
-  local out = { 'i', id }
-  for _, f in ipairs({ 'u', 'c', 'l', 'e', 'a', 'n', 'ua', 'ip', 's', 'm' }) do
-    if h[f] ~= nil and h[f] ~= false then
-      table.insert(out, f)
-      table.insert(out, h[f])
-    end
-  end
-  return out
+-- Writes the record and its key TTL (SET clears the TTL; an absent e means immortal).
+local function save(key, r)
+  redis.call('SET', key, cjson.encode(r))
+  if r.e then redis.call('PEXPIREAT', key, fmt(r.e)) end
 end
-local function digest_ok(h, argv, from)
+-- The record as sent back to the client: no key id, no digest.
+local function reply_of(r)
+  r.k = nil
+  r.d = nil
+  return cjson.encode(r)
+end
+local function digest_ok(r, argv, from)
   for i = from, #argv, 2 do
-    if argv[i] == h.k then return argv[i + 1] == h.d end
+    if argv[i] == r.k then return argv[i + 1] == r.d end
   end
   return false
 end
--- Drops expired and vanished members of a user's index; returns the live ids.
-local function prune(idx, tprefix, now)
+-- Drops the expired members of a user's index (cheap: one ZREMRANGEBYSCORE).
+local function drop_expired(idx, now)
   redis.call('ZREMRANGEBYSCORE', idx, '-inf', fmt(now))
+end
+-- Drops expired members and members whose record vanished (deleted by hand, evicted); returns the live ids.
+local function prune(idx, tprefix, now)
+  drop_expired(idx, now)
   local live = {}
   for _, id in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
     if redis.call('EXISTS', tprefix .. id) == 1 then table.insert(live, id) else redis.call('ZREM', idx, id) end
   end
   return live
+end
+-- True when the user has a live token; drops vanished members met on the way. Reads the index 16
+-- members at a time and stops at the first live one, so it costs O(log n) for a big index.
+local function has_live(idx, tprefix)
+  while true do
+    local batch = redis.call('ZRANGE', idx, 0, 15)
+    if #batch == 0 then return false end
+    for _, id in ipairs(batch) do
+      if redis.call('EXISTS', tprefix .. id) == 1 then return true end
+      redis.call('ZREM', idx, id)
+    end
+  end
 end
 -- The index lives as long as its longest-lived member (forever if one is immortal).
 local function fix_index_ttl(idx)
@@ -71,17 +92,9 @@ local function fix_index_ttl(idx)
   local s = tonumber(top[2])
   if s == math.huge then redis.call('PERSIST', idx) else redis.call('PEXPIREAT', idx, fmt(s)) end
 end
--- Sets a token's expiry (nil = immortal) on its record, its key TTL and its index score.
-local function set_expiry(key, idx, id, e)
-  if e == nil then
-    redis.call('HDEL', key, 'e')
-    redis.call('PERSIST', key)
-    redis.call('ZADD', idx, '+inf', id)
-  else
-    redis.call('HSET', key, 'e', fmt(e))
-    redis.call('PEXPIREAT', key, fmt(e))
-    redis.call('ZADD', idx, fmt(e), id)
-  end
+local function index_score(e)
+  if e then return fmt(e) end
+  return '+inf'
 end
 -- core/policy.ts renewedExpiresAtMs
 local function renewed_expiry(cur, ttl, overwrite, abs, now)
@@ -103,9 +116,9 @@ end
 
 /**
  * create. KEYS: user index, token record. ARGV: token id, token key prefix, max tokens ('' = none),
- * limit policy, ttl ms ('' = immortal), ttl is override ('1'/'0'), absolute lifetime ms (''), then
- * field/value pairs (u, k, d, n, ua, ip, s, m).
- * Reply: {0, limit} when refused; {1, first, created ms, expires ms|'', absolute ms|'', evicted ids...}.
+ * limit policy, ttl ms ('' = immortal), ttl is override ('1'/'0'), absolute lifetime ms (''), then the
+ * record's JSON without times (u, k, d, n, ua, ip, s, m).
+ * Reply: {0, limit} when refused; {1, first, record JSON (no k, d), evicted ids...}.
  */
 export const CREATE = script(
   'create',
@@ -113,17 +126,23 @@ export const CREATE = script(
 local idx, key = KEYS[1], KEYS[2]
 local id, tprefix = ARGV[1], ARGV[2]
 local now = now_ms()
-local live = prune(idx, tprefix, now)
-local first = 0
-if #live == 0 then first = 1 end
 local max = num(ARGV[3])
+local first = 0
+local live = {}
+if max ~= nil then
+  live = prune(idx, tprefix, now)
+  if #live == 0 then first = 1 end
+else
+  drop_expired(idx, now)
+  if not has_live(idx, tprefix) then first = 1 end
+end
 local evicted = {}
 if max ~= nil and #live >= max then
   if ARGV[4] == 'reject' then return { 0, max } end
   local byuse = {}
   for _, t in ipairs(live) do
-    local f = redis.call('HMGET', tprefix .. t, 'l', 'c')
-    table.insert(byuse, { t, tonumber(f[1]) or 0, tonumber(f[2]) or 0 })
+    local r = load(tprefix .. t)
+    table.insert(byuse, { t, r.l, r.c })
   end
   table.sort(byuse, function(x, y)
     if x[2] ~= y[2] then return x[2] < y[2] end
@@ -136,6 +155,7 @@ if max ~= nil and #live >= max then
     table.insert(evicted, byuse[i][1])
   end
 end
+local r = cjson.decode(ARGV[8])
 local ttl = num(ARGV[5])
 local abs = num(ARGV[7])
 if abs ~= nil then abs = now + abs end
@@ -144,18 +164,12 @@ if ttl ~= nil then e = now + ttl end
 if abs ~= nil then
   if e == nil then e = abs else e = math.min(e, abs) end
 end
-local fields = { 'c', fmt(now), 'l', fmt(now) }
-for i = 8, #ARGV, 2 do
-  table.insert(fields, ARGV[i])
-  table.insert(fields, ARGV[i + 1])
-end
-if abs ~= nil then table.insert(fields, 'a'); table.insert(fields, fmt(abs)) end
-if ARGV[6] == '1' and ttl ~= nil then table.insert(fields, 't'); table.insert(fields, fmt(ttl)) end
-redis.call('DEL', key)
-redis.call('HSET', key, unpack(fields))
-set_expiry(key, idx, id, e)
+r.c, r.l, r.e, r.a = now, now, e, abs
+if ARGV[6] == '1' then r.t = ttl end
+save(key, r)
+redis.call('ZADD', idx, index_score(e), id)
 fix_index_ttl(idx)
-local reply = { 1, first, fmt(now), e and fmt(e) or '', abs and fmt(abs) or '' }
+local reply = { 1, first, reply_of(r) }
 for _, t in ipairs(evicted) do table.insert(reply, t) end
 return reply
 `,
@@ -164,65 +178,66 @@ return reply
 /**
  * verify. KEYS: token record. ARGV: token id, user key prefix, token key prefix, renew mode, configured
  * ttl ms ('' = immortal), overwrite none ttl ('1'/'0'), touch interval ms, then key id/digest pairs.
- * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record field pairs}.
+ * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record JSON (no k, d)}.
  */
 export const VERIFY = script(
   'verify',
   `
 local key = KEYS[1]
 local id, uprefix, tprefix, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local h = to_hash(redis.call('HGETALL', key))
-if h.d == nil then return { 0 } end
-if not digest_ok(h, ARGV, 8) then return { 1 } end
+local r = load(key)
+if r == nil then return { 0 } end
+if not digest_ok(r, ARGV, 8) then return { 1 } end
 local now = now_ms()
-local e = num(h.e)
-if e ~= nil and e <= now then return { 0 } end
+if r.e and r.e <= now then return { 0 } end
 local cfg = num(ARGV[5])
 local overwrite = ARGV[6] == '1'
-local ttl = num(h.t) or cfg
 local renewed = 0
-if touch_due(tonumber(h.l), now, tonumber(ARGV[7]), ttl) then
-  h.l = fmt(now)
-  redis.call('HSET', key, 'l', h.l)
+if touch_due(r.l, now, tonumber(ARGV[7]), r.t or cfg) then
+  r.l = now
   if mode ~= 'off' then
-    local idx = user_key(uprefix, h.u)
-    local targets = { id }
-    if mode == 'user' then targets = prune(idx, tprefix, now) end
-    for _, t in ipairs(targets) do
-      local tk = tprefix .. t
-      local f = redis.call('HMGET', tk, 'e', 'a', 't')
-      local ne = renewed_expiry(num(f[1]), num(f[3]) or cfg, overwrite, num(f[2]), now)
-      set_expiry(tk, idx, t, ne)
-      if t == id then h.e = ne and fmt(ne) or nil end
+    local idx = user_key(uprefix, r.u)
+    local others = {}
+    if mode == 'user' then others = prune(idx, tprefix, now) end
+    for _, t in ipairs(others) do
+      if t ~= id then
+        local tk = tprefix .. t
+        local o = load(tk)
+        o.e = renewed_expiry(o.e, o.t or cfg, overwrite, o.a, now)
+        save(tk, o)
+        redis.call('ZADD', idx, index_score(o.e), t)
+      end
     end
+    r.e = renewed_expiry(r.e, r.t or cfg, overwrite, r.a, now)
+    redis.call('ZADD', idx, index_score(r.e), id)
     fix_index_ttl(idx)
     renewed = 1
   end
+  save(key, r)
 end
-return { 2, renewed, record_reply(id, h) }
+return { 2, renewed, reply_of(r) }
 `,
 );
 
 /**
  * revoke by token. KEYS: token record. ARGV: token id, user key prefix, token key prefix, then key
- * id/digest pairs. Reply: {} when nothing was revoked, else the record field pairs.
+ * id/digest pairs. Reply: '' when nothing was revoked, else the record JSON (no k, d).
  */
 export const REVOKE_TOKEN = script(
   'revokeToken',
   `
 local key = KEYS[1]
 local id, uprefix, tprefix = ARGV[1], ARGV[2], ARGV[3]
-local h = to_hash(redis.call('HGETALL', key))
-if h.d == nil or not digest_ok(h, ARGV, 4) then return {} end
+local r = load(key)
+if r == nil or not digest_ok(r, ARGV, 4) then return '' end
 local now = now_ms()
-local e = num(h.e)
 redis.call('DEL', key)
-local idx = user_key(uprefix, h.u)
+local idx = user_key(uprefix, r.u)
 redis.call('ZREM', idx, id)
-prune(idx, tprefix, now)
+drop_expired(idx, now)
 fix_index_ttl(idx)
-if e ~= nil and e <= now then return {} end
-return record_reply(id, h)
+if r.e and r.e <= now then return '' end
+return reply_of(r)
 `,
 );
 
@@ -233,12 +248,13 @@ export const REVOKE_BY_ID = script(
 local idx, key = KEYS[1], KEYS[2]
 local id, uid, tprefix = ARGV[1], ARGV[2], ARGV[3]
 local done = 0
-if redis.call('HGET', key, 'u') == uid then
+local r = load(key)
+if r ~= nil and r.u == uid then
   redis.call('DEL', key)
   redis.call('ZREM', idx, id)
   done = 1
 end
-prune(idx, tprefix, now_ms())
+drop_expired(idx, now_ms())
 fix_index_ttl(idx)
 return done
 `,
@@ -263,7 +279,7 @@ return revoked
 `,
 );
 
-/** list. KEYS: user index. ARGV: token key prefix. Read-only. Reply: one record field-pair array per live token. */
+/** list. KEYS: user index. ARGV: token key prefix. Read-only. Reply: one {id, record JSON} per live token. */
 export const LIST = script(
   'list',
   `
@@ -271,8 +287,8 @@ local idx = KEYS[1]
 local tprefix = ARGV[1]
 local out = {}
 for _, t in ipairs(redis.call('ZRANGEBYSCORE', idx, '(' .. fmt(now_ms()), '+inf')) do
-  local h = to_hash(redis.call('HGETALL', tprefix .. t))
-  if h.d ~= nil then table.insert(out, record_reply(t, h)) end
+  local r = load(tprefix .. t)
+  if r ~= nil then table.insert(out, { t, reply_of(r) }) end
 end
 return out
 `,

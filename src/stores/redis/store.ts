@@ -71,12 +71,12 @@ export class RedisStore implements Store {
 
   async create(input: StoreCreateInput): Promise<StoreCreateResult> {
     const { userTag: tag } = input;
-    const fields: string[] = ['u', input.userId, 'k', input.digest.keyId, 'd', input.digest.digest];
-    if (input.deviceName !== null) fields.push('n', input.deviceName);
-    if (input.userAgent !== null) fields.push('ua', input.userAgent);
-    if (input.ip !== null) fields.push('ip', input.ip);
-    if (input.scopes.length > 0) fields.push('s', JSON.stringify(input.scopes));
-    if (input.metadataJson !== null) fields.push('m', input.metadataJson);
+    const stored: StoredJson = { u: input.userId, k: input.digest.keyId, d: input.digest.digest };
+    if (input.deviceName !== null) stored.n = input.deviceName;
+    if (input.userAgent !== null) stored.ua = input.userAgent;
+    if (input.ip !== null) stored.ip = input.ip;
+    if (input.scopes.length > 0) stored.s = JSON.stringify(input.scopes);
+    if (input.metadataJson !== null) stored.m = input.metadataJson;
     const reply = (await this.run(
       CREATE,
       [this.keys.userKey(input.userId, tag), this.keys.tokenKey(input.tokenId, tag)],
@@ -88,25 +88,16 @@ export class RedisStore implements Store {
         input.ttlMs === null ? '' : String(input.ttlMs),
         input.ttlIsOverride ? '1' : '0',
         input.absoluteLifetimeMs === null ? '' : String(input.absoluteLifetimeMs),
-        ...fields,
+        JSON.stringify(stored),
       ],
-    )) as (string | number)[];
+    )) as unknown[];
     if (Number(reply[0]) === 0) return { status: 'limit', limit: Number(reply[1]) };
-    const createdAtMs = Number(reply[2]);
-    const record: TokenRecord = {
-      tokenId: input.tokenId,
-      userId: input.userId,
-      deviceName: input.deviceName,
-      userAgent: input.userAgent,
-      ip: input.ip,
-      createdAtMs,
-      lastUsedAtMs: createdAtMs,
-      expiresAtMs: optionalNumber(reply[3]),
-      absoluteExpiresAtMs: optionalNumber(reply[4]),
-      scopes: [...input.scopes],
-      metadata: input.metadataJson === null ? null : (JSON.parse(input.metadataJson) as Record<string, unknown>),
+    return {
+      status: 'created',
+      record: parseRecord(input.tokenId, reply[2]),
+      first: Number(reply[1]) === 1,
+      evictedTokenIds: reply.slice(3).map(String),
     };
-    return { status: 'created', record, first: Number(reply[1]) === 1, evictedTokenIds: reply.slice(5).map(String) };
   }
 
   async verify(input: StoreVerifyInput): Promise<StoreVerifyResult> {
@@ -128,17 +119,17 @@ export class RedisStore implements Store {
     const status = Number(reply[0]);
     if (status === 0) return { status: 'not_found' };
     if (status === 1) return { status: 'mismatch' };
-    return { status: 'valid', renewed: Number(reply[1]) === 1, record: parseRecord(reply[2] as string[]) };
+    return { status: 'valid', renewed: Number(reply[1]) === 1, record: parseRecord(input.tokenId, reply[2]) };
   }
 
   async revokeToken(input: StoreTokenRef): Promise<TokenRecord | null> {
     const tag = input.userTag;
-    const reply = (await this.run(
+    const reply = await this.run(
       REVOKE_TOKEN,
       [this.keys.tokenKey(input.tokenId, tag)],
       [input.tokenId, this.keys.userKeyPrefix(tag), this.keys.tokenKeyPrefix(tag), ...digestArgs(input.digests)],
-    )) as string[];
-    return reply.length === 0 ? null : parseRecord(reply);
+    );
+    return reply === '' || reply === null ? null : parseRecord(input.tokenId, reply);
   }
 
   async revokeById(userId: string, userTag: string, tokenId: string): Promise<boolean> {
@@ -151,13 +142,13 @@ export class RedisStore implements Store {
   }
 
   async revokeAll(userId: string, userTag: string, exceptTokenId?: string): Promise<string[]> {
-    const reply = (await this.run(REVOKE_ALL, [this.keys.userKey(userId, userTag)], [this.keys.tokenKeyPrefix(userTag), exceptTokenId ?? ''])) as string[];
+    const reply = (await this.run(REVOKE_ALL, [this.keys.userKey(userId, userTag)], [this.keys.tokenKeyPrefix(userTag), exceptTokenId ?? ''])) as unknown[];
     return reply.map(String);
   }
 
   async list(userId: string, userTag: string): Promise<TokenRecord[]> {
-    const reply = (await this.run(LIST, [this.keys.userKey(userId, userTag)], [this.keys.tokenKeyPrefix(userTag)])) as string[][];
-    return reply.map(parseRecord);
+    const reply = (await this.run(LIST, [this.keys.userKey(userId, userTag)], [this.keys.tokenKeyPrefix(userTag)])) as [string, string][];
+    return reply.map(([id, json]) => parseRecord(id, json));
   }
 
   async close(): Promise<void> {
@@ -195,26 +186,38 @@ function digestArgs(digests: readonly TokenDigest[]): string[] {
   return digests.flatMap((d) => [d.keyId, d.digest]);
 }
 
-function optionalNumber(v: unknown): number | null {
-  return v === '' || v === null || v === undefined ? null : Number(v);
+/** The JSON object stored per token (see the header of scripts.ts for the field names). */
+interface StoredJson {
+  u: string;
+  k?: string;
+  d?: string;
+  c?: number;
+  l?: number;
+  e?: number;
+  a?: number;
+  t?: number;
+  n?: string;
+  ua?: string;
+  ip?: string;
+  s?: string;
+  m?: string;
 }
 
-/** Turns the field pairs of a script's record reply into a {@link TokenRecord}. */
-function parseRecord(flat: readonly unknown[]): TokenRecord {
-  const h: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) h[String(flat[i])] = String(flat[i + 1]);
-  const createdAtMs = Number(h.c);
+/** Turns a script's record JSON into a {@link TokenRecord}. */
+function parseRecord(tokenId: string, json: unknown): TokenRecord {
+  const r = JSON.parse(String(json)) as StoredJson;
+  const createdAtMs = Number(r.c);
   return {
-    tokenId: h.i!,
-    userId: h.u!,
-    deviceName: h.n ?? null,
-    userAgent: h.ua ?? null,
-    ip: h.ip ?? null,
+    tokenId,
+    userId: String(r.u),
+    deviceName: r.n ?? null,
+    userAgent: r.ua ?? null,
+    ip: r.ip ?? null,
     createdAtMs,
-    lastUsedAtMs: h.l === undefined ? createdAtMs : Number(h.l),
-    expiresAtMs: optionalNumber(h.e),
-    absoluteExpiresAtMs: optionalNumber(h.a),
-    scopes: h.s === undefined ? [] : (JSON.parse(h.s) as string[]),
-    metadata: h.m === undefined ? null : (JSON.parse(h.m) as Record<string, unknown>),
+    lastUsedAtMs: r.l === undefined ? createdAtMs : Number(r.l),
+    expiresAtMs: r.e === undefined ? null : Number(r.e),
+    absoluteExpiresAtMs: r.a === undefined ? null : Number(r.a),
+    scopes: r.s === undefined ? [] : (JSON.parse(r.s) as string[]),
+    metadata: r.m === undefined ? null : (JSON.parse(r.m) as Record<string, unknown>),
   };
 }

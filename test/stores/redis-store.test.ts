@@ -1,0 +1,176 @@
+/**
+ * Redis-specific promises of the Redis store, checked on a real Redis: key layout and hash slots,
+ * nothing raw at rest, the user index pruned on every write, index TTLs, memory per token, and the
+ * ioredis driver's options.
+ */
+import calculateSlot from 'cluster-key-slot';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TokenManager } from '../../src/core/manager.js';
+import { userTagOf } from '../../src/core/token-format.js';
+import { IoredisStore } from '../../src/stores/redis/ioredis.js';
+import { REDIS_URL, TEST_SECRET, deletePrefix, testRedis, uniquePrefix } from '../support/redis.js';
+
+const redis = testRedis();
+const prefixes: string[] = [];
+afterAll(async () => {
+  for (const p of prefixes) await deletePrefix(redis, p);
+  await redis.quit();
+});
+
+function setup(options: Partial<ConstructorParameters<typeof TokenManager>[0]> = {}) {
+  const keyPrefix = uniquePrefix('rs');
+  prefixes.push(keyPrefix);
+  const store = new IoredisStore({ client: redis, keyPrefix });
+  return { store, keyPrefix, m: new TokenManager({ store, secret: TEST_SECRET, ...options }) };
+}
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== '0');
+  return out.sort();
+}
+
+describe('Redis store: layout and secrets', () => {
+  it('keeps every key of one user in one hash slot, named by the user tag', async () => {
+    const { m, keyPrefix } = setup();
+    for (const uid of ['a:b', '{x}', '用户', '42']) {
+      await m.create(uid);
+      await m.create(uid);
+      const tag = userTagOf(uid);
+      const keys = (await keysUnder(keyPrefix)).filter((k) => k.includes(`{${tag}}`));
+      expect(keys.length).toBe(3); // two records and the index
+      expect(new Set(keys.map((k) => calculateSlot(k))).size).toBe(1);
+      expect(calculateSlot(keys[0]!)).toBe(calculateSlot(`{${tag}}`));
+    }
+  });
+
+  it('holds no token string nor any part of its secret, only HMAC digests', async () => {
+    const { m, keyPrefix } = setup();
+    const tokens = [];
+    for (let i = 0; i < 5; i++) tokens.push((await m.create(`user-${i % 2}`, { deviceName: 'd', metadata: { k: 'v' } })).token);
+    let dump = '';
+    for (const key of await keysUnder(keyPrefix)) {
+      const type = await redis.type(key);
+      dump += key + '\n';
+      if (type === 'string') dump += await redis.get(key);
+      else if (type === 'zset') dump += JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES'));
+      else dump += `unexpected type ${type}`;
+    }
+    expect(dump).not.toContain('unexpected type');
+    for (const t of tokens) {
+      expect(dump).not.toContain(t);
+      const secret = t.slice(4 + 24, 4 + 24 + 43);
+      for (let i = 0; i + 12 <= secret.length; i += 6) expect(dump).not.toContain(secret.slice(i, i + 12));
+    }
+  });
+
+  it('a record key expires with its token; the index expires with its longest-lived token', async () => {
+    const { m, store } = setup({ ttlSeconds: 100 });
+    const a = await m.create('u');
+    const key = store.keys.tokenKey(a.tokenId, userTagOf('u'));
+    const idx = store.keys.userKey('u', userTagOf('u'));
+    const pttl = await redis.pttl(key);
+    expect(pttl).toBeGreaterThan(99_000);
+    expect(pttl).toBeLessThanOrEqual(100_000);
+    expect(Math.abs((await redis.pttl(idx)) - pttl)).toBeLessThan(50);
+    const imm = await m.create('u', { ttlSeconds: null });
+    expect(await redis.pttl(store.keys.tokenKey(imm.tokenId, userTagOf('u')))).toBe(-1);
+    expect(await redis.pttl(idx)).toBe(-1);
+    await m.revokeById('u', imm.tokenId);
+    expect(await redis.pttl(idx)).toBeGreaterThan(99_000);
+  });
+});
+
+describe('Redis store: nothing stale piles up', () => {
+  it("drops expired tokens from the user's index on the user's next write", async () => {
+    const { m, store } = setup({ ttlSeconds: 1, renew: 'off' });
+    const idx = store.keys.userKey('p', userTagOf('p'));
+    await m.create('p', { ttlSeconds: 3600 });
+    for (let i = 0; i < 3; i++) await m.create('p');
+    expect(await redis.zcard(idx)).toBe(4);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await redis.zcard(idx)).toBe(4); // nothing has written for this user yet
+    await m.create('p', { ttlSeconds: 3600 });
+    expect(await redis.zcard(idx)).toBe(2);
+    const live = await m.list('p');
+    expect((await redis.zrange(idx, 0, -1)).sort()).toEqual(live.map((r) => r.tokenId).sort());
+  });
+
+  it('drops members whose record vanished (deleted by hand or evicted)', async () => {
+    const { m, store } = setup();
+    const a = await m.create('v');
+    await m.create('v');
+    await redis.del(store.keys.tokenKey(a.tokenId, userTagOf('v')));
+    await m.create('v');
+    expect(await redis.zcard(store.keys.userKey('v', userTagOf('v')))).toBe(2);
+  });
+
+  it('a user with 10,000 expired tokens costs no more index memory after one login than a user with none', async () => {
+    const { m, store } = setup({ ttlSeconds: 5, renew: 'off' });
+    const tag = userTagOf('heavy');
+    for (let i = 0; i < 10_000; i += 500) await Promise.all(Array.from({ length: 500 }, () => m.create('heavy')));
+    const idx = store.keys.userKey('heavy', tag);
+    expect(await redis.zcard(idx)).toBe(10_000);
+    const fullBytes = Number(await redis.memory('USAGE', idx));
+    await new Promise((r) => setTimeout(r, 5100)); // every one of them has expired now
+    await m.create('heavy', { ttlSeconds: 3600 });
+    await m.create('light', { ttlSeconds: 3600 });
+    const heavy = Number(await redis.memory('USAGE', idx));
+    const light = Number(await redis.memory('USAGE', store.keys.userKey('light', userTagOf('light'))));
+    expect(await redis.zcard(idx)).toBe(1);
+    expect(heavy).toBeLessThanOrEqual(light);
+    expect(fullBytes).toBeGreaterThan(100 * heavy);
+    console.log(`[memory] index of 10,000 tokens: ${fullBytes} B; after pruning: ${heavy} B; fresh user: ${light} B`);
+  }, 60_000);
+
+  it('memory per token is bounded (record + index entry), measured with MEMORY USAGE', async () => {
+    const { m, store } = setup();
+    const c = await m.create('mem', { deviceName: "Alice's iPhone", userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1', ip: '203.0.113.7', scopes: ['read', 'write'] });
+    const recordBytes = Number(await redis.memory('USAGE', store.keys.tokenKey(c.tokenId, userTagOf('mem'))));
+    const bare = await m.create('mem2');
+    const bareBytes = Number(await redis.memory('USAGE', store.keys.tokenKey(bare.tokenId, userTagOf('mem2'))));
+    console.log(`[memory] one token record: ${bareBytes} B bare, ${recordBytes} B with device name, user agent, ip and scopes`);
+    expect(recordBytes).toBeLessThan(600);
+    expect(bareBytes).toBeLessThan(320);
+  });
+});
+
+describe('IoredisStore options', () => {
+  it('refuses a client with its own ioredis keyPrefix, and a key prefix with braces', () => {
+    const prefixed = new Redis(REDIS_URL, { keyPrefix: 'app:', lazyConnect: true });
+    expect(() => new IoredisStore({ client: prefixed })).toThrow(/keyPrefix/);
+    prefixed.disconnect();
+    expect(() => new IoredisStore({ client: redis, keyPrefix: 'a{b}' })).toThrow(RangeError);
+    expect(() => new IoredisStore({ client: redis, commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs/);
+    expect(() => new IoredisStore({ url: 'http://x' })).toThrow(/redis:\/\//);
+    expect(() => new IoredisStore({} as never)).toThrow(/url/);
+  });
+
+  it('opens its own client from a URL, honours the database number, and closes it', async () => {
+    const keyPrefix = uniquePrefix('url');
+    const url = REDIS_URL.replace(/\/\d*$/, '') + '/3';
+    const store = new IoredisStore({ url, keyPrefix });
+    const m = new TokenManager({ store, secret: TEST_SECRET });
+    const c = await m.create('db3');
+    expect((await m.verify(c.token)).valid).toBe(true);
+    const db3 = new Redis(url);
+    expect(await db3.exists(store.keys.tokenKey(c.tokenId, userTagOf('db3')))).toBe(1);
+    expect(await redis.exists(store.keys.tokenKey(c.tokenId, userTagOf('db3')))).toBe(0);
+    await m.revokeAll('db3');
+    await db3.quit();
+    await m.close();
+    expect(store.redis.status).toBe('end');
+  });
+
+  it("never closes the app's own client", async () => {
+    const { m } = setup();
+    await m.close();
+    expect(await redis.ping()).toBe('PONG');
+  });
+});

@@ -23,7 +23,7 @@ const SHAPE_RE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S+)$/;
  * (Node keeps only the first of repeated `Authorization` headers in `req.headers`; adapters read
  * `rawHeaders`), or a single string. Never throws.
  *
- * Rejected (`malformed`): two or more headers; anything but printable ASCII (tab, NBSP, non-ASCII);
+ * Rejected (`malformed`): an empty value; two or more headers; anything but printable ASCII (tab, NBSP, non-ASCII);
  * more than {@link MAX_AUTHORIZATION_LENGTH} characters; no scheme or no token; a scheme other than
  * Bearer/Token; leading spaces; extra parts or commas (joined credentials).
  */
@@ -32,7 +32,10 @@ export function parseAuthorization(values: string | readonly string[] | undefine
   if (list.length === 0) return { kind: 'missing' };
   if (list.length > 1) return { kind: 'malformed', description: 'more than one Authorization header' };
   const value = list[0];
-  if (typeof value !== 'string' || value.length === 0) return { kind: 'missing' };
+  if (typeof value !== 'string') return { kind: 'missing' };
+  // A header that is present but empty (or only whitespace, which Node trims away) is a bad header,
+  // not an absent one: `optional` routes must not let it through as anonymous.
+  if (value.length === 0) return { kind: 'malformed', description: 'empty Authorization header' };
   if (value.length > MAX_AUTHORIZATION_LENGTH) return { kind: 'malformed', description: 'Authorization header too long' };
   if (!/^[\x20-\x7e]*$/.test(value)) return { kind: 'malformed', description: 'Authorization header must be printable ASCII' };
   const m = SHAPE_RE.exec(value);

@@ -288,6 +288,9 @@ describe.each(['memory', 'ioredis'] as const)('Express middleware over HTTP, %s 
     // [name, headers, reason, RFC 6750 error code, store calls]
     const cases: () => [string, OutgoingHttpHeaders, string, 'invalid_request' | 'invalid_token' | null][] = () => [
       ['no Authorization header', {}, 'missing_token', null],
+      ['empty header', { Authorization: '' }, 'malformed_header', 'invalid_request'],
+      ['whitespace-only header (Node trims it to empty)', { Authorization: '   ' }, 'malformed_header', 'invalid_request'],
+      ['empty header twice', { Authorization: ['', ''] }, 'malformed_header', 'invalid_request'],
       ['scheme only', { Authorization: 'Bearer' }, 'malformed_header', 'invalid_request'],
       ['scheme and trailing spaces (Node trims them)', { Authorization: 'Token   ' }, 'malformed_header', 'invalid_request'],
       ['token only, no scheme', { Authorization: alice }, 'malformed_header', 'invalid_request'],

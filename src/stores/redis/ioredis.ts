@@ -91,11 +91,19 @@ function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redi
     },
     async close() {
       if (!owned || redis.status === 'end') return;
-      const ended = new Promise<void>((resolve) => redis.once('end', () => resolve()));
-      await redis.quit().catch(() => redis.disconnect());
-      const timer = setTimeout(() => redis.disconnect(), 1000);
+      if (redis.status === 'reconnecting') return redis.disconnect(); // between attempts: no socket to close
+      // Waits for the client's 'end' (QUIT first when connected, so pending replies arrive), at most
+      // 1,000 ms: a client between reconnect attempts has no socket and may never emit 'end'.
+      let timer: NodeJS.Timeout | undefined;
+      const ended = new Promise<void>((resolve) => {
+        redis.once('end', () => resolve());
+        timer = setTimeout(resolve, 1000);
+      });
+      if (redis.status === 'ready') redis.quit().catch(() => redis.disconnect());
+      else redis.disconnect();
       await ended;
       clearTimeout(timer);
+      if ((redis.status as string) !== 'end') redis.disconnect();
     },
   };
 }

@@ -26,8 +26,20 @@ export class RedisMultitokensError extends Error {
  * the message never contains a token, a host name or a key.
  */
 export class StoreUnavailableError extends RedisMultitokensError {
-  constructor(message = 'token store unavailable', options?: { cause?: unknown }) {
-    super('ERR_STORE_UNAVAILABLE', message, options);
+  constructor(message = 'token store unavailable', options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? 'ERR_STORE_UNAVAILABLE', message, options);
+  }
+}
+
+/**
+ * The store refuses to work because its server is configured to lose data the library relies on:
+ * a Redis `maxmemory-policy` other than `noeviction` could evict a user's index while the tokens stay,
+ * and "log out everywhere" would then miss them. A kind of {@link StoreUnavailableError} (HTTP 503:
+ * fail closed), with code `ERR_STORE_EVICTION_POLICY`.
+ */
+export class StoreMisconfiguredError extends StoreUnavailableError {
+  constructor(message: string) {
+    super(message, { code: 'ERR_STORE_EVICTION_POLICY' });
   }
 }
 

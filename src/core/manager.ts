@@ -10,7 +10,7 @@ import {
   scopesOption,
   secondsOption,
 } from './options.js';
-import type { Store, StoreRenewalPolicy } from './store.js';
+import type { Store, StoreRenewalPolicy, StoreThrottlePolicy } from './store.js';
 import { generateToken, isTokenId, parseToken, userTagOf } from './token-format.js';
 import type { AuthFailureReason, LimitPolicy, RenewMode, RevokeReason, TokenInfo, TokenRecord } from './types.js';
 import { normalizeUserId, type UserIdInput } from './user-id.js';
@@ -21,6 +21,10 @@ export const DEFAULT_TTL_SECONDS = 14 * 24 * 3600;
 export const DEFAULT_TOUCH_INTERVAL_SECONDS = 60;
 /** Default largest metadata object, in bytes of JSON text. */
 export const DEFAULT_MAX_METADATA_BYTES = 1024;
+/** Default wrong secrets tolerated per token id within the failure window. */
+export const DEFAULT_MAX_FAILED_VERIFICATIONS = 10;
+/** Default failure window, in seconds (5 minutes). */
+export const DEFAULT_FAILED_VERIFICATION_WINDOW_SECONDS = 300;
 /** Largest accepted `maxTokensPerUser`. */
 export const MAX_TOKENS_PER_USER_LIMIT = 10_000;
 
@@ -66,6 +70,15 @@ export interface TokenManagerOptions {
   limitPolicy?: LimitPolicy;
   /** Largest `metadata` object, in bytes of its JSON text (default 1,024; 0 to 65,536). */
   maxMetadataBytes?: number;
+  /**
+   * Wrong secrets tolerated per token id within `failedVerificationWindowSeconds` (1 to 10,000;
+   * default 10; `null` = no throttling). Past it, every verification of that token id is refused (the
+   * right secret too: a lockout) until the window ends, so a token id seen in a log cannot be
+   * brute-forced at full speed. The counter lives in the store, in the user's hash slot.
+   */
+  maxFailedVerifications?: number | null;
+  /** The window of `maxFailedVerifications`, in seconds from the first failure (1 to 86,400; default 300). */
+  failedVerificationWindowSeconds?: number;
 }
 
 /** Options of {@link TokenManager.create}: details of the device the token is for. */
@@ -106,7 +119,10 @@ export type VerifyResult =
   | { valid: true; userId: string; record: TokenRecord; renewed: boolean }
   | {
       valid: false;
-      /** `'malformed'`: not a token of this format (no store access happened). `'invalid'`: unknown, expired, revoked or wrong secret. */
+      /**
+       * `'malformed'`: not a token of this format (no store access happened). `'invalid'`: unknown,
+       * expired, revoked, wrong secret, or refused for too many wrong secrets (`authFailed` tells which).
+       */
       reason: 'malformed' | 'invalid';
     };
 
@@ -140,6 +156,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   private readonly limitPolicy: LimitPolicy;
   private readonly maxMetadataBytes: number;
   private readonly renewal: StoreRenewalPolicy;
+  private readonly throttle: StoreThrottlePolicy | null;
   private storeDown = false;
 
   /**
@@ -167,6 +184,9 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       overwriteNoneTtl: booleanOption('overwriteNoneTtl', options.overwriteNoneTtl, true),
       touchIntervalMs: secondsOption('touchIntervalSeconds', options.touchIntervalSeconds, { allowNull: false, min: 0, fallback: DEFAULT_TOUCH_INTERVAL_SECONDS })!,
     };
+    const maxFailures = countOption('maxFailedVerifications', options.maxFailedVerifications, { allowNull: true, min: 1, max: 10_000, fallback: DEFAULT_MAX_FAILED_VERIFICATIONS });
+    const windowSeconds = countOption('failedVerificationWindowSeconds', options.failedVerificationWindowSeconds, { allowNull: false, min: 1, max: 86_400, fallback: DEFAULT_FAILED_VERIFICATION_WINDOW_SECONDS })!;
+    this.throttle = maxFailures === null ? null : { maxFailures, windowMs: windowSeconds * 1000 };
   }
 
   /**
@@ -224,10 +244,16 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       return { valid: false, reason: 'malformed' };
     }
     const res = await this.run('verify', () =>
-      this.store.verify({ tokenId: parsed.tokenId, userTag: parsed.userTag, digests: this.keyRing.digestsOf(parsed.token), renewal: this.renewal }),
+      this.store.verify({
+        tokenId: parsed.tokenId,
+        userTag: parsed.userTag,
+        digests: this.keyRing.digestsOf(parsed.token),
+        renewal: this.renewal,
+        throttle: this.throttle,
+      }),
     );
     if (res.status !== 'valid') {
-      this.emit('authFailed', { reason: 'invalid', tokenId: parsed.tokenId });
+      this.emit('authFailed', { reason: res.status === 'throttled' ? 'throttled' : 'invalid', tokenId: parsed.tokenId });
       return { valid: false, reason: 'invalid' };
     }
     this.emit('verified', { record: res.record, renewed: res.renewed });
@@ -243,7 +269,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     const parsed = parseToken(token);
     if (!parsed) return false;
     const record = await this.run('revoke', () =>
-      this.store.revokeToken({ tokenId: parsed.tokenId, userTag: parsed.userTag, digests: this.keyRing.digestsOf(parsed.token) }),
+      this.store.revokeToken({ tokenId: parsed.tokenId, userTag: parsed.userTag, digests: this.keyRing.digestsOf(parsed.token), throttle: this.throttle }),
     );
     if (!record) return false;
     this.emit('revoked', { userId: record.userId, tokenIds: [record.tokenId], reason: 'logout' });

@@ -24,7 +24,7 @@ export interface Store {
   create(input: StoreCreateInput): Promise<StoreCreateResult>;
   /** Looks a token up by id, checks its digest, and renews it when due (one round trip). */
   verify(input: StoreVerifyInput): Promise<StoreVerifyResult>;
-  /** Revokes the token with this id if the digest matches (revocation by the token itself). Returns its record, or null. */
+  /** Revokes the token with this id if the digest matches (revocation by the token itself; wrong secrets count towards the throttle). Returns its record, or null. */
   revokeToken(input: StoreTokenRef): Promise<TokenRecord | null>;
   /** Revokes the token with this id if it belongs to `userId`. Returns true when one was revoked. */
   revokeById(userId: string, userTag: string, tokenId: string): Promise<boolean>;
@@ -42,6 +42,8 @@ export interface StoreTokenRef {
   userTag: string;
   /** HMAC digests of the token under every key of the ring; the store uses the one whose key id it stored. */
   digests: readonly TokenDigest[];
+  /** Throttling of wrong secrets for this token id; null = none. */
+  throttle: StoreThrottlePolicy | null;
 }
 
 /** Input of {@link Store.create}. */
@@ -84,13 +86,27 @@ export interface StoreRenewalPolicy {
   touchIntervalMs: number;
 }
 
+/**
+ * Throttling of wrong secrets per token id: after `maxFailures` failed verifications of one token id
+ * within `windowMs` milliseconds (counted from the first failure), every verification of that id is
+ * refused, the right secret included, until the window ends.
+ */
+export interface StoreThrottlePolicy {
+  maxFailures: number;
+  windowMs: number;
+}
+
 /** Input of {@link Store.verify}. */
 export interface StoreVerifyInput extends StoreTokenRef {
   renewal: StoreRenewalPolicy;
 }
 
-/** Result of {@link Store.verify}. `mismatch`: a token with that id exists but the digest differs. */
+/**
+ * Result of {@link Store.verify}. `mismatch`: a token with that id exists but the digest differs (the
+ * failure was counted); `throttled`: too many recent failures for this id, nothing was checked.
+ */
 export type StoreVerifyResult =
   | { status: 'valid'; record: TokenRecord; renewed: boolean }
   | { status: 'not_found' }
-  | { status: 'mismatch' };
+  | { status: 'mismatch' }
+  | { status: 'throttled' };

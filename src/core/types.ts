@@ -49,4 +49,4 @@ export interface TokenInfo extends TokenRecord {
 export type RevokeReason = 'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'admin';
 
 /** Why an authentication failed (carried by the `authFailed` event; never carries the token). */
-export type AuthFailureReason = 'missing' | 'malformed' | 'invalid' | 'user_not_found' | 'insufficient_scope';
+export type AuthFailureReason = 'missing' | 'malformed' | 'invalid' | 'throttled' | 'user_not_found' | 'insufficient_scope';

@@ -36,6 +36,8 @@ interface Entry {
 export class MemoryStore implements Store {
   private readonly tokens = new Map<string, Entry>();
   private readonly users = new Map<string, Set<string>>();
+  /** Wrong-secret counters per token id: count and end of window (epoch ms). */
+  private readonly failures = new Map<string, { count: number; untilMs: number }>();
   private readonly now: () => number;
   private readonly timer: NodeJS.Timeout | null;
 
@@ -55,6 +57,7 @@ export class MemoryStore implements Store {
   sweep(): void {
     const now = this.now();
     for (const [id, e] of this.tokens) if (isExpired(e, now)) this.remove(id, e.record.userId);
+    for (const [id, f] of this.failures) if (f.untilMs <= now) this.failures.delete(id);
   }
 
   async create(input: StoreCreateInput): Promise<StoreCreateResult> {
@@ -99,17 +102,15 @@ export class MemoryStore implements Store {
   async verify(input: StoreVerifyInput): Promise<StoreVerifyResult> {
     const now = this.now();
     const found = this.find(input, now);
-    if (found !== 'not_found' && found !== 'mismatch') {
-      const renewed = this.touch(found, input.renewal, now);
-      return { status: 'valid', record: copy(found.record), renewed };
-    }
-    return { status: found };
+    if (typeof found === 'string') return { status: found };
+    const renewed = this.touch(found, input.renewal, now);
+    return { status: 'valid', record: copy(found.record), renewed };
   }
 
   async revokeToken(input: StoreTokenRef): Promise<TokenRecord | null> {
     const now = this.now();
     const found = this.find(input, now);
-    if (found === 'not_found' || found === 'mismatch') return null;
+    if (typeof found === 'string') return null;
     this.remove(found.record.tokenId, found.record.userId);
     this.prune(found.record.userId, now);
     return copy(found.record);
@@ -151,8 +152,14 @@ export class MemoryStore implements Store {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** Finds a live token and checks its digest against the one for its key id. */
-  private find(ref: StoreTokenRef, now: number): Entry | 'not_found' | 'mismatch' {
+  /**
+   * Finds a live token and checks its digest against the one for its key id; counts wrong secrets
+   * per token id and refuses the id while it is over the throttle (as the Redis store's Lua does).
+   */
+  private find(ref: StoreTokenRef, now: number): Entry | 'not_found' | 'mismatch' | 'throttled' {
+    const f = this.failures.get(ref.tokenId);
+    if (f && f.untilMs <= now) this.failures.delete(ref.tokenId);
+    else if (f && ref.throttle && f.count >= ref.throttle.maxFailures) return 'throttled';
     const e = this.tokens.get(ref.tokenId);
     if (!e) return 'not_found';
     if (isExpired(e, now)) {
@@ -160,7 +167,13 @@ export class MemoryStore implements Store {
       return 'not_found';
     }
     const d = ref.digests.find((x) => x.keyId === e.keyId);
-    return d !== undefined && d.digest === e.digest ? e : 'mismatch';
+    if (d !== undefined && d.digest === e.digest) return e;
+    if (ref.throttle) {
+      const cur = this.failures.get(ref.tokenId);
+      if (cur) cur.count++;
+      else this.failures.set(ref.tokenId, { count: 1, untilMs: now + ref.throttle.windowMs });
+    }
+    return 'mismatch';
   }
 
   /** Writes last-used and renews (this token, or all the user's tokens) when the touch interval has passed. */

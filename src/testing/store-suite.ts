@@ -140,6 +140,33 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     assert.equal((await m.verify(c.token)).valid, true);
   });
 
+  add('wrong secrets are throttled per token id: past the limit even the right secret waits out the window', 10_000, async ({ manager }) => {
+    const m = manager({ maxFailedVerifications: 3, failedVerificationWindowSeconds: 1 });
+    const failures: string[] = [];
+    m.on('authFailed', (e) => failures.push(e.reason));
+    const c = await m.create('u1');
+    const sibling = await m.create('u1');
+    for (let i = 0; i < 3; i++) assert.equal((await m.verify(forgeSecret(c.token))).valid, false);
+    assert.equal((await m.verify(c.token)).valid, false, 'locked out: the right secret is refused too');
+    assert.equal(await m.revoke(c.token), false, 'revoke by token is throttled as well');
+    assert.deepEqual(failures, ['invalid', 'invalid', 'invalid', 'throttled']);
+    assert.equal((await m.verify(sibling.token)).valid, true, "the user's other tokens are not affected");
+    await sleep(1100);
+    assert.equal((await m.verify(c.token)).valid, true, 'the window ended: the right secret works again');
+  });
+
+  add('throttling counts wrong secrets given to revoke too, and is off with null', 10_000, async ({ manager }) => {
+    const m = manager({ maxFailedVerifications: 2, failedVerificationWindowSeconds: 60 });
+    const c = await m.create('u1');
+    assert.equal(await m.revoke(forgeSecret(c.token)), false);
+    assert.equal(await m.revoke(forgeSecret(c.token)), false);
+    assert.equal((await m.verify(c.token)).valid, false, 'two wrong revokes reached the limit');
+    const open = manager({ maxFailedVerifications: null });
+    const d = await open.create('u2');
+    for (let i = 0; i < 30; i++) assert.equal((await open.verify(forgeSecret(d.token))).valid, false);
+    assert.equal((await open.verify(d.token)).valid, true, 'no throttling when maxFailedVerifications is null');
+  });
+
   add('user ids: 42, 42n and "42" are one user; ids with : { } * spaces and Unicode never collide', 15_000, async ({ manager }) => {
     const m = manager();
     await m.create(42);

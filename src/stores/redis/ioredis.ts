@@ -1,4 +1,4 @@
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { Redis, ReplyError, type Cluster, type RedisOptions } from 'ioredis';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/errors.js';
 import type { LuaScript } from './scripts.js';
 import { RedisStore, type RedisScriptClient } from './store.js';
@@ -81,6 +81,20 @@ function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redi
           resolve();
         }),
       )),
+    async evictionPolicies() {
+      const nodes = redis.isCluster ? (redis as Cluster).nodes('master') : [redis];
+      const policies: string[] = [];
+      for (const node of nodes) {
+        try {
+          const reply = (await node.config('GET', 'maxmemory-policy')) as string[];
+          if (reply[1] !== undefined) policies.push(String(reply[1]));
+        } catch (error) {
+          if (error instanceof ReplyError) return []; // CONFIG renamed or denied: the check cannot be made
+          throw error;
+        }
+      }
+      return policies;
+    },
     async runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
       try {
         return await redis.evalsha(script.sha, keys.length, ...keys, ...args);

@@ -12,6 +12,7 @@ export const DEFAULT_KEY_PREFIX = 'rmt:';
  *
  * - `P{T}:t:<tokenId>`: HASH, one token record (digest, times, device); its key TTL is the token's expiry.
  * - `P{T}:u:<hex U>`: ZSET, the user's index: token id -> expiry in epoch ms (`+inf` = immortal).
+ * - `P{T}:f:<tokenId>`: STRING, count of wrong secrets for that token id; expires with its window.
  *
  * Everything of one user sits in hash slot `{T}`, so every script touches one slot (Redis Cluster safe).
  */
@@ -34,6 +35,11 @@ export class RedisKeys {
   /** Key of one token record: `P{T}:t:<tokenId>` (the token id starts with the tag). */
   tokenKey(tokenId: string, userTag: string): string {
     return this.tokenKeyPrefix(userTag) + tokenId;
+  }
+
+  /** Key of the wrong-secret counter of one token id: `P{T}:f:<tokenId>`. */
+  failureKey(tokenId: string, userTag: string): string {
+    return `${this.prefix}{${userTag}}:f:${tokenId}`;
   }
 
   /** Prefix of the user index keys of the users with this tag: `P{T}:u:`. */

@@ -54,6 +54,15 @@ local function reply_of(r)
   r.d = nil
   return cjson.encode(r)
 end
+-- Throttle of wrong secrets per token id (KEYS[2] is the counter; ARGV[maxi] max failures or '',
+-- ARGV[maxi + 1] window ms). Counts only for ids that exist, so garbage creates no keys.
+local function throttled(fkey, max)
+  return max ~= nil and tonumber(redis.call('GET', fkey) or '0') >= max
+end
+local function count_failure(fkey, max, window)
+  if max == nil then return end
+  if redis.call('INCR', fkey) == 1 then redis.call('PEXPIRE', fkey, window) end
+end
 local function digest_ok(r, argv, from)
   for i = from, #argv, 2 do
     if argv[i] == r.k then return argv[i + 1] == r.d end
@@ -176,18 +185,24 @@ return reply
 );
 
 /**
- * verify. KEYS: token record. ARGV: token id, user key prefix, token key prefix, renew mode, configured
- * ttl ms ('' = immortal), overwrite none ttl ('1'/'0'), touch interval ms, then key id/digest pairs.
- * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record JSON (no k, d)}.
+ * verify. KEYS: token record, failure counter. ARGV: token id, user key prefix, token key prefix, renew
+ * mode, configured ttl ms ('' = immortal), overwrite none ttl ('1'/'0'), touch interval ms, max
+ * failures ('' = no throttle), failure window ms, then key id/digest pairs.
+ * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record JSON (no k, d)}; {3} throttled.
  */
 export const VERIFY = script(
   'verify',
   `
-local key = KEYS[1]
+local key, fkey = KEYS[1], KEYS[2]
 local id, uprefix, tprefix, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local maxf = num(ARGV[8])
+if throttled(fkey, maxf) then return { 3 } end
 local r = load(key)
 if r == nil then return { 0 } end
-if not digest_ok(r, ARGV, 8) then return { 1 } end
+if not digest_ok(r, ARGV, 10) then
+  count_failure(fkey, maxf, ARGV[9])
+  return { 1 }
+end
 local now = now_ms()
 if r.e and r.e <= now then return { 0 } end
 local cfg = num(ARGV[5])
@@ -220,16 +235,23 @@ return { 2, renewed, reply_of(r) }
 );
 
 /**
- * revoke by token. KEYS: token record. ARGV: token id, user key prefix, token key prefix, then key
- * id/digest pairs. Reply: '' when nothing was revoked, else the record JSON (no k, d).
+ * revoke by token. KEYS: token record, failure counter. ARGV: token id, user key prefix, token key
+ * prefix, max failures (''), failure window ms, then key id/digest pairs.
+ * Reply: '' when nothing was revoked, else the record JSON (no k, d).
  */
 export const REVOKE_TOKEN = script(
   'revokeToken',
   `
-local key = KEYS[1]
+local key, fkey = KEYS[1], KEYS[2]
 local id, uprefix, tprefix = ARGV[1], ARGV[2], ARGV[3]
+local maxf = num(ARGV[4])
+if throttled(fkey, maxf) then return '' end
 local r = load(key)
-if r == nil or not digest_ok(r, ARGV, 4) then return '' end
+if r == nil then return '' end
+if not digest_ok(r, ARGV, 6) then
+  count_failure(fkey, maxf, ARGV[5])
+  return ''
+end
 local now = now_ms()
 redis.call('DEL', key)
 local idx = user_key(uprefix, r.u)

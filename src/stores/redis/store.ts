@@ -1,8 +1,9 @@
-import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreUnavailableError } from '../../core/errors.js';
+import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreMisconfiguredError, StoreUnavailableError } from '../../core/errors.js';
 import type {
   Store,
   StoreCreateInput,
   StoreCreateResult,
+  StoreThrottlePolicy,
   StoreTokenRef,
   StoreVerifyInput,
   StoreVerifyResult,
@@ -27,6 +28,12 @@ export interface RedisScriptClient {
   state(): 'ready' | 'starting' | 'down';
   /** Resolves when the state next becomes `'ready'`. */
   whenReady(): Promise<void>;
+  /**
+   * The `maxmemory-policy` of every server holding keys (each master of a cluster). Resolves to `[]`
+   * when the server does not let this client read its configuration (CONFIG renamed or denied, as on
+   * some managed services); rejects on connection faults.
+   */
+  evictionPolicies(): Promise<string[]>;
   /** Closes the connection if the driver opened it itself. */
   close?(): Promise<void>;
 }
@@ -56,6 +63,7 @@ export class RedisStore implements Store {
   readonly keys: RedisKeys;
   private readonly client: RedisScriptClient;
   private readonly timeoutMs: number;
+  private evictionPolicyOk = false;
 
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message. */
   constructor(options: RedisStoreOptions) {
@@ -104,7 +112,7 @@ export class RedisStore implements Store {
     const { userTag: tag, renewal } = input;
     const reply = (await this.run(
       VERIFY,
-      [this.keys.tokenKey(input.tokenId, tag)],
+      [this.keys.tokenKey(input.tokenId, tag), this.keys.failureKey(input.tokenId, tag)],
       [
         input.tokenId,
         this.keys.userKeyPrefix(tag),
@@ -113,12 +121,14 @@ export class RedisStore implements Store {
         renewal.ttlMs === null ? '' : String(renewal.ttlMs),
         renewal.overwriteNoneTtl ? '1' : '0',
         String(renewal.touchIntervalMs),
+        ...throttleArgs(input.throttle),
         ...digestArgs(input.digests),
       ],
     )) as unknown[];
     const status = Number(reply[0]);
     if (status === 0) return { status: 'not_found' };
     if (status === 1) return { status: 'mismatch' };
+    if (status === 3) return { status: 'throttled' };
     return { status: 'valid', renewed: Number(reply[1]) === 1, record: parseRecord(input.tokenId, reply[2]) };
   }
 
@@ -126,8 +136,8 @@ export class RedisStore implements Store {
     const tag = input.userTag;
     const reply = await this.run(
       REVOKE_TOKEN,
-      [this.keys.tokenKey(input.tokenId, tag)],
-      [input.tokenId, this.keys.userKeyPrefix(tag), this.keys.tokenKeyPrefix(tag), ...digestArgs(input.digests)],
+      [this.keys.tokenKey(input.tokenId, tag), this.keys.failureKey(input.tokenId, tag)],
+      [input.tokenId, this.keys.userKeyPrefix(tag), this.keys.tokenKeyPrefix(tag), ...throttleArgs(input.throttle), ...digestArgs(input.digests)],
     );
     return reply === '' || reply === null ? null : parseRecord(input.tokenId, reply);
   }
@@ -156,11 +166,41 @@ export class RedisStore implements Store {
   }
 
   /**
+   * Checks that Redis will not evict keys behind the library's back: `maxmemory-policy` must be
+   * `noeviction` on every server (an evicted user index would let tokens escape "log out everywhere";
+   * see SECURITY.md). Runs by itself before the store's first command, and again on every call while it
+   * fails, so fixing the configuration recovers without a restart. Call it at start-up to fail early.
+   * When the server does not let this client read CONFIG, the check passes (it cannot be made).
+   * @throws {StoreMisconfiguredError} (code `ERR_STORE_EVICTION_POLICY`, a `StoreUnavailableError`: HTTP 503).
+   * @throws {StoreUnavailableError} Redis cannot be reached.
+   */
+  async checkEvictionPolicy(): Promise<void> {
+    await this.guarded('checkEvictionPolicy', () => this.client.evictionPolicies().then((p) => this.assertNoEviction(p)));
+  }
+
+  private assertNoEviction(policies: string[]): void {
+    const bad = policies.find((p) => p !== 'noeviction');
+    if (bad !== undefined)
+      throw new StoreMisconfiguredError(
+        `Redis maxmemory-policy is "${bad}": Redis could evict a user's token index while the tokens live on, and "log out everywhere" would miss them; set maxmemory-policy to noeviction on the Redis that holds tokens`,
+      );
+    this.evictionPolicyOk = true;
+  }
+
+  /**
    * Runs one script: fails at once when the connection is down (no queueing behind an outage), waits
    * for a first connection that is under way, and gives up after `commandTimeoutMs` in all. Every client fault becomes `StoreUnavailableError`, with the
    * client's error as `cause` and a message that names no host, key or token.
    */
   private async run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    return this.guarded(script.name, async () => {
+      if (!this.evictionPolicyOk) this.assertNoEviction(await this.client.evictionPolicies());
+      return this.client.runScript(script, keys, args);
+    });
+  }
+
+  /** Runs `fn` under the store's readiness and timeout rules (see {@link RedisStore.run}). */
+  private async guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const state = this.client.state();
     if (state === 'down') throw new StoreUnavailableError('token store unavailable: the Redis connection is down');
     let timer: NodeJS.Timeout | undefined;
@@ -172,14 +212,18 @@ export class RedisStore implements Store {
     });
     try {
       if (state === 'starting') await Promise.race([this.client.whenReady(), timeout]);
-      return await Promise.race([this.client.runScript(script, keys, args), timeout]);
+      return await Promise.race([fn(), timeout]);
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
-      throw new StoreUnavailableError(`token store unavailable: Redis ${script.name} script failed`, { cause: error });
+      throw new StoreUnavailableError(`token store unavailable: Redis ${operation} failed`, { cause: error });
     } finally {
       clearTimeout(timer);
     }
   }
+}
+
+function throttleArgs(t: StoreThrottlePolicy | null | undefined): [string, string] {
+  return t == null ? ['', '0'] : [String(t.maxFailures), String(t.windowMs)];
 }
 
 function digestArgs(digests: readonly TokenDigest[]): string[] {

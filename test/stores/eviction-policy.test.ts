@@ -1,0 +1,52 @@
+/**
+ * The choice for a lost user index (see SECURITY.md): the Redis store refuses to work while Redis may
+ * evict keys (`maxmemory-policy` other than `noeviction`), with a 503-class error, and recovers by
+ * itself once the policy is fixed. Throwaway redis-servers, so the shared Redis is never reconfigured.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { StoreMisconfiguredError, StoreUnavailableError } from '../../src/core/errors.js';
+import { TokenManager } from '../../src/core/manager.js';
+import { IoredisStore } from '../../src/stores/redis/ioredis.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { TEST_SECRET } from '../support/redis.js';
+
+const servers: RedisServer[] = [];
+const clients: Redis[] = [];
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  for (const s of servers) await s.stop();
+});
+
+async function setup(args: string[]) {
+  const server = await startRedisServer({ args });
+  servers.push(server);
+  const client = new Redis(server.url);
+  clients.push(client);
+  const store = new IoredisStore({ client });
+  return { client, store, m: new TokenManager({ store, secret: TEST_SECRET }) };
+}
+
+describe('Redis store and maxmemory-policy', () => {
+  it.each(['allkeys-lru', 'volatile-ttl', 'allkeys-random'])('refuses to work under %s, then recovers once it is noeviction', async (policy) => {
+    const { client, store, m } = await setup(['--maxmemory-policy', policy]);
+    const error = await m.create('u').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreMisconfiguredError);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect((error as StoreMisconfiguredError).code).toBe('ERR_STORE_EVICTION_POLICY');
+    expect((error as Error).message).toContain('noeviction');
+    await expect(store.checkEvictionPolicy()).rejects.toBeInstanceOf(StoreMisconfiguredError);
+    expect(await client.dbsize()).toBe(0);
+    await client.config('SET', 'maxmemory-policy', 'noeviction');
+    const c = await m.create('u');
+    expect((await m.verify(c.token)).valid).toBe(true);
+  });
+
+  it('works under noeviction, and when CONFIG is not available to the client (the check cannot be made)', async () => {
+    const ok = await setup(['--maxmemory-policy', 'noeviction']);
+    await ok.store.checkEvictionPolicy();
+    expect((await ok.m.verify((await ok.m.create('u')).token)).valid).toBe(true);
+    const hidden = await setup(['--maxmemory-policy', 'allkeys-lru', '--rename-command', 'CONFIG', '""']);
+    expect((await hidden.m.verify((await hidden.m.create('u')).token)).valid).toBe(true);
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * Option validation at construction (before any store call): wrong types are TypeErrors, values out of
+ * range are RangeErrors, each naming the option; `null` is the only way to ask for immortal tokens.
+ */
+import { describe, expect, it } from 'vitest';
+import { TokenManager, type TokenManagerOptions } from '../../src/index.js';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../src/core/errors.js';
+import type { Store } from '../../src/core/store.js';
+import { MemoryStore } from '../../src/stores/memory.js';
+import { TEST_SECRET } from '../support/redis.js';
+
+/** A real MemoryStore whose every method call is recorded: construction must make none. */
+function recordingStore(): { store: Store; calls: string[] } {
+  const inner = new MemoryStore({ sweepIntervalMs: 0 });
+  const calls: string[] = [];
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? (...args: unknown[]) => (calls.push(String(prop)), v.apply(target, args)) : v;
+    },
+  });
+  return { store, calls };
+}
+
+const make = (o: Partial<TokenManagerOptions> & Record<string, unknown>) => () => new TokenManager({ secret: TEST_SECRET, ...o } as TokenManagerOptions);
+
+describe('TokenManager options', () => {
+  const durationOptions = ['ttlSeconds', 'touchIntervalSeconds', 'absoluteLifetimeSeconds'] as const;
+  describe.each(durationOptions)('%s', (name) => {
+    it.each([-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 10 * 365 * 24 * 3600 + 1, -0.5])('rejects %s with a RangeError naming it', (value) => {
+      expect(make({ [name]: value })).toThrow(InvalidArgumentValueError);
+      expect(make({ [name]: value })).toThrow(new RegExp(name));
+    });
+    it.each(['60', true, {}, [], 10n])('rejects %s (wrong type) with a TypeError naming it', (value) => {
+      expect(make({ [name]: value })).toThrow(InvalidArgumentTypeError);
+      expect(make({ [name]: value })).toThrow(new RegExp(name));
+    });
+  });
+
+  it('zero: only touchIntervalSeconds accepts it', () => {
+    expect(make({ ttlSeconds: 0 })).toThrow(/ttlSeconds/);
+    expect(make({ absoluteLifetimeSeconds: 0 })).toThrow(/absoluteLifetimeSeconds/);
+    expect(make({ touchIntervalSeconds: 0 })).not.toThrow();
+  });
+
+  it('null means immortal for ttlSeconds only, and "none" for absoluteLifetimeSeconds; touchIntervalSeconds refuses it', () => {
+    expect(make({ ttlSeconds: null })).not.toThrow();
+    expect(make({ absoluteLifetimeSeconds: null })).not.toThrow();
+    expect(make({ touchIntervalSeconds: null as never })).toThrow(InvalidArgumentTypeError);
+  });
+
+  it('per-token ttlSeconds is checked the same way, before any store call', async () => {
+    const { store, calls } = recordingStore();
+    const m = new TokenManager({ store, secret: TEST_SECRET });
+    for (const bad of [-5, 0, 1.5, Number.NaN, '60', 10 ** 12])
+      await expect(m.create('u', { ttlSeconds: bad as number })).rejects.toThrow(/ttlSeconds/);
+    expect(calls).toEqual([]);
+    const immortal = await m.create('u', { ttlSeconds: null });
+    expect(immortal.record.expiresAtMs).toBeNull();
+  });
+
+  it.each([
+    [{ renew: 'always' }, /renew/],
+    [{ limitPolicy: 'drop' }, /limitPolicy/],
+    [{ maxTokensPerUser: 0 }, /maxTokensPerUser/],
+    [{ maxTokensPerUser: 10_001 }, /maxTokensPerUser/],
+    [{ maxTokensPerUser: 2.5 }, /maxTokensPerUser/],
+    [{ overwriteNoneTtl: 'yes' }, /overwriteNoneTtl/],
+    [{ maxMetadataBytes: -1 }, /maxMetadataBytes/],
+    [{ maxFailedVerifications: 0 }, /maxFailedVerifications/],
+    [{ failedVerificationWindowSeconds: 0 }, /failedVerificationWindowSeconds/],
+  ] as [Record<string, unknown>, RegExp][])('rejects %o naming the option', (o, re) => {
+    expect(make(o)).toThrow(re);
+  });
+
+  it('refuses to start without a secret of at least 32 bytes, naming the option', () => {
+    expect(() => new TokenManager({} as TokenManagerOptions)).toThrow(/secret/);
+    expect(make({ secret: 'short' })).toThrow(/at least 32 bytes/);
+    expect(make({ secret: 'é'.repeat(16) })).not.toThrow(); // 32 UTF-8 bytes
+    expect(make({ secret: 'x'.repeat(31) })).toThrow(InvalidArgumentValueError);
+    expect(make({ secret: [] })).toThrow(/at least one key/);
+    expect(make({ secret: [{ id: 'a', secret: TEST_SECRET }, { id: 'a', secret: TEST_SECRET }] })).toThrow(/duplicate/);
+    expect(make({ secret: [{ id: 'bad id!', secret: TEST_SECRET }] })).toThrow(/id/);
+    expect(make({ secret: 42 as never })).toThrow(InvalidArgumentTypeError);
+    expect(() => new TokenManager(undefined as never)).toThrow(InvalidArgumentTypeError);
+  });
+
+  it('constructs without any store call, with the documented defaults', async () => {
+    const { store, calls } = recordingStore();
+    const m = new TokenManager({ store, secret: TEST_SECRET });
+    expect(calls).toEqual([]);
+    const c = await m.create('u');
+    expect(c.record.expiresAtMs! - c.record.createdAtMs).toBe(14 * 24 * 3600 * 1000);
+    expect(c.record.absoluteExpiresAtMs).toBeNull();
+  });
+
+  it('create: bad user ids and options are typed errors before any store call', async () => {
+    const { store, calls } = recordingStore();
+    const m = new TokenManager({ store, secret: TEST_SECRET });
+    for (const bad of ['', Number.NaN, 1.5, {}, null, undefined, [], 'x'.repeat(257), '\uD800'])
+      await expect(m.create(bad as never)).rejects.toSatisfy(
+        (e: unknown) => (e instanceof InvalidArgumentTypeError || e instanceof InvalidArgumentValueError) && /userId/.test((e as Error).message),
+      );
+    await expect(m.create('u', { scopes: ['has space'] })).rejects.toThrow(/scopes/);
+    await expect(m.create('u', { scopes: 'read' as never })).rejects.toThrow(/scopes/);
+    await expect(m.create('u', { deviceName: 42 as never })).rejects.toThrow(/deviceName/);
+    expect(calls).toEqual([]);
+  });
+});

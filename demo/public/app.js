@@ -1,0 +1,170 @@
+// The devices page: log in, list this account's devices, log any of them out. Plain DOM, no framework.
+import { browserLabel, relativeTime } from './format.js';
+
+// The token is kept in sessionStorage: it is per tab (each tab logs in as its own "device", which is what
+// this demo wants to show) and it is gone when the tab closes. This is a demo: any script running on the
+// page could read it, so a real app guards against XSS (this page's CSP allows no inline script) or uses a
+// cookie-based session for browsers and keeps bearer tokens for API clients.
+const TOKEN_KEY = 'redis-multitokens-demo:token';
+
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const loginView = $('login-view');
+const devicesView = $('devices-view');
+const loginForm = /** @type {HTMLFormElement} */ ($('login-form'));
+const message = $('message');
+const list = $('devices');
+const logoutOthers = /** @type {HTMLButtonElement} */ ($('logout-others'));
+
+class ApiError extends Error {
+  /** @param {number} status @param {string} message */
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Calls the demo API with this tab's token; resolves to the JSON body (null for 204). */
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, 'The server cannot be reached.');
+  }
+  const data = res.status === 204 ? null : await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data?.message ?? `The server answered ${res.status}.`);
+  return data;
+}
+
+function showMessage(text, kind = 'info') {
+  message.textContent = text;
+  message.className = kind;
+  message.hidden = !text;
+}
+
+function showLogin(text, kind = 'info') {
+  sessionStorage.removeItem(TOKEN_KEY);
+  list.replaceChildren();
+  devicesView.hidden = true;
+  loginView.hidden = false;
+  showMessage(text, kind);
+  loginForm.elements.namedItem('username').focus();
+}
+
+/** Every failed call ends here: a 401 means this tab's token is no longer valid. */
+function fail(error) {
+  if (error instanceof ApiError && error.status === 401 && sessionStorage.getItem(TOKEN_KEY)) {
+    showLogin('You have been logged out on this device (the token was revoked or expired). Please log in again.', 'error');
+  } else {
+    showMessage(error instanceof ApiError ? error.message : 'Something went wrong.', 'error');
+  }
+}
+
+/** Runs an action with its button disabled; failures go to fail(). */
+async function busy(button, action) {
+  button.disabled = true;
+  try {
+    await action();
+  } catch (error) {
+    fail(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function deviceRow(device) {
+  const li = document.createElement('li');
+  li.className = device.current ? 'device current' : 'device';
+  li.dataset.tokenId = device.tokenId;
+
+  const info = document.createElement('div');
+  const name = document.createElement('div');
+  name.className = 'name';
+  const label = device.deviceName || 'Unnamed device';
+  name.textContent = label;
+  if (device.current) {
+    const badge = document.createElement('span');
+    badge.className = 'badge';
+    badge.textContent = 'this device';
+    name.append(badge);
+  }
+  const meta = document.createElement('div');
+  meta.className = 'meta';
+  const used = document.createElement('time');
+  used.dateTime = new Date(device.lastUsedAtMs).toISOString();
+  used.title = new Date(device.lastUsedAtMs).toLocaleString();
+  used.dataset.ms = String(device.lastUsedAtMs);
+  used.textContent = relativeTime(device.lastUsedAtMs);
+  meta.append(`${browserLabel(device.userAgent)} · ${device.ip ?? 'unknown IP'} · last used `, used);
+  info.append(name, meta);
+
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'danger';
+  button.textContent = 'Log out';
+  button.setAttribute('aria-label', device.current ? 'Log out this device' : `Log out ${label}`);
+  button.addEventListener('click', () =>
+    busy(button, device.current ? logOutHere : async () => {
+      await api('DELETE', `/devices/${encodeURIComponent(device.tokenId)}`);
+      await refresh(`Logged out ${label}.`);
+    }),
+  );
+  li.append(info, button);
+  return li;
+}
+
+function render(devices) {
+  list.replaceChildren(...devices.map(deviceRow));
+  logoutOthers.hidden = devices.length < 2;
+}
+
+/** Loads the user and the devices list; `note` is shown once it has loaded. */
+async function refresh(note = '') {
+  const [me, body] = await Promise.all([api('GET', '/me'), api('GET', '/devices')]);
+  $('username').textContent = me.user.username;
+  render(body.devices);
+  loginView.hidden = true;
+  devicesView.hidden = false;
+  showMessage(note);
+}
+
+async function logOutHere() {
+  await api('POST', '/logout');
+  showLogin('You are logged out on this device; your other devices stay logged in.');
+}
+
+loginForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = new FormData(loginForm);
+  busy(loginForm.querySelector('button'), async () => {
+    const { token } = await api('POST', '/login', {
+      username: String(form.get('username')),
+      password: String(form.get('password')),
+      device: String(form.get('device') ?? '') || null,
+    });
+    sessionStorage.setItem(TOKEN_KEY, token);
+    loginForm.elements.namedItem('password').value = '';
+    await refresh();
+  });
+});
+
+$('refresh').addEventListener('click', (event) => busy(event.currentTarget, () => refresh()));
+
+logoutOthers.addEventListener('click', () =>
+  busy(logoutOthers, async () => {
+    await api('POST', '/logout-others');
+    await refresh('Logged out every other device.');
+  }),
+);
+
+// Keep "5 minutes ago" true without asking the server.
+setInterval(() => {
+  for (const time of list.querySelectorAll('time')) time.textContent = relativeTime(Number(time.dataset.ms));
+}, 30_000);
+
+if (sessionStorage.getItem(TOKEN_KEY)) refresh().catch(fail);
+else showLogin('');

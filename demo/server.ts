@@ -1,0 +1,114 @@
+/**
+ * Runs the demo: `npm start` (builds the library, then runs this file with tsx).
+ *
+ * Environment:
+ * - PORT: port to listen on (default 3000).
+ * - REDIS_URL: keep tokens in Redis (`redis://[:password@]host:6379[/db]`); unset = in this process's memory.
+ * - REDIS_KEY_PREFIX: prefix of the demo's Redis keys (default `rmt-demo:`).
+ * - TOKEN_SECRET: the HMAC secret (at least 32 bytes); unset = a random one for this run only.
+ * - SQLITE_PATH: the users database (default `demo.sqlite` in the current directory; `:memory:` allowed).
+ * - TRUST_PROXY: Express's `trust proxy` value when behind a reverse proxy (e.g. `1` or `loopback`).
+ */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { TokenManager, type Store } from 'redis-multitokens';
+import { IoredisStore } from 'redis-multitokens/ioredis';
+import { createApp } from './app.js';
+import { DEMO_USER, UserDb } from './db.js';
+
+/** The URL without its password, for logs. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable REDIS_URL)';
+  }
+}
+
+function parseTrustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number; got ${process.env.PORT}`);
+  const sqlitePath = process.env.SQLITE_PATH || 'demo.sqlite';
+  const redisUrl = process.env.REDIS_URL || undefined;
+
+  let secret = process.env.TOKEN_SECRET;
+  if (!secret) {
+    secret = randomBytes(32).toString('base64url');
+    console.log('TOKEN_SECRET is not set: using an ephemeral random secret, so tokens will not survive a restart');
+  }
+
+  let store: Store | undefined;
+  if (redisUrl) {
+    store = new IoredisStore({ url: redisUrl, keyPrefix: process.env.REDIS_KEY_PREFIX || 'rmt-demo:' });
+    console.log(`token store: redis at ${redactUrl(redisUrl)}`);
+  } else {
+    console.log('token store: memory (this process only; set REDIS_URL to use Redis)');
+  }
+  const tokens = new TokenManager({ secret, store });
+
+  // Log store outages once per outage, not once per request.
+  let storeDown = false;
+  tokens.on('storeUnavailable', ({ operation, error }) => {
+    if (storeDown) return;
+    storeDown = true;
+    console.error(`token store unavailable (${operation}): ${error.message}; answering 503 until it is back`);
+  });
+  tokens.on('storeRecovered', () => {
+    storeDown = false;
+    console.log('token store is back');
+  });
+
+  const db = new UserDb(sqlitePath);
+  if (await db.ensureUser(DEMO_USER.username, DEMO_USER.password))
+    console.log(`created the demo user ${DEMO_USER.username} / ${DEMO_USER.password}`);
+  console.log(`users database: ${sqlitePath === ':memory:' ? 'in memory' : sqlitePath}`);
+
+  const app = createApp({ tokens, db, trustProxy: parseTrustProxy(process.env.TRUST_PROXY) });
+  const server = app.listen(port);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port: actualPort } = server.address() as AddressInfo;
+  console.log(`demo listening on http://localhost:${actualPort}/`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      console.log(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    console.log(`${signal}: shutting down`);
+    // Give in-flight requests a few seconds, then go anyway.
+    setTimeout(() => {
+      console.error('shutdown took over 5 s; exiting');
+      process.exit(1);
+    }, 5000).unref();
+    server.close(() => {
+      void tokens
+        .close()
+        .catch(() => {})
+        .finally(() => {
+          db.close();
+          process.exit(0);
+        });
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(`demo failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

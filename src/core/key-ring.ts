@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from './errors.js';
 
 /** Smallest accepted secret, in bytes (256 bits, the output size of SHA-256; RFC 2104 §3 recommends at least that). */
@@ -83,4 +83,16 @@ export class KeyRing {
 
 function hmac(key: Buffer, token: string): string {
   return createHmac('sha256', key).update(token, 'utf8').digest('base64url');
+}
+
+/**
+ * Constant-time equality of two digests (or any two strings): both are hashed with SHA-256 first, so
+ * the comparison takes the same time whatever their lengths and contents (after fastify-bearer-auth's
+ * `compare`). Returns false, never throws, when either value is not a string.
+ */
+export function digestsEqual(a: unknown, b: unknown): boolean {
+  if (typeof a !== 'string' || typeof b !== 'string') return false;
+  const ha = createHash('sha256').update(a, 'utf8').digest();
+  const hb = createHash('sha256').update(b, 'utf8').digest();
+  return timingSafeEqual(ha, hb) && a.length === b.length;
 }

@@ -1,3 +1,4 @@
+import { digestsEqual } from '../core/key-ring.js';
 import { initialExpiresAtMs, isTouchDue, renewalTtlMs, renewedExpiresAtMs } from '../core/policy.js';
 import type {
   Store,
@@ -167,7 +168,7 @@ export class MemoryStore implements Store {
       return 'not_found';
     }
     const d = ref.digests.find((x) => x.keyId === e.keyId);
-    if (d !== undefined && d.digest === e.digest) return e;
+    if (d !== undefined && digestsEqual(d.digest, e.digest)) return e;
     if (ref.throttle) {
       const cur = this.failures.get(ref.tokenId);
       if (cur) cur.count++;

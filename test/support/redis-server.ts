@@ -141,3 +141,63 @@ export async function startRedisCluster(count = 3): Promise<RedisClusterServer> 
     },
   };
 }
+
+/** A loopback TCP proxy in front of a server, which a test can black-hole (stop forwarding, keep sockets open). */
+export interface BlackHoleProxy {
+  port: number;
+  url: string;
+  /** Stop forwarding in both directions; connections stay open and silent. */
+  blackHole(): void;
+  /** Forward again (what was held back is delivered). */
+  restore(): void;
+  close(): Promise<void>;
+}
+
+/** Starts a {@link BlackHoleProxy} to 127.0.0.1:`targetPort` on a free loopback port. */
+export async function startBlackHoleProxy(targetPort: number): Promise<BlackHoleProxy> {
+  const { connect } = await import('node:net');
+  let holding = false;
+  const pairs = new Set<{ resume(): void; destroy(): void }>();
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    const held: [import('node:net').Socket, Buffer][] = [];
+    const forward = (from: import('node:net').Socket, to: import('node:net').Socket) =>
+      from.on('data', (chunk) => (holding ? held.push([to, chunk]) : to.write(chunk)));
+    forward(client, upstream);
+    forward(upstream, client);
+    const pair = {
+      resume: () => {
+        for (const [to, chunk] of held.splice(0)) to.write(chunk);
+      },
+      destroy: () => {
+        client.destroy();
+        upstream.destroy();
+      },
+    };
+    pairs.add(pair);
+    const drop = () => {
+      pair.destroy();
+      pairs.delete(pair);
+    };
+    client.on('close', drop).on('error', drop);
+    upstream.on('close', drop).on('error', drop);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    blackHole: () => {
+      holding = true;
+    },
+    restore: () => {
+      holding = false;
+      for (const p of pairs) p.resume();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const p of pairs) p.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -592,7 +592,7 @@ describe('Redis outage over HTTP (a throwaway redis-server)', () => {
     for (let i = 0; i < 3; i++) {
       const r = await send(port, '/me', { Authorization: `Bearer ${old}` });
       expect503(r, deadPort);
-      expect(r.ms).toBeLessThan(COMMAND_TIMEOUT_MS + 250);
+      expect(r.ms).toBeLessThan(COMMAND_TIMEOUT_MS + 400);
     }
     // Malformed input is still a 401 during the outage: it never reaches the store.
     expect401(await send(port, '/me', { Authorization: 'Bearer nope' }), { reason: 'malformed_token', rfcError: 'invalid_token' });
@@ -625,7 +625,7 @@ describe('Redis outage over HTTP (a throwaway redis-server)', () => {
       const r = await send(port, '/me', { Authorization: `Bearer ${token}` });
       expect503(r, redisServer!.port);
       expect(r.ms).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 20);
-      expect(r.ms).toBeLessThan(COMMAND_TIMEOUT_MS + 250);
+      expect(r.ms).toBeLessThan(COMMAND_TIMEOUT_MS + 400);
       expect(Date.now() - pausedAt).toBeLessThan(2500); // the answer came during the pause, not after it
       await sleep(Math.max(0, 3000 - (Date.now() - pausedAt)) + 100);
       const after = await eventually(async () => {

@@ -89,11 +89,6 @@ function parseBody<T>(schema: z.ZodType<T>, req: Request): T {
   return result.data;
 }
 
-/** `::ffff:127.0.0.1` (an IPv4 client of a dual-stack server) -> `127.0.0.1`, as people expect to read it. */
-function unmapIpv4(ip: string): string {
-  return /^::ffff:\d{1,3}(\.\d{1,3}){3}$/i.test(ip) ? ip.slice(7) : ip;
-}
-
 function storeKind(tokens: TokenManager): 'memory' | 'redis' | 'custom' {
   if (tokens.store instanceof MemoryStore) return 'memory';
   if (tokens.store instanceof RedisStore) return 'redis';
@@ -147,7 +142,7 @@ export function createApp({ tokens, db, logger = console, trustProxy = false }: 
       throw new HttpError(401, { error: 'invalid_credentials', message: 'wrong username or password' });
     try {
       const { userAgent, ip } = deviceFromRequest(req);
-      const created = await tokens.create(user.id, { userAgent, ip: ip && unmapIpv4(ip), deviceName: body.device ?? null });
+      const created = await tokens.create(user.id, { userAgent, ip, deviceName: body.device ?? null });
       res.json({ token: created.token, tokenId: created.tokenId, first: created.first });
     } catch (error) {
       // Only when the app configures `maxTokensPerUser` with `limitPolicy: 'reject'`.

@@ -34,12 +34,16 @@ const KEY_ID_RE = /^[A-Za-z0-9._-]{1,32}$/;
  */
 export class KeyRing {
   private readonly keys: ReadonlyArray<{ id: string; secret: Buffer }>;
+  private readonly tagKey: Buffer;
 
   /**
+   * @param userTagSecret the key of {@link KeyRing.userTag}; required with a key ring (an array), optional
+   *   with a single secret (which then serves, under a separate label).
    * @throws {InvalidArgumentTypeError} `secret` is missing or of the wrong type.
-   * @throws {InvalidArgumentValueError} a secret shorter than 32 bytes, a bad or duplicate key id, an empty ring.
+   * @throws {InvalidArgumentValueError} a secret shorter than 32 bytes, a bad or duplicate key id, an empty
+   *   ring, a key ring without `userTagSecret`.
    */
-  constructor(secret: SecretOption) {
+  constructor(secret: SecretOption, userTagSecret?: string | Uint8Array) {
     const list: readonly SecretKey[] =
       typeof secret === 'string' || secret instanceof Uint8Array ? [{ id: 'k1', secret }] : secret;
     if (!Array.isArray(list))
@@ -52,16 +56,24 @@ export class KeyRing {
         throw new InvalidArgumentValueError(`secret[${i}].id must be 1-32 characters of [A-Za-z0-9._-]`);
       if (seen.has(k.id)) throw new InvalidArgumentValueError(`secret: duplicate key id "${k.id}"`);
       seen.add(k.id);
-      let bytes: Buffer;
-      if (typeof k.secret === 'string') bytes = Buffer.from(k.secret, 'utf8');
-      else if (k.secret instanceof Uint8Array) bytes = Buffer.from(k.secret);
-      else throw new InvalidArgumentTypeError(`secret${list === secret ? `[${i}].secret` : ''} must be a string or a Uint8Array`);
-      if (bytes.length < MIN_SECRET_BYTES)
-        throw new InvalidArgumentValueError(
-          `secret${list === secret ? `[${i}].secret` : ''} must be at least ${MIN_SECRET_BYTES} bytes (got ${bytes.length}); generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`,
-        );
-      return { id: k.id, secret: bytes };
+      return { id: k.id, secret: secretBytes(list === secret ? `secret[${i}].secret` : 'secret', k.secret) };
     });
+    if (userTagSecret !== undefined) this.tagKey = secretBytes('userTagSecret', userTagSecret);
+    else if (list !== secret) this.tagKey = this.keys[0]!.secret;
+    else
+      throw new InvalidArgumentValueError(
+        'userTagSecret is required with a key ring: it must never change, or "log out everywhere" would miss older tokens. When moving from one secret to a key ring, set userTagSecret to that first secret',
+      );
+  }
+
+  /**
+   * The user tag of a normalised user id: the first 8 hex digits of HMAC-SHA-256(userTagSecret,
+   * "user-tag:" + user id). Every token of the user carries it, so a store can find the user's partition
+   * (Redis hash slot) from a token alone. Keyed, so a token id reveals nothing about the user id. It must
+   * stay the same for the life of the tokens: that is why it has its own secret, apart from rotation.
+   */
+  userTag(userId: string): string {
+    return createHmac('sha256', this.tagKey).update(`user-tag:${userId}`, 'utf8').digest('hex').slice(0, 8);
   }
 
   /** Id of the key that signs new tokens (the first of the ring). */
@@ -79,6 +91,19 @@ export class KeyRing {
   digestsOf(token: string): TokenDigest[] {
     return this.keys.map((k) => ({ keyId: k.id, digest: hmac(k.secret, token) }));
   }
+}
+
+/** A secret option as bytes. @throws TypeError/RangeError naming `name` (not a string/bytes, under 32 bytes). */
+function secretBytes(name: string, value: unknown): Buffer {
+  let bytes: Buffer;
+  if (typeof value === 'string') bytes = Buffer.from(value, 'utf8');
+  else if (value instanceof Uint8Array) bytes = Buffer.from(value);
+  else throw new InvalidArgumentTypeError(`${name} must be a string or a Uint8Array`);
+  if (bytes.length < MIN_SECRET_BYTES)
+    throw new InvalidArgumentValueError(
+      `${name} must be at least ${MIN_SECRET_BYTES} bytes (got ${bytes.length}); generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`,
+    );
+  return bytes;
 }
 
 function hmac(key: Buffer, token: string): string {

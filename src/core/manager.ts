@@ -11,7 +11,7 @@ import {
   secondsOption,
 } from './options.js';
 import type { Store, StoreRenewalPolicy, StoreThrottlePolicy } from './store.js';
-import { generateToken, isTokenId, parseToken, userTagOf } from './token-format.js';
+import { generateToken, isTokenId, parseToken } from './token-format.js';
 import type { AuthFailureReason, LimitPolicy, RenewMode, RevokeReason, TokenInfo, TokenRecord } from './types.js';
 import { normalizeUserId, type UserIdInput } from './user-id.js';
 
@@ -37,6 +37,14 @@ export interface TokenManagerOptions {
    * key signs new tokens and all keys verify. Required: the library refuses to start without one.
    */
   secret: SecretOption;
+  /**
+   * Key of the user tag that every token carries (8 hex digits of an HMAC of the user id, which places
+   * all of a user's keys in one Redis hash slot), at least 32 bytes. It must NEVER change while tokens
+   * live: tokens with another tag would escape "log out everywhere". Optional with a single `secret`
+   * (then derived from it); required with a key ring — when you move from one secret to a ring, set it
+   * to that first secret.
+   */
+  userTagSecret?: string | Uint8Array;
   /**
    * Idle TTL of tokens, in seconds (1 to 315,360,000); `null` = immortal tokens (the plugin's cache
    * `TIMEOUT: None`), only when asked for by name. Default: 1,209,600 (14 days).
@@ -172,7 +180,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     if (options.secret === undefined || options.secret === null || options.secret === '')
       throw new InvalidArgumentTypeError('secret is required: pass at least 32 random bytes (the `secret` option)');
     this.store = store;
-    this.keyRing = new KeyRing(options.secret);
+    this.keyRing = new KeyRing(options.secret, options.userTagSecret);
     this.ttlMs = secondsOption('ttlSeconds', options.ttlSeconds, { allowNull: true, min: 1, fallback: DEFAULT_TTL_SECONDS });
     this.absoluteLifetimeMs = secondsOption('absoluteLifetimeSeconds', options.absoluteLifetimeSeconds, { allowNull: true, min: 1, fallback: null });
     this.maxTokens = countOption('maxTokensPerUser', options.maxTokensPerUser, { allowNull: true, min: 1, max: MAX_TOKENS_PER_USER_LIMIT, fallback: null });
@@ -210,7 +218,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       scopes: scopesOption(options.scopes),
       metadataJson: metadataOption(options.metadata, this.maxMetadataBytes),
     };
-    const generated = generateToken(uid);
+    const generated = generateToken(this.keyRing.userTag(uid));
     const result = await this.run('create', () =>
       this.store.create({
         ...input,
@@ -286,7 +294,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   async revokeById(userId: UserIdInput, tokenId: string, options: { reason?: RevokeReason } = {}): Promise<boolean> {
     const uid = normalizeUserId(userId);
     if (!isTokenId(tokenId)) return false;
-    const done = await this.run('revokeById', () => this.store.revokeById(uid, userTagOf(uid), tokenId));
+    const done = await this.run('revokeById', () => this.store.revokeById(uid, this.keyRing.userTag(uid), tokenId));
     if (done) this.emit('revoked', { userId: uid, tokenIds: [tokenId], reason: options.reason ?? 'admin' });
     return done;
   }
@@ -299,7 +307,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    */
   async revokeAll(userId: UserIdInput): Promise<string[]> {
     const uid = normalizeUserId(userId);
-    const ids = await this.run('revokeAll', () => this.store.revokeAll(uid, userTagOf(uid)));
+    const ids = await this.run('revokeAll', () => this.store.revokeAll(uid, this.keyRing.userTag(uid)));
     if (ids.length > 0) this.emit('revoked', { userId: uid, tokenIds: ids, reason: 'logout-all' });
     return ids;
   }
@@ -312,7 +320,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   async revokeOthers(userId: UserIdInput, currentTokenId: string): Promise<string[]> {
     const uid = normalizeUserId(userId);
     if (!isTokenId(currentTokenId)) throw new InvalidArgumentValueError('currentTokenId must be a token id (24 characters)');
-    const ids = await this.run('revokeOthers', () => this.store.revokeAll(uid, userTagOf(uid), currentTokenId));
+    const ids = await this.run('revokeOthers', () => this.store.revokeAll(uid, this.keyRing.userTag(uid), currentTokenId));
     if (ids.length > 0) this.emit('revoked', { userId: uid, tokenIds: ids, reason: 'logout-others' });
     return ids;
   }
@@ -323,10 +331,19 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    */
   async list(userId: UserIdInput, options: { currentTokenId?: string | null } = {}): Promise<TokenInfo[]> {
     const uid = normalizeUserId(userId);
-    const records = await this.run('list', () => this.store.list(uid, userTagOf(uid)));
+    const records = await this.run('list', () => this.store.list(uid, this.keyRing.userTag(uid)));
     return records
       .sort((a, b) => b.createdAtMs - a.createdAtMs || (a.tokenId < b.tokenId ? -1 : 1))
       .map((r) => ({ ...r, current: r.tokenId === options.currentTokenId }));
+  }
+
+  /**
+   * The user tag of `userId` (8 hex digits; see `userTagSecret`): the hash tag of the user's Redis keys,
+   * e.g. for operators looking for a user's keys.
+   * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id.
+   */
+  userTag(userId: UserIdInput): string {
+    return this.keyRing.userTag(normalizeUserId(userId));
   }
 
   /** Closes the store if the store opened its own connection (a client the app handed in is left open). */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { encodeBase62Fixed, randomBase62 } from './base62.js';
 import { crc32 } from './crc32.js';
 
@@ -14,8 +13,9 @@ import { crc32 } from './crc32.js';
  * ```
  *
  * - `rmt_`: fixed prefix, so secret scanners can find leaked tokens (as GitHub's `ghp_`).
- * - user tag: the first 8 hex digits of SHA-256(user id). It lets a store find the user's
- *   partition (the Redis hash slot) from the token alone; it is the same for every token of one user.
+ * - user tag: 8 hex digits of a keyed hash of the user id (see `KeyRing.userTag`). It lets a store find
+ *   the user's partition (the Redis hash slot) from the token alone; it is the same for every token of
+ *   one user, and reveals nothing about the user id without the server's secret.
  * - random id: 16 base62 characters (≈95 bits), so the token id is unique.
  * - secret: 43 base62 characters from `node:crypto` (≈256 bits). Never stored anywhere.
  * - checksum: CRC-32 of everything before it, 6 base62 characters; rejects typos before any I/O.
@@ -47,18 +47,12 @@ export interface ParsedToken {
   readonly userTag: string;
 }
 
-/** User tag of a normalised user id: the first 8 hex digits of SHA-256 over its UTF-8 bytes. */
-export function userTagOf(userId: string): string {
-  return createHash('sha256').update(userId, 'utf8').digest('hex').slice(0, USER_TAG_LENGTH);
-}
-
 function checksumOf(body: string): string {
   return encodeBase62Fixed(crc32(body), CHECKSUM_LENGTH);
 }
 
-/** Makes a new random token for the (normalised) user id. */
-export function generateToken(userId: string): ParsedToken {
-  const userTag = userTagOf(userId);
+/** Makes a new random token carrying `userTag` (8 lower-case hex digits, from `KeyRing.userTag`). */
+export function generateToken(userTag: string): ParsedToken {
   const tokenId = userTag + randomBase62(TOKEN_ID_LENGTH - USER_TAG_LENGTH);
   const body = TOKEN_PREFIX + tokenId + randomBase62(SECRET_LENGTH);
   return { token: body + checksumOf(body), tokenId, userTag };

@@ -12,7 +12,7 @@ export const MAX_USER_ID_LENGTH = 256;
  * them (the Redis store as hex), so no two ids collide.
  *
  * @throws {InvalidArgumentTypeError} not a string, number or bigint; a number that is not a safe integer.
- * @throws {InvalidArgumentValueError} an empty string, one longer than 256 characters, or one with lone surrogates.
+ * @throws {InvalidArgumentValueError} an empty string, one longer than 256 characters (a bigint too), or one with lone surrogates.
  */
 export function normalizeUserId(userId: unknown): string {
   if (typeof userId === 'string') {
@@ -26,7 +26,7 @@ export function normalizeUserId(userId: unknown): string {
     if (!Number.isSafeInteger(userId)) throw new InvalidArgumentTypeError('userId must be a string or a safe integer; got a non-integral or unsafe number');
     return String(userId);
   }
-  if (typeof userId === 'bigint') return userId.toString();
+  if (typeof userId === 'bigint') return normalizeUserId(userId.toString());
   throw new InvalidArgumentTypeError(`userId must be a string, a safe integer or a bigint; got ${userId === null ? 'null' : typeof userId}`);
 }
 

@@ -12,6 +12,8 @@ import type { TokenManager } from '../core/manager.js';
 import { authenticate, checkScopes, type AuthErrorResponse, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationFromRawHeaders } from '../http/authorization.js';
 
+import { displayIp } from '../http/client.js';
+
 export type { AuthOptions, TokenAuth, AuthErrorResponse } from '../http/authenticate.js';
 
 declare global {
@@ -37,12 +39,16 @@ export function sendAuthError(res: Response, response: AuthErrorResponse): void 
  * `loadUser` go to `next(err)`.
  */
 export function tokenAuth<User = unknown>(manager: TokenManager, options: AuthOptions<User> = {}): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
-    authenticate(manager, authorizationFromRawHeaders(req.rawHeaders), options).then((outcome) => {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    let outcome;
+    try {
+      outcome = await authenticate(manager, authorizationFromRawHeaders(req.rawHeaders), options);
       if (outcome.kind === 'refused') return sendAuthError(res, outcome.response);
-      if (outcome.kind === 'authenticated') req.auth = outcome.auth as TokenAuth;
-      next();
-    }, next);
+    } catch (error) {
+      return next(error); // loadUser threw, or the answer could not be sent: the app's error handler decides
+    }
+    if (outcome.kind === 'authenticated') req.auth = outcome.auth as TokenAuth;
+    next();
   };
 }
 
@@ -66,10 +72,11 @@ export function requireScopes(manager: TokenManager, ...scopes: string[]): Reque
 
 /**
  * Device details of a login request for `manager.create(userId, { ...deviceFromRequest(req), deviceName })`:
- * `userAgent` from the User-Agent header and `ip` from `req.ip` (which honours Express's `trust proxy` setting).
+ * `userAgent` from the User-Agent header and `ip` from `req.ip` (which honours Express's `trust proxy`
+ * setting), with IPv4-mapped IPv6 addresses (`::ffff:203.0.113.7`, RFC 4291 §2.5.5.2) shown as IPv4.
  */
 export function deviceFromRequest(req: Request): { userAgent: string | null; ip: string | null } {
-  return { userAgent: req.get('user-agent') ?? null, ip: req.ip ?? null };
+  return { userAgent: req.get('user-agent') ?? null, ip: displayIp(req.ip) };
 }
 
 /** The authentication of a request that passed `tokenAuth`, typed with the app's user type. @throws {Error} when the request is not authenticated. */

@@ -15,3 +15,4 @@ export {
   type AuthErrorReason,
   type TokenAuth,
 } from './authenticate.js';
+export { displayIp } from './client.js';

@@ -123,14 +123,22 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
   });
 
   add('key ring: old tokens work after rotation; dropping the old key invalidates exactly them', 10_000, async ({ manager }) => {
-    const old = await manager({ secret: [{ id: 'k1', secret: SECRET_A }] }).create('u1');
-    const rotated = manager({ secret: [{ id: 'k2', secret: SECRET_B }, { id: 'k1', secret: SECRET_A }] });
+    // Day 1: one secret (its key id is "k1"). Day 2: a ring, new key first; userTagSecret keeps the
+    // user tag of day 1, so "log out everywhere" still finds the old tokens.
+    const single = manager({ secret: SECRET_A });
+    const old = await single.create('u1');
+    const rotated = manager({ secret: [{ id: 'k2', secret: SECRET_B }, { id: 'k1', secret: SECRET_A }], userTagSecret: SECRET_A });
+    assert.equal(rotated.userTag('u1'), single.userTag('u1'), 'the user tag survives the move to a key ring');
     const fresh = await rotated.create('u1');
+    assert.equal(fresh.first, false, 'the old token is found in the same user index');
     assert.equal((await rotated.verify(old.token)).valid, true, 'old token verifies after rotation');
     assert.equal((await rotated.verify(fresh.token)).valid, true);
-    const dropped = manager({ secret: [{ id: 'k2', secret: SECRET_B }] });
+    assert.equal((await single.verify(fresh.token)).valid, false, 'a server without the new key refuses new tokens');
+    const dropped = manager({ secret: [{ id: 'k2', secret: SECRET_B }], userTagSecret: SECRET_A });
     assert.equal((await dropped.verify(old.token)).valid, false, 'old key removed: old token invalid');
     assert.equal((await dropped.verify(fresh.token)).valid, true, 'new token unaffected');
+    assert.equal((await rotated.revokeAll('u1')).length, 2, 'log out everywhere reaches tokens of both keys');
+    assert.throws(() => manager({ secret: [{ id: 'k2', secret: SECRET_B }] }), /userTagSecret/, 'a key ring without userTagSecret is refused');
   });
 
   add('revoking a token with a wrong secret does nothing', 10_000, async ({ manager }) => {

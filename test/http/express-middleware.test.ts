@@ -22,6 +22,10 @@ import { MemoryStore } from '../../src/stores/memory.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { REDIS_URL, TEST_SECRET, deletePrefix, testRedis, uniquePrefix } from '../support/redis.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { KeyRing } from '../../src/core/key-ring.js';
+
+/** User tags as a TokenManager with this test secret computes them. */
+const tagOf = (userId: string) => new KeyRing('tag-secret-tag-secret-tag-secret-0123').userTag(userId);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -341,7 +345,7 @@ describe.each(['memory', 'ioredis'] as const)('Express middleware over HTTP, %s 
     });
 
     it('a well-formed token that was never issued -> 401 invalid_token after exactly one store call', async () => {
-      const unknown = generateToken('1').token;
+      const unknown = generateToken(tagOf('1')).token;
       const r = await sendCounted('/me', { Authorization: `Bearer ${unknown}` });
       expect401(r, { reason: 'invalid_token', rfcError: 'invalid_token', sent: unknown });
       expect(r.storeCalls).toBe(1);
@@ -402,7 +406,7 @@ describe.each(['memory', 'ioredis'] as const)('Express middleware over HTTP, %s 
     });
 
     it('optional route: unknown or unknown-user token -> 401, not anonymous', async () => {
-      expect401(await send(port, '/optional', { Authorization: `Bearer ${generateToken('9').token}` }), { reason: 'invalid_token', rfcError: 'invalid_token' });
+      expect401(await send(port, '/optional', { Authorization: `Bearer ${generateToken(tagOf('9')).token}` }), { reason: 'invalid_token', rfcError: 'invalid_token' });
       expect401(await send(port, '/optional', { Authorization: `Bearer ${ghost}` }), { reason: 'user_not_found', rfcError: 'invalid_token' });
     });
 

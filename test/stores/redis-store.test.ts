@@ -7,7 +7,6 @@ import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TokenManager } from '../../src/core/manager.js';
-import { userTagOf } from '../../src/core/token-format.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { REDIS_URL, TEST_SECRET, deletePrefix, testRedis, uniquePrefix } from '../support/redis.js';
 
@@ -42,7 +41,7 @@ describe('Redis store: layout and secrets', () => {
     for (const uid of ['a:b', '{x}', '用户', '42']) {
       await m.create(uid);
       await m.create(uid);
-      const tag = userTagOf(uid);
+      const tag = m.userTag(uid);
       const keys = (await keysUnder(keyPrefix)).filter((k) => k.includes(`{${tag}}`));
       expect(keys.length).toBe(3); // two records and the index
       expect(new Set(keys.map((k) => calculateSlot(k))).size).toBe(1);
@@ -73,14 +72,14 @@ describe('Redis store: layout and secrets', () => {
   it('a record key expires with its token; the index expires with its longest-lived token', async () => {
     const { m, store } = setup({ ttlSeconds: 100 });
     const a = await m.create('u');
-    const key = store.keys.tokenKey(a.tokenId, userTagOf('u'));
-    const idx = store.keys.userKey('u', userTagOf('u'));
+    const key = store.keys.tokenKey(a.tokenId, m.userTag('u'));
+    const idx = store.keys.userKey('u', m.userTag('u'));
     const pttl = await redis.pttl(key);
     expect(pttl).toBeGreaterThan(99_000);
     expect(pttl).toBeLessThanOrEqual(100_000);
     expect(Math.abs((await redis.pttl(idx)) - pttl)).toBeLessThan(50);
     const imm = await m.create('u', { ttlSeconds: null });
-    expect(await redis.pttl(store.keys.tokenKey(imm.tokenId, userTagOf('u')))).toBe(-1);
+    expect(await redis.pttl(store.keys.tokenKey(imm.tokenId, m.userTag('u')))).toBe(-1);
     expect(await redis.pttl(idx)).toBe(-1);
     await m.revokeById('u', imm.tokenId);
     expect(await redis.pttl(idx)).toBeGreaterThan(99_000);
@@ -90,7 +89,7 @@ describe('Redis store: layout and secrets', () => {
 describe('Redis store: nothing stale piles up', () => {
   it("drops expired tokens from the user's index on the user's next write", async () => {
     const { m, store } = setup({ ttlSeconds: 1, renew: 'off' });
-    const idx = store.keys.userKey('p', userTagOf('p'));
+    const idx = store.keys.userKey('p', m.userTag('p'));
     await m.create('p', { ttlSeconds: 3600 });
     for (let i = 0; i < 3; i++) await m.create('p');
     expect(await redis.zcard(idx)).toBe(4);
@@ -106,14 +105,14 @@ describe('Redis store: nothing stale piles up', () => {
     const { m, store } = setup();
     const a = await m.create('v');
     await m.create('v');
-    await redis.del(store.keys.tokenKey(a.tokenId, userTagOf('v')));
+    await redis.del(store.keys.tokenKey(a.tokenId, m.userTag('v')));
     await m.create('v');
-    expect(await redis.zcard(store.keys.userKey('v', userTagOf('v')))).toBe(2);
+    expect(await redis.zcard(store.keys.userKey('v', m.userTag('v')))).toBe(2);
   });
 
   it('a user with 10,000 expired tokens costs no more index memory after one login than a user with none', async () => {
     const { m, store } = setup({ ttlSeconds: 5, renew: 'off' });
-    const tag = userTagOf('heavy');
+    const tag = m.userTag('heavy');
     for (let i = 0; i < 10_000; i += 500) await Promise.all(Array.from({ length: 500 }, () => m.create('heavy')));
     const idx = store.keys.userKey('heavy', tag);
     expect(await redis.zcard(idx)).toBe(10_000);
@@ -122,7 +121,7 @@ describe('Redis store: nothing stale piles up', () => {
     await m.create('heavy', { ttlSeconds: 3600 });
     await m.create('light', { ttlSeconds: 3600 });
     const heavy = Number(await redis.memory('USAGE', idx));
-    const light = Number(await redis.memory('USAGE', store.keys.userKey('light', userTagOf('light'))));
+    const light = Number(await redis.memory('USAGE', store.keys.userKey('light', m.userTag('light'))));
     expect(await redis.zcard(idx)).toBe(1);
     expect(heavy).toBeLessThanOrEqual(light);
     expect(fullBytes).toBeGreaterThan(100 * heavy);
@@ -132,9 +131,9 @@ describe('Redis store: nothing stale piles up', () => {
   it('memory per token is bounded (record + index entry), measured with MEMORY USAGE', async () => {
     const { m, store } = setup();
     const c = await m.create('mem', { deviceName: "Alice's iPhone", userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1', ip: '203.0.113.7', scopes: ['read', 'write'] });
-    const recordBytes = Number(await redis.memory('USAGE', store.keys.tokenKey(c.tokenId, userTagOf('mem'))));
+    const recordBytes = Number(await redis.memory('USAGE', store.keys.tokenKey(c.tokenId, m.userTag('mem'))));
     const bare = await m.create('mem2');
-    const bareBytes = Number(await redis.memory('USAGE', store.keys.tokenKey(bare.tokenId, userTagOf('mem2'))));
+    const bareBytes = Number(await redis.memory('USAGE', store.keys.tokenKey(bare.tokenId, m.userTag('mem2'))));
     console.log(`[memory] one token record: ${bareBytes} B bare, ${recordBytes} B with device name, user agent, ip and scopes`);
     expect(recordBytes).toBeLessThan(600);
     expect(bareBytes).toBeLessThan(320);
@@ -160,8 +159,8 @@ describe('IoredisStore options', () => {
     const c = await m.create('db3');
     expect((await m.verify(c.token)).valid).toBe(true);
     const db3 = new Redis(url);
-    expect(await db3.exists(store.keys.tokenKey(c.tokenId, userTagOf('db3')))).toBe(1);
-    expect(await redis.exists(store.keys.tokenKey(c.tokenId, userTagOf('db3')))).toBe(0);
+    expect(await db3.exists(store.keys.tokenKey(c.tokenId, m.userTag('db3')))).toBe(1);
+    expect(await redis.exists(store.keys.tokenKey(c.tokenId, m.userTag('db3')))).toBe(0);
     await m.revokeAll('db3');
     await db3.quit();
     await m.close();

@@ -6,8 +6,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateToken, parseToken } from '../../src/core/token-format.js';
 import { MAX_AUTHORIZATION_LENGTH, authorizationFromRawHeaders, parseAuthorization, type AuthorizationParse } from '../../src/http/authorization.js';
+import { KeyRing } from '../../src/core/key-ring.js';
 
-const TOKEN = generateToken('alice').token;
+/** User tags as a TokenManager with this test secret computes them. */
+const tagOf = (userId: string) => new KeyRing('tag-secret-tag-secret-tag-secret-0123').userTag(userId);
+
+const TOKEN = generateToken(tagOf('alice')).token;
 const KINDS = ['missing', 'malformed', 'token'] as const;
 
 /** The oracle for one header value: the candidate token it must yield, or null when it must not yield one. */
@@ -109,7 +113,7 @@ describe('parseAuthorization: fixed cases', () => {
 
   it('two Authorization header values rejected, even identical or one empty', () => {
     expect(kindOf(parseAuthorization([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]))).toBe('malformed');
-    expect(kindOf(parseAuthorization([`Bearer ${TOKEN}`, `Token ${generateToken('bob').token}`]))).toBe('malformed');
+    expect(kindOf(parseAuthorization([`Bearer ${TOKEN}`, `Token ${generateToken(tagOf('bob')).token}`]))).toBe('malformed');
     expect(kindOf(parseAuthorization([`Bearer ${TOKEN}`, '']))).toBe('malformed');
     expect(kindOf(parseAuthorization(['', `Bearer ${TOKEN}`]))).toBe('malformed');
     expect(kindOf(parseAuthorization(['a', 'b', 'c']))).toBe('malformed');

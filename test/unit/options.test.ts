@@ -97,7 +97,7 @@ describe('TokenManager options', () => {
   it('create: bad user ids and options are typed errors before any store call', async () => {
     const { store, calls } = recordingStore();
     const m = new TokenManager({ store, secret: TEST_SECRET });
-    for (const bad of ['', Number.NaN, 1.5, {}, null, undefined, [], 'x'.repeat(257), '\uD800'])
+    for (const bad of ['', Number.NaN, 1.5, {}, null, undefined, [], 'x'.repeat(257), '\uD800', 10n ** 300n])
       await expect(m.create(bad as never)).rejects.toSatisfy(
         (e: unknown) => (e instanceof InvalidArgumentTypeError || e instanceof InvalidArgumentValueError) && /userId/.test((e as Error).message),
       );

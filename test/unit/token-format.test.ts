@@ -13,9 +13,14 @@ import {
   generateToken,
   isTokenId,
   parseToken,
-  userTagOf,
 } from '../../src/core/token-format.js';
 import { MAX_USER_ID_LENGTH, normalizeUserId } from '../../src/core/user-id.js';
+import { KeyRing } from '../../src/core/key-ring.js';
+
+/** HMAC-SHA-256("tag-secret-tag-secret-tag-secret-0123", "user-tag:alice"), first 8 hex digits, from Python's hmac module. */
+const KNOWN_ALICE_TAG = 'c4b1589c';
+/** User tags as a TokenManager with this test secret computes them. */
+const tagOf = (userId: string) => new KeyRing('tag-secret-tag-secret-tag-secret-0123').userTag(userId);
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const HEX = '0123456789abcdef';
@@ -53,7 +58,7 @@ describe('generateToken', () => {
     const seen = new Set<string>();
     const ids = new Set<string>();
     for (let i = 0; i < 10_000; i++) {
-      const g = generateToken(String(i % 7));
+      const g = generateToken(tagOf(String(i % 7)));
       expect(g.token.length).toBe(77);
       expect(g.token.startsWith('rmt_')).toBe(true);
       expect(oracleAccepts(g.token)).toBe(true);
@@ -64,21 +69,24 @@ describe('generateToken', () => {
     expect(ids.size).toBe(10_000);
   });
 
-  it('puts the user tag (first 8 hex digits of SHA-256 of the user id) at the start of the token id', () => {
-    const g = generateToken('alice');
-    expect(g.userTag).toBe(userTagOf('alice'));
+  it('puts the user tag (8 hex digits of an HMAC of the user id) at the start of the token id', () => {
+    const g = generateToken(tagOf('alice'));
+    expect(g.userTag).toBe(tagOf('alice'));
     expect(g.userTag).toMatch(/^[0-9a-f]{8}$/);
     expect(g.tokenId.length).toBe(TOKEN_ID_LENGTH);
     expect(g.tokenId.startsWith(g.userTag)).toBe(true);
     expect(g.token.slice(4, 4 + TOKEN_ID_LENGTH)).toBe(g.tokenId);
     expect(isTokenId(g.tokenId)).toBe(true);
-    // Known value: sha256("alice") = 2bd806c9...
-    expect(userTagOf('alice')).toBe('2bd806c9');
+    // Known value, computed independently: HMAC-SHA-256("tag-secret-tag-secret-tag-secret-0123", "user-tag:alice").
+    expect(tagOf('alice')).toBe(KNOWN_ALICE_TAG);
+    // Keyed: another secret gives another tag, and the unkeyed SHA-256 prefix ("2bd806c9") is not used.
+    expect(new KeyRing('other-secret-other-secret-other-secret').userTag('alice')).not.toBe(tagOf('alice'));
+    expect(tagOf('alice')).not.toBe('2bd806c9');
   });
 
   it('uses every base62 character in the random parts (no skewed alphabet)', () => {
     const counts = new Map<string, number>();
-    for (let i = 0; i < 2000; i++) for (const c of generateToken('u').token.slice(12, 71)) counts.set(c, (counts.get(c) ?? 0) + 1);
+    for (let i = 0; i < 2000; i++) for (const c of generateToken(tagOf('u')).token.slice(12, 71)) counts.set(c, (counts.get(c) ?? 0) + 1);
     expect([...counts.keys()].sort().join('')).toBe([...BASE62].sort().join(''));
     // 118,000 characters over 62 symbols: about 1,903 each; a biased generator (e.g. `% 62` on 256) would be far off.
     for (const n of counts.values()) expect(n).toBeGreaterThan(1600);
@@ -89,7 +97,7 @@ describe('generateToken', () => {
 describe('parseToken', () => {
   it('round-trips generated tokens', () => {
     for (let i = 0; i < 1000; i++) {
-      const g = generateToken(`user-${i}`);
+      const g = generateToken(tagOf(`user-${i}`));
       const p = parseToken(g.token);
       expect(p).toEqual({ token: g.token, tokenId: g.tokenId, userTag: g.userTag });
     }
@@ -98,7 +106,7 @@ describe('parseToken', () => {
   it('rejects every single-character substitution, at every position, by any other token character', () => {
     let checked = 0;
     for (let n = 0; n < 20; n++) {
-      const { token } = generateToken(`sub-${n}`);
+      const { token } = generateToken(tagOf(`sub-${n}`));
       for (let pos = 0; pos < token.length; pos++) {
         for (const c of TOKEN_CHARS) {
           if (c === token[pos]) continue;
@@ -112,7 +120,7 @@ describe('parseToken', () => {
   });
 
   it('rejects single-character substitutions by characters outside the alphabet', () => {
-    const { token } = generateToken('outside');
+    const { token } = generateToken(tagOf('outside'));
     for (let pos = 0; pos < token.length; pos++)
       for (const c of ['-', '.', ' ', '*', '?', '[', '{', '}', ':', ',', '\0', '\t', 'é', '\u{1F600}', 'Ａ'])
         expect(parseToken(token.slice(0, pos) + c + token.slice(pos + 1))).toBeNull();
@@ -120,7 +128,7 @@ describe('parseToken', () => {
 
   it('rejects swaps of two neighbouring characters that differ', () => {
     for (let n = 0; n < 20; n++) {
-      const { token } = generateToken(`swap-${n}`);
+      const { token } = generateToken(tagOf(`swap-${n}`));
       for (let pos = 0; pos + 1 < token.length; pos++) {
         if (token[pos] === token[pos + 1]) continue;
         const swapped = token.slice(0, pos) + token[pos + 1] + token[pos] + token.slice(pos + 2);
@@ -130,7 +138,7 @@ describe('parseToken', () => {
   });
 
   it('rejects wrong lengths: truncated, extended, doubled, empty', () => {
-    const { token } = generateToken('len');
+    const { token } = generateToken(tagOf('len'));
     for (let len = 0; len < token.length; len++) expect(parseToken(token.slice(0, len))).toBeNull();
     for (const c of TOKEN_CHARS) expect(parseToken(token + c)).toBeNull();
     expect(parseToken(token + token)).toBeNull();
@@ -142,7 +150,7 @@ describe('parseToken', () => {
   });
 
   it('rejects other prefixes, even with a checksum that matches the changed body', () => {
-    const { token } = generateToken('prefix');
+    const { token } = generateToken(tagOf('prefix'));
     const rest = token.slice(4, 71);
     for (const prefix of ['RMT_', 'rmt-', 'rmt.', 'ghp_', 'xmt_', 'rmt ', 'Rmt_']) {
       const body = prefix + rest;
@@ -154,7 +162,7 @@ describe('parseToken', () => {
   });
 
   it('rejects non-strings without throwing', () => {
-    const { token } = generateToken('types');
+    const { token } = generateToken(tagOf('types'));
     const values: unknown[] = [
       undefined,
       null,
@@ -233,7 +241,7 @@ describe('normalizeUserId', () => {
     expect(normalizeUserId(42)).toBe('42');
     expect(normalizeUserId('42')).toBe('42');
     expect(normalizeUserId(42n)).toBe('42');
-    expect(userTagOf(normalizeUserId(42))).toBe(userTagOf(normalizeUserId(42n)));
+    expect(tagOf(normalizeUserId(42))).toBe(tagOf(normalizeUserId(42n)));
     expect(normalizeUserId(0)).toBe('0');
     expect(normalizeUserId(-0)).toBe('0');
     expect(normalizeUserId(-7)).toBe('-7');

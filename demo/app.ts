@@ -124,7 +124,9 @@ export function createApp({ tokens, db, logger = console, trustProxy = false }: 
 
   const auth = tokenAuth<User>(tokens, { loadUser: (userId) => db.findById(userId) });
 
-  app.get('/health', (_req, res) => {
+  // Health of the demo and of its token store (503 through the error handler when Redis is down).
+  app.get('/health', async (_req, res) => {
+    await tokens.checkHealth();
     res.json({ ok: true, store: storeKind(tokens) });
   });
 

@@ -338,6 +338,17 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   }
 
   /**
+   * Checks that the store can serve requests now, e.g. for a `/health` endpoint or at start-up: Redis
+   * answers and is configured safely. Also emits `storeRecovered` after an outage.
+   * @throws {StoreUnavailableError} (or its `StoreMisconfiguredError`) when it cannot.
+   */
+  async checkHealth(): Promise<void> {
+    await this.run('checkHealth', async () => {
+      await this.store.ping?.();
+    });
+  }
+
+  /**
    * The user tag of `userId` (8 hex digits; see `userTagSecret`): the hash tag of the user's Redis keys,
    * e.g. for operators looking for a user's keys.
    * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id.

@@ -32,6 +32,11 @@ export interface Store {
   revokeAll(userId: string, userTag: string, exceptTokenId?: string): Promise<string[]>;
   /** The user's live tokens, in no particular order. */
   list(userId: string, userTag: string): Promise<TokenRecord[]>;
+  /**
+   * Resolves when the store can serve requests now (for health checks); rejects with
+   * `StoreUnavailableError` otherwise. One round trip at most. Optional: a store without it is always healthy.
+   */
+  ping?(): Promise<void>;
   /** Releases what the store itself opened (never a client the app handed in). */
   close?(): Promise<void>;
 }

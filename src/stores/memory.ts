@@ -149,6 +149,8 @@ export class MemoryStore implements Store {
     return out;
   }
 
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
   }

@@ -268,6 +268,8 @@ describe('demo API failures', () => {
       const me = await call(demo.baseUrl, 'GET', '/me', { token: 'rmt_6b86b273kind5FntlMJiNnZWLEv8upYpB2FxXselUtFdeFWkrT2snjUJBt2VrKe6Fnb1ShqlY' });
       expect(me.status, me.text).toBe(503);
       expect(me.headers.get('retry-after')).toBe('1');
+      const health = await call(demo.baseUrl, 'GET', '/health');
+      expect(health.status, health.text).toBe(503);
       expect(demo.errors).toEqual([]);
     } finally {
       await demo.stop();

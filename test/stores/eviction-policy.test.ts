@@ -36,8 +36,10 @@ describe('Redis store and maxmemory-policy', () => {
     expect((error as StoreMisconfiguredError).code).toBe('ERR_STORE_EVICTION_POLICY');
     expect((error as Error).message).toContain('noeviction');
     await expect(store.checkEvictionPolicy()).rejects.toBeInstanceOf(StoreMisconfiguredError);
+    await expect(m.checkHealth()).rejects.toBeInstanceOf(StoreMisconfiguredError);
     expect(await client.dbsize()).toBe(0);
     await client.config('SET', 'maxmemory-policy', 'noeviction');
+    await m.checkHealth();
     const c = await m.create('u');
     expect((await m.verify(c.token)).valid).toBe(true);
   });

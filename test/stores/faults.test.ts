@@ -39,7 +39,9 @@ describe('Redis faults', () => {
       expect(took).toBeGreaterThanOrEqual(240);
       expect(took).toBeLessThan(2000); // a bound, not a speed measurement: the timeout, not a hang
     }
+    await expect(m.checkHealth()).rejects.toBeInstanceOf(StoreUnavailableError);
     proxy.restore();
+    await m.checkHealth();
     expect((await m.verify(c.token)).valid).toBe(true);
   });
 

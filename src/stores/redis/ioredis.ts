@@ -81,6 +81,10 @@ function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redi
           resolve();
         }),
       )),
+    async ping() {
+      const nodes = redis.isCluster ? (redis as Cluster).nodes('master') : [redis];
+      await Promise.all(nodes.map((n) => n.ping()));
+    },
     async evictionPolicies() {
       const nodes = redis.isCluster ? (redis as Cluster).nodes('master') : [redis];
       const policies: string[] = [];

@@ -34,6 +34,8 @@ export interface RedisScriptClient {
    * some managed services); rejects on connection faults.
    */
   evictionPolicies(): Promise<string[]>;
+  /** PING (every master of a cluster); rejects on connection faults. */
+  ping(): Promise<void>;
   /** Closes the connection if the driver opened it itself. */
   close?(): Promise<void>;
 }
@@ -163,6 +165,14 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     await this.client.close?.();
+  }
+
+  /** PINGs Redis (every master of a cluster) and checks the eviction policy, under the command timeout. */
+  async ping(): Promise<void> {
+    await this.guarded('ping', async () => {
+      this.assertNoEviction(await this.client.evictionPolicies());
+      await this.client.ping();
+    });
   }
 
   /**

@@ -9,7 +9,8 @@ export default defineConfig({
     testing: 'src/testing/index.ts',
   },
   format: ['esm', 'cjs'],
-  dts: true,
+  // `npm start` (the demo) needs only the JavaScript: skip the slow declaration build there.
+  dts: process.env.npm_lifecycle_event !== 'start',
   clean: true,
   sourcemap: true,
   target: 'node20',

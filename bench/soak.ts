@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Redis } from 'ioredis';
+import { deletePrefix } from '../test/support/redis.js';
 import { TokenManager } from 'redis-multitokens';
 import { IoredisStore } from 'redis-multitokens/ioredis';
 import { deviceFromRequest, tokenAuth } from 'redis-multitokens/express';
@@ -106,12 +107,7 @@ const lines = [
 console.log(lines.join('\n'));
 if (process.env.SOAK_WRITE !== '0') writeFileSync(new URL('./results/soak.md', import.meta.url), lines.join('\n') + '\n');
 
-let cursor = '0';
-do {
-  const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
-  cursor = next;
-  if (keys.length) await redis.unlink(...keys);
-} while (cursor !== '0');
+await deletePrefix(redis, keyPrefix);
 server.close();
 await redis.quit();
 process.exit(bad.length === 0 && unhandled === 0 ? 0 : 1);

@@ -14,6 +14,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import { deletePrefix } from '../test/support/redis.js';
 import { Bench } from 'tinybench';
 import { MemoryStore, TokenManager } from 'redis-multitokens';
 import { IoredisStore } from 'redis-multitokens/ioredis';
@@ -78,10 +79,5 @@ const lines = [
 console.log(lines.join('\n'));
 writeFileSync(new URL('./results/verify.md', import.meta.url), lines.join('\n') + '\n');
 
-let cursor = '0';
-do {
-  const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
-  cursor = next;
-  if (keys.length) await redis.unlink(...keys);
-} while (cursor !== '0');
+await deletePrefix(redis, keyPrefix);
 await redis.quit();

@@ -4,7 +4,8 @@
  * when --expose-gc is on) and Redis used_memory every 5 s; counts statuses; fails on any 5xx, any
  * unexpected status, or any unhandled rejection. Writes bench/results/soak.md.
  *
- * Run: `REDIS_URL=redis://127.0.0.1:6379 DURATION_S=60 node --expose-gc --import tsx bench/soak.ts`
+ * Run: `npm run soak`, or `REDIS_URL=redis://127.0.0.1:6391 DURATION_S=60 node --expose-gc --import tsx bench/soak.ts`
+ * (a Redis of its own gives clean memory figures: `redis-server --port 6391 --save '' --daemonize yes`).
  */
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
@@ -44,7 +45,7 @@ const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
 const statuses = new Map<string, number>();
 const count = (k: string) => statuses.set(k, (statuses.get(k) ?? 0) + 1);
-const samples: { t: number; heapMB: number; redisMB: number; requests: number }[] = [];
+const samples: { t: number; heapMB: number; redisMB: number; keys: number; requests: number }[] = [];
 let requests = 0;
 const deadline = Date.now() + durationS * 1000;
 
@@ -52,7 +53,14 @@ async function sample() {
   (globalThis as { gc?: () => void }).gc?.();
   const info = await redis.info('memory');
   const used = Number(/used_memory:(\d+)/.exec(info)![1]);
-  samples.push({ t: Math.round((durationS * 1000 - (deadline - Date.now())) / 1000), heapMB: process.memoryUsage().heapUsed / 2 ** 20, redisMB: used / 2 ** 20, requests });
+  let keys = 0;
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys += batch.length;
+  } while (cursor !== '0');
+  samples.push({ t: Math.round((durationS * 1000 - (deadline - Date.now())) / 1000), heapMB: process.memoryUsage().heapUsed / 2 ** 20, redisMB: used / 2 ** 20, keys, requests });
 }
 
 async function worker(id: number) {
@@ -93,16 +101,18 @@ const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
 const lines = [
   `# soak`,
   ``,
-  `Run: \`DURATION_S=${durationS} CONCURRENCY=${concurrency} node --expose-gc --import tsx bench/soak.ts\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, Redis store, loopback.`,
+  `Run: \`DURATION_S=${durationS} CONCURRENCY=${concurrency} npm run soak\` (a Redis of its own) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, Redis store, loopback.`,
   ``,
   `- requests: ${requests} in ${durationS} s (${Math.round(requests / durationS)}/s), statuses: ${[...statuses].map(([k, v]) => `${k}: ${v}`).join(', ')}`,
   `- unexpected statuses: ${bad.length ? bad.map(([k, v]) => `${k}: ${v}`).join(', ') : 'none'}; unhandled rejections: ${unhandled}`,
   `- heap after warm-up (≥10 s): ${Math.min(...warm.map((s) => s.heapMB)).toFixed(1)}–${Math.max(...warm.map((s) => s.heapMB)).toFixed(1)} MB (spread ${spread(warm.map((s) => s.heapMB)).toFixed(1)} MB)`,
   `- Redis used_memory after warm-up: ${Math.min(...warm.map((s) => s.redisMB)).toFixed(2)}–${Math.max(...warm.map((s) => s.redisMB)).toFixed(2)} MB (spread ${spread(warm.map((s) => s.redisMB)).toFixed(2)} MB)`,
   ``,
-  `| t (s) | heap (MB) | Redis used_memory (MB) | requests so far |`,
-  `| ---: | ---: | ---: | ---: |`,
-  ...samples.map((s) => `| ${s.t} | ${s.heapMB.toFixed(1)} | ${s.redisMB.toFixed(2)} | ${s.requests} |`),
+  `Bounded by design: ${users} users × at most 5 live tokens (maxTokensPerUser) + their indexes, so at most ${users * 6} keys under the prefix.`,
+  ``,
+  `| t (s) | heap (MB) | Redis used_memory (MB) | keys under the prefix | requests so far |`,
+  `| ---: | ---: | ---: | ---: | ---: |`,
+  ...samples.map((s) => `| ${s.t} | ${s.heapMB.toFixed(1)} | ${s.redisMB.toFixed(2)} | ${s.keys} | ${s.requests} |`),
 ];
 console.log(lines.join('\n'));
 if (process.env.SOAK_WRITE !== '0') writeFileSync(new URL('./results/soak.md', import.meta.url), lines.join('\n') + '\n');

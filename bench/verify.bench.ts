@@ -3,6 +3,7 @@
  * absolute numbers). Variants of one scenario, "verify one valid token", against the same Redis:
  *
  * - redis GET (baseline): one plain GET of a key, the floor for anything that needs one round trip.
+ * - redis EVALSHA of a one-line GET script: the floor for anything done in one Lua script.
  * - redis verify (no write due): the verify script within the touch interval (reads only).
  * - redis verify (renewal every call): touchIntervalSeconds 0, the script writes every time.
  * - redis verify, renew 'user' with 5 devices, every call: the plugin's behaviour (renew all tokens).
@@ -37,11 +38,15 @@ const t3 = (await userMode.create('bench-user-3')).token;
 const tm = (await memory.create('bench-user')).token;
 await redis.set(`${keyPrefix}plain`, 'x'.repeat(200));
 await readOnly.verify(t1); // load the scripts once (EVALSHA afterwards)
+const trivialSha = (await redis.script('LOAD', "return redis.call('GET', KEYS[1])")) as string;
 
 const bench = new Bench({ time: 2000, warmupTime: 300 });
 bench
   .add('redis GET (baseline, one round trip)', async () => {
     await redis.get(`${keyPrefix}plain`);
+  })
+  .add('redis EVALSHA of a one-line GET script', async () => {
+    await redis.evalsha(trivialSha, 1, `${keyPrefix}plain`);
   })
   .add('redis verify (no write due)', async () => {
     if (!(await readOnly.verify(t1)).valid) throw new Error('invalid');

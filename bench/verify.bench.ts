@@ -74,7 +74,7 @@ const base = rows[0]!.meanUs;
 const lines = [
   `# verify benchmark`,
   ``,
-  `Run: \`REDIS_URL=${url.replace(/\/\/.*@/, '//')} npx tsx bench/verify.bench.ts\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, one connection, one call at a time (latency).`,
+  `Run: \`npm run bench\` (REDIS_URL=${url.replace(/\/\/.*@/, '//')}) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, one connection, one call at a time (latency).`,
   `Ratios are to the plain GET in the same run; absolute numbers vary with the (shared) machine.`,
   ``,
   `| variant | mean latency (µs) | p99 (µs) | ops/s | × GET |`,

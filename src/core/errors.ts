@@ -52,7 +52,7 @@ export class TokenLimitError extends RedisMultitokensError {
   constructor(limit: number) {
     super(
       'ERR_TOKEN_LIMIT',
-      `user already has ${limit} live tokens (maxTokensPerUser = ${limit}, limitPolicy = 'reject')`,
+      `the user is at the limit of ${limit} live tokens (maxTokensPerUser = ${limit}, limitPolicy = 'reject'): revoke one first`,
     );
     this.limit = limit;
   }

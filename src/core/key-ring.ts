@@ -33,8 +33,9 @@ const KEY_ID_RE = /^[A-Za-z0-9._-]{1,32}$/;
  * The token is long and random, so no key stretching is needed (about 1 µs per digest).
  */
 export class KeyRing {
-  private readonly keys: ReadonlyArray<{ id: string; secret: Buffer }>;
-  private readonly tagKey: Buffer;
+  // ECMAScript private fields: util.inspect, console.log and JSON.stringify never show the secrets.
+  readonly #keys: ReadonlyArray<{ id: string; secret: Buffer }>;
+  readonly #tagKey: Buffer;
 
   /**
    * @param userTagSecret the key of {@link KeyRing.userTag}; required with a key ring (an array), optional
@@ -50,7 +51,7 @@ export class KeyRing {
       throw new InvalidArgumentTypeError('secret must be a string, a Uint8Array, or an array of { id, secret } (the key ring); set the `secret` option');
     if (list.length === 0) throw new InvalidArgumentValueError('secret: the key ring must hold at least one key');
     const seen = new Set<string>();
-    this.keys = list.map((k, i) => {
+    this.#keys = list.map((k, i) => {
       if (!k || typeof k !== 'object') throw new InvalidArgumentTypeError(`secret[${i}] must be an object { id, secret }`);
       if (typeof k.id !== 'string' || !KEY_ID_RE.test(k.id))
         throw new InvalidArgumentValueError(`secret[${i}].id must be 1-32 characters of [A-Za-z0-9._-]`);
@@ -58,8 +59,8 @@ export class KeyRing {
       seen.add(k.id);
       return { id: k.id, secret: secretBytes(list === secret ? `secret[${i}].secret` : 'secret', k.secret) };
     });
-    if (userTagSecret !== undefined) this.tagKey = secretBytes('userTagSecret', userTagSecret);
-    else if (list !== secret) this.tagKey = this.keys[0]!.secret;
+    if (userTagSecret !== undefined) this.#tagKey = secretBytes('userTagSecret', userTagSecret);
+    else if (list !== secret) this.#tagKey = this.#keys[0]!.secret;
     else
       throw new InvalidArgumentValueError(
         'userTagSecret is required with a key ring: it must never change, or "log out everywhere" would miss older tokens. When moving from one secret to a key ring, set userTagSecret to that first secret',
@@ -73,23 +74,28 @@ export class KeyRing {
    * stay the same for the life of the tokens: that is why it has its own secret, apart from rotation.
    */
   userTag(userId: string): string {
-    return createHmac('sha256', this.tagKey).update(`user-tag:${userId}`, 'utf8').digest('hex').slice(0, 8);
+    return createHmac('sha256', this.#tagKey).update(`user-tag:${userId}`, 'utf8').digest('hex').slice(0, 8);
+  }
+
+  /** What `util.inspect` shows: the key ids only. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `KeyRing { keyIds: [${this.#keys.map((k) => `'${k.id}'`).join(', ')}] }`;
   }
 
   /** Id of the key that signs new tokens (the first of the ring). */
   get currentKeyId(): string {
-    return this.keys[0]!.id;
+    return this.#keys[0]!.id;
   }
 
   /** Digest of `token` under the current key (used when creating a token). */
   sign(token: string): TokenDigest {
-    const k = this.keys[0]!;
+    const k = this.#keys[0]!;
     return { keyId: k.id, digest: hmac(k.secret, token) };
   }
 
   /** Digests of `token` under every key of the ring (the store picks the one whose id it stored). */
   digestsOf(token: string): TokenDigest[] {
-    return this.keys.map((k) => ({ keyId: k.id, digest: hmac(k.secret, token) }));
+    return this.#keys.map((k) => ({ keyId: k.id, digest: hmac(k.secret, token) }));
   }
 }
 

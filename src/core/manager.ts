@@ -89,6 +89,28 @@ export interface TokenManagerOptions {
   failedVerificationWindowSeconds?: number;
 }
 
+const MANAGER_OPTIONS = [
+  'store', 'secret', 'userTagSecret', 'ttlSeconds', 'renew', 'overwriteNoneTtl', 'touchIntervalSeconds', 'absoluteLifetimeSeconds',
+  'maxTokensPerUser', 'limitPolicy', 'maxMetadataBytes', 'maxFailedVerifications', 'failedVerificationWindowSeconds',
+] as const;
+const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds'] as const;
+const REVOKE_REASONS: readonly RevokeReason[] = ['logout', 'logout-all', 'logout-others', 'evicted', 'admin'];
+
+/** A whole token where its public id is expected is a programming error worth a loud one. */
+function notAWholeToken(where: string, value: unknown): void {
+  if (parseToken(value))
+    throw new InvalidArgumentValueError(`${where} takes a token id (record.tokenId, 24 characters), not the token itself; to revoke by the token use revoke(token)`);
+}
+
+/** A misspelt option would silently fall back to a default (e.g. `ttl` instead of `ttlSeconds`): refuse it. */
+function rejectUnknownOptions(where: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options))
+    if (!known.includes(key)) {
+      const near = known.find((k) => k.toLowerCase().startsWith(key.toLowerCase().slice(0, 3)));
+      throw new InvalidArgumentTypeError(`${where}: unknown option \`${key}\`${near ? ` (did you mean \`${near}\`?)` : ''}; known options: ${known.join(', ')}`);
+    }
+}
+
 /** Options of {@link TokenManager.create}: details of the device the token is for. */
 export interface CreateTokenOptions {
   /** A name for the device ("Alice's iPhone"); cut to 200 characters. */
@@ -140,7 +162,9 @@ export interface TokenEvents {
   verified: [event: { record: TokenRecord; renewed: boolean }];
   revoked: [event: { userId: string; tokenIds: string[]; reason: RevokeReason }];
   authFailed: [event: { reason: AuthFailureReason; tokenId: string | null }];
+  /** The store failed after working (or at its first call): once per outage, not once per failed call. */
   storeUnavailable: [event: { operation: string; error: Error }];
+  /** The first success after `storeUnavailable`. */
   storeRecovered: [event: { operation: string }];
 }
 
@@ -174,6 +198,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   constructor(options: TokenManagerOptions) {
     super();
     if (!options || typeof options !== 'object') throw new InvalidArgumentTypeError('TokenManager options must be an object with at least `secret`');
+    rejectUnknownOptions('TokenManager', options, MANAGER_OPTIONS);
     const store = options.store;
     if (!store || typeof store.verify !== 'function' || typeof store.create !== 'function')
       throw new InvalidArgumentTypeError('store must implement the Store interface (create, verify, revokeToken, revokeById, revokeAll, list)');
@@ -207,6 +232,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   async create(userId: UserIdInput, options: CreateTokenOptions = {}): Promise<CreatedToken> {
     const uid = normalizeUserId(userId);
     if (!options || typeof options !== 'object') throw new InvalidArgumentTypeError('create options must be an object');
+    rejectUnknownOptions('create', options, CREATE_OPTIONS);
     let ttlMs = this.ttlMs;
     const ttlIsOverride = options.ttlSeconds !== undefined;
     if (ttlIsOverride) ttlMs = secondsOption('ttlSeconds', options.ttlSeconds, { allowNull: true, min: 1, fallback: null });
@@ -286,16 +312,20 @@ export class TokenManager extends EventEmitter<TokenEvents> {
 
   /**
    * Revokes the token `tokenId` of `userId` (log out another device, or an admin acting on a user).
-   * A token id of another user is left alone (returns false).
+   * A token id of another user, or a string that is not a token id, is left alone (returns false).
    * @param reason carried by the `revoked` event; default `'admin'`.
-   * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id.
+   * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id or reason; a whole token
+   *   given where its id is expected (use `revoke(token)`).
    * @throws {StoreUnavailableError}
    */
   async revokeById(userId: UserIdInput, tokenId: string, options: { reason?: RevokeReason } = {}): Promise<boolean> {
     const uid = normalizeUserId(userId);
+    const reason = options?.reason ?? 'admin';
+    if (!REVOKE_REASONS.includes(reason)) throw new InvalidArgumentValueError(`reason must be one of ${REVOKE_REASONS.join(', ')}`);
+    notAWholeToken('revokeById', tokenId);
     if (!isTokenId(tokenId)) return false;
     const done = await this.run('revokeById', () => this.store.revokeById(uid, this.keyRing.userTag(uid), tokenId));
-    if (done) this.emit('revoked', { userId: uid, tokenIds: [tokenId], reason: options.reason ?? 'admin' });
+    if (done) this.emit('revoked', { userId: uid, tokenIds: [tokenId], reason });
     return done;
   }
 
@@ -303,6 +333,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * Revokes every token of the user (log out everywhere; the plugin's `expire_all_tokens`). A user with
    * no tokens is fine. Atomic: a login racing it either ends before (and is revoked) or after (and lives).
    * @returns the revoked token ids.
+   * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id.
    * @throws {StoreUnavailableError}
    */
   async revokeAll(userId: UserIdInput): Promise<string[]> {
@@ -315,10 +346,12 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   /**
    * Revokes every token of the user but `currentTokenId` (log out other devices).
    * @returns the revoked token ids.
+   * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id; `currentTokenId` not a token id.
    * @throws {StoreUnavailableError}
    */
   async revokeOthers(userId: UserIdInput, currentTokenId: string): Promise<string[]> {
     const uid = normalizeUserId(userId);
+    notAWholeToken('revokeOthers', currentTokenId);
     if (!isTokenId(currentTokenId)) throw new InvalidArgumentValueError('currentTokenId must be a token id (24 characters)');
     const ids = await this.run('revokeOthers', () => this.store.revokeAll(uid, this.keyRing.userTag(uid), currentTokenId));
     if (ids.length > 0) this.emit('revoked', { userId: uid, tokenIds: ids, reason: 'logout-others' });
@@ -327,10 +360,12 @@ export class TokenManager extends EventEmitter<TokenEvents> {
 
   /**
    * The user's live tokens, newest first, without secrets; `currentTokenId` is marked `current`.
+   * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id; a whole token given as `currentTokenId`.
    * @throws {StoreUnavailableError}
    */
   async list(userId: UserIdInput, options: { currentTokenId?: string | null } = {}): Promise<TokenInfo[]> {
     const uid = normalizeUserId(userId);
+    notAWholeToken('list', options?.currentTokenId);
     const records = await this.run('list', () => this.store.list(uid, this.keyRing.userTag(uid)));
     return records
       .sort((a, b) => b.createdAtMs - a.createdAtMs || (a.tokenId < b.tokenId ? -1 : 1))
@@ -371,7 +406,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       }
       return value;
     } catch (error) {
-      if (error instanceof StoreUnavailableError) {
+      if (error instanceof StoreUnavailableError && !this.storeDown) {
         this.storeDown = true;
         this.emit('storeUnavailable', { operation, error });
       }

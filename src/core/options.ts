@@ -60,13 +60,26 @@ export function booleanOption(name: string, value: unknown, fallback: boolean): 
 
 /**
  * An optional short text (device name, user agent, IP): null/undefined/'' give null, longer text is cut
- * to `max` characters (these come from clients; a login must not fail over a long User-Agent).
+ * to `max` UTF-16 code units without splitting a surrogate pair, and lone surrogates become U+FFFD
+ * (these come from clients: a login must not fail over a long or broken User-Agent, and every store
+ * must be able to encode the text as UTF-8).
  * @throws {InvalidArgumentTypeError} not a string.
  */
 export function optionalText(name: string, value: unknown, max: number): string | null {
   if (value === undefined || value === null || value === '') return null;
   if (typeof value !== 'string') throw new InvalidArgumentTypeError(`${name} must be a string; got ${typeof value}`);
-  return value.length > max ? value.slice(0, max) : value;
+  let text = value;
+  if (text.length > max) {
+    text = text.slice(0, max);
+    if (/[\uD800-\uDBFF]$/.test(text)) text = text.slice(0, -1);
+  }
+  return toWellFormed(text);
+}
+
+/** `String.prototype.toWellFormed` (Node 20+), with a fallback: lone surrogates become U+FFFD. */
+function toWellFormed(s: string): string {
+  const f = (s as { toWellFormed?: () => string }).toWellFormed;
+  return typeof f === 'function' ? f.call(s) : s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
 /** A scope token as in RFC 6749 §3.3: 1*( %x21 / %x23-5B / %x5D-7E ); here at most 64 characters. */

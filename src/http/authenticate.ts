@@ -16,10 +16,11 @@ export interface TokenAuth<User = unknown> {
 /** Options shared by every framework adapter. */
 export interface AuthOptions<User = unknown> {
   /**
-   * Turns a user id into the app's user. Return null/undefined for a deleted or inactive user: the
-   * request then gets 401, as DRF's TokenAuthentication does. Errors it throws propagate to the app.
+   * Turns a user id into the app's user. Return null, undefined or false for a deleted or inactive user
+   * (`return user.active && user` works): the request then gets 401, as DRF's TokenAuthentication does.
+   * Errors it throws propagate to the app.
    */
-  loadUser?: (userId: string, token: TokenRecord) => User | null | undefined | Promise<User | null | undefined>;
+  loadUser?: (userId: string, token: TokenRecord) => User | null | undefined | false | Promise<User | null | undefined | false>;
   /** Scopes the token must all hold; a token lacking one gets 403 `insufficient_scope` (RFC 6750 §3.1). */
   scopes?: readonly string[];
   /**
@@ -91,7 +92,7 @@ export async function authenticate<User>(
       : refuse(401, realm, 'invalid_token', 'the token is invalid, expired or revoked', 'invalid_token');
   }
   const user = options.loadUser ? await options.loadUser(result.userId, result.record) : ({ id: result.userId } as User);
-  if (user === null || user === undefined) {
+  if (user === null || user === undefined || user === false) {
     manager.emit('authFailed', { reason: 'user_not_found', tokenId: result.record.tokenId });
     return refuse(401, realm, 'user_not_found', 'the user of this token was not found or is inactive', 'invalid_token');
   }

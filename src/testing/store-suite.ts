@@ -464,6 +464,20 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     await assert.rejects(manager({ maxTokensPerUser: 1, limitPolicy: 'reject' }).create('u1'), TokenLimitError);
   });
 
+  add('device texts: cut without splitting an emoji; lone surrogates stored as U+FFFD, never a store fault', 10_000, async ({ manager }) => {
+    const m = manager();
+    const c = await m.create('u1', { deviceName: 'a'.repeat(199) + '😀', userAgent: 'UA \uD800 x', ip: '\uDC00' });
+    assert.equal(c.record.deviceName, 'a'.repeat(199), 'the cut at 200 does not leave half an emoji');
+    assert.equal(c.record.userAgent, 'UA \uFFFD x');
+    assert.equal(c.record.ip, '\uFFFD');
+    const v = await m.verify(c.token);
+    assert.ok(v.valid && v.record.userAgent === 'UA \uFFFD x' && v.record.deviceName === 'a'.repeat(199));
+    const emoji = await m.create('u1', { deviceName: '📱 Alice’s phone', metadata: { note: 'odd \uD800 text', list: [] } });
+    const listed = (await m.list('u1')).find((r) => r.tokenId === emoji.tokenId)!;
+    assert.equal(listed.deviceName, '📱 Alice’s phone');
+    assert.deepEqual(listed.metadata, { note: 'odd \uD800 text', list: [] }, 'metadata JSON kept as given, empty arrays included');
+  });
+
   add('metadata: stored as given; too large is a RangeError before any store call', 10_000, async ({ manager }) => {
     const m = manager({ maxMetadataBytes: 64 });
     const c = await m.create('u1', { metadata: { a: [1, 2], b: 'x' } });

@@ -195,6 +195,9 @@ function buildApp(manager: TokenManager, shortLived: TokenManager): express.Expr
   app.get('/scoped-optional', optionalTokenAuth(manager), requireScopes(manager, 'read'), (_req: Request, res: Response) => {
     res.json({ ok: true });
   });
+  app.get('/false-user', tokenAuth(manager, { loadUser: () => false }), (_req: Request, res: Response) => {
+    res.json({ reached: true });
+  });
   app.get('/null-user', tokenAuth(manager, { loadUser: () => null }), (_req: Request, res: Response) => {
     res.json({ reached: true });
   });
@@ -380,6 +383,10 @@ describe.each(['memory', 'ioredis'] as const)('Express middleware over HTTP, %s 
       const r2 = await send(port, '/null-user', { Authorization: `Bearer ${alice}` });
       expect401(r2, { reason: 'user_not_found', rfcError: 'invalid_token', sent: alice });
       expect(r2.text).not.toContain('reached');
+      // `return user.active && user` gives false for an inactive user: a 401 too.
+      const r3 = await send(port, '/false-user', { Authorization: `Bearer ${alice}` });
+      expect401(r3, { reason: 'user_not_found', rfcError: 'invalid_token', sent: alice });
+      expect(r3.text).not.toContain('reached');
     });
 
     it("loadUser throwing -> the app's error handler, and the server lives on", async () => {

@@ -18,6 +18,17 @@ import { forgeSecret } from '../../src/testing/index.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { TEST_SECRET } from '../support/redis.js';
 
+describe('no secret when the manager is inspected or logged', () => {
+  it('util.inspect shows key ids, never the secrets', async () => {
+    const secret = 'S3cr3t-'.repeat(6);
+    const m = new TokenManager({ store: new (await import('../../src/stores/memory.js')).MemoryStore(), secret, userTagSecret: 'T4g-'.repeat(10) });
+    const shown = inspect(m, { depth: 20, showHidden: true });
+    expect(shown).toContain("keyIds: ['k1']");
+    for (const needle of [secret, 'T4g-T4g-', Buffer.from(secret).toString('hex').slice(0, 32), Buffer.from(secret).toString('base64').slice(0, 20)])
+      expect(shown).not.toContain(needle);
+  });
+});
+
 describe('no token string in events, output, HTTP answers or Redis', () => {
   const closers: (() => unknown)[] = [];
   afterAll(async () => {

@@ -18,12 +18,12 @@ afterAll(async () => {
   for (const s of servers) await s.stop();
 });
 
-async function setup(args: string[]) {
+async function setup(args: string[], policyCheckIntervalMs?: number) {
   const server = await startRedisServer({ args });
   servers.push(server);
   const client = new Redis(server.url);
   clients.push(client);
-  const store = new IoredisStore({ client });
+  const store = new IoredisStore({ client, policyCheckIntervalMs });
   return { client, store, m: new TokenManager({ store, secret: TEST_SECRET }) };
 }
 
@@ -41,6 +41,18 @@ describe('Redis store and maxmemory-policy', () => {
     await client.config('SET', 'maxmemory-policy', 'noeviction');
     await m.checkHealth();
     const c = await m.create('u');
+    expect((await m.verify(c.token)).valid).toBe(true);
+  });
+
+  it('notices a policy changed while running (background re-check), and fails closed from then on', async () => {
+    const { client, m } = await setup(['--maxmemory-policy', 'noeviction'], 200);
+    const c = await m.create('u');
+    await client.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    await new Promise((r) => setTimeout(r, 250));
+    expect((await m.verify(c.token)).valid).toBe(true); // this call starts the background re-check
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(m.verify(c.token)).rejects.toBeInstanceOf(StoreMisconfiguredError);
+    await client.config('SET', 'maxmemory-policy', 'noeviction');
     expect((await m.verify(c.token)).valid).toBe(true);
   });
 

@@ -73,6 +73,23 @@ describe('TokenManager options', () => {
     expect(make(o)).toThrow(re);
   });
 
+  it('refuses unknown (misspelt) options instead of silently using a default', async () => {
+    expect(make({ ttl: 5 })).toThrow(/unknown option `ttl`.*ttlSeconds/);
+    const m = new TokenManager({ secret: TEST_SECRET });
+    await expect(m.create('u', { deviceNmae: 'x' } as never)).rejects.toThrow(/unknown option `deviceNmae`.*deviceName/);
+  });
+
+  it('a whole token where a token id is expected is a loud error; a bad revoke reason too', async () => {
+    const m = new TokenManager({ secret: TEST_SECRET });
+    const c = await m.create('u');
+    await expect(m.revokeById('u', c.token)).rejects.toThrow(/token id.*not the token itself/);
+    await expect(m.revokeOthers('u', c.token)).rejects.toThrow(/not the token itself/);
+    await expect(m.list('u', { currentTokenId: c.token })).rejects.toThrow(/not the token itself/);
+    await expect(m.revokeById('u', c.tokenId, { reason: 'oops' as never })).rejects.toThrow(/reason/);
+    expect((await m.verify(c.token)).valid).toBe(true);
+    expect(await m.revokeById('u', 'not-an-id')).toBe(false);
+  });
+
   it('refuses to start without a secret of at least 32 bytes, naming the option', () => {
     expect(() => new TokenManager({} as TokenManagerOptions)).toThrow(/secret/);
     expect(make({ secret: 'short' })).toThrow(/at least 32 bytes/);

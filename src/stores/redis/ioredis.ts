@@ -20,6 +20,8 @@ export interface IoredisStoreOptions {
   keyPrefix?: string;
   /** Longest wait for one Redis reply, in milliseconds (default 1,000). */
   commandTimeoutMs?: number;
+  /** How often the `maxmemory-policy` check is repeated in the background, in milliseconds (default 60,000). */
+  policyCheckIntervalMs?: number;
 }
 
 /**
@@ -35,7 +37,7 @@ export class IoredisStore extends RedisStore {
 
   constructor(options: IoredisStoreOptions) {
     const driver = ioredisDriver(options);
-    super({ client: driver, keyPrefix: options.keyPrefix, commandTimeoutMs: options.commandTimeoutMs });
+    super({ client: driver, keyPrefix: options.keyPrefix, commandTimeoutMs: options.commandTimeoutMs, policyCheckIntervalMs: options.policyCheckIntervalMs });
     this.redis = driver.redis;
   }
 }

@@ -51,7 +51,16 @@ export interface RedisStoreOptions {
    * rejects with `StoreUnavailableError` (HTTP 503), so a black-holed connection cannot hang requests.
    */
   commandTimeoutMs?: number;
+  /**
+   * How often the `maxmemory-policy` check is repeated while things work, in milliseconds (1,000 to
+   * 86,400,000; default 60,000). The repeat runs in the background, off the request path; when it finds
+   * an evicting policy, calls fail from then on until the policy is fixed.
+   */
+  policyCheckIntervalMs?: number;
 }
+
+/** Default interval of the background `maxmemory-policy` check, in milliseconds. */
+export const DEFAULT_POLICY_CHECK_INTERVAL_MS = 60_000;
 
 /** Default command timeout of the Redis store, in milliseconds. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
@@ -65,7 +74,9 @@ export class RedisStore implements Store {
   readonly keys: RedisKeys;
   private readonly client: RedisScriptClient;
   private readonly timeoutMs: number;
+  private readonly policyCheckIntervalMs: number;
   private evictionPolicyOk = false;
+  private policyCheckedAtMs = 0;
 
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message. */
   constructor(options: RedisStoreOptions) {
@@ -77,6 +88,10 @@ export class RedisStore implements Store {
     if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 60_000)
       throw new InvalidArgumentValueError(`commandTimeoutMs must be a whole number of milliseconds from 1 to 60000; got ${String(t)}`);
     this.timeoutMs = t;
+    const p = options.policyCheckIntervalMs ?? DEFAULT_POLICY_CHECK_INTERVAL_MS;
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 100 || p > 86_400_000)
+      throw new InvalidArgumentValueError(`policyCheckIntervalMs must be a whole number of milliseconds from 100 to 86400000; got ${String(p)}`);
+    this.policyCheckIntervalMs = p;
   }
 
   async create(input: StoreCreateInput): Promise<StoreCreateResult> {
@@ -178,8 +193,9 @@ export class RedisStore implements Store {
   /**
    * Checks that Redis will not evict keys behind the library's back: `maxmemory-policy` must be
    * `noeviction` on every server (an evicted user index would let tokens escape "log out everywhere";
-   * see SECURITY.md). Runs by itself before the store's first command, and again on every call while it
-   * fails, so fixing the configuration recovers without a restart. Call it at start-up to fail early.
+   * see SECURITY.md). Runs by itself before the store's first command, again in the background every
+   * `policyCheckIntervalMs`, and on every call while it fails, so fixing the configuration recovers
+   * without a restart. Call it (or `TokenManager.checkHealth`) at start-up to fail early.
    * When the server does not let this client read CONFIG, the check passes (it cannot be made).
    * @throws {StoreMisconfiguredError} (code `ERR_STORE_EVICTION_POLICY`, a `StoreUnavailableError`: HTTP 503).
    * @throws {StoreUnavailableError} Redis cannot be reached.
@@ -189,7 +205,9 @@ export class RedisStore implements Store {
   }
 
   private assertNoEviction(policies: string[]): void {
+    this.policyCheckedAtMs = Date.now();
     const bad = policies.find((p) => p !== 'noeviction');
+    this.evictionPolicyOk = bad === undefined;
     if (bad !== undefined)
       throw new StoreMisconfiguredError(
         `Redis maxmemory-policy is "${bad}": Redis could evict a user's token index while the tokens live on, and "log out everywhere" would miss them; set maxmemory-policy to noeviction on the Redis that holds tokens`,
@@ -205,8 +223,24 @@ export class RedisStore implements Store {
   private async run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
     return this.guarded(script.name, async () => {
       if (!this.evictionPolicyOk) this.assertNoEviction(await this.client.evictionPolicies());
+      else if (Date.now() - this.policyCheckedAtMs >= this.policyCheckIntervalMs) this.recheckPolicyInBackground();
       return this.client.runScript(script, keys, args);
     });
+  }
+
+  /** Repeats the eviction-policy check off the request path; a bad policy fails the calls after it. */
+  private recheckPolicyInBackground(): void {
+    this.policyCheckedAtMs = Date.now();
+    this.client.evictionPolicies().then(
+      (policies) => {
+        try {
+          this.assertNoEviction(policies);
+        } catch {
+          // evictionPolicyOk is now false: the next call repeats the check and fails with it.
+        }
+      },
+      () => {}, // a connection fault: the calls themselves report it
+    );
   }
 
   /** Runs `fn` under the store's readiness and timeout rules (see {@link RedisStore.run}). */

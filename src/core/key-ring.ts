@@ -82,6 +82,11 @@ export class KeyRing {
     return `KeyRing { keyIds: [${this.#keys.map((k) => `'${k.id}'`).join(', ')}] }`;
   }
 
+  /** Ids of every key of the ring, signing key first. */
+  get keyIds(): string[] {
+    return this.#keys.map((k) => k.id);
+  }
+
   /** Id of the key that signs new tokens (the first of the ring). */
   get currentKeyId(): string {
     return this.#keys[0]!.id;

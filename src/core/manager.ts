@@ -254,6 +254,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
         ttlMs,
         ttlIsOverride: ttlIsOverride && ttlMs !== null,
         absoluteLifetimeMs: this.absoluteLifetimeMs,
+        keyIds: this.keyRing.keyIds,
         maxTokens: this.maxTokens,
         limitPolicy: this.limitPolicy,
       }),
@@ -360,13 +361,14 @@ export class TokenManager extends EventEmitter<TokenEvents> {
 
   /**
    * The user's live tokens, newest first, without secrets; `currentTokenId` is marked `current`.
+   * Tokens signed by a key no longer in the ring are left out (they can never verify again).
    * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id; a whole token given as `currentTokenId`.
    * @throws {StoreUnavailableError}
    */
   async list(userId: UserIdInput, options: { currentTokenId?: string | null } = {}): Promise<TokenInfo[]> {
     const uid = normalizeUserId(userId);
     notAWholeToken('list', options?.currentTokenId);
-    const records = await this.run('list', () => this.store.list(uid, this.keyRing.userTag(uid)));
+    const records = await this.run('list', () => this.store.list(uid, this.keyRing.userTag(uid), this.keyRing.keyIds));
     return records
       .sort((a, b) => b.createdAtMs - a.createdAtMs || (a.tokenId < b.tokenId ? -1 : 1))
       .map((r) => ({ ...r, current: r.tokenId === options.currentTokenId }));

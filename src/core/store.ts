@@ -30,8 +30,11 @@ export interface Store {
   revokeById(userId: string, userTag: string, tokenId: string): Promise<boolean>;
   /** Revokes every token of the user, but `exceptTokenId` if given. Returns the revoked token ids. */
   revokeAll(userId: string, userTag: string, exceptTokenId?: string): Promise<string[]>;
-  /** The user's live tokens, in no particular order. */
-  list(userId: string, userTag: string): Promise<TokenRecord[]>;
+  /**
+   * The user's live tokens, in no particular order: tokens signed by a key id outside `keyIds` (a key
+   * dropped from the ring) can never verify again and are left out.
+   */
+  list(userId: string, userTag: string, keyIds: readonly string[]): Promise<TokenRecord[]>;
   /**
    * Resolves when the store can serve requests now (for health checks); rejects with
    * `StoreUnavailableError` otherwise. One round trip at most. Optional: a store without it is always healthy.
@@ -70,6 +73,8 @@ export interface StoreCreateInput {
   ttlIsOverride: boolean;
   /** Absolute lifetime in milliseconds from creation, or null for none. */
   absoluteLifetimeMs: number | null;
+  /** The ring's key ids: only tokens signed by one of them count as live (for `first` and the limit). */
+  keyIds: readonly string[];
   /** Most live tokens the user may hold after this create; null = no limit. */
   maxTokens: number | null;
   limitPolicy: LimitPolicy;

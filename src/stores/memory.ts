@@ -63,7 +63,7 @@ export class MemoryStore implements Store {
 
   async create(input: StoreCreateInput): Promise<StoreCreateResult> {
     const now = this.now();
-    const ids = this.prune(input.userId, now);
+    const ids = new Set([...this.prune(input.userId, now)].filter((id) => input.keyIds.includes(this.tokens.get(id)!.keyId)));
     const first = ids.size === 0;
     const evictedTokenIds: string[] = [];
     if (input.maxTokens !== null && ids.size >= input.maxTokens) {
@@ -137,14 +137,14 @@ export class MemoryStore implements Store {
     return revoked;
   }
 
-  async list(userId: string): Promise<TokenRecord[]> {
+  async list(userId: string, _userTag: string, keyIds: readonly string[]): Promise<TokenRecord[]> {
     const now = this.now();
     const ids = this.users.get(userId);
     if (!ids) return [];
     const out: TokenRecord[] = [];
     for (const id of ids) {
       const e = this.tokens.get(id);
-      if (e && !isExpired(e, now)) out.push(copy(e.record));
+      if (e && !isExpired(e, now) && keyIds.includes(e.keyId)) out.push(copy(e.record));
     }
     return out;
   }

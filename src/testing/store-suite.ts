@@ -137,8 +137,22 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     const dropped = manager({ secret: [{ id: 'k2', secret: SECRET_B }], userTagSecret: SECRET_A });
     assert.equal((await dropped.verify(old.token)).valid, false, 'old key removed: old token invalid');
     assert.equal((await dropped.verify(fresh.token)).valid, true, 'new token unaffected');
+    assert.deepEqual((await dropped.list('u1')).map((r) => r.tokenId), [fresh.tokenId], 'tokens of a dropped key are not listed as devices');
     assert.equal((await rotated.revokeAll('u1')).length, 2, 'log out everywhere reaches tokens of both keys');
     assert.throws(() => manager({ secret: [{ id: 'k2', secret: SECRET_B }] }), /userTagSecret/, 'a key ring without userTagSecret is refused');
+  });
+
+  add('tokens of a dropped key neither count towards the limit nor make a login "not first"', 10_000, async ({ manager }) => {
+    const ring = { secret: [{ id: 'k2', secret: SECRET_B }, { id: 'k1', secret: SECRET_A }], userTagSecret: SECRET_A };
+    const old = manager({ ...ring });
+    await old.create('u1', { ttlSeconds: null });
+    await old.create('u1');
+    const dropped = manager({ secret: [{ id: 'k3', secret: SECRET_B.replace('B', 'C') }], userTagSecret: SECRET_A, maxTokensPerUser: 1, limitPolicy: 'reject' });
+    const c = await dropped.create('u1');
+    assert.equal(c.first, true, 'no live token under the current ring');
+    assert.deepEqual((await dropped.list('u1')).map((r) => r.tokenId), [c.tokenId]);
+    await assert.rejects(dropped.create('u1'), TokenLimitError, 'the limit counts live tokens of the ring only');
+    assert.equal((await dropped.revokeAll('u1')).length, 3, 'revokeAll still removes every record, dead ones too');
   });
 
   add('revoking a token with a wrong secret does nothing', 10_000, async ({ manager }) => {

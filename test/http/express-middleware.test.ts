@@ -59,9 +59,9 @@ class CountingStore implements Store {
     this.count('revokeAll');
     return this.inner.revokeAll(userId, userTag, exceptTokenId);
   }
-  list(userId: string, userTag: string) {
+  list(userId: string, userTag: string, keyIds: readonly string[]) {
     this.count('list');
-    return this.inner.list(userId, userTag);
+    return this.inner.list(userId, userTag, keyIds);
   }
   async close() {
     await this.inner.close?.();

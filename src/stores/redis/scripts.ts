@@ -73,26 +73,43 @@ end
 local function drop_expired(idx, now)
   redis.call('ZREMRANGEBYSCORE', idx, '-inf', fmt(now))
 end
--- Drops expired members and members whose record vanished (deleted by hand, evicted); returns the live ids.
-local function prune(idx, tprefix, now)
+-- The key ids of the ring (a comma-separated ARGV) as a set; tokens signed by other keys can never
+-- verify again, so they are not counted as live (they expire, or go with revokeAll).
+local function key_set(csv)
+  local set = {}
+  for kid in string.gmatch(csv, '[^,]+') do set[kid] = true end
+  return set
+end
+-- Drops expired members and members whose record vanished (deleted by hand); returns the live ids:
+-- those whose record exists and, when kids is given, was signed by a key of the ring.
+local function prune(idx, tprefix, now, kids)
   drop_expired(idx, now)
   local live = {}
   for _, id in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
-    if redis.call('EXISTS', tprefix .. id) == 1 then table.insert(live, id) else redis.call('ZREM', idx, id) end
+    if kids == nil then
+      if redis.call('EXISTS', tprefix .. id) == 1 then table.insert(live, id) else redis.call('ZREM', idx, id) end
+    else
+      local r = load(tprefix .. id)
+      if r == nil then redis.call('ZREM', idx, id) elseif kids[r.k] then table.insert(live, id) end
+    end
   end
   return live
 end
--- True when the user has a live token; drops vanished members met on the way. Reads the index 16
--- members at a time and stops at the first live one, so it costs O(log n) for a big index.
-local function has_live(idx, tprefix)
-  while true do
-    local batch = redis.call('ZRANGE', idx, 0, 15)
-    if #batch == 0 then return false end
+-- True when the user has a live token (see prune); drops vanished members met on the way. Reads the
+-- index 16 members at a time and stops at the first live one, so it costs O(log n) for a big index.
+local function has_live(idx, tprefix, kids)
+  local start, gone, found = 0, {}, false
+  while not found do
+    local batch = redis.call('ZRANGE', idx, start, start + 15)
+    if #batch == 0 then break end
     for _, id in ipairs(batch) do
-      if redis.call('EXISTS', tprefix .. id) == 1 then return true end
-      redis.call('ZREM', idx, id)
+      local r = load(tprefix .. id)
+      if r == nil then table.insert(gone, id) elseif kids[r.k] then found = true break end
     end
+    start = start + 16
   end
+  for _, id in ipairs(gone) do redis.call('ZREM', idx, id) end
+  return found
 end
 -- The index lives as long as its longest-lived member (forever if one is immortal).
 local function fix_index_ttl(idx)
@@ -125,8 +142,8 @@ end
 
 /**
  * create. KEYS: user index, token record. ARGV: token id, token key prefix, max tokens ('' = none),
- * limit policy, ttl ms ('' = immortal), ttl is override ('1'/'0'), absolute lifetime ms (''), then the
- * record's JSON without times (u, k, d, n, ua, ip, s, m).
+ * limit policy, ttl ms ('' = immortal), ttl is override ('1'/'0'), absolute lifetime ms (''), the
+ * record's JSON without times (u, k, d, n, ua, ip, s, m), the ring's key ids (comma-separated).
  * Reply: {0, limit} when refused; {1, first, record JSON (no k, d), evicted ids...}.
  */
 export const CREATE = script(
@@ -136,14 +153,15 @@ local idx, key = KEYS[1], KEYS[2]
 local id, tprefix = ARGV[1], ARGV[2]
 local now = now_ms()
 local max = num(ARGV[3])
+local kids = key_set(ARGV[9])
 local first = 0
 local live = {}
 if max ~= nil then
-  live = prune(idx, tprefix, now)
+  live = prune(idx, tprefix, now, kids)
   if #live == 0 then first = 1 end
 else
   drop_expired(idx, now)
-  if not has_live(idx, tprefix) then first = 1 end
+  if not has_live(idx, tprefix, kids) then first = 1 end
 end
 local evicted = {}
 if max ~= nil and #live >= max then
@@ -301,16 +319,20 @@ return revoked
 `,
 );
 
-/** list. KEYS: user index. ARGV: token key prefix. Read-only. Reply: one {id, record JSON} per live token. */
+/**
+ * list. KEYS: user index. ARGV: token key prefix, the ring's key ids (comma-separated). Read-only.
+ * Reply: one {id, record JSON} per live token signed by a key of the ring.
+ */
 export const LIST = script(
   'list',
   `
 local idx = KEYS[1]
 local tprefix = ARGV[1]
+local kids = key_set(ARGV[2])
 local out = {}
 for _, t in ipairs(redis.call('ZRANGEBYSCORE', idx, '(' .. fmt(now_ms()), '+inf')) do
   local r = load(tprefix .. t)
-  if r ~= nil then table.insert(out, { t, reply_of(r) }) end
+  if r ~= nil and kids[r.k] then table.insert(out, { t, reply_of(r) }) end
 end
 return out
 `,

@@ -114,6 +114,7 @@ export class RedisStore implements Store {
         input.ttlIsOverride ? '1' : '0',
         input.absoluteLifetimeMs === null ? '' : String(input.absoluteLifetimeMs),
         JSON.stringify(stored),
+        input.keyIds.join(','),
       ],
     )) as unknown[];
     if (Number(reply[0]) === 0) return { status: 'limit', limit: Number(reply[1]) };
@@ -173,8 +174,8 @@ export class RedisStore implements Store {
     return reply.map(String);
   }
 
-  async list(userId: string, userTag: string): Promise<TokenRecord[]> {
-    const reply = (await this.run(LIST, [this.keys.userKey(userId, userTag)], [this.keys.tokenKeyPrefix(userTag)])) as [string, string][];
+  async list(userId: string, userTag: string, keyIds: readonly string[]): Promise<TokenRecord[]> {
+    const reply = (await this.run(LIST, [this.keys.userKey(userId, userTag)], [this.keys.tokenKeyPrefix(userTag), keyIds.join(',')])) as [string, string][];
     return reply.map(([id, json]) => parseRecord(id, json));
   }
 

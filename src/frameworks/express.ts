@@ -9,7 +9,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { TokenManager } from '../core/manager.js';
-import { authenticate, checkScopes, type AuthErrorResponse, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
+import { authenticate, checkAuthOptions, checkScopeList, checkScopes, type AuthErrorResponse, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationFromRawHeaders } from '../http/authorization.js';
 
 import { displayIp } from '../http/client.js';
@@ -37,8 +37,10 @@ export function sendAuthError(res: Response, response: AuthErrorResponse): void 
  * `optional`), invalid, expired or revoked tokens and unknown users get 401 with `WWW-Authenticate`
  * and a JSON body; missing scopes 403; a store outage 503 with `Retry-After`. Errors thrown by
  * `loadUser` go to `next(err)`.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options, when the middleware is made.
  */
 export function tokenAuth<User = unknown>(manager: TokenManager, options: AuthOptions<User> = {}): RequestHandler {
+  options = checkAuthOptions(manager, options);
   return async (req: Request, res: Response, next: NextFunction) => {
     let outcome;
     try {
@@ -58,13 +60,17 @@ export function optionalTokenAuth<User = unknown>(manager: TokenManager, options
 }
 
 /**
- * Middleware, placed after `tokenAuth`, that requires every scope listed: 403 `insufficient_scope`
- * naming the missing ones; 401 when the request is not authenticated.
+ * Middleware, placed after `tokenAuth`, that requires every scope listed (as arguments or arrays):
+ * 403 `insufficient_scope` naming the missing ones; 401 when the request is not authenticated.
+ * For another realm than `"api"`, pass `{ scopes, realm }` to `tokenAuth` instead.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a scope that is not a scope-token, when the middleware is made.
  */
-export function requireScopes(manager: TokenManager, ...scopes: string[]): RequestHandler {
+export function requireScopes(manager: TokenManager, ...scopes: (string | readonly string[])[]): RequestHandler {
+  checkAuthOptions(manager, undefined);
+  const required = checkScopeList(scopes.flat());
   return (req: Request, res: Response, next: NextFunction) => {
     if (!req.auth) return sendAuthError(res, { status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="api"', 'Cache-Control': 'no-store' }, body: { error: 'unauthorized', reason: 'missing_token', message: 'authentication required' } });
-    const refused = checkScopes(manager, req.auth.token, scopes);
+    const refused = checkScopes(manager, req.auth.token, required);
     if (refused) return sendAuthError(res, refused);
     next();
   };
@@ -79,7 +85,11 @@ export function deviceFromRequest(req: Request): { userAgent: string | null; ip:
   return { userAgent: req.get('user-agent') ?? null, ip: displayIp(req.ip) };
 }
 
-/** The authentication of a request that passed `tokenAuth`, typed with the app's user type. @throws {Error} when the request is not authenticated. */
+/**
+ * The authentication of a request that passed `tokenAuth`, typed with the app's user type.
+ * @throws {Error} when the request is not authenticated (an anonymous request after `optionalTokenAuth`:
+ *   read `req.auth`, which is undefined then).
+ */
 export function getAuth<User = unknown>(req: Request): TokenAuth<User> {
   if (!req.auth) throw new Error('getAuth: request is not authenticated (mount tokenAuth before this handler)');
   return req.auth as TokenAuth<User>;

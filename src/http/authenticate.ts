@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from '../core/errors.js';
+import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreUnavailableError } from '../core/errors.js';
 import type { TokenManager } from '../core/manager.js';
 import type { TokenRecord } from '../core/types.js';
 import { parseAuthorization } from './authorization.js';
@@ -28,7 +28,7 @@ export interface AuthOptions<User = unknown> {
    * A header that is present but bad is still a 401 (never downgraded to anonymous).
    */
   optional?: boolean;
-  /** The `realm` of `WWW-Authenticate` challenges (default `"api"`). */
+  /** The `realm` of `WWW-Authenticate` challenges (default `"api"`; 1-64 printable ASCII characters without `"` or `\`). */
   realm?: string;
 }
 
@@ -54,6 +54,37 @@ export type AuthOutcome<User = unknown> =
   | { kind: 'authenticated'; auth: TokenAuth<User> }
   | { kind: 'anonymous' }
   | { kind: 'refused'; response: AuthErrorResponse };
+
+const REALM_RE = /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
+const SCOPE_RE = /^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
+
+/**
+ * Checks adapter options once, when the middleware is made, so a mistake fails at start-up instead of
+ * turning every request into a 500.
+ * @returns the options with `scopes` as a plain array.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} naming the option.
+ */
+export function checkAuthOptions<User>(manager: unknown, options: AuthOptions<User> | undefined): AuthOptions<User> {
+  if (!manager || typeof (manager as { verify?: unknown }).verify !== 'function')
+    throw new InvalidArgumentTypeError('the first argument must be the TokenManager');
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('auth options must be an object');
+  if (options.loadUser !== undefined && typeof options.loadUser !== 'function') throw new InvalidArgumentTypeError('loadUser must be a function');
+  if (options.optional !== undefined && typeof options.optional !== 'boolean') throw new InvalidArgumentTypeError('optional must be a boolean');
+  if (options.realm !== undefined && (typeof options.realm !== 'string' || !REALM_RE.test(options.realm)))
+    throw new InvalidArgumentValueError('realm must be 1-64 printable ASCII characters without `"` or `\\` (it is quoted in WWW-Authenticate)');
+  return { ...options, scopes: checkScopeList(options.scopes) };
+}
+
+/** Checks a list of required scopes (RFC 6749 §3.3 scope-tokens). @throws TypeError/RangeError naming `scopes`. */
+export function checkScopeList(scopes: unknown): string[] {
+  if (scopes === undefined) return [];
+  if (!Array.isArray(scopes)) throw new InvalidArgumentTypeError('scopes must be an array of strings, e.g. { scopes: [\'read\'] }');
+  for (const s of scopes)
+    if (typeof s !== 'string' || !SCOPE_RE.test(s))
+      throw new InvalidArgumentValueError(`scopes: ${JSON.stringify(s)} is not a scope (1-64 printable ASCII characters without spaces, \`"\` or \`\\\`)`);
+  return [...scopes];
+}
 
 /** Seconds a client is told to wait (`Retry-After`) when the token store is down. */
 export const RETRY_AFTER_SECONDS = 1;

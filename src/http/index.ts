@@ -6,6 +6,8 @@
 export { parseAuthorization, authorizationFromRawHeaders, MAX_AUTHORIZATION_LENGTH, AUTH_SCHEMES, type AuthorizationParse } from './authorization.js';
 export {
   authenticate,
+  checkAuthOptions,
+  checkScopeList,
   checkScopes,
   unavailable,
   RETRY_AFTER_SECONDS,

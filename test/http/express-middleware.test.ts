@@ -650,3 +650,32 @@ describe('Redis outage over HTTP (a throwaway redis-server)', () => {
     }
   }, 30_000);
 });
+
+describe('middleware options are checked when the middleware is made', () => {
+  const manager = new TokenManager({ store: new MemoryStore(), secret: 'options-secret-options-secret-0123456789' });
+  it('bad options throw at once, naming the option', () => {
+    expect(() => tokenAuth(manager, { scopes: 'read' as never })).toThrow(/scopes must be an array/);
+    expect(() => tokenAuth(manager, { scopes: ['has space'] })).toThrow(/scopes/);
+    expect(() => tokenAuth(manager, { realm: 'a"b' })).toThrow(/realm/);
+    expect(() => tokenAuth(manager, { realm: 'a\r\nb' })).toThrow(/realm/);
+    expect(() => tokenAuth(null as never)).toThrow(/TokenManager/);
+    expect(() => tokenAuth(manager, { loadUser: 'x' as never })).toThrow(/loadUser/);
+    expect(() => requireScopes(manager, 'has space')).toThrow(/scopes/);
+  });
+
+  it('requireScopes takes arrays as well as arguments', async () => {
+    const { token } = await manager.create('s', { scopes: ['read', 'write'] });
+    const app = express();
+    app.get('/r', tokenAuth(manager), requireScopes(manager, ['read']), (_req: Request, res: Response) => res.json({ ok: true }));
+    app.get('/rw', tokenAuth(manager), requireScopes(manager, ['read'], 'write', ['admin']), (_req: Request, res: Response) => res.json({ ok: true }));
+    const { server, port } = await listen(app);
+    try {
+      expect((await send(port, '/r', { Authorization: `Bearer ${token}` })).status).toBe(200);
+      const r = await send(port, '/rw', { Authorization: `Bearer ${token}` });
+      expect(r.status).toBe(403);
+      expect(r.json?.scopes).toEqual(['admin']);
+    } finally {
+      await closeServer(server);
+    }
+  });
+});

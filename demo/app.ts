@@ -215,9 +215,11 @@ export function createApp({ tokens, db, logger = console, trustProxy = false }: 
       res.status(400).json({ error: 'invalid_json', message: 'the request body is not valid JSON' });
       return;
     }
-    if (typeof bodyParser.status === 'number' && bodyParser.status >= 400 && bodyParser.status < 500 && bodyParser.expose === true) {
-      // express.json's other refusals: body too large (413), unsupported charset or encoding (415)...
-      res.status(bodyParser.status).json({ error: 'invalid_request', message: (error as Error).message });
+    if (typeof bodyParser.status === 'number' && bodyParser.status >= 400 && bodyParser.status < 500) {
+      // express.json's other refusals (body too large 413, unsupported charset or encoding 415) and the
+      // router's (a malformed %-escape in the path, 400): a client error, never a 500.
+      const message = bodyParser.expose === true ? (error as Error).message : 'bad request';
+      res.status(bodyParser.status).json({ error: 'invalid_request', message });
       return;
     }
     logger.error('demo: unexpected error', error);

@@ -3,6 +3,8 @@
  *
  * Environment:
  * - PORT: port to listen on (default 3000).
+ * - HOST: address to listen on (default 127.0.0.1: the demo has a seeded user with a known password;
+ *   set HOST=0.0.0.0 to reach it from other machines).
  * - REDIS_URL: keep tokens in Redis (`redis://[:password@]host:6379[/db]`); unset = in this process's memory.
  * - REDIS_KEY_PREFIX: prefix of the demo's Redis keys (default `rmt-demo:`).
  * - TOKEN_SECRET: the HMAC secret (at least 32 bytes); unset = a random one for this run only.
@@ -35,6 +37,7 @@ function parseTrustProxy(value: string | undefined): boolean | number | string {
 
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
+  const host = process.env.HOST || '127.0.0.1';
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number; got ${process.env.PORT}`);
   const sqlitePath = process.env.SQLITE_PATH || 'demo.sqlite';
   const redisUrl = process.env.REDIS_URL || undefined;
@@ -72,7 +75,7 @@ async function main(): Promise<void> {
   console.log(`users database: ${sqlitePath === ':memory:' ? 'in memory' : sqlitePath}`);
 
   const app = createApp({ tokens, db, trustProxy: parseTrustProxy(process.env.TRUST_PROXY) });
-  const server = app.listen(port);
+  const server = app.listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

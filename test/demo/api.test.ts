@@ -236,6 +236,15 @@ describe.each<StoreKind>(['memory', 'redis'])('demo API on the %s store', (store
     }
   });
 
+  it('a malformed %-escape in the path gets 400 JSON, not a 500', async () => {
+    const name = freshName('Esc');
+    await register(name);
+    const { token } = await login(name, 'laptop');
+    const res = await api('DELETE', '/devices/%E0%A4%A', { token });
+    expect(res.status, res.text).toBe(400);
+    expect(res.body).toMatchObject({ error: 'invalid_request' });
+  });
+
   it('a login over the device limit gets 409 JSON when the app configures reject', async () => {
     const limited = await startDemo({ store, tokenOptions: { maxTokensPerUser: 2, limitPolicy: 'reject' } });
     try {

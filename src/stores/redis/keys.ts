@@ -10,7 +10,7 @@ export const DEFAULT_KEY_PREFIX = 'rmt:';
  * Layout, for key prefix `P`, user tag `T` (8 hex digits, carried by every token of the user) and
  * user id `U` (hex of its UTF-8 bytes, so `:`, `{`, `}`, `*`, spaces and Unicode never collide):
  *
- * - `P{T}:t:<tokenId>`: HASH, one token record (digest, times, device); its key TTL is the token's expiry.
+ * - `P{T}:t:<tokenId>`: STRING, one token record as JSON (digest, times, device); its key TTL is the token's expiry.
  * - `P{T}:u:<hex U>`: ZSET, the user's index: token id -> expiry in epoch ms (`+inf` = immortal).
  * - `P{T}:f:<tokenId>`: STRING, count of wrong secrets for that token id; expires with its window.
  *

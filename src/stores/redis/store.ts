@@ -85,11 +85,13 @@ export class RedisStore implements Store {
     this.client = options.client;
     this.keys = new RedisKeys(options.keyPrefix);
     const t = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 60_000)
+    if (typeof t !== 'number') throw new InvalidArgumentTypeError(`commandTimeoutMs must be a number of milliseconds; got ${typeof t}`);
+    if (!Number.isInteger(t) || t < 1 || t > 60_000)
       throw new InvalidArgumentValueError(`commandTimeoutMs must be a whole number of milliseconds from 1 to 60000; got ${String(t)}`);
     this.timeoutMs = t;
     const p = options.policyCheckIntervalMs ?? DEFAULT_POLICY_CHECK_INTERVAL_MS;
-    if (typeof p !== 'number' || !Number.isInteger(p) || p < 100 || p > 86_400_000)
+    if (typeof p !== 'number') throw new InvalidArgumentTypeError(`policyCheckIntervalMs must be a number of milliseconds; got ${typeof p}`);
+    if (!Number.isInteger(p) || p < 100 || p > 86_400_000)
       throw new InvalidArgumentValueError(`policyCheckIntervalMs must be a whole number of milliseconds from 100 to 86400000; got ${String(p)}`);
     this.policyCheckIntervalMs = p;
   }

@@ -34,7 +34,7 @@ describe('public types', () => {
 
   it('Express: req.auth is typed, getAuth takes the app user type', () => {
     const app = express();
-    const tokens = {} as TokenManager;
+    const tokens = new TokenManager({ secret: 'x'.repeat(32) });
     app.get('/me', tokenAuth(tokens), (req) => {
       expectTypeOf(req.auth).toEqualTypeOf<TokenAuth | undefined>();
       expectTypeOf(getAuth<{ name: string }>(req).user.name).toEqualTypeOf<string>();

@@ -42,6 +42,9 @@ export class IoredisStore extends RedisStore {
   }
 }
 
+/** Events that end a start-up wait: connected, or the first attempt failed (ioredis then reconnects). */
+const SETTLING_EVENTS = ['ready', 'reconnecting', 'end'] as const;
+
 function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redis: Redis | Cluster } {
   if (!options || typeof options !== 'object') throw new InvalidArgumentTypeError('IoredisStore options must be an object with `client` or `url`');
   if (options.client && options.url) throw new InvalidArgumentValueError('IoredisStore: give `client` or `url`, not both');
@@ -77,12 +80,14 @@ function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redi
     },
     // One shared waiter, so a burst of calls during start-up adds one listener, not one each.
     whenReady: () =>
-      (pending ??= new Promise<void>((resolve) =>
-        redis.once('ready', () => {
+      (pending ??= new Promise<void>((resolve) => {
+        const settle = () => {
           pending = null;
+          for (const e of SETTLING_EVENTS) redis.off(e, settle);
           resolve();
-        }),
-      )),
+        };
+        for (const e of SETTLING_EVENTS) redis.once(e, settle);
+      })),
     async ping() {
       const nodes = redis.isCluster ? (redis as Cluster).nodes('master') : [redis];
       await Promise.all(nodes.map((n) => n.ping()));

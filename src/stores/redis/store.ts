@@ -26,7 +26,7 @@ export interface RedisScriptClient {
    * worth waiting for, up to the command timeout) or `'down'` (lost or closed: fail at once).
    */
   state(): 'ready' | 'starting' | 'down';
-  /** Resolves when the state next becomes `'ready'`. */
+  /** Resolves when the start-up wait is over: the state became `'ready'`, or `'down'` (the first attempt failed). */
   whenReady(): Promise<void>;
   /**
    * The `maxmemory-policy` of every server holding keys (each master of a cluster). Resolves to `[]`
@@ -258,7 +258,10 @@ export class RedisStore implements Store {
       );
     });
     try {
-      if (state === 'starting') await Promise.race([this.client.whenReady(), timeout]);
+      if (state === 'starting') {
+        await Promise.race([this.client.whenReady(), timeout]);
+        if (this.client.state() !== 'ready') throw new StoreUnavailableError('token store unavailable: the Redis connection is down');
+      }
       return await Promise.race([fn(), timeout]);
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;

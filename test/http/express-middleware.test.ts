@@ -7,7 +7,6 @@
  */
 import { createServer, request, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { crc32 as zlibCrc32 } from 'node:zlib';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
@@ -23,6 +22,7 @@ import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { REDIS_URL, TEST_SECRET, deletePrefix, testRedis, uniquePrefix } from '../support/redis.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { KeyRing } from '../../src/core/key-ring.js';
+import { BASE62, oracleChecksum } from '../support/oracle.js';
 
 /** User tags as a TokenManager with this test secret computes them. */
 const tagOf = (userId: string) => new KeyRing('tag-secret-tag-secret-tag-secret-0123').userTag(userId);
@@ -140,22 +140,15 @@ function expect401(r: Reply, expected: { reason: string; rfcError: 'invalid_requ
   }
 }
 
-const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 /** A well-formed token (correct checksum, from node:zlib's CRC-32) with the same id as `token` but another secret. */
 function sameIdOtherSecret(token: string): string {
   const secret = [...token.slice(28, 71)].map((c) => BASE62[(BASE62.indexOf(c) + 1) % 62]).join('');
   return withChecksum(token.slice(0, 28) + secret);
 }
 
-/** Appends the CRC-32 checksum (computed with node:zlib, not the library) to a 71-character token body. */
+/** Appends the CRC-32 checksum (the test oracle's, not the library's) to a 71-character token body. */
 function withChecksum(body: string): string {
-  let v = zlibCrc32(body) >>> 0;
-  let sum = '';
-  for (let i = 0; i < 6; i++) {
-    sum = BASE62[v % 62] + sum;
-    v = Math.floor(v / 62);
-  }
-  return body + sum;
+  return body + oracleChecksum(body);
 }
 
 /** `token` with the character at `pos` replaced by another base62 character (a typo: the checksum catches it). */

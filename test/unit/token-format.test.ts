@@ -2,7 +2,6 @@
  * The token format, checked against an independent oracle: the regular expression written out from the
  * documented layout and a CRC-32 from `node:zlib` (not the library's own table), encoded here in base62.
  */
-import { crc32 as zlibCrc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../src/core/errors.js';
@@ -16,28 +15,19 @@ import {
 } from '../../src/core/token-format.js';
 import { MAX_USER_ID_LENGTH, normalizeUserId } from '../../src/core/user-id.js';
 import { KeyRing } from '../../src/core/key-ring.js';
+import { BASE62, oracleChecksum } from '../support/oracle.js';
 
 /** HMAC-SHA-256("tag-secret-tag-secret-tag-secret-0123", "user-tag:alice"), first 8 hex digits, from Python's hmac module. */
 const KNOWN_ALICE_TAG = 'c4b1589c';
 /** User tags as a TokenManager with this test secret computes them. */
 const tagOf = (userId: string) => new KeyRing('tag-secret-tag-secret-tag-secret-0123').userTag(userId);
 
-const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const HEX = '0123456789abcdef';
 /** Every character a token may contain anywhere: base62 plus the `_` of the prefix. */
 const TOKEN_CHARS = BASE62 + '_';
 /** Documented layout: rmt_ + 8 lower-case hex (user tag) + 16 base62 (random id) + 43 base62 (secret) + 6 base62 (CRC-32). */
 const ORACLE_RE = /^rmt_[0-9a-f]{8}[0-9A-Za-z]{16}[0-9A-Za-z]{43}[0-9A-Za-z]{6}$/;
 
-function oracleChecksum(body: string): string {
-  let v = zlibCrc32(body) >>> 0;
-  let out = '';
-  for (let i = 0; i < 6; i++) {
-    out = BASE62[v % 62] + out;
-    v = Math.floor(v / 62);
-  }
-  return out;
-}
 
 /** The oracle: is `s` a well-formed token (exact layout and a correct checksum)? */
 function oracleAccepts(s: unknown): boolean {
@@ -270,12 +260,7 @@ describe('normalizeUserId', () => {
     ['a String object', new String('42')],
   ];
   it.each(typeErrors)('rejects %s with InvalidArgumentTypeError (a TypeError with code ERR_INVALID_ARG_TYPE)', (_name, value) => {
-    let error: unknown;
-    try {
-      normalizeUserId(value);
-    } catch (e) {
-      error = e;
-    }
+    const error = errorOf(() => normalizeUserId(value));
     expect(error).toBeInstanceOf(InvalidArgumentTypeError);
     expect(error).toBeInstanceOf(TypeError);
     expect((error as { code?: string }).code).toBe('ERR_INVALID_ARG_TYPE');
@@ -289,12 +274,7 @@ describe('normalizeUserId', () => {
     ['reversed surrogates', '\uDE00\uD83D'],
   ];
   it.each(valueErrors)('rejects %s with InvalidArgumentValueError (a RangeError with code ERR_INVALID_ARG_VALUE)', (_name, value) => {
-    let error: unknown;
-    try {
-      normalizeUserId(value);
-    } catch (e) {
-      error = e;
-    }
+    const error = errorOf(() => normalizeUserId(value));
     expect(error).toBeInstanceOf(InvalidArgumentValueError);
     expect(error).toBeInstanceOf(RangeError);
     expect((error as { code?: string }).code).toBe('ERR_INVALID_ARG_VALUE');
@@ -315,3 +295,13 @@ describe('normalizeUserId', () => {
     );
   });
 });
+
+/** What `fn` throws (undefined when it returns). */
+function errorOf(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}

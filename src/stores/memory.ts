@@ -170,7 +170,8 @@ export class MemoryStore implements Store {
       return 'not_found';
     }
     const d = ref.digests.find((x) => x.keyId === e.keyId);
-    if (d !== undefined && digestsEqual(d.digest, e.digest)) return e;
+    if (d === undefined) return 'not_found'; // signed by a key this ring lacks: not the client's fault, not counted
+    if (digestsEqual(d.digest, e.digest)) return e;
     if (ref.throttle) {
       const cur = this.failures.get(ref.tokenId);
       if (cur) cur.count++;

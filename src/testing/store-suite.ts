@@ -177,6 +177,15 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     assert.equal((await m.verify(c.token)).valid, true, 'the window ended: the right secret works again');
   });
 
+  add('a token signed by a key this server lacks is invalid here but never counted as a wrong secret', 10_000, async ({ manager }) => {
+    const tagSecret = { userTagSecret: SECRET_A };
+    const newer = manager({ secret: [{ id: 'k2', secret: SECRET_B }, { id: 'k1', secret: SECRET_A }], ...tagSecret, maxFailedVerifications: 2 });
+    const lagging = manager({ secret: [{ id: 'k1', secret: SECRET_A }], ...tagSecret, maxFailedVerifications: 2 });
+    const c = await newer.create('u1');
+    for (let i = 0; i < 5; i++) assert.equal((await lagging.verify(c.token)).valid, false);
+    assert.equal((await newer.verify(c.token)).valid, true, 'a lagging server during a rollout cannot lock the token out');
+  });
+
   add('throttling counts wrong secrets given to revoke too, and is off with null', 10_000, async ({ manager }) => {
     const m = manager({ maxFailedVerifications: 2, failedVerificationWindowSeconds: 60 });
     const c = await m.create('u1');

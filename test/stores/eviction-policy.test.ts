@@ -56,6 +56,32 @@ describe('Redis store and maxmemory-policy', () => {
     expect((await m.verify(c.token)).valid).toBe(true);
   });
 
+  it('under maxmemory (noeviction): logins are refused and write nothing; verify still answers; revokeAll frees memory', async () => {
+    const { client, m } = await setup(['--maxmemory-policy', 'noeviction', '--maxmemory', '3mb']);
+    const made = [];
+    let refused: unknown;
+    for (let i = 0; i < 20_000 && !refused; i++) {
+      try {
+        made.push(await m.create(`user-${i % 50}`, { userAgent: 'x'.repeat(400) }));
+      } catch (e) {
+        refused = e;
+      }
+    }
+    expect(refused).toBeInstanceOf(StoreUnavailableError);
+    expect(String((refused as Error & { cause?: Error }).cause?.message)).toContain('OOM');
+    const keys = await client.dbsize();
+    await expect(m.create('user-0')).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(await client.dbsize()).toBe(keys); // the refused login wrote nothing, not even pruning
+    const fresh = new TokenManager({ store: new IoredisStore({ client }), secret: TEST_SECRET, touchIntervalSeconds: 0 });
+    const v = await fresh.verify(made[0]!.token); // a touch is due, but there is no memory for it
+    expect(v.valid && !v.renewed).toBe(true);
+    expect((await fresh.verify(made[0]!.token.slice(0, 30) + 'x'.repeat(41) + made[0]!.token.slice(71))).valid).toBe(false);
+    for (let i = 0; i < 50; i++) await m.revokeAll(`user-${i}`);
+    expect((await m.verify(made[0]!.token)).valid).toBe(false);
+    const again = await m.create('user-0');
+    expect((await m.verify(again.token)).valid).toBe(true);
+  }, 60_000);
+
   it('works under noeviction, and when CONFIG is not available to the client (the check cannot be made)', async () => {
     const ok = await setup(['--maxmemory-policy', 'noeviction']);
     await ok.store.checkEvictionPolicy();

@@ -59,15 +59,26 @@ end
 local function throttled(fkey, max)
   return max ~= nil and tonumber(redis.call('GET', fkey) or '0') >= max
 end
+-- Under maxmemory Redis refuses a script's writes only up to its first write: after that it lets them
+-- all through (to keep the script atomic). So a script that may add data starts with a write that is
+-- refused under OOM and changes nothing; one that can do without its writes (verify) asks first.
+-- probe_key must exist: SET NX on it is then a no-op that Redis still refuses under OOM.
+local function can_write(probe_key)
+  local res = redis.pcall('SET', probe_key, '', 'NX')
+  return type(res) ~= 'table' or res.err == nil or string.find(res.err, 'OOM') == nil
+end
 local function count_failure(fkey, max, window)
   if max == nil then return end
-  if redis.call('INCR', fkey) == 1 then redis.call('PEXPIRE', fkey, window) end
+  local n = redis.pcall('INCR', fkey)
+  if n == 1 then redis.call('PEXPIRE', fkey, window) end
 end
+-- true: the digest matches; false: a wrong secret; nil: the record's key is not in this server's ring
+-- (a key it does not know yet, or one dropped): not the client's fault, so not counted as a failure.
 local function digest_ok(r, argv, from)
   for i = from, #argv, 2 do
     if argv[i] == r.k then return argv[i + 1] == r.d end
   end
-  return false
+  return nil
 end
 -- Drops the expired members of a user's index (cheap: one ZREMRANGEBYSCORE).
 local function drop_expired(idx, now)
@@ -151,6 +162,8 @@ export const CREATE = script(
   `
 local idx, key = KEYS[1], KEYS[2]
 local id, tprefix = ARGV[1], ARGV[2]
+-- A write refused under OOM before anything changes (the new record key does not exist: SET XX is a no-op).
+redis.call('SET', key, '', 'XX')
 local now = now_ms()
 local max = num(ARGV[3])
 local kids = key_set(ARGV[9])
@@ -217,7 +230,9 @@ local maxf = num(ARGV[8])
 if throttled(fkey, maxf) then return { 3 } end
 local r = load(key)
 if r == nil then return { 0 } end
-if not digest_ok(r, ARGV, 10) then
+local ok = digest_ok(r, ARGV, 10)
+if ok == nil then return { 0 } end
+if not ok then
   count_failure(fkey, maxf, ARGV[9])
   return { 1 }
 end
@@ -226,7 +241,8 @@ if r.e and r.e <= now then return { 0 } end
 local cfg = num(ARGV[5])
 local overwrite = ARGV[6] == '1'
 local renewed = 0
-if touch_due(r.l, now, tonumber(ARGV[7]), r.t or cfg) then
+-- When Redis is out of memory the token still verifies; last-used and renewal wait for memory.
+if touch_due(r.l, now, tonumber(ARGV[7]), r.t or cfg) and can_write(key) then
   r.l = now
   if mode ~= 'off' then
     local idx = user_key(uprefix, r.u)
@@ -266,7 +282,9 @@ local maxf = num(ARGV[4])
 if throttled(fkey, maxf) then return '' end
 local r = load(key)
 if r == nil then return '' end
-if not digest_ok(r, ARGV, 6) then
+local ok = digest_ok(r, ARGV, 6)
+if ok == nil then return '' end
+if not ok then
   count_failure(fkey, maxf, ARGV[5])
   return ''
 end

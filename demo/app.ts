@@ -7,7 +7,15 @@
  */
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
 import { fileURLToPath } from 'node:url';
-import { MemoryStore, RedisStore, StoreUnavailableError, TokenLimitError, type TokenManager } from 'redis-multitokens';
+import {
+  InvalidArgumentTypeError,
+  InvalidArgumentValueError,
+  MemoryStore,
+  RedisStore,
+  StoreUnavailableError,
+  TokenLimitError,
+  type TokenManager,
+} from 'redis-multitokens';
 import { deviceFromRequest, getAuth, tokenAuth } from 'redis-multitokens/express';
 import { z } from 'zod';
 import type { User, UserDb } from './db.js';
@@ -204,6 +212,11 @@ export function createApp({ tokens, db, logger = console, trustProxy = false }: 
     if (error instanceof HttpError) {
       if (error.status === 401) res.set('WWW-Authenticate', 'Bearer realm="api"');
       res.status(error.status).json(error.body);
+      return;
+    }
+    if (error instanceof InvalidArgumentTypeError || error instanceof InvalidArgumentValueError) {
+      // e.g. DELETE /devices/<a whole token>: the library refuses a token where a token id belongs.
+      res.status(400).json({ error: 'invalid_request', message: error.message });
       return;
     }
     if (error instanceof StoreUnavailableError) {

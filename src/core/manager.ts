@@ -3,6 +3,7 @@ import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreUnavailableEr
 import { KeyRing, type SecretOption } from './key-ring.js';
 import {
   booleanOption,
+  rejectUnknownOptions,
   countOption,
   enumOption,
   metadataOption,
@@ -25,8 +26,11 @@ export const DEFAULT_MAX_METADATA_BYTES = 1024;
 export const DEFAULT_MAX_FAILED_VERIFICATIONS = 10;
 /** Default failure window, in seconds (5 minutes). */
 export const DEFAULT_FAILED_VERIFICATION_WINDOW_SECONDS = 300;
-/** Largest accepted `maxTokensPerUser`. */
-export const MAX_TOKENS_PER_USER_LIMIT = 10_000;
+/**
+ * Largest accepted `maxTokensPerUser`. A login under a limit walks the user's whole index in one Lua
+ * script (Redis serves nothing else meanwhile), so the cap keeps that walk short.
+ */
+export const MAX_TOKENS_PER_USER_LIMIT = 1_000;
 
 /** Options of {@link TokenManager}. Durations are whole SECONDS; `null` means "none" where allowed. */
 export interface TokenManagerOptions {
@@ -72,7 +76,7 @@ export interface TokenManagerOptions {
    * `null` (default) = none.
    */
   absoluteLifetimeSeconds?: number | null;
-  /** Most live tokens (devices) per user, 1 to 10,000; `null` (default) = no limit. */
+  /** Most live tokens (devices) per user, 1 to 1,000; `null` (default) = no limit. */
   maxTokensPerUser?: number | null;
   /** When a user at `maxTokensPerUser` logs in again: `'evict-lru'` (default) revokes the least recently used token, `'reject'` throws `TokenLimitError`. */
   limitPolicy?: LimitPolicy;
@@ -96,20 +100,18 @@ const MANAGER_OPTIONS = [
 const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds'] as const;
 const REVOKE_REASONS: readonly RevokeReason[] = ['logout', 'logout-all', 'logout-others', 'evicted', 'admin'];
 
+/** An options argument must be an object (or omitted) with known keys only. */
+function checkOptionsObject(where: string, options: unknown, known: readonly string[]): void {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError(`${where}: options must be an object`);
+  rejectUnknownOptions(where, options, known);
+}
+
 /** A whole token where its public id is expected is a programming error worth a loud one. */
 function notAWholeToken(where: string, value: unknown): void {
   if (parseToken(value))
     throw new InvalidArgumentValueError(`${where} takes a token id (record.tokenId, 24 characters), not the token itself; to revoke by the token use revoke(token)`);
 }
 
-/** A misspelt option would silently fall back to a default (e.g. `ttl` instead of `ttlSeconds`): refuse it. */
-function rejectUnknownOptions(where: string, options: object, known: readonly string[]): void {
-  for (const key of Object.keys(options))
-    if (!known.includes(key)) {
-      const near = known.find((k) => k.toLowerCase().startsWith(key.toLowerCase().slice(0, 3)));
-      throw new InvalidArgumentTypeError(`${where}: unknown option \`${key}\`${near ? ` (did you mean \`${near}\`?)` : ''}; known options: ${known.join(', ')}`);
-    }
-}
 
 /** Options of {@link TokenManager.create}: details of the device the token is for. */
 export interface CreateTokenOptions {
@@ -321,7 +323,9 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    */
   async revokeById(userId: UserIdInput, tokenId: string, options: { reason?: RevokeReason } = {}): Promise<boolean> {
     const uid = normalizeUserId(userId);
-    const reason = options?.reason ?? 'admin';
+    checkOptionsObject('revokeById', options, ['reason']);
+    if (typeof tokenId !== 'string') throw new InvalidArgumentTypeError(`revokeById: tokenId must be a string; got ${typeof tokenId}`);
+    const reason = options.reason ?? 'admin';
     if (!REVOKE_REASONS.includes(reason)) throw new InvalidArgumentValueError(`reason must be one of ${REVOKE_REASONS.join(', ')}`);
     notAWholeToken('revokeById', tokenId);
     if (!isTokenId(tokenId)) return false;
@@ -367,7 +371,8 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    */
   async list(userId: UserIdInput, options: { currentTokenId?: string | null } = {}): Promise<TokenInfo[]> {
     const uid = normalizeUserId(userId);
-    notAWholeToken('list', options?.currentTokenId);
+    checkOptionsObject('list', options, ['currentTokenId']);
+    notAWholeToken('list', options.currentTokenId);
     const records = await this.run('list', () => this.store.list(uid, this.keyRing.userTag(uid), this.keyRing.keyIds));
     return records
       .sort((a, b) => b.createdAtMs - a.createdAtMs || (a.tokenId < b.tokenId ? -1 : 1))

@@ -60,7 +60,8 @@ export function booleanOption(name: string, value: unknown, fallback: boolean): 
 
 /**
  * An optional short text (device name, user agent, IP): null/undefined/'' give null, longer text is cut
- * to `max` UTF-16 code units without splitting a surrogate pair, and lone surrogates become U+FFFD
+ * to `max` UTF-16 code units at a grapheme boundary (never half an emoji, flag or accented letter), and
+ * lone surrogates become U+FFFD
  * (these come from clients: a login must not fail over a long or broken User-Agent, and every store
  * must be able to encode the text as UTF-8).
  * @throws {InvalidArgumentTypeError} not a string.
@@ -68,12 +69,19 @@ export function booleanOption(name: string, value: unknown, fallback: boolean): 
 export function optionalText(name: string, value: unknown, max: number): string | null {
   if (value === undefined || value === null || value === '') return null;
   if (typeof value !== 'string') throw new InvalidArgumentTypeError(`${name} must be a string; got ${typeof value}`);
-  let text = value;
-  if (text.length > max) {
-    text = text.slice(0, max);
-    if (/[\uD800-\uDBFF]$/.test(text)) text = text.slice(0, -1);
+  return toWellFormed(value.length > max ? cutAtGrapheme(value, max) : value);
+}
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** The longest prefix of `text` of at most `max` UTF-16 code units that ends on a grapheme boundary (no half flag or emoji). */
+function cutAtGrapheme(text: string, max: number): string {
+  let end = 0;
+  for (const { index, segment } of graphemes.segment(text.slice(0, max + 32))) {
+    if (index + segment.length > max) break;
+    end = index + segment.length;
   }
-  return toWellFormed(text);
+  return text.slice(0, end);
 }
 
 /** `String.prototype.toWellFormed` (Node 20+), with a fallback: lone surrogates become U+FFFD. */
@@ -118,4 +126,13 @@ export function metadataOption(value: unknown, maxBytes: number): string | null 
   if (bytes > maxBytes)
     throw new InvalidArgumentValueError(`metadata is ${bytes} bytes as JSON; the limit is maxMetadataBytes = ${maxBytes}`);
   return json;
+}
+
+/** A misspelt option would silently fall back to a default (e.g. `ttl` instead of `ttlSeconds`): refuse it. */
+export function rejectUnknownOptions(where: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options))
+    if (!known.includes(key)) {
+      const near = known.find((k) => k.toLowerCase().startsWith(key.toLowerCase().slice(0, 3)));
+      throw new InvalidArgumentTypeError(`${where}: unknown option \`${key}\`${near ? ` (did you mean \`${near}\`?)` : ''}; known options: ${known.join(', ')}`);
+    }
 }

@@ -12,6 +12,7 @@ import type { TokenManager } from '../core/manager.js';
 import { authenticate, checkAuthOptions, checkScopeList, checkScopes, type AuthErrorResponse, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationFromRawHeaders } from '../http/authorization.js';
 
+import { InvalidArgumentValueError } from '../core/errors.js';
 import { displayIp } from '../http/client.js';
 
 export type { AuthOptions, TokenAuth, AuthErrorResponse } from '../http/authenticate.js';
@@ -68,6 +69,7 @@ export function optionalTokenAuth<User = unknown>(manager: TokenManager, options
 export function requireScopes(manager: TokenManager, ...scopes: (string | readonly string[])[]): RequestHandler {
   checkAuthOptions(manager, undefined);
   const required = checkScopeList(scopes.flat());
+  if (required.length === 0) throw new InvalidArgumentValueError('requireScopes needs at least one scope');
   return (req: Request, res: Response, next: NextFunction) => {
     if (!req.auth) return sendAuthError(res, { status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="api"', 'Cache-Control': 'no-store' }, body: { error: 'unauthorized', reason: 'missing_token', message: 'authentication required' } });
     const refused = checkScopes(manager, req.auth.token, required);

@@ -1,4 +1,5 @@
 import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreUnavailableError } from '../core/errors.js';
+import { rejectUnknownOptions } from '../core/options.js';
 import type { TokenManager } from '../core/manager.js';
 import type { TokenRecord } from '../core/types.js';
 import { parseAuthorization } from './authorization.js';
@@ -69,6 +70,8 @@ export function checkAuthOptions<User>(manager: unknown, options: AuthOptions<Us
     throw new InvalidArgumentTypeError('the first argument must be the TokenManager');
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('auth options must be an object');
+  // A misspelt `scopes` would open a route to every valid token: refuse unknown options.
+  rejectUnknownOptions('auth options', options, ['loadUser', 'scopes', 'optional', 'realm']);
   if (options.loadUser !== undefined && typeof options.loadUser !== 'function') throw new InvalidArgumentTypeError('loadUser must be a function');
   if (options.optional !== undefined && typeof options.optional !== 'boolean') throw new InvalidArgumentTypeError('optional must be a boolean');
   if (options.realm !== undefined && (typeof options.realm !== 'string' || !REALM_RE.test(options.realm)))

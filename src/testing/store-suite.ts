@@ -495,6 +495,9 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     assert.equal(c.record.ip, '\uFFFD');
     const v = await m.verify(c.token);
     assert.ok(v.valid && v.record.userAgent === 'UA \uFFFD x' && v.record.deviceName === 'a'.repeat(199));
+    const flag = await m.create('u1', { deviceName: 'a'.repeat(197) + '🇫🇷', userAgent: 'b'.repeat(509) + '👍🏽' });
+    assert.equal(flag.record.deviceName, 'a'.repeat(197), 'a flag is two code points: cut whole, not in half');
+    assert.equal(flag.record.userAgent, 'b'.repeat(509), 'an emoji with a skin tone is cut whole');
     const emoji = await m.create('u1', { deviceName: '📱 Alice’s phone', metadata: { note: 'odd \uD800 text', list: [] } });
     const listed = (await m.list('u1')).find((r) => r.tokenId === emoji.tokenId)!;
     assert.equal(listed.deviceName, '📱 Alice’s phone');

@@ -243,6 +243,8 @@ describe.each<StoreKind>(['memory', 'redis'])('demo API on the %s store', (store
     const res = await api('DELETE', '/devices/%E0%A4%A', { token });
     expect(res.status, res.text).toBe(400);
     expect(res.body).toMatchObject({ error: 'invalid_request' });
+    const whole = await api('DELETE', `/devices/${token}`, { token });
+    expect(whole.status, whole.text).toBe(400);
   });
 
   it('a login over the device limit gets 409 JSON when the app configures reject', async () => {

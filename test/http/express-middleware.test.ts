@@ -654,6 +654,9 @@ describe('middleware options are checked when the middleware is made', () => {
     expect(() => tokenAuth(null as never)).toThrow(/TokenManager/);
     expect(() => tokenAuth(manager, { loadUser: 'x' as never })).toThrow(/loadUser/);
     expect(() => requireScopes(manager, 'has space')).toThrow(/scopes/);
+    expect(() => tokenAuth(manager, { scope: ['admin'] } as never)).toThrow(/unknown option `scope`.*scopes/);
+    expect(() => tokenAuth(manager, { loaduser: () => null } as never)).toThrow(/unknown option `loaduser`/);
+    expect(() => requireScopes(manager)).toThrow(/at least one scope/);
   });
 
   it('requireScopes takes arrays as well as arguments', async () => {

@@ -82,6 +82,22 @@ describe('Redis store and maxmemory-policy', () => {
     expect((await m.verify(again.token)).valid).toBe(true);
   }, 60_000);
 
+  it('checks the policy again after a reconnect: a Redis restarted with eviction is refused at once', async () => {
+    const first = await startRedisServer({ args: ['--maxmemory-policy', 'noeviction'] });
+    servers.push(first);
+    const client = new Redis(first.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+    client.on('error', () => {});
+    clients.push(client);
+    const m = new TokenManager({ store: new IoredisStore({ client }), secret: TEST_SECRET });
+    await m.create('u');
+    await first.stop();
+    const second = await startRedisServer({ port: first.port, args: ['--maxmemory-policy', 'allkeys-lru'] });
+    servers.push(second);
+    const deadline = Date.now() + 10_000;
+    while (client.status !== 'ready' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await expect(m.create('u')).rejects.toBeInstanceOf(StoreMisconfiguredError);
+  });
+
   it('works under noeviction, and when CONFIG is not available to the client (the check cannot be made)', async () => {
     const ok = await setup(['--maxmemory-policy', 'noeviction']);
     await ok.store.checkEvictionPolicy();

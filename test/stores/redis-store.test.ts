@@ -155,6 +155,9 @@ describe('IoredisStore options', () => {
     expect(() => new IoredisStore({ client: redis, commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs/);
     expect(() => new IoredisStore({ url: 'http://x' })).toThrow(/redis:\/\//);
     expect(() => new IoredisStore({} as never)).toThrow(/url/);
+    expect(() => new IoredisStore({ client: redis, keyprefix: 'x:' } as never)).toThrow(/unknown option `keyprefix`.*keyPrefix/);
+    expect(() => new IoredisStore({ client: {} as never })).toThrow(/ioredis Redis or Cluster/);
+    expect(() => new IoredisStore({ client: REDIS_URL as never })).toThrow(/use `url`/);
   });
 
   it('opens its own client from a URL, honours the database number, and closes it', async () => {

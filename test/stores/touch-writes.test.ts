@@ -34,7 +34,8 @@ describe('touch interval, counted by Redis', () => {
     expect(results.every((r) => r.valid)).toBe(true);
     expect(results.filter((r) => r.valid && r.renewed).length).toBe(1);
     expect(await calls('evalsha')).toBe(1000); // one round trip each
-    expect(await calls('set')).toBe(1); // the record written once (last used + expiry)
+    expect(await calls('set')).toBe(2); // once: a no-op SET NX that asks Redis for memory, then the record
+    expect(await calls('get')).toBe(2000); // each verify reads the wrong-secret counter and the record
     expect(await calls('pexpireat')).toBe(2); // its key TTL and the user index's TTL, once
     expect(await calls('zadd')).toBe(1); // the index score, once
   });

@@ -80,6 +80,9 @@ describe('TokenManager options', () => {
   });
 
   it('a whole token where a token id is expected is a loud error; a bad revoke reason too', async () => {
+    await expect(new TokenManager({ secret: TEST_SECRET }).revokeById('u', 123 as never)).rejects.toThrow(InvalidArgumentTypeError);
+    await expect(new TokenManager({ secret: TEST_SECRET }).list('u', null as never)).rejects.toThrow(InvalidArgumentTypeError);
+    await expect(new TokenManager({ secret: TEST_SECRET }).list('u', { current: 'x' } as never)).rejects.toThrow(/unknown option `current`/);
     const m = new TokenManager({ secret: TEST_SECRET });
     const c = await m.create('u');
     await expect(m.revokeById('u', c.token)).rejects.toThrow(/token id.*not the token itself/);

@@ -1,5 +1,6 @@
 import { Redis, ReplyError, type Cluster, type RedisOptions } from 'ioredis';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/errors.js';
+import { rejectUnknownOptions } from '../../core/options.js';
 import type { LuaScript } from './scripts.js';
 import { RedisStore, type RedisScriptClient } from './store.js';
 
@@ -47,11 +48,14 @@ const SETTLING_EVENTS = ['ready', 'reconnecting', 'end'] as const;
 
 function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redis: Redis | Cluster } {
   if (!options || typeof options !== 'object') throw new InvalidArgumentTypeError('IoredisStore options must be an object with `client` or `url`');
+  rejectUnknownOptions('IoredisStore', options, ['client', 'url', 'keyPrefix', 'commandTimeoutMs', 'policyCheckIntervalMs']);
   if (options.client && options.url) throw new InvalidArgumentValueError('IoredisStore: give `client` or `url`, not both');
   let redis: Redis | Cluster;
   const owned = !options.client;
   if (options.client) {
     redis = options.client;
+    if (typeof redis !== 'object' || typeof (redis as Redis).evalsha !== 'function' || typeof (redis as Redis).status !== 'string')
+      throw new InvalidArgumentTypeError('IoredisStore: `client` must be an ioredis Redis or Cluster instance (for a URL string use `url`)');
     const o = redis.options as RedisOptions & { redisOptions?: RedisOptions };
     if (o?.keyPrefix || o?.redisOptions?.keyPrefix)
       throw new InvalidArgumentValueError("IoredisStore: the client's ioredis `keyPrefix` option must be unset; use the store's `keyPrefix` option instead");
@@ -67,6 +71,8 @@ function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redi
     redis.on('error', () => {});
   }
   let pending: Promise<void> | null = null;
+  let connections = redis.status === 'ready' ? 1 : 0;
+  redis.on('ready', () => connections++);
   return {
     redis,
     state() {
@@ -88,6 +94,7 @@ function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redi
         };
         for (const e of SETTLING_EVENTS) redis.once(e, settle);
       })),
+    connections: () => connections,
     async ping() {
       const nodes = redis.isCluster ? (redis as Cluster).nodes('master') : [redis];
       await Promise.all(nodes.map((n) => n.ping()));

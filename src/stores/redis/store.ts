@@ -34,7 +34,9 @@ export interface RedisScriptClient {
    * some managed services); rejects on connection faults.
    */
   evictionPolicies(): Promise<string[]>;
-  /** PING (every master of a cluster); rejects on connection faults. */
+  /** How many times the connection has become ready so far (a new count means a reconnect happened). */
+  connections(): number;
+    /** PING (every master of a cluster); rejects on connection faults. */
   ping(): Promise<void>;
   /** Closes the connection if the driver opened it itself. */
   close?(): Promise<void>;
@@ -52,8 +54,8 @@ export interface RedisStoreOptions {
    */
   commandTimeoutMs?: number;
   /**
-   * How often the `maxmemory-policy` check is repeated while things work, in milliseconds (1,000 to
-   * 86,400,000; default 60,000). The repeat runs in the background, off the request path; when it finds
+   * How often the `maxmemory-policy` check is repeated while things work, in milliseconds (100 to
+   * 86,400,000; default 60,000). It is also repeated, before the next command, after every reconnect. The repeat runs in the background, off the request path; when it finds
    * an evicting policy, calls fail from then on until the policy is fixed.
    */
   policyCheckIntervalMs?: number;
@@ -77,6 +79,7 @@ export class RedisStore implements Store {
   private readonly policyCheckIntervalMs: number;
   private evictionPolicyOk = false;
   private policyCheckedAtMs = 0;
+  private policyCheckedConnection = -1;
 
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message. */
   constructor(options: RedisStoreOptions) {
@@ -209,6 +212,7 @@ export class RedisStore implements Store {
 
   private assertNoEviction(policies: string[]): void {
     this.policyCheckedAtMs = Date.now();
+    this.policyCheckedConnection = this.client.connections();
     const bad = policies.find((p) => p !== 'noeviction');
     this.evictionPolicyOk = bad === undefined;
     if (bad !== undefined)
@@ -249,6 +253,8 @@ export class RedisStore implements Store {
   /** Runs `fn` under the store's readiness and timeout rules (see {@link RedisStore.run}). */
   private async guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const state = this.client.state();
+    // A reconnect may have reached a restarted Redis with another policy: check again before using it.
+    if (this.client.connections() !== this.policyCheckedConnection) this.evictionPolicyOk = false;
     if (state === 'down') throw new StoreUnavailableError('token store unavailable: the Redis connection is down');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -92,6 +92,11 @@ function toWellFormed(s: string): string {
 
 /** A scope token as in RFC 6749 §3.3: 1*( %x21 / %x23-5B / %x5D-7E ); here at most 64 characters. */
 const SCOPE_RE = /^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
+
+/** True for an RFC 6749 §3.3 scope-token of 1 to 64 characters (the one rule for granted and required scopes). */
+export function isScopeToken(value: unknown): value is string {
+  return typeof value === 'string' && SCOPE_RE.test(value);
+}
 /** Most scopes one token may carry. */
 export const MAX_SCOPES = 64;
 
@@ -101,7 +106,7 @@ export function scopesOption(value: unknown): string[] {
   if (!Array.isArray(value)) throw new InvalidArgumentTypeError('scopes must be an array of strings');
   if (value.length > MAX_SCOPES) throw new InvalidArgumentValueError(`scopes: at most ${MAX_SCOPES} scopes per token`);
   for (const s of value)
-    if (typeof s !== 'string' || !SCOPE_RE.test(s))
+    if (!isScopeToken(s))
       throw new InvalidArgumentValueError('scopes: each scope must be 1-64 printable ASCII characters without spaces, `"` or `\\` (RFC 6749 §3.3)');
   return [...new Set(value as string[])];
 }

@@ -9,7 +9,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { TokenManager } from '../core/manager.js';
-import { authenticate, checkAuthOptions, checkScopeList, checkScopes, type AuthErrorResponse, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
+import { authenticate, authenticationRequired, checkAuthOptions, checkScopeList, checkScopes, type AuthErrorResponse, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationFromRawHeaders } from '../http/authorization.js';
 
 import { InvalidArgumentValueError } from '../core/errors.js';
@@ -71,7 +71,7 @@ export function requireScopes(manager: TokenManager, ...scopes: (string | readon
   const required = checkScopeList(scopes.flat());
   if (required.length === 0) throw new InvalidArgumentValueError('requireScopes needs at least one scope');
   return (req: Request, res: Response, next: NextFunction) => {
-    if (!req.auth) return sendAuthError(res, { status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="api"', 'Cache-Control': 'no-store' }, body: { error: 'unauthorized', reason: 'missing_token', message: 'authentication required' } });
+    if (!req.auth) return sendAuthError(res, authenticationRequired());
     const refused = checkScopes(manager, req.auth.token, required);
     if (refused) return sendAuthError(res, refused);
     next();

@@ -1,5 +1,5 @@
 import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreUnavailableError } from '../core/errors.js';
-import { rejectUnknownOptions } from '../core/options.js';
+import { isScopeToken, rejectUnknownOptions } from '../core/options.js';
 import type { TokenManager } from '../core/manager.js';
 import type { TokenRecord } from '../core/types.js';
 import { parseAuthorization } from './authorization.js';
@@ -57,7 +57,6 @@ export type AuthOutcome<User = unknown> =
   | { kind: 'refused'; response: AuthErrorResponse };
 
 const REALM_RE = /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
-const SCOPE_RE = /^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
 
 /**
  * Checks adapter options once, when the middleware is made, so a mistake fails at start-up instead of
@@ -84,7 +83,7 @@ export function checkScopeList(scopes: unknown): string[] {
   if (scopes === undefined) return [];
   if (!Array.isArray(scopes)) throw new InvalidArgumentTypeError('scopes must be an array of strings, e.g. { scopes: [\'read\'] }');
   for (const s of scopes)
-    if (typeof s !== 'string' || !SCOPE_RE.test(s))
+    if (!isScopeToken(s))
       throw new InvalidArgumentValueError(`scopes: ${JSON.stringify(s)} is not a scope (1-64 printable ASCII characters without spaces, \`"\` or \`\\\`)`);
   return [...scopes];
 }
@@ -107,7 +106,7 @@ export async function authenticate<User>(
   if (parsed.kind === 'missing') {
     if (options.optional) return { kind: 'anonymous' };
     manager.emit('authFailed', { reason: 'missing', tokenId: null });
-    return refuse(401, realm, 'missing_token', 'authentication required: send "Authorization: Bearer <token>"');
+    return { kind: 'refused', response: authenticationRequired(realm) };
   }
   if (parsed.kind === 'malformed') {
     manager.emit('authFailed', { reason: 'malformed', tokenId: null });
@@ -149,6 +148,11 @@ export function checkScopes(manager: TokenManager, token: TokenRecord, required:
   const response = refuse(403, realm, 'insufficient_scope', `the token lacks the scope${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`, 'insufficient_scope', required).response;
   response.body.scopes = missing;
   return response;
+}
+
+/** The 401 answer for a request without credentials (RFC 6750 §3: a challenge without an error code). */
+export function authenticationRequired(realm = 'api'): AuthErrorResponse {
+  return refuse(401, realm, 'missing_token', 'authentication required: send "Authorization: Bearer <token>"').response;
 }
 
 /** The 503 answer for a token store outage (fail closed: never a 401, never a 500). */

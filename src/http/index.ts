@@ -6,6 +6,7 @@
 export { parseAuthorization, authorizationFromRawHeaders, MAX_AUTHORIZATION_LENGTH, AUTH_SCHEMES, type AuthorizationParse } from './authorization.js';
 export {
   authenticate,
+  authenticationRequired,
   checkAuthOptions,
   checkScopeList,
   checkScopes,

@@ -70,6 +70,8 @@ function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redi
     // Connection errors surface as StoreUnavailableError on calls; keep ioredis from printing them.
     redis.on('error', () => {});
   }
+  /** The servers that hold keys: every master of a cluster, or the one server. */
+  const masters = (): Redis[] => (redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis]);
   let pending: Promise<void> | null = null;
   let connections = redis.status === 'ready' ? 1 : 0;
   redis.on('ready', () => connections++);
@@ -96,13 +98,11 @@ function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redi
       })),
     connections: () => connections,
     async ping() {
-      const nodes = redis.isCluster ? (redis as Cluster).nodes('master') : [redis];
-      await Promise.all(nodes.map((n) => n.ping()));
+      await Promise.all(masters().map((n) => n.ping()));
     },
     async evictionPolicies() {
-      const nodes = redis.isCluster ? (redis as Cluster).nodes('master') : [redis];
       const policies: string[] = [];
-      for (const node of nodes) {
+      for (const node of masters()) {
         try {
           const reply = (await node.config('GET', 'maxmemory-policy')) as string[];
           if (reply[1] !== undefined) policies.push(String(reply[1]));

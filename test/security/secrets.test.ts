@@ -104,7 +104,7 @@ describe('no token string in events, output, HTTP answers or Redis', () => {
         const type = await redis.type(key);
         dump += `${key} ${type} `;
         if (type === 'string') dump += await redis.get(key);
-        else if (type === 'zset') dump += (await redis.zrange(key, 0, -1, 'WITHSCORES')).join(' ');
+        else if (type === 'zset') dump += (await redis.zrange(key, '0', '-1', 'WITHSCORES')).join(' ');
         else dump += `(unexpected ${type})`;
       }
     } while (cursor !== '0');

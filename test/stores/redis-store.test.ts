@@ -58,7 +58,7 @@ describe('Redis store: layout and secrets', () => {
       const type = await redis.type(key);
       dump += key + '\n';
       if (type === 'string') dump += await redis.get(key);
-      else if (type === 'zset') dump += JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES'));
+      else if (type === 'zset') dump += JSON.stringify(await redis.zrange(key, '0', '-1', 'WITHSCORES'));
       else dump += `unexpected type ${type}`;
     }
     expect(dump).not.toContain('unexpected type');
@@ -98,7 +98,7 @@ describe('Redis store: nothing stale piles up', () => {
     await m.create('p', { ttlSeconds: 3600 });
     expect(await redis.zcard(idx)).toBe(2);
     const live = await m.list('p');
-    expect((await redis.zrange(idx, 0, -1)).sort()).toEqual(live.map((r) => r.tokenId).sort());
+    expect((await redis.zrange(idx, '0', '-1')).sort()).toEqual(live.map((r) => r.tokenId).sort());
   });
 
   it('members whose record vanished (deleted by hand) are never counted, and leave at the next write that walks the index', async () => {

@@ -42,6 +42,7 @@ export {
 } from './core/manager.js';
 export * from './core/errors.js';
 export * from './core/types.js';
+export type { Register, RegisteredUser } from './core/register.js';
 export type * from './core/store.js';
 export { KeyRing, digestsEqual, MIN_SECRET_BYTES, type SecretKey, type SecretOption, type TokenDigest } from './core/key-ring.js';
 export { parseToken, isTokenId, TOKEN_PREFIX, TOKEN_LENGTH, TOKEN_ID_LENGTH, type ParsedToken } from './core/token-format.js';

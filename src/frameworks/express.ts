@@ -1,80 +1,127 @@
 /**
  * `redis-multitokens/express`: Express middleware (Express 4.18+ and 5), the counterpart of the
- * plugin's `CachedTokenAuthentication`.
+ * plugin's `CachedTokenAuthentication`, and the error handler that gives the library's errors their
+ * HTTP answers on the app's own routes.
  *
  * ```ts
  * app.get('/me', tokenAuth(tokens, { loadUser }), (req, res) => res.json(req.auth));
+ * app.use(tokenErrorHandler()); // after the routes
  * ```
  * @packageDocumentation
  */
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { TokenManager } from '../core/manager.js';
-import { authenticate, authenticationRequired, checkAuthOptions, checkScopeList, checkScopes, type AuthErrorResponse, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
+import type { RegisteredUser } from '../core/register.js';
+import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationFromRawHeaders } from '../http/authorization.js';
+import { deviceDetails, type DeviceDetails } from '../http/client.js';
+import { applyErrorBody, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
+import { scopeRequirement, type ScopeRequirementOptions } from '../http/scopes.js';
+import { InvalidArgumentTypeError } from '../core/errors.js';
 
-import { InvalidArgumentValueError } from '../core/errors.js';
-import { displayIp } from '../http/client.js';
-
-export type { AuthOptions, TokenAuth, AuthErrorResponse } from '../http/authenticate.js';
+export type { AuthOptions, TokenAuth } from '../http/authenticate.js';
+export type { AuthErrorResponse, HttpErrorResponse, ErrorBodyFormatter } from '../http/responses.js';
+export type { ScopeRequirementOptions } from '../http/scopes.js';
+export type { DeviceDetails } from '../http/client.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
-      /** Set by `tokenAuth` on an authenticated request; undefined on an anonymous one (`optional: true`). */
+      /**
+       * Set by `tokenAuth` on an authenticated request; undefined on an anonymous one (`optional: true`).
+       * Its `user` is the type declared in `Register` (module augmentation of 'redis-multitokens').
+       * When another library declares `req.auth` too, read `getAuth(req)` instead.
+       */
       auth?: TokenAuth;
     }
   }
 }
 
-/** Sends one of the library's error answers (401/403/503 with a JSON body). */
-export function sendAuthError(res: Response, response: AuthErrorResponse): void {
+/** Where the authentication is also kept, for `getAuth` (a registry symbol: shared by the ESM and CommonJS copies). */
+const AUTH = Symbol.for('redis-multitokens.express.auth');
+
+/** Sends one of the library's error answers: its status, every header, and its body as JSON. */
+export function sendAuthError(res: Response, response: HttpErrorResponse): void {
   res.status(response.status).set(response.headers).json(response.body);
 }
 
 /**
- * Middleware that authenticates `Authorization: Bearer <token>` or `Token <token>`.
+ * Middleware that authenticates `Authorization: Bearer <token>` or `Token <token>` (RFC 6750 §2.1).
  * On success sets `req.auth` ({ userId, user, token }) and calls `next()`. Bad, missing (unless
  * `optional`), invalid, expired or revoked tokens and unknown users get 401 with `WWW-Authenticate`
- * and a JSON body; missing scopes 403; a store outage 503 with `Retry-After`. Errors thrown by
- * `loadUser` go to `next(err)`.
+ * and a JSON body; missing scopes 403; a store outage 503 with `Retry-After`; every refusal has
+ * `Cache-Control: no-store`. Errors thrown by `loadUser` go to `next(err)` (the app's error handler).
  * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options, when the middleware is made.
  */
-export function tokenAuth<User = unknown>(manager: TokenManager, options: AuthOptions<User> = {}): RequestHandler {
-  options = checkAuthOptions(manager, options);
+export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): RequestHandler {
+  const checked = checkAuthOptions(manager, options);
   return async (req: Request, res: Response, next: NextFunction) => {
     let outcome;
     try {
-      outcome = await authenticate(manager, authorizationFromRawHeaders(req.rawHeaders), options);
+      outcome = await authenticate(manager, authorizationFromRawHeaders(req.rawHeaders), checked);
       if (outcome.kind === 'refused') return sendAuthError(res, outcome.response);
     } catch (error) {
       return next(error); // loadUser threw, or the answer could not be sent: the app's error handler decides
     }
-    if (outcome.kind === 'authenticated') req.auth = outcome.auth as TokenAuth;
+    if (outcome.kind === 'authenticated') {
+      req.auth = outcome.auth as TokenAuth;
+      Object.defineProperty(req, AUTH, { value: outcome.auth, configurable: true, enumerable: false });
+    }
     next();
   };
 }
 
 /** `tokenAuth` with `optional: true`: anonymous requests pass with `req.auth` undefined; bad credentials still get 401. */
-export function optionalTokenAuth<User = unknown>(manager: TokenManager, options: Omit<AuthOptions<User>, 'optional'> = {}): RequestHandler {
+export function optionalTokenAuth<User = RegisteredUser>(manager: TokenManager, options: Omit<AuthOptions<User>, 'optional'> = {}): RequestHandler {
   return tokenAuth(manager, { ...options, optional: true });
 }
 
 /**
- * Middleware, placed after `tokenAuth`, that requires every scope listed (as arguments or arrays):
- * 403 `insufficient_scope` naming the missing ones; 401 when the request is not authenticated.
- * For another realm than `"api"`, pass `{ scopes, realm }` to `tokenAuth` instead.
- * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a scope that is not a scope-token, when the middleware is made.
+ * Middleware, placed after `tokenAuth`, that requires every scope listed: 403 `insufficient_scope`
+ * (RFC 6750 §3.1) naming the missing ones; 401 when the request is not authenticated.
+ * - `requireScopes(manager, 'admin', 'write')` or `requireScopes(manager, ['admin'], 'write')`: realm `"api"`;
+ * - `requireScopes(manager, ['admin'], { realm: 'admin', errorBody })`: the realm (and `errorBody`) of
+ *   your `tokenAuth`.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} no scope, a scope that is not a
+ *   scope-token, a bad realm or an unknown option, when the middleware is made.
  */
-export function requireScopes(manager: TokenManager, ...scopes: (string | readonly string[])[]): RequestHandler {
-  checkAuthOptions(manager, undefined);
-  const required = checkScopeList(scopes.flat());
-  if (required.length === 0) throw new InvalidArgumentValueError('requireScopes needs at least one scope');
+export function requireScopes(manager: TokenManager, scopes: readonly string[], options: ScopeRequirementOptions): RequestHandler;
+export function requireScopes(manager: TokenManager, ...scopes: (string | readonly string[])[]): RequestHandler;
+export function requireScopes(manager: TokenManager, ...args: (string | readonly string[] | ScopeRequirementOptions)[]): RequestHandler {
+  const last = args.at(-1);
+  const options = typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
+  const check = scopeRequirement(manager, (args as (string | readonly string[])[]).flat(), options);
   return (req: Request, res: Response, next: NextFunction) => {
-    if (!req.auth) return sendAuthError(res, authenticationRequired());
-    const refused = checkScopes(manager, req.auth.token, required);
+    const refused = check(req.auth ?? (req as { [AUTH]?: TokenAuth })[AUTH]);
     if (refused) return sendAuthError(res, refused);
     next();
+  };
+}
+
+/** Options of {@link tokenErrorHandler}. */
+export interface TokenErrorHandlerOptions {
+  /** Replaces the JSON body of the answers (status and headers stay), as `AuthOptions.errorBody`. */
+  errorBody?: ErrorBodyFormatter;
+}
+
+/**
+ * Error-handling middleware (mount it after your routes, before your own error handler) that answers
+ * the library's errors thrown in your routes: `StoreUnavailableError` -> 503 with `Retry-After`,
+ * `TokenLimitError` -> 403 `token_limit`, invalid arguments (e.g. a `deviceName` that is not a string)
+ * -> 400, each with `Cache-Control: no-store` and a JSON body ({@link errorResponse}). Any other error
+ * (and any error after the headers were sent) goes on to `next(err)`. Express 5 passes rejected promises
+ * of async routes here; in Express 4 call `next(err)` yourself.
+ * @throws {InvalidArgumentTypeError} bad options, when it is made.
+ */
+export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): ErrorRequestHandler {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('tokenErrorHandler options must be an object');
+  if (options.errorBody !== undefined && typeof options.errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
+  const { errorBody } = options;
+  return (error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    const response = errorResponse(error);
+    if (!response || res.headersSent) return next(error);
+    sendAuthError(res, applyErrorBody(response, errorBody));
   };
 }
 
@@ -83,16 +130,18 @@ export function requireScopes(manager: TokenManager, ...scopes: (string | readon
  * `userAgent` from the User-Agent header and `ip` from `req.ip` (which honours Express's `trust proxy`
  * setting), with IPv4-mapped IPv6 addresses (`::ffff:203.0.113.7`, RFC 4291 §2.5.5.2) shown as IPv4.
  */
-export function deviceFromRequest(req: Request): { userAgent: string | null; ip: string | null } {
-  return { userAgent: req.get('user-agent') ?? null, ip: displayIp(req.ip) };
+export function deviceFromRequest(req: Request): DeviceDetails {
+  return deviceDetails({ userAgent: req.get('user-agent'), ip: req.ip });
 }
 
 /**
- * The authentication of a request that passed `tokenAuth`, typed with the app's user type.
+ * The authentication of a request that passed `tokenAuth`, typed with the app's user type (by default
+ * the one declared in `Register`). It works even when another library also declares or sets `req.auth`.
  * @throws {Error} when the request is not authenticated (an anonymous request after `optionalTokenAuth`:
  *   read `req.auth`, which is undefined then).
  */
-export function getAuth<User = unknown>(req: Request): TokenAuth<User> {
-  if (!req.auth) throw new Error('getAuth: request is not authenticated (mount tokenAuth before this handler)');
-  return req.auth as TokenAuth<User>;
+export function getAuth<User = RegisteredUser>(req: Request): TokenAuth<User> {
+  const auth = (req as { [AUTH]?: TokenAuth<User> })[AUTH];
+  if (!auth) throw new Error('getAuth: request is not authenticated (mount tokenAuth before this handler)');
+  return auth;
 }

@@ -1,11 +1,27 @@
-import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreUnavailableError } from '../core/errors.js';
-import { isScopeToken, rejectUnknownOptions } from '../core/options.js';
+import { InvalidArgumentTypeError, errorKinds } from '../core/errors.js';
+import { rejectUnknownOptions } from '../core/options.js';
 import type { TokenManager } from '../core/manager.js';
+import type { RegisteredUser } from '../core/register.js';
 import type { TokenRecord } from '../core/types.js';
 import { parseAuthorization } from './authorization.js';
+import {
+  DEFAULT_REALM,
+  applyErrorBody,
+  authenticationRequired,
+  challenge,
+  storeUnavailableResponse,
+  type AuthErrorReason,
+  type AuthErrorResponse,
+  type ErrorBodyFormatter,
+  type HttpErrorResponse,
+} from './responses.js';
+import { checkRealm, checkScopeList, checkScopes } from './scopes.js';
 
-/** What a successful authentication attaches to the request. */
-export interface TokenAuth<User = unknown> {
+/**
+ * What a successful authentication attaches to the request. `User` defaults to the type declared in
+ * `Register` (module augmentation of 'redis-multitokens'), or `unknown` when none is.
+ */
+export interface TokenAuth<User = RegisteredUser> {
   /** The normalised user id. */
   userId: string;
   /** What `loadUser` returned, or `{ id: userId }` when no `loadUser` was given. */
@@ -15,11 +31,11 @@ export interface TokenAuth<User = unknown> {
 }
 
 /** Options shared by every framework adapter. */
-export interface AuthOptions<User = unknown> {
+export interface AuthOptions<User = RegisteredUser> {
   /**
    * Turns a user id into the app's user. Return null, undefined or false for a deleted or inactive user
    * (`return user.active && user` works): the request then gets 401, as DRF's TokenAuthentication does.
-   * Errors it throws propagate to the app.
+   * Errors it throws propagate to the framework's error path (a 500 there, unless they are the library's).
    */
   loadUser?: (userId: string, token: TokenRecord) => User | null | undefined | false | Promise<User | null | undefined | false>;
   /** Scopes the token must all hold; a token lacking one gets 403 `insufficient_scope` (RFC 6750 §3.1). */
@@ -31,160 +47,97 @@ export interface AuthOptions<User = unknown> {
   optional?: boolean;
   /** The `realm` of `WWW-Authenticate` challenges (default `"api"`; 1-64 printable ASCII characters without `"` or `\`). */
   realm?: string;
+  /**
+   * Replaces the JSON body of every refusal (401, 403, 503): called with the library's answer, returns
+   * the JSON value to send instead. Status and headers (`WWW-Authenticate`, `Retry-After`,
+   * `Cache-Control`) stay. Example: `errorBody: (r) => ({ code: r.body.reason })`.
+   */
+  errorBody?: ErrorBodyFormatter;
 }
 
-/** Why a request was refused, as in the JSON body's `reason`. */
-export type AuthErrorReason =
-  | 'missing_token'
-  | 'malformed_header'
-  | 'malformed_token'
-  | 'invalid_token'
-  | 'user_not_found'
-  | 'insufficient_scope'
-  | 'store_unavailable';
-
-/** An HTTP error answer every adapter sends as is: status, headers and a JSON body. */
-export interface AuthErrorResponse {
-  status: 401 | 403 | 503;
-  headers: Record<string, string>;
-  body: { error: string; reason: AuthErrorReason; message: string; scopes?: string[] };
-}
-
-/** Outcome of {@link authenticate}. */
-export type AuthOutcome<User = unknown> =
+/**
+ * Outcome of {@link authenticate}. For `refused`, send `response` as it is (its body already went
+ * through `errorBody`); `reason` says why.
+ */
+export type AuthOutcome<User = RegisteredUser> =
   | { kind: 'authenticated'; auth: TokenAuth<User> }
   | { kind: 'anonymous' }
-  | { kind: 'refused'; response: AuthErrorResponse };
-
-const REALM_RE = /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
+  | { kind: 'refused'; response: HttpErrorResponse; reason: AuthErrorReason };
 
 /**
  * Checks adapter options once, when the middleware is made, so a mistake fails at start-up instead of
  * turning every request into a 500.
  * @returns the options with `scopes` as a plain array.
- * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} naming the option.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} naming the option (an unknown option too:
+ *   a misspelt `scopes` would open a route to every valid token).
  */
 export function checkAuthOptions<User>(manager: unknown, options: AuthOptions<User> | undefined): AuthOptions<User> {
   if (!manager || typeof (manager as { verify?: unknown }).verify !== 'function')
     throw new InvalidArgumentTypeError('the first argument must be the TokenManager');
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('auth options must be an object');
-  // A misspelt `scopes` would open a route to every valid token: refuse unknown options.
-  rejectUnknownOptions('auth options', options, ['loadUser', 'scopes', 'optional', 'realm']);
+  rejectUnknownOptions('auth options', options, ['loadUser', 'scopes', 'optional', 'realm', 'errorBody']);
   if (options.loadUser !== undefined && typeof options.loadUser !== 'function') throw new InvalidArgumentTypeError('loadUser must be a function');
   if (options.optional !== undefined && typeof options.optional !== 'boolean') throw new InvalidArgumentTypeError('optional must be a boolean');
-  if (options.realm !== undefined && (typeof options.realm !== 'string' || !REALM_RE.test(options.realm)))
-    throw new InvalidArgumentValueError('realm must be 1-64 printable ASCII characters without `"` or `\\` (it is quoted in WWW-Authenticate)');
+  if (options.errorBody !== undefined && typeof options.errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
+  checkRealm(options.realm);
   return { ...options, scopes: checkScopeList(options.scopes) };
 }
 
-/** Checks a list of required scopes (RFC 6749 §3.3 scope-tokens). @throws TypeError/RangeError naming `scopes`. */
-export function checkScopeList(scopes: unknown): string[] {
-  if (scopes === undefined) return [];
-  if (!Array.isArray(scopes)) throw new InvalidArgumentTypeError('scopes must be an array of strings, e.g. { scopes: [\'read\'] }');
-  for (const s of scopes)
-    if (!isScopeToken(s))
-      throw new InvalidArgumentValueError(`scopes: ${JSON.stringify(s)} is not a scope (1-64 printable ASCII characters without spaces, \`"\` or \`\\\`)`);
-  return [...scopes];
-}
-
-/** Seconds a client is told to wait (`Retry-After`) when the token store is down. */
-export const RETRY_AFTER_SECONDS = 1;
-
 /**
  * The framework-free core of every adapter: parse the header, verify the token (one store round trip),
- * load the user, check scopes. Never throws for bad input; a store outage is a 503 answer; errors
- * thrown by `loadUser` (and unexpected faults) propagate.
+ * load the user, check scopes. Never throws for bad input; a store outage is a 503 answer (from any
+ * copy of the package's `StoreUnavailableError`); errors thrown by `loadUser` or `errorBody` (and
+ * unexpected faults) propagate. Emits `authFailed` for missing and malformed headers, unknown users and
+ * missing scopes (the manager emits it for bad tokens).
+ * @param authorization every `Authorization` header value of the request (see `authorizationFromRawHeaders`).
  */
-export async function authenticate<User>(
+export async function authenticate<User = RegisteredUser>(
   manager: TokenManager,
   authorization: string | readonly string[] | undefined,
   options: AuthOptions<User> = {},
 ): Promise<AuthOutcome<User>> {
-  const realm = options.realm ?? 'api';
+  const realm = options.realm ?? DEFAULT_REALM;
+  const refuse = (response: AuthErrorResponse): AuthOutcome<User> => ({
+    kind: 'refused',
+    response: applyErrorBody(response, options.errorBody),
+    reason: response.body.reason,
+  });
   const parsed = parseAuthorization(authorization);
   if (parsed.kind === 'missing') {
     if (options.optional) return { kind: 'anonymous' };
     manager.emit('authFailed', { reason: 'missing', tokenId: null });
-    return { kind: 'refused', response: authenticationRequired(realm) };
+    return refuse(authenticationRequired(realm));
   }
   if (parsed.kind === 'malformed') {
     manager.emit('authFailed', { reason: 'malformed', tokenId: null });
-    return refuse(401, realm, 'malformed_header', `malformed Authorization header: ${parsed.description}`, 'invalid_request');
+    return refuse(challenge(401, realm, 'malformed_header', `malformed Authorization header: ${parsed.description}`, 'invalid_request'));
   }
   let result;
   try {
     result = await manager.verify(parsed.token);
   } catch (error) {
-    if (error instanceof StoreUnavailableError) return unavailable();
+    if (errorKinds(error)?.includes('StoreUnavailableError')) return refuse(storeUnavailableResponse());
     throw error;
   }
   if (!result.valid) {
     return result.reason === 'malformed'
-      ? refuse(401, realm, 'malformed_token', 'the token is not in the expected format', 'invalid_token')
-      : refuse(401, realm, 'invalid_token', 'the token is invalid, expired or revoked', 'invalid_token');
+      ? refuse(challenge(401, realm, 'malformed_token', 'the token is not in the expected format', 'invalid_token'))
+      : refuse(challenge(401, realm, 'invalid_token', 'the token is invalid, expired or revoked', 'invalid_token'));
   }
   const user = options.loadUser ? await options.loadUser(result.userId, result.record) : ({ id: result.userId } as User);
   if (user === null || user === undefined || user === false) {
     manager.emit('authFailed', { reason: 'user_not_found', tokenId: result.record.tokenId });
-    return refuse(401, realm, 'user_not_found', 'the user of this token was not found or is inactive', 'invalid_token');
+    return refuse(challenge(401, realm, 'user_not_found', 'the user of this token was not found or is inactive', 'invalid_token'));
   }
   const auth: TokenAuth<User> = { userId: result.userId, user, token: result.record };
   if (options.scopes && options.scopes.length > 0) {
     const refused = checkScopes(manager, auth.token, options.scopes, realm);
-    if (refused) return { kind: 'refused', response: refused };
+    if (refused) return refuse(refused);
   }
   return { kind: 'authenticated', auth };
 }
 
-/**
- * Checks that `token` holds every scope in `required`. Returns the 403 answer naming the missing
- * scopes (RFC 6750 §3.1 `insufficient_scope`), or null when all are held.
- */
-export function checkScopes(manager: TokenManager, token: TokenRecord, required: readonly string[], realm = 'api'): AuthErrorResponse | null {
-  const missing = required.filter((s) => !token.scopes.includes(s));
-  if (missing.length === 0) return null;
-  manager.emit('authFailed', { reason: 'insufficient_scope', tokenId: token.tokenId });
-  const response = refuse(403, realm, 'insufficient_scope', `the token lacks the scope${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`, 'insufficient_scope', required).response;
-  response.body.scopes = missing;
-  return response;
-}
-
-/** The 401 answer for a request without credentials (RFC 6750 §3: a challenge without an error code). */
-export function authenticationRequired(realm = 'api'): AuthErrorResponse {
-  return refuse(401, realm, 'missing_token', 'authentication required: send "Authorization: Bearer <token>"').response;
-}
-
-/** The 503 answer for a token store outage (fail closed: never a 401, never a 500). */
-export function unavailable(): { kind: 'refused'; response: AuthErrorResponse } {
-  return {
-    kind: 'refused',
-    response: {
-      status: 503,
-      headers: { 'Retry-After': String(RETRY_AFTER_SECONDS), 'Cache-Control': 'no-store' },
-      body: { error: 'service_unavailable', reason: 'store_unavailable', message: 'authentication is temporarily unavailable; retry shortly' },
-    },
-  };
-}
-
-function refuse(
-  status: 401 | 403,
-  realm: string,
-  reason: AuthErrorReason,
-  message: string,
-  rfcError?: 'invalid_request' | 'invalid_token' | 'insufficient_scope',
-  scopes?: readonly string[],
-): { kind: 'refused'; response: AuthErrorResponse } {
-  // RFC 6750 §3: no error code when the request carried no credentials at all.
-  let challenge = `Bearer realm="${realm}"`;
-  if (rfcError) challenge += `, error="${rfcError}", error_description="${message.replace(/["\\]/g, "'")}"`;
-  if (scopes) challenge += `, scope="${scopes.join(' ')}"`;
-  return {
-    kind: 'refused',
-    response: {
-      status,
-      headers: { 'WWW-Authenticate': challenge, 'Cache-Control': 'no-store' },
-      body: { error: rfcError ?? 'unauthorized', reason, message },
-    },
-  };
-}
+// Also reachable from here (adapters may import every http piece from '../http/index.js').
+export { authenticationRequired, unavailable, type AuthErrorReason, type AuthErrorResponse, type HttpErrorResponse } from './responses.js';
+export { checkScopeList, checkScopes } from './scopes.js';

@@ -1,21 +1,26 @@
 /**
  * `redis-multitokens/http`: framework-free pieces every adapter uses (header parsing, the
- * authenticate flow, and the 401/403/503 answers). Write an adapter for another framework with these.
+ * authenticate flow, scope requirements, device details, and the 400/401/403/503 answers, including
+ * the answer for any error the library throws). Write an adapter for another framework with these.
  * @packageDocumentation
  */
 export { parseAuthorization, authorizationFromRawHeaders, MAX_AUTHORIZATION_LENGTH, AUTH_SCHEMES, type AuthorizationParse } from './authorization.js';
+export { authenticate, checkAuthOptions, type AuthOptions, type AuthOutcome, type TokenAuth } from './authenticate.js';
+export { checkScopeList, checkScopes, checkRealm, scopeRequirement, type ScopeRequirementOptions } from './scopes.js';
 export {
-  authenticate,
+  applyErrorBody,
   authenticationRequired,
-  checkAuthOptions,
-  checkScopeList,
-  checkScopes,
+  challenge,
+  errorResponse,
+  storeUnavailableResponse,
   unavailable,
-  RETRY_AFTER_SECONDS,
-  type AuthOptions,
-  type AuthOutcome,
-  type AuthErrorResponse,
+  DEFAULT_REALM,
+  type AuthErrorBody,
   type AuthErrorReason,
-  type TokenAuth,
-} from './authenticate.js';
-export { displayIp } from './client.js';
+  type AuthErrorResponse,
+  type ErrorBodyFormatter,
+  type HttpErrorResponse,
+} from './responses.js';
+export { displayIp, deviceDetails, type DeviceDetails } from './client.js';
+export { RETRY_AFTER_SECONDS, isRedisMultitokensError, errorKinds } from '../core/errors.js';
+export type { Register, RegisteredUser } from '../core/register.js';

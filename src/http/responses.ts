@@ -1,0 +1,139 @@
+/**
+ * The HTTP answers of the library, framework-free: 401 and 403 challenges (RFC 6750 §3), 503 for a
+ * store outage, and the answer for any error the library throws ({@link errorResponse}). Every adapter
+ * sends these as they are: the status, every header, and the body as JSON (`application/json`).
+ */
+import { RETRY_AFTER_SECONDS, errorKinds } from '../core/errors.js';
+
+/** Why a request was refused, as in the JSON body's `reason`. */
+export type AuthErrorReason =
+  | 'missing_token'
+  | 'malformed_header'
+  | 'malformed_token'
+  | 'invalid_token'
+  | 'user_not_found'
+  | 'insufficient_scope'
+  | 'store_unavailable'
+  | 'invalid_argument'
+  | 'token_limit';
+
+/** The library's JSON body of an error answer. */
+export interface AuthErrorBody {
+  /** RFC 6750 §3.1 error code for 401/403 challenges (`invalid_request`, `invalid_token`, `insufficient_scope`), `unauthorized` without credentials, else a short code (`service_unavailable`, `bad_request`, `forbidden`). */
+  error: string;
+  /** Stable reason, see {@link AuthErrorReason}. */
+  reason: AuthErrorReason;
+  /** Human-readable explanation; never holds a token. */
+  message: string;
+  /** With `insufficient_scope`: the scopes the token lacks. */
+  scopes?: string[];
+  /** With `token_limit`: the maximum number of live tokens per user. */
+  limit?: number;
+}
+
+/** An error answer of the library: status, headers (e.g. `WWW-Authenticate`, `Retry-After`, `Cache-Control`) and its JSON body. */
+export interface AuthErrorResponse {
+  status: 400 | 401 | 403 | 503;
+  headers: Record<string, string>;
+  body: AuthErrorBody;
+}
+
+/**
+ * What an adapter sends: an {@link AuthErrorResponse} whose body may have been replaced by the app's
+ * `errorBody` option (status and headers never change). Send `body` as JSON.
+ */
+export interface HttpErrorResponse {
+  status: AuthErrorResponse['status'];
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/**
+ * Replaces the JSON body of an error answer (status and headers stay).
+ * Called with the library's answer; returns the JSON value to send instead (an object, usually).
+ */
+export type ErrorBodyFormatter = (response: AuthErrorResponse) => unknown;
+
+/** The answer with its body given to `errorBody` when one is set, else the answer unchanged. */
+export function applyErrorBody(response: AuthErrorResponse, errorBody?: ErrorBodyFormatter): HttpErrorResponse {
+  if (!errorBody) return response;
+  // Copies, so an errorBody that mutates its argument cannot change the library's headers.
+  return { status: response.status, headers: { ...response.headers }, body: errorBody({ ...response, headers: { ...response.headers }, body: { ...response.body } }) };
+}
+
+/** Default `realm` of `WWW-Authenticate` challenges. */
+export const DEFAULT_REALM = 'api';
+
+/**
+ * A 401 or 403 challenge (RFC 6750 §3): `WWW-Authenticate: Bearer realm="<realm>"`, then
+ * `error`, `error_description` (and `scope` for 403) when the request carried credentials; always
+ * `Cache-Control: no-store`.
+ */
+export function challenge(
+  status: 401 | 403,
+  realm: string,
+  reason: AuthErrorReason,
+  message: string,
+  rfcError?: 'invalid_request' | 'invalid_token' | 'insufficient_scope',
+  scopes?: readonly string[],
+): AuthErrorResponse {
+  // RFC 6750 §3: no error code when the request carried no credentials at all.
+  let value = `Bearer realm="${realm}"`;
+  if (rfcError) value += `, error="${rfcError}", error_description="${message.replace(/["\\]/g, "'")}"`;
+  if (scopes) value += `, scope="${scopes.join(' ')}"`;
+  return { status, headers: { 'WWW-Authenticate': value, 'Cache-Control': 'no-store' }, body: { error: rfcError ?? 'unauthorized', reason, message } };
+}
+
+/**
+ * The 401 answer for a request without credentials (RFC 6750 §3: a challenge without an error code),
+ * reason `missing_token`. Adapters send it when a route needs an authenticated request and has none.
+ */
+export function authenticationRequired(realm = DEFAULT_REALM): AuthErrorResponse {
+  return challenge(401, realm, 'missing_token', 'authentication required: send "Authorization: Bearer <token>"');
+}
+
+/**
+ * The 503 answer for a token store outage (fail closed: never a 401, never a 500): `Retry-After`
+ * (seconds, RFC 9110 §10.2.3) and `Cache-Control: no-store`, reason `store_unavailable`.
+ */
+export function storeUnavailableResponse(): AuthErrorResponse {
+  return {
+    status: 503,
+    headers: { 'Retry-After': String(RETRY_AFTER_SECONDS), 'Cache-Control': 'no-store' },
+    body: { error: 'service_unavailable', reason: 'store_unavailable', message: 'authentication is temporarily unavailable; retry shortly' },
+  };
+}
+
+/** The 503 answer as a refused outcome of `authenticate` (kept for adapters written against 0.1). */
+export function unavailable(): { kind: 'refused'; response: AuthErrorResponse; reason: 'store_unavailable' } {
+  return { kind: 'refused', response: storeUnavailableResponse(), reason: 'store_unavailable' };
+}
+
+/**
+ * The HTTP answer for an error thrown by this library (from any copy of the package: ESM or CommonJS,
+ * any entry; recognised by its brand, not by `instanceof` of one copy), or null for any other value:
+ * - `StoreUnavailableError` / `StoreMisconfiguredError`: 503, `Retry-After`, `Cache-Control: no-store`,
+ *   reason `store_unavailable`, a generic message (never the cause, a host or a key);
+ * - `TokenLimitError`: 403, reason `token_limit`, with `limit` (403 and not 429: see `TokenLimitError`);
+ * - `InvalidArgumentTypeError` / `InvalidArgumentValueError`: 400, reason `invalid_argument`, the
+ *   error's message (it names the argument, never a token);
+ * - any other error of the library: null (let the framework answer 500).
+ *
+ * Adapters use it in their error handler; apps may too: `const r = errorResponse(err); if (r) ...`.
+ */
+export function errorResponse(error: unknown): AuthErrorResponse | null {
+  const kinds = errorKinds(error);
+  if (!kinds) return null;
+  const e = error as { message?: unknown; limit?: unknown };
+  const message = typeof e.message === 'string' ? e.message : '';
+  if (kinds.includes('StoreUnavailableError')) return storeUnavailableResponse();
+  if (kinds.includes('TokenLimitError'))
+    return {
+      status: 403,
+      headers: { 'Cache-Control': 'no-store' },
+      body: { error: 'forbidden', reason: 'token_limit', message, ...(typeof e.limit === 'number' ? { limit: e.limit } : {}) },
+    };
+  if (kinds.includes('InvalidArgumentTypeError') || kinds.includes('InvalidArgumentValueError'))
+    return { status: 400, headers: { 'Cache-Control': 'no-store' }, body: { error: 'bad_request', reason: 'invalid_argument', message } };
+  return null;
+}

@@ -6,6 +6,9 @@ export default defineConfig({
     express: 'src/express.ts',
     ioredis: 'src/ioredis.ts',
     http: 'src/http.ts',
+    koa: 'src/koa.ts',
+    hono: 'src/hono.ts',
+    nestjs: 'src/nestjs.ts',
     testing: 'src/testing/index.ts',
   },
   format: ['esm', 'cjs'],
@@ -15,5 +18,5 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   splitting: true,
-  external: ['ioredis', 'express'],
+  external: ['ioredis', 'express', '@nestjs/common', '@nestjs/core', 'koa', 'hono'],
 });

@@ -8,7 +8,6 @@ export default defineConfig({
     http: 'src/http.ts',
     koa: 'src/koa.ts',
     hono: 'src/hono.ts',
-    nestjs: 'src/nestjs.ts',
     testing: 'src/testing/index.ts',
   },
   format: ['esm', 'cjs'],
@@ -18,5 +17,5 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   splitting: true,
-  external: ['ioredis', 'express', '@nestjs/common', '@nestjs/core', 'koa', 'hono'],
+  external: ['ioredis', 'express', 'koa', 'hono'],
 });

@@ -1,0 +1,197 @@
+/**
+ * `redis-multitokens/hono`: Hono 4 middleware made with `createMiddleware`, the counterpart of the
+ * Python plugin's `CachedTokenAuthentication`. It sets the context variable `auth`, typed through the
+ * middleware's `Env` (no global `ContextVariableMap` declaration: `c.get('auth').user` is typed by
+ * inference on the routes the middleware is on).
+ *
+ * ```ts
+ * app.onError(tokenErrorHandler());                       // 400/403/503 JSON for the library's errors
+ * app.get('/me', tokenAuth(tokens, { loadUser }), (c) => c.json(c.get('auth').user));
+ * ```
+ * @packageDocumentation
+ */
+import type { Context, ErrorHandler, MiddlewareHandler } from 'hono';
+import type { GetConnInfo } from 'hono/conninfo';
+import { createMiddleware } from 'hono/factory';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../core/errors.js';
+import type { TokenManager } from '../core/manager.js';
+import { rejectUnknownOptions } from '../core/options.js';
+import type { RegisteredUser } from '../core/register.js';
+import {
+  authenticate,
+  checkAuthOptions,
+  deviceDetails,
+  applyErrorBody,
+  errorResponse,
+  scopeRequirement,
+  type AuthOptions,
+  type TokenAuth,
+  type DeviceDetails,
+  type ErrorBodyFormatter,
+  type HttpErrorResponse,
+  type ScopeRequirementOptions,
+} from '../http/index.js';
+
+export type { AuthOptions, TokenAuth, AuthErrorResponse, ErrorBodyFormatter, HttpErrorResponse, DeviceDetails, ScopeRequirementOptions } from '../http/index.js';
+export type { Register, RegisteredUser } from '../core/register.js';
+
+/** The `Env` of routes behind {@link tokenAuth}: `c.get('auth')` is set. */
+export interface AuthEnv<User = RegisteredUser> {
+  Variables: { auth: TokenAuth<User> };
+}
+
+/** The `Env` of routes behind {@link optionalTokenAuth}: `c.get('auth')` is undefined on an anonymous request. */
+export interface OptionalAuthEnv<User = RegisteredUser> {
+  Variables: { auth: TokenAuth<User> | undefined };
+}
+
+/** One of the library's error answers as a `Response`: its status, every header, and its body as JSON. */
+export function authErrorResponse(response: HttpErrorResponse): Response {
+  return new Response(JSON.stringify(response.body) ?? 'null', {
+    status: response.status,
+    headers: { ...response.headers, 'Content-Type': 'application/json' },
+  });
+}
+
+/**
+ * A refusal as Hono's middleware throw it (as `hono/bearer-auth` does): an `HTTPException` carrying the
+ * finished answer, which Hono's default error handler, and any `onError` that returns
+ * `err.getResponse()` for an `HTTPException`, sends as it is.
+ */
+function refusal(response: HttpErrorResponse): HTTPException {
+  const message = (response.body as { message?: unknown } | null)?.message;
+  return new HTTPException(response.status as ContentfulStatusCode, {
+    res: authErrorResponse(response),
+    message: typeof message === 'string' ? message : 'request refused',
+  });
+}
+
+/**
+ * Middleware that authenticates `Authorization: Bearer <token>` or `Token <token>` and sets the
+ * context variable `auth` ({ userId, user, token }), then calls `next()`. Bad, missing (unless
+ * `optional`), invalid, expired or revoked tokens and unknown users get 401 with `WWW-Authenticate` and
+ * a JSON body; missing scopes 403; a store outage 503 with `Retry-After`: each thrown as an
+ * `HTTPException` holding that answer. Errors thrown by `loadUser` are thrown on, to `app.onError`.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options, when the middleware is made.
+ */
+export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> & { optional: true }): MiddlewareHandler<OptionalAuthEnv<User>>;
+export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options?: AuthOptions<User> & { optional?: false }): MiddlewareHandler<AuthEnv<User>>;
+export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options?: AuthOptions<User>): MiddlewareHandler<OptionalAuthEnv<User>>;
+export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): MiddlewareHandler<OptionalAuthEnv<User>> | MiddlewareHandler<AuthEnv<User>> {
+  const checked = checkAuthOptions(manager, options);
+  return createMiddleware<OptionalAuthEnv<User>>(async (c, next) => {
+    // The Fetch API joins repeated headers with ", ": two credentials are then refused as one malformed header.
+    const outcome = await authenticate(manager, c.req.header('Authorization'), checked);
+    if (outcome.kind === 'refused') throw refusal(outcome.response);
+    if (outcome.kind === 'authenticated') c.set('auth', outcome.auth);
+    await next();
+  });
+}
+
+/** `tokenAuth` with `optional: true`: anonymous requests pass with `c.get('auth')` undefined; bad credentials still get 401. */
+export function optionalTokenAuth<User = RegisteredUser>(manager: TokenManager, options: Omit<AuthOptions<User>, 'optional'> = {}): MiddlewareHandler<OptionalAuthEnv<User>> {
+  return tokenAuth<User>(manager, { ...options, optional: true as const });
+}
+
+/**
+ * Middleware, placed after `tokenAuth` on a route, that requires every scope listed: 403
+ * `insufficient_scope` naming the missing ones, 401 when the request is not authenticated, thrown as an
+ * `HTTPException` holding the answer.
+ * - `requireScopes(manager, 'admin', 'write')` or `requireScopes(manager, ['admin'], 'write')`: realm `"api"`;
+ * - `requireScopes(manager, ['admin'], { realm: 'admin', errorBody })`: the realm (and `errorBody`) of
+ *   your `tokenAuth`.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} no scope, a bad scope, realm or option, when made.
+ */
+export function requireScopes(manager: TokenManager, scopes: readonly string[], options: ScopeRequirementOptions): MiddlewareHandler<OptionalAuthEnv<unknown>>;
+export function requireScopes(manager: TokenManager, ...scopes: (string | readonly string[])[]): MiddlewareHandler<OptionalAuthEnv<unknown>>;
+export function requireScopes(manager: TokenManager, ...args: (string | readonly string[] | ScopeRequirementOptions)[]): MiddlewareHandler<OptionalAuthEnv<unknown>> {
+  const last = args.at(-1);
+  const options = typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
+  const check = scopeRequirement(manager, (args as (string | readonly string[])[]).flat(), options);
+  return createMiddleware<OptionalAuthEnv<unknown>>(async (c, next) => {
+    const refused = check(c.get('auth'));
+    if (refused) throw refusal(refused);
+    await next();
+  });
+}
+
+/** Options of {@link tokenErrorHandler}. */
+export interface TokenErrorHandlerOptions {
+  /** Replaces the JSON body of the answers (status and headers stay), as `AuthOptions.errorBody`. */
+  errorBody?: ErrorBodyFormatter;
+  /**
+   * Your own error handler, for every error that is not the library's. Default: Hono's own behaviour
+   * (an `HTTPException`'s own response, else the error logged with `console.error` and a 500).
+   */
+  fallback?: ErrorHandler;
+}
+
+/** Hono's default error handler (hono-base.ts), which Hono does not export. */
+const honoDefaultErrorHandler: ErrorHandler = (error, c) => {
+  if ('getResponse' in error && typeof error.getResponse === 'function') {
+    const res = (error as HTTPException).getResponse();
+    return c.newResponse(res.body, res);
+  }
+  console.error(error);
+  return c.text('Internal Server Error', 500);
+};
+
+/**
+ * An error handler for `app.onError(...)` that answers the library's errors thrown by routes (`create`,
+ * `list`, `revokeById`...): `StoreUnavailableError` 503 with `Retry-After`, `TokenLimitError` 403
+ * (reason `token_limit`), invalid arguments 400, each with `Cache-Control: no-store` and a JSON body
+ * ({@link errorResponse}); Hono's own default would answer them 500. Every other error goes to
+ * `options.fallback`, or to Hono's default behaviour.
+ * @throws {InvalidArgumentTypeError} bad options, when it is made.
+ */
+export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): ErrorHandler {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('tokenErrorHandler options must be an object');
+  rejectUnknownOptions('tokenErrorHandler options', options, ['errorBody', 'fallback']);
+  const { errorBody, fallback = honoDefaultErrorHandler } = options;
+  if (errorBody !== undefined && typeof errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
+  if (typeof fallback !== 'function') throw new InvalidArgumentTypeError('fallback must be an error handler (err, c) => Response');
+  return (error, c) => {
+    const response = errorResponse(error);
+    return response ? authErrorResponse(applyErrorBody(response, errorBody)) : fallback(error, c);
+  };
+}
+
+/** Where {@link deviceFromRequest} finds the client's IP address. */
+export interface DeviceFromRequestOptions {
+  /**
+   * The runtime's `getConnInfo` (from `@hono/node-server/conninfo`, `hono/bun`, `hono/deno`,
+   * `hono/cloudflare-workers`...): the address of the peer of the connection. Without it, and without
+   * `proxyHops`, `ip` is null (Hono itself has no runtime-free client address).
+   */
+  getConnInfo?: GetConnInfo;
+  /**
+   * How many reverse proxies you run in front of the app, each appending to `X-Forwarded-For`
+   * (default 0: the header is ignored, since any client can send one). With n >= 1 the client IP is
+   * the n-th address from the right of `X-Forwarded-For` (the leftmost when there are fewer), as
+   * Express's `trust proxy` = n; the connection's address when the header is absent.
+   */
+  proxyHops?: number;
+}
+
+/**
+ * Device details of a login request for `manager.create(userId, { ...deviceFromRequest(c, { getConnInfo }), deviceName })`:
+ * `userAgent` from the User-Agent header and `ip` from `options.getConnInfo` (or `X-Forwarded-For`,
+ * only when you set `proxyHops`), with IPv4-mapped IPv6 addresses (`::ffff:203.0.113.7`) shown as IPv4.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options.
+ */
+export function deviceFromRequest(c: Context, options: DeviceFromRequestOptions = {}): DeviceDetails {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('deviceFromRequest options must be an object');
+  rejectUnknownOptions('deviceFromRequest options', options, ['getConnInfo', 'proxyHops']);
+  const { getConnInfo, proxyHops = 0 } = options;
+  if (getConnInfo !== undefined && typeof getConnInfo !== 'function') throw new InvalidArgumentTypeError('getConnInfo must be a function, e.g. getConnInfo from @hono/node-server/conninfo');
+  if (!Number.isSafeInteger(proxyHops) || proxyHops < 0) throw new InvalidArgumentValueError('proxyHops must be a whole number of proxies, 0 or more');
+  let ip: string | undefined;
+  if (proxyHops > 0) {
+    const forwarded = (c.req.header('X-Forwarded-For') ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    if (forwarded.length > 0) ip = forwarded[Math.max(0, forwarded.length - proxyHops)];
+  }
+  if (ip === undefined && getConnInfo) ip = getConnInfo(c).remote.address;
+  return deviceDetails({ userAgent: c.req.header('User-Agent'), ip });
+}

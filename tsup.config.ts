@@ -8,6 +8,7 @@ export default defineConfig({
     http: 'src/http.ts',
     koa: 'src/koa.ts',
     hono: 'src/hono.ts',
+    nestjs: 'src/nestjs.ts',
     testing: 'src/testing/index.ts',
   },
   format: ['esm', 'cjs'],
@@ -17,5 +18,5 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   splitting: true,
-  external: ['ioredis', 'express', 'koa', 'hono'],
+  external: ['ioredis', 'express', '@nestjs/common', '@nestjs/core', 'koa', 'hono'],
 });

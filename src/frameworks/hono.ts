@@ -55,17 +55,22 @@ export function authErrorResponse(response: HttpErrorResponse): Response {
   });
 }
 
+/** Marks the refusals thrown by this adapter (a registry symbol: the ESM and CommonJS copies share it). */
+const REFUSAL = Symbol.for('redis-multitokens.hono.refusal');
+
 /**
  * A refusal as Hono's middleware throw it (as `hono/bearer-auth` does): an `HTTPException` carrying the
- * finished answer, which Hono's default error handler, and any `onError` that returns
- * `err.getResponse()` for an `HTTPException`, sends as it is.
+ * finished answer, which Hono's default error handler, {@link tokenErrorHandler}, and any `onError`
+ * that returns `err.getResponse()` for an `HTTPException`, send as it is.
  */
 function refusal(response: HttpErrorResponse): HTTPException {
   const message = (response.body as { message?: unknown } | null)?.message;
-  return new HTTPException(response.status as ContentfulStatusCode, {
+  const exception = new HTTPException(response.status as ContentfulStatusCode, {
     res: authErrorResponse(response),
     message: typeof message === 'string' ? message : 'request refused',
   });
+  Object.defineProperty(exception, REFUSAL, { value: true });
+  return exception;
 }
 
 /**
@@ -142,7 +147,8 @@ const honoDefaultErrorHandler: ErrorHandler = (error, c) => {
  * An error handler for `app.onError(...)` that answers the library's errors thrown by routes (`create`,
  * `list`, `revokeById`...): `StoreUnavailableError` 503 with `Retry-After`, `TokenLimitError` 403
  * (reason `token_limit`), invalid arguments 400, each with `Cache-Control: no-store` and a JSON body
- * ({@link errorResponse}); Hono's own default would answer them 500. Every other error goes to
+ * ({@link errorResponse}); Hono's own default would answer them 500. The refusals of this adapter's
+ * middleware (thrown as `HTTPException`) are answered as they are. Every other error goes to
  * `options.fallback`, or to Hono's default behaviour.
  * @throws {InvalidArgumentTypeError} bad options, when it is made.
  */
@@ -153,6 +159,8 @@ export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): Error
   if (errorBody !== undefined && typeof errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
   if (typeof fallback !== 'function') throw new InvalidArgumentTypeError('fallback must be an error handler (err, c) => Response');
   return (error, c) => {
+    // The middleware's own refusals (401/403/503) are answered as they are, whatever the fallback does.
+    if ((error as { [REFUSAL]?: unknown })[REFUSAL] === true) return (error as HTTPException).getResponse();
     const response = errorResponse(error);
     return response ? authErrorResponse(applyErrorBody(response, errorBody)) : fallback(error, c);
   };

@@ -78,19 +78,27 @@ describe('Hono 4 adapter on @hono/node-server', () => {
   const seenByOnError: unknown[] = [];
   const logged: unknown[] = [];
 
-  function buildApp(errors: 'tokenErrorHandler' | 'hono-default' | 'own-fallback'): Hono {
+  type ErrorSetup = 'tokenErrorHandler' | 'hono-default' | 'own-fallback' | 'own-onError';
+  function buildApp(errors: ErrorSetup): Hono {
     const app = new Hono();
     if (errors === 'tokenErrorHandler') app.onError(tokenErrorHandler());
+    // A fallback that knows nothing of HTTPException: the adapter's refusals must not reach it.
     if (errors === 'own-fallback')
       app.onError(
         tokenErrorHandler({
           fallback: (error, c) => {
             seenByOnError.push(error);
-            if (error instanceof HTTPException) return error.getResponse();
             return c.json({ error: 'internal' }, 500);
           },
         }),
       );
+    // An app's own onError, written as Hono's docs say, without tokenErrorHandler.
+    if (errors === 'own-onError')
+      app.onError((error, c) => {
+        seenByOnError.push(error);
+        if (error instanceof HTTPException) return error.getResponse();
+        return c.json({ error: 'internal' }, 500);
+      });
     app.get('/me', tokenAuth<User>(manager, { loadUser: (id) => USERS.get(id) ?? null }), (c) =>
       c.json({ userId: c.get('auth').userId, name: c.get('auth').user.name, tokenId: c.get('auth').token.tokenId }),
     );
@@ -122,7 +130,7 @@ describe('Hono 4 adapter on @hono/node-server', () => {
     alice = (await manager.create(1, { deviceName: 'laptop' })).token;
     admin = (await manager.create(1, { scopes: ['admin'] })).token;
     await limited.create(7);
-    for (const kind of ['tokenErrorHandler', 'hono-default', 'own-fallback'] as const) servers[kind] = await start(buildApp(kind));
+    for (const kind of ['tokenErrorHandler', 'hono-default', 'own-fallback', 'own-onError'] as const) servers[kind] = await start(buildApp(kind));
   });
 
   afterAll(async () => {
@@ -144,7 +152,7 @@ describe('Hono 4 adapter on @hono/node-server', () => {
     expect(bad.json.reason).toBe('malformed_token');
   });
 
-  it.each(['tokenErrorHandler', 'hono-default', 'own-fallback'] as const)('refusals reach the client whole through %s (an HTTPException with the answer)', async (kind) => {
+  it.each(['tokenErrorHandler', 'hono-default', 'own-fallback', 'own-onError'] as const)('refusals reach the client whole through %s (an HTTPException with the answer)', async (kind) => {
     const before = seenByOnError.length;
     const r = await send(servers[kind]!.url, '/me');
     expect(r.status).toBe(401);
@@ -152,13 +160,14 @@ describe('Hono 4 adapter on @hono/node-server', () => {
     expect(r.headers['www-authenticate']).toBe('Bearer realm="api"');
     expect(r.headers['cache-control']).toBe('no-store');
     expect(r.json.reason).toBe('missing_token');
-    if (kind === 'own-fallback') {
-      // The app's onError saw the refusal as an HTTPException (with the message), and returned its response.
-      const seen = seenByOnError.slice(before);
+    const seen = seenByOnError.slice(before);
+    if (kind === 'own-onError') {
+      // The app's own onError saw the refusal as an HTTPException (with the message), and returned its response.
       expect(seen).toHaveLength(1);
       expect(seen[0]).toBeInstanceOf(HTTPException);
       expect((seen[0] as HTTPException).status).toBe(401);
-    }
+      expect((seen[0] as HTTPException).message).toMatch(/^authentication required/);
+    } else expect(seen).toEqual([]); // tokenErrorHandler answers the refusal itself: its fallback never sees it
   });
 
   it('two Authorization headers (joined by the Fetch API) are refused as one malformed header', async () => {

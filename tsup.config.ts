@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     express: 'src/express.ts',
+    fastify: 'src/fastify.ts',
     ioredis: 'src/ioredis.ts',
     http: 'src/http.ts',
     koa: 'src/koa.ts',
@@ -18,5 +19,5 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   splitting: true,
-  external: ['ioredis', 'express', '@nestjs/common', '@nestjs/core', 'koa', 'hono'],
+  external: ['ioredis', 'express', 'fastify', 'fastify-plugin', '@nestjs/common', '@nestjs/core', 'koa', 'hono'],
 });

@@ -1,0 +1,167 @@
+/**
+ * `redis-multitokens/fastify`: a Fastify 5 plugin (made with fastify-plugin), the counterpart of the
+ * Python plugin's `CachedTokenAuthentication`.
+ *
+ * ```ts
+ * await app.register(tokenAuthPlugin, { manager: tokens, loadUser });  // every route of this scope
+ * app.get('/me', async (request) => request.auth);
+ * app.setErrorHandler(tokenErrorHandler());                              // 400/403/503 from create, list...
+ * ```
+ * @packageDocumentation
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../core/errors.js';
+import { rejectUnknownOptions } from '../core/options.js';
+import type { TokenManager } from '../core/manager.js';
+import type { RegisteredUser } from '../core/register.js';
+import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
+import { authorizationFromRawHeaders } from '../http/authorization.js';
+import { deviceDetails, type DeviceDetails } from '../http/client.js';
+import { applyErrorBody, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
+import { scopeRequirement } from '../http/scopes.js';
+
+export type { AuthOptions, TokenAuth } from '../http/authenticate.js';
+export type { AuthErrorResponse, HttpErrorResponse, ErrorBodyFormatter } from '../http/responses.js';
+export type { DeviceDetails } from '../http/client.js';
+export type { Register, RegisteredUser } from '../core/register.js';
+
+/** Options of {@link tokenAuthPlugin}: the manager, the authentication options, and where the hook goes. */
+export interface FastifyTokenAuthOptions extends AuthOptions<RegisteredUser> {
+  /** The app's TokenManager. The plugin never closes it: the app that made it closes it. */
+  manager: TokenManager;
+  /**
+   * `true` (default): authenticate every request of the scope the plugin is registered in (an `onRequest`
+   * hook; with fastify-plugin that is the scope of the `register` call, not its siblings).
+   * `false`: only decorate; put `fastify.tokenAuth(...)` on the routes that need it.
+   */
+  global?: boolean;
+}
+
+/** Per-route options of `fastify.tokenAuth(...)`: they override the plugin's options for that route. */
+export type RouteTokenAuthOptions = Pick<AuthOptions<RegisteredUser>, 'optional' | 'scopes' | 'realm' | 'loadUser'>;
+
+/** A hook for a route's `onRequest` (or `preHandler`) option. */
+export type TokenAuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the redis-multitokens hook on an authenticated request; null on an anonymous one. */
+    auth: TokenAuth<RegisteredUser> | null;
+  }
+  interface FastifyInstance {
+    /**
+     * A hook that authenticates the routes it is put on (`{ onRequest: app.tokenAuth() }`), with the
+     * plugin's options overridden by `options` (e.g. `{ optional: true }`, `{ scopes: ['admin'] }`).
+     * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options, when called.
+     */
+    tokenAuth(options?: RouteTokenAuthOptions): TokenAuthHook;
+    /**
+     * A hook, placed after authentication, that requires every scope listed: 403 `insufficient_scope`
+     * naming the missing ones (in the plugin's realm), 401 when the request is not authenticated.
+     * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a scope that is not a scope-token, or none.
+     */
+    requireScopes(...scopes: (string | readonly string[])[]): TokenAuthHook;
+  }
+}
+
+/** Options Fastify itself reads from `register(plugin, options)`; they are not ours to check. */
+const FASTIFY_REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers'];
+
+/** Sends one of the library's answers (401/403/503, its headers and JSON body) and returns the reply, as async hooks must. */
+export function sendAuthError(reply: FastifyReply, response: HttpErrorResponse): FastifyReply {
+  return reply.code(response.status).headers(response.headers).send(response.body);
+}
+
+function hookFor(manager: TokenManager, options: AuthOptions<RegisteredUser>): TokenAuthHook {
+  return async function redisMultitokensAuth(request, reply) {
+    const outcome = await authenticate(manager, authorizationFromRawHeaders(request.raw.rawHeaders), options);
+    if (outcome.kind === 'refused') return sendAuthError(reply, outcome.response);
+    if (outcome.kind === 'authenticated') request.auth = outcome.auth;
+    return undefined;
+  };
+}
+
+async function plugin(fastify: FastifyInstance, pluginOptions: FastifyTokenAuthOptions): Promise<void> {
+  if (pluginOptions === null || typeof pluginOptions !== 'object')
+    throw new InvalidArgumentTypeError('redis-multitokens: the plugin options must be an object, e.g. { manager: tokens }');
+  const { manager, global = true, ...rest } = pluginOptions;
+  if (!manager || typeof (manager as { verify?: unknown }).verify !== 'function')
+    throw new InvalidArgumentTypeError('redis-multitokens: the `manager` option must be the TokenManager');
+  if (typeof global !== 'boolean') throw new InvalidArgumentTypeError('redis-multitokens: the `global` option must be a boolean');
+  const authOptions: Record<string, unknown> = { ...rest };
+  for (const key of FASTIFY_REGISTER_OPTIONS) delete authOptions[key];
+  const options = checkAuthOptions(manager, authOptions as AuthOptions<RegisteredUser>);
+  if (fastify.hasDecorator('tokenAuth') || fastify.hasRequestDecorator('auth'))
+    throw new InvalidArgumentValueError(
+      'redis-multitokens is already registered in this scope or a parent one: register it once per scope, and pass per-route options to fastify.tokenAuth(...)',
+    );
+
+  fastify.decorateRequest('auth', null);
+  fastify.decorate('tokenAuth', (routeOptions?: RouteTokenAuthOptions) => {
+    if (routeOptions !== undefined && (routeOptions === null || typeof routeOptions !== 'object'))
+      throw new InvalidArgumentTypeError('tokenAuth: route options must be an object');
+    return hookFor(manager, checkAuthOptions(manager, { ...options, ...routeOptions }));
+  });
+  fastify.decorate('requireScopes', (...scopes: (string | readonly string[])[]) => {
+    const check = scopeRequirement(manager, scopes.flat(), { realm: options.realm, errorBody: options.errorBody });
+    return async function redisMultitokensScopes(request: FastifyRequest, reply: FastifyReply) {
+      const refused = check(request.auth);
+      return refused ? sendAuthError(reply, refused) : undefined;
+    };
+  });
+  if (global) fastify.addHook('onRequest', hookFor(manager, options));
+}
+
+/**
+ * The plugin: `await app.register(tokenAuthPlugin, { manager, loadUser, realm, ... })`.
+ *
+ * Decorates `request.auth` (null until a token authenticates the request) and the instance with
+ * `tokenAuth(options)` and `requireScopes(...scopes)` route hooks. With `global` (the default), an
+ * `onRequest` hook authenticates every request of the scope it is registered in: a bad, missing (unless
+ * `optional`), invalid, expired or revoked token or an unknown user gets 401 with `WWW-Authenticate` and a
+ * JSON body; missing scopes 403; a store outage 503 with `Retry-After`. Errors thrown by `loadUser` go to
+ * Fastify's error handler. It adds no listener to the manager and opens nothing, so nothing outlives the
+ * Fastify instance; it never closes the manager.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message: `register` and `ready` reject.
+ */
+export const tokenAuthPlugin = fp(plugin, { name: 'redis-multitokens', fastify: '5.x' });
+
+/** Options of {@link tokenErrorHandler}. */
+export interface TokenErrorHandlerOptions {
+  /** Replaces the JSON body of the library's error answers (status and headers stay), as the plugin's `errorBody`. */
+  errorBody?: ErrorBodyFormatter;
+}
+
+/**
+ * An error handler for `app.setErrorHandler(tokenErrorHandler())`: the library's errors thrown by the
+ * app's own routes (`create`, `list`, `revokeById`...) get their HTTP answer (400 bad argument, 403 token
+ * limit, 503 + `Retry-After` store outage) with the library's JSON body. Any other error is thrown on to
+ * the parent error handler (Fastify's default at the root; yours when you set this one in a child
+ * context), so the app's own errors are not swallowed. Without it, Fastify's default handler still uses
+ * the errors' `statusCode` and `headers`, with Fastify's own JSON body.
+ * @throws {InvalidArgumentTypeError} bad options, when made.
+ */
+export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): (error: Error, request: FastifyRequest, reply: FastifyReply) => FastifyReply {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('tokenErrorHandler options must be an object');
+  rejectUnknownOptions('tokenErrorHandler options', options, ['errorBody']);
+  if (options.errorBody !== undefined && typeof options.errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
+  const { errorBody } = options;
+  return function redisMultitokensErrorHandler(error, request, reply) {
+    const response = errorResponse(error);
+    if (!response) throw error;
+    // Logged as Fastify's default handler does: server errors at `error`, client errors at `info`.
+    if (response.status >= 500) request.log.error({ err: error }, error.message);
+    else request.log.info({ res: reply, err: error }, error.message);
+    return sendAuthError(reply, applyErrorBody(response, errorBody));
+  };
+}
+
+/**
+ * Device details of a login request for `manager.create(userId, { ...deviceFromRequest(request), deviceName })`:
+ * `userAgent` from the User-Agent header and `ip` from `request.ip` (which honours Fastify's `trustProxy`),
+ * IPv4-mapped IPv6 addresses shown as IPv4.
+ */
+export function deviceFromRequest(request: FastifyRequest): DeviceDetails {
+  return deviceDetails({ userAgent: request.headers['user-agent'], ip: request.ip });
+}

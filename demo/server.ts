@@ -9,13 +9,14 @@
  * - REDIS_KEY_PREFIX: prefix of the demo's Redis keys (default `rmt-demo:`).
  * - TOKEN_SECRET: the HMAC secret (at least 32 bytes); unset = a random one for this run only.
  * - SQLITE_PATH: the users database (default `demo.sqlite` in the current directory; `:memory:` allowed).
- * - TRUST_PROXY: Express's `trust proxy` value when behind a reverse proxy (e.g. `1` or `loopback`).
+ * - TRUST_PROXY: the framework's trust-proxy setting when behind a reverse proxy (e.g. `1` or `loopback`).
+ * - DEMO_FRAMEWORK: `express` (default), `fastify`, `koa`, `hono` or `nestjs`: the same API and
+ *   devices page on that framework (demo/frameworks/<name>.ts).
  */
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { TokenManager, type Store } from 'redis-multitokens';
 import { IoredisStore } from 'redis-multitokens/ioredis';
-import { createApp } from './app.js';
+import { DEMO_FRAMEWORKS, type DemoFactory, type DemoFramework } from './api.js';
 import { DEMO_USER, UserDb } from './db.js';
 
 /** The URL without its password, for logs. */
@@ -35,7 +36,17 @@ function parseTrustProxy(value: string | undefined): boolean | number | string {
   return /^\d+$/.test(value) ? Number(value) : value;
 }
 
+/** The framework named by DEMO_FRAMEWORK (default express); an unknown name exits with one line. */
+function chosenFramework(): DemoFramework {
+  const value = (process.env.DEMO_FRAMEWORK ?? '').trim().toLowerCase() || 'express';
+  if ((DEMO_FRAMEWORKS as readonly string[]).includes(value)) return value as DemoFramework;
+  console.error(`DEMO_FRAMEWORK must be one of ${DEMO_FRAMEWORKS.join(', ')}; got ${JSON.stringify(process.env.DEMO_FRAMEWORK)}`);
+  process.exit(2);
+}
+
 async function main(): Promise<void> {
+  const framework = chosenFramework();
+  const { createDemoServer } = (await import(`./frameworks/${framework}.js`)) as { createDemoServer: DemoFactory };
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST || '127.0.0.1';
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number; got ${process.env.PORT}`);
@@ -74,14 +85,9 @@ async function main(): Promise<void> {
     console.log(`created the demo user ${DEMO_USER.username} / ${DEMO_USER.password}`);
   console.log(`users database: ${sqlitePath === ':memory:' ? 'in memory' : sqlitePath}`);
 
-  const app = createApp({ tokens, db, trustProxy: parseTrustProxy(process.env.TRUST_PROXY) });
-  const server = app.listen(port, host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const { port: actualPort } = server.address() as AddressInfo;
-  console.log(`demo listening on http://localhost:${actualPort}/`);
+  const server = await createDemoServer({ tokens, db, trustProxy: parseTrustProxy(process.env.TRUST_PROXY) });
+  const actualPort = await server.listen(port, host);
+  console.log(`demo (${framework}) listening on http://localhost:${actualPort}/`);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -96,16 +102,14 @@ async function main(): Promise<void> {
       console.error('shutdown took over 5 s; exiting');
       process.exit(1);
     }, 5000).unref();
-    server.close(() => {
-      void tokens
-        .close()
-        .catch(() => {})
-        .finally(() => {
-          db.close();
-          process.exit(0);
-        });
-    });
-    server.closeIdleConnections();
+    void server
+      .close()
+      .then(() => tokens.close())
+      .catch(() => {})
+      .finally(() => {
+        db.close();
+        process.exit(0);
+      });
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

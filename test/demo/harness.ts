@@ -1,14 +1,18 @@
-/** Starts the demo app on 127.0.0.1 (a free port) against the memory or the Redis store, for tests. */
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+/**
+ * Starts the demo app on 127.0.0.1 (a free port) against the memory or the Redis store, on one of the
+ * frameworks of demo/frameworks/ (Express by default), for tests.
+ */
+import { existsSync } from 'node:fs';
 import { TokenManager, type TokenManagerOptions } from 'redis-multitokens';
 import { IoredisStore } from 'redis-multitokens/ioredis';
-import { createApp } from '../../demo/app.js';
+import { DEMO_FRAMEWORKS, type DemoFactory, type DemoFramework } from '../../demo/api.js';
 import { UserDb } from '../../demo/db.js';
 import { deletePrefix, TEST_SECRET, testRedis, uniquePrefix } from '../support/redis.js';
 
 export type StoreKind = 'memory' | 'redis';
+
+/** The frameworks whose demo/frameworks/<fw>.ts exists (the demo tests run on each). */
+export const demoFrameworks: DemoFramework[] = DEMO_FRAMEWORKS.filter((fw) => existsSync(new URL(`../../demo/frameworks/${fw}.ts`, import.meta.url)));
 
 export interface RunningDemo {
   baseUrl: string;
@@ -25,9 +29,11 @@ export interface DemoOptions {
   tokenOptions?: Omit<TokenManagerOptions, 'secret' | 'store'>;
   /** A Redis URL other than the test Redis (e.g. one that does not answer). */
   redisUrl?: string;
+  /** Default `express`. */
+  framework?: DemoFramework;
 }
 
-export async function startDemo({ store, tokenOptions = {}, redisUrl }: DemoOptions): Promise<RunningDemo> {
+export async function startDemo({ store, tokenOptions = {}, redisUrl, framework = 'express' }: DemoOptions): Promise<RunningDemo> {
   const prefix = uniquePrefix('demo');
   const url = redisUrl ?? process.env.REDIS_URL;
   if (store === 'redis' && !url) throw new Error('REDIS_URL is not set (test/global-setup.ts sets it)');
@@ -38,18 +44,16 @@ export async function startDemo({ store, tokenOptions = {}, redisUrl }: DemoOpti
   });
   const db = new UserDb(':memory:');
   const errors: unknown[][] = [];
-  const app = createApp({ tokens, db, logger: { error: (...args: unknown[]) => errors.push(args) } });
-  const server: Server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const { createDemoServer } = (await import(`../../demo/frameworks/${framework}.ts`)) as { createDemoServer: DemoFactory };
+  const server = await createDemoServer({ tokens, db, logger: { error: (...args: unknown[]) => errors.push(args) } });
+  const port = await server.listen(0, '127.0.0.1');
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     tokens,
     db,
     errors,
     async stop() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
       await tokens.close();
       db.close();
       if (store === 'redis' && !redisUrl) {

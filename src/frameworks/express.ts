@@ -54,7 +54,7 @@ export function sendAuthError(res: Response, response: HttpErrorResponse): void 
  * `Cache-Control: no-store`. Errors thrown by `loadUser` go to `next(err)` (the app's error handler).
  * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options, when the middleware is made.
  */
-export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): RequestHandler {
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): RequestHandler {
   const checked = checkAuthOptions(manager, options);
   return async (req: Request, res: Response, next: NextFunction) => {
     let outcome;
@@ -73,7 +73,7 @@ export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options:
 }
 
 /** `tokenAuth` with `optional: true`: anonymous requests pass with `req.auth` undefined; bad credentials still get 401. */
-export function optionalTokenAuth<User = RegisteredUser>(manager: TokenManager, options: Omit<AuthOptions<User>, 'optional'> = {}): RequestHandler {
+export function optionalTokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: Omit<AuthOptions<User>, 'optional'> = {}): RequestHandler {
   return tokenAuth(manager, { ...options, optional: true });
 }
 

@@ -81,9 +81,9 @@ function refusal(response: HttpErrorResponse): HTTPException {
  * `HTTPException` holding that answer. Errors thrown by `loadUser` are thrown on, to `app.onError`.
  * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options, when the middleware is made.
  */
-export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> & { optional: true }): MiddlewareHandler<OptionalAuthEnv<User>>;
-export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options?: AuthOptions<User> & { optional?: false }): MiddlewareHandler<AuthEnv<User>>;
-export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options?: AuthOptions<User>): MiddlewareHandler<OptionalAuthEnv<User>>;
+export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options: AuthOptions<NoInfer<User>> & { optional: true }): MiddlewareHandler<OptionalAuthEnv<User>>;
+export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options?: AuthOptions<NoInfer<User>> & { optional?: false }): MiddlewareHandler<AuthEnv<User>>;
+export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options?: AuthOptions<NoInfer<User>>): MiddlewareHandler<OptionalAuthEnv<User>>;
 export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): MiddlewareHandler<OptionalAuthEnv<User>> | MiddlewareHandler<AuthEnv<User>> {
   const checked = checkAuthOptions(manager, options);
   return createMiddleware<OptionalAuthEnv<User>>(async (c, next) => {
@@ -96,7 +96,7 @@ export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options:
 }
 
 /** `tokenAuth` with `optional: true`: anonymous requests pass with `c.get('auth')` undefined; bad credentials still get 401. */
-export function optionalTokenAuth<User = RegisteredUser>(manager: TokenManager, options: Omit<AuthOptions<User>, 'optional'> = {}): MiddlewareHandler<OptionalAuthEnv<User>> {
+export function optionalTokenAuth<User = RegisteredUser>(manager: TokenManager, options: Omit<AuthOptions<NoInfer<User>>, 'optional'> = {}): MiddlewareHandler<OptionalAuthEnv<User>> {
   return tokenAuth<User>(manager, { ...options, optional: true as const });
 }
 
@@ -109,9 +109,9 @@ export function optionalTokenAuth<User = RegisteredUser>(manager: TokenManager, 
  *   your `tokenAuth`.
  * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} no scope, a bad scope, realm or option, when made.
  */
-export function requireScopes(manager: TokenManager, scopes: readonly string[], options: ScopeRequirementOptions): MiddlewareHandler<OptionalAuthEnv<unknown>>;
-export function requireScopes(manager: TokenManager, ...scopes: (string | readonly string[])[]): MiddlewareHandler<OptionalAuthEnv<unknown>>;
-export function requireScopes(manager: TokenManager, ...args: (string | readonly string[] | ScopeRequirementOptions)[]): MiddlewareHandler<OptionalAuthEnv<unknown>> {
+export function requireScopes(manager: TokenManager, scopes: readonly string[], options: ScopeRequirementOptions): MiddlewareHandler;
+export function requireScopes(manager: TokenManager, ...scopes: (string | readonly string[])[]): MiddlewareHandler;
+export function requireScopes(manager: TokenManager, ...args: (string | readonly string[] | ScopeRequirementOptions)[]): MiddlewareHandler {
   const last = args.at(-1);
   const options = typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
   const check = scopeRequirement(manager, (args as (string | readonly string[])[]).flat(), options);

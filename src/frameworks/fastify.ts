@@ -94,7 +94,7 @@ async function plugin(fastify: FastifyInstance, pluginOptions: FastifyTokenAuthO
   const options = checkAuthOptions(manager, authOptions as AuthOptions<RegisteredUser>);
   if (fastify.hasDecorator('tokenAuth') || fastify.hasRequestDecorator('auth'))
     throw new InvalidArgumentValueError(
-      'redis-multitokens is already registered in this scope or a parent one: register it once per scope, and pass per-route options to fastify.tokenAuth(...)',
+      'redis-multitokens: `request.auth` or `fastify.tokenAuth` is already decorated in this context (the plugin is already registered here or in a parent context, or another plugin owns `request.auth`): register it once per context, and pass per-route options to fastify.tokenAuth(...)',
     );
 
   fastify.decorateRequest('auth', null);

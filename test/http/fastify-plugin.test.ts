@@ -71,16 +71,19 @@ describe('registration', () => {
     expect(app.hasRequestDecorator('auth')).toBe(true);
   });
 
-  it('registered twice in one scope, or in a child of a scope that has it: a clear error', async () => {
+  it('registered twice in one scope, or in a child of a scope that has it, or over another plugin\'s request.auth: a clear error', async () => {
+    const other = newApp();
+    other.decorateRequest('auth', null);
+    await expect(other.register(tokenAuthPlugin, { manager: newManager() })).rejects.toThrow(/another plugin owns `request.auth`/);
     const app = newApp();
     await app.register(tokenAuthPlugin, { manager: newManager() });
-    await expect(app.register(tokenAuthPlugin, { manager: newManager() })).rejects.toThrow(/already registered/);
+    await expect(app.register(tokenAuthPlugin, { manager: newManager() })).rejects.toThrow(/already decorated/);
     const app2 = newApp();
     await app2.register(tokenAuthPlugin, { manager: newManager() });
     app2.register(async (child) => {
       await child.register(tokenAuthPlugin, { manager: newManager() });
     });
-    await expect(app2.ready()).rejects.toThrow(/already registered/);
+    await expect(app2.ready()).rejects.toThrow(/already decorated/);
   });
 
   it('per-route hooks check their options when made', async () => {

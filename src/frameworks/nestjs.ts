@@ -64,7 +64,7 @@ export const REQUIRED_SCOPES_KEY = 'redis-multitokens:scopes';
 const AUTH = Symbol.for('redis-multitokens.nestjs.auth');
 
 /** Options of {@link TokenAuthModule.forRoot} (and what the `forRootAsync` factory returns). */
-export interface TokenAuthModuleOptions<User = RegisteredUser> {
+export interface TokenAuthModuleOptions<User extends RegisteredUser = RegisteredUser> {
   /** The app's TokenManager. The module never closes it: whoever made it closes it (after `app.close()`). */
   manager: TokenManager;
   /** Turns a user id into the app's user; null, undefined or false gives 401 `user_not_found`. See `AuthOptions.loadUser`. */
@@ -76,7 +76,7 @@ export interface TokenAuthModuleOptions<User = RegisteredUser> {
 }
 
 /** Options of {@link TokenAuthModule.forRootAsync}: a factory (with its `inject` and `imports`) for the options. */
-export interface TokenAuthModuleAsyncOptions<User = RegisteredUser> extends Pick<ModuleMetadata, 'imports'> {
+export interface TokenAuthModuleAsyncOptions<User extends RegisteredUser = RegisteredUser> extends Pick<ModuleMetadata, 'imports'> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   useFactory: (...args: any[]) => TokenAuthModuleOptions<User> | Promise<TokenAuthModuleOptions<User>>;
   /** Providers whose instances are passed to `useFactory`, in order. */
@@ -95,7 +95,7 @@ export interface NestHttpRequest {
   rawHeaders?: string[];
 }
 
-function checkModuleOptions<User>(options: TokenAuthModuleOptions<User>, where: string): TokenAuthModuleOptions<User> {
+function checkModuleOptions<User extends RegisteredUser>(options: TokenAuthModuleOptions<User>, where: string): TokenAuthModuleOptions<User> {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError(`TokenAuthModule.${where}: the options must be an object, e.g. { manager: tokens }`);
   const { manager, global: _global, ...auth } = options as TokenAuthModuleOptions<User> & { global?: unknown };
   if (where !== 'forRoot' && _global !== undefined) throw new InvalidArgumentValueError('TokenAuthModule.forRootAsync: put `global` beside useFactory, not in what it returns');
@@ -116,13 +116,13 @@ function checkModuleOptions<User>(options: TokenAuthModuleOptions<User>, where: 
  */
 export class TokenAuthModule {
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message. */
-  static forRoot<User = RegisteredUser>(options: TokenAuthModuleOptions<User> & { global?: boolean }): DynamicModule {
+  static forRoot<User extends RegisteredUser = RegisteredUser>(options: TokenAuthModuleOptions<User> & { global?: boolean }): DynamicModule {
     const checked = checkModuleOptions(options, 'forRoot');
     return moduleOf(options.global ?? true, { provide: TOKEN_AUTH_OPTIONS, useValue: checked }, []);
   }
 
   /** The options from a factory (e.g. one that reads ConfigService). Bad options make the app's start-up fail, naming the option. */
-  static forRootAsync<User = RegisteredUser>(options: TokenAuthModuleAsyncOptions<User>): DynamicModule {
+  static forRootAsync<User extends RegisteredUser = RegisteredUser>(options: TokenAuthModuleAsyncOptions<User>): DynamicModule {
     if (options === null || typeof options !== 'object' || typeof options.useFactory !== 'function')
       throw new InvalidArgumentTypeError('TokenAuthModule.forRootAsync: give { useFactory, inject?, imports?, global? }');
     const unknown = Object.keys(options).filter((k) => !['useFactory', 'inject', 'imports', 'global'].includes(k));

@@ -37,7 +37,8 @@ describe('nestjs types (no Register declaration)', () => {
     expectTypeOf<CurrentUser>().toEqualTypeOf<unknown>();
     expectTypeOf<CurrentAuth>().toEqualTypeOf<TokenAuth<unknown>>();
     expectTypeOf<CurrentAuth<AppUser>['user']>().toEqualTypeOf<AppUser>();
-    expectTypeOf(requestAuth<AppUser>).returns.toEqualTypeOf<TokenAuth<AppUser> | null>();
+    expectTypeOf(() => requestAuth<AppUser>({})).returns.toEqualTypeOf<TokenAuth<AppUser> | null>();
+    expectTypeOf(() => requestAuth({})).returns.toEqualTypeOf<TokenAuth<unknown> | null>();
   });
 
   it('module options: loadUser returns the user type; scopes and optional are per route', () => {

@@ -81,10 +81,10 @@ function refusal(response: HttpErrorResponse): HTTPException {
  * `HTTPException` holding that answer. Errors thrown by `loadUser` are thrown on, to `app.onError`.
  * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options, when the middleware is made.
  */
-export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options: AuthOptions<NoInfer<User>> & { optional: true }): MiddlewareHandler<OptionalAuthEnv<User>>;
-export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options?: AuthOptions<NoInfer<User>> & { optional?: false }): MiddlewareHandler<AuthEnv<User>>;
-export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options?: AuthOptions<NoInfer<User>>): MiddlewareHandler<OptionalAuthEnv<User>>;
-export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): MiddlewareHandler<OptionalAuthEnv<User>> | MiddlewareHandler<AuthEnv<User>> {
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> & { optional: true }): MiddlewareHandler<OptionalAuthEnv<User>>;
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options?: AuthOptions<User> & { optional?: false }): MiddlewareHandler<AuthEnv<User>>;
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options?: AuthOptions<User>): MiddlewareHandler<OptionalAuthEnv<User>>;
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): MiddlewareHandler<OptionalAuthEnv<User>> | MiddlewareHandler<AuthEnv<User>> {
   const checked = checkAuthOptions(manager, options);
   return createMiddleware<OptionalAuthEnv<User>>(async (c, next) => {
     // The Fetch API joins repeated headers with ", ": two credentials are then refused as one malformed header.
@@ -96,7 +96,7 @@ export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options:
 }
 
 /** `tokenAuth` with `optional: true`: anonymous requests pass with `c.get('auth')` undefined; bad credentials still get 401. */
-export function optionalTokenAuth<User = RegisteredUser>(manager: TokenManager, options: Omit<AuthOptions<NoInfer<User>>, 'optional'> = {}): MiddlewareHandler<OptionalAuthEnv<User>> {
+export function optionalTokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: Omit<AuthOptions<User>, 'optional'> = {}): MiddlewareHandler<OptionalAuthEnv<User>> {
   return tokenAuth<User>(manager, { ...options, optional: true as const });
 }
 

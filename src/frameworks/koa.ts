@@ -63,10 +63,10 @@ export function sendAuthError(ctx: ParameterizedContext, response: HttpErrorResp
  * to Koa's error handling.
  * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options, when the middleware is made.
  */
-export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options: AuthOptions<NoInfer<User>> & { optional: true }): Middleware<OptionalAuthState<User>>;
-export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options?: AuthOptions<NoInfer<User>> & { optional?: false }): Middleware<AuthState<User>>;
-export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options?: AuthOptions<NoInfer<User>>): Middleware<OptionalAuthState<User>>;
-export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): Middleware<OptionalAuthState<User>> {
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> & { optional: true }): Middleware<OptionalAuthState<User>>;
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options?: AuthOptions<User> & { optional?: false }): Middleware<AuthState<User>>;
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options?: AuthOptions<User>): Middleware<OptionalAuthState<User>>;
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): Middleware<OptionalAuthState<User>> {
   const checked = checkAuthOptions(manager, options);
   return async function redisMultitokensAuth(ctx, next) {
     const outcome = await authenticate(manager, authorizationFromRawHeaders(ctx.req.rawHeaders), checked);
@@ -77,7 +77,7 @@ export function tokenAuth<User = RegisteredUser>(manager: TokenManager, options:
 }
 
 /** `tokenAuth` with `optional: true`: anonymous requests pass with `ctx.state.auth` undefined; bad credentials still get 401. */
-export function optionalTokenAuth<User = RegisteredUser>(manager: TokenManager, options: Omit<AuthOptions<NoInfer<User>>, 'optional'> = {}): Middleware<OptionalAuthState<User>> {
+export function optionalTokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: Omit<AuthOptions<User>, 'optional'> = {}): Middleware<OptionalAuthState<User>> {
   return tokenAuth<User>(manager, { ...options, optional: true });
 }
 

@@ -44,6 +44,11 @@ describe('hono types (no registered user)', () => {
       void c.get('auth').user.email;
       return c.text(c.get('auth').user.name);
     });
+    // Without a registered user type, the user type is inferred from loadUser.
+    app.get('/inferred', tokenAuth(manager, { loadUser: async (id) => ({ id, plan: 'pro' as const }) }), (c) => {
+      expectTypeOf(c.get('auth').user.plan).toEqualTypeOf<'pro'>();
+      return c.text('ok');
+    });
     app.get('/optional', optionalTokenAuth(manager), (c) => {
       expectTypeOf(c.get('auth')).toEqualTypeOf<TokenAuth<unknown> | undefined>();
       // @ts-expect-error possibly undefined on an anonymous request

@@ -41,6 +41,10 @@ describe('koa types (no registered user)', () => {
       // @ts-expect-error MyUser has no `email`
       void ctx.state.auth.user.email;
     });
+    // Without a registered user type, the user type is inferred from loadUser.
+    router.get('/inferred', tokenAuth(manager, { loadUser: async (id) => ({ id, plan: 'pro' as const }) }), (ctx) => {
+      expectTypeOf(ctx.state.auth.user.plan).toEqualTypeOf<'pro'>();
+    });
     router.get('/optional', optionalTokenAuth(manager), (ctx) => {
       expectTypeOf(ctx.state.auth).toEqualTypeOf<TokenAuth<unknown> | undefined>();
       // @ts-expect-error possibly undefined on an anonymous request

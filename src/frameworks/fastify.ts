@@ -9,7 +9,7 @@
  * ```
  * @packageDocumentation
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../core/errors.js';
 import { rejectUnknownOptions } from '../core/options.js';
@@ -101,7 +101,9 @@ async function plugin(fastify: FastifyInstance, pluginOptions: FastifyTokenAuthO
   fastify.decorate('tokenAuth', (routeOptions?: RouteTokenAuthOptions) => {
     if (routeOptions !== undefined && (routeOptions === null || typeof routeOptions !== 'object'))
       throw new InvalidArgumentTypeError('tokenAuth: route options must be an object');
-    return hookFor(manager, checkAuthOptions(manager, { ...options, ...routeOptions }));
+    // An option given as undefined keeps the plugin's value.
+    const overrides = Object.fromEntries(Object.entries(routeOptions ?? {}).filter(([, value]) => value !== undefined));
+    return hookFor(manager, checkAuthOptions(manager, { ...options, ...overrides }));
   });
   fastify.decorate('requireScopes', (...scopes: (string | readonly string[])[]) => {
     const check = scopeRequirement(manager, scopes.flat(), { realm: options.realm, errorBody: options.errorBody });

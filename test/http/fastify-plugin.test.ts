@@ -130,6 +130,7 @@ describe('global and per-route use', () => {
     const app = newApp();
     await app.register(tokenAuthPlugin, { manager, global: false, realm: 'shop' });
     app.get('/open', async (request) => ({ auth: request.auth }));
+    app.get('/realm-kept', { onRequest: app.tokenAuth({ realm: undefined, optional: undefined }) }, async () => ({ ok: true }));
     app.get('/me', { onRequest: app.tokenAuth() }, async (request) => ({ userId: request.auth!.userId }));
     app.get('/maybe', { preHandler: app.tokenAuth({ optional: true }) }, async (request) => ({ userId: request.auth?.userId ?? null }));
     app.get('/admin', { onRequest: app.tokenAuth({ scopes: ['admin'], realm: 'admin' }) }, async () => ({ ok: true }));
@@ -144,6 +145,7 @@ describe('global and per-route use', () => {
     const refused = await app.inject({ url: '/me' });
     expect(refused.statusCode).toBe(401);
     expect(refused.headers['www-authenticate']).toBe('Bearer realm="shop"');
+    expect((await app.inject({ url: '/realm-kept' })).headers['www-authenticate']).toBe('Bearer realm="shop"');
     expect((await app.inject({ url: '/maybe' })).json()).toEqual({ userId: null });
     expect((await app.inject({ url: '/maybe', headers: bearer(token) })).json()).toEqual({ userId: 'u2' });
 

@@ -1,13 +1,24 @@
 /**
- * The built package (dist/, made by `npm run build` before the tests) as a user gets it: every subpath
- * of the `exports` map loads in ESM and in CommonJS, error classes are one class across entries (so
- * `instanceof` works whichever entry threw), and publint finds no error in package.json.
+ * The built package (dist/, made by `npm test`'s tsup run before the tests; built here once when absent)
+ * as a user gets it: every subpath of the `exports` map loads in ESM and in CommonJS, error classes are
+ * one class across entries (so `instanceof` works whichever entry threw) and are recognised across the
+ * ESM and CommonJS copies (no dual-package hazard), publint finds no error in package.json, and
+ * @arethetypeswrong/cli finds every subpath typed under node10, node16 (CJS and ESM) and bundler resolution.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 const require = createRequire(import.meta.url);
-const subpaths = ['redis-multitokens', 'redis-multitokens/express', 'redis-multitokens/ioredis', 'redis-multitokens/http', 'redis-multitokens/testing'];
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { exports: Record<string, unknown> };
+const subpaths = Object.keys(pkg.exports)
+  .filter((k) => k !== './package.json')
+  .map((k) => (k === '.' ? 'redis-multitokens' : `redis-multitokens/${k.slice(2)}`));
+
+beforeAll(() => {
+  if (!existsSync(new URL('../../dist/index.js', import.meta.url))) execFileSync('npx', ['tsup', '--silent'], { stdio: 'inherit' });
+}, 180_000);
 
 describe('package exports', () => {
   it.each(subpaths)('%s loads as ESM and as CommonJS with the same export names', async (name) => {
@@ -29,6 +40,40 @@ describe('package exports', () => {
     expect(await errorsOf((n) => import(n))).toBe(true);
     expect(await errorsOf(async (n) => require(n))).toBe(true);
   });
+
+  it('errors are recognised across the ESM and CommonJS copies: an ESM core with a CommonJS http entry still gives 503', async () => {
+    const esm = (await import('redis-multitokens')) as typeof import('../../src/index.js');
+    const cjs = require('redis-multitokens') as typeof import('../../src/index.js');
+    const cjsHttp = require('redis-multitokens/http') as typeof import('../../src/http/index.js');
+    const esmHttp = (await import('redis-multitokens/http')) as typeof import('../../src/http/index.js');
+    expect(cjs.StoreUnavailableError).not.toBe(esm.StoreUnavailableError); // two copies: the hazard is real
+    const fromEsm = new esm.StoreUnavailableError();
+    const fromCjs = new cjs.TokenLimitError(2);
+    expect(fromEsm instanceof cjs.StoreUnavailableError).toBe(true);
+    expect(fromEsm instanceof cjs.RedisMultitokensError).toBe(true);
+    expect(fromEsm instanceof cjs.TokenLimitError).toBe(false);
+    expect(fromCjs instanceof esm.TokenLimitError).toBe(true);
+    expect(new cjs.InvalidArgumentTypeError('x') instanceof esm.InvalidArgumentTypeError).toBe(true);
+    expect(cjsHttp.errorResponse(fromEsm)).toMatchObject({ status: 503, headers: { 'Retry-After': '1' } });
+    expect(esmHttp.errorResponse(fromCjs)).toMatchObject({ status: 403, body: { reason: 'token_limit' } });
+    // The middleware of one copy answers 503 for the store error of the other.
+    const failing = new esm.MemoryStore();
+    failing.verify = async () => Promise.reject(new cjs.StoreUnavailableError());
+    const manager = new esm.TokenManager({ secret: 'x'.repeat(32), store: failing });
+    const { token } = await manager.create(1);
+    expect(await esmHttp.authenticate(manager, `Bearer ${token}`)).toMatchObject({ kind: 'refused', response: { status: 503 } });
+  });
+
+  it('@arethetypeswrong/cli: every entry typed under node10, node16 (CJS and ESM) and bundler resolution', () => {
+    let out: string;
+    try {
+      out = execFileSync('npx', ['attw', '--pack', '.', '--format', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (error) {
+      out = String((error as { stdout?: string }).stdout ?? ''); // attw exits 1 when it finds problems; the JSON says which
+    }
+    const report = JSON.parse(out.slice(out.indexOf('{'))) as { analysis: { problems?: { kind: string; entrypoint?: string; resolutionKind?: string }[] } };
+    expect((report.analysis.problems ?? []).map((p) => `${p.kind} ${p.entrypoint ?? ''} ${p.resolutionKind ?? ''}`)).toEqual([]);
+  }, 120_000);
 
   it('publint finds no errors or warnings in package.json', async () => {
     const { publint } = await import('publint');

@@ -44,7 +44,7 @@ import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationFromRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
-import { applyErrorBody, errorResponse, type AuthErrorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
+import { applyErrorBody, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
 import { checkScopeList, checkScopes } from '../http/scopes.js';
 
 export type { AuthOptions, TokenAuth } from '../http/authenticate.js';
@@ -304,8 +304,12 @@ export class TokenErrorFilter extends BaseExceptionFilter {
   }
 
   override catch(exception: unknown, host: ArgumentsHost): void {
-    const library = isRefusal(exception) ? exception.refusal : errorResponse(exception);
-    const answer = library && !isRefusal(exception) ? applyErrorBody(library as AuthErrorResponse, this.filterOptions.errorBody ?? this.moduleOptions?.errorBody) : library;
+    let answer: HttpErrorResponse | null = null;
+    if (isRefusal(exception)) answer = exception.refusal; // its body went through errorBody already
+    else {
+      const library = errorResponse(exception);
+      if (library) answer = applyErrorBody(library, this.filterOptions.errorBody ?? this.moduleOptions?.errorBody);
+    }
     const adapter = this.applicationRef ?? this.httpAdapterHost?.httpAdapter;
     if (host.getType() !== 'http' || (!answer && adapter)) return super.catch(exception, host);
     const response = host.switchToHttp().getResponse<unknown>();

@@ -160,9 +160,15 @@ export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): Error
   if (typeof fallback !== 'function') throw new InvalidArgumentTypeError('fallback must be an error handler (err, c) => Response');
   return (error, c) => {
     // The middleware's own refusals (401/403/503) are answered as they are, whatever the fallback does.
-    if ((error as { [REFUSAL]?: unknown })[REFUSAL] === true) return (error as HTTPException).getResponse();
-    const response = errorResponse(error);
-    return response ? authErrorResponse(applyErrorBody(response, errorBody)) : fallback(error, c);
+    let res: Response | undefined;
+    if ((error as { [REFUSAL]?: unknown })[REFUSAL] === true) res = (error as HTTPException).getResponse();
+    else {
+      const response = errorResponse(error);
+      if (!response) return fallback(error, c);
+      res = authErrorResponse(applyErrorBody(response, errorBody));
+    }
+    // As Hono's default does: headers the app set with c.header() stay on the answer.
+    return c.newResponse(res.body, res);
   };
 }
 

@@ -99,6 +99,10 @@ describe('Hono 4 adapter on @hono/node-server', () => {
         if (error instanceof HTTPException) return error.getResponse();
         return c.json({ error: 'internal' }, 500);
       });
+    app.use(async (c, next) => {
+      c.header('X-Request-Id', 'r1');
+      await next();
+    });
     app.get('/me', tokenAuth<User>(manager, { loadUser: (id) => USERS.get(id) ?? null }), (c) =>
       c.json({ userId: c.get('auth').userId, name: c.get('auth').user.name, tokenId: c.get('auth').token.tokenId }),
     );
@@ -160,6 +164,9 @@ describe('Hono 4 adapter on @hono/node-server', () => {
     expect(r.headers['www-authenticate']).toBe('Bearer realm="api"');
     expect(r.headers['cache-control']).toBe('no-store');
     expect(r.json.reason).toBe('missing_token');
+    // A header the app set with c.header() before the refusal stays, as with Hono's default handler
+    // (an onError returning err.getResponse() as is drops it: Hono's own behaviour).
+    if (kind !== 'own-onError') expect(r.headers['x-request-id'], 'a header the app set before the refusal').toBe('r1');
     const seen = seenByOnError.slice(before);
     if (kind === 'own-onError') {
       // The app's own onError saw the refusal as an HTTPException (with the message), and returned its response.
@@ -222,6 +229,7 @@ describe('Hono 4 adapter on @hono/node-server', () => {
         expect(r.json.reason).toBe(reason);
         if (status === 503) expect(r.headers['retry-after']).toBe('1');
         else expect(r.headers['retry-after']).toBeUndefined();
+        expect(r.headers['x-request-id']).toBe('r1');
       }
     });
 

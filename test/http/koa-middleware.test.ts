@@ -77,6 +77,10 @@ describe('Koa 3 adapter', () => {
     const app = new Koa();
     app.silent = true;
     app.on('error', (error: Error) => appErrors.push(error));
+    app.use(async (ctx, next) => {
+      ctx.set('X-Request-Id', 'r1');
+      await next();
+    });
     if (withErrorHandler) app.use(tokenErrorHandler());
     const router = new Router();
     router.get('/me', tokenAuth<User>(manager, { loadUser: (id) => USERS.get(id) ?? null }), (ctx) => {
@@ -204,6 +208,8 @@ describe('Koa 3 adapter', () => {
       if (status === 503) expect(r.headers['retry-after']).toBe('1');
       else expect(r.headers['retry-after']).toBeUndefined();
       if (status === 403) expect(r.json.limit).toBe(1);
+      // Unlike Koa's ctx.onerror, which unsets every header first, headers set before the error stay.
+      expect(r.headers['x-request-id']).toBe('r1');
     });
 
     it.each([

@@ -14,7 +14,6 @@ import type { Context, ErrorHandler, MiddlewareHandler } from 'hono';
 import type { GetConnInfo } from 'hono/conninfo';
 import { createMiddleware } from 'hono/factory';
 import { HTTPException } from 'hono/http-exception';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../core/errors.js';
 import type { TokenManager } from '../core/manager.js';
 import { rejectUnknownOptions } from '../core/options.js';
@@ -65,7 +64,7 @@ const REFUSAL = Symbol.for('redis-multitokens.hono.refusal');
  */
 function refusal(response: HttpErrorResponse): HTTPException {
   const message = (response.body as { message?: unknown } | null)?.message;
-  const exception = new HTTPException(response.status as ContentfulStatusCode, {
+  const exception = new HTTPException(response.status as ConstructorParameters<typeof HTTPException>[0], {
     res: authErrorResponse(response),
     message: typeof message === 'string' ? message : 'request refused',
   });

@@ -93,7 +93,8 @@ export function requireScopes(manager: TokenManager, ...args: (string | readonly
   const options = typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
   const check = scopeRequirement(manager, (args as (string | readonly string[])[]).flat(), options);
   return (req: Request, res: Response, next: NextFunction) => {
-    const refused = check(req.auth ?? (req as { [AUTH]?: TokenAuth })[AUTH]);
+    // The symbol, not req.auth: another library may have put its own object there.
+    const refused = check((req as { [AUTH]?: TokenAuth })[AUTH]);
     if (refused) return sendAuthError(res, refused);
     next();
   };

@@ -203,7 +203,7 @@ describe('Express specifics', () => {
     });
   });
 
-  it('getAuth keeps working when another middleware overwrites req.auth (e.g. a JWT library)', async () => {
+  it('getAuth and requireScopes keep working when another middleware overwrites req.auth (e.g. a JWT library)', async () => {
     const app = express();
     app.get(
       '/me',
@@ -212,6 +212,7 @@ describe('Express specifics', () => {
         (req as { auth?: unknown }).auth = { sub: 'from-another-library' };
         next();
       },
+      requireScopes(manager, 'read'),
       (req, res) => res.json({ userId: getAuth(req).userId }),
     );
     app.get('/anon', optionalTokenAuth(manager), (req, res) => {
@@ -222,9 +223,10 @@ describe('Express specifics', () => {
         res.json({ threw: true, message: (e as Error).message });
       }
     });
-    const { token } = await manager.create(42);
+    const { token } = await manager.create(42, { scopes: ['read'] });
     await withApp(app, async (port) => {
       expect((await send(port, '/me', bearer(token))).json).toEqual({ userId: '42' });
+      expect((await send(port, '/me', bearer((await manager.create(42)).token))).status).toBe(403);
       expect((await send(port, '/anon')).json).toMatchObject({ threw: true, message: expect.stringMatching(/not authenticated/) });
     });
   });

@@ -398,6 +398,31 @@ export function httpContractCases(harness: HttpAdapterHarness, stores: HttpContr
     assert.equal((await ctx.get('/me', bearer(carol))).status, 200, 'another user');
   });
 
+  add('every refusal emits authFailed once, with its reason and never the token', {}, async (ctx) => {
+    const events: { reason: string; tokenId: string | null }[] = [];
+    ctx.manager.on('authFailed', (e) => events.push(e));
+    const reader = await ctx.manager.create(1, { scopes: ['read'] });
+    const ghost = await ctx.manager.create(2);
+    const unknown = generateToken(ctx.manager.userTag('1')).token;
+    const expected: [string, OutgoingHttpHeaders | undefined, { reason: string; tokenId: string | null }][] = [
+      ['/me', undefined, { reason: 'missing', tokenId: null }],
+      ['/me', { Authorization: 'Basic dXNlcjpwYXNz' }, { reason: 'malformed', tokenId: null }],
+      ['/me', { Authorization: 'Bearer nope' }, { reason: 'malformed', tokenId: null }],
+      ['/me', bearer(unknown), { reason: 'invalid', tokenId: parseToken(unknown)!.tokenId }],
+      ['/me', bearer(ghost.token), { reason: 'user_not_found', tokenId: ghost.tokenId }],
+      ['/scoped', bearer(reader.token), { reason: 'insufficient_scope', tokenId: reader.tokenId }],
+    ];
+    for (const [path, headers, event] of expected) {
+      events.length = 0;
+      const r = await ctx.get(path, headers);
+      assert.ok(r.status === 401 || r.status === 403, `${path} ${JSON.stringify(headers)}: ${r.status}`);
+      assert.deepEqual(events, [event], `${path} ${JSON.stringify(headers)}: authFailed events`);
+    }
+    events.length = 0;
+    assert.equal((await ctx.get('/optional')).status, 200);
+    assert.deepEqual(events, [], 'an anonymous request on an optional route is not a failure');
+  });
+
   // -------------------------------------------------------------------------------------------
   // Users
 

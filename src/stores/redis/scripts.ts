@@ -63,9 +63,11 @@ end
 -- all through (to keep the script atomic). So a script that may add data starts with a write that is
 -- refused under OOM and changes nothing; one that can do without its writes (verify) asks first.
 -- probe_key must exist: SET NX on it is then a no-op that Redis still refuses under OOM.
+-- Any refusal counts, not only OOM: READONLY (a read-only replica: a store pointed at one, or the
+-- minutes of a failover), NOREPLICAS (min-replicas-to-write unmet), MISCONF (failing RDB saves).
 local function can_write(probe_key)
   local res = redis.pcall('SET', probe_key, '', 'NX')
-  return type(res) ~= 'table' or res.err == nil or string.find(res.err, 'OOM') == nil
+  return type(res) ~= 'table' or res.err == nil
 end
 local function count_failure(fkey, max, window)
   if max == nil then return end
@@ -241,7 +243,8 @@ if r.e and r.e <= now then return { 0 } end
 local cfg = num(ARGV[5])
 local overwrite = ARGV[6] == '1'
 local renewed = 0
--- When Redis is out of memory the token still verifies; last-used and renewal wait for memory.
+-- When Redis refuses writes (out of memory, a read-only replica) the token still verifies; last-used
+-- and renewal wait until writes are accepted again.
 if touch_due(r.l, now, tonumber(ARGV[7]), r.t or cfg) and can_write(key) then
   r.l = now
   if mode ~= 'off' then

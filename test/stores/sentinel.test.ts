@@ -1,0 +1,100 @@
+/**
+ * Redis Sentinel: the Store conformance suite through a Sentinel-aware client of each library (one
+ * primary, one replica, three sentinels on loopback, test/support/redis-sentinel.ts), and a store
+ * pointed straight at the read-only replica, which must behave as under OOM: a token still verifies
+ * when only its renewal or last-used write is refused; the writes that matter fail with
+ * StoreUnavailableError (503). Failovers are in sentinel-failover.test.ts.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/core/errors.js';
+import { TokenManager } from '../../src/core/manager.js';
+import { IoredisStore } from '../../src/stores/redis/ioredis.js';
+import { forgeSecret, storeConformanceCases } from '../../src/testing/index.js';
+import { hasRedisServerBinary } from '../support/redis-server.js';
+import { startRedisSentinel, waitReplicated, type RedisSentinelSet } from '../support/redis-sentinel.js';
+import { deletePrefix, TEST_SECRET, uniquePrefix } from '../support/redis.js';
+
+describe.runIf(hasRedisServerBinary())('Redis Sentinel (1 primary, 1 replica, 3 sentinels)', () => {
+  let set: RedisSentinelSet;
+  let ioredis: Redis;
+  const cleanups: (() => unknown)[] = [];
+
+  beforeAll(async () => {
+    set = await startRedisSentinel();
+    ioredis = new Redis({ sentinels: set.sentinels, name: set.name, maxRetriesPerRequest: 1 });
+    await ioredis.ping();
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+    ioredis?.disconnect();
+    await set?.stop();
+  });
+
+  it('the ioredis Sentinel client is connected to the primary the sentinels name', async () => {
+    const primary = await set.primary();
+    expect((await ioredis.info('server')).includes(`tcp_port:${primary.port}`)).toBe(true);
+    expect((await ioredis.call('ROLE')) as unknown[]).toContain('master');
+  });
+
+  describe.concurrent('Store conformance: redis sentinel (ioredis)', () => {
+    for (const c of storeConformanceCases({
+      create: () => new IoredisStore({ client: ioredis, keyPrefix: uniquePrefix('sentinel') }),
+      destroy: (s) => deletePrefix(ioredis, (s as IoredisStore).keys.prefix),
+    }))
+      it(c.name, c.run, c.timeoutMs);
+  });
+
+  describe('a store pointed at the read-only replica', () => {
+    /** A manager on the primary (through Sentinel) and one on the replica, same prefix and secret. */
+    async function pair(options: { touchIntervalSeconds?: number; renew?: 'token' | 'user' | 'off' } = {}) {
+      const keyPrefix = uniquePrefix('replica');
+      const replica = new Redis({ ...(await set.replica()), maxRetriesPerRequest: 1 });
+      cleanups.push(() => replica.disconnect());
+      const onPrimary = new TokenManager({ store: new IoredisStore({ client: ioredis, keyPrefix }), secret: TEST_SECRET, ttlSeconds: 3600, ...options });
+      const onReplica = new TokenManager({ store: new IoredisStore({ client: replica, keyPrefix }), secret: TEST_SECRET, ttlSeconds: 3600, ...options });
+      cleanups.push(() => deletePrefix(ioredis, keyPrefix));
+      return { onPrimary, onReplica, replica };
+    }
+
+    it('is a replica indeed: a plain write is refused with READONLY', async () => {
+      const { replica } = await pair();
+      await expect(replica.set(uniquePrefix('ro') + 'x', '1')).rejects.toThrow(/READONLY/);
+    });
+
+    it.each(['token', 'user'] as const)('verifies a token whose renewal is due (renew: %s), without renewing it', async (renew) => {
+      const { onPrimary, onReplica } = await pair({ touchIntervalSeconds: 0, renew });
+      const a = await onPrimary.create('u1', { deviceName: 'phone' });
+      await onPrimary.create('u1', { deviceName: 'laptop' });
+      await waitReplicated(await set.primary());
+      const v = await onReplica.verify(a.token);
+      expect(v.valid).toBe(true);
+      if (!v.valid) return;
+      expect(v.userId).toBe('u1');
+      expect(v.record.expiresAtMs).toBe(a.record.expiresAtMs); // not renewed: the write was refused
+      expect(v.record.lastUsedAtMs).toBe(a.record.lastUsedAtMs);
+    });
+
+    it('a wrong secret is still invalid (its failure count is simply not kept)', async () => {
+      const { onPrimary, onReplica } = await pair();
+      const a = await onPrimary.create('u1');
+      await waitReplicated(await set.primary());
+      expect(await onReplica.verify(forgeSecret(a.token))).toEqual({ valid: false, reason: 'invalid' });
+      expect((await onReplica.verify(a.token)).valid).toBe(true);
+    });
+
+    it('create, revoke, revokeById and revokeAll fail with StoreUnavailableError; list works', async () => {
+      const { onPrimary, onReplica } = await pair();
+      const a = await onPrimary.create('u1');
+      await waitReplicated(await set.primary());
+      await expect(onReplica.create('u1')).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(onReplica.create('new-user')).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(onReplica.revoke(a.token)).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(onReplica.revokeById('u1', a.tokenId)).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(onReplica.revokeAll('u1')).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect((await onReplica.list('u1')).map((r) => r.tokenId)).toEqual([a.tokenId]);
+      expect((await onPrimary.verify(a.token)).valid).toBe(true); // nothing was revoked
+    });
+  });
+});

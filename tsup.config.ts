@@ -4,7 +4,9 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     express: 'src/express.ts',
+    redis: 'src/redis.ts',
     ioredis: 'src/ioredis.ts',
+    'node-redis': 'src/node-redis.ts',
     http: 'src/http.ts',
     testing: 'src/testing/index.ts',
   },
@@ -15,5 +17,5 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   splitting: true,
-  external: ['ioredis', 'express'],
+  external: ['ioredis', 'redis', 'express'],
 });

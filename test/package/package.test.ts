@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 
 const require = createRequire(import.meta.url);
-const subpaths = ['redis-multitokens', 'redis-multitokens/express', 'redis-multitokens/ioredis', 'redis-multitokens/http', 'redis-multitokens/testing'];
+const subpaths = ['redis-multitokens', 'redis-multitokens/express', 'redis-multitokens/redis', 'redis-multitokens/ioredis', 'redis-multitokens/node-redis', 'redis-multitokens/http', 'redis-multitokens/testing'];
 
 describe('package exports', () => {
   it.each(subpaths)('%s loads as ESM and as CommonJS with the same export names', async (name) => {

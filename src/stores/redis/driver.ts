@@ -129,6 +129,39 @@ export function sharedWaiter(listeners: ListenerSet, target: Emitter, events: re
     }));
 }
 
+/**
+ * Per-client state shared by every driver over one client (a WeakMap entry): its listeners are added
+ * once, however many stores share the client (so 100 stores on one client add one `ready` listener,
+ * not 100), and removed when the last driver over it detaches.
+ */
+export class SharedWatches<W> {
+  private readonly entries = new WeakMap<object, { watch: W; listeners: ListenerSet; refs: number }>();
+  constructor(private readonly create: (client: object, listeners: ListenerSet) => W) {}
+  /** The watch of `client` (made on first use); call the returned `release` once, on detach. */
+  acquire(client: object): { watch: W; release: () => void } {
+    let entry = this.entries.get(client);
+    if (!entry) {
+      const listeners = new ListenerSet();
+      entry = { watch: this.create(client, listeners), listeners, refs: 0 };
+      this.entries.set(client, entry);
+    }
+    entry.refs++;
+    const e = entry;
+    let released = false;
+    return {
+      watch: e.watch,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--e.refs === 0) {
+          e.listeners.removeAll();
+          if (this.entries.get(client) === e) this.entries.delete(client);
+        }
+      },
+    };
+  }
+}
+
 /** True when a Redis error reply is NOSCRIPT (the script cache lacks the script). */
 export function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');

@@ -1,7 +1,7 @@
 import { Redis, ReplyError, type Cluster, type RedisOptions } from 'ioredis';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/errors.js';
 import { rejectUnknownOptions } from '../../core/options.js';
-import { ListenerSet, describeUrl, hostPort, isNoScript, sharedWaiter, type RedisDriver } from './driver.js';
+import { SharedWatches, describeUrl, hostPort, isNoScript, sharedWaiter, type RedisDriver } from './driver.js';
 import type { LuaScript } from './scripts.js';
 import { RedisStore } from './store.js';
 
@@ -19,12 +19,42 @@ export interface IoredisDriver extends RedisDriver {
 /** Events that end a start-up wait: connected, or the first attempt failed (ioredis then reconnects). */
 const SETTLING_EVENTS = ['ready', 'reconnecting', 'end'] as const;
 
+/** Clients opened by a driver from a URL (their errors are reported through calls, never printed). */
+const ownedClients = new WeakSet<object>();
+
+/** What the drivers over one ioredis client share: one `ready` and one `error` listener in all. */
+interface IoredisWatch {
+  connections: number;
+  lastError: Error | null;
+  whenReady: () => Promise<void>;
+}
+
+const watches = new SharedWatches<IoredisWatch>((client, listeners) => {
+  const redis = client as Redis | Cluster;
+  const w: IoredisWatch = { connections: redis.status === 'ready' ? 1 : 0, lastError: null, whenReady: sharedWaiter(listeners, redis, SETTLING_EVENTS) };
+  listeners.on(redis, 'ready', () => {
+    w.connections++;
+    w.lastError = null;
+  });
+  // A server that closes the connection (a restart, a kill) may leave no error event: record the close.
+  listeners.on(redis, 'close', () => {
+    w.lastError ??= new Error('ioredis: the connection was closed (by the server or the network)');
+  });
+  listeners.on(redis, 'error', (error: Error) => {
+    w.lastError = error;
+    // Keep ioredis's own report for an app's client that has no error listener of its own.
+    if (!ownedClients.has(redis) && redis.listenerCount('error') === 1) console.error('[ioredis] Unhandled error event:', error);
+  });
+  return w;
+});
+
 /**
  * A Redis driver over ioredis 5 or 6, for `new RedisStore({ driver })`.
  *
  * - Give the app's `Redis` (standalone, or Sentinel-managed via ioredis's `sentinels` option) or
- *   `Cluster` client: the driver never closes it, and `store.close()` removes every listener the driver
- *   added (`ready`, `error`, and a start-up waiter's). Its ioredis `keyPrefix` option must be unset
+ *   `Cluster` client: the driver never closes it. The drivers over one client share one `ready` and one
+ *   `error` listener (so any number of stores on one client add two listeners, plus one per settling
+ *   event during a start-up wait), removed when the last of those stores is closed. Its ioredis `keyPrefix` option must be unset
  *   (use the store's `keyPrefix`): the Lua scripts build key names themselves.
  * - Or give `{ url }` (`redis://[:password@]host:port[/db]`, `rediss://` for TLS): the driver opens its
  *   own client on first use (offline queue off, one attempt per command, reconnecting with a back-off capped at
@@ -41,6 +71,7 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
   if (!input || typeof input !== 'object') throw new InvalidArgumentTypeError('ioredisDriver takes an ioredis Redis or Cluster client, or { url }');
   let redis: Redis | Cluster;
   const owned = !isIoredisClient(input);
+  // (an owned client's errors are recorded by the shared watch and reported through calls, never printed)
   if (!owned) {
     redis = input as Redis | Cluster;
     const o = redis.options as RedisOptions & { redisOptions?: RedisOptions };
@@ -58,22 +89,11 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
       retryStrategy: (times) => Math.min(times * 100, 2000),
     });
   }
-  const listeners = new ListenerSet();
+  if (owned) ownedClients.add(redis);
   /** The servers that hold keys: every master of a cluster, or the one server. */
   const masters = (): Redis[] => (redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis]);
-  let connections = redis.status === 'ready' ? 1 : 0;
-  let lastError: Error | null = null;
+  const { watch, release } = watches.acquire(redis);
   let closed = false;
-  listeners.on(redis, 'ready', () => {
-    connections++;
-    lastError = null;
-  });
-  listeners.on(redis, 'error', (error: Error) => {
-    lastError = error;
-    // Keep ioredis's own report for an app's client that has no error listener of its own.
-    if (!owned && redis.listenerCount('error') === 1) console.error('[ioredis] Unhandled error event:', error);
-  });
-  const whenReady = sharedWaiter(listeners, redis, SETTLING_EVENTS);
   return {
     name: 'ioredis',
     redis,
@@ -98,9 +118,9 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
       }
       return status === 'connecting' || status === 'connect' ? 'starting' : 'down';
     },
-    whenReady,
-    connections: () => connections,
-    lastError: () => lastError,
+    whenReady: () => watch.whenReady(),
+    connections: () => watch.connections,
+    lastError: () => watch.lastError,
     async ping() {
       await Promise.all(masters().map((n) => n.ping()));
     },
@@ -127,7 +147,7 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
     },
     detach() {
       closed = true;
-      listeners.removeAll();
+      release();
     },
     async close() {
       this.detach();
@@ -140,8 +160,7 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
         redis.once('end', () => resolve());
         timer = setTimeout(resolve, 1000);
       });
-      // An owned client's late connection errors are reported through calls, never printed.
-      redis.on('error', () => {});
+      redis.on('error', () => {}); // an owned client's late connection errors are nobody's business now
       if (redis.status === 'ready') redis.quit().catch(() => redis.disconnect());
       else redis.disconnect();
       await ended;

@@ -1,7 +1,7 @@
 import { createClient } from 'redis';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/errors.js';
 import { rejectUnknownOptions } from '../../core/options.js';
-import { ListenerSet, describeUrl, hostPort, isNoScript, sharedWaiter, type Emitter, type RedisDriver, type RedisDriverState } from './driver.js';
+import { SharedWatches, describeUrl, hostPort, isNoScript, sharedWaiter, type Emitter, type RedisDriver, type RedisDriverState } from './driver.js';
 import type { LuaScript } from './scripts.js';
 
 /**
@@ -54,9 +54,9 @@ export interface NodeRedisDriver extends RedisDriver {
  * A Redis driver over node-redis (the `redis` package, majors 5 and 6), for `new RedisStore({ driver })`.
  *
  * - Give the app's client from `createClient`, `createCluster` or `createSentinel`, connected by the app
- *   (`await client.connect()`): the driver never connects nor closes it, and `store.close()` removes
- *   every listener the driver added (`ready`, `error`, `reconnecting`, `connect`, and a start-up
- *   waiter's). While attached, the driver's `error` listener counts as one, so node-redis no longer
+ *   (`await client.connect()`): the driver never connects nor closes it. The drivers over one client
+ *   share one listener per event (`ready`, `error`, `reconnecting`; `connect` and `node-ready` on a
+ *   cluster; plus a start-up waiter's), removed when the last of their stores is closed. While attached, the driver's `error` listener counts as one, so node-redis no longer
  *   throws an `error` event the app does not listen to (node-redis asks every app to listen anyway).
  *   Its node-redis `keyPrefix` option (node-redis 6) must be unset: the Lua scripts build key names.
  * - Or give `{ url }` (`redis://[[user]:password@]host:port[/db]`, `rediss://` for TLS): the driver
@@ -93,61 +93,15 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
     if (typeof client.sendCommand !== 'function' || typeof client.isOpen !== 'boolean')
       throw new InvalidArgumentTypeError('nodeRedisDriver: not a node-redis client (createClient, createCluster or createSentinel), nor { url }');
   }
-  const kind: NodeRedisDriver['kind'] =
-    typeof (client as unknown as NodeRedisClusterLike).nodeClient === 'function'
-      ? 'cluster'
-      : typeof (client as unknown as NodeRedisSentinelLike).getMasterNode === 'function'
-        ? 'sentinel'
-        : 'client';
+  const kind = kindOf(client);
   const opts = optionsOf(client);
   if (opts?.keyPrefix)
     throw new InvalidArgumentValueError("nodeRedisDriver: the client's node-redis `keyPrefix` option must be unset; use the store's `keyPrefix` option instead");
 
-  const listeners = new ListenerSet();
+  const { watch, release } = watches.acquire(client);
   let detached = false;
   let connectStarted = false;
-  let connections = 0;
-  let lastError: Error | null = null;
-  // A cluster of node-redis 5 has no isReady: it is ready once open with its slots discovered.
-  let clusterDiscovered = kind === 'cluster' && client.isOpen && (client as unknown as NodeRedisClusterLike).masters.length > 0;
-  let failedSinceOpen = false;
-  let everReady = isReadyNow();
-  if (everReady) connections = 1;
-
-  function isReadyNow(): boolean {
-    if (kind === 'cluster') {
-      const r = (client as { isReady?: unknown }).isReady;
-      return typeof r === 'boolean' ? r : client.isOpen && clusterDiscovered;
-    }
-    return (client as unknown as NodeRedisClientLike).isReady;
-  }
-
-  const onReady = () => {
-    connections++;
-    everReady = true;
-    failedSinceOpen = false;
-    lastError = null;
-  };
-  if (kind === 'cluster') {
-    listeners.on(client, 'connect', () => {
-      clusterDiscovered = true;
-      onReady();
-    });
-    listeners.on(client, 'node-ready', () => connections++);
-  } else listeners.on(client, 'ready', onReady);
-  listeners.on(client, 'error', (error: unknown) => {
-    lastError = error instanceof Error ? error : new Error(String(error));
-    failedSinceOpen = true;
-  });
-  listeners.on(client, 'reconnecting', () => {
-    failedSinceOpen = true;
-  });
-  const whenReady = sharedWaiter(
-    listeners,
-    client,
-    kind === 'cluster' ? ['connect', 'error', 'disconnect', 'end'] : ['ready', 'error', 'reconnecting', 'end'],
-  );
-
+  const isReadyNow = () => readyNow(client, kind, watch);
   const send = (firstKey: string | undefined, args: string[]): Promise<unknown> =>
     kind === 'cluster'
       ? (client as unknown as NodeRedisClusterLike).sendCommand(firstKey, false, args)
@@ -195,11 +149,11 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
         (client as unknown as NodeRedisClientLike).connect().catch(() => {});
         return 'starting';
       }
-      return everReady || failedSinceOpen ? 'down' : 'starting';
+      return watch.everReady || watch.failedSinceOpen ? 'down' : 'starting';
     },
-    whenReady,
-    connections: () => connections,
-    lastError: () => lastError,
+    whenReady: () => watch.whenReady(),
+    connections: () => watch.connections,
+    lastError: () => watch.lastError,
     async ping() {
       await onEveryPrimary(['PING']);
     },
@@ -222,7 +176,7 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
     },
     detach() {
       detached = true;
-      listeners.removeAll();
+      release();
     },
     async close() {
       this.detach();
@@ -238,6 +192,69 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
     },
   };
 }
+
+/** What the drivers over one node-redis client share: one listener per event in all. */
+interface NodeRedisWatch {
+  connections: number;
+  lastError: Error | null;
+  /** The client has been ready at least once since the watch began. */
+  everReady: boolean;
+  /** A connection attempt failed since the client was opened (so it is no longer "starting"). */
+  failedSinceOpen: boolean;
+  /** A cluster of node-redis 5 (no isReady) has discovered its slots. */
+  clusterDiscovered: boolean;
+  whenReady: () => Promise<void>;
+}
+
+function kindOf(client: object): NodeRedisDriver['kind'] {
+  if (typeof (client as { nodeClient?: unknown }).nodeClient === 'function') return 'cluster';
+  if (typeof (client as { getMasterNode?: unknown }).getMasterNode === 'function') return 'sentinel';
+  return 'client';
+}
+
+function readyNow(client: object, kind: NodeRedisDriver['kind'], w: NodeRedisWatch): boolean {
+  const r = (client as { isReady?: unknown }).isReady;
+  if (typeof r === 'boolean') return r;
+  return kind === 'cluster' && (client as { isOpen: boolean }).isOpen && w.clusterDiscovered;
+}
+
+const watches = new SharedWatches<NodeRedisWatch>((client, listeners) => {
+  const c = client as NodeRedisClientLike;
+  const kind = kindOf(client);
+  const w: NodeRedisWatch = {
+    connections: 0,
+    lastError: null,
+    everReady: false,
+    failedSinceOpen: false,
+    clusterDiscovered: kind === 'cluster' && c.isOpen && (client as unknown as NodeRedisClusterLike).masters.length > 0,
+    whenReady: sharedWaiter(listeners, c, kind === 'cluster' ? ['connect', 'error', 'disconnect', 'end'] : ['ready', 'error', 'reconnecting', 'end']),
+  };
+  if (readyNow(client, kind, w)) {
+    w.everReady = true;
+    w.connections = 1;
+  }
+  const onReady = () => {
+    w.connections++;
+    w.everReady = true;
+    w.failedSinceOpen = false;
+    w.lastError = null;
+  };
+  if (kind === 'cluster') {
+    listeners.on(c, 'connect', () => {
+      w.clusterDiscovered = true;
+      onReady();
+    });
+    listeners.on(c, 'node-ready', () => w.connections++);
+  } else listeners.on(c, 'ready', onReady);
+  listeners.on(c, 'error', (error: unknown) => {
+    w.lastError = error instanceof Error ? error : new Error(String(error));
+    w.failedSinceOpen = true;
+  });
+  listeners.on(c, 'reconnecting', () => {
+    w.failedSinceOpen = true;
+  });
+  return w;
+});
 
 /** The options a node-redis client was made with (`options` getter; public in both majors). */
 function optionsOf(client: object): Record<string, unknown> | undefined {

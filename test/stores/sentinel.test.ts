@@ -9,7 +9,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/core/errors.js';
 import { TokenManager } from '../../src/core/manager.js';
-import { IoredisStore } from '../../src/stores/redis/ioredis.js';
+import { createSentinel } from 'redis';
+import { ioredisDriver } from '../../src/stores/redis/ioredis.js';
+import { nodeRedisDriver } from '../../src/stores/redis/node-redis.js';
+import { RedisStore } from '../../src/stores/redis/store.js';
 import { forgeSecret, storeConformanceCases } from '../../src/testing/index.js';
 import { hasRedisServerBinary } from '../support/redis-server.js';
 import { startRedisSentinel, waitReplicated, type RedisSentinelSet } from '../support/redis-sentinel.js';
@@ -18,17 +21,22 @@ import { deletePrefix, TEST_SECRET, uniquePrefix } from '../support/redis.js';
 describe.runIf(hasRedisServerBinary())('Redis Sentinel (1 primary, 1 replica, 3 sentinels)', () => {
   let set: RedisSentinelSet;
   let ioredis: Redis;
+  let nodeRedis: ReturnType<typeof createSentinel>;
   const cleanups: (() => unknown)[] = [];
 
   beforeAll(async () => {
     set = await startRedisSentinel();
     ioredis = new Redis({ sentinels: set.sentinels, name: set.name, maxRetriesPerRequest: 1 });
     await ioredis.ping();
+    nodeRedis = createSentinel({ name: set.name, sentinelRootNodes: set.sentinels });
+    nodeRedis.on('error', () => {});
+    await nodeRedis.connect();
   }, 60_000);
 
   afterAll(async () => {
     for (const c of cleanups.reverse()) await c();
     ioredis?.disconnect();
+    await nodeRedis?.close().catch(() => nodeRedis.destroy());
     await set?.stop();
   });
 
@@ -38,13 +46,26 @@ describe.runIf(hasRedisServerBinary())('Redis Sentinel (1 primary, 1 replica, 3 
     expect((await ioredis.call('ROLE')) as unknown[]).toContain('master');
   });
 
-  describe.concurrent('Store conformance: redis sentinel (ioredis)', () => {
-    for (const c of storeConformanceCases({
-      create: () => new IoredisStore({ client: ioredis, keyPrefix: uniquePrefix('sentinel') }),
-      destroy: (s) => deletePrefix(ioredis, (s as IoredisStore).keys.prefix),
-    }))
-      it(c.name, c.run, c.timeoutMs);
+  it('the node-redis Sentinel client is connected to the primary the sentinels name', async () => {
+    const primary = await set.primary();
+    expect(String(await nodeRedis.sendCommand(false, ['INFO', 'server']))).toContain(`tcp_port:${primary.port}`);
   });
+
+  const stores: Record<string, () => RedisStore> = {
+    ioredis: () => new RedisStore({ driver: ioredisDriver(ioredis), keyPrefix: uniquePrefix('sentinel') }),
+    'node-redis': () => new RedisStore({ driver: nodeRedisDriver(nodeRedis), keyPrefix: uniquePrefix('sentinel') }),
+  };
+  for (const [client, create] of Object.entries(stores))
+    describe.concurrent(`Store conformance: redis sentinel (${client})`, () => {
+      for (const c of storeConformanceCases({
+        create,
+        destroy: async (s) => {
+          await deletePrefix(ioredis, (s as RedisStore).keys.prefix);
+          await s.close?.();
+        },
+      }))
+        it(c.name, c.run, c.timeoutMs);
+    });
 
   describe('a store pointed at the read-only replica', () => {
     /** A manager on the primary (through Sentinel) and one on the replica, same prefix and secret. */
@@ -52,8 +73,8 @@ describe.runIf(hasRedisServerBinary())('Redis Sentinel (1 primary, 1 replica, 3 
       const keyPrefix = uniquePrefix('replica');
       const replica = new Redis({ ...(await set.replica()), maxRetriesPerRequest: 1 });
       cleanups.push(() => replica.disconnect());
-      const onPrimary = new TokenManager({ store: new IoredisStore({ client: ioredis, keyPrefix }), secret: TEST_SECRET, ttlSeconds: 3600, ...options });
-      const onReplica = new TokenManager({ store: new IoredisStore({ client: replica, keyPrefix }), secret: TEST_SECRET, ttlSeconds: 3600, ...options });
+      const onPrimary = new TokenManager({ store: new RedisStore({ driver: ioredisDriver(ioredis), keyPrefix }), secret: TEST_SECRET, ttlSeconds: 3600, ...options });
+      const onReplica = new TokenManager({ store: new RedisStore({ driver: ioredisDriver(replica), keyPrefix }), secret: TEST_SECRET, ttlSeconds: 3600, ...options });
       cleanups.push(() => deletePrefix(ioredis, keyPrefix));
       return { onPrimary, onReplica, replica };
     }

@@ -46,6 +46,11 @@ export interface RedisSentinelSet {
    * link to that primary up and in sync (Sentinel's own view of the link is refreshed every 10 s only). Rejects with what was missing at the deadline.
    */
   settled(timeoutMs?: number): Promise<Endpoint>;
+  /**
+   * Waits, up to `timeoutMs` (default 30,000), until all three sentinels name the same primary and it is
+   * not `from`; resolves to it (a failover has been decided; the set may not have {@link settled}).
+   */
+  switched(from: Endpoint, timeoutMs?: number): Promise<Endpoint>;
   /** Kills every process and deletes the temp directory. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -254,6 +259,16 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
     }
   };
 
+  const switched = async (from: Endpoint, timeoutMs = 30_000): Promise<Endpoint> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const seen = await primariesSeen();
+      if (seen[0] != null && seen[0] !== from.port && seen.every((p) => p === seen[0])) return endpoint(seen[0]);
+      if (Date.now() > deadline) throw new Error(`the sentinels did not switch away from ${from.port} within ${timeoutMs} ms: ${seen.join(', ')}`);
+      await sleep(20);
+    }
+  };
+
   const set: RedisSentinelSet = {
     name: MASTER_NAME,
     sentinels,
@@ -276,6 +291,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       await withAdmin(sentinelPorts[0]!, (c) => c.call('SENTINEL', 'FAILOVER', MASTER_NAME));
     },
     settled,
+    switched,
     stop,
   };
   try {

@@ -205,8 +205,10 @@ export class MemoryStore implements Store {
     return this.users.get(userId) ?? new Set();
   }
 
+  /** Drops a token, its wrong-secret counter, and its id from the user's set. */
   private remove(tokenId: string, userId: string): void {
     this.tokens.delete(tokenId);
+    this.failures.delete(tokenId);
     const ids = this.users.get(userId);
     if (ids) {
       ids.delete(tokenId);

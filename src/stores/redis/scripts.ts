@@ -82,6 +82,11 @@ local function digest_ok(r, argv, from)
   end
   return nil
 end
+-- Deletes a token's record and its wrong-secret counter. The counter's key is the Lua twin of
+-- RedisKeys.failureKey: the token key prefix P{T}:t: with t: replaced by f: (test/stores/redis-store.test.ts checks both agree).
+local function delete_token(tprefix, id)
+  redis.call('DEL', tprefix .. id, string.sub(tprefix, 1, -3) .. 'f:' .. id)
+end
 -- Drops the expired members of a user's index (cheap: one ZREMRANGEBYSCORE).
 local function drop_expired(idx, now)
   redis.call('ZREMRANGEBYSCORE', idx, '-inf', fmt(now))
@@ -192,7 +197,7 @@ if max ~= nil and #live >= max then
     return x[1] < y[1]
   end)
   for i = 1, #live - max + 1 do
-    redis.call('DEL', tprefix .. byuse[i][1])
+    delete_token(tprefix, byuse[i][1])
     redis.call('ZREM', idx, byuse[i][1])
     table.insert(evicted, byuse[i][1])
   end
@@ -272,7 +277,7 @@ return { 2, renewed, reply_of(r) }
 );
 
 /**
- * revoke by token. KEYS: token record, failure counter. ARGV: token id, user key prefix, token key
+ * revoke by token (deletes the record and its wrong-secret counter). KEYS: token record, failure counter. ARGV: token id, user key prefix, token key
  * prefix, max failures (''), failure window ms, then key id/digest pairs.
  * Reply: '' when nothing was revoked, else the record JSON (no k, d).
  */
@@ -292,7 +297,7 @@ if not ok then
   return ''
 end
 local now = now_ms()
-redis.call('DEL', key)
+redis.call('DEL', key, fkey)
 local idx = user_key(uprefix, r.u)
 redis.call('ZREM', idx, id)
 drop_expired(idx, now)
@@ -311,7 +316,7 @@ local id, uid, tprefix = ARGV[1], ARGV[2], ARGV[3]
 local done = 0
 local r = load(key)
 if r ~= nil and r.u == uid then
-  redis.call('DEL', key)
+  delete_token(tprefix, id)
   redis.call('ZREM', idx, id)
   done = 1
 end
@@ -330,7 +335,7 @@ local tprefix, keep = ARGV[1], ARGV[2]
 local revoked = {}
 for _, t in ipairs(prune(idx, tprefix, now_ms())) do
   if t ~= keep then
-    redis.call('DEL', tprefix .. t)
+    delete_token(tprefix, t)
     redis.call('ZREM', idx, t)
     table.insert(revoked, t)
   end

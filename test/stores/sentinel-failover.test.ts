@@ -251,4 +251,41 @@ describe.runIf(hasRedisServerBinary())('Sentinel failover under load, over HTTP 
         for (const s of acknowledged) if ((await manager.verify(s.token!)).valid === false) lost++;
         console.log(`[failover] ${client.name} / ${scenario.name}: ${lost} of ${acknowledged.length} logins acknowledged during the load were lost`);
       });
+
+  it('ioredis: WAIT on the store\'s own client covers the revocation just sent, which then survives a killed primary', { timeout: 90_000 }, async () => {
+    const set = await startRedisSentinel({ dataConfig: ['enable-debug-command local'] });
+    cleanups.push(() => set.stop());
+    const redis = new Redis({ sentinels: set.sentinels, name: set.name, maxRetriesPerRequest: 1, failoverDetector: true });
+    redis.on('error', () => {});
+    cleanups.push(() => redis.disconnect());
+    const manager = new TokenManager({ store: new RedisStore({ driver: ioredisDriver(redis), keyPrefix: uniquePrefix('wait') }), secret: TEST_SECRET });
+    const made = [await manager.create('u'), await manager.create('u')];
+    const before = await set.primary();
+    await waitReplicated(before);
+
+    // The replica is busy for 0.8 s (under down-after-milliseconds): the revocation cannot be acknowledged yet, and WAIT says so.
+    const replica = new Redis({ ...(await set.replica()), maxRetriesPerRequest: 1 });
+    cleanups.push(() => replica.disconnect());
+    const busy = replica.call('DEBUG', 'SLEEP', '0.8').catch(() => {});
+    await sleep(100);
+    expect((await manager.revokeAll('u')).length).toBe(2);
+    expect(await redis.wait(1, 200)).toBe(0); // not replicated yet: WAIT tracks this client's revocation
+    expect(await redis.wait(1, 5000)).toBe(1); // now it has reached the replica
+    await busy;
+
+    await set.kill(before);
+    await set.switched(before);
+    const deadline = Date.now() + 30_000;
+    for (const { token } of made) {
+      for (;;) {
+        const outcome = await manager.verify(token).catch((e: unknown) => e);
+        if (!(outcome instanceof StoreUnavailableError)) {
+          expect(outcome).toEqual({ valid: false, reason: 'invalid' });
+          break;
+        }
+        if (Date.now() > deadline) throw new Error('the client did not reach the new primary within 30 s');
+        await sleep(100);
+      }
+    }
+  });
 });

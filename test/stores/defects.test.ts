@@ -61,6 +61,23 @@ describe.each(stores)('defects: %s', (_name, make) => {
     await store.close?.();
   });
 
+  it("evict-lru: a device used within touchIntervalSeconds outranks an idle one created after its last write (no write per verify)", async () => {
+    const store = await make();
+    const m = new TokenManager({ store, secret: TEST_SECRET, maxTokensPerUser: 2, limitPolicy: 'evict-lru', touchIntervalSeconds: 60 });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const inUse = await m.create('lru');
+    await sleep(1100); // Redis keeps last access in whole seconds
+    const idle = await m.create('lru');
+    await sleep(1100);
+    const v = await m.verify(inUse.token); // within the touch interval: nothing is written
+    expect(v.valid && !v.renewed && v.record.lastUsedAtMs === inUse.record.lastUsedAtMs).toBe(true);
+    await sleep(1100);
+    const third = await m.create('lru');
+    expect(third.evictedTokenIds).toEqual([idle.tokenId]);
+    expect((await m.verify(inUse.token)).valid).toBe(true);
+    await store.close?.();
+  });
+
   it('revoking a token deletes its wrong-secret counter (revoke, revokeById, revokeAll, eviction)', async () => {
     const store = await make();
     const m = new TokenManager({ store, secret: TEST_SECRET, maxTokensPerUser: 3 });

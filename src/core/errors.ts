@@ -23,7 +23,7 @@ export class RedisMultitokensError extends Error {
  * The token store (Redis) could not be reached, timed out, or is not ready.
  * HTTP adapters turn it into `503 Service Unavailable` with `Retry-After` (fail closed:
  * an outage never looks like bad credentials). `cause` holds the client's error;
- * the message never contains a token, a host name or a key.
+ * the message names the Redis client and endpoint (`host:port`) but never a password, a token or a key.
  */
 export class StoreUnavailableError extends RedisMultitokensError {
   constructor(message = 'token store unavailable', options?: { cause?: unknown; code?: string }) {

@@ -132,3 +132,20 @@ describe('listeners on a shared client', () => {
     }
   });
 });
+
+describe('driver and store options', () => {
+  it('refuse what would break the key layout or hide a mistake, naming the option', () => {
+    const prefixed6 = createClient({ url: REDIS_URL, keyPrefix: 'app:' } as never);
+    expect(() => nodeRedisDriver(prefixed6 as never)).toThrow(/keyPrefix/);
+    expect(() => nodeRedisDriver({ url: 'http://x' })).toThrow(/redis:\/\//);
+    expect(() => nodeRedisDriver({} as never)).toThrow(/node-redis client/);
+    expect(() => nodeRedisDriver({ url: REDIS_URL, extra: 1 } as never)).toThrow(/unknown option `extra`/);
+    const prefixedIo = new Redis(REDIS_URL, { keyPrefix: 'app:', lazyConnect: true });
+    expect(() => ioredisDriver(prefixedIo)).toThrow(/keyPrefix/);
+    prefixedIo.disconnect();
+    expect(() => ioredisDriver({ url: 'http://x' })).toThrow(/redis:\/\//);
+    expect(() => new RedisStore({ client: admin } as never)).toThrow(/`driver`/);
+    expect(() => new RedisStore({} as never)).toThrow(/driver/);
+    expect(() => new RedisStore({ driver: ioredisDriver(admin), keyprefix: 'x' } as never)).toThrow(/unknown option `keyprefix`.*keyPrefix/);
+  });
+});

@@ -95,7 +95,7 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
   }
   const kind = kindOf(client);
   const opts = optionsOf(client);
-  if (opts?.keyPrefix)
+  if (opts?.keyPrefix || (client as { _keyPrefix?: unknown })._keyPrefix)
     throw new InvalidArgumentValueError("nodeRedisDriver: the client's node-redis `keyPrefix` option must be unset; use the store's `keyPrefix` option instead");
 
   const { watch, release } = watches.acquire(client);
@@ -132,8 +132,17 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
         return `cluster ${roots.map((n) => (n.url ? describeUrl(n.url) : hostPort(n.socket))).join(',')}`;
       }
       if (kind === 'sentinel') {
+        // A RedisSentinel (node-redis 6) has no public options: name the primary it uses now.
         const roots = (opts?.sentinelRootNodes ?? []) as { host?: string; port?: number }[];
-        return `sentinel ${String(opts?.name ?? '?')} via ${roots.map((n) => hostPort(n)).join(',')}`;
+        const via = roots.length > 0 ? ` via ${roots.map((n) => hostPort(n)).join(',')}` : '';
+        let primary: { host?: string; port?: number } | undefined;
+        try {
+          primary = (client as unknown as NodeRedisSentinelLike).getMasterNode() as typeof primary;
+        } catch {
+          primary = undefined;
+        }
+        const name = typeof opts?.name === 'string' ? ` ${opts.name}` : '';
+        return `sentinel${name} primary ${primary ? hostPort(primary) : '(not known yet)'}${via}`;
       }
       if (typeof opts?.url === 'string') return describeUrl(opts.url);
       const socket = opts?.socket as { host?: string; port?: number; path?: string } | undefined;

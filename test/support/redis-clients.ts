@@ -84,7 +84,11 @@ function nodeRedisKind(name: string, newest: boolean, create: typeof createClien
     emitter: client,
     isOpen: () => client.isOpen,
     close: async () => {
-      if (client.isOpen) client.destroy();
+      try {
+        client.destroy(); // ends the socket whatever state it is in (node-redis 5 throws when already closed)
+      } catch {
+        // closed already
+      }
     },
   });
   return {

@@ -192,12 +192,19 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
       if (!owned) return;
       const c = client as unknown as NodeRedisClientLike;
       c.on('error', () => {}); // late connection errors of our own client are nobody's business now
-      if (!c.isOpen) return;
-      if (!c.isReady) return c.destroy?.();
+      const destroy = () => {
+        try {
+          c.destroy?.(); // also ends a socket that a graceful close() keeps open to drain (node-redis 6)
+        } catch {
+          // already closed (node-redis 5 throws ClientClosedError)
+        }
+      };
+      if (!c.isOpen) return destroy();
+      if (!c.isReady) return destroy();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([c.close?.().catch(() => c.destroy?.()), new Promise<void>((r) => (timer = setTimeout(r, 1000)))]);
+      await Promise.race([c.close?.().catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, 1000)))]);
       clearTimeout(timer);
-      if (c.isOpen) c.destroy?.();
+      destroy();
     },
   };
 }

@@ -120,7 +120,7 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
     },
     whenReady: () => watch.whenReady(),
     connections: () => watch.connections,
-    lastError: () => watch.lastError,
+    lastError: () => (closed ? new Error('the store was closed (store.close())') : watch.lastError),
     async ping() {
       await Promise.all(masters().map((n) => n.ping()));
     },

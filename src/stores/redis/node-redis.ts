@@ -162,7 +162,7 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
     },
     whenReady: () => watch.whenReady(),
     connections: () => watch.connections,
-    lastError: () => watch.lastError,
+    lastError: () => (detached ? new Error('the store was closed (store.close())') : watch.lastError),
     async ping() {
       await onEveryPrimary(['PING']);
     },

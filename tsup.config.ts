@@ -5,7 +5,9 @@ export default defineConfig({
     index: 'src/index.ts',
     express: 'src/express.ts',
     fastify: 'src/fastify.ts',
+    redis: 'src/redis.ts',
     ioredis: 'src/ioredis.ts',
+    'node-redis': 'src/node-redis.ts',
     http: 'src/http.ts',
     koa: 'src/koa.ts',
     hono: 'src/hono.ts',
@@ -19,5 +21,5 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   splitting: true,
-  external: ['ioredis', 'express', 'fastify', 'fastify-plugin', '@nestjs/common', '@nestjs/core', 'koa', 'hono'],
+  external: ['ioredis', 'redis', 'express', 'fastify', 'fastify-plugin', '@nestjs/common', '@nestjs/core', 'koa', 'hono'],
 });

@@ -7,6 +7,7 @@
  *   set HOST=0.0.0.0 to reach it from other machines).
  * - REDIS_URL: keep tokens in Redis (`redis://[:password@]host:6379[/db]`); unset = in this process's memory.
  * - REDIS_KEY_PREFIX: prefix of the demo's Redis keys (default `rmt-demo:`).
+ * - REDIS_CLIENT: the Redis client with REDIS_URL, `ioredis` (default) or `node-redis`.
  * - TOKEN_SECRET: the HMAC secret (at least 32 bytes); unset = a random one for this run only.
  * - SQLITE_PATH: the users database (default `demo.sqlite` in the current directory; `:memory:` allowed).
  * - TRUST_PROXY: the framework's trust-proxy setting when behind a reverse proxy (e.g. `1` or `loopback`).
@@ -15,20 +16,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TokenManager, type Store } from 'redis-multitokens';
-import { IoredisStore } from 'redis-multitokens/ioredis';
+import { RedisStore } from 'redis-multitokens/redis';
+import { ioredisDriver } from 'redis-multitokens/ioredis';
+import { nodeRedisDriver } from 'redis-multitokens/node-redis';
 import { DEMO_FRAMEWORKS, type DemoFactory, type DemoFramework } from './api.js';
 import { DEMO_USER, UserDb } from './db.js';
 
-/** The URL without its password, for logs. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable REDIS_URL)';
-  }
-}
+const REDIS_CLIENTS = { ioredis: ioredisDriver, 'node-redis': nodeRedisDriver } as const;
 
 function parseTrustProxy(value: string | undefined): boolean | number | string {
   if (value === undefined || value === '' || value === 'false') return false;
@@ -59,10 +53,15 @@ async function main(): Promise<void> {
     console.log('TOKEN_SECRET is not set: using an ephemeral random secret, so tokens will not survive a restart');
   }
 
+  const clientName = process.env.REDIS_CLIENT || 'ioredis';
+  if (!Object.hasOwn(REDIS_CLIENTS, clientName))
+    throw new Error(`REDIS_CLIENT must be ${Object.keys(REDIS_CLIENTS).join(' or ')}; got ${JSON.stringify(clientName)}`);
   let store: Store | undefined;
   if (redisUrl) {
-    store = new IoredisStore({ url: redisUrl, keyPrefix: process.env.REDIS_KEY_PREFIX || 'rmt-demo:' });
-    console.log(`token store: redis at ${redactUrl(redisUrl)}`);
+    const driver = REDIS_CLIENTS[clientName as keyof typeof REDIS_CLIENTS]({ url: redisUrl });
+    const redisStore = new RedisStore({ driver, keyPrefix: process.env.REDIS_KEY_PREFIX || 'rmt-demo:' });
+    store = redisStore;
+    console.log(`token store: redis via ${driver.name} at ${driver.endpoint()}, key prefix ${JSON.stringify(redisStore.keys.prefix)}`);
   } else {
     console.log('token store: memory (this process only; set REDIS_URL to use Redis)');
   }

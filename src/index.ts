@@ -15,7 +15,7 @@ import { MemoryStore } from './stores/memory.js';
 
 /** Options of {@link TokenManager}; as the core's, but `store` defaults to a new {@link MemoryStore}. */
 export interface TokenManagerOptions extends Omit<CoreOptions, 'store'> {
-  /** Where tokens live: an `IoredisStore` (from `redis-multitokens/ioredis`) or any {@link Store}. Default: a new `MemoryStore` (one process only). */
+  /** Where tokens live: a `RedisStore` (from `redis-multitokens/redis`, with a driver from `/ioredis` or `/node-redis`) or any {@link Store}. Default: a new `MemoryStore` (one process only). */
   store?: Store;
 }
 
@@ -34,6 +34,7 @@ export {
   DEFAULT_TTL_SECONDS,
   DEFAULT_TOUCH_INTERVAL_SECONDS,
   DEFAULT_MAX_METADATA_BYTES,
+  DEFAULT_MAX_TOKENS_PER_USER,
   MAX_TOKENS_PER_USER_LIMIT,
   type CreateTokenOptions,
   type CreatedToken,
@@ -49,6 +50,10 @@ export { parseToken, isTokenId, TOKEN_PREFIX, TOKEN_LENGTH, TOKEN_ID_LENGTH, typ
 export { normalizeUserId, MAX_USER_ID_LENGTH, type UserIdInput } from './core/user-id.js';
 export { MAX_DURATION_SECONDS } from './core/options.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
-export { RedisStore, DEFAULT_COMMAND_TIMEOUT_MS, type RedisStoreOptions, type RedisScriptClient } from './stores/redis/store.js';
-export { RedisKeys, DEFAULT_KEY_PREFIX } from './stores/redis/keys.js';
-export type { LuaScript } from './stores/redis/scripts.js';
+/**
+ * @deprecated since 0.2: import `RedisStore` from `redis-multitokens/redis` (the Redis store, its
+ * `RedisDriver` interface and its key layout moved there; see CHANGELOG.md). Removed in 1.0.
+ */
+export { RedisStore } from './stores/redis/store.js';
+/** @deprecated since 0.2: import `RedisKeys` from `redis-multitokens/redis`. Removed in 1.0. */
+export { RedisKeys } from './stores/redis/keys.js';

@@ -27,6 +27,12 @@ export const DEFAULT_MAX_FAILED_VERIFICATIONS = 10;
 /** Default failure window, in seconds (5 minutes). */
 export const DEFAULT_FAILED_VERIFICATION_WINDOW_SECONDS = 300;
 /**
+ * Default most live tokens (devices) per user: 20. Past it a login evicts the user's least recently used
+ * token (`limitPolicy: 'evict-lru'`), so a script looping on a login route cannot fill Redis: one user
+ * holds at most 20 records (about 10 KB with device details) however often it logs in.
+ */
+export const DEFAULT_MAX_TOKENS_PER_USER = 20;
+/**
  * Largest accepted `maxTokensPerUser`. A login under a limit walks the user's whole index in one Lua
  * script (Redis serves nothing else meanwhile), so the cap keeps that walk short.
  */
@@ -76,9 +82,17 @@ export interface TokenManagerOptions {
    * `null` (default) = none.
    */
   absoluteLifetimeSeconds?: number | null;
-  /** Most live tokens (devices) per user, 1 to 1,000; `null` (default) = no limit. */
+  /**
+   * Most live tokens (devices) per user, 1 to 1,000. Default: 20 ({@link DEFAULT_MAX_TOKENS_PER_USER}),
+   * so a user (or a script looping on /login) cannot fill the store. `null` = no limit, only when asked
+   * for by name (every login then adds a token until they expire).
+   */
   maxTokensPerUser?: number | null;
-  /** When a user at `maxTokensPerUser` logs in again: `'evict-lru'` (default) revokes the least recently used token, `'reject'` throws `TokenLimitError`. */
+  /**
+   * When a user at `maxTokensPerUser` logs in again: `'evict-lru'` (default) revokes the least recently
+   * used token (ranked by last use; see the README, "Device limit", for how a use within
+   * `touchIntervalSeconds` counts), `'reject'` throws `TokenLimitError`.
+   */
   limitPolicy?: LimitPolicy;
   /** Largest `metadata` object, in bytes of its JSON text (default 1,024; 0 to 65,536). */
   maxMetadataBytes?: number;
@@ -210,7 +224,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     this.keyRing = new KeyRing(options.secret, options.userTagSecret);
     this.ttlMs = secondsOption('ttlSeconds', options.ttlSeconds, { allowNull: true, min: 1, fallback: DEFAULT_TTL_SECONDS });
     this.absoluteLifetimeMs = secondsOption('absoluteLifetimeSeconds', options.absoluteLifetimeSeconds, { allowNull: true, min: 1, fallback: null });
-    this.maxTokens = countOption('maxTokensPerUser', options.maxTokensPerUser, { allowNull: true, min: 1, max: MAX_TOKENS_PER_USER_LIMIT, fallback: null });
+    this.maxTokens = countOption('maxTokensPerUser', options.maxTokensPerUser, { allowNull: true, min: 1, max: MAX_TOKENS_PER_USER_LIMIT, fallback: DEFAULT_MAX_TOKENS_PER_USER });
     this.limitPolicy = enumOption('limitPolicy', options.limitPolicy, ['evict-lru', 'reject'] as const, 'evict-lru');
     this.maxMetadataBytes = countOption('maxMetadataBytes', options.maxMetadataBytes, { allowNull: false, min: 0, max: 65536, fallback: DEFAULT_MAX_METADATA_BYTES })!;
     this.renewal = {
@@ -259,6 +273,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
         keyIds: this.keyRing.keyIds,
         maxTokens: this.maxTokens,
         limitPolicy: this.limitPolicy,
+        touchIntervalMs: this.renewal.touchIntervalMs,
       }),
     );
     if (result.status === 'limit') throw new TokenLimitError(result.limit);

@@ -25,6 +25,8 @@ interface Entry {
   digest: string;
   /** Per-token renewal TTL override in ms, or null. */
   ttlOverrideMs: number | null;
+  /** Last successful verification, epoch ms (kept in memory on every verify: no write to spare here). */
+  lastSeenMs: number;
 }
 
 /**
@@ -68,7 +70,10 @@ export class MemoryStore implements Store {
     const evictedTokenIds: string[] = [];
     if (input.maxTokens !== null && ids.size >= input.maxTokens) {
       if (input.limitPolicy === 'reject') return { status: 'limit', limit: input.maxTokens };
-      const byLastUse = [...ids].map((id) => this.tokens.get(id)!).sort((a, b) => a.record.lastUsedAtMs - b.record.lastUsedAtMs || a.record.createdAtMs - b.record.createdAtMs);
+      // Ranked by true last use: the stored last-used time lags it by up to touchIntervalSeconds.
+      const byLastUse = [...ids]
+        .map((id) => this.tokens.get(id)!)
+        .sort((a, b) => a.lastSeenMs - b.lastSeenMs || a.record.lastUsedAtMs - b.record.lastUsedAtMs || a.record.createdAtMs - b.record.createdAtMs);
       for (const e of byLastUse.slice(0, ids.size - input.maxTokens + 1)) {
         this.remove(e.record.tokenId, input.userId);
         evictedTokenIds.push(e.record.tokenId);
@@ -93,6 +98,7 @@ export class MemoryStore implements Store {
       keyId: input.digest.keyId,
       digest: input.digest.digest,
       ttlOverrideMs: input.ttlIsOverride ? input.ttlMs : null,
+      lastSeenMs: now,
     });
     let set = this.users.get(input.userId);
     if (!set) this.users.set(input.userId, (set = new Set()));
@@ -104,6 +110,7 @@ export class MemoryStore implements Store {
     const now = this.now();
     const found = this.find(input, now);
     if (typeof found === 'string') return { status: found };
+    found.lastSeenMs = now;
     const renewed = this.touch(found, input.renewal, now);
     return { status: 'valid', record: copy(found.record), renewed };
   }
@@ -205,8 +212,10 @@ export class MemoryStore implements Store {
     return this.users.get(userId) ?? new Set();
   }
 
+  /** Drops a token, its wrong-secret counter, and its id from the user's set. */
   private remove(tokenId: string, userId: string): void {
     this.tokens.delete(tokenId);
+    this.failures.delete(tokenId);
     const ids = this.users.get(userId);
     if (ids) {
       ids.delete(tokenId);

@@ -1,40 +1,82 @@
 /**
- * The same Store conformance suite against a real 3-master Redis Cluster (throwaway redis-servers on
- * loopback ports, joined by redis-cli). Every script must touch one hash slot only, or Redis Cluster
- * refuses it (CROSSSLOT) or the keys live on another node.
+ * The same Store conformance suite against a real 3-primary Redis Cluster (throwaway redis-servers on
+ * loopback ports, joined by redis-cli), through every client of this run (ioredis 6 and 5, node-redis 6
+ * and 5). Every script must touch one hash slot only, or Redis Cluster refuses it (CROSSSLOT) or the
+ * keys live on another node.
  */
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { TokenManager } from '../../src/core/manager.js';
+import { RedisStore } from '../../src/stores/redis/store.js';
 import { storeConformanceCases } from '../../src/testing/index.js';
+import { clientKinds, type TestClient } from '../support/redis-clients.js';
 import { hasRedisServerBinary, startRedisCluster, type RedisClusterServer } from '../support/redis-server.js';
 import { TEST_SECRET, uniquePrefix } from '../support/redis.js';
 
-describe.runIf(hasRedisServerBinary())('Store conformance: redis cluster (ioredis Cluster, 3 masters)', () => {
+describe.runIf(hasRedisServerBinary())('Redis Cluster (3 primaries)', () => {
   let cluster: RedisClusterServer;
-  let client: Cluster;
+  let admin: Cluster;
 
   beforeAll(async () => {
     cluster = await startRedisCluster(3);
-    client = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
-    await client.ping();
+    admin = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
+    await admin.ping();
   }, 60_000);
 
   afterAll(async () => {
-    await client?.quit();
+    await admin?.quit();
     await cluster?.stop();
   });
 
-  it('spreads users over more than one node (the test would prove nothing on one)', async () => {
-    const m = new TokenManager({ store: new IoredisStore({ client, keyPrefix: uniquePrefix('spread') }), secret: TEST_SECRET });
-    for (let i = 0; i < 30; i++) await m.create(`spread-${i}`);
-    const perNode = await Promise.all(client.nodes('master').map((n) => n.dbsize()));
-    expect(perNode.filter((n) => n > 0).length).toBeGreaterThan(1);
-  });
+  /** Keys under `prefix` on each primary (SCAN on every master node). */
+  async function keysPerPrimary(prefix: string): Promise<number[]> {
+    return Promise.all(
+      admin.nodes('master').map(async (node) => {
+        let cursor = '0';
+        let n = 0;
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+          cursor = next;
+          n += keys.length;
+        } while (cursor !== '0');
+        return n;
+      }),
+    );
+  }
 
-  for (const c of storeConformanceCases({
-    create: () => new IoredisStore({ client, keyPrefix: uniquePrefix('cluster') }),
-  }))
-    it.concurrent(c.name, c.run, c.timeoutMs);
+  for (const kind of clientKinds()) {
+    describe(`through ${kind.name}`, () => {
+      let client: TestClient;
+      beforeAll(async () => {
+        client = await kind.cluster(cluster.nodes);
+      }, 30_000);
+      afterAll(() => client?.close());
+
+      it('spreads the tokens of many users over every primary (all 3); the policy check reads every primary', async () => {
+        const keyPrefix = uniquePrefix('spread');
+        const store = new RedisStore({ driver: client.driver(), keyPrefix, commandTimeoutMs: 5000 });
+        const m = new TokenManager({ store, secret: TEST_SECRET });
+        const made = await Promise.all(Array.from({ length: 60 }, (_, i) => m.create(`spread-${i}`)));
+        for (const c of made) expect((await m.verify(c.token)).valid).toBe(true);
+        const perPrimary = await keysPerPrimary(keyPrefix);
+        expect(perPrimary.length).toBe(3);
+        for (const n of perPrimary) expect(n).toBeGreaterThan(0);
+        expect(perPrimary.reduce((a, b) => a + b, 0)).toBe(120); // a record and an index per user
+        for (let i = 0; i < 60; i++) await m.revokeAll(`spread-${i}`);
+        expect((await keysPerPrimary(keyPrefix)).reduce((a, b) => a + b, 0)).toBe(0);
+        expect(await store.driver.evictionPolicies()).toEqual(['noeviction', 'noeviction', 'noeviction']); // CONFIG GET on every primary
+        await store.checkEvictionPolicy();
+        await store.ping();
+        await store.close();
+      });
+
+      describe.concurrent('Store conformance', () => {
+        for (const c of storeConformanceCases({
+          create: () => new RedisStore({ driver: client.driver(), keyPrefix: uniquePrefix('cluster') }),
+          destroy: (s) => s.close?.(),
+        }))
+          it(c.name, c.run, c.timeoutMs);
+      });
+    });
+  }
 });

@@ -57,7 +57,8 @@ describe('Redis store and maxmemory-policy', () => {
   });
 
   it('under maxmemory (noeviction): logins are refused and write nothing; verify still answers; revokeAll frees memory', async () => {
-    const { client, m } = await setup(['--maxmemory-policy', 'noeviction', '--maxmemory', '3mb']);
+    const { client, store } = await setup(['--maxmemory-policy', 'noeviction', '--maxmemory', '3mb']);
+    const m = new TokenManager({ store, secret: TEST_SECRET, maxTokensPerUser: null }); // 50 users fill 3 MB only without a device limit
     const made = [];
     let refused: unknown;
     for (let i = 0; i < 20_000 && !refused; i++) {

@@ -1,83 +1,115 @@
 import { Redis, ReplyError, type Cluster, type RedisOptions } from 'ioredis';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/errors.js';
 import { rejectUnknownOptions } from '../../core/options.js';
+import { SharedWatches, describeUrl, hostPort, isNoScript, sharedWaiter, type RedisDriver } from './driver.js';
 import type { LuaScript } from './scripts.js';
-import { RedisStore, type RedisScriptClient } from './store.js';
+import { RedisStore } from './store.js';
 
-/** Options of {@link IoredisStore}. Give `client` or `url`, not both. */
-export interface IoredisStoreOptions {
-  /**
-   * An ioredis `Redis` or `Cluster` client of the app's. The store never closes it. Its own `keyPrefix`
-   * option must be unset (use this store's `keyPrefix`): the Lua scripts build keys themselves.
-   */
-  client?: Redis | Cluster;
-  /**
-   * A Redis URL (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). The store then opens its own
-   * client (offline queue off, so calls fail at once while Redis is down; reconnects by itself with a
-   * back-off capped at 2,000 ms) and closes it on `close()`.
-   */
-  url?: string;
-  /** Prefix of every key (default `"rmt:"`); no `{` or `}`. */
-  keyPrefix?: string;
-  /** Longest wait for one Redis reply, in milliseconds (default 1,000). */
-  commandTimeoutMs?: number;
-  /** How often the `maxmemory-policy` check is repeated in the background, in milliseconds (default 60,000). */
-  policyCheckIntervalMs?: number;
-}
+/** The argument of {@link ioredisDriver}: the app's ioredis client, or `{ url }` to let the driver open (and own) one. */
+export type IoredisDriverInput = Redis | Cluster | { url: string };
 
-/**
- * The Redis store on ioredis (a `Redis` or `Cluster` client). Why ioredis first: one API for
- * standalone, Sentinel and Cluster, a `status` that says when it is ready (so calls fail at once
- * instead of queueing), and wide use in job queues (BullMQ) that rely on its Lua support.
- *
- * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} neither or both of `client` and `url`; a client with `keyPrefix` set.
- */
-export class IoredisStore extends RedisStore {
+/** A {@link RedisDriver} over ioredis, with the client it uses. */
+export interface IoredisDriver extends RedisDriver {
   /** The ioredis client in use (the app's, or the one opened from `url`). */
   readonly redis: Redis | Cluster;
-
-  constructor(options: IoredisStoreOptions) {
-    const driver = ioredisDriver(options);
-    super({ client: driver, keyPrefix: options.keyPrefix, commandTimeoutMs: options.commandTimeoutMs, policyCheckIntervalMs: options.policyCheckIntervalMs });
-    this.redis = driver.redis;
-  }
+  /** True when the driver opened the client itself (from `url`) and closes it on `close()`. */
+  readonly owned: boolean;
 }
 
 /** Events that end a start-up wait: connected, or the first attempt failed (ioredis then reconnects). */
 const SETTLING_EVENTS = ['ready', 'reconnecting', 'end'] as const;
 
-function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redis: Redis | Cluster } {
-  if (!options || typeof options !== 'object') throw new InvalidArgumentTypeError('IoredisStore options must be an object with `client` or `url`');
-  rejectUnknownOptions('IoredisStore', options, ['client', 'url', 'keyPrefix', 'commandTimeoutMs', 'policyCheckIntervalMs']);
-  if (options.client && options.url) throw new InvalidArgumentValueError('IoredisStore: give `client` or `url`, not both');
+/** Clients opened by a driver from a URL (their errors are reported through calls, never printed). */
+const ownedClients = new WeakSet<object>();
+
+/** What the drivers over one ioredis client share: one `ready` and one `error` listener in all. */
+interface IoredisWatch {
+  connections: number;
+  lastError: Error | null;
+  whenReady: () => Promise<void>;
+}
+
+const watches = new SharedWatches<IoredisWatch>((client, listeners) => {
+  const redis = client as Redis | Cluster;
+  const w: IoredisWatch = { connections: redis.status === 'ready' ? 1 : 0, lastError: null, whenReady: sharedWaiter(listeners, redis, SETTLING_EVENTS) };
+  listeners.on(redis, 'ready', () => {
+    w.connections++;
+    w.lastError = null;
+  });
+  // A server that closes the connection (a restart, a kill) may leave no error event: record the close.
+  listeners.on(redis, 'close', () => {
+    w.lastError ??= new Error('ioredis: the connection was closed (by the server or the network)');
+  });
+  listeners.on(redis, 'error', (error: Error) => {
+    w.lastError = error;
+    // Keep ioredis's own report for an app's client that has no error listener of its own.
+    if (!ownedClients.has(redis) && redis.listenerCount('error') === 1) console.error('[ioredis] Unhandled error event:', error);
+  });
+  return w;
+});
+
+/**
+ * A Redis driver over ioredis 5 or 6, for `new RedisStore({ driver })`.
+ *
+ * - Give the app's `Redis` (standalone, or Sentinel-managed via ioredis's `sentinels` option) or
+ *   `Cluster` client: the driver never closes it. The drivers over one client share one `ready` and one
+ *   `error` listener (so any number of stores on one client add two listeners, plus one per settling
+ *   event during a start-up wait), removed when the last of those stores is closed. Its ioredis `keyPrefix` option must be unset
+ *   (use the store's `keyPrefix`): the Lua scripts build key names themselves.
+ * - Or give `{ url }` (`redis://[:password@]host:port[/db]`, `rediss://` for TLS): the driver opens its
+ *   own client on first use (offline queue off, one attempt per command, reconnecting with a back-off capped at
+ *   2,000 ms) and closes it on `store.close()`.
+ *
+ * Relies on: EVALSHA, then EVAL on a `NOSCRIPT` reply; `status === 'ready'` for readiness (a lazy
+ * client in `wait` is connected on first use); `CONFIG GET maxmemory-policy` and PING on every
+ * `nodes('master')` of a cluster.
+ *
+ * @throws {InvalidArgumentTypeError} not an ioredis client nor `{ url }`.
+ * @throws {InvalidArgumentValueError} a URL that is not `redis://` or `rediss://`; a client with ioredis's `keyPrefix` set.
+ */
+export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
+  if (!input || typeof input !== 'object') throw new InvalidArgumentTypeError('ioredisDriver takes an ioredis Redis or Cluster client, or { url }');
   let redis: Redis | Cluster;
-  const owned = !options.client;
-  if (options.client) {
-    redis = options.client;
-    if (typeof redis !== 'object' || typeof (redis as Redis).evalsha !== 'function' || typeof (redis as Redis).status !== 'string')
-      throw new InvalidArgumentTypeError('IoredisStore: `client` must be an ioredis Redis or Cluster instance (for a URL string use `url`)');
+  const owned = !isIoredisClient(input);
+  // (an owned client's errors are recorded by the shared watch and reported through calls, never printed)
+  if (!owned) {
+    redis = input as Redis | Cluster;
     const o = redis.options as RedisOptions & { redisOptions?: RedisOptions };
     if (o?.keyPrefix || o?.redisOptions?.keyPrefix)
-      throw new InvalidArgumentValueError("IoredisStore: the client's ioredis `keyPrefix` option must be unset; use the store's `keyPrefix` option instead");
+      throw new InvalidArgumentValueError("ioredisDriver: the client's ioredis `keyPrefix` option must be unset; use the store's `keyPrefix` option instead");
   } else {
-    if (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url))
-      throw new InvalidArgumentValueError('IoredisStore: `url` must be a redis:// or rediss:// URL (or pass `client`)');
-    redis = new Redis(options.url, {
+    rejectUnknownOptions('ioredisDriver', input, ['url']);
+    const url = (input as { url?: unknown }).url;
+    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url))
+      throw new InvalidArgumentValueError('ioredisDriver: `url` must be a redis:// or rediss:// URL (or pass an ioredis client)');
+    redis = new Redis(url, {
+      lazyConnect: true, // connects on first use: a store refused for a bad option leaves no socket open
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       retryStrategy: (times) => Math.min(times * 100, 2000),
     });
-    // Connection errors surface as StoreUnavailableError on calls; keep ioredis from printing them.
-    redis.on('error', () => {});
   }
+  if (owned) ownedClients.add(redis);
   /** The servers that hold keys: every master of a cluster, or the one server. */
   const masters = (): Redis[] => (redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis]);
-  let pending: Promise<void> | null = null;
-  let connections = redis.status === 'ready' ? 1 : 0;
-  redis.on('ready', () => connections++);
+  const { watch, release } = watches.acquire(redis);
+  let closed = false;
   return {
+    name: 'ioredis',
     redis,
+    owned,
+    endpoint() {
+      if (redis.isCluster) {
+        const nodes = ((redis as unknown as { startupNodes?: unknown[] }).startupNodes ?? []) as unknown[];
+        return `cluster ${nodes.map((n) => (typeof n === 'string' ? describeUrl(n.includes('//') ? n : `redis://${n}`) : hostPort(n as { host?: string; port?: number }))).join(',')}`;
+      }
+      const o = (redis as Redis).options;
+      if (o.sentinels?.length) return `sentinel ${o.name ?? 'mymaster'} via ${o.sentinels.map((s) => hostPort(s)).join(',')}`;
+      if (o.path) return o.path;
+      return `${hostPort(o)}${o.db ? ` db ${o.db}` : ''}`;
+    },
     state() {
+      if (closed) return 'down';
       const status = redis.status;
       if (status === 'ready') return 'ready';
       if (status === 'wait') {
@@ -86,17 +118,9 @@ function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redi
       }
       return status === 'connecting' || status === 'connect' ? 'starting' : 'down';
     },
-    // One shared waiter, so a burst of calls during start-up adds one listener, not one each.
-    whenReady: () =>
-      (pending ??= new Promise<void>((resolve) => {
-        const settle = () => {
-          pending = null;
-          for (const e of SETTLING_EVENTS) redis.off(e, settle);
-          resolve();
-        };
-        for (const e of SETTLING_EVENTS) redis.once(e, settle);
-      })),
-    connections: () => connections,
+    whenReady: () => watch.whenReady(),
+    connections: () => watch.connections,
+    lastError: () => (closed ? new Error('the store was closed (store.close())') : watch.lastError),
     async ping() {
       await Promise.all(masters().map((n) => n.ping()));
     },
@@ -117,11 +141,16 @@ function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redi
       try {
         return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
       } catch (error) {
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        if (!isNoScript(error)) throw error;
         return await redis.eval(script.source, keys.length, ...keys, ...args);
       }
     },
+    detach() {
+      closed = true;
+      release();
+    },
     async close() {
+      this.detach();
       if (!owned || redis.status === 'end') return;
       if (redis.status === 'reconnecting') return redis.disconnect(); // between attempts: no socket to close
       // Waits for the client's 'end' (QUIT first when connected, so pending replies arrive), at most
@@ -131,6 +160,7 @@ function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redi
         redis.once('end', () => resolve());
         timer = setTimeout(resolve, 1000);
       });
+      redis.on('error', () => {}); // an owned client's late connection errors are nobody's business now
       if (redis.status === 'ready') redis.quit().catch(() => redis.disconnect());
       else redis.disconnect();
       await ended;
@@ -138,4 +168,48 @@ function ioredisDriver(options: IoredisStoreOptions): RedisScriptClient & { redi
       if ((redis.status as string) !== 'end') redis.disconnect();
     },
   };
+}
+
+function isIoredisClient(value: object): value is Redis | Cluster {
+  const v = value as Partial<Redis>;
+  return typeof v.evalsha === 'function' && typeof v.status === 'string';
+}
+
+/** Options of {@link IoredisStore}. Give `client` or `url`, not both. */
+export interface IoredisStoreOptions {
+  /** An ioredis `Redis` or `Cluster` client of the app's; never closed by the store. Its ioredis `keyPrefix` must be unset. */
+  client?: Redis | Cluster;
+  /** A Redis URL: the store opens its own client and closes it on `close()` (see {@link ioredisDriver}). */
+  url?: string;
+  /** Prefix of every key (default `"rmt:"`); no `{` or `}`. */
+  keyPrefix?: string;
+  /** Longest wait for one Redis reply, in milliseconds (default 1,000). */
+  commandTimeoutMs?: number;
+  /** How often the `maxmemory-policy` check is repeated in the background, in milliseconds (default 60,000). */
+  policyCheckIntervalMs?: number;
+}
+
+/**
+ * The Redis store on ioredis, in one call.
+ *
+ * @deprecated since 0.2: use `new RedisStore({ driver: ioredisDriver(client), keyPrefix })` from
+ * `redis-multitokens/redis` and `redis-multitokens/ioredis` (the same behaviour; see CHANGELOG.md).
+ * Kept as a thin convenience until 1.0.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} neither or both of `client` and `url`; a client with `keyPrefix` set; a bad store option.
+ */
+export class IoredisStore extends RedisStore {
+  /** The ioredis client in use (the app's, or the one opened from `url`). */
+  readonly redis: Redis | Cluster;
+
+  constructor(options: IoredisStoreOptions) {
+    if (!options || typeof options !== 'object') throw new InvalidArgumentTypeError('IoredisStore options must be an object with `client` or `url`');
+    rejectUnknownOptions('IoredisStore', options, ['client', 'url', 'keyPrefix', 'commandTimeoutMs', 'policyCheckIntervalMs']);
+    if (options.client && options.url) throw new InvalidArgumentValueError('IoredisStore: give `client` or `url`, not both');
+    if (options.client !== undefined && (typeof options.client !== 'object' || !isIoredisClient(options.client)))
+      throw new InvalidArgumentTypeError('IoredisStore: `client` must be an ioredis Redis or Cluster instance (for a URL string use `url`)');
+    if (!options.client && options.url === undefined) throw new InvalidArgumentTypeError('IoredisStore needs `client` (an ioredis client) or `url`');
+    const driver = ioredisDriver(options.client ?? { url: options.url as string });
+    super({ driver, keyPrefix: options.keyPrefix, commandTimeoutMs: options.commandTimeoutMs, policyCheckIntervalMs: options.policyCheckIntervalMs });
+    this.redis = driver.redis;
+  }
 }

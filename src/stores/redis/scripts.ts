@@ -63,9 +63,11 @@ end
 -- all through (to keep the script atomic). So a script that may add data starts with a write that is
 -- refused under OOM and changes nothing; one that can do without its writes (verify) asks first.
 -- probe_key must exist: SET NX on it is then a no-op that Redis still refuses under OOM.
+-- Any refusal counts, not only OOM: READONLY (a read-only replica: a store pointed at one, or the
+-- minutes of a failover), NOREPLICAS (min-replicas-to-write unmet), MISCONF (failing RDB saves).
 local function can_write(probe_key)
   local res = redis.pcall('SET', probe_key, '', 'NX')
-  return type(res) ~= 'table' or res.err == nil or string.find(res.err, 'OOM') == nil
+  return type(res) ~= 'table' or res.err == nil
 end
 local function count_failure(fkey, max, window)
   if max == nil then return end
@@ -79,6 +81,11 @@ local function digest_ok(r, argv, from)
     if argv[i] == r.k then return argv[i + 1] == r.d end
   end
   return nil
+end
+-- Deletes a token's record and its wrong-secret counter. The counter's key is the Lua twin of
+-- RedisKeys.failureKey: the token key prefix P{T}:t: with t: replaced by f: (test/stores/redis-store.test.ts checks both agree).
+local function delete_token(tprefix, id)
+  redis.call('DEL', tprefix .. id, string.sub(tprefix, 1, -3) .. 'f:' .. id)
 end
 -- Drops the expired members of a user's index (cheap: one ZREMRANGEBYSCORE).
 local function drop_expired(idx, now)
@@ -154,8 +161,16 @@ end
 /**
  * create. KEYS: user index, token record. ARGV: token id, token key prefix, max tokens ('' = none),
  * limit policy, ttl ms ('' = immortal), ttl is override ('1'/'0'), absolute lifetime ms (''), the
- * record's JSON without times (u, k, d, n, ua, ip, s, m), the ring's key ids (comma-separated).
+ * record's JSON without times (u, k, d, n, ua, ip, s, m), the ring's key ids (comma-separated), the
+ * touch interval ms.
  * Reply: {0, limit} when refused; {1, first, record JSON (no k, d), evicted ids...}.
+ *
+ * 'evict-lru' ranks by last use. The record's `l` is written at most once per touch interval, so the
+ * true last verify lies in [l, l + interval); and every read of a record key (a verify's GET) resets the
+ * key's LRU clock without a write, so `now - OBJECT IDLETIME` (whole seconds) is the last access of any
+ * kind. The rank is max(l, min(now - idle, l + interval)). Read before anything here touches the
+ * records (prune GETs them all); a `list` or a `renew: 'user'` renewal touches them all too, after
+ * which the rank falls back to `l` (see the README, "Device limit").
  */
 export const CREATE = script(
   'create',
@@ -169,6 +184,17 @@ local max = num(ARGV[3])
 local kids = key_set(ARGV[9])
 local first = 0
 local live = {}
+-- Last accesses, before prune reads (and so touches) every record: only when the limit may be reached.
+local idle = {}
+if max ~= nil and ARGV[4] ~= 'reject' then
+  drop_expired(idx, now)
+  if redis.call('ZCARD', idx) >= max then
+    for _, t in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+      local s = redis.pcall('OBJECT', 'IDLETIME', tprefix .. t)
+      if type(s) == 'number' then idle[t] = s end
+    end
+  end
+end
 if max ~= nil then
   live = prune(idx, tprefix, now, kids)
   if #live == 0 then first = 1 end
@@ -179,18 +205,22 @@ end
 local evicted = {}
 if max ~= nil and #live >= max then
   if ARGV[4] == 'reject' then return { 0, max } end
+  local interval = tonumber(ARGV[10]) or 0
   local byuse = {}
   for _, t in ipairs(live) do
     local r = load(tprefix .. t)
-    table.insert(byuse, { t, r.l, r.c })
+    local used = r.l
+    if idle[t] ~= nil then used = math.max(r.l, math.min(now - idle[t] * 1000, r.l + interval)) end
+    table.insert(byuse, { t, used, r.c, r.l })
   end
   table.sort(byuse, function(x, y)
     if x[2] ~= y[2] then return x[2] < y[2] end
+    if x[4] ~= y[4] then return x[4] < y[4] end
     if x[3] ~= y[3] then return x[3] < y[3] end
     return x[1] < y[1]
   end)
   for i = 1, #live - max + 1 do
-    redis.call('DEL', tprefix .. byuse[i][1])
+    delete_token(tprefix, byuse[i][1])
     redis.call('ZREM', idx, byuse[i][1])
     table.insert(evicted, byuse[i][1])
   end
@@ -241,7 +271,8 @@ if r.e and r.e <= now then return { 0 } end
 local cfg = num(ARGV[5])
 local overwrite = ARGV[6] == '1'
 local renewed = 0
--- When Redis is out of memory the token still verifies; last-used and renewal wait for memory.
+-- When Redis refuses writes (out of memory, a read-only replica) the token still verifies; last-used
+-- and renewal wait until writes are accepted again.
 if touch_due(r.l, now, tonumber(ARGV[7]), r.t or cfg) and can_write(key) then
   r.l = now
   if mode ~= 'off' then
@@ -269,7 +300,7 @@ return { 2, renewed, reply_of(r) }
 );
 
 /**
- * revoke by token. KEYS: token record, failure counter. ARGV: token id, user key prefix, token key
+ * revoke by token (deletes the record and its wrong-secret counter). KEYS: token record, failure counter. ARGV: token id, user key prefix, token key
  * prefix, max failures (''), failure window ms, then key id/digest pairs.
  * Reply: '' when nothing was revoked, else the record JSON (no k, d).
  */
@@ -289,7 +320,7 @@ if not ok then
   return ''
 end
 local now = now_ms()
-redis.call('DEL', key)
+redis.call('DEL', key, fkey)
 local idx = user_key(uprefix, r.u)
 redis.call('ZREM', idx, id)
 drop_expired(idx, now)
@@ -308,7 +339,7 @@ local id, uid, tprefix = ARGV[1], ARGV[2], ARGV[3]
 local done = 0
 local r = load(key)
 if r ~= nil and r.u == uid then
-  redis.call('DEL', key)
+  delete_token(tprefix, id)
   redis.call('ZREM', idx, id)
   done = 1
 end
@@ -327,7 +358,7 @@ local tprefix, keep = ARGV[1], ARGV[2]
 local revoked = {}
 for _, t in ipairs(prune(idx, tprefix, now_ms())) do
   if t ~= keep then
-    redis.call('DEL', tprefix .. t)
+    delete_token(tprefix, t)
     redis.call('ZREM', idx, t)
     table.insert(revoked, t)
   end

@@ -10,43 +10,20 @@ import type {
 } from '../../core/store.js';
 import type { TokenRecord } from '../../core/types.js';
 import type { TokenDigest } from '../../core/key-ring.js';
+import { rejectUnknownOptions } from '../../core/options.js';
+import type { RedisDriver } from './driver.js';
 import { RedisKeys } from './keys.js';
 import { CREATE, LIST, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, VERIFY, type LuaScript } from './scripts.js';
 
-/**
- * What the Redis store needs from a Redis client: run a Lua script whose keys share one hash slot,
- * and say whether commands can be sent now. One small driver per client (ioredis now; node-redis
- * later) implements it, so the store and its scripts are written once.
- */
-export interface RedisScriptClient {
-  /** Runs `script` by SHA (EVALSHA), falling back to EVAL when the server answers NOSCRIPT. */
-  runScript(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown>;
-  /**
-   * Connection state: `'ready'` (commands go out at once), `'starting'` (first connection under way:
-   * worth waiting for, up to the command timeout) or `'down'` (lost or closed: fail at once).
-   */
-  state(): 'ready' | 'starting' | 'down';
-  /** Resolves when the start-up wait is over: the state became `'ready'`, or `'down'` (the first attempt failed). */
-  whenReady(): Promise<void>;
-  /**
-   * The `maxmemory-policy` of every server holding keys (each master of a cluster). Resolves to `[]`
-   * when the server does not let this client read its configuration (CONFIG renamed or denied, as on
-   * some managed services); rejects on connection faults.
-   */
-  evictionPolicies(): Promise<string[]>;
-  /** How many times the connection has become ready so far (a new count means a reconnect happened). */
-  connections(): number;
-    /** PING (every master of a cluster); rejects on connection faults. */
-  ping(): Promise<void>;
-  /** Closes the connection if the driver opened it itself. */
-  close?(): Promise<void>;
-}
-
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
-  /** The Redis client driver (see `redis-multitokens/ioredis` for ioredis). */
-  client: RedisScriptClient;
-  /** Prefix of every key, so several apps share one Redis safely; no `{` or `}`. Default `"rmt:"`. */
+  /**
+   * The Redis client driver, made over the app's client (or a URL): `ioredisDriver(...)` from
+   * `redis-multitokens/ioredis`, `nodeRedisDriver(...)` from `redis-multitokens/node-redis`, or your own
+   * {@link RedisDriver}. One driver per store: `close()` closes it.
+   */
+  driver: RedisDriver;
+  /** Prefix of every key, so several apps share one Redis safely; at most 64 characters, no `{` or `}`. Default `"rmt:"`. */
   keyPrefix?: string;
   /**
    * Longest wait for one Redis reply, in milliseconds (1 to 60,000; default 1,000). Past it the call
@@ -55,8 +32,9 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /**
    * How often the `maxmemory-policy` check is repeated while things work, in milliseconds (100 to
-   * 86,400,000; default 60,000). It is also repeated, before the next command, after every reconnect. The repeat runs in the background, off the request path; when it finds
-   * an evicting policy, calls fail from then on until the policy is fixed.
+   * 86,400,000; default 60,000). It is also repeated, before the next command, after every reconnect.
+   * The repeat runs in the background, off the request path; when it finds an evicting policy, calls
+   * fail from then on until the policy is fixed.
    */
   policyCheckIntervalMs?: number;
 }
@@ -67,14 +45,27 @@ export const DEFAULT_POLICY_CHECK_INTERVAL_MS = 60_000;
 /** Default command timeout of the Redis store, in milliseconds. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
 
+const STORE_OPTIONS = ['driver', 'keyPrefix', 'commandTimeoutMs', 'policyCheckIntervalMs'] as const;
+
 /**
  * The Redis store: every operation is one Lua script over one user's keys (one hash slot; see
  * {@link RedisKeys} for the layout), so it is atomic and runs unchanged on Redis Cluster.
  * Times come from Redis `TIME`. Needs Redis 5 or later.
+ *
+ * ```ts
+ * import { RedisStore } from 'redis-multitokens/redis';
+ * import { nodeRedisDriver } from 'redis-multitokens/node-redis';
+ * const store = new RedisStore({ driver: nodeRedisDriver(client), keyPrefix: 'myapp:tokens:' });
+ * ```
+ *
+ * Every fault (connection down, no reply within `commandTimeoutMs`, an error reply) rejects with
+ * `StoreUnavailableError` (HTTP 503): its message names the driver and the endpoint (host:port, never
+ * a password) and its `cause` is the client's error.
  */
 export class RedisStore implements Store {
   readonly keys: RedisKeys;
-  private readonly client: RedisScriptClient;
+  /** The driver in use (closed by {@link RedisStore.close}). */
+  readonly driver: RedisDriver;
   private readonly timeoutMs: number;
   private readonly policyCheckIntervalMs: number;
   private evictionPolicyOk = false;
@@ -83,9 +74,15 @@ export class RedisStore implements Store {
 
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message. */
   constructor(options: RedisStoreOptions) {
-    if (!options?.client || typeof options.client.runScript !== 'function')
-      throw new InvalidArgumentTypeError('RedisStore needs `client`: a Redis client driver (use IoredisStore from redis-multitokens/ioredis)');
-    this.client = options.client;
+    if (!options || typeof options !== 'object') throw new InvalidArgumentTypeError('RedisStore options must be an object with `driver`');
+    if ('client' in options && !('driver' in options))
+      throw new InvalidArgumentTypeError('RedisStore takes `driver` now, not `client`: new RedisStore({ driver: ioredisDriver(client) }) (or nodeRedisDriver)');
+    rejectUnknownOptions('RedisStore', options, STORE_OPTIONS);
+    if (!options.driver || typeof options.driver.runScript !== 'function' || typeof options.driver.state !== 'function')
+      throw new InvalidArgumentTypeError(
+        'RedisStore needs `driver`: ioredisDriver(client) from redis-multitokens/ioredis, nodeRedisDriver(client) from redis-multitokens/node-redis, or a RedisDriver',
+      );
+    this.driver = options.driver;
     this.keys = new RedisKeys(options.keyPrefix);
     const t = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     if (typeof t !== 'number') throw new InvalidArgumentTypeError(`commandTimeoutMs must be a number of milliseconds; got ${typeof t}`);
@@ -120,6 +117,7 @@ export class RedisStore implements Store {
         input.absoluteLifetimeMs === null ? '' : String(input.absoluteLifetimeMs),
         JSON.stringify(stored),
         input.keyIds.join(','),
+        String(input.touchIntervalMs ?? 0),
       ],
     )) as unknown[];
     if (Number(reply[0]) === 0) return { status: 'limit', limit: Number(reply[1]) };
@@ -184,15 +182,19 @@ export class RedisStore implements Store {
     return reply.map(([id, json]) => parseRecord(id, json));
   }
 
+  /**
+   * Releases what the store added: removes every listener its driver put on the client and closes the
+   * client when the driver opened it from a URL (an app's client is left open). Idempotent.
+   */
   async close(): Promise<void> {
-    await this.client.close?.();
+    await this.driver.close();
   }
 
   /** PINGs Redis (every master of a cluster) and checks the eviction policy, under the command timeout. */
   async ping(): Promise<void> {
     await this.guarded('ping', async () => {
-      this.assertNoEviction(await this.client.evictionPolicies());
-      await this.client.ping();
+      this.assertNoEviction(await this.driver.evictionPolicies());
+      await this.driver.ping();
     });
   }
 
@@ -207,12 +209,12 @@ export class RedisStore implements Store {
    * @throws {StoreUnavailableError} Redis cannot be reached.
    */
   async checkEvictionPolicy(): Promise<void> {
-    await this.guarded('checkEvictionPolicy', () => this.client.evictionPolicies().then((p) => this.assertNoEviction(p)));
+    await this.guarded('checkEvictionPolicy', () => this.driver.evictionPolicies().then((p) => this.assertNoEviction(p)));
   }
 
   private assertNoEviction(policies: string[]): void {
     this.policyCheckedAtMs = Date.now();
-    this.policyCheckedConnection = this.client.connections();
+    this.policyCheckedConnection = this.driver.connections();
     const bad = policies.find((p) => p !== 'noeviction');
     this.evictionPolicyOk = bad === undefined;
     if (bad !== undefined)
@@ -224,21 +226,22 @@ export class RedisStore implements Store {
 
   /**
    * Runs one script: fails at once when the connection is down (no queueing behind an outage), waits
-   * for a first connection that is under way, and gives up after `commandTimeoutMs` in all. Every client fault becomes `StoreUnavailableError`, with the
-   * client's error as `cause` and a message that names no host, key or token.
+   * for a first connection that is under way, and gives up after `commandTimeoutMs` in all. Every
+   * client fault becomes `StoreUnavailableError`, with the client's error as `cause` and a message that
+   * names the endpoint (host:port) but no password, key or token.
    */
   private async run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
     return this.guarded(script.name, async () => {
-      if (!this.evictionPolicyOk) this.assertNoEviction(await this.client.evictionPolicies());
+      if (!this.evictionPolicyOk) this.assertNoEviction(await this.driver.evictionPolicies());
       else if (Date.now() - this.policyCheckedAtMs >= this.policyCheckIntervalMs) this.recheckPolicyInBackground();
-      return this.client.runScript(script, keys, args);
+      return this.driver.runScript(script, keys, args);
     });
   }
 
   /** Repeats the eviction-policy check off the request path; a bad policy fails the calls after it. */
   private recheckPolicyInBackground(): void {
     this.policyCheckedAtMs = Date.now();
-    this.client.evictionPolicies().then(
+    this.driver.evictionPolicies().then(
       (policies) => {
         try {
           this.assertNoEviction(policies);
@@ -252,29 +255,54 @@ export class RedisStore implements Store {
 
   /** Runs `fn` under the store's readiness and timeout rules (see {@link RedisStore.run}). */
   private async guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    const state = this.client.state();
+    const state = this.driver.state();
     // A reconnect may have reached a restarted Redis with another policy: check again before using it.
-    if (this.client.connections() !== this.policyCheckedConnection) this.evictionPolicyOk = false;
-    if (state === 'down') throw new StoreUnavailableError('token store unavailable: the Redis connection is down');
+    if (this.driver.connections() !== this.policyCheckedConnection) this.evictionPolicyOk = false;
+    if (state === 'down') throw this.down();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new StoreUnavailableError(`token store unavailable: no reply from Redis within commandTimeoutMs = ${this.timeoutMs}`)),
+        () =>
+          reject(
+            new StoreUnavailableError(
+              `token store unavailable: no reply from Redis at ${this.where()} within commandTimeoutMs = ${this.timeoutMs} (${operation})`,
+            ),
+          ),
         this.timeoutMs,
       );
     });
     try {
       if (state === 'starting') {
-        await Promise.race([this.client.whenReady(), timeout]);
-        if (this.client.state() !== 'ready') throw new StoreUnavailableError('token store unavailable: the Redis connection is down');
+        await Promise.race([this.driver.whenReady(), timeout]);
+        if (this.driver.state() !== 'ready') throw this.down();
       }
       return await Promise.race([fn(), timeout]);
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
-      throw new StoreUnavailableError(`token store unavailable: Redis ${operation} failed`, { cause: error });
+      throw new StoreUnavailableError(`token store unavailable: Redis ${operation} failed at ${this.where()}`, { cause: error });
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The error for a connection that is down, with the client's last connection error as `cause`. */
+  private down(): StoreUnavailableError {
+    const cause = this.driver.lastError();
+    return new StoreUnavailableError(
+      `token store unavailable: the Redis connection to ${this.where()} is down`,
+      cause ? { cause } : undefined,
+    );
+  }
+
+  /** `host:port (client)` for messages: never a password (the driver's endpoint() guarantees it). */
+  private where(): string {
+    let endpoint: string;
+    try {
+      endpoint = this.driver.endpoint();
+    } catch {
+      endpoint = '(unknown endpoint)';
+    }
+    return `${endpoint} (${this.driver.name})`;
   }
 }
 

@@ -1,0 +1,168 @@
+import type { LuaScript } from './scripts.js';
+
+/**
+ * Connection state of a {@link RedisDriver}:
+ * - `'ready'`: commands go out at once;
+ * - `'starting'`: the first connection is under way (worth waiting for, up to the store's `commandTimeoutMs`);
+ * - `'down'`: lost, refused, not opened or closed (the store fails at once: nothing queues behind an outage).
+ */
+export type RedisDriverState = 'ready' | 'starting' | 'down';
+
+/**
+ * What the Redis store needs from a Redis client: the seam between `RedisStore` and one client library
+ * (ioredis: {@link https://github.com/redis/ioredis}, node-redis: {@link https://github.com/redis/node-redis},
+ * or a third one). A driver wraps ONE client for ONE store; the store calls {@link RedisDriver.close}
+ * when it is closed. `redis-multitokens/testing` exports `driverConformanceCases`, which any driver
+ * must pass.
+ *
+ * Division of work: the driver says what the connection is doing and sends commands; the store owns
+ * the policy (the command timeout, failing at once while `'down'`, waiting while `'starting'`, the
+ * eviction-policy check and its repeats, and turning every fault into `StoreUnavailableError`).
+ * A driver therefore never queues a command for later on its own account and never retries.
+ */
+export interface RedisDriver {
+  /** The client library, for logs and error messages, e.g. `'ioredis'` or `'node-redis'`. */
+  readonly name: string;
+  /**
+   * The Redis endpoint for logs and error messages, never with a password or user name:
+   * `'127.0.0.1:6379'`, `'cluster 10.0.0.1:7000,10.0.0.2:7000'`, `'sentinel mymaster via 10.0.0.5:26379'`.
+   */
+  endpoint(): string;
+  /** The connection state now (see {@link RedisDriverState}); cheap, called before every command. */
+  state(): RedisDriverState;
+  /**
+   * Resolves when a start-up wait is over: the state left `'starting'` (ready, or the first attempt
+   * failed). Never rejects. Concurrent calls share one wait (a burst adds one set of listeners).
+   */
+  whenReady(): Promise<void>;
+  /** How many times the connection has become ready so far; a new count means a reconnect (the store then checks the eviction policy again). */
+  connections(): number;
+  /**
+   * The last connection error the client reported (its `error` event), or null; the store uses it as
+   * the `cause` of `StoreUnavailableError` while the state is `'down'`.
+   */
+  lastError(): Error | null;
+  /**
+   * Runs `script` with EVALSHA, and with EVAL when the server answers `NOSCRIPT` (a script cache
+   * flushed by `SCRIPT FLUSH`, a restart or a failover). Every key in `keys` shares one hash slot; on a
+   * cluster the command goes to the primary of that slot. Resolves to the raw reply (Lua tables as
+   * arrays, integers as numbers, strings as strings, nil as null); rejects with the client's error.
+   */
+  runScript(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  /**
+   * `CONFIG GET maxmemory-policy` on every primary (each primary of a cluster). Resolves to `[]` when
+   * the server does not let this client read its configuration (CONFIG renamed or denied, as on some
+   * managed services); rejects on connection faults.
+   */
+  evictionPolicies(): Promise<string[]>;
+  /** PING on every primary (each primary of a cluster); rejects on connection faults. */
+  ping(): Promise<void>;
+  /**
+   * Removes every listener the driver added to the client (and any timer it set). Idempotent;
+   * the driver must not be used afterwards. Leaves the client itself as it is.
+   */
+  detach(): void;
+  /**
+   * Detaches (see {@link RedisDriver.detach}) and closes the client when the driver opened it itself
+   * (from a URL); a client the app handed in is left open. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Redis URL without its credentials, as `host:port` (for logs and error messages). */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    const db = u.pathname && u.pathname !== '/' ? ` db ${u.pathname.slice(1)}` : '';
+    return `${u.hostname || '127.0.0.1'}:${u.port || '6379'}${db}`;
+  } catch {
+    return '(unparsable Redis URL)';
+  }
+}
+
+/** `host:port` of a `{ host, port }` pair (defaults 127.0.0.1 and 6379). */
+export function hostPort(node: { host?: unknown; port?: unknown } | undefined): string {
+  return `${typeof node?.host === 'string' && node.host ? node.host : '127.0.0.1'}:${node?.port ?? 6379}`;
+}
+
+/** Tracks the listeners a driver adds to an event emitter, so {@link RedisDriver.detach} can remove them all. */
+export class ListenerSet {
+  private readonly added: [Emitter, string, (...args: any[]) => void][] = [];
+  /** Adds `fn` for `event` on `target` and remembers it. */
+  on(target: Emitter, event: string, fn: (...args: any[]) => void): void {
+    target.on(event, fn);
+    this.added.push([target, event, fn]);
+  }
+  /** Removes one remembered listener. */
+  off(target: Emitter, event: string, fn: (...args: any[]) => void): void {
+    target.off(event, fn);
+    const i = this.added.findIndex(([t, e, f]) => t === target && e === event && f === fn);
+    if (i >= 0) this.added.splice(i, 1);
+  }
+  /** Removes every remembered listener. */
+  removeAll(): void {
+    for (const [target, event, fn] of this.added.splice(0)) target.off(event, fn);
+  }
+}
+
+/** The part of `EventEmitter` a driver uses. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface Emitter {
+  on(event: string, fn: (...args: any[]) => void): unknown;
+  off(event: string, fn: (...args: any[]) => void): unknown;
+}
+
+/**
+ * One shared start-up waiter over a set of settling events (see {@link RedisDriver.whenReady}):
+ * resolves on the first of them, then removes its listeners.
+ */
+export function sharedWaiter(listeners: ListenerSet, target: Emitter, events: readonly string[]): () => Promise<void> {
+  let pending: Promise<void> | null = null;
+  return () =>
+    (pending ??= new Promise<void>((resolve) => {
+      const settle = () => {
+        pending = null;
+        for (const e of events) listeners.off(target, e, settle);
+        resolve();
+      };
+      for (const e of events) listeners.on(target, e, settle);
+    }));
+}
+
+/**
+ * Per-client state shared by every driver over one client (a WeakMap entry): its listeners are added
+ * once, however many stores share the client (so 100 stores on one client add one `ready` listener,
+ * not 100), and removed when the last driver over it detaches.
+ */
+export class SharedWatches<W> {
+  private readonly entries = new WeakMap<object, { watch: W; listeners: ListenerSet; refs: number }>();
+  constructor(private readonly create: (client: object, listeners: ListenerSet) => W) {}
+  /** The watch of `client` (made on first use); call the returned `release` once, on detach. */
+  acquire(client: object): { watch: W; release: () => void } {
+    let entry = this.entries.get(client);
+    if (!entry) {
+      const listeners = new ListenerSet();
+      entry = { watch: this.create(client, listeners), listeners, refs: 0 };
+      this.entries.set(client, entry);
+    }
+    entry.refs++;
+    const e = entry;
+    let released = false;
+    return {
+      watch: e.watch,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--e.refs === 0) {
+          e.listeners.removeAll();
+          if (this.entries.get(client) === e) this.entries.delete(client);
+        }
+      },
+    };
+  }
+}
+
+/** True when a Redis error reply is NOSCRIPT (the script cache lacks the script). */
+export function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}

@@ -1,0 +1,295 @@
+import { createClient } from 'redis';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/errors.js';
+import { rejectUnknownOptions } from '../../core/options.js';
+import { SharedWatches, describeUrl, hostPort, isNoScript, sharedWaiter, type Emitter, type RedisDriver, type RedisDriverState } from './driver.js';
+import type { LuaScript } from './scripts.js';
+
+/**
+ * The parts of a node-redis client (`createClient`) the driver uses; typed structurally so that clients of
+ * node-redis 5 and 6 (whose generic types differ) are both accepted.
+ */
+export interface NodeRedisClientLike extends Emitter {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  sendCommand(args: string[]): Promise<unknown>;
+  connect(): Promise<unknown>;
+  close?(): Promise<void>;
+  destroy?(): void;
+  listenerCount(event: string): number;
+  readonly options?: unknown;
+}
+
+/** The parts of a node-redis cluster (`createCluster`) the driver uses. */
+export interface NodeRedisClusterLike extends Emitter {
+  readonly isOpen: boolean;
+  readonly masters: readonly unknown[];
+  nodeClient(node: never): unknown;
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  listenerCount(event: string): number;
+}
+
+/** The parts of a node-redis Sentinel client (`createSentinel`) the driver uses. */
+export interface NodeRedisSentinelLike extends Emitter {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  getMasterNode(): unknown;
+  sendCommand(isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  listenerCount(event: string): number;
+}
+
+/** The argument of {@link nodeRedisDriver}: the app's node-redis client, cluster or Sentinel client, or `{ url }`. */
+export type NodeRedisDriverInput = NodeRedisClientLike | NodeRedisClusterLike | NodeRedisSentinelLike | { url: string };
+
+/** A {@link RedisDriver} over node-redis, with the client it uses. */
+export interface NodeRedisDriver extends RedisDriver {
+  /** The node-redis client in use (the app's, or the one opened from `url`). */
+  readonly client: NodeRedisClientLike | NodeRedisClusterLike | NodeRedisSentinelLike;
+  /** `'client'`, `'cluster'` or `'sentinel'`. */
+  readonly kind: 'client' | 'cluster' | 'sentinel';
+  /** True when the driver opened the client itself (from `url`) and closes it on `close()`. */
+  readonly owned: boolean;
+}
+
+/**
+ * A Redis driver over node-redis (the `redis` package, majors 5 and 6), for `new RedisStore({ driver })`.
+ *
+ * - Give the app's client from `createClient`, `createCluster` or `createSentinel`, connected by the app
+ *   (`await client.connect()`): the driver never connects nor closes it. The drivers over one client
+ *   share one listener per event (`ready`, `error`, `reconnecting`; `connect` and `node-ready` on a
+ *   cluster; plus a start-up waiter's), removed when the last of their stores is closed. While attached, the driver's `error` listener counts as one, so node-redis no longer
+ *   throws an `error` event the app does not listen to (node-redis asks every app to listen anyway).
+ *   Its node-redis `keyPrefix` option (node-redis 6) must be unset: the Lua scripts build key names.
+ * - Or give `{ url }` (`redis://[[user]:password@]host:port[/db]`, `rediss://` for TLS): the driver
+ *   opens its own client on first use (offline queue off, reconnecting with a back-off capped at
+ *   2,000 ms) and closes it on `store.close()`.
+ *
+ * Relies on: `sendCommand` with raw arguments (`EVALSHA`, then `EVAL` on a `NOSCRIPT` reply; on a
+ * cluster `sendCommand(firstKey, false, args)`, routed to the primary of the key's slot; on Sentinel
+ * `sendCommand(false, args)`, sent to the primary); `isReady` for readiness (a cluster of node-redis 5,
+ * which has none, counts as ready once open and its slots are known); `CONFIG GET maxmemory-policy`
+ * and PING on every primary (`cluster.masters` through `nodeClient`). Replies in RESP2 and RESP3 both work.
+ *
+ * @throws {InvalidArgumentTypeError} not a node-redis client nor `{ url }`.
+ * @throws {InvalidArgumentValueError} a URL that is not `redis://` or `rediss://`; a client with node-redis's `keyPrefix` set.
+ */
+export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
+  if (!input || typeof input !== 'object' || typeof (input as { on?: unknown }).on !== 'function' && !('url' in input))
+    throw new InvalidArgumentTypeError('nodeRedisDriver takes a node-redis client (createClient, createCluster or createSentinel), or { url }');
+  let client: NodeRedisClientLike | NodeRedisClusterLike | NodeRedisSentinelLike;
+  let owned = false;
+  if ('url' in input && typeof (input as { sendCommand?: unknown }).sendCommand !== 'function') {
+    rejectUnknownOptions('nodeRedisDriver', input, ['url']);
+    const url = (input as { url: unknown }).url;
+    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url))
+      throw new InvalidArgumentValueError('nodeRedisDriver: `url` must be a redis:// or rediss:// URL (or pass a node-redis client)');
+    client = createClient({
+      url,
+      disableOfflineQueue: true,
+      socket: { reconnectStrategy: (retries: number) => Math.min((retries + 1) * 100, 2000) },
+    }) as unknown as NodeRedisClientLike;
+    owned = true;
+  } else {
+    client = input as NodeRedisClientLike;
+    if (typeof client.sendCommand !== 'function' || typeof client.isOpen !== 'boolean')
+      throw new InvalidArgumentTypeError('nodeRedisDriver: not a node-redis client (createClient, createCluster or createSentinel), nor { url }');
+  }
+  const kind = kindOf(client);
+  const opts = optionsOf(client);
+  if (opts?.keyPrefix || (client as { _keyPrefix?: unknown })._keyPrefix)
+    throw new InvalidArgumentValueError("nodeRedisDriver: the client's node-redis `keyPrefix` option must be unset; use the store's `keyPrefix` option instead");
+
+  const { watch, release } = watches.acquire(client);
+  let detached = false;
+  let connectStarted = false;
+  const isReadyNow = () => readyNow(client, kind, watch);
+  const send = (firstKey: string | undefined, args: string[]): Promise<unknown> =>
+    kind === 'cluster'
+      ? (client as unknown as NodeRedisClusterLike).sendCommand(firstKey, false, args)
+      : kind === 'sentinel'
+        ? (client as unknown as NodeRedisSentinelLike).sendCommand(false, args)
+        : (client as unknown as NodeRedisClientLike).sendCommand(args);
+
+  /** Runs `args` on every primary: each master of a cluster, else the one client. */
+  async function onEveryPrimary(args: string[]): Promise<unknown[]> {
+    if (kind !== 'cluster') return [await send(undefined, args)];
+    const cluster = client as NodeRedisClusterLike;
+    const replies: unknown[] = [];
+    for (const master of cluster.masters) {
+      const node = (await cluster.nodeClient(master as never)) as NodeRedisClientLike;
+      replies.push(await node.sendCommand(args));
+    }
+    return replies;
+  }
+
+  return {
+    name: 'node-redis',
+    client,
+    kind,
+    owned,
+    endpoint() {
+      if (kind === 'cluster') {
+        const roots = (opts?.rootNodes ?? []) as { url?: string; socket?: { host?: string; port?: number } }[];
+        return `cluster ${roots.map((n) => (n.url ? describeUrl(n.url) : hostPort(n.socket))).join(',')}`;
+      }
+      if (kind === 'sentinel') {
+        // A RedisSentinel (node-redis 6) has no public options: name the primary it uses now.
+        const roots = (opts?.sentinelRootNodes ?? []) as { host?: string; port?: number }[];
+        const via = roots.length > 0 ? ` via ${roots.map((n) => hostPort(n)).join(',')}` : '';
+        let primary: { host?: string; port?: number } | undefined;
+        try {
+          primary = (client as unknown as NodeRedisSentinelLike).getMasterNode() as typeof primary;
+        } catch {
+          primary = undefined;
+        }
+        const name = typeof opts?.name === 'string' ? ` ${opts.name}` : '';
+        return `sentinel${name} primary ${primary ? hostPort(primary) : '(not known yet)'}${via}`;
+      }
+      if (typeof opts?.url === 'string') return describeUrl(opts.url);
+      const socket = opts?.socket as { host?: string; port?: number; path?: string } | undefined;
+      if (socket?.path) return socket.path;
+      return `${hostPort(socket)}${opts?.database ? ` db ${String(opts.database)}` : ''}`;
+    },
+    state(): RedisDriverState {
+      if (detached) return 'down';
+      if (isReadyNow()) return 'ready';
+      if (!client.isOpen) {
+        if (!owned || connectStarted) return 'down';
+        connectStarted = true; // an owned client connects on first use
+        (client as unknown as NodeRedisClientLike).connect().catch(() => {});
+        return 'starting';
+      }
+      return watch.everReady || watch.failedSinceOpen ? 'down' : 'starting';
+    },
+    whenReady: () => watch.whenReady(),
+    connections: () => watch.connections,
+    lastError: () => (detached ? new Error('the store was closed (store.close())') : watch.lastError),
+    async ping() {
+      await onEveryPrimary(['PING']);
+    },
+    async evictionPolicies() {
+      try {
+        return (await onEveryPrimary(['CONFIG', 'GET', 'maxmemory-policy'])).map(policyOf).filter((p): p is string => p !== undefined);
+      } catch (error) {
+        if (isReplyError(error)) return []; // CONFIG renamed or denied: the check cannot be made
+        throw error;
+      }
+    },
+    async runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
+      const rest = [String(keys.length), ...keys, ...args];
+      try {
+        return await send(keys[0], ['EVALSHA', script.sha, ...rest]);
+      } catch (error) {
+        if (!isNoScript(error)) throw error;
+        return await send(keys[0], ['EVAL', script.source, ...rest]);
+      }
+    },
+    detach() {
+      detached = true;
+      release();
+    },
+    async close() {
+      this.detach();
+      if (!owned) return;
+      const c = client as unknown as NodeRedisClientLike;
+      c.on('error', () => {}); // late connection errors of our own client are nobody's business now
+      const destroy = () => {
+        try {
+          c.destroy?.(); // also ends a socket that a graceful close() keeps open to drain (node-redis 6)
+        } catch {
+          // already closed (node-redis 5 throws ClientClosedError)
+        }
+      };
+      if (!c.isOpen) return destroy();
+      if (!c.isReady) return destroy();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([c.close?.().catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, 1000)))]);
+      clearTimeout(timer);
+      destroy();
+    },
+  };
+}
+
+/** What the drivers over one node-redis client share: one listener per event in all. */
+interface NodeRedisWatch {
+  connections: number;
+  lastError: Error | null;
+  /** The client has been ready at least once since the watch began. */
+  everReady: boolean;
+  /** A connection attempt failed since the client was opened (so it is no longer "starting"). */
+  failedSinceOpen: boolean;
+  /** A cluster of node-redis 5 (no isReady) has discovered its slots. */
+  clusterDiscovered: boolean;
+  whenReady: () => Promise<void>;
+}
+
+function kindOf(client: object): NodeRedisDriver['kind'] {
+  if (typeof (client as { nodeClient?: unknown }).nodeClient === 'function') return 'cluster';
+  if (typeof (client as { getMasterNode?: unknown }).getMasterNode === 'function') return 'sentinel';
+  return 'client';
+}
+
+function readyNow(client: object, kind: NodeRedisDriver['kind'], w: NodeRedisWatch): boolean {
+  const r = (client as { isReady?: unknown }).isReady;
+  if (typeof r === 'boolean') return r;
+  return kind === 'cluster' && (client as { isOpen: boolean }).isOpen && w.clusterDiscovered;
+}
+
+const watches = new SharedWatches<NodeRedisWatch>((client, listeners) => {
+  const c = client as NodeRedisClientLike;
+  const kind = kindOf(client);
+  const w: NodeRedisWatch = {
+    connections: 0,
+    lastError: null,
+    everReady: false,
+    failedSinceOpen: false,
+    clusterDiscovered: kind === 'cluster' && c.isOpen && (client as unknown as NodeRedisClusterLike).masters.length > 0,
+    whenReady: sharedWaiter(listeners, c, kind === 'cluster' ? ['connect', 'error', 'disconnect', 'end'] : ['ready', 'error', 'reconnecting', 'end']),
+  };
+  if (readyNow(client, kind, w)) {
+    w.everReady = true;
+    w.connections = 1;
+  }
+  const onReady = () => {
+    w.connections++;
+    w.everReady = true;
+    w.failedSinceOpen = false;
+    w.lastError = null;
+  };
+  if (kind === 'cluster') {
+    listeners.on(c, 'connect', () => {
+      w.clusterDiscovered = true;
+      onReady();
+    });
+    listeners.on(c, 'node-ready', () => w.connections++);
+  } else listeners.on(c, 'ready', onReady);
+  listeners.on(c, 'error', (error: unknown) => {
+    w.lastError = error instanceof Error ? error : new Error(String(error));
+    w.failedSinceOpen = true;
+  });
+  listeners.on(c, 'reconnecting', () => {
+    w.failedSinceOpen = true;
+  });
+  return w;
+});
+
+/** The options a node-redis client was made with (`options` getter; public in both majors). */
+function optionsOf(client: object): Record<string, unknown> | undefined {
+  const o = (client as { options?: unknown }).options;
+  if (o && typeof o === 'object') return o as Record<string, unknown>;
+  const internal = (client as { _options?: unknown })._options;
+  return internal && typeof internal === 'object' ? (internal as Record<string, unknown>) : undefined;
+}
+
+/** The policy from a `CONFIG GET maxmemory-policy` reply: an array in RESP2, a map (object or Map) in RESP3. */
+function policyOf(reply: unknown): string | undefined {
+  if (Array.isArray(reply)) return reply[1] === undefined ? undefined : String(reply[1]);
+  if (reply instanceof Map) return reply.has('maxmemory-policy') ? String(reply.get('maxmemory-policy')) : undefined;
+  if (reply && typeof reply === 'object' && 'maxmemory-policy' in reply) return String((reply as Record<string, unknown>)['maxmemory-policy']);
+  return undefined;
+}
+
+/** node-redis error replies (`ErrorReply`, `SimpleError`, `BlobError`) as opposed to connection faults. */
+function isReplyError(error: unknown): boolean {
+  const name = (error as { constructor?: { name?: string } })?.constructor?.name;
+  return name === 'ErrorReply' || name === 'SimpleError' || name === 'BlobError';
+}

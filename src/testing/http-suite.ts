@@ -56,7 +56,7 @@ export interface HttpAdapterHarness {
 export interface HttpContractStores {
   /** Fresh, isolated stores (one per case; `destroy` after it). */
   store: StoreFactory;
-  /** A real store whose server cannot be reached (e.g. an IoredisStore on a closed loopback port); closed after the case. */
+  /** A real store whose server cannot be reached (e.g. a RedisStore over ioredisDriver({ url }) on a closed loopback port); closed after the case. */
   outageStore: () => Store | Promise<Store>;
 }
 

@@ -81,8 +81,8 @@ export interface StoreCreateInput {
   /**
    * The configured least time between two last-used writes, in milliseconds (the renewal policy's
    * `touchIntervalMs`). For `'evict-lru'`: a token's stored last-used time may lag its true last use by
-   * up to this much, so a store that can see more recent uses without a write (Redis: the record key's
-   * `OBJECT IDLETIME`) ranks by them within this bound. Optional for stores written before it existed.
+   * up to this much; a store that knows more recent uses without a write (the memory store keeps each
+   * verify in memory) may rank by them. Optional for stores written before it existed.
    */
   touchIntervalMs?: number;
 }

@@ -161,8 +161,7 @@ end
 /**
  * create. KEYS: user index, token record. ARGV: token id, token key prefix, max tokens ('' = none),
  * limit policy, ttl ms ('' = immortal), ttl is override ('1'/'0'), absolute lifetime ms (''), the
- * record's JSON without times (u, k, d, n, ua, ip, s, m), the ring's key ids (comma-separated), the
- * touch interval ms (unused here: see the README, "Device limit").
+ * record's JSON without times (u, k, d, n, ua, ip, s, m), the ring's key ids (comma-separated).
  * Reply: {0, limit} when refused; {1, first, record JSON (no k, d), evicted ids...}.
  *
  * 'evict-lru' ranks by the stored last-used time `l`, written at most once per touch interval (see

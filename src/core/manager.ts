@@ -273,7 +273,6 @@ export class TokenManager extends EventEmitter<TokenEvents> {
         keyIds: this.keyRing.keyIds,
         maxTokens: this.maxTokens,
         limitPolicy: this.limitPolicy,
-        touchIntervalMs: this.renewal.touchIntervalMs,
       }),
     );
     if (result.status === 'limit') throw new TokenLimitError(result.limit);

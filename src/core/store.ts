@@ -78,13 +78,6 @@ export interface StoreCreateInput {
   /** Most live tokens the user may hold after this create; null = no limit. */
   maxTokens: number | null;
   limitPolicy: LimitPolicy;
-  /**
-   * The configured least time between two last-used writes, in milliseconds (the renewal policy's
-   * `touchIntervalMs`). For `'evict-lru'`: a token's stored last-used time may lag its true last use by
-   * up to this much, so a store that can see more recent uses without a write (Redis: the record key's
-   * `OBJECT IDLETIME`) ranks by them within this bound. Optional for stores written before it existed.
-   */
-  touchIntervalMs?: number;
 }
 
 /** Result of {@link Store.create}. */

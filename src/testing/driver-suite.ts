@@ -61,7 +61,7 @@ const SECRET = 'driver-suite-secret-0123456789-abcdefghijklmnop';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` every 50 ms until it resolves truthy, for at most `ms` milliseconds. */
-async function eventually(what: string, ms: number, fn: () => boolean | Promise<boolean>): Promise<void> {
+async function eventually(what: string, ms: number, fn: () => boolean | Promise<boolean>, detail?: () => string): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
@@ -69,9 +69,14 @@ async function eventually(what: string, ms: number, fn: () => boolean | Promise<
     } catch {
       // not yet
     }
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms${detail ? ` (${detail()})` : ''}`);
     await sleep(50);
   }
+}
+
+/** The driver's state, connection count and last error, for failure messages. */
+function describeDriver(driver: RedisDriver): string {
+  return `state ${driver.state()}, ${driver.connections()} connections, last error ${driver.lastError()?.message ?? 'none'}`;
 }
 
 /** `host:port` of a redis:// URL. */
@@ -135,7 +140,7 @@ export function driverConformanceCases(factory: DriverFactory): ConformanceCase[
     const m = managerOn(store);
     await m.create('u');
     await server.stop();
-    await eventually('the driver sees the connection down', 10_000, () => driver.state() === 'down');
+    await eventually('the driver sees the connection down', 10_000, () => driver.state() === 'down', () => describeDriver(driver));
     await assert.rejects(m.create('u'), StoreUnavailableError);
     await server.start();
     await eventually('the store recovers by itself', 15_000, async () => (await m.checkHealth(), true));
@@ -152,7 +157,7 @@ export function driverConformanceCases(factory: DriverFactory): ConformanceCase[
     const m = managerOn(store);
     const c = await m.create('u');
     await server.stop();
-    await eventually('the driver sees the connection down', 10_000, () => driver.state() === 'down');
+    await eventually('the driver sees the connection down', 10_000, () => driver.state() === 'down', () => describeDriver(driver));
     const started = Date.now();
     const results = await Promise.allSettled(Array.from({ length: 200 }, () => m.verify(c.token)));
     // A bound, not a speed measurement: failing at once rather than after the 10 s command timeout.

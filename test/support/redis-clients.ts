@@ -12,7 +12,21 @@ import { ioredisDriver } from '../../src/stores/redis/ioredis.js';
 import { nodeRedisDriver } from '../../src/stores/redis/node-redis.js';
 import type { RedisDriver } from '../../src/stores/redis/driver.js';
 import type { DriverFactory, DriverTestClient, DriverTestServer } from '../../src/testing/index.js';
+import { createServer } from 'node:net';
 import { startRedisServer, type RedisServer } from './redis-server.js';
+
+/** A free loopback port from 20,000 to 32,000 (below the ephemeral range). */
+async function freeLowPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
 
 /** One client library at one major version. */
 export interface TestClientKind {
@@ -43,8 +57,11 @@ function ioredisKind(name: string, newest: boolean, R: typeof Ioredis6, C: typeo
     emitter: client,
     isOpen: () => client.status !== 'end',
     close: async () => {
+      if (client.status === 'end') return;
+      const ended = new Promise<void>((resolve) => client.on('end', () => resolve()));
       if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
       else client.disconnect();
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 1000))]);
     },
   });
   return {
@@ -129,15 +146,21 @@ export function clientKinds(): TestClientKind[] {
 
 /** A throwaway redis-server for the driver suite, restartable on its port (test/support/redis-server.ts). */
 export async function driverTestServer(): Promise<DriverTestServer> {
-  let server: RedisServer = await startRedisServer();
+  // A port below Linux's ephemeral range (32768-60999), where freePort() never looks: while this
+  // server is stopped, no other test's server (nor any outgoing connection) can take its port, so a
+  // reconnecting client cannot reach the wrong Redis.
+  let server: RedisServer | undefined;
+  while (!server) server = await startRedisServer({ port: await freeLowPort() }).catch(() => undefined); // a lost race for the port: another one
   const port = server.port;
+  let current: RedisServer = server;
+  const url = server.url;
   const admin = () => {
-    const c = new Ioredis6(server.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    const c = new Ioredis6(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
     c.on('error', () => {});
     return c;
   };
   return {
-    url: server.url,
+    url,
     async command(args) {
       const c = admin();
       try {
@@ -147,11 +170,11 @@ export async function driverTestServer(): Promise<DriverTestServer> {
         c.disconnect();
       }
     },
-    stop: () => server.stop(),
+    stop: () => current.stop(),
     async start() {
-      server = await startRedisServer({ port });
+      current = await startRedisServer({ port });
     },
-    destroy: () => server.stop(),
+    destroy: () => current.stop('SIGTERM'),
   };
 }
 

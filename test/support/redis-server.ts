@@ -47,6 +47,20 @@ export async function redisAnswers(url: string, timeoutMs = 1000): Promise<boole
   }
 }
 
+/** True when the Redis at `url` answers and is the process `pid` (INFO server's process_id). */
+async function redisAnswersAs(url: string, pid: number | undefined): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return new RegExp(`process_id:${pid}\\b`).test(await client.info('server'));
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
 const running = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const p of running) p.kill('SIGKILL');
@@ -64,8 +78,10 @@ export async function startRedisServer(options: { port?: number; args?: string[]
   child.once('exit', () => running.delete(child));
   const url = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
-  while (!(await redisAnswers(url, 500))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
+  // Wait for THIS child to answer: another test's server could hold the port (a race between choosing
+  // a free port and binding it), and then this child exits on the bind failure.
+  while (!(await redisAnswersAs(url, child.pid))) {
+    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`redis-server did not start on port ${port}`);
     }

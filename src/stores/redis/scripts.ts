@@ -161,16 +161,12 @@ end
 /**
  * create. KEYS: user index, token record. ARGV: token id, token key prefix, max tokens ('' = none),
  * limit policy, ttl ms ('' = immortal), ttl is override ('1'/'0'), absolute lifetime ms (''), the
- * record's JSON without times (u, k, d, n, ua, ip, s, m), the ring's key ids (comma-separated), the
- * touch interval ms.
+ * record's JSON without times (u, k, d, n, ua, ip, s, m), the ring's key ids (comma-separated).
  * Reply: {0, limit} when refused; {1, first, record JSON (no k, d), evicted ids...}.
  *
- * 'evict-lru' ranks by last use. The record's `l` is written at most once per touch interval, so the
- * true last verify lies in [l, l + interval); and every read of a record key (a verify's GET) resets the
- * key's LRU clock without a write, so `now - OBJECT IDLETIME` (whole seconds) is the last access of any
- * kind. The rank is max(l, min(now - idle, l + interval)). Read before anything here touches the
- * records (prune GETs them all); a `list` or a `renew: 'user'` renewal touches them all too, after
- * which the rank falls back to `l` (see the README, "Device limit").
+ * 'evict-lru' ranks by the stored last-used time `l`, written at most once per touch interval (see
+ * the README for what that ranking can get wrong). Not used: `OBJECT IDLETIME` of the records, since
+ * every login's pruning reads (and so touches) them all.
  */
 export const CREATE = script(
   'create',
@@ -184,17 +180,6 @@ local max = num(ARGV[3])
 local kids = key_set(ARGV[9])
 local first = 0
 local live = {}
--- Last accesses, before prune reads (and so touches) every record: only when the limit may be reached.
-local idle = {}
-if max ~= nil and ARGV[4] ~= 'reject' then
-  drop_expired(idx, now)
-  if redis.call('ZCARD', idx) >= max then
-    for _, t in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
-      local s = redis.pcall('OBJECT', 'IDLETIME', tprefix .. t)
-      if type(s) == 'number' then idle[t] = s end
-    end
-  end
-end
 if max ~= nil then
   live = prune(idx, tprefix, now, kids)
   if #live == 0 then first = 1 end
@@ -205,13 +190,10 @@ end
 local evicted = {}
 if max ~= nil and #live >= max then
   if ARGV[4] == 'reject' then return { 0, max } end
-  local interval = tonumber(ARGV[10]) or 0
   local byuse = {}
   for _, t in ipairs(live) do
     local r = load(tprefix .. t)
-    local used = r.l
-    if idle[t] ~= nil then used = math.max(r.l, math.min(now - idle[t] * 1000, r.l + interval)) end
-    table.insert(byuse, { t, used, r.c, r.l })
+    table.insert(byuse, { t, r.l, r.c, r.l })
   end
   table.sort(byuse, function(x, y)
     if x[2] ~= y[2] then return x[2] < y[2] end

@@ -117,7 +117,6 @@ export class RedisStore implements Store {
         input.absoluteLifetimeMs === null ? '' : String(input.absoluteLifetimeMs),
         JSON.stringify(stored),
         input.keyIds.join(','),
-        String(input.touchIntervalMs ?? 0),
       ],
     )) as unknown[];
     if (Number(reply[0]) === 0) return { status: 'limit', limit: Number(reply[1]) };

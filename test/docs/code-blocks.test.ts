@@ -22,6 +22,8 @@ const TMP = join(ROOT, 'test', '.tmp-docs');
 
 const PRELUDE = `import { TokenManager, type RevokeReason, type Store } from 'redis-multitokens';
 import { IoredisStore } from 'redis-multitokens/ioredis';
+import { RedisStore } from 'redis-multitokens/redis';
+import { ioredisDriver } from 'redis-multitokens/ioredis';
 import { Redis } from 'ioredis';
 declare const tokens: TokenManager;
 declare const redis: Redis;
@@ -35,7 +37,7 @@ declare const OLD_SECRET: string;
 declare const MyStore: new () => Store;
 declare function it(name: string, fn: () => Promise<void>, timeoutMs?: number): void;
 interface User { id: string; name: string }
-void TokenManager; void IoredisStore;
+void TokenManager; void IoredisStore; void RedisStore; void ioredisDriver;
 `;
 
 interface Block {

@@ -1,98 +1,32 @@
 /**
- * The program of docs/frameworks/nestjs.md compiles and runs as pasted: its first ```ts block is written
- * to a file in this repository (so 'redis-multitokens/*' resolves as in an app: tsconfig paths for tsc,
- * tsx's paths for the run), type-checked with the root tsconfig's options (experimentalDecorators, no
- * emitDecoratorMetadata), then run with tsx (esbuild: no decorator metadata either) against the test
- * Redis on a free port: login, /me, /devices, /admin/stats (403), a bad device name (400), logout, then
- * 401; SIGTERM then shuts it down through its onApplicationShutdown (tokens and Redis closed, exit 0).
+ * The program of docs/frameworks/nestjs.md type-checks with the root tsconfig (experimentalDecorators,
+ * no emitDecoratorMetadata) and runs as pasted with tsx (esbuild: no decorator metadata either) against
+ * the test Redis: the guides' common tour (test/support/doc-program.ts); SIGTERM then shuts it down
+ * through its onApplicationShutdown (tokens and Redis closed, the process ends of the signal).
  */
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
-import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../support/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import { docProgram, docTour } from '../support/doc-program.js';
 import { REDIS_URL, deletePrefix, testRedis } from '../support/redis.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const markdown = readFileSync(`${ROOT}docs/frameworks/nestjs.md`, 'utf8');
-const program = /```ts\n([\s\S]*?)\n```/.exec(markdown)![1]!;
-const file = `${ROOT}test/docs/.nestjs-doc-${process.pid}.ts`;
-writeFileSync(file, program + '\n');
-// tsx applies a tsconfig only to the files it includes, and wildcards skip dot files: this one names the
-// program, so tsx compiles it with the root options (experimentalDecorators, the paths), as an app's would.
-const tsconfig = `${ROOT}test/docs/.nestjs-doc-${process.pid}.tsconfig.json`;
-writeFileSync(tsconfig, JSON.stringify({ extends: '../../tsconfig.json', files: [`.nestjs-doc-${process.pid}.ts`], include: [] }));
-afterAll(() => {
-  rmSync(file, { force: true });
-  rmSync(tsconfig, { force: true });
-});
+const program = docProgram('nestjs', 'Nest application successfully started', { tsconfigFile: true });
 
 describe('docs/frameworks/nestjs.md', () => {
   it('its program type-checks with the root tsconfig', () => {
-    const config = ts.getParsedCommandLineOfConfigFile(`${ROOT}tsconfig.json`, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} })!;
-    const diagnostics = ts.getPreEmitDiagnostics(ts.createProgram([file], { ...config.options, noEmit: true }));
-    expect(diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))).toEqual([]);
+    expect(program.diagnostics()).toEqual([]);
   }, 60_000);
 
-  it('its program runs: login, /me, /devices, a scope refusal, logout', async () => {
-    const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', file], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: String(port), REDIS_URL, TOKEN_SECRET: randomBytes(32).toString('base64url'), TSX_TSCONFIG_PATH: tsconfig },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const base = `http://127.0.0.1:${port}`;
+  it('its program runs: login, /me, /devices, a scope refusal, a bad device name, logout; SIGTERM closes it', async () => {
+    const redis = testRedis();
     try {
-      const deadline = Date.now() + 30_000;
-      while (!output.includes('Nest application successfully started')) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the program did not start:\n${output}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const json = { 'Content-Type': 'application/json' };
-      const bad = await fetch(`${base}/login`, { method: 'POST', headers: json, body: JSON.stringify({ username: 'alice', password: 'nope' }) });
-      expect(bad.status).toBe(401);
-      const login = await fetch(`${base}/login`, { method: 'POST', headers: { ...json, 'User-Agent': 'doc-test' }, body: JSON.stringify({ username: 'alice', password: 'correct horse battery', device: 'laptop' }) });
-      expect(login.status).toBe(200);
-      const { token } = (await login.json()) as { token: string };
-      const auth = { Authorization: `Bearer ${token}` };
-      const me = await fetch(`${base}/me`, { headers: auth });
-      expect(me.status).toBe(200);
-      expect(await me.json()).toMatchObject({ user: { id: '1', name: 'Alice' }, token: { deviceName: 'laptop', userAgent: 'doc-test', ip: '127.0.0.1' } });
-      const devices = await fetch(`${base}/devices`, { headers: auth });
-      expect(devices.status).toBe(200);
-      expect(((await devices.json()) as unknown[]).length).toBeGreaterThan(0);
-      const stats = await fetch(`${base}/admin/stats`, { headers: auth });
-      expect(stats.status).toBe(403);
-      expect(stats.headers.get('www-authenticate')).toMatch(/error="insufficient_scope"/);
-      const badDevice = await fetch(`${base}/login`, { method: 'POST', headers: json, body: JSON.stringify({ username: 'alice', password: 'correct horse battery', device: 42 }) });
-      expect(badDevice.status).toBe(400);
-      expect(await badDevice.json()).toMatchObject({ reason: 'invalid_argument' });
-      expect((await fetch(`${base}/logout`, { method: 'POST', headers: auth })).status).toBe(204);
-      const after = await fetch(`${base}/me`, { headers: auth });
-      expect(after.status).toBe(401);
-      expect(after.headers.get('www-authenticate')).toMatch(/^Bearer realm="api"/);
-      const exited = new Promise<[number | null, string | null]>((r) => child.once('exit', (code, signal) => r([code, signal])));
-      child.kill('SIGTERM');
-      // Nest closes the app, the module's onApplicationShutdown closes tokens and Redis, and the process ends of the signal.
-      expect(await exited).toEqual([null, 'SIGTERM']);
+      await program.run(REDIS_URL, async (base, child) => {
+        await docTour(base);
+        const exited = new Promise<[number | null, string | null]>((r) => child.once('exit', (code, signal) => r([code, signal])));
+        child.kill('SIGTERM');
+        expect(await exited).toEqual([null, 'SIGTERM']);
+      });
     } finally {
-      const exited = new Promise((r) => child.once('exit', r));
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-      const redis = testRedis();
-      try {
-        // The program's prefix: its tokens in the test Redis (the user is '1' of the doc).
-        await deletePrefix(redis, 'nestapp:tokens:');
-      } finally {
-        await redis.quit();
-      }
+      await deletePrefix(redis, 'nestapp:tokens:');
+      await redis.quit();
     }
   }, 60_000);
 });

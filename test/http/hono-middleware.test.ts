@@ -5,7 +5,6 @@
  * library's errors 500), the client IP through `getConnInfo` or an opted-in `X-Forwarded-For`, options
  * checked when made, and nothing added to the app or the process.
  */
-import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -16,38 +15,15 @@ import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../src/c
 import { TokenManager } from '../../src/core/manager.js';
 import { deviceFromRequest, optionalTokenAuth, requireScopes, tokenAuth, tokenErrorHandler } from '../../src/frameworks/hono.js';
 import { MemoryStore } from '../../src/stores/memory.js';
+import { sendRequest, type ContractReply } from '../../src/testing/http-suite.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { freePort } from '../support/redis-server.js';
 import { TEST_SECRET } from '../support/redis.js';
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+/** A reply with its JSON body loosely typed, for terse assertions. */
+type Reply = Omit<ContractReply, 'json'> & { json: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function send(url: string, path: string, init: { method?: string; headers?: Record<string, string | string[]> } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${url}${path}`, { method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode!, headers: res.headers, text, json });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const send = (url: string, path: string, init: Parameters<typeof sendRequest>[2] = {}): Promise<Reply> => sendRequest(url, path, init);
 
 async function start(app: Hono, hostname = '127.0.0.1'): Promise<{ url: string; close(): Promise<void> }> {
   let server!: ServerType;

@@ -4,7 +4,6 @@
  * `err.headers`; `tokenErrorHandler` makes the body JSON), `ctx.ip` behind `app.proxy`, options checked
  * when the middleware is made, and nothing added to the app or the process.
  */
-import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
@@ -13,38 +12,15 @@ import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../src/c
 import { TokenManager } from '../../src/core/manager.js';
 import { deviceFromRequest, optionalTokenAuth, requireScopes, tokenAuth, tokenErrorHandler } from '../../src/frameworks/koa.js';
 import { MemoryStore } from '../../src/stores/memory.js';
+import { sendRequest, type ContractReply } from '../../src/testing/http-suite.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { freePort } from '../support/redis-server.js';
 import { TEST_SECRET } from '../support/redis.js';
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+/** A reply with its JSON body loosely typed, for terse assertions. */
+type Reply = Omit<ContractReply, 'json'> & { json: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function send(url: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${url}${path}`, { method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode!, headers: res.headers, text, json });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(init.body);
-  });
-}
+const send = (url: string, path: string, init: Parameters<typeof sendRequest>[2] = {}): Promise<Reply> => sendRequest(url, path, init);
 
 async function serve(app: Koa, host = '127.0.0.1'): Promise<{ url: string; close(): Promise<void> }> {
   const server = app.listen(0, host);

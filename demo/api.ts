@@ -12,6 +12,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { MemoryStore, RedisStore, TokenLimitError, isRedisMultitokensError, type TokenManager } from 'redis-multitokens';
 import { errorResponse, type DeviceDetails, type TokenAuth } from 'redis-multitokens/http';
@@ -114,12 +115,29 @@ export function invalidJson(): DemoResponse {
   return { status: 400, body: { error: 'invalid_json', message: 'the request body is not valid JSON' } };
 }
 
-/** Closes a Node HTTP server: stops accepting, closes idle keep-alive connections, lets requests in flight finish. */
-export function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
-  });
+/**
+ * A Node HTTP server as the demo's {@link DemoServer}: `listen` resolves with the bound port (or rejects
+ * with the bind error); `close` stops accepting, closes idle keep-alive connections at once and lets
+ * requests in flight finish.
+ */
+export function nodeServer(server: Server): DemoServer {
+  return {
+    async listen(port, host) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      return (server.address() as AddressInfo).port;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
 }
 
 const username = z

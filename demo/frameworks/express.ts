@@ -3,10 +3,9 @@
  * `redis-multitokens/express`, the devices page by `express.static`.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
 import { deviceFromRequest, getAuth, tokenAuth } from 'redis-multitokens/express';
-import { API_HEADERS, BODY_LIMIT_BYTES, PUBLIC_DIR, SECURITY_HEADERS, closeServer, createDemoApi, type DemoAppOptions, type DemoFactory, type DemoResponse, type User } from '../api.js';
+import { API_HEADERS, BODY_LIMIT_BYTES, PUBLIC_DIR, SECURITY_HEADERS, nodeServer, createDemoApi, type DemoAppOptions, type DemoFactory, type DemoResponse, type User } from '../api.js';
 
 /** Sends a handler's answer: status, headers, and the body as JSON (none when undefined). */
 function send(res: Response, answer: DemoResponse): void {
@@ -65,19 +64,4 @@ export function createApp(options: DemoAppOptions): express.Express {
 }
 
 /** The demo on Express (the default of `DEMO_FRAMEWORK`). */
-export const createDemoServer: DemoFactory = async (options) => {
-  const server = createServer(createApp(options));
-  return {
-    async listen(port, host) {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      return (server.address() as AddressInfo).port;
-    },
-    close: () => closeServer(server),
-  };
-};
+export const createDemoServer: DemoFactory = async (options) => nodeServer(createServer(createApp(options)));

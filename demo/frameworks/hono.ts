@@ -6,7 +6,6 @@
  * `trustProxy`).
  */
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
@@ -16,7 +15,7 @@ import {
   API_HEADERS,
   BODY_LIMIT_BYTES,
   SECURITY_HEADERS,
-  closeServer,
+  nodeServer,
   createDemoApi,
   invalidJson,
   publicFile,
@@ -107,19 +106,4 @@ export function createApp(options: DemoAppOptions): Hono {
 }
 
 /** The demo on Hono (`DEMO_FRAMEWORK=hono`), served by @hono/node-server. */
-export const createDemoServer: DemoFactory = async (options) => {
-  const server = createAdaptorServer({ fetch: createApp(options).fetch }) as Server;
-  return {
-    async listen(port, host) {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      return (server.address() as AddressInfo).port;
-    },
-    close: () => closeServer(server),
-  };
-};
+export const createDemoServer: DemoFactory = async (options) => nodeServer(createAdaptorServer({ fetch: createApp(options).fetch }) as Server);

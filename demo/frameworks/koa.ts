@@ -4,7 +4,6 @@
  * `publicFile` (no koa-static), and the small JSON bodies read here (no body parser).
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa, { type ParameterizedContext } from 'koa';
 import { deviceFromRequest, tokenAuth } from 'redis-multitokens/koa';
@@ -12,7 +11,7 @@ import {
   API_HEADERS,
   BODY_LIMIT_BYTES,
   SECURITY_HEADERS,
-  closeServer,
+  nodeServer,
   createDemoApi,
   invalidJson,
   publicFile,
@@ -109,19 +108,4 @@ export function createApp(options: DemoAppOptions): Koa {
 }
 
 /** The demo on Koa (`DEMO_FRAMEWORK=koa`). */
-export const createDemoServer: DemoFactory = async (options) => {
-  const server = createServer(createApp(options).callback());
-  return {
-    async listen(port, host) {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      return (server.address() as AddressInfo).port;
-    },
-    close: () => closeServer(server),
-  };
-};
+export const createDemoServer: DemoFactory = async (options) => nodeServer(createServer(createApp(options).callback()));

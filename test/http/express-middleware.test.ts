@@ -10,6 +10,8 @@
 import { createServer, request, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import asyncHandler from 'express-async-handler';
+import express4 from 'express4';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError, TokenLimitError } from '../../src/core/errors.js';
@@ -18,6 +20,7 @@ import { deviceFromRequest, getAuth, optionalTokenAuth, requireScopes, tokenAuth
 import { MemoryStore } from '../../src/stores/memory.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { TEST_SECRET, uniquePrefix } from '../support/redis.js';
+import { outageStore } from '../support/contract.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 interface Reply {
@@ -183,6 +186,27 @@ describe('Express specifics', () => {
       expect(r.headers['retry-after']).toBe('1');
       expect(r.text).not.toMatch(LEAK_RE);
     });
+  });
+
+  it('Express 4: an async route wrapped in express-async-handler (the guide\'s recipe) reaches tokenErrorHandler: 503 JSON, no crash', async () => {
+    // Express 4 does not catch a rejected async handler: unwrapped, the rejection is unhandled (no answer, and
+    // the process ends under Node's default --unhandled-rejections=throw). The guide says to wrap; this checks it.
+    const outage = new TokenManager({ secret: TEST_SECRET, store: await outageStore() });
+    const app = express4();
+    app.get('/login', asyncHandler(async (_req: Request, res: Response) => {
+      res.json(await outage.create('1', { deviceName: 'laptop' }));
+    }));
+    app.use(tokenErrorHandler());
+    try {
+      await withApp(app as unknown as express.Express, async (port) => {
+        const r = await send(port, '/login');
+        expect(r.status).toBe(503);
+        expect(r.headers['retry-after']).toBe('1');
+        expect(r.json).toMatchObject({ reason: 'store_unavailable' });
+      });
+    } finally {
+      await outage.close();
+    }
   });
 
   it('deviceFromRequest: IPv4 clients of a dual-stack (::) socket show as IPv4; X-Forwarded-For only under trust proxy', async () => {

@@ -1,15 +1,14 @@
 /**
  * The programs of docs/frameworks/*.md, as an app would paste them: the doc's first ```ts block is
- * written to a file in this repository (so 'redis-multitokens/*' resolves as in an app: tsconfig paths
- * for tsc, tsx's paths for the run), type-checked with the root tsconfig's options, run with tsx on a
- * free port, and walked through the tour every framework guide promises (login, /me, /devices, a scope
- * refusal, a bad device name, logout, then 401). One helper for every guide's test.
+ * written to a file in this repository (so 'redis-multitokens/*' resolves as in an app, through tsx's
+ * tsconfig paths), run with tsx on a free port, and walked through the tour every framework guide
+ * promises (login, /me, /devices, a scope refusal, a bad device name, logout, then 401). One helper for
+ * every guide's test. (test/docs/code-blocks.test.ts type-checks these programs with every other block.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { afterAll, expect } from 'vitest';
 import { freePort } from './redis-server.js';
 
@@ -18,8 +17,6 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export interface DocProgram {
   /** Where the program was written (removed after the file's tests). */
   file: string;
-  /** The tsc diagnostics of the program under the root tsconfig (expected: none). */
-  diagnostics(): string[];
   /**
    * Runs the program against `redisUrl` until `fn` (given its base URL and the process) settles; then
    * SIGTERM, unless `fn` ended the process itself.
@@ -48,10 +45,6 @@ export function docProgram(name: string, ready: string, options: { tsconfigFile?
 
   return {
     file,
-    diagnostics() {
-      const config = ts.getParsedCommandLineOfConfigFile(`${ROOT}tsconfig.json`, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} })!;
-      return ts.getPreEmitDiagnostics(ts.createProgram([file], { ...config.options, noEmit: true })).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-    },
     async run(redisUrl, fn) {
       const port = await freePort();
       const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), REDIS_URL: redisUrl, TOKEN_SECRET: randomBytes(32).toString('base64url') };

@@ -39,12 +39,21 @@ function ioredisClient(name: string, extra: { failoverDetector?: boolean }): Sen
       const redis = new Redis({ sentinels: set.sentinels, name: set.name, maxRetriesPerRequest: 1, ...extra });
       let lastError = '';
       redis.on('error', (e: Error) => (lastError = e.message)); // callers see StoreUnavailableError
+      // docs/deployment.md's recipe: ioredis can end a Sentinel client for good when a failover races
+      // its reconnect (status "end", "Connection is closed."); connect it again unless the app is closing it.
+      let closing = false;
+      let revived = 0;
+      redis.on('end', () => {
+        if (!closing) setTimeout(() => void redis.connect().catch(() => {}), 100).unref();
+        if (!closing) revived++;
+      });
       await redis.ping();
       const store = new RedisStore({ driver: ioredisDriver(redis), keyPrefix });
       return {
         store,
-        describe: () => `ioredis status ${redis.status}, last error: ${lastError}`,
+        describe: () => `ioredis status ${redis.status}, connected again after "end" ${revived} times, last error: ${lastError}`,
         close: async () => {
+          closing = true;
           await store.close();
           redis.disconnect();
         },
@@ -231,7 +240,8 @@ describe.runIf(hasRedisServerBinary())('Sentinel failover under load, over HTTP 
           console.log(
             `[failover] ${client.name} / ${scenario.name}: ${unavailable.length} of ${samples.length} answers were 503, ` +
               `window ${windowMs} ms (first 503 at +${unavailable[0]?.atMs ?? '-'} ms, last at +${unavailable.at(-1)?.atMs ?? '-'} ms); ` +
-              `sentinels agreed on ${after.port} at +${switchedAtMs} ms` + (scenario.demoted ? `, old primary demoted and in sync at +${settledAtMs} ms` : ''),
+              `sentinels agreed on ${after.port} at +${switchedAtMs} ms` + (scenario.demoted ? `, old primary demoted and in sync at +${settledAtMs} ms` : '') +
+              `; ${opened.describe()}`,
           );
           expect(samples.filter((s) => s.atMs > switchedAtMs && s.status === 200).length).toBeGreaterThan(0);
 

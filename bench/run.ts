@@ -4,17 +4,19 @@
  *   npm run bench                    full run; writes bench/results/latest.{json,svg} and BENCHMARKS.md
  *   npm run bench -- --quick         under 2 minutes: fewer rounds, shorter bursts, fewer tokens
  *   npm run bench -- --only verify   one scenario (or a comma-separated list); the others' results are kept
+ *   npm run bench -- --render        measure nothing: redraw the table, chart and BENCHMARKS.md from latest.json
  *
  * Starts its own throwaway redis-server on a free loopback port (never the shared one at 6379).
  */
 import { parseArgs } from 'node:util';
-import { runHarness, SCENARIO_NAMES, type ScenarioName } from './lib/harness.js';
+import { renderResults, runHarness, SCENARIO_NAMES, type ScenarioName } from './lib/harness.js';
 import type { Mode } from './lib/types.js';
 
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     tiny: { type: 'boolean', default: false },
+    render: { type: 'boolean', default: false },
     only: { type: 'string', multiple: true },
     'no-docs': { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -22,7 +24,11 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('usage: npm run bench [-- --quick] [--only verify|http|memory|scale[,...]] [--no-docs] [--out <dir>]');
+  console.log('usage: npm run bench [-- --quick] [--only verify|http|memory|scale[,...]] [--render] [--no-docs] [--out <dir>]');
+  process.exit(0);
+}
+if (values.render) {
+  renderResults({ writeDocs: !values['no-docs'], ...(values.out ? { outDir: values.out } : {}) });
   process.exit(0);
 }
 const only = (values.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);

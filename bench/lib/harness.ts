@@ -6,15 +6,15 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startBenchRedis, redisVersion } from './redis.js';
 import { markdown } from './markdown.js';
+import { REPO_ROOT } from './paths.js';
 import { chartSvg } from './svg.js';
 import { resolveTable, type TableRow } from './table.js';
 import type { Mode, Scenario, ScenarioResult } from './types.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export { REPO_ROOT };
 export const SCENARIO_NAMES = ['verify', 'http', 'memory', 'scale'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -79,6 +79,26 @@ function packageVersions(): Record<string, string> {
   return out;
 }
 
+/**
+ * Rewrites latest.json's table, latest.svg and BENCHMARKS.md from the figures already in latest.json,
+ * measuring nothing (after a change to the table, the chart or the Markdown).
+ */
+export function renderResults(options: { outDir?: string; writeDocs?: boolean } = {}): Results {
+  const outDir = options.outDir ?? join(REPO_ROOT, 'bench', 'results');
+  const jsonPath = join(outDir, 'latest.json');
+  const results = JSON.parse(readFileSync(jsonPath, 'utf8')) as Results;
+  results.table = resolveTable(results.scenarios);
+  writeOutputs(results, outDir, options.writeDocs ?? true);
+  return results;
+}
+
+function writeOutputs(results: Results, outDir: string, writeDocs: boolean): void {
+  writeFileSync(join(outDir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  const subtitle = `${results.date.slice(0, 10)}, ${results.mode} run, ${results.machine.cpus} × ${results.machine.cpuModel}, Node ${results.versions.node}, Redis ${results.versions.redis}`;
+  writeFileSync(join(outDir, 'latest.svg'), chartSvg(results.table, subtitle));
+  if (writeDocs) writeFileSync(join(REPO_ROOT, 'BENCHMARKS.md'), markdown(results));
+}
+
 /** Runs the harness (see the module comment) and returns what it wrote to latest.json. */
 export async function runHarness(options: HarnessOptions): Promise<Results> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -129,10 +149,7 @@ export async function runHarness(options: HarnessOptions): Promise<Results> {
     scenarios: merged,
     table: resolveTable(merged),
   };
-  writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
-  const subtitle = `${results.date.slice(0, 10)}, ${results.mode} run, ${results.machine.cpus} × ${results.machine.cpuModel}, Node ${results.versions.node}, Redis ${results.versions.redis}`;
-  writeFileSync(join(outDir, 'latest.svg'), chartSvg(results.table, subtitle));
-  if (options.writeDocs ?? true) writeFileSync(join(REPO_ROOT, 'BENCHMARKS.md'), markdown(results));
+  writeOutputs(results, outDir, options.writeDocs ?? true);
   log(`[bench] wrote ${jsonPath}${options.writeDocs ?? true ? ' and BENCHMARKS.md' : ''} (${results.durationSeconds} s in all)`);
   return results;
 }

@@ -1,5 +1,8 @@
 /** BENCHMARKS.md, written from latest.json by the harness (edit this file, not BENCHMARKS.md). */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Results } from './harness.js';
+import { REPO_ROOT } from './paths.js';
 import { spreadPct, type Figure } from './stats.js';
 
 const num = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : '—');
@@ -56,6 +59,8 @@ export function markdown(r: Results): string {
   ];
   const notBuilt = Object.values(r.scenarios).flatMap((s) => s?.notBuilt ?? []);
   if (notBuilt.length) lines.push('Not built yet, so not measured (listed, not faked):', '', ...notBuilt.map((n) => `- ${n}`), '');
+  const notes = join(REPO_ROOT, 'bench', 'results', 'notes.md');
+  if (existsSync(notes)) lines.push(readFileSync(notes, 'utf8').trimEnd(), '');
   lines.push(
     '## How to rerun',
     '',
@@ -64,6 +69,7 @@ export function markdown(r: Results): string {
     'npm run bench                      # full run (about 10 minutes on 2 cores); writes this file',
     'npm run bench -- --quick           # under 2 minutes, fewer rounds and tokens',
     'npm run bench -- --only scale      # one scenario (verify, http, memory, scale); others kept from latest.json',
+    'npm run bench -- --render          # measure nothing: redraw this file and the chart from latest.json',
     '```',
     '',
     'It needs `redis-server` on the PATH (7.x here) and never touches a Redis of yours: it starts its own',

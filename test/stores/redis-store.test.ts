@@ -134,7 +134,7 @@ describe('Redis store: nothing stale piles up', () => {
     console.log(`[memory] index of 10,000 tokens: ${fullBytes} B; after pruning: ${heavy} B; fresh user: ${light} B`);
   }, 60_000);
 
-  it('memory of one token record is bounded, measured with MEMORY USAGE (whole-Redis figures: bench/memory.ts)', async () => {
+  it('memory of one token record is bounded, measured with MEMORY USAGE (whole-Redis figures: bench/memory/, npm run bench)', async () => {
     const { m, store } = setup();
     const c = await m.create('mem', { deviceName: "Alice's iPhone", userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1', ip: '203.0.113.7', scopes: ['read', 'write'] });
     const recordBytes = Number(await redis.memory('USAGE', store.keys.tokenKey(c.tokenId, m.userTag('mem'))));

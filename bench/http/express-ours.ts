@@ -1,0 +1,36 @@
+/** Variant: Express with our `tokenAuth`, RedisStore over ioredis, default options (renewal within the touch interval: no write). */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { Redis } from 'ioredis';
+import { TokenManager } from 'redis-multitokens';
+import { tokenAuth } from 'redis-multitokens/express';
+import { ioredisDriver } from 'redis-multitokens/ioredis';
+import { RedisStore } from 'redis-multitokens/redis';
+import { HTTP_SECRET, HTTP_USER, type HttpVariant } from './variant.js';
+
+const variant: HttpVariant = {
+  name: 'express-ours',
+  title: 'Express, our tokenAuth',
+  async start(redisUrl) {
+    const redis = new Redis(redisUrl);
+    const tokens = new TokenManager({ store: new RedisStore({ driver: ioredisDriver(redis), keyPrefix: 'http-express:' }), secret: HTTP_SECRET });
+    const { token } = await tokens.create(HTTP_USER);
+    const app = express();
+    app.get('/me', tokenAuth(tokens), (req, res) => {
+      res.json({ userId: req.auth!.userId });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return {
+      port: (server.address() as AddressInfo).port,
+      headers: { authorization: `Bearer ${token}` },
+      close: async () => {
+        await new Promise<void>((r) => server.close(() => r()));
+        await tokens.store.close?.();
+        await redis.quit();
+      },
+    };
+  },
+};
+export default variant;

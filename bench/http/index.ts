@@ -1,0 +1,115 @@
+/**
+ * Scenario `http`: requests per second of `GET /me` over loopback, measured by autocannon (in this
+ * process) against each variant's app (each in a child process of its own): Express and Fastify with no
+ * auth, a hand-written "SHA-256 + one GET", ours; Express with express-session + connect-redis. Variants
+ * run interleaved, a bounded burst each (fixed connections and duration); every response must be a 2xx.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { redisCpuUs } from '../lib/redis.js';
+import { figure, pairedRatio } from '../lib/stats.js';
+import { byMode, emptyResult, type Scenario } from '../lib/types.js';
+import { notBuilt } from './cache.js';
+
+const VARIANTS = ['express-none', 'express-hand', 'express-ours', 'express-session', 'fastify-none', 'fastify-hand', 'fastify-ours'] as const;
+type VariantName = (typeof VARIANTS)[number];
+
+interface Child {
+  name: VariantName;
+  proc: ChildProcess;
+  port: number;
+  headers: Record<string, string>;
+}
+
+async function startChild(name: VariantName, redisUrl: string): Promise<Child> {
+  const proc = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [name, redisUrl], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const [msg] = (await Promise.race([
+    once(proc, 'message'),
+    once(proc, 'exit').then(() => {
+      throw new Error(`http variant ${name}: the server process exited before it was ready`);
+    }),
+  ])) as [{ port: number; headers: Record<string, string> }];
+  return { name, proc, port: msg.port, headers: msg.headers };
+}
+
+async function childCpuUs(child: Child): Promise<number> {
+  const reply = once(child.proc, 'message');
+  child.proc.send({ type: 'cpu' });
+  return ((await reply)[0] as { us: number }).us;
+}
+
+async function cannon(child: Child, connections: number, durationS: number) {
+  const r = await autocannon({ url: `http://127.0.0.1:${child.port}/me`, connections, duration: durationS, headers: child.headers });
+  const ok = r['2xx'];
+  if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0 || ok === 0)
+    throw new Error(`http variant ${child.name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts of ${r.requests.total} requests`);
+  return { requests: ok, reqPerSec: ok / (r.duration || durationS), p50Ms: r.latency.p50, p99Ms: r.latency.p99 };
+}
+
+const scenario: Scenario = {
+  name: 'http',
+  title: 'GET /me over loopback (autocannon): Express and Fastify with no auth, a hand-written SHA-256 + GET, ours; express-session + connect-redis',
+  async run(ctx) {
+    const result = emptyResult();
+    const rounds = byMode(ctx.mode, { full: 5, quick: 2, tiny: 1 });
+    const durationS = byMode(ctx.mode, { full: 6, quick: 2, tiny: 1 });
+    const connections = byMode(ctx.mode, { full: 50, quick: 50, tiny: 4 });
+    result.params = { rounds, durationSecondsPerBurst: durationS, connections, pipelining: 1, variants: [...VARIANTS], serverProcess: 'one child process per variant (tsx); autocannon in the runner' };
+    const info = new Redis(ctx.redisUrl);
+    const children: Child[] = [];
+    try {
+      for (const name of VARIANTS) children.push(await startChild(name, ctx.redisUrl));
+      for (const c of children) await cannon(c, connections, 1); // warm-up (JIT, connections)
+      const samples = new Map<VariantName, { reqPerSec: number; cpuUs: number; redisUs: number; p50Ms: number; p99Ms: number }[]>(VARIANTS.map((v) => [v, []]));
+      for (let r = 0; r < rounds; r++)
+        for (const c of children) {
+          const cpu0 = await childCpuUs(c);
+          const redis0 = await redisCpuUs(info);
+          const b = await cannon(c, connections, durationS);
+          const cpu1 = await childCpuUs(c);
+          const redis1 = await redisCpuUs(info);
+          samples.get(c.name)!.push({ reqPerSec: b.reqPerSec, cpuUs: (cpu1 - cpu0) / b.requests, redisUs: (redis1 - redis0) / b.requests, p50Ms: b.p50Ms, p99Ms: b.p99Ms });
+          ctx.log(`http round ${r + 1}/${rounds} ${c.name}: ${Math.round(b.reqPerSec)} req/s`);
+        }
+      for (const v of VARIANTS) {
+        const s = samples.get(v)!;
+        result.figures[`${v}.reqPerSec`] = figure(s.map((x) => x.reqPerSec), 'req/s');
+        result.figures[`${v}.serverCpuUsPerReq`] = figure(s.map((x) => x.cpuUs), 'µs');
+        result.figures[`${v}.redisCpuUsPerReq`] = figure(s.map((x) => x.redisUs), 'µs');
+        result.figures[`${v}.p50Ms`] = figure(s.map((x) => x.p50Ms), 'ms');
+        result.figures[`${v}.p99Ms`] = figure(s.map((x) => x.p99Ms), 'ms');
+      }
+      const rps = (v: VariantName) => samples.get(v)!.map((x) => x.reqPerSec);
+      const pairs: [VariantName, VariantName][] = [
+        ['express-ours', 'express-hand'],
+        ['express-ours', 'express-session'],
+        ['express-ours', 'express-none'],
+        ['express-hand', 'express-none'],
+        ['fastify-ours', 'fastify-hand'],
+        ['fastify-ours', 'fastify-none'],
+        ['fastify-hand', 'fastify-none'],
+      ];
+      for (const [a, b] of pairs) result.ratios[`${a}/${b}.reqPerSec`] = pairedRatio(rps(a), rps(b));
+    } finally {
+      await Promise.all(
+        children.map(async (c) => {
+          const exited = once(c.proc, 'exit');
+          c.proc.send({ type: 'close' });
+          await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+          if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+        }),
+      );
+      await info.quit();
+    }
+    result.notBuilt.push(...notBuilt.map((n) => `${n.name}: ${n.reason}`));
+    result.notes.push(
+      'reqPerSec: 2xx responses per second; serverCpuUsPerReq: the app process\'s CPU (user + system) per request; redisCpuUsPerReq: Redis main-thread CPU per request.',
+      'On 2 cores the app, autocannon and Redis compete for CPU: the app\'s CPU per request is the steadier figure.',
+    );
+    return result;
+  },
+};
+export default scenario;

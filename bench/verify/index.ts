@@ -1,0 +1,79 @@
+/**
+ * Scenario `verify`: verifying one valid token, in this process, through each Redis client, against
+ * the floors on the same connection: a bare GET and a bare EVALSHA of a trivial script. At 1 and 50
+ * calls in flight, with no write due and with renewal due on every call. Variants run interleaved
+ * (get, evalsha, ours, ours-renewal, get, evalsha, ...), so each round's ratios share the machine's mood.
+ */
+import { Redis } from 'ioredis';
+import { burst, type Burst } from '../lib/loop.js';
+import { figure, pairedRatio } from '../lib/stats.js';
+import { byMode, emptyResult, type Scenario } from '../lib/types.js';
+import bareEvalsha from './bare-evalsha.js';
+import bareGet from './bare-get.js';
+import { openConnection, type ClientKind } from './connection.js';
+import { notBuilt as cacheNotBuilt } from './ours-cache.js';
+import { malformed, memoryStore } from './no-redis.js';
+import { oursNoWrite, oursRenewal, oursRenewUser } from './ours.js';
+import type { VerifyVariant } from './variant.js';
+
+const VARIANTS: VerifyVariant[] = [bareGet, bareEvalsha, oursNoWrite, oursRenewal, oursRenewUser, memoryStore, malformed];
+/** Distinct users (one token each) the operations rotate over. */
+const USERS = 64;
+
+// The no-I/O variants go in the ioredis pass only; their figures are named `c1.memory-store...`, not per client.
+const scenario: Scenario = {
+  name: 'verify',
+  title: 'verify one token: ours through ioredis and node-redis vs a bare GET and a bare EVALSHA on the same connection',
+  async run(ctx) {
+    const result = emptyResult();
+    const rounds = byMode(ctx.mode, { full: 7, quick: 3, tiny: 1 });
+    const timeMs = byMode(ctx.mode, { full: 1000, quick: 250, tiny: 20 });
+    const clients: ClientKind[] = ctx.mode === 'tiny' ? ['ioredis'] : ['ioredis', 'node-redis'];
+    const concurrencies = [1, 50];
+    result.params = { rounds, timeMsPerBurst: timeMs, clients, concurrencies, usersRotated: USERS, variants: VARIANTS.map((v) => `${v.name}: ${v.title}`) };
+    const info = new Redis(ctx.redisUrl);
+    try {
+      for (const kind of clients) {
+        const conn = await openConnection(kind, ctx.redisUrl);
+        try {
+          const variants = VARIANTS.filter((v) => !v.clients || v.clients.includes(kind));
+          const ops = new Map<string, () => Promise<unknown>>();
+          for (const v of variants) ops.set(v.name, await v.prepare(conn, USERS));
+          for (const c of concurrencies) {
+            const runs = new Map<string, Burst[]>(variants.map((v) => [v.name, []]));
+            for (let r = 0; r < rounds; r++)
+              for (const v of variants) runs.get(v.name)!.push(await burst({ fn: ops.get(v.name)!, concurrency: c, timeMs, info, commands: v.commands }));
+            const at = `${kind}.c${c}`;
+            for (const v of variants) {
+              const key = v.clients ? `c${c}` : at;
+              const b = runs.get(v.name)!;
+              result.figures[`${key}.${v.name}.opsPerSec`] = figure(b.map((x) => x.opsPerSec), 'ops/s');
+              result.figures[`${key}.${v.name}.nodeCpuUsPerOp`] = figure(b.map((x) => x.nodeCpuUsPerOp), 'µs');
+              result.figures[`${key}.${v.name}.redisCpuUsPerOp`] = figure(b.map((x) => x.redisCpuUsPerOp), 'µs');
+              result.figures[`${key}.${v.name}.redisCmdUsPerOp`] = figure(b.map((x) => x.redisCmdUsPerOp), 'µs');
+              result.figures[`${key}.${v.name}.p50Us`] = figure(b.map((x) => x.p50Us), 'µs');
+              result.figures[`${key}.${v.name}.p99Us`] = figure(b.map((x) => x.p99Us), 'µs');
+              ctx.log(`verify ${at} ${v.name}: ${Math.round(result.figures[`${key}.${v.name}.opsPerSec`]!.median)} ops/s`);
+            }
+            const ops_ = (name: string) => runs.get(name)!.map((x) => x.opsPerSec);
+            for (const ours of ['ours', 'ours-renewal', 'ours-renew-user'])
+              for (const floor of ['evalsha', 'get'])
+                result.ratios[`${at}.${ours}/${floor}.opsPerSec`] = pairedRatio(ops_(ours), ops_(floor));
+          }
+        } finally {
+          await conn.close();
+        }
+      }
+    } finally {
+      await info.quit();
+    }
+    result.notBuilt.push(`${cacheNotBuilt.name}: ${cacheNotBuilt.title} — ${cacheNotBuilt.reason}`);
+    result.notes.push(
+      'opsPerSec: completed calls per second of wall time; nodeCpuUsPerOp: this process\'s CPU (user + system) per call, harness included;',
+      'redisCpuUsPerOp: Redis main-thread CPU per call (INFO cpu), network handling included; redisCmdUsPerOp: INFO commandstats usec per call (the script or command alone).',
+      'p50Us/p99Us: latency of one call; at 50 in flight it includes queueing behind the other 49.',
+    );
+    return result;
+  },
+};
+export default scenario;

@@ -15,7 +15,7 @@ import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationFromRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
-import { applyErrorBody, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
+import { ERROR_BODY_CONTENT_TYPE, applyErrorBody, errorBodyJson, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
 import { scopeRequirement, type ScopeRequirementOptions } from '../http/scopes.js';
 import { InvalidArgumentTypeError } from '../core/errors.js';
 
@@ -41,9 +41,14 @@ declare global {
 /** Where the authentication is also kept, for `getAuth` (a registry symbol: shared by the ESM and CommonJS copies). */
 const AUTH = Symbol.for('redis-multitokens.express.auth');
 
-/** Sends one of the library's error answers: its status, every header, and its body as JSON. */
+/**
+ * Sends one of the library's error answers: its status, every header, and its body as JSON
+ * (`Content-Type: application/json`, whatever JSON value `errorBody` returned: a string too).
+ * @throws {TypeError} a body `JSON.stringify` throws on (a BigInt, a cycle).
+ */
 export function sendAuthError(res: Response, response: HttpErrorResponse): void {
-  res.status(response.status).set(response.headers).json(response.body);
+  const text = errorBodyJson(response.body);
+  res.status(response.status).set(response.headers).set('Content-Type', ERROR_BODY_CONTENT_TYPE).send(text);
 }
 
 /**

@@ -18,7 +18,7 @@ import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationFromRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
-import { applyErrorBody, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
+import { ERROR_BODY_CONTENT_TYPE, applyErrorBody, errorBodyJson, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
 import { scopeRequirement } from '../http/scopes.js';
 
 export type { AuthOptions, TokenAuth } from '../http/authenticate.js';
@@ -68,9 +68,15 @@ declare module 'fastify' {
 /** Options Fastify itself reads from `register(plugin, options)`; they are not ours to check. */
 const FASTIFY_REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers'];
 
-/** Sends one of the library's answers (401/403/503, its headers and JSON body) and returns the reply, as async hooks must. */
+/**
+ * Sends one of the library's answers (401/403/503, its headers and its body as JSON: `Content-Type:
+ * application/json` whatever JSON value `errorBody` returned, a string too) and returns the reply, as
+ * async hooks must.
+ * @throws {TypeError} a body `JSON.stringify` throws on (a BigInt, a cycle).
+ */
 export function sendAuthError(reply: FastifyReply, response: HttpErrorResponse): FastifyReply {
-  return reply.code(response.status).headers(response.headers).send(response.body);
+  const text = errorBodyJson(response.body);
+  return reply.code(response.status).headers(response.headers).type(ERROR_BODY_CONTENT_TYPE).send(text);
 }
 
 function hookFor(manager: TokenManager, options: AuthOptions<RegisteredUser>): TokenAuthHook {

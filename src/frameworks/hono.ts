@@ -23,6 +23,7 @@ import {
   checkAuthOptions,
   deviceDetails,
   applyErrorBody,
+  errorBodyJson,
   errorResponse,
   scopeRequirement,
   type AuthOptions,
@@ -48,9 +49,9 @@ export interface OptionalAuthEnv<User = RegisteredUser> {
 
 /** One of the library's error answers as a `Response`: its status, every header, and its body as JSON. */
 export function authErrorResponse(response: HttpErrorResponse): Response {
-  return new Response(JSON.stringify(response.body) ?? 'null', {
+  return new Response(errorBodyJson(response.body), {
     status: response.status,
-    headers: { ...response.headers, 'Content-Type': 'application/json' },
+    headers: { ...response.headers, 'Content-Type': 'application/json' }, // as c.json() sends it
   });
 }
 

@@ -21,6 +21,8 @@ import {
   authorizationFromRawHeaders,
   deviceDetails,
   applyErrorBody,
+  errorBodyJson,
+  ERROR_BODY_CONTENT_TYPE,
   errorResponse,
   scopeRequirement,
   type AuthOptions,
@@ -51,8 +53,9 @@ export function sendAuthError(ctx: ParameterizedContext, response: HttpErrorResp
   ctx.status = response.status;
   ctx.set(response.headers);
   // JSON whatever `errorBody` returned (Koa would send a string body as text/plain).
-  ctx.type = 'application/json';
-  ctx.body = JSON.stringify(response.body) ?? 'null';
+  const text = errorBodyJson(response.body);
+  ctx.type = ERROR_BODY_CONTENT_TYPE;
+  ctx.body = text;
 }
 
 /**

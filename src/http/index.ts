@@ -9,6 +9,8 @@ export { authenticate, checkAuthOptions, type AuthOptions, type AuthOutcome, typ
 export { checkScopeList, checkScopes, checkRealm, scopeRequirement, type ScopeRequirementOptions } from './scopes.js';
 export {
   applyErrorBody,
+  errorBodyJson,
+  ERROR_BODY_CONTENT_TYPE,
   authenticationRequired,
   challenge,
   errorResponse,

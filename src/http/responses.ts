@@ -40,7 +40,9 @@ export interface AuthErrorResponse {
 
 /**
  * What an adapter sends: an {@link AuthErrorResponse} whose body may have been replaced by the app's
- * `errorBody` option (status and headers never change). Send `body` as JSON.
+ * `errorBody` option (status and headers never change). Send `body` as JSON: the text of
+ * {@link errorBodyJson} with `Content-Type: application/json` ({@link ERROR_BODY_CONTENT_TYPE}),
+ * whatever JSON value it is (an object, an array, a string, a number, a boolean or null).
  */
 export interface HttpErrorResponse {
   status: AuthErrorResponse['status'];
@@ -49,16 +51,38 @@ export interface HttpErrorResponse {
 }
 
 /**
- * Replaces the JSON body of an error answer (status and headers stay).
- * Called with the library's answer; returns the JSON value to send instead (an object, usually).
+ * Replaces the JSON body of an error answer (status and headers stay). Called with a copy of the
+ * library's answer; returns the value to send instead, which every adapter sends the same way: as JSON
+ * (`JSON.stringify` of it, `Content-Type: application/json`), whatever its type:
+ * - an object or array is sent as that JSON; a string as a JSON string (`"denied"`, quoted), a number
+ *   or boolean as itself, `null` as `null`;
+ * - `undefined` keeps the library's own body (so a formatter may change only some answers);
+ * - a value JSON cannot hold (a function, a symbol) is sent as `null`; one `JSON.stringify` throws on
+ *   (a BigInt, a cycle) is an error of the app, thrown on to the framework's error path (a 500).
  */
 export type ErrorBodyFormatter = (response: AuthErrorResponse) => unknown;
 
-/** The answer with its body given to `errorBody` when one is set, else the answer unchanged. */
+/** The `Content-Type` of every error answer the adapters send. */
+export const ERROR_BODY_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * The JSON text of an error answer's body, as every adapter sends it (with
+ * {@link ERROR_BODY_CONTENT_TYPE}): `JSON.stringify(body)`, or `null` for a value JSON cannot hold.
+ * @throws {TypeError} when `JSON.stringify` does (a BigInt, a cycle).
+ */
+export function errorBodyJson(body: unknown): string {
+  return JSON.stringify(body) ?? 'null';
+}
+
+/**
+ * The answer with its body given by `errorBody` when one is set (the library's own body when it
+ * returns `undefined`), else the answer unchanged.
+ */
 export function applyErrorBody(response: AuthErrorResponse, errorBody?: ErrorBodyFormatter): HttpErrorResponse {
   if (!errorBody) return response;
-  // Copies, so an errorBody that mutates its argument cannot change the library's headers.
-  return { status: response.status, headers: { ...response.headers }, body: errorBody({ ...response, headers: { ...response.headers }, body: { ...response.body } }) };
+  // Copies, so an errorBody that mutates its argument cannot change the library's answer.
+  const body = errorBody({ ...response, headers: { ...response.headers }, body: { ...response.body } });
+  return { status: response.status, headers: { ...response.headers }, body: body === undefined ? response.body : body };
 }
 
 /** Default `realm` of `WWW-Authenticate` challenges. */

@@ -18,7 +18,7 @@ import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationFromRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
-import { ERROR_BODY_CONTENT_TYPE, applyErrorBody, errorBodyJson, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
+import { ERROR_BODY_CONTENT_TYPE, applyErrorBody, checkErrorHandlerOptions, errorBodyJson, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
 import { scopeRequirement } from '../http/scopes.js';
 
 export type { AuthOptions, TokenAuth } from '../http/authenticate.js';
@@ -151,10 +151,7 @@ export interface TokenErrorHandlerOptions {
  * @throws {InvalidArgumentTypeError} bad options, when made.
  */
 export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): (error: Error, request: FastifyRequest, reply: FastifyReply) => FastifyReply {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('tokenErrorHandler options must be an object');
-  rejectUnknownOptions('tokenErrorHandler options', options, ['errorBody']);
-  if (options.errorBody !== undefined && typeof options.errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
-  const { errorBody } = options;
+  const { errorBody } = checkErrorHandlerOptions<TokenErrorHandlerOptions>('tokenErrorHandler options', options);
   return function redisMultitokensErrorHandler(error, request, reply) {
     const response = errorResponse(error);
     if (!response) throw error;

@@ -23,6 +23,7 @@ import {
   checkAuthOptions,
   deviceDetails,
   applyErrorBody,
+  checkErrorHandlerOptions,
   errorBodyJson,
   errorResponse,
   scopeRequirement,
@@ -153,10 +154,7 @@ const honoDefaultErrorHandler: ErrorHandler = (error, c) => {
  * @throws {InvalidArgumentTypeError} bad options, when it is made.
  */
 export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): ErrorHandler {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('tokenErrorHandler options must be an object');
-  rejectUnknownOptions('tokenErrorHandler options', options, ['errorBody', 'fallback']);
-  const { errorBody, fallback = honoDefaultErrorHandler } = options;
-  if (errorBody !== undefined && typeof errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
+  const { errorBody, fallback = honoDefaultErrorHandler } = checkErrorHandlerOptions<TokenErrorHandlerOptions>('tokenErrorHandler options', options, ['fallback']);
   if (typeof fallback !== 'function') throw new InvalidArgumentTypeError('fallback must be an error handler (err, c) => Response');
   return (error, c) => {
     // The middleware's own refusals (401/403/503) are answered as they are, whatever the fallback does.

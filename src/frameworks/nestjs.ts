@@ -47,6 +47,7 @@ import { deviceDetails, type DeviceDetails } from '../http/client.js';
 import {
   ERROR_BODY_CONTENT_TYPE,
   applyErrorBody,
+  checkErrorHandlerOptions,
   errorBodyJson,
   errorResponse,
   type ErrorBodyFormatter,
@@ -329,8 +330,20 @@ export class TokenErrorFilter extends BaseExceptionFilter {
   /** Set by Nest when the filter is made by injection (APP_FILTER) where the module is visible. */
   private readonly moduleOptions?: TokenAuthModuleOptions;
 
+  /**
+   * @param applicationRef Nest's HTTP adapter (`app.get(HttpAdapterHost).httpAdapter`), or undefined.
+   * @param filterOptions `{ errorBody }`, checked here.
+   * @throws {InvalidArgumentTypeError} an `applicationRef` that is not an HTTP adapter (e.g. the options
+   *   given first), options that are not an object, an unknown option ("did you mean `errorBody`"), or
+   *   an `errorBody` that is not a function.
+   */
   constructor(applicationRef?: HttpServer, private readonly filterOptions: TokenErrorFilterOptions = {}) {
     super(applicationRef);
+    if (applicationRef !== undefined && (applicationRef === null || typeof (applicationRef as { reply?: unknown }).reply !== 'function'))
+      throw new InvalidArgumentTypeError(
+        'TokenErrorFilter: the first argument must be Nest\'s HTTP adapter (app.get(HttpAdapterHost).httpAdapter) or undefined; the options come second',
+      );
+    this.filterOptions = checkErrorHandlerOptions<TokenErrorFilterOptions>('TokenErrorFilter options', filterOptions);
   }
 
   override catch(exception: unknown, host: ArgumentsHost): void {

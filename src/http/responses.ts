@@ -3,7 +3,8 @@
  * store outage, and the answer for any error the library throws ({@link errorResponse}). Every adapter
  * sends these as they are: the status, every header, and the body as JSON (`application/json`).
  */
-import { RETRY_AFTER_SECONDS, errorKinds } from '../core/errors.js';
+import { InvalidArgumentTypeError, RETRY_AFTER_SECONDS, errorKinds } from '../core/errors.js';
+import { rejectUnknownOptions } from '../core/options.js';
 
 /** Why a request was refused, as in the JSON body's `reason`. */
 export type AuthErrorReason =
@@ -83,6 +84,31 @@ export function applyErrorBody(response: AuthErrorResponse, errorBody?: ErrorBod
   // Copies, so an errorBody that mutates its argument cannot change the library's answer.
   const body = errorBody({ ...response, headers: { ...response.headers }, body: { ...response.body } });
   return { status: response.status, headers: { ...response.headers }, body: body === undefined ? response.body : body };
+}
+
+/** The options every adapter's error handler takes (`tokenErrorHandler`, NestJS's `TokenErrorFilter`). */
+export interface ErrorHandlerOptions {
+  /** Replaces the JSON body of the answers (status and headers stay), as `AuthOptions.errorBody`. */
+  errorBody?: ErrorBodyFormatter;
+}
+
+/**
+ * Checks the options of an adapter's error handler when it is made, the same way in every adapter, so
+ * a mistake fails at start-up instead of silently keeping the default body (or answering 500 later).
+ * @param where the name shown in messages, e.g. `'tokenErrorHandler options'`.
+ * @param extra the adapter's own option names besides `errorBody` (checked by the adapter).
+ * @returns the options, typed (`{}` for undefined).
+ * @throws {InvalidArgumentTypeError} not an object, an unknown option (with "did you mean" for a
+ *   misspelling), or `errorBody` not a function.
+ */
+export function checkErrorHandlerOptions<T extends ErrorHandlerOptions = ErrorHandlerOptions>(where: string, options: unknown, extra: readonly string[] = []): T {
+  if (options === undefined) return {} as T;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidArgumentTypeError(`${where} must be an object, e.g. { errorBody }`);
+  rejectUnknownOptions(where, options, ['errorBody', ...extra]);
+  const { errorBody } = options as ErrorHandlerOptions;
+  if (errorBody !== undefined && typeof errorBody !== 'function')
+    throw new InvalidArgumentTypeError(`${where}: errorBody must be a function (response) => body; got ${errorBody === null ? 'null' : typeof errorBody}`);
+  return options as T;
 }
 
 /** Default `realm` of `WWW-Authenticate` challenges. */

@@ -30,6 +30,7 @@ import {
   type DeviceDetails,
   type TokenErrorFilterOptions,
 } from '../../src/frameworks/nestjs.js';
+import { InvalidArgumentTypeError } from '../../src/core/errors.js';
 import { freePort } from '../support/redis-server.js';
 import { TEST_SECRET } from '../support/redis.js';
 
@@ -470,6 +471,16 @@ describe('TokenAuthModule option checks (at definition, before any request)', ()
     ['@RequireScopes() without a scope', () => RequireScopes(), /at least one scope/],
     ['@RequireScopes with a bad scope', () => RequireScopes('has space'), /not a scope/],
   ])('%s', (_name, make, message) => {
+    expect(make).toThrow(message);
+  });
+
+  it.each<[string, () => unknown, RegExp]>([
+    ['errorBody not a function', () => new TokenErrorFilter(undefined, { errorBody: 'oops' as never }), /errorBody must be a function/],
+    ['a misspelt option', () => new TokenErrorFilter(undefined, { errrorBody: () => 1 } as never), /unknown option `errrorBody` \(did you mean `errorBody`\?\)/],
+    ['options not an object', () => new TokenErrorFilter(undefined, 'x' as never), /must be an object/],
+    ['the options given first', () => new TokenErrorFilter({ errorBody: () => 1 } as never), /HTTP adapter/],
+  ])('TokenErrorFilter checks its options when made: %s', (_name, make, message) => {
+    expect(make).toThrow(InvalidArgumentTypeError);
     expect(make).toThrow(message);
   });
 

@@ -20,6 +20,7 @@ import { rejectUnknownOptions } from '../core/options.js';
 import type { RegisteredUser } from '../core/register.js';
 import {
   authenticate,
+  authorizationFromRawHeaders,
   checkAuthOptions,
   deviceDetails,
   applyErrorBody,
@@ -75,6 +76,18 @@ function refusal(response: HttpErrorResponse): HTTPException {
 }
 
 /**
+ * Every `Authorization` header value of the request. On @hono/node-server the Node request is
+ * `c.env.incoming` (its `HttpBindings`), whose `rawHeaders` keep repeated headers apart (two headers are
+ * then refused as "more than one Authorization header", as in the other adapters). Elsewhere the Fetch
+ * API has joined repeated values with ", ": they are refused as one malformed header.
+ */
+function authorizationOf(c: Context): string | string[] | undefined {
+  const incoming = (c.env as { incoming?: { rawHeaders?: unknown } } | undefined)?.incoming;
+  if (incoming && Array.isArray(incoming.rawHeaders)) return authorizationFromRawHeaders(incoming.rawHeaders as string[]);
+  return c.req.header('Authorization');
+}
+
+/**
  * Middleware that authenticates `Authorization: Bearer <token>` or `Token <token>` and sets the
  * context variable `auth` ({ userId, user, token }), then calls `next()`. Bad, missing (unless
  * `optional`), invalid, expired or revoked tokens and unknown users get 401 with `WWW-Authenticate` and
@@ -88,8 +101,7 @@ export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager:
 export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): MiddlewareHandler<OptionalAuthEnv<User>> | MiddlewareHandler<AuthEnv<User>> {
   const checked = checkAuthOptions(manager, options);
   return createMiddleware<OptionalAuthEnv<User>>(async (c, next) => {
-    // The Fetch API joins repeated headers with ", ": two credentials are then refused as one malformed header.
-    const outcome = await authenticate(manager, c.req.header('Authorization'), checked);
+    const outcome = await authenticate(manager, authorizationOf(c), checked);
     if (outcome.kind === 'refused') throw refusal(outcome.response);
     if (outcome.kind === 'authenticated') c.set('auth', outcome.auth);
     await next();

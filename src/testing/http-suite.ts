@@ -353,6 +353,20 @@ export function httpContractCases(harness: HttpAdapterHarness, stores: HttpContr
     assert.equal((await ctx.get('/me', bearer(token))).status, 200, 'the app still serves a valid request');
   });
 
+  add('two Authorization headers -> 401 malformed_header saying "more than one Authorization header", no store call', {}, async (ctx) => {
+    const { token } = await ctx.manager.create(1);
+    for (const [name, values] of [
+      ['two valid tokens', [`Bearer ${token}`, `Bearer ${token}`]],
+      ['Bearer and Token', [`Bearer ${token}`, `Token ${token}`]],
+      ['two empty headers', ['', '']],
+    ] as const) {
+      const r = await ctx.counted('/me', { Authorization: [...values] });
+      assertChallenge(r, { reason: 'malformed_header', rfcError: 'invalid_request', sent: [token], where: name });
+      assert.equal(bodyOf(r).message, 'malformed Authorization header: more than one Authorization header', `${name}: message`);
+      assert.equal(r.calls, 0, `${name}: store calls`);
+    }
+  });
+
   add('every malformed header on an optional route is still 401, never anonymous', {}, async (ctx) => {
     const { token } = await ctx.manager.create(1);
     const { token: other } = await ctx.manager.create(3);

@@ -116,6 +116,14 @@ export function invalidJson(): DemoResponse {
 }
 
 /**
+ * What a framework passes to the handlers as the body when it could not parse it as JSON (for body
+ * parsers that cannot answer themselves): the handlers answer it with {@link invalidJson}. Every other
+ * parsed JSON value (`null`, a string, an array...) goes to the handlers' validation, which answers 400
+ * `invalid_request` naming what it expected, the same on every framework.
+ */
+export const INVALID_JSON_BODY: unique symbol = Symbol('demo: the request body is not valid JSON');
+
+/**
  * A Node HTTP server as the demo's {@link DemoServer}: `listen` resolves with the bound port (or rejects
  * with the bind error); `close` stops accepting, closes idle keep-alive connections at once and lets
  * requests in flight finish.
@@ -171,6 +179,7 @@ class HttpError extends Error {
 
 /** Validates a JSON request body with zod; 400 with the issues when it does not fit. */
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  if (body === INVALID_JSON_BODY) throw new HttpError(400, invalidJson().body as { error: string; message: string });
   if (body === undefined)
     throw new HttpError(400, { error: 'invalid_request', message: 'send a JSON object body with Content-Type: application/json' });
   const result = schema.safeParse(body);

@@ -36,7 +36,8 @@ export function createApp(options: DemoAppOptions): express.Express {
     res.set(API_HEADERS);
     next();
   });
-  app.use(express.json({ limit: BODY_LIMIT_BYTES }));
+  // strict: false: any JSON value (null, a string) reaches the handlers' validation, as on every framework.
+  app.use(express.json({ limit: BODY_LIMIT_BYTES, strict: false }));
 
   const auth = tokenAuth<User>(options.tokens, { loadUser: (userId) => api.loadUser(userId) });
   const authed = (handler: (req: Request) => Promise<DemoResponse>) => [auth, async (req: Request, res: Response) => send(res, await handler(req))];

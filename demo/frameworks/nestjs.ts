@@ -32,8 +32,9 @@ import { APP_FILTER, APP_GUARD, HttpAdapterHost, NestFactory } from '@nestjs/cor
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyReply } from 'fastify';
+import type { Response as ExpressResponse } from 'express';
 import { CurrentAuth, Device, Public, TokenAuthException, TokenAuthGuard, TokenAuthModule, type DeviceDetails } from 'redis-multitokens/nestjs';
-import { API_HEADERS, BODY_LIMIT_BYTES, SECURITY_HEADERS, createDemoApi, publicFile, type DemoApi, type DemoAppOptions, type DemoFactory, type DemoResponse, type User } from '../api.js';
+import { API_HEADERS, BODY_LIMIT_BYTES, INVALID_JSON_BODY, SECURITY_HEADERS, createDemoApi, invalidJson, publicFile, type DemoApi, type DemoAppOptions, type DemoFactory, type DemoResponse, type User } from '../api.js';
 
 /** Injection token of the demo's handlers. */
 const DEMO_API = 'DEMO_API';
@@ -170,7 +171,15 @@ export async function createNestApp(options: DemoAppOptions, platform: 'express'
     const express = await NestFactory.create<NestExpressApplication>(DemoModule, new ExpressAdapter(), { logger: false, bodyParser: false, abortOnError: false });
     express.disable('x-powered-by');
     express.set('trust proxy', trustProxy);
-    express.useBodyParser('json', { limit: BODY_LIMIT_BYTES });
+    // strict: false: any JSON value (null, a string) reaches the handlers' validation, as on every framework.
+    express.useBodyParser('json', { limit: BODY_LIMIT_BYTES, strict: false });
+    // A body that is not JSON gets the demo's invalid_json answer here: Nest would turn body-parser's
+    // error into a BadRequestException that no longer says what went wrong.
+    express.use((error: { type?: unknown } | undefined, _req: unknown, res: ExpressResponse, next: (error?: unknown) => void) => {
+      if (error?.type !== 'entity.parse.failed') return next(error);
+      const answer = invalidJson();
+      res.status(answer.status).set({ ...SECURITY_HEADERS, ...API_HEADERS }).json(answer.body);
+    });
     app = express;
   } else {
     // Fastify's trustProxy takes true, a hop count, or addresses (a string of comma-separated ones).
@@ -185,6 +194,19 @@ export async function createNestApp(options: DemoAppOptions, platform: 'express'
     });
     // bodyParser: false keeps Fastify's JSON parser only (no form bodies), as express.json() does.
     app = await NestFactory.create(DemoModule, adapter, { logger: false, bodyParser: false, abortOnError: false });
+    // JSON that does not parse reaches the handlers as INVALID_JSON_BODY (their invalid_json answer):
+    // Nest would turn Fastify's parser error into an HttpException that no longer says what went wrong.
+    const fastify = adapter.getInstance();
+    fastify.removeContentTypeParser('application/json');
+    fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
+      let value: unknown;
+      try {
+        value = JSON.parse(text as string);
+      } catch {
+        value = INVALID_JSON_BODY;
+      }
+      done(null, value);
+    });
   }
   // Every answer (page, assets, API, errors) carries the security headers.
   app.use((_req: unknown, res: { setHeader(name: string, value: string): void }, next: () => void) => {

@@ -15,9 +15,8 @@ import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationFromRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
-import { applyErrorBody, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
+import { ERROR_BODY_CONTENT_TYPE, applyErrorBody, checkErrorHandlerOptions, errorBodyJson, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
 import { scopeRequirement, type ScopeRequirementOptions } from '../http/scopes.js';
-import { InvalidArgumentTypeError } from '../core/errors.js';
 
 export type { AuthOptions, TokenAuth } from '../http/authenticate.js';
 export type { AuthErrorResponse, HttpErrorResponse, ErrorBodyFormatter } from '../http/responses.js';
@@ -41,9 +40,14 @@ declare global {
 /** Where the authentication is also kept, for `getAuth` (a registry symbol: shared by the ESM and CommonJS copies). */
 const AUTH = Symbol.for('redis-multitokens.express.auth');
 
-/** Sends one of the library's error answers: its status, every header, and its body as JSON. */
+/**
+ * Sends one of the library's error answers: its status, every header, and its body as JSON
+ * (`Content-Type: application/json`, whatever JSON value `errorBody` returned: a string too).
+ * @throws {TypeError} a body `JSON.stringify` throws on (a BigInt, a cycle).
+ */
 export function sendAuthError(res: Response, response: HttpErrorResponse): void {
-  res.status(response.status).set(response.headers).json(response.body);
+  const text = errorBodyJson(response.body);
+  res.status(response.status).set(response.headers).set('Content-Type', ERROR_BODY_CONTENT_TYPE).send(text);
 }
 
 /**
@@ -113,12 +117,11 @@ export interface TokenErrorHandlerOptions {
  * -> 400, each with `Cache-Control: no-store` and a JSON body ({@link errorResponse}). Any other error
  * (and any error after the headers were sent) goes on to `next(err)`. Express 5 passes rejected promises
  * of async routes here; in Express 4 call `next(err)` yourself.
- * @throws {InvalidArgumentTypeError} bad options, when it is made.
+ * @throws {InvalidArgumentTypeError} bad options, when it is made: not an object, an unknown option
+ *   ("did you mean `errorBody`"), or an `errorBody` that is not a function.
  */
 export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): ErrorRequestHandler {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('tokenErrorHandler options must be an object');
-  if (options.errorBody !== undefined && typeof options.errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
-  const { errorBody } = options;
+  const { errorBody } = checkErrorHandlerOptions<TokenErrorHandlerOptions>('tokenErrorHandler options', options);
   return (error: unknown, _req: Request, res: Response, next: NextFunction) => {
     const response = errorResponse(error);
     if (!response || res.headersSent) return next(error);

@@ -18,12 +18,13 @@ import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationFromRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
-import { applyErrorBody, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
-import { scopeRequirement } from '../http/scopes.js';
+import { DEFAULT_REALM, ERROR_BODY_CONTENT_TYPE, applyErrorBody, checkErrorHandlerOptions, errorBodyJson, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
+import { checkScopes, scopeRequirement, type ScopeRequirementOptions } from '../http/scopes.js';
 
 export type { AuthOptions, TokenAuth } from '../http/authenticate.js';
 export type { AuthErrorResponse, HttpErrorResponse, ErrorBodyFormatter } from '../http/responses.js';
 export type { DeviceDetails } from '../http/client.js';
+export type { ScopeRequirementOptions } from '../http/scopes.js';
 export type { Register, RegisteredUser } from '../core/register.js';
 
 /** Options of {@link tokenAuthPlugin}: the manager, the authentication options, and where the hook goes. */
@@ -53,14 +54,23 @@ declare module 'fastify' {
     /**
      * A hook that authenticates the routes it is put on (`{ onRequest: app.tokenAuth() }`), with the
      * plugin's options overridden by `options` (e.g. `{ optional: true }`, `{ scopes: ['admin'] }`).
+     * When the request was already authenticated by this plugin (its global hook, in a context where it
+     * is global), the token is not verified again (one store round trip per request): only this hook's
+     * `scopes` are checked, in its `realm`. A `loadUser` other than the one that authenticated the
+     * request verifies again.
      * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options, when called.
      */
     tokenAuth(options?: RouteTokenAuthOptions): TokenAuthHook;
     /**
      * A hook, placed after authentication, that requires every scope listed: 403 `insufficient_scope`
-     * naming the missing ones (in the plugin's realm), 401 when the request is not authenticated.
-     * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a scope that is not a scope-token, or none.
+     * naming the missing ones, 401 when the request is not authenticated. The realm of its challenges
+     * is the one of the `tokenAuth` hook that ran for the request (so a route with
+     * `tokenAuth({ realm: 'admin' })` answers 401 and 403 in realm `"admin"`), else the plugin's;
+     * `requireScopes(['admin'], { realm, errorBody })` sets them (as the other adapters' `requireScopes`).
+     * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} no scope, a scope that is not a
+     *   scope-token, a bad realm or an unknown option.
      */
+    requireScopes(scopes: readonly string[], options: ScopeRequirementOptions): TokenAuthHook;
     requireScopes(...scopes: (string | readonly string[])[]): TokenAuthHook;
   }
 }
@@ -68,17 +78,53 @@ declare module 'fastify' {
 /** Options Fastify itself reads from `register(plugin, options)`; they are not ours to check. */
 const FASTIFY_REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers'];
 
-/** Sends one of the library's answers (401/403/503, its headers and JSON body) and returns the reply, as async hooks must. */
+/**
+ * Sends one of the library's answers (401/403/503, its headers and its body as JSON: `Content-Type:
+ * application/json` whatever JSON value `errorBody` returned, a string too) and returns the reply, as
+ * async hooks must.
+ * @throws {TypeError} a body `JSON.stringify` throws on (a BigInt, a cycle).
+ */
 export function sendAuthError(reply: FastifyReply, response: HttpErrorResponse): FastifyReply {
-  return reply.code(response.status).headers(response.headers).send(response.body);
+  const text = errorBodyJson(response.body);
+  return reply.code(response.status).headers(response.headers).type(ERROR_BODY_CONTENT_TYPE).send(text);
 }
 
+/** What the plugin's hooks remember of a request they let through: which manager and `loadUser` set `request.auth`, and the realm of the last hook. */
+interface HookRun {
+  manager: TokenManager;
+  loadUser: AuthOptions<RegisteredUser>['loadUser'];
+  realm: string;
+}
+const hookRuns = new WeakMap<FastifyRequest, HookRun>();
+
 function hookFor(manager: TokenManager, options: AuthOptions<RegisteredUser>): TokenAuthHook {
+  const realm = options.realm ?? DEFAULT_REALM;
+  const scopes = options.scopes ?? [];
   return async function redisMultitokensAuth(request, reply) {
+    const earlier = hookRuns.get(request);
+    if (request.auth && earlier && earlier.manager === manager && earlier.loadUser === options.loadUser) {
+      // Authenticated in this request already (the global hook, then a route's): no second verify,
+      // only this hook's own scopes, in its realm.
+      const refused = scopes.length > 0 ? checkScopes(manager, request.auth.token, scopes, realm) : null;
+      if (refused) return sendAuthError(reply, applyErrorBody(refused, options.errorBody));
+      hookRuns.set(request, { ...earlier, realm });
+      return undefined;
+    }
     const outcome = await authenticate(manager, authorizationFromRawHeaders(request.raw.rawHeaders), options);
     if (outcome.kind === 'refused') return sendAuthError(reply, outcome.response);
+    hookRuns.set(request, { manager, loadUser: options.loadUser, realm });
     if (outcome.kind === 'authenticated') request.auth = outcome.auth;
     return undefined;
+  };
+}
+
+function scopeHook(
+  fixed: ReturnType<typeof scopeRequirement>,
+  pick: (request: FastifyRequest) => ReturnType<typeof scopeRequirement> = () => fixed,
+): TokenAuthHook {
+  return async function redisMultitokensScopes(request, reply) {
+    const refused = pick(request)(request.auth);
+    return refused ? sendAuthError(reply, refused) : undefined;
   };
 }
 
@@ -105,12 +151,22 @@ async function plugin(fastify: FastifyInstance, pluginOptions: FastifyTokenAuthO
     const overrides = Object.fromEntries(Object.entries(routeOptions ?? {}).filter(([, value]) => value !== undefined));
     return hookFor(manager, checkAuthOptions(manager, { ...options, ...overrides }));
   });
-  fastify.decorate('requireScopes', (...scopes: (string | readonly string[])[]) => {
-    const check = scopeRequirement(manager, scopes.flat(), { realm: options.realm, errorBody: options.errorBody });
-    return async function redisMultitokensScopes(request: FastifyRequest, reply: FastifyReply) {
-      const refused = check(request.auth);
-      return refused ? sendAuthError(reply, refused) : undefined;
-    };
+  fastify.decorate('requireScopes', (...args: (string | readonly string[] | ScopeRequirementOptions)[]) => {
+    const last = args.at(-1);
+    const given = typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
+    const scopes = (args as (string | readonly string[])[]).flat();
+    // Checked here, when the hook is made: the scopes, and the options as given.
+    const fixed = scopeRequirement(manager, scopes, { realm: options.realm, errorBody: options.errorBody, ...given });
+    if (given.realm !== undefined) return scopeHook(fixed);
+    // No realm given: the one of the tokenAuth hook that ran for the request (one check per realm seen).
+    const byRealm = new Map<string, ReturnType<typeof scopeRequirement>>();
+    return scopeHook(fixed, (request) => {
+      const realm = hookRuns.get(request)?.realm;
+      if (realm === undefined) return fixed;
+      let check = byRealm.get(realm);
+      if (!check) byRealm.set(realm, (check = scopeRequirement(manager, scopes, { errorBody: options.errorBody, ...given, realm })));
+      return check;
+    });
   });
   if (global) fastify.addHook('onRequest', hookFor(manager, options));
 }
@@ -145,10 +201,7 @@ export interface TokenErrorHandlerOptions {
  * @throws {InvalidArgumentTypeError} bad options, when made.
  */
 export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): (error: Error, request: FastifyRequest, reply: FastifyReply) => FastifyReply {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('tokenErrorHandler options must be an object');
-  rejectUnknownOptions('tokenErrorHandler options', options, ['errorBody']);
-  if (options.errorBody !== undefined && typeof options.errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
-  const { errorBody } = options;
+  const { errorBody } = checkErrorHandlerOptions<TokenErrorHandlerOptions>('tokenErrorHandler options', options);
   return function redisMultitokensErrorHandler(error, request, reply) {
     const response = errorResponse(error);
     if (!response) throw error;

@@ -20,9 +20,12 @@ import { rejectUnknownOptions } from '../core/options.js';
 import type { RegisteredUser } from '../core/register.js';
 import {
   authenticate,
+  authorizationFromRawHeaders,
   checkAuthOptions,
   deviceDetails,
   applyErrorBody,
+  checkErrorHandlerOptions,
+  errorBodyJson,
   errorResponse,
   scopeRequirement,
   type AuthOptions,
@@ -48,9 +51,9 @@ export interface OptionalAuthEnv<User = RegisteredUser> {
 
 /** One of the library's error answers as a `Response`: its status, every header, and its body as JSON. */
 export function authErrorResponse(response: HttpErrorResponse): Response {
-  return new Response(JSON.stringify(response.body) ?? 'null', {
+  return new Response(errorBodyJson(response.body), {
     status: response.status,
-    headers: { ...response.headers, 'Content-Type': 'application/json' },
+    headers: { ...response.headers, 'Content-Type': 'application/json' }, // as c.json() sends it
   });
 }
 
@@ -73,6 +76,18 @@ function refusal(response: HttpErrorResponse): HTTPException {
 }
 
 /**
+ * Every `Authorization` header value of the request. On @hono/node-server the Node request is
+ * `c.env.incoming` (its `HttpBindings`), whose `rawHeaders` keep repeated headers apart (two headers are
+ * then refused as "more than one Authorization header", as in the other adapters). Elsewhere the Fetch
+ * API has joined repeated values with ", ": they are refused as one malformed header.
+ */
+function authorizationOf(c: Context): string | string[] | undefined {
+  const incoming = (c.env as { incoming?: { rawHeaders?: unknown } } | undefined)?.incoming;
+  if (incoming && Array.isArray(incoming.rawHeaders)) return authorizationFromRawHeaders(incoming.rawHeaders as string[]);
+  return c.req.header('Authorization');
+}
+
+/**
  * Middleware that authenticates `Authorization: Bearer <token>` or `Token <token>` and sets the
  * context variable `auth` ({ userId, user, token }), then calls `next()`. Bad, missing (unless
  * `optional`), invalid, expired or revoked tokens and unknown users get 401 with `WWW-Authenticate` and
@@ -86,8 +101,7 @@ export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager:
 export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): MiddlewareHandler<OptionalAuthEnv<User>> | MiddlewareHandler<AuthEnv<User>> {
   const checked = checkAuthOptions(manager, options);
   return createMiddleware<OptionalAuthEnv<User>>(async (c, next) => {
-    // The Fetch API joins repeated headers with ", ": two credentials are then refused as one malformed header.
-    const outcome = await authenticate(manager, c.req.header('Authorization'), checked);
+    const outcome = await authenticate(manager, authorizationOf(c), checked);
     if (outcome.kind === 'refused') throw refusal(outcome.response);
     if (outcome.kind === 'authenticated') c.set('auth', outcome.auth);
     await next();
@@ -152,10 +166,7 @@ const honoDefaultErrorHandler: ErrorHandler = (error, c) => {
  * @throws {InvalidArgumentTypeError} bad options, when it is made.
  */
 export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): ErrorHandler {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('tokenErrorHandler options must be an object');
-  rejectUnknownOptions('tokenErrorHandler options', options, ['errorBody', 'fallback']);
-  const { errorBody, fallback = honoDefaultErrorHandler } = options;
-  if (errorBody !== undefined && typeof errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
+  const { errorBody, fallback = honoDefaultErrorHandler } = checkErrorHandlerOptions<TokenErrorHandlerOptions>('tokenErrorHandler options', options, ['fallback']);
   if (typeof fallback !== 'function') throw new InvalidArgumentTypeError('fallback must be an error handler (err, c) => Response');
   return (error, c) => {
     // The middleware's own refusals (401/403/503) are answered as they are, whatever the fallback does.

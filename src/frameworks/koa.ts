@@ -11,9 +11,7 @@
  * @packageDocumentation
  */
 import type { Middleware, ParameterizedContext } from 'koa';
-import { InvalidArgumentTypeError } from '../core/errors.js';
 import type { TokenManager } from '../core/manager.js';
-import { rejectUnknownOptions } from '../core/options.js';
 import type { RegisteredUser } from '../core/register.js';
 import {
   authenticate,
@@ -21,6 +19,9 @@ import {
   authorizationFromRawHeaders,
   deviceDetails,
   applyErrorBody,
+  checkErrorHandlerOptions,
+  errorBodyJson,
+  ERROR_BODY_CONTENT_TYPE,
   errorResponse,
   scopeRequirement,
   type AuthOptions,
@@ -51,8 +52,9 @@ export function sendAuthError(ctx: ParameterizedContext, response: HttpErrorResp
   ctx.status = response.status;
   ctx.set(response.headers);
   // JSON whatever `errorBody` returned (Koa would send a string body as text/plain).
-  ctx.type = 'application/json';
-  ctx.body = JSON.stringify(response.body) ?? 'null';
+  const text = errorBodyJson(response.body);
+  ctx.type = ERROR_BODY_CONTENT_TYPE;
+  ctx.body = text;
 }
 
 /**
@@ -117,7 +119,7 @@ export interface TokenErrorHandlerOptions {
  * on, untouched, to Koa's error handling (and `app.on('error')`). Put it first: `app.use(tokenErrorHandler())`.
  */
 export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): Middleware {
-  const { errorBody } = checkTokenErrorHandlerOptions(options);
+  const { errorBody } = checkErrorHandlerOptions<TokenErrorHandlerOptions>('tokenErrorHandler options', options);
   return async function redisMultitokensErrors(ctx, next) {
     try {
       await next();
@@ -127,13 +129,6 @@ export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): Middl
       sendAuthError(ctx, applyErrorBody(response, errorBody));
     }
   };
-}
-
-function checkTokenErrorHandlerOptions(options: TokenErrorHandlerOptions): TokenErrorHandlerOptions {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('tokenErrorHandler options must be an object');
-  rejectUnknownOptions('tokenErrorHandler options', options, ['errorBody']);
-  if (options.errorBody !== undefined && typeof options.errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
-  return options;
 }
 
 /**

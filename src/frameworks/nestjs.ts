@@ -44,7 +44,15 @@ import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationFromRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
-import { applyErrorBody, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
+import {
+  ERROR_BODY_CONTENT_TYPE,
+  applyErrorBody,
+  checkErrorHandlerOptions,
+  errorBodyJson,
+  errorResponse,
+  type ErrorBodyFormatter,
+  type HttpErrorResponse,
+} from '../http/responses.js';
 import { checkScopeList, checkScopes } from '../http/scopes.js';
 
 export type { AuthOptions, TokenAuth } from '../http/authenticate.js';
@@ -167,16 +175,29 @@ export const RequireScopes = (...scopes: (string | readonly string[])[]): Custom
 };
 
 /**
+ * A body as an HttpException's response: an object or array as it is; any other JSON value (a string,
+ * number, boolean or null that `errorBody` returned) in an object that serialises to it (`toJSON`), so
+ * Nest's filters send it as that JSON value instead of wrapping it in `{ statusCode, message }`.
+ */
+function exceptionResponse(body: unknown): object {
+  if (typeof body === 'object' && body !== null) return body;
+  return Object.defineProperty({}, 'toJSON', { value: () => body, enumerable: false });
+}
+
+/**
  * The HttpException the guard throws for a refusal: status 401, 403 or 503, the library's JSON body (or
  * the one `errorBody` made) as its response, and `headers` (`WWW-Authenticate`, `Cache-Control`,
  * `Retry-After`). The guard has already set those headers on the response, so Nest's own exception
- * filter (or the app's) answers with them too.
+ * filter (or the app's) answers with them too, and with the body as JSON: `getResponse()` is the body
+ * when it is an object or array; a string, number, boolean or null body is wrapped in an object whose
+ * `toJSON()` gives it, so Nest sends `"denied"` (not `{"statusCode":401,"message":"denied"}`). Read
+ * `refusal.body` for the body itself.
  */
 export class TokenAuthException extends HttpException {
-  /** The answer: status, headers and body (the body is also this exception's `getResponse()`). */
+  /** The answer: status, headers and body as `errorBody` made it. */
   readonly refusal: Readonly<HttpErrorResponse>;
   constructor(refusal: HttpErrorResponse) {
-    super(refusal.body as Record<string, unknown>, refusal.status);
+    super(exceptionResponse(refusal.body) as Record<string, unknown>, refusal.status);
     this.refusal = { status: refusal.status, headers: { ...refusal.headers }, body: refusal.body };
   }
 }
@@ -282,8 +303,18 @@ export const Device: () => ParameterDecorator = createParamDecorator((_data: unk
 
 /** Options of {@link TokenErrorFilter} when made with `new`. */
 export interface TokenErrorFilterOptions {
-  /** Replaces the JSON body of the library's error answers (default: the module's `errorBody`, when injected). */
+  /** Replaces the JSON body of the library's error answers (default: the module's `errorBody`, when injected); see `AuthOptions.errorBody`. */
   errorBody?: ErrorBodyFormatter;
+}
+
+/** Sends an answer of the library on either platform's response: status, headers, and the body as JSON text. */
+function sendAnswer(adapter: HttpServer | undefined, response: unknown, answer: HttpErrorResponse): void {
+  const text = errorBodyJson(answer.body);
+  setHeaders(adapter, response, { ...answer.headers, 'Content-Type': ERROR_BODY_CONTENT_TYPE });
+  if (adapter) return void adapter.reply(response, text, answer.status);
+  const r = response as { code?(s: number): { send(b: string): void }; status(s: number): { send(b: string): void } };
+  if (typeof r.code === 'function') r.code(answer.status).send(text); // Fastify reply
+  else r.status(answer.status).send(text); // Express response
 }
 
 /**
@@ -299,8 +330,20 @@ export class TokenErrorFilter extends BaseExceptionFilter {
   /** Set by Nest when the filter is made by injection (APP_FILTER) where the module is visible. */
   private readonly moduleOptions?: TokenAuthModuleOptions;
 
+  /**
+   * @param applicationRef Nest's HTTP adapter (`app.get(HttpAdapterHost).httpAdapter`), or undefined.
+   * @param filterOptions `{ errorBody }`, checked here.
+   * @throws {InvalidArgumentTypeError} an `applicationRef` that is not an HTTP adapter (e.g. the options
+   *   given first), options that are not an object, an unknown option ("did you mean `errorBody`"), or
+   *   an `errorBody` that is not a function.
+   */
   constructor(applicationRef?: HttpServer, private readonly filterOptions: TokenErrorFilterOptions = {}) {
     super(applicationRef);
+    if (applicationRef !== undefined && (applicationRef === null || typeof (applicationRef as { reply?: unknown }).reply !== 'function'))
+      throw new InvalidArgumentTypeError(
+        'TokenErrorFilter: the first argument must be Nest\'s HTTP adapter (app.get(HttpAdapterHost).httpAdapter) or undefined; the options come second',
+      );
+    this.filterOptions = checkErrorHandlerOptions<TokenErrorFilterOptions>('TokenErrorFilter options', filterOptions);
   }
 
   override catch(exception: unknown, host: ArgumentsHost): void {
@@ -315,16 +358,15 @@ export class TokenErrorFilter extends BaseExceptionFilter {
     const response = host.switchToHttp().getResponse<unknown>();
     if (adapter && answer) {
       if (adapter.isHeadersSent(response)) return void adapter.end(response);
-      setHeaders(adapter, response, answer.headers);
-      return void adapter.reply(response, answer.body, answer.status);
+      return sendAnswer(adapter, response, answer);
     }
     // Made with `new TokenErrorFilter()` and no adapter: answer as Nest would, on the response itself.
+    if (answer) return sendAnswer(undefined, response, answer);
     const http = exception instanceof HttpException;
-    if (!answer && !http) TokenErrorFilter.log.error(exception);
-    const status = answer?.status ?? (http ? exception.getStatus() : 500);
+    if (!http) TokenErrorFilter.log.error(exception);
+    const status = http ? exception.getStatus() : 500;
     const nestBody = http ? exception.getResponse() : 'Internal server error';
-    const body = answer ? answer.body : typeof nestBody === 'object' ? nestBody : { statusCode: status, message: nestBody };
-    setHeaders(undefined, response, answer?.headers ?? {});
+    const body = typeof nestBody === 'object' ? nestBody : { statusCode: status, message: nestBody };
     const r = response as { code?(s: number): { send(b: unknown): void }; status(s: number): { json(b: unknown): void } };
     if (typeof r.code === 'function') r.code(status).send(body); // Fastify reply
     else r.status(status).json(body); // Express response

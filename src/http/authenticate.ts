@@ -49,8 +49,10 @@ export interface AuthOptions<User = RegisteredUser> {
   realm?: string;
   /**
    * Replaces the JSON body of every refusal (401, 403, 503): called with the library's answer, returns
-   * the JSON value to send instead. Status and headers (`WWW-Authenticate`, `Retry-After`,
-   * `Cache-Control`) stay. Example: `errorBody: (r) => ({ code: r.body.reason })`.
+   * the value to send instead, always sent as JSON with `Content-Type: application/json` (a string as a
+   * JSON string, `null` as `null`); `undefined` keeps the library's own body. Status and headers
+   * (`WWW-Authenticate`, `Retry-After`, `Cache-Control`) stay. See {@link ErrorBodyFormatter}.
+   * Example: `errorBody: (r) => ({ code: r.body.reason })`.
    */
   errorBody?: ErrorBodyFormatter;
 }

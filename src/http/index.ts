@@ -9,6 +9,9 @@ export { authenticate, checkAuthOptions, type AuthOptions, type AuthOutcome, typ
 export { checkScopeList, checkScopes, checkRealm, scopeRequirement, type ScopeRequirementOptions } from './scopes.js';
 export {
   applyErrorBody,
+  checkErrorHandlerOptions,
+  errorBodyJson,
+  ERROR_BODY_CONTENT_TYPE,
   authenticationRequired,
   challenge,
   errorResponse,
@@ -19,6 +22,7 @@ export {
   type AuthErrorReason,
   type AuthErrorResponse,
   type ErrorBodyFormatter,
+  type ErrorHandlerOptions,
   type HttpErrorResponse,
 } from './responses.js';
 export { displayIp, deviceDetails, type DeviceDetails } from './client.js';

@@ -3,7 +3,8 @@
  * store outage, and the answer for any error the library throws ({@link errorResponse}). Every adapter
  * sends these as they are: the status, every header, and the body as JSON (`application/json`).
  */
-import { RETRY_AFTER_SECONDS, errorKinds } from '../core/errors.js';
+import { InvalidArgumentTypeError, RETRY_AFTER_SECONDS, errorKinds } from '../core/errors.js';
+import { rejectUnknownOptions } from '../core/options.js';
 
 /** Why a request was refused, as in the JSON body's `reason`. */
 export type AuthErrorReason =
@@ -40,7 +41,9 @@ export interface AuthErrorResponse {
 
 /**
  * What an adapter sends: an {@link AuthErrorResponse} whose body may have been replaced by the app's
- * `errorBody` option (status and headers never change). Send `body` as JSON.
+ * `errorBody` option (status and headers never change). Send `body` as JSON: the text of
+ * {@link errorBodyJson} with `Content-Type: application/json` ({@link ERROR_BODY_CONTENT_TYPE}),
+ * whatever JSON value it is (an object, an array, a string, a number, a boolean or null).
  */
 export interface HttpErrorResponse {
   status: AuthErrorResponse['status'];
@@ -49,16 +52,63 @@ export interface HttpErrorResponse {
 }
 
 /**
- * Replaces the JSON body of an error answer (status and headers stay).
- * Called with the library's answer; returns the JSON value to send instead (an object, usually).
+ * Replaces the JSON body of an error answer (status and headers stay). Called with a copy of the
+ * library's answer; returns the value to send instead, which every adapter sends the same way: as JSON
+ * (`JSON.stringify` of it, `Content-Type: application/json`), whatever its type:
+ * - an object or array is sent as that JSON; a string as a JSON string (`"denied"`, quoted), a number
+ *   or boolean as itself, `null` as `null`;
+ * - `undefined` keeps the library's own body (so a formatter may change only some answers);
+ * - a value JSON cannot hold (a function, a symbol) is sent as `null`; one `JSON.stringify` throws on
+ *   (a BigInt, a cycle) is an error of the app, thrown on to the framework's error path (a 500).
  */
 export type ErrorBodyFormatter = (response: AuthErrorResponse) => unknown;
 
-/** The answer with its body given to `errorBody` when one is set, else the answer unchanged. */
+/** The `Content-Type` of every error answer the adapters send. */
+export const ERROR_BODY_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * The JSON text of an error answer's body, as every adapter sends it (with
+ * {@link ERROR_BODY_CONTENT_TYPE}): `JSON.stringify(body)`, or `null` for a value JSON cannot hold.
+ * @throws {TypeError} when `JSON.stringify` does (a BigInt, a cycle).
+ */
+export function errorBodyJson(body: unknown): string {
+  return JSON.stringify(body) ?? 'null';
+}
+
+/**
+ * The answer with its body given by `errorBody` when one is set (the library's own body when it
+ * returns `undefined`), else the answer unchanged.
+ */
 export function applyErrorBody(response: AuthErrorResponse, errorBody?: ErrorBodyFormatter): HttpErrorResponse {
   if (!errorBody) return response;
-  // Copies, so an errorBody that mutates its argument cannot change the library's headers.
-  return { status: response.status, headers: { ...response.headers }, body: errorBody({ ...response, headers: { ...response.headers }, body: { ...response.body } }) };
+  // Copies, so an errorBody that mutates its argument cannot change the library's answer.
+  const body = errorBody({ ...response, headers: { ...response.headers }, body: { ...response.body } });
+  return { status: response.status, headers: { ...response.headers }, body: body === undefined ? response.body : body };
+}
+
+/** The options every adapter's error handler takes (`tokenErrorHandler`, NestJS's `TokenErrorFilter`). */
+export interface ErrorHandlerOptions {
+  /** Replaces the JSON body of the answers (status and headers stay), as `AuthOptions.errorBody`. */
+  errorBody?: ErrorBodyFormatter;
+}
+
+/**
+ * Checks the options of an adapter's error handler when it is made, the same way in every adapter, so
+ * a mistake fails at start-up instead of silently keeping the default body (or answering 500 later).
+ * @param where the name shown in messages, e.g. `'tokenErrorHandler options'`.
+ * @param extra the adapter's own option names besides `errorBody` (checked by the adapter).
+ * @returns the options, typed (`{}` for undefined).
+ * @throws {InvalidArgumentTypeError} not an object, an unknown option (with "did you mean" for a
+ *   misspelling), or `errorBody` not a function.
+ */
+export function checkErrorHandlerOptions<T extends ErrorHandlerOptions = ErrorHandlerOptions>(where: string, options: unknown, extra: readonly string[] = []): T {
+  if (options === undefined) return {} as T;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidArgumentTypeError(`${where} must be an object, e.g. { errorBody }`);
+  rejectUnknownOptions(where, options, ['errorBody', ...extra]);
+  const { errorBody } = options as ErrorHandlerOptions;
+  if (errorBody !== undefined && typeof errorBody !== 'function')
+    throw new InvalidArgumentTypeError(`${where}: errorBody must be a function (response) => body; got ${errorBody === null ? 'null' : typeof errorBody}`);
+  return options as T;
 }
 
 /** Default `realm` of `WWW-Authenticate` challenges. */

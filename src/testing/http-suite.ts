@@ -353,6 +353,20 @@ export function httpContractCases(harness: HttpAdapterHarness, stores: HttpContr
     assert.equal((await ctx.get('/me', bearer(token))).status, 200, 'the app still serves a valid request');
   });
 
+  add('two Authorization headers -> 401 malformed_header saying "more than one Authorization header", no store call', {}, async (ctx) => {
+    const { token } = await ctx.manager.create(1);
+    for (const [name, values] of [
+      ['two valid tokens', [`Bearer ${token}`, `Bearer ${token}`]],
+      ['Bearer and Token', [`Bearer ${token}`, `Token ${token}`]],
+      ['two empty headers', ['', '']],
+    ] as const) {
+      const r = await ctx.counted('/me', { Authorization: [...values] });
+      assertChallenge(r, { reason: 'malformed_header', rfcError: 'invalid_request', sent: [token], where: name });
+      assert.equal(bodyOf(r).message, 'malformed Authorization header: more than one Authorization header', `${name}: message`);
+      assert.equal(r.calls, 0, `${name}: store calls`);
+    }
+  });
+
   add('every malformed header on an optional route is still 401, never anonymous', {}, async (ctx) => {
     const { token } = await ctx.manager.create(1);
     const { token: other } = await ctx.manager.create(3);
@@ -566,6 +580,62 @@ export function httpContractCases(harness: HttpAdapterHarness, stores: HttpContr
     assert.deepEqual(r.json, { problem: 'store_unavailable', httpStatus: 503 });
     assert.match(String(r.headers['retry-after']), /^\d+$/);
     assert.equal(r.headers['cache-control'], 'no-store');
+  });
+
+  // One rule in every adapter: whatever errorBody returns is sent as JSON (application/json), a string
+  // as a JSON string and null as null; undefined keeps the library's body.
+  const denied = (response: AuthErrorResponse) => `denied: ${response.body.reason}`;
+  add('errorBody returning a string -> sent as a JSON string with Content-Type application/json; status and headers stay', { auth: { loadUser, errorBody: denied, realm: 'custom' } }, async (ctx) => {
+    const missing = await ctx.get('/me');
+    assert.equal(missing.status, 401);
+    assertJson(missing, 'string errorBody 401');
+    assert.equal(missing.text, '"denied: missing_token"', 'the body is the JSON string, not raw text nor wrapped');
+    assert.equal(missing.headers['www-authenticate'], 'Bearer realm="custom"');
+    assert.equal(missing.headers['cache-control'], 'no-store');
+    const bad = await ctx.get('/optional', { Authorization: 'Bearer nope' });
+    assert.equal(bad.status, 401);
+    assertJson(bad, 'string errorBody, malformed token');
+    assert.equal(bad.text, '"denied: malformed_token"');
+    const { token } = await ctx.manager.create(1, { scopes: ['read'] });
+    const scoped = await ctx.get('/scoped', bearer(token));
+    assert.equal(scoped.status, 403);
+    assertJson(scoped, 'string errorBody 403');
+    assert.equal(scoped.text, '"denied: insufficient_scope"');
+    assert.match(String(scoped.headers['www-authenticate']), /^Bearer realm="custom", error="insufficient_scope"/);
+  });
+
+  add('errorBody returning a string or a number on the 503 -> sent as JSON; Retry-After stays', { outage: true, auth: { loadUser, errorBody: (r) => (r.status === 503 ? 503 : denied(r)) } }, async (ctx) => {
+    const r = await ctx.get('/me', bearer(generateToken(ctx.manager.userTag('1')).token));
+    assert.equal(r.status, 503);
+    assertJson(r, 'number errorBody 503');
+    assert.equal(r.text, '503');
+    assert.match(String(r.headers['retry-after']), /^\d+$/);
+    const missing = await ctx.get('/me');
+    assertJson(missing, 'string errorBody 401 during the outage');
+    assert.equal(missing.text, '"denied: missing_token"');
+  });
+
+  add('errorBody returning null -> the JSON null with Content-Type application/json; status and headers stay', { auth: { loadUser, errorBody: () => null } }, async (ctx) => {
+    const missing = await ctx.get('/me');
+    assert.equal(missing.status, 401);
+    assertJson(missing, 'null errorBody 401');
+    assert.equal(missing.text, 'null');
+    assert.equal(missing.headers['www-authenticate'], 'Bearer realm="api"');
+    const { token } = await ctx.manager.create(1, { scopes: ['read'] });
+    const scoped = await ctx.get('/scoped', bearer(token));
+    assert.equal(scoped.status, 403);
+    assertJson(scoped, 'null errorBody 403');
+    assert.equal(scoped.text, 'null');
+    assert.match(String(scoped.headers['www-authenticate']), /^Bearer realm="api", error="insufficient_scope"/);
+  });
+
+  add("errorBody returning undefined -> the library's own body", { auth: { loadUser, errorBody: (r) => (r.status === 403 ? { custom: true } : undefined) } }, async (ctx) => {
+    assertChallenge(await ctx.get('/me'), { reason: 'missing_token', rfcError: null, where: 'undefined errorBody 401' });
+    assertChallenge(await ctx.get('/optional', { Authorization: 'Bearer nope' }), { reason: 'malformed_token', rfcError: 'invalid_token', where: 'undefined errorBody, malformed' });
+    const { token } = await ctx.manager.create(1, { scopes: ['read'] });
+    const scoped = await ctx.get('/scoped', bearer(token));
+    assert.equal(scoped.status, 403);
+    assert.deepEqual(scoped.json, { custom: true }, 'a formatter may replace some answers only');
   });
 
   // -------------------------------------------------------------------------------------------

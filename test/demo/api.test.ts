@@ -173,6 +173,23 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
       expect(demo.errors).toEqual([]);
     });
 
+    it('the same 400 body on every framework: valid JSON that is not an object gets the validation answer, broken JSON invalid_json', async () => {
+      for (const [raw, type] of [['null', 'null'], ['"just a string"', 'string'], ['42', 'number'], ['true', 'boolean']]) {
+        for (const path of ['/login', '/register']) {
+          const res = await api('POST', path, { raw });
+          expect(res.status, `${path} ${raw}`).toBe(400);
+          expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+          const message = `Invalid input: expected object, received ${type}`;
+          expect(res.body, `${path} ${raw}`).toEqual({ error: 'invalid_request', message, issues: [{ path: '', message }] });
+        }
+      }
+      for (const raw of ['{"username": "x",', 'not json', '{"a":1}}']) {
+        const res = await api('POST', '/login', { raw });
+        expect([res.status, res.body], raw).toEqual([400, { error: 'invalid_json', message: 'the request body is not valid JSON' }]);
+      }
+      expect(demo.errors).toEqual([]);
+    });
+
     it('missing or invalid fields get 400 JSON naming them', async () => {
       const cases: [string, unknown, string][] = [
         ['/login', {}, 'username'],

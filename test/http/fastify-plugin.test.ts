@@ -11,6 +11,7 @@ import { TokenManager } from '../../src/index.js';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../src/core/errors.js';
 import { deviceFromRequest, tokenAuthPlugin, tokenErrorHandler } from '../../src/frameworks/fastify.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
+import { MemoryStore } from '../../src/stores/memory.js';
 import { TEST_SECRET } from '../support/redis.js';
 import { freePort } from '../support/redis-server.js';
 
@@ -162,6 +163,73 @@ describe('global and per-route use', () => {
     const unauthenticated = await app.inject({ url: '/scopes-only', headers: bearer(admin.token) });
     expect(unauthenticated.statusCode).toBe(401);
     expect(unauthenticated.headers['www-authenticate']).toBe('Bearer realm="shop"');
+  });
+
+  it("requireScopes answers in the realm of the route's tokenAuth hook, or in the realm it is given", async () => {
+    const manager = newManager();
+    const app = newApp();
+    await app.register(tokenAuthPlugin, { manager, global: false });
+    app.get('/c', { onRequest: app.tokenAuth({ realm: 'admin' }), preHandler: app.requireScopes('admin') }, async () => ({ ok: true }));
+    app.get('/d', { onRequest: app.tokenAuth({ realm: 'admin' }), preHandler: app.requireScopes(['admin'], { realm: 'other' }) }, async () => ({ ok: true }));
+    app.get('/e', { onRequest: [app.tokenAuth({ optional: true, realm: 'admin' }), app.requireScopes('admin')] }, async () => ({ ok: true }));
+    const { token } = await manager.create('u2', { scopes: ['read'] });
+    expect((await app.inject({ url: '/c' })).headers['www-authenticate']).toBe('Bearer realm="admin"');
+    const c = await app.inject({ url: '/c', headers: bearer(token) });
+    expect(c.statusCode).toBe(403);
+    expect(c.headers['www-authenticate']).toMatch(/^Bearer realm="admin", error="insufficient_scope"/);
+    const d = await app.inject({ url: '/d', headers: bearer(token) });
+    expect(d.statusCode).toBe(403);
+    expect(d.headers['www-authenticate']).toMatch(/^Bearer realm="other", error="insufficient_scope"/);
+    const anonymous = await app.inject({ url: '/e' });
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer realm="admin"');
+    expect(() => app.requireScopes(['admin'], { realm: 'a"b' })).toThrow(InvalidArgumentValueError);
+    expect(() => app.requireScopes(['admin'], { relam: 'x' } as never)).toThrow(/unknown option `relam`/);
+  });
+
+  it('global plugin and a route tokenAuth({ scopes }): one store call per request; the route hook checks its scopes in its realm', async () => {
+    const real = new MemoryStore();
+    let storeCalls = 0;
+    // A counting Proxy over the real store (nothing mocked), as the HTTP contract suite counts.
+    const store = new Proxy(real, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function' || prop === 'close' || prop === 'constructor') return value;
+        return (...args: unknown[]) => {
+          storeCalls++;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const manager = newManager({ store });
+    const app = newApp();
+    const loadUser = (id: string) => ({ id });
+    await app.register(async (api) => {
+      await api.register(tokenAuthPlugin, { manager, loadUser });
+      api.get('/a', { onRequest: api.tokenAuth({ scopes: ['admin'], realm: 'admin' }) }, async (request) => ({ userId: request.auth!.userId }));
+      api.get('/b', { preHandler: api.requireScopes('admin') }, async () => ({ ok: true }));
+      api.get('/other-loader', { onRequest: api.tokenAuth({ loadUser: (id) => ({ id, other: true }) }) }, async (request) => request.auth!.user);
+    });
+    const admin = await manager.create('u1', { scopes: ['admin'] });
+    const reader = await manager.create('u2', { scopes: ['read'] });
+    const counted = async (url: string, token?: string) => {
+      const before = storeCalls;
+      const r = await app.inject({ url, headers: token ? bearer(token) : {} });
+      return { r, calls: storeCalls - before };
+    };
+    const ok = await counted('/a', admin.token);
+    expect([ok.r.statusCode, ok.r.json(), ok.calls]).toEqual([200, { userId: 'u1' }, 1]);
+    const refused = await counted('/a', reader.token);
+    expect([refused.r.statusCode, refused.calls]).toEqual([403, 1]);
+    expect(refused.r.headers['www-authenticate']).toMatch(/^Bearer realm="admin", error="insufficient_scope"/);
+    expect(refused.r.json()).toMatchObject({ reason: 'insufficient_scope', scopes: ['admin'] });
+    expect((await counted('/b', admin.token)).calls).toBe(1);
+    // Without a token the global hook refuses first, in the plugin's realm, with no store call.
+    const missing = await counted('/a');
+    expect([missing.r.statusCode, missing.r.headers['www-authenticate'], missing.calls]).toEqual([401, 'Bearer realm="api"', 0]);
+    // Another loadUser than the one that authenticated: verified again, and its user is the route's.
+    const other = await counted('/other-loader', admin.token);
+    expect([other.r.statusCode, other.r.json()]).toEqual([200, { id: 'u1', other: true }]);
   });
 
   it('loadUser throwing goes to Fastify error handling (500), refusing no one silently', async () => {

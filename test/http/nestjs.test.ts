@@ -28,7 +28,9 @@ import {
   TokenAuthModule,
   TokenErrorFilter,
   type DeviceDetails,
+  type TokenErrorFilterOptions,
 } from '../../src/frameworks/nestjs.js';
+import { InvalidArgumentTypeError } from '../../src/core/errors.js';
 import { freePort } from '../support/redis-server.js';
 import { TEST_SECRET } from '../support/redis.js';
 
@@ -146,6 +148,8 @@ interface StartOptions {
   filter?: 'provider' | 'global-with-adapter' | 'global-bare' | 'none';
   trustProxy?: boolean;
   extraModules?: Type[];
+  /** The options of a TokenErrorFilter made with `new` ('global-with-adapter', 'global-bare'). */
+  filterOptions?: TokenErrorFilterOptions;
 }
 
 interface Running {
@@ -168,8 +172,8 @@ async function start(platform: Platform, options: StartOptions): Promise<Running
   const app = await NestFactory.create(AppModule, adapter, { logger: false, abortOnError: false });
   running.push(app);
   if (platform === 'express' && options.trustProxy) (app as NestExpressApplication).set('trust proxy', true);
-  if (options.filter === 'global-with-adapter') app.useGlobalFilters(new TokenErrorFilter(app.get(HttpAdapterHost).httpAdapter));
-  if (options.filter === 'global-bare') app.useGlobalFilters(new TokenErrorFilter());
+  if (options.filter === 'global-with-adapter') app.useGlobalFilters(new TokenErrorFilter(app.get(HttpAdapterHost).httpAdapter, options.filterOptions));
+  if (options.filter === 'global-bare') app.useGlobalFilters(new TokenErrorFilter(undefined, options.filterOptions));
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return { app, url: `http://127.0.0.1:${port}` };
@@ -339,6 +343,27 @@ describe.each<Platform>(['express', 'fastify'])('NestJS on the %s platform', (pl
     expect(r.body.error).toBe('unauthorized');
   });
 
+  it.each(['none', 'provider'] as const)('an errorBody returning a string or null is sent as JSON, not wrapped by Nest (filter: %s)', async (filter) => {
+    const tokens = manager();
+    const errorBody = (r: { status: number; body: { reason: string } }) => (r.status === 401 ? `denied: ${r.body.reason}` : null);
+    const { url } = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens, errorBody }), filter });
+    const r = await call(url, '/me');
+    expect([r.status, r.text, r.headers.get('content-type')]).toEqual([401, '"denied: missing_token"', expect.stringMatching(/^application\/json/)]);
+    expect(r.headers.get('www-authenticate')).toBe('Bearer realm="api"');
+    const plain = await tokens.create('alice');
+    const s = await call(url, '/scoped', { token: plain.token });
+    expect([s.status, s.text, s.headers.get('content-type')]).toEqual([403, 'null', expect.stringMatching(/^application\/json/)]);
+    expect(s.headers.get('www-authenticate')).toContain('scope="admin"');
+  });
+
+  it.each(['global-with-adapter', 'global-bare'] as const)('TokenErrorFilter made with new (%s) sends a string errorBody of a route error as JSON', async (filter) => {
+    const tokens = manager({ secret: TEST_SECRET, maxTokensPerUser: 1, limitPolicy: 'reject' });
+    const { url } = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens }), filter, filterOptions: { errorBody: (r) => `refused: ${r.body.reason}` } });
+    expect((await call(url, '/login', { json: { userId: 'bob' } })).status).toBe(201);
+    const limited = await call(url, '/login', { json: { userId: 'bob' } });
+    expect([limited.status, limited.text, limited.headers.get('content-type')]).toEqual([403, '"refused: token_limit"', expect.stringMatching(/^application\/json/)]);
+  });
+
   it.each(['global-with-adapter', 'global-bare'] as const)('TokenErrorFilter with app.useGlobalFilters (%s)', async (filter) => {
     const tokens = manager({ secret: TEST_SECRET, maxTokensPerUser: 1, limitPolicy: 'reject' });
     const { url } = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens }), filter });
@@ -446,6 +471,16 @@ describe('TokenAuthModule option checks (at definition, before any request)', ()
     ['@RequireScopes() without a scope', () => RequireScopes(), /at least one scope/],
     ['@RequireScopes with a bad scope', () => RequireScopes('has space'), /not a scope/],
   ])('%s', (_name, make, message) => {
+    expect(make).toThrow(message);
+  });
+
+  it.each<[string, () => unknown, RegExp]>([
+    ['errorBody not a function', () => new TokenErrorFilter(undefined, { errorBody: 'oops' as never }), /errorBody must be a function/],
+    ['a misspelt option', () => new TokenErrorFilter(undefined, { errrorBody: () => 1 } as never), /unknown option `errrorBody` \(did you mean `errorBody`\?\)/],
+    ['options not an object', () => new TokenErrorFilter(undefined, 'x' as never), /must be an object/],
+    ['the options given first', () => new TokenErrorFilter({ errorBody: () => 1 } as never), /HTTP adapter/],
+  ])('TokenErrorFilter checks its options when made: %s', (_name, make, message) => {
+    expect(make).toThrow(InvalidArgumentTypeError);
     expect(make).toThrow(message);
   });
 

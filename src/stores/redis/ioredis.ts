@@ -1,7 +1,16 @@
 import { Redis, ReplyError, type Cluster, type RedisOptions } from 'ioredis';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/errors.js';
 import { rejectUnknownOptions } from '../../core/options.js';
-import { SharedWatches, describeUrl, hostPort, isNoScript, sharedWaiter, type RedisDriver } from './driver.js';
+import {
+  SharedWatches,
+  describeUrl,
+  driverFacts,
+  hostPort,
+  isNoScript,
+  sharedWaiter,
+  withSafeInspect,
+  type RedisDriver,
+} from './driver.js';
 import type { LuaScript } from './scripts.js';
 import { RedisStore } from './store.js';
 
@@ -14,6 +23,8 @@ export interface IoredisDriver extends RedisDriver {
   readonly redis: Redis | Cluster;
   /** True when the driver opened the client itself (from `url`) and closes it on `close()`. */
   readonly owned: boolean;
+  /** What `JSON.stringify` shows (and `util.inspect`): the client library, the endpoint, `owned`; never the client or its options. */
+  toJSON(): { driver: string; endpoint: string; owned: boolean };
 }
 
 /** Events that end a start-up wait: connected, or the first attempt failed (ioredis then reconnects). */
@@ -42,8 +53,9 @@ const watches = new SharedWatches<IoredisWatch>((client, listeners) => {
   });
   listeners.on(redis, 'error', (error: Error) => {
     w.lastError = error;
-    // Keep ioredis's own report for an app's client that has no error listener of its own.
-    if (!ownedClients.has(redis) && redis.listenerCount('error') === 1) console.error('[ioredis] Unhandled error event:', error);
+    // Keep ioredis's own report for an app's client that has no error listener of its own: the stack
+    // only, as ioredis prints it (the error object carries the failed command, AUTH password included).
+    if (!ownedClients.has(redis) && redis.listenerCount('error') === 1) console.error('[ioredis] Unhandled error event:', error?.stack ?? String(error));
   });
   return w;
 });
@@ -94,10 +106,13 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
   const masters = (): Redis[] => (redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis]);
   const { watch, release } = watches.acquire(redis);
   let closed = false;
-  return {
+  return withSafeInspect('IoredisDriver', {
     name: 'ioredis',
     redis,
     owned,
+    toJSON() {
+      return driverFacts(this, owned);
+    },
     endpoint() {
       if (redis.isCluster) {
         const nodes = ((redis as unknown as { startupNodes?: unknown[] }).startupNodes ?? []) as unknown[];
@@ -167,7 +182,7 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
       clearTimeout(timer);
       if ((redis.status as string) !== 'end') redis.disconnect();
     },
-  };
+  });
 }
 
 function isIoredisClient(value: object): value is Redis | Cluster {

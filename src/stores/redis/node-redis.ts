@@ -1,7 +1,18 @@
 import { createClient } from 'redis';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/errors.js';
 import { rejectUnknownOptions } from '../../core/options.js';
-import { SharedWatches, describeUrl, hostPort, isNoScript, sharedWaiter, type Emitter, type RedisDriver, type RedisDriverState } from './driver.js';
+import {
+  SharedWatches,
+  describeUrl,
+  driverFacts,
+  hostPort,
+  isNoScript,
+  sharedWaiter,
+  withSafeInspect,
+  type Emitter,
+  type RedisDriver,
+  type RedisDriverState,
+} from './driver.js';
 import type { LuaScript } from './scripts.js';
 
 /**
@@ -48,6 +59,8 @@ export interface NodeRedisDriver extends RedisDriver {
   readonly kind: 'client' | 'cluster' | 'sentinel';
   /** True when the driver opened the client itself (from `url`) and closes it on `close()`. */
   readonly owned: boolean;
+  /** What `JSON.stringify` shows (and `util.inspect`): the client library, the endpoint, `owned`; never the client or its options. */
+  toJSON(): { driver: string; endpoint: string; owned: boolean };
 }
 
 /**
@@ -121,11 +134,14 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
     return replies;
   }
 
-  return {
+  return withSafeInspect('NodeRedisDriver', {
     name: 'node-redis',
     client,
     kind,
     owned,
+    toJSON() {
+      return driverFacts(this, owned);
+    },
     endpoint() {
       if (kind === 'cluster') {
         const roots = (opts?.rootNodes ?? []) as { url?: string; socket?: { host?: string; port?: number } }[];
@@ -206,7 +222,7 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
       clearTimeout(timer);
       destroy();
     },
-  };
+  });
 }
 
 /** What the drivers over one node-redis client share: one listener per event in all. */

@@ -11,7 +11,7 @@ import type {
 import type { TokenRecord } from '../../core/types.js';
 import type { TokenDigest } from '../../core/key-ring.js';
 import { rejectUnknownOptions } from '../../core/options.js';
-import type { RedisDriver } from './driver.js';
+import { safeError, type RedisDriver } from './driver.js';
 import { RedisKeys } from './keys.js';
 import { CREATE, LIST, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, VERIFY, type LuaScript } from './scripts.js';
 
@@ -60,7 +60,9 @@ const STORE_OPTIONS = ['driver', 'keyPrefix', 'commandTimeoutMs', 'policyCheckIn
  *
  * Every fault (connection down, no reply within `commandTimeoutMs`, an error reply) rejects with
  * `StoreUnavailableError` (HTTP 503): its message names the driver and the endpoint (host:port, never
- * a password) and its `cause` is the client's error.
+ * a password) and its `cause` is a copy of the client's error with only its name, message, stack and
+ * `code` (see `safeError`: never the failed command's arguments, which may hold the AUTH password).
+ * `util.inspect(store)` and `JSON.stringify(store)` show the driver, the endpoint and the key prefix only.
  */
 export class RedisStore implements Store {
   readonly keys: RedisKeys;
@@ -189,6 +191,16 @@ export class RedisStore implements Store {
     await this.driver.close();
   }
 
+  /** What `JSON.stringify` shows: safe facts only (never the client, its options or a password). */
+  toJSON(): { driver: string; endpoint: string; keyPrefix: string } {
+    return { driver: this.driver.name, endpoint: this.endpointSafe(), keyPrefix: this.keys.prefix };
+  }
+
+  /** What `util.inspect` (and `console.log`) shows: the driver, the endpoint and the key prefix. */
+  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: object, inspect: (v: unknown, o: object) => string): string {
+    return `${this.constructor.name} ${inspect(this.toJSON(), options)}`;
+  }
+
   /** PINGs Redis (every master of a cluster) and checks the eviction policy, under the command timeout. */
   async ping(): Promise<void> {
     await this.guarded('ping', async () => {
@@ -278,15 +290,17 @@ export class RedisStore implements Store {
       return await Promise.race([fn(), timeout]);
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
-      throw new StoreUnavailableError(`token store unavailable: Redis ${operation} failed at ${this.where()}`, { cause: error });
+      // Never the client's error itself: ioredis attaches the failed command (AUTH password included).
+      throw new StoreUnavailableError(`token store unavailable: Redis ${operation} failed at ${this.where()}`, { cause: safeError(error) });
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** The error for a connection that is down, with the client's last connection error as `cause`. */
+  /** The error for a connection that is down, with a safe copy of the client's last connection error as `cause`. */
   private down(): StoreUnavailableError {
-    const cause = this.driver.lastError();
+    const last = this.driver.lastError();
+    const cause = last ? safeError(last) : undefined;
     return new StoreUnavailableError(
       `token store unavailable: the Redis connection to ${this.where()} is down`,
       cause ? { cause } : undefined,
@@ -295,13 +309,15 @@ export class RedisStore implements Store {
 
   /** `host:port (client)` for messages: never a password (the driver's endpoint() guarantees it). */
   private where(): string {
-    let endpoint: string;
+    return `${this.endpointSafe()} (${this.driver.name})`;
+  }
+
+  private endpointSafe(): string {
     try {
-      endpoint = this.driver.endpoint();
+      return this.driver.endpoint();
     } catch {
-      endpoint = '(unknown endpoint)';
+      return '(unknown endpoint)';
     }
-    return `${endpoint} (${this.driver.name})`;
   }
 }
 

@@ -105,15 +105,18 @@ export class StoreUnavailableError extends RedisMultitokensError {
 }
 
 /**
- * The store refuses to work because its server is configured to lose data the library relies on:
- * a Redis `maxmemory-policy` other than `noeviction` could evict a user's index while the tokens stay,
- * and "log out everywhere" would then miss them. A kind of {@link StoreUnavailableError} (HTTP 503 with
- * `Retry-After` and `Cache-Control: no-store`: fail closed), with code `ERR_STORE_EVICTION_POLICY`.
+ * The store refuses to work because its server is configured in a way the library cannot use safely.
+ * A kind of {@link StoreUnavailableError} (HTTP 503 with `Retry-After` and `Cache-Control: no-store`:
+ * fail closed). Codes:
+ * - `ERR_STORE_EVICTION_POLICY` (the default): a Redis `maxmemory-policy` other than `noeviction` could
+ *   evict a user's index while the tokens stay, and "log out everywhere" would then miss them;
+ * - `ERR_STORE_DATABASE`: the Redis database the client is configured for does not exist on the server
+ *   (ioredis would silently use database 0 instead).
  */
 export class StoreMisconfiguredError extends StoreUnavailableError {
   static override readonly kind: Kind = 'StoreMisconfiguredError';
-  constructor(message: string) {
-    super(message, { code: 'ERR_STORE_EVICTION_POLICY' });
+  constructor(message: string, options?: { code?: 'ERR_STORE_EVICTION_POLICY' | 'ERR_STORE_DATABASE' }) {
+    super(message, { code: options?.code ?? 'ERR_STORE_EVICTION_POLICY' });
   }
 }
 

@@ -1,4 +1,5 @@
 import type { LuaScript } from './scripts.js';
+import { InvalidArgumentValueError } from '../../core/errors.js';
 
 /**
  * Connection state of a {@link RedisDriver}:
@@ -52,7 +53,8 @@ export interface RedisDriver {
   /**
    * `CONFIG GET maxmemory-policy` on every primary (each primary of a cluster). Resolves to `[]` when
    * the server does not let this client read its configuration (CONFIG renamed or denied, as on some
-   * managed services); rejects on connection faults.
+   * managed services); rejects on connection faults, and with a `StoreMisconfiguredError` when the
+   * connection cannot serve the store (the ioredis driver: the configured database does not exist).
    */
   evictionPolicies(): Promise<string[]>;
   /** PING on every primary (each primary of a cluster); rejects on connection faults. */
@@ -197,6 +199,40 @@ export function safeError(error: unknown, depth = 0): Error {
     if (lastNodeError instanceof Error) fields.lastNodeError = safeError(lastNodeError, depth + 1);
   }
   return copy;
+}
+
+/** A Redis URL with its password (and user name) replaced by `***`, for error messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    if (u.username) u.username = '***';
+    return u.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
+/**
+ * Checks the `url` of a driver's `{ url }` form: `redis://` or `rediss://`, parsable, and a database
+ * path that is absent or a whole number (`/0`, `/15`). Messages show the URL without its password.
+ * @throws {InvalidArgumentValueError}
+ */
+export function checkRedisUrl(fn: string, url: unknown, clientWord: string): string {
+  if (typeof url !== 'string' || !/^rediss?:\/\//i.test(url))
+    throw new InvalidArgumentValueError(`${fn}: \`url\` must be a redis:// or rediss:// URL (or pass ${clientWord})`);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new InvalidArgumentValueError(`${fn}: \`url\` is not a parsable URL (redis://[[user]:password@]host:port[/db])`);
+  }
+  const path = u.pathname.replace(/^\//, '');
+  if (path !== '' && !/^\d{1,9}$/.test(path))
+    throw new InvalidArgumentValueError(
+      `${fn}: the database in \`url\` must be a whole number (redis://host:port/0 to /15 on a default Redis); got "/${path}" in ${redactUrl(url)}`,
+    );
+  return url;
 }
 
 /**

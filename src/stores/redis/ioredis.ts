@@ -1,8 +1,9 @@
 import { Redis, ReplyError, type Cluster, type RedisOptions } from 'ioredis';
-import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/errors.js';
+import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreMisconfiguredError } from '../../core/errors.js';
 import { rejectUnknownOptions } from '../../core/options.js';
 import {
   SharedWatches,
+  checkRedisUrl,
   describeUrl,
   driverFacts,
   hostPort,
@@ -89,11 +90,11 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
     const o = redis.options as RedisOptions & { redisOptions?: RedisOptions };
     if (o?.keyPrefix || o?.redisOptions?.keyPrefix)
       throw new InvalidArgumentValueError("ioredisDriver: the client's ioredis `keyPrefix` option must be unset; use the store's `keyPrefix` option instead");
+    if (o?.db !== undefined && o.db !== null && !/^\d{1,9}$/.test(String(o.db)))
+      throw new InvalidArgumentValueError(`ioredisDriver: the client's \`db\` option must be a whole number (0 to 15 on a default Redis); got ${JSON.stringify(String(o.db))}`);
   } else {
     rejectUnknownOptions('ioredisDriver', input, ['url']);
-    const url = (input as { url?: unknown }).url;
-    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url))
-      throw new InvalidArgumentValueError('ioredisDriver: `url` must be a redis:// or rediss:// URL (or pass an ioredis client)');
+    const url = checkRedisUrl('ioredisDriver', (input as { url?: unknown }).url, 'an ioredis client');
     redis = new Redis(url, {
       lazyConnect: true, // connects on first use: a store refused for a bad option leaves no socket open
       enableOfflineQueue: false,
@@ -105,6 +106,36 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
   /** The servers that hold keys: every master of a cluster, or the one server. */
   const masters = (): Redis[] => (redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis]);
   const { watch, release } = watches.acquire(redis);
+  /**
+   * ioredis sends SELECT on connect but only emits its failure and carries on in database 0: check
+   * that the configured database exists (`CONFIG GET databases`), or the tokens would land in db 0.
+   * Skipped when CONFIG is hidden from the client (the check cannot be made) and for database 0.
+   */
+  async function checkDatabase(): Promise<void> {
+    if (redis.isCluster) return;
+    const db = Number((redis as Redis).options.db ?? 0);
+    if (db === 0) return;
+    let count: number;
+    try {
+      const reply = (await (redis as Redis).config('GET', 'databases')) as string[];
+      count = Number(reply[1]);
+    } catch (error) {
+      if (error instanceof ReplyError) return;
+      throw error;
+    }
+    if (!Number.isInteger(db) || db < 0 || (Number.isInteger(count) && db >= count))
+      throw new StoreMisconfiguredError(
+        `database ${String((redis as Redis).options.db)} does not exist on ${serverOf()} (databases ${Number.isInteger(count) ? count : 'unknown'}): ioredis stays in database 0 when SELECT fails; use a database from 0 to ${Number.isInteger(count) ? count - 1 : 15} in the URL or the client's \`db\` option (or raise \`databases\` in redis.conf)`,
+        { code: 'ERR_STORE_DATABASE' },
+      );
+  }
+  /** The server of a standalone or Sentinel-managed client, without its database: `host:port`. */
+  function serverOf(): string {
+    const o = (redis as Redis).options;
+    if (o.sentinels?.length) return `sentinel ${o.name ?? 'mymaster'} via ${o.sentinels.map((s) => hostPort(s)).join(',')}`;
+    if (o.path) return o.path;
+    return hostPort(o);
+  }
   let closed = false;
   return withSafeInspect('IoredisDriver', {
     name: 'ioredis',
@@ -119,8 +150,7 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
         return `cluster ${nodes.map((n) => (typeof n === 'string' ? describeUrl(n.includes('//') ? n : `redis://${n}`) : hostPort(n as { host?: string; port?: number }))).join(',')}`;
       }
       const o = (redis as Redis).options;
-      if (o.sentinels?.length) return `sentinel ${o.name ?? 'mymaster'} via ${o.sentinels.map((s) => hostPort(s)).join(',')}`;
-      if (o.path) return o.path;
+      if (o.sentinels?.length || o.path) return serverOf();
       return `${hostPort(o)}${o.db ? ` db ${o.db}` : ''}`;
     },
     state() {
@@ -140,6 +170,7 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
       await Promise.all(masters().map((n) => n.ping()));
     },
     async evictionPolicies() {
+      await checkDatabase();
       const policies: string[] = [];
       for (const node of masters()) {
         try {

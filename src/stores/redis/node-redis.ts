@@ -3,6 +3,7 @@ import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/
 import { rejectUnknownOptions } from '../../core/options.js';
 import {
   SharedWatches,
+  checkRedisUrl,
   describeUrl,
   driverFacts,
   hostPort,
@@ -83,7 +84,7 @@ export interface NodeRedisDriver extends RedisDriver {
  * and PING on every primary (`cluster.masters` through `nodeClient`). Replies in RESP2 and RESP3 both work.
  *
  * @throws {InvalidArgumentTypeError} not a node-redis client nor `{ url }`.
- * @throws {InvalidArgumentValueError} a URL that is not `redis://` or `rediss://`; a client with node-redis's `keyPrefix` set.
+ * @throws {InvalidArgumentValueError} a URL that is not `redis://` or `rediss://`, or whose database is not a whole number; a client with node-redis's `keyPrefix` set.
  */
 export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
   if (!input || typeof input !== 'object' || typeof (input as { on?: unknown }).on !== 'function' && !('url' in input))
@@ -92,9 +93,7 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
   let owned = false;
   if ('url' in input && typeof (input as { sendCommand?: unknown }).sendCommand !== 'function') {
     rejectUnknownOptions('nodeRedisDriver', input, ['url']);
-    const url = (input as { url: unknown }).url;
-    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url))
-      throw new InvalidArgumentValueError('nodeRedisDriver: `url` must be a redis:// or rediss:// URL (or pass a node-redis client)');
+    const url = checkRedisUrl('nodeRedisDriver', (input as { url: unknown }).url, 'a node-redis client');
     client = createClient({
       url,
       disableOfflineQueue: true,

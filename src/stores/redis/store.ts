@@ -297,12 +297,16 @@ export class RedisStore implements Store {
     }
   }
 
-  /** The error for a connection that is down, with a safe copy of the client's last connection error as `cause`. */
+  /**
+   * The error for a connection that is down: its message ends with the reason the driver reports
+   * (`lastError()`, e.g. "WRONGPASS ..." or "ERR DB index is out of range"), whose safe copy is the
+   * `cause`.
+   */
   private down(): StoreUnavailableError {
     const last = this.driver.lastError();
     const cause = last ? safeError(last) : undefined;
     return new StoreUnavailableError(
-      `token store unavailable: the Redis connection to ${this.where()} is down`,
+      `token store unavailable: the Redis connection to ${this.where()} is down${cause ? `: ${cause.message}` : ''}`,
       cause ? { cause } : undefined,
     );
   }

@@ -1,15 +1,15 @@
 /**
  * What the drivers accept, and the errors they give for what they cannot use: a `{ url }` whose
- * database is not a whole number, and a database the server does not have. Each answer names the
- * problem; none is a crash, a hang or a silent fallback.
+ * database is not a whole number, a database the server does not have, and a node-redis client pool.
+ * Each answer names the problem; none is a crash, a hang or a silent fallback.
  */
 import { Redis as Ioredis6 } from 'ioredis';
 import { Redis as Ioredis5 } from 'ioredis5';
-import { createClient as createClient6 } from 'redis';
-import { createClient as createClient5 } from 'redis5';
+import { createClient as createClient6, createClientPool as createClientPool6 } from 'redis';
+import { createClient as createClient5, createClientPool as createClientPool5 } from 'redis5';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenManager } from '../../src/core/manager.js';
-import { InvalidArgumentValueError, StoreMisconfiguredError, StoreUnavailableError } from '../../src/core/errors.js';
+import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreMisconfiguredError, StoreUnavailableError } from '../../src/core/errors.js';
 import { RedisStore } from '../../src/stores/redis/store.js';
 import { ioredisDriver } from '../../src/stores/redis/ioredis.js';
 import { nodeRedisDriver } from '../../src/stores/redis/node-redis.js';
@@ -134,4 +134,21 @@ describe('a database the server does not have fails closed with a clear error', 
       for (const c of clients) c.destroy();
     }
   });
+});
+
+describe('node-redis client pools are refused', () => {
+  for (const [label, createPool] of [
+    ['node-redis 6', createClientPool6],
+    ['node-redis 5', createClientPool5 as unknown as typeof createClientPool6],
+  ] as const)
+    it(`${label}: createClientPool() is an InvalidArgumentTypeError at construction`, async () => {
+      const pool = createPool({ url: server.url });
+      await pool.connect();
+      try {
+        expect(() => nodeRedisDriver(pool as never)).toThrow(InvalidArgumentTypeError);
+        expect(() => nodeRedisDriver(pool as never)).toThrow(/does not take a node-redis client pool \(createClientPool\): pass one client from createClient/);
+      } finally {
+        pool.destroy();
+      }
+    });
 });

@@ -83,12 +83,18 @@ export interface NodeRedisDriver extends RedisDriver {
  * which has none, counts as ready once open and its slots are known); `CONFIG GET maxmemory-policy`
  * and PING on every primary (`cluster.masters` through `nodeClient`). Replies in RESP2 and RESP3 both work.
  *
- * @throws {InvalidArgumentTypeError} not a node-redis client nor `{ url }`.
+ * A client pool (`createClientPool`) is refused: one client pipelines every command the store sends.
+ *
+ * @throws {InvalidArgumentTypeError} not a node-redis client nor `{ url }`; a client pool.
  * @throws {InvalidArgumentValueError} a URL that is not `redis://` or `rediss://`, or whose database is not a whole number; a client with node-redis's `keyPrefix` set.
  */
 export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
   if (!input || typeof input !== 'object' || typeof (input as { on?: unknown }).on !== 'function' && !('url' in input))
     throw new InvalidArgumentTypeError('nodeRedisDriver takes a node-redis client (createClient, createCluster or createSentinel), or { url }');
+  if (isClientPool(input))
+    throw new InvalidArgumentTypeError(
+      'nodeRedisDriver does not take a node-redis client pool (createClientPool): pass one client from createClient (the store pipelines its commands on one connection)',
+    );
   let client: NodeRedisClientLike | NodeRedisClusterLike | NodeRedisSentinelLike;
   let owned = false;
   if ('url' in input && typeof (input as { sendCommand?: unknown }).sendCommand !== 'function') {
@@ -222,6 +228,12 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
       destroy();
     },
   });
+}
+
+/** A node-redis client pool (`createClientPool`, node-redis 5 and 6). */
+function isClientPool(value: object): boolean {
+  const v = value as Record<string, unknown>;
+  return typeof v.execute === 'function' && typeof v.totalClients === 'number';
 }
 
 /** What the drivers over one node-redis client share: one listener per event in all. */

@@ -92,8 +92,10 @@ export class RedisMultitokensError extends Error {
  * The token store (Redis) could not be reached, timed out, or is not ready.
  * HTTP meaning: `503 Service Unavailable` (RFC 9110 §15.6.4) with `Retry-After:` {@link RETRY_AFTER_SECONDS}
  * and `Cache-Control: no-store`, `expose: false` (fail closed: an outage never looks like bad
- * credentials, and never like a 500). `cause` holds the client's error; the message names the Redis
- * client and endpoint (`host:port`) but never a password, a token or a key.
+ * credentials, and never like a 500). `cause` holds a copy of the client's error (name, message, stack,
+ * code; never the command's arguments); the message names the Redis client and endpoint (`host:port`)
+ * but never a password, a token or a key. Code `ERR_STORE_UNAVAILABLE`, or `ERR_STORE_CLOSED` for a
+ * store used after its `close()`.
  */
 export class StoreUnavailableError extends RedisMultitokensError {
   static override readonly kind: Kind = 'StoreUnavailableError';

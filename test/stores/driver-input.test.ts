@@ -1,7 +1,8 @@
 /**
  * What the drivers accept, and the errors they give for what they cannot use: a `{ url }` whose
- * database is not a whole number, a database the server does not have, and a node-redis client pool.
- * Each answer names the problem; none is a crash, a hang or a silent fallback.
+ * database is not a whole number, a database the server does not have, a node-redis client pool, the
+ * other library's client, a node-redis client the app has not connected (or has closed), and a store
+ * used after `close()`. Each answer names the problem; none is a crash, a hang or a silent fallback.
  */
 import { Redis as Ioredis6 } from 'ioredis';
 import { Redis as Ioredis5 } from 'ioredis5';
@@ -150,5 +151,76 @@ describe('node-redis client pools are refused', () => {
       } finally {
         pool.destroy();
       }
+    });
+});
+
+describe("the other library's client is named as such", () => {
+  it('a node-redis client given to ioredisDriver', () => {
+    const client = createClient6({ url: server.url });
+    expect(() => ioredisDriver(client as never)).toThrow(InvalidArgumentTypeError);
+    expect(() => ioredisDriver(client as never)).toThrow('ioredisDriver was given a node-redis client (createClient, createCluster or createSentinel): use nodeRedisDriver');
+  });
+  it('an ioredis client given to nodeRedisDriver', () => {
+    const redis = new Ioredis6({ port: server.port, lazyConnect: true });
+    expect(() => nodeRedisDriver(redis as never)).toThrow(InvalidArgumentTypeError);
+    expect(() => nodeRedisDriver(redis as never)).toThrow('nodeRedisDriver was given an ioredis client: use ioredisDriver');
+    redis.disconnect();
+  });
+});
+
+describe('a node-redis client the app has not connected, or has closed, is named as the cause', () => {
+  for (const [label, create] of [
+    ['node-redis 6', createClient6],
+    ['node-redis 5', createClient5 as unknown as typeof createClient6],
+  ] as const) {
+    it(`${label}: never connected`, async () => {
+      const client = create({ url: server.url });
+      const { store, manager } = managerOn(nodeRedisDriver(client as never));
+      const error = await manager.create('alice').then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as Error).message).toContain('the node-redis client is not connected (call client.connect() before using the store)');
+      await store.close();
+    });
+    it(`${label}: closed by the app while the store uses it`, async () => {
+      const client = create({ url: server.url });
+      await client.connect();
+      const { store, manager } = managerOn(nodeRedisDriver(client as never));
+      await manager.create('alice');
+      await client.close();
+      const error = await manager.create('alice').then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as Error).message).toContain('the node-redis client was closed');
+      await store.close();
+    });
+  }
+});
+
+describe('a store used after close() says it was closed', () => {
+  for (const [label, make] of [
+    ['ioredis', () => ioredisDriver({ url: server.url })],
+    ['node-redis', () => nodeRedisDriver({ url: server.url })],
+  ] as const)
+    it(`${label}: StoreUnavailableError (503) with code ERR_STORE_CLOSED`, async () => {
+      const { store, manager } = managerOn(make());
+      await manager.create('alice');
+      await manager.close();
+      for (const call of [() => manager.create('alice'), () => manager.verify('x'.repeat(10)), () => manager.checkHealth()]) {
+        const error = await call().then(
+          () => null,
+          (e: unknown) => e,
+        );
+        if (error === null) continue; // a malformed token is refused before any I/O
+        expect(error).toBeInstanceOf(StoreUnavailableError);
+        expect((error as StoreUnavailableError).code).toBe('ERR_STORE_CLOSED');
+        expect((error as StoreUnavailableError).status).toBe(503);
+        expect((error as Error).message).toMatch(/this store \(127\.0\.0\.1:\d+ \((ioredis|node-redis)\)\) was closed by store\.close\(\) or manager\.close\(\)/);
+      }
+      expect(store).toBeDefined();
     });
 });

@@ -258,3 +258,15 @@ export function driverFacts(driver: Pick<RedisDriver, 'name' | 'endpoint'>, owne
   }
   return { driver: driver.name, endpoint, owned };
 }
+
+/** True for a node-redis client, cluster, Sentinel client or pool (to refuse it clearly where an ioredis client is expected). */
+export function looksLikeNodeRedis(value: object): boolean {
+  const v = value as Record<string, unknown>;
+  return typeof v.sendCommand === 'function' && typeof v.isOpen === 'boolean' && typeof v.evalsha !== 'function';
+}
+
+/** True for an ioredis `Redis` or `Cluster` client. */
+export function looksLikeIoredis(value: object): boolean {
+  const v = value as Record<string, unknown>;
+  return typeof v.evalsha === 'function' && typeof v.status === 'string';
+}

@@ -8,6 +8,8 @@ import {
   driverFacts,
   hostPort,
   isNoScript,
+  looksLikeIoredis,
+  looksLikeNodeRedis,
   sharedWaiter,
   withSafeInspect,
   type RedisDriver,
@@ -82,6 +84,10 @@ const watches = new SharedWatches<IoredisWatch>((client, listeners) => {
  */
 export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
   if (!input || typeof input !== 'object') throw new InvalidArgumentTypeError('ioredisDriver takes an ioredis Redis or Cluster client, or { url }');
+  if (!isIoredisClient(input) && looksLikeNodeRedis(input))
+    throw new InvalidArgumentTypeError(
+      'ioredisDriver was given a node-redis client (createClient, createCluster or createSentinel): use nodeRedisDriver from redis-multitokens/node-redis for it',
+    );
   let redis: Redis | Cluster;
   const owned = !isIoredisClient(input);
   // (an owned client's errors are recorded by the shared watch and reported through calls, never printed)

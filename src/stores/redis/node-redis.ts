@@ -8,6 +8,7 @@ import {
   driverFacts,
   hostPort,
   isNoScript,
+  looksLikeIoredis,
   sharedWaiter,
   withSafeInspect,
   type Emitter,
@@ -85,12 +86,14 @@ export interface NodeRedisDriver extends RedisDriver {
  *
  * A client pool (`createClientPool`) is refused: one client pipelines every command the store sends.
  *
- * @throws {InvalidArgumentTypeError} not a node-redis client nor `{ url }`; a client pool.
+ * @throws {InvalidArgumentTypeError} not a node-redis client nor `{ url }`; an ioredis client; a client pool.
  * @throws {InvalidArgumentValueError} a URL that is not `redis://` or `rediss://`, or whose database is not a whole number; a client with node-redis's `keyPrefix` set.
  */
 export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
   if (!input || typeof input !== 'object' || typeof (input as { on?: unknown }).on !== 'function' && !('url' in input))
     throw new InvalidArgumentTypeError('nodeRedisDriver takes a node-redis client (createClient, createCluster or createSentinel), or { url }');
+  if (looksLikeIoredis(input))
+    throw new InvalidArgumentTypeError('nodeRedisDriver was given an ioredis client: use ioredisDriver from redis-multitokens/ioredis for it');
   if (isClientPool(input))
     throw new InvalidArgumentTypeError(
       'nodeRedisDriver does not take a node-redis client pool (createClientPool): pass one client from createClient (the store pipelines its commands on one connection)',
@@ -183,7 +186,17 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
     },
     whenReady: () => watch.whenReady(),
     connections: () => watch.connections,
-    lastError: () => (detached ? new Error('the store was closed (store.close())') : watch.lastError),
+    lastError: () => {
+      if (detached) return new Error('the store was closed (store.close())');
+      // An app's client that is not open: say what to do rather than "down" with no reason.
+      if (!owned && !client.isOpen)
+        return new Error(
+          watch.ended
+            ? 'the node-redis client was closed (client.close(), quit() or destroy()); the store cannot use it any more'
+            : 'the node-redis client is not connected (call client.connect() before using the store)',
+        );
+      return watch.lastError;
+    },
     async ping() {
       await onEveryPrimary(['PING']);
     },
@@ -246,6 +259,8 @@ interface NodeRedisWatch {
   failedSinceOpen: boolean;
   /** A cluster of node-redis 5 (no isReady) has discovered its slots. */
   clusterDiscovered: boolean;
+  /** The client emitted `end` (closed) since the watch began. */
+  ended: boolean;
   whenReady: () => Promise<void>;
 }
 
@@ -269,6 +284,7 @@ const watches = new SharedWatches<NodeRedisWatch>((client, listeners) => {
     lastError: null,
     everReady: false,
     failedSinceOpen: false,
+    ended: false,
     clusterDiscovered: kind === 'cluster' && c.isOpen && (client as unknown as NodeRedisClusterLike).masters.length > 0,
     whenReady: sharedWaiter(listeners, c, kind === 'cluster' ? ['connect', 'error', 'disconnect', 'end'] : ['ready', 'error', 'reconnecting', 'end']),
   };
@@ -279,6 +295,7 @@ const watches = new SharedWatches<NodeRedisWatch>((client, listeners) => {
   const onReady = () => {
     w.connections++;
     w.everReady = true;
+    w.ended = false;
     w.failedSinceOpen = false;
     w.lastError = null;
   };
@@ -295,6 +312,9 @@ const watches = new SharedWatches<NodeRedisWatch>((client, listeners) => {
   });
   listeners.on(c, 'reconnecting', () => {
     w.failedSinceOpen = true;
+  });
+  listeners.on(c, 'end', () => {
+    w.ended = true;
   });
   return w;
 });

@@ -62,6 +62,7 @@ const STORE_OPTIONS = ['driver', 'keyPrefix', 'commandTimeoutMs', 'policyCheckIn
  * `StoreUnavailableError` (HTTP 503): its message names the driver and the endpoint (host:port, never
  * a password) and its `cause` is a copy of the client's error with only its name, message, stack and
  * `code` (see `safeError`: never the failed command's arguments, which may hold the AUTH password).
+ * After {@link RedisStore.close} every call rejects with a `StoreUnavailableError` of code `ERR_STORE_CLOSED`.
  * `util.inspect(store)` and `JSON.stringify(store)` show the driver, the endpoint and the key prefix only.
  */
 export class RedisStore implements Store {
@@ -73,6 +74,7 @@ export class RedisStore implements Store {
   private evictionPolicyOk = false;
   private policyCheckedAtMs = 0;
   private policyCheckedConnection = -1;
+  private closed = false;
 
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message. */
   constructor(options: RedisStoreOptions) {
@@ -188,6 +190,7 @@ export class RedisStore implements Store {
    * client when the driver opened it from a URL (an app's client is left open). Idempotent.
    */
   async close(): Promise<void> {
+    this.closed = true;
     await this.driver.close();
   }
 
@@ -269,7 +272,7 @@ export class RedisStore implements Store {
     const state = this.driver.state();
     // A reconnect may have reached a restarted Redis with another policy: check again before using it.
     if (this.driver.connections() !== this.policyCheckedConnection) this.evictionPolicyOk = false;
-    if (state === 'down') throw this.down();
+    if (state === 'down' || this.closed) throw this.down();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -299,10 +302,15 @@ export class RedisStore implements Store {
 
   /**
    * The error for a connection that is down: its message ends with the reason the driver reports
-   * (`lastError()`, e.g. "WRONGPASS ..." or "ERR DB index is out of range"), whose safe copy is the
-   * `cause`.
+   * (`lastError()`, e.g. "WRONGPASS ..." or "the node-redis client is not connected"), whose safe copy
+   * is the `cause`. A closed store says so (code `ERR_STORE_CLOSED`): a programming error, not an outage.
    */
   private down(): StoreUnavailableError {
+    if (this.closed)
+      return new StoreUnavailableError(
+        `token store unavailable: this store (${this.where()}) was closed by store.close() or manager.close() and cannot be used again; make a new store`,
+        { code: 'ERR_STORE_CLOSED' },
+      );
     const last = this.driver.lastError();
     const cause = last ? safeError(last) : undefined;
     return new StoreUnavailableError(

@@ -92,8 +92,10 @@ export class RedisMultitokensError extends Error {
  * The token store (Redis) could not be reached, timed out, or is not ready.
  * HTTP meaning: `503 Service Unavailable` (RFC 9110 §15.6.4) with `Retry-After:` {@link RETRY_AFTER_SECONDS}
  * and `Cache-Control: no-store`, `expose: false` (fail closed: an outage never looks like bad
- * credentials, and never like a 500). `cause` holds the client's error; the message names the Redis
- * client and endpoint (`host:port`) but never a password, a token or a key.
+ * credentials, and never like a 500). `cause` holds a copy of the client's error (name, message, stack,
+ * code; never the command's arguments); the message names the Redis client and endpoint (`host:port`)
+ * but never a password, a token or a key. Code `ERR_STORE_UNAVAILABLE`, or `ERR_STORE_CLOSED` for a
+ * store used after its `close()`.
  */
 export class StoreUnavailableError extends RedisMultitokensError {
   static override readonly kind: Kind = 'StoreUnavailableError';
@@ -105,15 +107,18 @@ export class StoreUnavailableError extends RedisMultitokensError {
 }
 
 /**
- * The store refuses to work because its server is configured to lose data the library relies on:
- * a Redis `maxmemory-policy` other than `noeviction` could evict a user's index while the tokens stay,
- * and "log out everywhere" would then miss them. A kind of {@link StoreUnavailableError} (HTTP 503 with
- * `Retry-After` and `Cache-Control: no-store`: fail closed), with code `ERR_STORE_EVICTION_POLICY`.
+ * The store refuses to work because its server is configured in a way the library cannot use safely.
+ * A kind of {@link StoreUnavailableError} (HTTP 503 with `Retry-After` and `Cache-Control: no-store`:
+ * fail closed). Codes:
+ * - `ERR_STORE_EVICTION_POLICY` (the default): a Redis `maxmemory-policy` other than `noeviction` could
+ *   evict a user's index while the tokens stay, and "log out everywhere" would then miss them;
+ * - `ERR_STORE_DATABASE`: the Redis database the client is configured for does not exist on the server
+ *   (ioredis would silently use database 0 instead).
  */
 export class StoreMisconfiguredError extends StoreUnavailableError {
   static override readonly kind: Kind = 'StoreMisconfiguredError';
-  constructor(message: string) {
-    super(message, { code: 'ERR_STORE_EVICTION_POLICY' });
+  constructor(message: string, options?: { code?: 'ERR_STORE_EVICTION_POLICY' | 'ERR_STORE_DATABASE' }) {
+    super(message, { code: options?.code ?? 'ERR_STORE_EVICTION_POLICY' });
   }
 }
 

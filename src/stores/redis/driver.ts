@@ -1,4 +1,5 @@
 import type { LuaScript } from './scripts.js';
+import { InvalidArgumentValueError } from '../../core/errors.js';
 
 /**
  * Connection state of a {@link RedisDriver}:
@@ -52,7 +53,8 @@ export interface RedisDriver {
   /**
    * `CONFIG GET maxmemory-policy` on every primary (each primary of a cluster). Resolves to `[]` when
    * the server does not let this client read its configuration (CONFIG renamed or denied, as on some
-   * managed services); rejects on connection faults.
+   * managed services); rejects on connection faults, and with a `StoreMisconfiguredError` when the
+   * connection cannot serve the store (the ioredis driver: the configured database does not exist).
    */
   evictionPolicies(): Promise<string[]>;
   /** PING on every primary (each primary of a cluster); rejects on connection faults. */
@@ -165,4 +167,106 @@ export class SharedWatches<W> {
 /** True when a Redis error reply is NOSCRIPT (the script cache lacks the script). */
 export function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+/** Own properties of a client error that are copied by {@link safeError} when they are primitives (never `command`, `args`, `options`). */
+const SAFE_ERROR_FIELDS = ['code', 'errno', 'syscall', 'address', 'port'] as const;
+
+/**
+ * A copy of a client's error that is safe to log: its `name`, `message`, `stack` and the primitive
+ * fields `code`, `errno`, `syscall`, `address` and `port`, with its `cause` (and an `AggregateError`'s
+ * `errors`, ioredis's `lastNodeError`) copied the same way. Nothing else: ioredis attaches the command
+ * that failed (`command: { name: 'hello', args: ['3', 'AUTH', user, password] }`) to its errors, and
+ * other clients keep their options, which hold passwords. The store passes only such copies on, as the
+ * `cause` of its errors.
+ */
+export function safeError(error: unknown, depth = 0): Error {
+  if (!(error instanceof Error)) return new Error(typeof error === 'string' ? error : `non-error value thrown (${typeof error})`);
+  const copy = new Error(String(error.message));
+  const name = typeof error.name === 'string' ? error.name : 'Error';
+  Object.defineProperty(copy, 'name', { value: name, enumerable: false, writable: true, configurable: true });
+  Object.defineProperty(copy, 'stack', { value: typeof error.stack === 'string' ? error.stack : `${name}: ${copy.message}`, enumerable: false, writable: true, configurable: true });
+  const fields = copy as unknown as Record<string, unknown>;
+  for (const field of SAFE_ERROR_FIELDS) {
+    const v = (error as unknown as Record<string, unknown>)[field];
+    if (typeof v === 'string' || typeof v === 'number') fields[field] = v;
+  }
+  if (depth < 3) {
+    if (error.cause !== undefined) Object.defineProperty(copy, 'cause', { value: safeError(error.cause, depth + 1), enumerable: false, writable: true, configurable: true });
+    const errors = (error as { errors?: unknown }).errors;
+    if (Array.isArray(errors)) fields.errors = errors.slice(0, 10).map((e) => safeError(e, depth + 1));
+    const lastNodeError = (error as { lastNodeError?: unknown }).lastNodeError;
+    if (lastNodeError instanceof Error) fields.lastNodeError = safeError(lastNodeError, depth + 1);
+  }
+  return copy;
+}
+
+/** A Redis URL with its password (and user name) replaced by `***`, for error messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    if (u.username) u.username = '***';
+    return u.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
+/**
+ * Checks the `url` of a driver's `{ url }` form: `redis://` or `rediss://`, parsable, and a database
+ * path that is absent or a whole number (`/0`, `/15`). Messages show the URL without its password.
+ * @throws {InvalidArgumentValueError}
+ */
+export function checkRedisUrl(fn: string, url: unknown, clientWord: string): string {
+  if (typeof url !== 'string' || !/^rediss?:\/\//i.test(url))
+    throw new InvalidArgumentValueError(`${fn}: \`url\` must be a redis:// or rediss:// URL (or pass ${clientWord})`);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new InvalidArgumentValueError(`${fn}: \`url\` is not a parsable URL (redis://[[user]:password@]host:port[/db])`);
+  }
+  const path = u.pathname.replace(/^\//, '');
+  if (path !== '' && !/^\d{1,9}$/.test(path))
+    throw new InvalidArgumentValueError(
+      `${fn}: the database in \`url\` must be a whole number (redis://host:port/0 to /15 on a default Redis); got "/${path}" in ${redactUrl(url)}`,
+    );
+  return url;
+}
+
+/**
+ * Gives `driver` a `util.inspect` hook (the registered symbol, non-enumerable) that shows `label` and
+ * its `toJSON()` only: never the client, whose options hold the password. Returns `driver`.
+ */
+export function withSafeInspect<D extends { toJSON(): unknown }>(label: string, driver: D): D {
+  Object.defineProperty(driver, Symbol.for('nodejs.util.inspect.custom'), {
+    value(this: D, _depth: number, options: object, inspect: (v: unknown, o: object) => string) {
+      return `${label} ${inspect(this.toJSON(), options)}`;
+    },
+  });
+  return driver;
+}
+
+/** The facts about a driver that are safe to log: its client library, endpoint and whether it owns its client. */
+export function driverFacts(driver: Pick<RedisDriver, 'name' | 'endpoint'>, owned: boolean): { driver: string; endpoint: string; owned: boolean } {
+  let endpoint: string;
+  try {
+    endpoint = driver.endpoint();
+  } catch {
+    endpoint = '(unknown endpoint)';
+  }
+  return { driver: driver.name, endpoint, owned };
+}
+
+/** True for a node-redis client, cluster, Sentinel client or pool (to refuse it clearly where an ioredis client is expected). */
+export function looksLikeNodeRedis(value: object): boolean {
+  const v = value as Record<string, unknown>;
+  return typeof v.sendCommand === 'function' && typeof v.isOpen === 'boolean' && typeof v.evalsha !== 'function';
+}
+
+/** True for an ioredis `Redis` or `Cluster` client. */
+export function looksLikeIoredis(value: object): boolean {
+  const v = value as Record<string, unknown>;
+  return typeof v.evalsha === 'function' && typeof v.status === 'string';
 }

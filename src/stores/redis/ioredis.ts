@@ -1,7 +1,19 @@
 import { Redis, ReplyError, type Cluster, type RedisOptions } from 'ioredis';
-import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/errors.js';
+import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreMisconfiguredError } from '../../core/errors.js';
 import { rejectUnknownOptions } from '../../core/options.js';
-import { SharedWatches, describeUrl, hostPort, isNoScript, sharedWaiter, type RedisDriver } from './driver.js';
+import {
+  SharedWatches,
+  checkRedisUrl,
+  describeUrl,
+  driverFacts,
+  hostPort,
+  isNoScript,
+  looksLikeIoredis,
+  looksLikeNodeRedis,
+  sharedWaiter,
+  withSafeInspect,
+  type RedisDriver,
+} from './driver.js';
 import type { LuaScript } from './scripts.js';
 import { RedisStore } from './store.js';
 
@@ -14,6 +26,8 @@ export interface IoredisDriver extends RedisDriver {
   readonly redis: Redis | Cluster;
   /** True when the driver opened the client itself (from `url`) and closes it on `close()`. */
   readonly owned: boolean;
+  /** What `JSON.stringify` shows (and `util.inspect`): the client library, the endpoint, `owned`; never the client or its options. */
+  toJSON(): { driver: string; endpoint: string; owned: boolean };
 }
 
 /** Events that end a start-up wait: connected, or the first attempt failed (ioredis then reconnects). */
@@ -42,8 +56,9 @@ const watches = new SharedWatches<IoredisWatch>((client, listeners) => {
   });
   listeners.on(redis, 'error', (error: Error) => {
     w.lastError = error;
-    // Keep ioredis's own report for an app's client that has no error listener of its own.
-    if (!ownedClients.has(redis) && redis.listenerCount('error') === 1) console.error('[ioredis] Unhandled error event:', error);
+    // Keep ioredis's own report for an app's client that has no error listener of its own: the stack
+    // only, as ioredis prints it (the error object carries the failed command, AUTH password included).
+    if (!ownedClients.has(redis) && redis.listenerCount('error') === 1) console.error('[ioredis] Unhandled error event:', error?.stack ?? String(error));
   });
   return w;
 });
@@ -69,6 +84,10 @@ const watches = new SharedWatches<IoredisWatch>((client, listeners) => {
  */
 export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
   if (!input || typeof input !== 'object') throw new InvalidArgumentTypeError('ioredisDriver takes an ioredis Redis or Cluster client, or { url }');
+  if (!isIoredisClient(input) && looksLikeNodeRedis(input))
+    throw new InvalidArgumentTypeError(
+      'ioredisDriver was given a node-redis client (createClient, createCluster or createSentinel): use nodeRedisDriver from redis-multitokens/node-redis for it',
+    );
   let redis: Redis | Cluster;
   const owned = !isIoredisClient(input);
   // (an owned client's errors are recorded by the shared watch and reported through calls, never printed)
@@ -77,11 +96,11 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
     const o = redis.options as RedisOptions & { redisOptions?: RedisOptions };
     if (o?.keyPrefix || o?.redisOptions?.keyPrefix)
       throw new InvalidArgumentValueError("ioredisDriver: the client's ioredis `keyPrefix` option must be unset; use the store's `keyPrefix` option instead");
+    if (o?.db !== undefined && o.db !== null && !/^\d{1,9}$/.test(String(o.db)))
+      throw new InvalidArgumentValueError(`ioredisDriver: the client's \`db\` option must be a whole number (0 to 15 on a default Redis); got ${JSON.stringify(String(o.db))}`);
   } else {
     rejectUnknownOptions('ioredisDriver', input, ['url']);
-    const url = (input as { url?: unknown }).url;
-    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url))
-      throw new InvalidArgumentValueError('ioredisDriver: `url` must be a redis:// or rediss:// URL (or pass an ioredis client)');
+    const url = checkRedisUrl('ioredisDriver', (input as { url?: unknown }).url, 'an ioredis client');
     redis = new Redis(url, {
       lazyConnect: true, // connects on first use: a store refused for a bad option leaves no socket open
       enableOfflineQueue: false,
@@ -93,19 +112,51 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
   /** The servers that hold keys: every master of a cluster, or the one server. */
   const masters = (): Redis[] => (redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis]);
   const { watch, release } = watches.acquire(redis);
+  /**
+   * ioredis sends SELECT on connect but only emits its failure and carries on in database 0: check
+   * that the configured database exists (`CONFIG GET databases`), or the tokens would land in db 0.
+   * Skipped when CONFIG is hidden from the client (the check cannot be made) and for database 0.
+   */
+  async function checkDatabase(): Promise<void> {
+    if (redis.isCluster) return;
+    const db = Number((redis as Redis).options.db ?? 0);
+    if (db === 0) return;
+    let count: number;
+    try {
+      const reply = (await (redis as Redis).config('GET', 'databases')) as string[];
+      count = Number(reply[1]);
+    } catch (error) {
+      if (error instanceof ReplyError) return;
+      throw error;
+    }
+    if (!Number.isInteger(db) || db < 0 || (Number.isInteger(count) && db >= count))
+      throw new StoreMisconfiguredError(
+        `database ${String((redis as Redis).options.db)} does not exist on ${serverOf()} (databases ${Number.isInteger(count) ? count : 'unknown'}): ioredis stays in database 0 when SELECT fails; use a database from 0 to ${Number.isInteger(count) ? count - 1 : 15} in the URL or the client's \`db\` option (or raise \`databases\` in redis.conf)`,
+        { code: 'ERR_STORE_DATABASE' },
+      );
+  }
+  /** The server of a standalone or Sentinel-managed client, without its database: `host:port`. */
+  function serverOf(): string {
+    const o = (redis as Redis).options;
+    if (o.sentinels?.length) return `sentinel ${o.name ?? 'mymaster'} via ${o.sentinels.map((s) => hostPort(s)).join(',')}`;
+    if (o.path) return o.path;
+    return hostPort(o);
+  }
   let closed = false;
-  return {
+  return withSafeInspect('IoredisDriver', {
     name: 'ioredis',
     redis,
     owned,
+    toJSON() {
+      return driverFacts(this, owned);
+    },
     endpoint() {
       if (redis.isCluster) {
         const nodes = ((redis as unknown as { startupNodes?: unknown[] }).startupNodes ?? []) as unknown[];
         return `cluster ${nodes.map((n) => (typeof n === 'string' ? describeUrl(n.includes('//') ? n : `redis://${n}`) : hostPort(n as { host?: string; port?: number }))).join(',')}`;
       }
       const o = (redis as Redis).options;
-      if (o.sentinels?.length) return `sentinel ${o.name ?? 'mymaster'} via ${o.sentinels.map((s) => hostPort(s)).join(',')}`;
-      if (o.path) return o.path;
+      if (o.sentinels?.length || o.path) return serverOf();
       return `${hostPort(o)}${o.db ? ` db ${o.db}` : ''}`;
     },
     state() {
@@ -125,6 +176,7 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
       await Promise.all(masters().map((n) => n.ping()));
     },
     async evictionPolicies() {
+      await checkDatabase();
       const policies: string[] = [];
       for (const node of masters()) {
         try {
@@ -167,7 +219,7 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
       clearTimeout(timer);
       if ((redis.status as string) !== 'end') redis.disconnect();
     },
-  };
+  });
 }
 
 function isIoredisClient(value: object): value is Redis | Cluster {

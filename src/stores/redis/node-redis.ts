@@ -1,7 +1,20 @@
 import { createClient } from 'redis';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/errors.js';
 import { rejectUnknownOptions } from '../../core/options.js';
-import { SharedWatches, describeUrl, hostPort, isNoScript, sharedWaiter, type Emitter, type RedisDriver, type RedisDriverState } from './driver.js';
+import {
+  SharedWatches,
+  checkRedisUrl,
+  describeUrl,
+  driverFacts,
+  hostPort,
+  isNoScript,
+  looksLikeIoredis,
+  sharedWaiter,
+  withSafeInspect,
+  type Emitter,
+  type RedisDriver,
+  type RedisDriverState,
+} from './driver.js';
 import type { LuaScript } from './scripts.js';
 
 /**
@@ -48,6 +61,8 @@ export interface NodeRedisDriver extends RedisDriver {
   readonly kind: 'client' | 'cluster' | 'sentinel';
   /** True when the driver opened the client itself (from `url`) and closes it on `close()`. */
   readonly owned: boolean;
+  /** What `JSON.stringify` shows (and `util.inspect`): the client library, the endpoint, `owned`; never the client or its options. */
+  toJSON(): { driver: string; endpoint: string; owned: boolean };
 }
 
 /**
@@ -69,19 +84,25 @@ export interface NodeRedisDriver extends RedisDriver {
  * which has none, counts as ready once open and its slots are known); `CONFIG GET maxmemory-policy`
  * and PING on every primary (`cluster.masters` through `nodeClient`). Replies in RESP2 and RESP3 both work.
  *
- * @throws {InvalidArgumentTypeError} not a node-redis client nor `{ url }`.
- * @throws {InvalidArgumentValueError} a URL that is not `redis://` or `rediss://`; a client with node-redis's `keyPrefix` set.
+ * A client pool (`createClientPool`) is refused: one client pipelines every command the store sends.
+ *
+ * @throws {InvalidArgumentTypeError} not a node-redis client nor `{ url }`; an ioredis client; a client pool.
+ * @throws {InvalidArgumentValueError} a URL that is not `redis://` or `rediss://`, or whose database is not a whole number; a client with node-redis's `keyPrefix` set.
  */
 export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
   if (!input || typeof input !== 'object' || typeof (input as { on?: unknown }).on !== 'function' && !('url' in input))
     throw new InvalidArgumentTypeError('nodeRedisDriver takes a node-redis client (createClient, createCluster or createSentinel), or { url }');
+  if (looksLikeIoredis(input))
+    throw new InvalidArgumentTypeError('nodeRedisDriver was given an ioredis client: use ioredisDriver from redis-multitokens/ioredis for it');
+  if (isClientPool(input))
+    throw new InvalidArgumentTypeError(
+      'nodeRedisDriver does not take a node-redis client pool (createClientPool): pass one client from createClient (the store pipelines its commands on one connection)',
+    );
   let client: NodeRedisClientLike | NodeRedisClusterLike | NodeRedisSentinelLike;
   let owned = false;
   if ('url' in input && typeof (input as { sendCommand?: unknown }).sendCommand !== 'function') {
     rejectUnknownOptions('nodeRedisDriver', input, ['url']);
-    const url = (input as { url: unknown }).url;
-    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url))
-      throw new InvalidArgumentValueError('nodeRedisDriver: `url` must be a redis:// or rediss:// URL (or pass a node-redis client)');
+    const url = checkRedisUrl('nodeRedisDriver', (input as { url: unknown }).url, 'a node-redis client');
     client = createClient({
       url,
       disableOfflineQueue: true,
@@ -121,11 +142,14 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
     return replies;
   }
 
-  return {
+  return withSafeInspect('NodeRedisDriver', {
     name: 'node-redis',
     client,
     kind,
     owned,
+    toJSON() {
+      return driverFacts(this, owned);
+    },
     endpoint() {
       if (kind === 'cluster') {
         const roots = (opts?.rootNodes ?? []) as { url?: string; socket?: { host?: string; port?: number } }[];
@@ -162,7 +186,17 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
     },
     whenReady: () => watch.whenReady(),
     connections: () => watch.connections,
-    lastError: () => (detached ? new Error('the store was closed (store.close())') : watch.lastError),
+    lastError: () => {
+      if (detached) return new Error('the store was closed (store.close())');
+      // An app's client that is not open: say what to do rather than "down" with no reason.
+      if (!owned && !client.isOpen)
+        return new Error(
+          watch.ended
+            ? 'the node-redis client was closed (client.close(), quit() or destroy()); the store cannot use it any more'
+            : 'the node-redis client is not connected (call client.connect() before using the store)',
+        );
+      return watch.lastError;
+    },
     async ping() {
       await onEveryPrimary(['PING']);
     },
@@ -206,7 +240,13 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
       clearTimeout(timer);
       destroy();
     },
-  };
+  });
+}
+
+/** A node-redis client pool (`createClientPool`, node-redis 5 and 6). */
+function isClientPool(value: object): boolean {
+  const v = value as Record<string, unknown>;
+  return typeof v.execute === 'function' && typeof v.totalClients === 'number';
 }
 
 /** What the drivers over one node-redis client share: one listener per event in all. */
@@ -219,6 +259,8 @@ interface NodeRedisWatch {
   failedSinceOpen: boolean;
   /** A cluster of node-redis 5 (no isReady) has discovered its slots. */
   clusterDiscovered: boolean;
+  /** The client emitted `end` (closed) since the watch began. */
+  ended: boolean;
   whenReady: () => Promise<void>;
 }
 
@@ -242,6 +284,7 @@ const watches = new SharedWatches<NodeRedisWatch>((client, listeners) => {
     lastError: null,
     everReady: false,
     failedSinceOpen: false,
+    ended: false,
     clusterDiscovered: kind === 'cluster' && c.isOpen && (client as unknown as NodeRedisClusterLike).masters.length > 0,
     whenReady: sharedWaiter(listeners, c, kind === 'cluster' ? ['connect', 'error', 'disconnect', 'end'] : ['ready', 'error', 'reconnecting', 'end']),
   };
@@ -252,6 +295,7 @@ const watches = new SharedWatches<NodeRedisWatch>((client, listeners) => {
   const onReady = () => {
     w.connections++;
     w.everReady = true;
+    w.ended = false;
     w.failedSinceOpen = false;
     w.lastError = null;
   };
@@ -268,6 +312,9 @@ const watches = new SharedWatches<NodeRedisWatch>((client, listeners) => {
   });
   listeners.on(c, 'reconnecting', () => {
     w.failedSinceOpen = true;
+  });
+  listeners.on(c, 'end', () => {
+    w.ended = true;
   });
   return w;
 });

@@ -11,7 +11,7 @@ import type {
 import type { TokenRecord } from '../../core/types.js';
 import type { TokenDigest } from '../../core/key-ring.js';
 import { rejectUnknownOptions } from '../../core/options.js';
-import type { RedisDriver } from './driver.js';
+import { safeError, type RedisDriver } from './driver.js';
 import { RedisKeys } from './keys.js';
 import { CREATE, LIST, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, VERIFY, type LuaScript } from './scripts.js';
 
@@ -60,7 +60,10 @@ const STORE_OPTIONS = ['driver', 'keyPrefix', 'commandTimeoutMs', 'policyCheckIn
  *
  * Every fault (connection down, no reply within `commandTimeoutMs`, an error reply) rejects with
  * `StoreUnavailableError` (HTTP 503): its message names the driver and the endpoint (host:port, never
- * a password) and its `cause` is the client's error.
+ * a password) and its `cause` is a copy of the client's error with only its name, message, stack and
+ * `code` (see `safeError`: never the failed command's arguments, which may hold the AUTH password).
+ * After {@link RedisStore.close} every call rejects with a `StoreUnavailableError` of code `ERR_STORE_CLOSED`.
+ * `util.inspect(store)` and `JSON.stringify(store)` show the driver, the endpoint and the key prefix only.
  */
 export class RedisStore implements Store {
   readonly keys: RedisKeys;
@@ -71,6 +74,7 @@ export class RedisStore implements Store {
   private evictionPolicyOk = false;
   private policyCheckedAtMs = 0;
   private policyCheckedConnection = -1;
+  private closed = false;
 
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message. */
   constructor(options: RedisStoreOptions) {
@@ -186,7 +190,18 @@ export class RedisStore implements Store {
    * client when the driver opened it from a URL (an app's client is left open). Idempotent.
    */
   async close(): Promise<void> {
+    this.closed = true;
     await this.driver.close();
+  }
+
+  /** What `JSON.stringify` shows: safe facts only (never the client, its options or a password). */
+  toJSON(): { driver: string; endpoint: string; keyPrefix: string } {
+    return { driver: this.driver.name, endpoint: this.endpointSafe(), keyPrefix: this.keys.prefix };
+  }
+
+  /** What `util.inspect` (and `console.log`) shows: the driver, the endpoint and the key prefix. */
+  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: object, inspect: (v: unknown, o: object) => string): string {
+    return `${this.constructor.name} ${inspect(this.toJSON(), options)}`;
   }
 
   /** PINGs Redis (every master of a cluster) and checks the eviction policy, under the command timeout. */
@@ -257,7 +272,7 @@ export class RedisStore implements Store {
     const state = this.driver.state();
     // A reconnect may have reached a restarted Redis with another policy: check again before using it.
     if (this.driver.connections() !== this.policyCheckedConnection) this.evictionPolicyOk = false;
-    if (state === 'down') throw this.down();
+    if (state === 'down' || this.closed) throw this.down();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -278,30 +293,43 @@ export class RedisStore implements Store {
       return await Promise.race([fn(), timeout]);
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
-      throw new StoreUnavailableError(`token store unavailable: Redis ${operation} failed at ${this.where()}`, { cause: error });
+      // Never the client's error itself: ioredis attaches the failed command (AUTH password included).
+      throw new StoreUnavailableError(`token store unavailable: Redis ${operation} failed at ${this.where()}`, { cause: safeError(error) });
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** The error for a connection that is down, with the client's last connection error as `cause`. */
+  /**
+   * The error for a connection that is down: its message ends with the reason the driver reports
+   * (`lastError()`, e.g. "WRONGPASS ..." or "the node-redis client is not connected"), whose safe copy
+   * is the `cause`. A closed store says so (code `ERR_STORE_CLOSED`): a programming error, not an outage.
+   */
   private down(): StoreUnavailableError {
-    const cause = this.driver.lastError();
+    if (this.closed)
+      return new StoreUnavailableError(
+        `token store unavailable: this store (${this.where()}) was closed by store.close() or manager.close() and cannot be used again; make a new store`,
+        { code: 'ERR_STORE_CLOSED' },
+      );
+    const last = this.driver.lastError();
+    const cause = last ? safeError(last) : undefined;
     return new StoreUnavailableError(
-      `token store unavailable: the Redis connection to ${this.where()} is down`,
+      `token store unavailable: the Redis connection to ${this.where()} is down${cause ? `: ${cause.message}` : ''}`,
       cause ? { cause } : undefined,
     );
   }
 
   /** `host:port (client)` for messages: never a password (the driver's endpoint() guarantees it). */
   private where(): string {
-    let endpoint: string;
+    return `${this.endpointSafe()} (${this.driver.name})`;
+  }
+
+  private endpointSafe(): string {
     try {
-      endpoint = this.driver.endpoint();
+      return this.driver.endpoint();
     } catch {
-      endpoint = '(unknown endpoint)';
+      return '(unknown endpoint)';
     }
-    return `${endpoint} (${this.driver.name})`;
   }
 }
 

@@ -51,13 +51,31 @@ export interface RedisDriver {
    */
   runScript(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown>;
   /**
-   * `CONFIG GET maxmemory-policy` on every primary (each primary of a cluster). Resolves to `[]` when
-   * the server does not let this client read its configuration (CONFIG renamed or denied, as on some
-   * managed services); rejects on connection faults, and with a `StoreMisconfiguredError` when the
-   * connection cannot serve the store (the ioredis driver: the configured database does not exist).
+   * `CONFIG GET maxmemory-policy` on every primary (each primary of a cluster, asked in parallel): the
+   * policies read. A server that does not let this client read its configuration (CONFIG renamed or
+   * denied, as on some managed services) adds nothing; rejects on a connection fault of any primary, and
+   * with a `StoreMisconfiguredError` when the connection cannot serve the store (the ioredis driver: the
+   * configured database does not exist).
    */
   evictionPolicies(): Promise<string[]>;
-  /** PING on every primary (each primary of a cluster); rejects on connection faults. */
+  /**
+   * Optional, with {@link RedisDriver.primaryOf} and {@link RedisDriver.evictionPolicyOf} (the three
+   * together, or none): the primaries this client sends to now, each named by an id such as
+   * `host:port` (a cluster's masters; one id for a standalone or Sentinel primary). With them the store
+   * checks the eviction policy per primary, so a primary that cannot be reached holds up only the calls
+   * for its own keys; without them it checks every primary at once through `evictionPolicies()`.
+   */
+  primaries?(): string[];
+  /** Optional (see {@link RedisDriver.primaries}): the id of the primary that serves `key` now, or `undefined` when not known (no slot map yet). */
+  primaryOf?(key: string): string | undefined;
+  /**
+   * Optional (see {@link RedisDriver.primaries}): `CONFIG GET maxmemory-policy` on that one primary.
+   * Resolves to its policy, or `null` when the server does not let this client read its configuration;
+   * rejects at once when the client has no live connection to it (or does not know it), and otherwise
+   * on a connection fault. Never waits for another primary. The store bounds it by `commandTimeoutMs`.
+   */
+  evictionPolicyOf?(primary: string): Promise<string | null>;
+  /** PING on every primary (each primary of a cluster, in parallel); rejects on connection faults. */
   ping(): Promise<void>;
   /**
    * Removes every listener the driver added to the client (and any timer it set). Idempotent;
@@ -269,4 +287,27 @@ export function looksLikeNodeRedis(value: object): boolean {
 export function looksLikeIoredis(value: object): boolean {
   const v = value as Record<string, unknown>;
   return typeof v.evalsha === 'function' && typeof v.status === 'string';
+}
+
+/** The id {@link RedisDriver.primaries} gives the one primary of a standalone or Sentinel client. */
+export const ONLY_PRIMARY = 'primary';
+
+/**
+ * The Redis Cluster hash slot of `key` (0 to 16383): CRC16 (XMODEM) of the key, or of its hash tag (the
+ * part between the first `{` and the next `}`, when not empty), modulo 16384. See
+ * {@link https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags}.
+ */
+export function hashSlot(key: string): number {
+  let bytes = Buffer.from(key);
+  const open = bytes.indexOf(0x7b); // '{'
+  if (open >= 0) {
+    const close = bytes.indexOf(0x7d, open + 1); // '}'
+    if (close > open + 1) bytes = bytes.subarray(open + 1, close);
+  }
+  let crc = 0;
+  for (const b of bytes) {
+    crc ^= b << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
 }

@@ -2,10 +2,12 @@ import { Redis, ReplyError, type Cluster, type RedisOptions } from 'ioredis';
 import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreMisconfiguredError } from '../../core/errors.js';
 import { rejectUnknownOptions } from '../../core/options.js';
 import {
+  ONLY_PRIMARY,
   SharedWatches,
   checkRedisUrl,
   describeUrl,
   driverFacts,
+  hashSlot,
   hostPort,
   isNoScript,
   looksLikeIoredis,
@@ -77,7 +79,9 @@ const watches = new SharedWatches<IoredisWatch>((client, listeners) => {
  *
  * Relies on: EVALSHA, then EVAL on a `NOSCRIPT` reply; `status === 'ready'` for readiness (a lazy
  * client in `wait` is connected on first use); `CONFIG GET maxmemory-policy` and PING on every
- * `nodes('master')` of a cluster.
+ * `nodes('master')` of a cluster (in parallel; a master whose connection has ended or is reconnecting
+ * fails at once), and the slot map (`cluster.slots`) to tell which primary serves a key, so that the
+ * store's policy check for one user waits for that user's primary only.
  *
  * @throws {InvalidArgumentTypeError} not an ioredis client nor `{ url }`.
  * @throws {InvalidArgumentValueError} a URL that is not `redis://` or `rediss://`; a client with ioredis's `keyPrefix` set.
@@ -111,6 +115,26 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
   if (owned) ownedClients.add(redis);
   /** The servers that hold keys: every master of a cluster, or the one server. */
   const masters = (): Redis[] => (redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis]);
+  /** A master's id: `host:port`, as in ioredis's slot map (`cluster.slots`). */
+  const idOf = (node: Redis): string => (redis.isCluster ? `${node.options.host}:${node.options.port}` : ONLY_PRIMARY);
+  /**
+   * One primary's policy; null when CONFIG is renamed or denied (the check cannot be made). A standalone
+   * or Sentinel client first checks that its database exists ({@link checkDatabase}).
+   */
+  async function evictionPolicyOf(id: string): Promise<string | null> {
+    const node = masters().find((n) => idOf(n) === id);
+    if (!node) throw new Error(`ioredis: no connection to primary ${id} (not among the cluster's masters now)`);
+    if (redis.isCluster && (node.status === 'end' || node.status === 'close' || node.status === 'reconnecting'))
+      throw new Error(`ioredis: the connection to primary ${id} is down`);
+    await checkDatabase();
+    try {
+      const reply = (await node.config('GET', 'maxmemory-policy')) as string[];
+      return reply[1] === undefined ? null : String(reply[1]);
+    } catch (error) {
+      if (error instanceof ReplyError) return null;
+      throw error;
+    }
+  }
   const { watch, release } = watches.acquire(redis);
   /**
    * ioredis sends SELECT on connect but only emits its failure and carries on in database 0: check
@@ -176,19 +200,14 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
       await Promise.all(masters().map((n) => n.ping()));
     },
     async evictionPolicies() {
-      await checkDatabase();
-      const policies: string[] = [];
-      for (const node of masters()) {
-        try {
-          const reply = (await node.config('GET', 'maxmemory-policy')) as string[];
-          if (reply[1] !== undefined) policies.push(String(reply[1]));
-        } catch (error) {
-          if (error instanceof ReplyError) return []; // CONFIG renamed or denied: the check cannot be made
-          throw error;
-        }
-      }
-      return policies;
+      return (await Promise.all(masters().map((n) => evictionPolicyOf(idOf(n))))).filter((p): p is string => p !== null);
     },
+    primaries: () => masters().map(idOf),
+    primaryOf(key: string) {
+      if (!redis.isCluster) return ONLY_PRIMARY;
+      return (redis as Cluster).slots[hashSlot(key)]?.[0];
+    },
+    evictionPolicyOf,
     async runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
       try {
         return await redis.evalsha(script.sha, keys.length, ...keys, ...args);

@@ -2,10 +2,12 @@ import { createClient } from 'redis';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/errors.js';
 import { rejectUnknownOptions } from '../../core/options.js';
 import {
+  ONLY_PRIMARY,
   SharedWatches,
   checkRedisUrl,
   describeUrl,
   driverFacts,
+  hashSlot,
   hostPort,
   isNoScript,
   looksLikeIoredis,
@@ -35,10 +37,20 @@ export interface NodeRedisClientLike extends Emitter {
 /** The parts of a node-redis cluster (`createCluster`) the driver uses. */
 export interface NodeRedisClusterLike extends Emitter {
   readonly isOpen: boolean;
-  readonly masters: readonly unknown[];
+  readonly masters: readonly ClusterNodeLike[];
+  /** The slot map: per hash slot, its shard (node-redis 5 and 6). */
+  readonly slots?: readonly ({ master?: ClusterNodeLike } | undefined)[];
   nodeClient(node: never): unknown;
   sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
   listenerCount(event: string): number;
+}
+
+/** A node of a node-redis cluster's slot map (`cluster.masters`, `cluster.slots[i].master`). */
+interface ClusterNodeLike {
+  readonly host?: string;
+  readonly port?: number;
+  /** Its client, once made (undefined before, and after a failed connect). */
+  readonly client?: { readonly isReady?: boolean; readonly isOpen?: boolean };
 }
 
 /** The parts of a node-redis Sentinel client (`createSentinel`) the driver uses. */
@@ -82,7 +94,10 @@ export interface NodeRedisDriver extends RedisDriver {
  * cluster `sendCommand(firstKey, false, args)`, routed to the primary of the key's slot; on Sentinel
  * `sendCommand(false, args)`, sent to the primary); `isReady` for readiness (a cluster of node-redis 5,
  * which has none, counts as ready once open and its slots are known); `CONFIG GET maxmemory-policy`
- * and PING on every primary (`cluster.masters` through `nodeClient`). Replies in RESP2 and RESP3 both work.
+ * and PING on every primary (`cluster.masters` through `nodeClient`, in parallel; a master whose
+ * connection is down fails at once), and the slot map (`cluster.slots`) to tell which primary serves a
+ * key, so that the store's policy check for one user waits for that user's primary only. Replies in
+ * RESP2 and RESP3 both work.
  *
  * A client pool (`createClientPool`) is refused: one client pipelines every command the store sends.
  *
@@ -130,16 +145,31 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
         ? (client as unknown as NodeRedisSentinelLike).sendCommand(false, args)
         : (client as unknown as NodeRedisClientLike).sendCommand(args);
 
-  /** Runs `args` on every primary: each master of a cluster, else the one client. */
-  async function onEveryPrimary(args: string[]): Promise<unknown[]> {
-    if (kind !== 'cluster') return [await send(undefined, args)];
-    const cluster = client as NodeRedisClusterLike;
-    const replies: unknown[] = [];
-    for (const master of cluster.masters) {
-      const node = (await cluster.nodeClient(master as never)) as NodeRedisClientLike;
-      replies.push(await node.sendCommand(args));
+  const cluster = client as unknown as NodeRedisClusterLike;
+  const primaries = (): string[] => (kind === 'cluster' ? cluster.masters.map(nodeId) : [ONLY_PRIMARY]);
+
+  /** Runs `args` on one primary (by id); a cluster master whose connection is down fails at once. */
+  async function onPrimary(id: string, args: string[]): Promise<unknown> {
+    if (kind !== 'cluster') return send(undefined, args);
+    const master = cluster.masters.find((m) => nodeId(m) === id);
+    if (!master) throw new Error(`node-redis: ${id} is not a primary of the cluster now`);
+    if (master.client && master.client.isOpen && master.client.isReady === false)
+      throw new Error(`node-redis: the connection to primary ${id} is down`);
+    const node = (await cluster.nodeClient(master as never)) as NodeRedisClientLike;
+    return node.sendCommand(args);
+  }
+
+  /** Runs `args` on every primary in parallel: each master of a cluster, else the one client. */
+  const onEveryPrimary = (args: string[]): Promise<unknown[]> => Promise.all(primaries().map((id) => onPrimary(id, args)));
+
+  /** One primary's policy; null when CONFIG is renamed or denied (the check cannot be made). */
+  async function evictionPolicyOf(id: string): Promise<string | null> {
+    try {
+      return policyOf(await onPrimary(id, ['CONFIG', 'GET', 'maxmemory-policy'])) ?? null;
+    } catch (error) {
+      if (isReplyError(error)) return null;
+      throw error;
     }
-    return replies;
   }
 
   return withSafeInspect('NodeRedisDriver', {
@@ -201,13 +231,15 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
       await onEveryPrimary(['PING']);
     },
     async evictionPolicies() {
-      try {
-        return (await onEveryPrimary(['CONFIG', 'GET', 'maxmemory-policy'])).map(policyOf).filter((p): p is string => p !== undefined);
-      } catch (error) {
-        if (isReplyError(error)) return []; // CONFIG renamed or denied: the check cannot be made
-        throw error;
-      }
+      return (await Promise.all(primaries().map(evictionPolicyOf))).filter((p): p is string => p !== null);
     },
+    primaries,
+    primaryOf(key: string) {
+      if (kind !== 'cluster') return ONLY_PRIMARY;
+      const master = cluster.slots?.[hashSlot(key)]?.master;
+      return master ? nodeId(master) : undefined;
+    },
+    evictionPolicyOf,
     async runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
       const rest = [String(keys.length), ...keys, ...args];
       try {
@@ -268,6 +300,11 @@ function kindOf(client: object): NodeRedisDriver['kind'] {
   if (typeof (client as { nodeClient?: unknown }).nodeClient === 'function') return 'cluster';
   if (typeof (client as { getMasterNode?: unknown }).getMasterNode === 'function') return 'sentinel';
   return 'client';
+}
+
+/** `host:port` of a cluster node. */
+function nodeId(node: ClusterNodeLike): string {
+  return hostPort(node);
 }
 
 function readyNow(client: object, kind: NodeRedisDriver['kind'], w: NodeRedisWatch): boolean {

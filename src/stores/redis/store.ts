@@ -11,7 +11,7 @@ import type {
 import type { TokenRecord } from '../../core/types.js';
 import type { TokenDigest } from '../../core/key-ring.js';
 import { rejectUnknownOptions } from '../../core/options.js';
-import { safeError, type RedisDriver } from './driver.js';
+import { ONLY_PRIMARY, safeError, type RedisDriver } from './driver.js';
 import { RedisKeys } from './keys.js';
 import { CREATE, LIST, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, VERIFY, type LuaScript } from './scripts.js';
 
@@ -34,7 +34,8 @@ export interface RedisStoreOptions {
    * How often the `maxmemory-policy` check is repeated while things work, in milliseconds (100 to
    * 86,400,000; default 60,000). It is also repeated, before the next command, after every reconnect.
    * The repeat runs in the background, off the request path; when it finds an evicting policy, calls
-   * fail from then on until the policy is fixed.
+   * fail from then on until the policy is fixed. (On a cluster, see {@link RedisStore.checkEvictionPolicy}
+   * for what a primary that cannot be reached means.)
    */
   policyCheckIntervalMs?: number;
 }
@@ -71,9 +72,12 @@ export class RedisStore implements Store {
   readonly driver: RedisDriver;
   private readonly timeoutMs: number;
   private readonly policyCheckIntervalMs: number;
-  private evictionPolicyOk = false;
+  /** What is known of each primary's `maxmemory-policy` since the last (re)connect, by primary id. */
+  private policies = new Map<string, PrimaryPolicy>();
+  /** `driver.connections()` that `policies` belongs to (a new count: a reconnect, everything is checked again). */
+  private policyConnection = -1;
+  /** When the last background repeat of the check started (Date.now()). */
   private policyCheckedAtMs = 0;
-  private policyCheckedConnection = -1;
   private closed = false;
 
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message. */
@@ -204,10 +208,10 @@ export class RedisStore implements Store {
     return `${this.constructor.name} ${inspect(this.toJSON(), options)}`;
   }
 
-  /** PINGs Redis (every master of a cluster) and checks the eviction policy, under the command timeout. */
+  /** PINGs Redis (every primary of a cluster) and checks the eviction policy of every primary, under the command timeout. */
   async ping(): Promise<void> {
     await this.guarded('ping', async () => {
-      this.assertNoEviction(await this.driver.evictionPolicies());
+      await this.checkPolicies(undefined, true);
       await this.driver.ping();
     });
   }
@@ -217,25 +221,26 @@ export class RedisStore implements Store {
    * `noeviction` on every server (an evicted user index would let tokens escape "log out everywhere";
    * see SECURITY.md). Runs by itself before the store's first command, again in the background every
    * `policyCheckIntervalMs`, and on every call while it fails, so fixing the configuration recovers
-   * without a restart. Call it (or `TokenManager.checkHealth`) at start-up to fail early.
+   * without a restart. Call it (or `TokenManager.checkHealth`) at start-up to fail early: it asks every
+   * primary (in parallel) and fails when any of them is evicting or cannot be reached.
    * When the server does not let this client read CONFIG, the check passes (it cannot be made).
+   *
+   * On a cluster the check is made per primary (when the driver tells which primary serves a key, as
+   * `ioredisDriver` and `nodeRedisDriver` do), each primary bounded by `commandTimeoutMs`, so one
+   * primary that cannot be reached does not take the others down:
+   * - a call waits only for the check of the primary that serves its user (a few milliseconds), and
+   *   the other primaries are checked in the background;
+   * - a primary whose policy is known to evict fails EVERY call (`StoreMisconfiguredError`), whichever
+   *   primary serves it, until the policy is fixed: a misconfiguration is loud, not a partial outage;
+   * - a primary that cannot be reached (down, paused, partitioned: no answer within `commandTimeoutMs`)
+   *   fails the calls of its own users with `StoreUnavailableError` (it cannot serve them anyway), at
+   *   once for a second after a failed attempt, then with a new attempt; calls for users on the other
+   *   primaries go on. Its policy is read when it answers again, before any of its users' calls runs.
    * @throws {StoreMisconfiguredError} (code `ERR_STORE_EVICTION_POLICY`, a `StoreUnavailableError`: HTTP 503).
-   * @throws {StoreUnavailableError} Redis cannot be reached.
+   * @throws {StoreUnavailableError} Redis (any primary) cannot be reached.
    */
   async checkEvictionPolicy(): Promise<void> {
-    await this.guarded('checkEvictionPolicy', () => this.driver.evictionPolicies().then((p) => this.assertNoEviction(p)));
-  }
-
-  private assertNoEviction(policies: string[]): void {
-    this.policyCheckedAtMs = Date.now();
-    this.policyCheckedConnection = this.driver.connections();
-    const bad = policies.find((p) => p !== 'noeviction');
-    this.evictionPolicyOk = bad === undefined;
-    if (bad !== undefined)
-      throw new StoreMisconfiguredError(
-        `Redis maxmemory-policy is "${bad}": Redis could evict a user's token index while the tokens live on, and "log out everywhere" would miss them; set maxmemory-policy to noeviction on the Redis that holds tokens`,
-      );
-    this.evictionPolicyOk = true;
+    await this.guarded('checkEvictionPolicy', () => this.checkPolicies(undefined, true));
   }
 
   /**
@@ -246,32 +251,107 @@ export class RedisStore implements Store {
    */
   private async run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
     return this.guarded(script.name, async () => {
-      if (!this.evictionPolicyOk) this.assertNoEviction(await this.driver.evictionPolicies());
-      else if (Date.now() - this.policyCheckedAtMs >= this.policyCheckIntervalMs) this.recheckPolicyInBackground();
+      await this.checkPolicies(keys[0], false);
       return this.driver.runScript(script, keys, args);
     });
   }
 
-  /** Repeats the eviction-policy check off the request path; a bad policy fails the calls after it. */
-  private recheckPolicyInBackground(): void {
-    this.policyCheckedAtMs = Date.now();
-    this.driver.evictionPolicies().then(
-      (policies) => {
-        try {
-          this.assertNoEviction(policies);
-        } catch {
-          // evictionPolicyOk is now false: the next call repeats the check and fails with it.
-        }
-      },
-      () => {}, // a connection fault: the calls themselves report it
-    );
+  /** True when the driver checks the policy per primary (see {@link RedisDriver.primaries}). */
+  private perPrimary(): boolean {
+    const d = this.driver;
+    return typeof d.primaries === 'function' && typeof d.primaryOf === 'function' && typeof d.evictionPolicyOf === 'function';
+  }
+
+  /**
+   * The eviction-policy gate (see {@link RedisStore.checkEvictionPolicy}). With `key`: waits for the
+   * check of the primary that serves it (and of any primary known to evict), starts the others' in the
+   * background; without: checks every primary (`fresh`: asks again even where the answer is known).
+   * @throws {StoreMisconfiguredError} a primary is known to evict.
+   * @throws {StoreUnavailableError} a primary this call needs could not be asked.
+   */
+  private async checkPolicies(key: string | undefined, fresh: boolean): Promise<void> {
+    const connection = this.driver.connections();
+    if (connection !== this.policyConnection) {
+      // A reconnect may have reached a restarted Redis with another policy: check again before using it.
+      this.policyConnection = connection;
+      this.policies = new Map();
+      this.policyCheckedAtMs = Date.now();
+    }
+    const perPrimary = this.perPrimary();
+    const all = perPrimary ? this.driver.primaries!() : [ALL_PRIMARIES];
+    const own = key === undefined ? undefined : perPrimary ? this.driver.primaryOf!(key) : ALL_PRIMARIES;
+    const needed = own === undefined ? all : [own];
+    const now = Date.now();
+    const repeat = now - this.policyCheckedAtMs >= this.policyCheckIntervalMs;
+    if (repeat) this.policyCheckedAtMs = now;
+    const waits: Promise<void>[] = [];
+    const ids = [...new Set([...all, ...needed])];
+    for (const id of ids) {
+      const known = this.policies.get(id);
+      if (fresh) waits.push(this.checkPrimary(id, true));
+      else if (known !== undefined && isEvicting(known.policy)) waits.push(this.checkPrimary(id)); // known bad: ask again (recovers without a restart)
+      else if (known?.policy !== undefined) {
+        if (repeat) void this.checkPrimary(id); // known good: the background repeat
+      } else if (needed.includes(id)) {
+        const failedJustNow = known?.error !== undefined && !known.inFlight && now - known.attemptedAtMs < RETRY_UNREACHABLE_PRIMARY_MS;
+        if (!failedJustNow) waits.push(this.checkPrimary(id));
+      } else if (!known?.inFlight && (known === undefined || now - known.attemptedAtMs >= RETRY_UNREACHABLE_PRIMARY_MS)) void this.checkPrimary(id);
+    }
+    await Promise.all(waits);
+    for (const id of ids) {
+      const policy = this.policies.get(id)?.policy;
+      if (isEvicting(policy))
+        throw new StoreMisconfiguredError(
+          `Redis maxmemory-policy is "${policy}": Redis could evict a user's token index while the tokens live on, and "log out everywhere" would miss them; set maxmemory-policy to noeviction on the Redis that holds tokens`,
+        );
+    }
+    for (const id of needed) {
+      const known = this.policies.get(id);
+      // A connection that cannot serve the store (the ioredis driver: a database the server lacks) says so.
+      if (known?.error instanceof StoreMisconfiguredError) throw known.error;
+      if (known?.policy === undefined || (fresh && known.error !== undefined))
+        throw new StoreUnavailableError(
+          `token store unavailable: could not read maxmemory-policy from ${id === ALL_PRIMARIES || id === ONLY_PRIMARY ? 'Redis' : `primary ${id}`} at ${this.where()}`,
+          known?.error === undefined ? undefined : { cause: safeError(known.error) },
+        );
+    }
+  }
+
+  /**
+   * Asks one primary its policy (one attempt in flight per primary; `fresh`: a new attempt after the
+   * one in flight), bounded by `commandTimeoutMs`, and records the answer, or the fault (keeping a
+   * policy read before: a fault says nothing about it). Never rejects. An answer that arrives after a
+   * reconnect goes to the old record, not the new one.
+   */
+  private checkPrimary(id: string, fresh = false): Promise<void> {
+    let known = this.policies.get(id);
+    if (!known) this.policies.set(id, (known = { attemptedAtMs: 0 }));
+    const record = known;
+    if (fresh && record.inFlight) return record.inFlight.then(() => this.checkPrimary(id, true));
+    return (record.inFlight ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const read = this.perPrimary()
+          ? this.driver.evictionPolicyOf!(id)
+          : this.driver.evictionPolicies().then((ps) => ps.find((p) => p !== 'noeviction') ?? (ps.length > 0 ? 'noeviction' : null));
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no reply to CONFIG GET maxmemory-policy within commandTimeoutMs = ${this.timeoutMs}`)), this.timeoutMs);
+        });
+        record.policy = await Promise.race([read, timeout]);
+        record.error = undefined;
+      } catch (error) {
+        record.error = error;
+      } finally {
+        clearTimeout(timer);
+        record.attemptedAtMs = Date.now();
+        record.inFlight = undefined;
+      }
+    })());
   }
 
   /** Runs `fn` under the store's readiness and timeout rules (see {@link RedisStore.run}). */
   private async guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const state = this.driver.state();
-    // A reconnect may have reached a restarted Redis with another policy: check again before using it.
-    if (this.driver.connections() !== this.policyCheckedConnection) this.evictionPolicyOk = false;
     if (state === 'down' || this.closed) throw this.down();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -331,6 +411,29 @@ export class RedisStore implements Store {
       return '(unknown endpoint)';
     }
   }
+}
+
+/** The one pseudo-primary of a driver without per-primary checks (see {@link RedisDriver.primaries}). */
+const ALL_PRIMARIES = '*';
+
+/** After a failed attempt to read a primary's policy, its users' calls fail at once for this long (milliseconds), then try again. */
+const RETRY_UNREACHABLE_PRIMARY_MS = 1000;
+
+/** What the store knows of one primary's `maxmemory-policy`. */
+interface PrimaryPolicy {
+  /** The policy read; `null`: the server does not let this client read it (the check passes); undefined: not read yet. */
+  policy?: string | null;
+  /** The fault of the last attempt, if it failed (connection fault, or no answer within `commandTimeoutMs`). */
+  error?: unknown;
+  /** When the last attempt ended (Date.now()), 0 before any. */
+  attemptedAtMs: number;
+  /** The attempt under way. */
+  inFlight?: Promise<void>;
+}
+
+/** True for a policy read that lets Redis evict keys. */
+function isEvicting(policy: string | null | undefined): policy is string {
+  return typeof policy === 'string' && policy !== 'noeviction';
 }
 
 function throttleArgs(t: StoreThrottlePolicy | null | undefined): [string, string] {

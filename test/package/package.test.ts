@@ -75,6 +75,14 @@ describe('package exports', () => {
     expect((report.analysis.problems ?? []).map((p) => `${p.kind} ${p.entrypoint ?? ''} ${p.resolutionKind ?? ''}`)).toEqual([]);
   }, 120_000);
 
+  it('the tarball carries the licence, the changelog and the security policy beside the code', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'CHANGELOG.md', 'SECURITY.md', 'package.json', 'dist/index.js', 'dist/index.cjs']));
+    expect(files.filter((f) => !/^(dist\/|LICENSE$|README\.md$|CHANGELOG\.md$|SECURITY\.md$|package\.json$)/.test(f)), 'nothing else (no tests, sources or bench)').toEqual([]);
+    expect(readFileSync(new URL('../../LICENSE', import.meta.url), 'utf8')).toMatch(/^MIT License/);
+  }, 60_000);
+
   it('publint finds no errors or warnings in package.json', async () => {
     const { publint } = await import('publint');
     const { messages } = await publint({ pkgDir: process.cwd(), level: 'warning' });

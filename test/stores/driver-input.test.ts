@@ -64,6 +64,37 @@ describe('a `{ url }` whose database is not a whole number is refused when the d
     redis.disconnect();
   });
 
+  it('a `?db=` query: ioredis takes a whole number that agrees with the path; node-redis (which ignores it) refuses it; a password in the query never shows', async () => {
+    const bad = (make: () => unknown): string => {
+      try {
+        make();
+      } catch (e) {
+        expect(e).toBeInstanceOf(InvalidArgumentValueError);
+        return (e as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    for (const query of ['?db=abc', '?db=-1', '?db=1&db=2', '?db=2&password=Pw-Query-771'])
+      expect(bad(() => ioredisDriver({ url: `${server.url}/3${query}` }))).not.toContain('Pw-Query-771');
+    expect(bad(() => ioredisDriver({ url: `${server.url}/?db=abc&password=Pw-Query-771` }))).toMatch(/\?db=.*must be one whole number/);
+    for (const url of [`${server.url}/?db=3`, `${server.url}?db=3`, `${server.url}/3?db=3&password=Pw-Query-771`]) {
+      const message = bad(() => nodeRedisDriver({ url }));
+      expect(message).toMatch(/ignores `\?db=`/);
+      expect(message).not.toContain('Pw-Query-771');
+    }
+    // An app's node-redis client made with `?db=` is in database 0: refused too.
+    const app = createClient6({ url: `${server.url}/?db=3` });
+    expect(() => nodeRedisDriver(app as never)).toThrow(/ignores `\?db=`/);
+    // ioredis with `?db=2` uses database 2, as the URL says.
+    const { store, manager } = managerOn(ioredisDriver({ url: `${server.url}/?db=2` }));
+    await manager.create('q');
+    await store.close();
+    await admin.select(2);
+    expect((await admin.keys('*input*')).length).toBeGreaterThan(0);
+    await admin.flushdb();
+    await admin.select(0);
+  });
+
   it('a whole number, or no database, is accepted', async () => {
     for (const url of [server.url, `${server.url}/`, `${server.url}/3`]) {
       await ioredisDriver({ url }).close();

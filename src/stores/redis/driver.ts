@@ -219,13 +219,17 @@ export function safeError(error: unknown, depth = 0): Error {
   return copy;
 }
 
-/** A Redis URL with its password (and user name) replaced by `***`, for error messages. */
+/**
+ * A Redis URL with its user name, password and every query value replaced by `***`, for error messages
+ * (ioredis also reads `?password=` from the query).
+ */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
     if (u.username) u.username = '***';
-    return u.toString();
+    for (const key of [...new Set(u.searchParams.keys())]) u.searchParams.set(key, '***');
+    return u.toString().replaceAll('%2A%2A%2A', '***');
   } catch {
     return '(an unparsable URL)';
   }
@@ -233,10 +237,13 @@ export function redactUrl(url: string): string {
 
 /**
  * Checks the `url` of a driver's `{ url }` form: `redis://` or `rediss://`, parsable, and a database
- * path that is absent or a whole number (`/0`, `/15`). Messages show the URL without its password.
+ * that is absent or a whole number: in the path (`/0`, `/15`), or, where the client reads it
+ * (`queryDb: true`, ioredis), in a `?db=` query parameter, which must then agree with the path. A client
+ * that ignores `?db=` (node-redis) is refused one, so that it cannot use database 0 unnoticed. Messages
+ * show the URL without its password.
  * @throws {InvalidArgumentValueError}
  */
-export function checkRedisUrl(fn: string, url: unknown, clientWord: string): string {
+export function checkRedisUrl(fn: string, url: unknown, clientWord: string, options: { queryDb: boolean }): string {
   if (typeof url !== 'string' || !/^rediss?:\/\//i.test(url))
     throw new InvalidArgumentValueError(`${fn}: \`url\` must be a redis:// or rediss:// URL (or pass ${clientWord})`);
   let u: URL;
@@ -250,6 +257,17 @@ export function checkRedisUrl(fn: string, url: unknown, clientWord: string): str
     throw new InvalidArgumentValueError(
       `${fn}: the database in \`url\` must be a whole number (redis://host:port/0 to /15 on a default Redis); got "/${path}" in ${redactUrl(url)}`,
     );
+  const queryDbs = u.searchParams.getAll('db');
+  if (queryDbs.length > 0) {
+    if (!options.queryDb)
+      throw new InvalidArgumentValueError(
+        `${fn}: the client ignores \`?db=\` in a URL (it would use database 0): give the database in the path (redis://host:port/3); got ${redactUrl(url)}`,
+      );
+    if (queryDbs.length > 1 || !/^\d{1,9}$/.test(queryDbs[0]!) || (path !== '' && Number(path) !== Number(queryDbs[0])))
+      throw new InvalidArgumentValueError(
+        `${fn}: \`?db=\` in \`url\` must be one whole number that agrees with the path's database (or give the database in the path only); got ${redactUrl(url)}`,
+      );
+  }
   return url;
 }
 

@@ -104,7 +104,7 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
       throw new InvalidArgumentValueError(`ioredisDriver: the client's \`db\` option must be a whole number (0 to 15 on a default Redis); got ${JSON.stringify(String(o.db))}`);
   } else {
     rejectUnknownOptions('ioredisDriver', input, ['url']);
-    const url = checkRedisUrl('ioredisDriver', (input as { url?: unknown }).url, 'an ioredis client');
+    const url = checkRedisUrl('ioredisDriver', (input as { url?: unknown }).url, 'an ioredis client', { queryDb: true });
     redis = new Redis(url, {
       lazyConnect: true, // connects on first use: a store refused for a bad option leaves no socket open
       enableOfflineQueue: false,

@@ -117,7 +117,7 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
   let owned = false;
   if ('url' in input && typeof (input as { sendCommand?: unknown }).sendCommand !== 'function') {
     rejectUnknownOptions('nodeRedisDriver', input, ['url']);
-    const url = checkRedisUrl('nodeRedisDriver', (input as { url: unknown }).url, 'a node-redis client');
+    const url = checkRedisUrl('nodeRedisDriver', (input as { url: unknown }).url, 'a node-redis client', { queryDb: false });
     client = createClient({
       url,
       disableOfflineQueue: true,
@@ -133,6 +133,8 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
   const opts = optionsOf(client);
   if (opts?.keyPrefix || (client as { _keyPrefix?: unknown })._keyPrefix)
     throw new InvalidArgumentValueError("nodeRedisDriver: the client's node-redis `keyPrefix` option must be unset; use the store's `keyPrefix` option instead");
+  // node-redis reads the database from the URL's path only: an app client made with `?db=5` is in database 0.
+  if (!owned && typeof opts?.url === 'string') checkRedisUrl('nodeRedisDriver', opts.url, 'a node-redis client', { queryDb: false });
 
   const { watch, release } = watches.acquire(client);
   let detached = false;

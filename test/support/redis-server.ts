@@ -103,6 +103,8 @@ export async function startRedisServer(options: { port?: number; args?: string[]
 /** A running throwaway Redis Cluster (masters only, no replicas) on loopback ports. */
 export interface RedisClusterServer {
   nodes: { host: string; port: number }[];
+  /** Starts node `index` again (after it was killed) on its port with its nodes.conf: it rejoins with its slots. */
+  restart(index: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -116,15 +118,11 @@ export async function startRedisCluster(count = 3): Promise<RedisClusterServer> 
   const { join } = await import('node:path');
   const dir = mkdtempSync(join(tmpdir(), 'rmt-cluster-'));
   const servers: RedisServer[] = [];
+  const args = (port: number) => ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir, '--cluster-node-timeout', '2000'];
   try {
     for (let i = 0; i < count; i++) {
       const port = await freePort();
-      servers.push(
-        await startRedisServer({
-          port,
-          args: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir, '--cluster-node-timeout', '2000'],
-        }),
-      );
+      servers.push(await startRedisServer({ port, args: args(port) }));
     }
     const create = spawnSync(
       'redis-cli',
@@ -151,6 +149,10 @@ export async function startRedisCluster(count = 3): Promise<RedisClusterServer> 
   }
   return {
     nodes: servers.map((s) => ({ host: '127.0.0.1', port: s.port })),
+    restart: async (index) => {
+      const port = servers[index]!.port;
+      servers[index] = await startRedisServer({ port, args: args(port) });
+    },
     stop: async () => {
       await Promise.all(servers.map((s) => s.stop()));
       rmSync(dir, { recursive: true, force: true });

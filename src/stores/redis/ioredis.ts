@@ -122,7 +122,15 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
    * or Sentinel client first checks that its database exists ({@link checkDatabase}).
    */
   async function evictionPolicyOf(id: string): Promise<string | null> {
-    const node = masters().find((n) => idOf(n) === id);
+    let node = masters().find((n) => idOf(n) === id);
+    if (!node && redis.isCluster) {
+      // ioredis drops a master it lost from nodes('master') and connects to it again only when a command
+      // is routed to one of its slots: route one (EXISTS of a key in its slot) so that a restarted
+      // primary is used again, without the app's own traffic, which the store holds back meanwhile.
+      const key = keyServedBy(redis as Cluster, id);
+      if (key !== undefined) await (redis as Cluster).exists(key);
+      node = masters().find((n) => idOf(n) === id);
+    }
     if (!node) throw new Error(`ioredis: no connection to primary ${id} (not among the cluster's masters now)`);
     if (redis.isCluster && (node.status === 'end' || node.status === 'close' || node.status === 'reconnecting'))
       throw new Error(`ioredis: the connection to primary ${id} is down`);
@@ -283,4 +291,13 @@ export class IoredisStore extends RedisStore {
     super({ driver, keyPrefix: options.keyPrefix, commandTimeoutMs: options.commandTimeoutMs, policyCheckIntervalMs: options.policyCheckIntervalMs });
     this.redis = driver.redis;
   }
+}
+
+/** A key whose hash slot `cluster`'s slot map gives to the master `id` (`host:port`), or undefined when it serves none. */
+function keyServedBy(cluster: Cluster, id: string): string | undefined {
+  for (let i = 0; i < 100_000; i++) {
+    const key = `{redis-multitokens:probe:${i}}`;
+    if (cluster.slots[hashSlot(key)]?.[0] === id) return key;
+  }
+  return undefined;
 }

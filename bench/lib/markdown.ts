@@ -67,7 +67,7 @@ export function markdown(r: Results): string {
     '```sh',
     'npm ci',
     'npm run bench                      # full run (about 10 minutes on 2 cores); writes this file',
-    'npm run bench -- --quick           # under 2 minutes, fewer rounds and tokens',
+    'npm run bench -- --quick           # under 2 minutes, fewer rounds and tokens; written to bench/results/quick/, not recorded',
     'npm run bench -- --only scale      # one scenario (verify, http, memory, scale); others kept from latest.json',
     'npm run bench -- --render          # measure nothing: redraw this file and the chart from latest.json',
     '```',

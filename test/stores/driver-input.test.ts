@@ -185,6 +185,29 @@ describe('node-redis client pools are refused', () => {
     });
 });
 
+describe('a node-redis app client that met its start-up errors before the store watched it', () => {
+  it('a database the server lacks, connect() still pending: the 503 gives a reason and where to look', async () => {
+    const client = createClient6({ url: server.url, database: 7, socket: { reconnectStrategy: 100 } });
+    client.on('error', () => {});
+    const connecting = client.connect().catch(() => {});
+    await new Promise((r) => setTimeout(r, 300)); // SELECT 7 has failed by now, before the driver exists
+    const { store, manager } = managerOn(nodeRedisDriver(client as never));
+    try {
+      const error = await manager.create('u').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      // "is down: ..." at once, or "never became ready: ..." after commandTimeoutMs: either way, a reason.
+      expect((error as Error).message).toMatch(/(is down|never became ready): .*(not ready|DB index)/);
+    } finally {
+      await store.close();
+      client.destroy();
+      await connecting;
+    }
+  });
+});
+
 describe("the other library's client is named as such", () => {
   it('a node-redis client given to ioredisDriver', () => {
     const client = createClient6({ url: server.url });

@@ -227,6 +227,9 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
             ? 'the node-redis client was closed (client.close(), quit() or destroy()); the store cannot use it any more'
             : 'the node-redis client is not connected (call client.connect() before using the store)',
         );
+      // Errors the client met before this driver watched it were not seen: say where to look.
+      if (!watch.lastError && !isReadyNow())
+        return new Error("the node-redis client is open but not ready (a refused AUTH, a database the server lacks and other start-up errors go to the client's 'error' listeners)");
       return watch.lastError;
     },
     async ping() {

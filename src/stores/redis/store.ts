@@ -359,7 +359,8 @@ export class RedisStore implements Store {
         () =>
           reject(
             new StoreUnavailableError(
-              `token store unavailable: no reply from Redis at ${this.where()} within commandTimeoutMs = ${this.timeoutMs} (${operation})`,
+              `token store unavailable: no reply from Redis at ${this.where()} within commandTimeoutMs = ${this.timeoutMs} (${operation})` +
+                (state === 'starting' && this.driver.state() !== 'ready' ? `; the connection never became ready: ${safeError(this.driver.lastError() ?? new Error('no reason given')).message}` : ''),
             ),
           ),
         this.timeoutMs,

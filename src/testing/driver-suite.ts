@@ -79,6 +79,23 @@ function describeDriver(driver: RedisDriver): string {
   return `state ${driver.state()}, ${driver.connections()} connections, last error ${driver.lastError()?.message ?? 'none'}`;
 }
 
+/**
+ * Waits until `driver` reports its stopped server's connection down (10 s at most). When it does not,
+ * the failure also says what answers on the server's port now: a client that is `ready` again has
+ * reached some Redis there (another process's server on a reused port would show another process_id).
+ */
+async function seesDown(server: DriverTestServer, driver: RedisDriver): Promise<void> {
+  try {
+    await eventually('the driver sees the connection down', 10_000, () => driver.state() === 'down', () => describeDriver(driver));
+  } catch (error) {
+    const info = await server.command(['INFO', 'server']).then(
+      (reply) => String(reply).split('\r\n').filter((l) => /^(process_id|tcp_port|uptime_in_seconds|executable|config_file):/.test(l)).join(', '),
+      (e: unknown) => `nothing (${(e as Error).message})`,
+    );
+    throw new Error(`${(error as Error).message}; on the stopped server's port answers: ${info}`);
+  }
+}
+
 /** `host:port` of a redis:// URL. */
 function hostPortOf(url: string): string {
   const u = new URL(url);
@@ -140,7 +157,7 @@ export function driverConformanceCases(factory: DriverFactory): ConformanceCase[
     const m = managerOn(store);
     await m.create('u');
     await server.stop();
-    await eventually('the driver sees the connection down', 10_000, () => driver.state() === 'down', () => describeDriver(driver));
+    await seesDown(server, driver);
     await assert.rejects(m.create('u'), StoreUnavailableError);
     await server.start();
     await eventually('the store recovers by itself', 15_000, async () => (await m.checkHealth(), true));
@@ -157,7 +174,7 @@ export function driverConformanceCases(factory: DriverFactory): ConformanceCase[
     const m = managerOn(store);
     const c = await m.create('u');
     await server.stop();
-    await eventually('the driver sees the connection down', 10_000, () => driver.state() === 'down', () => describeDriver(driver));
+    await seesDown(server, driver);
     const started = Date.now();
     const results = await Promise.allSettled(Array.from({ length: 200 }, () => m.verify(c.token)));
     // A bound, not a speed measurement: failing at once rather than after the 10 s command timeout.
@@ -264,7 +281,7 @@ export function driverConformanceCases(factory: DriverFactory): ConformanceCase[
     assert.ok(!owned.driver.endpoint().includes('pw-Sup3rSecret'), 'endpoint()');
     assert.ok(owned.driver.endpoint().includes(hostPortOf(server.url)), `endpoint() names host:port: ${owned.driver.endpoint()}`);
     await server.stop();
-    await eventually('the driver sees the connection down', 10_000, () => owned.driver.state() === 'down');
+    await seesDown(server, owned.driver);
     const error = await m.verify(c.token).then(
       () => assert.fail('verify resolved with the server down'),
       (e: unknown) => e as Error,

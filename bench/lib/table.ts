@@ -30,19 +30,11 @@ export interface TableRow {
 
 type Results = Record<string, ScenarioResult | undefined>;
 
-interface RowSpec {
-  id: string;
-  label: string;
-  figure: string;
-  issueToday: string;
-  issueTodayValue: number;
-  target: string;
-  direction: '>=' | '<=';
-  targetValue: number;
-  unit: string;
+/** How a row is made: the issue's fixed columns, where its measured figure is, and what to show beside it. */
+type RowSpec = Omit<TableRow, 'measured' | 'detail' | 'status'> & {
   pick(r: Results): Figure | undefined;
   detail(r: Results): string;
-}
+};
 
 const f = (fig: Figure | undefined, digits = 2) => (fig && Number.isFinite(fig.median) ? fig.median.toFixed(digits) : '—');
 const fig = (r: Results, scenario: string, kind: 'figures' | 'ratios', name: string): Figure | undefined => r[scenario]?.[kind][name];

@@ -13,7 +13,7 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import type { TokenManager } from '../core/manager.js';
 import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
-import { authorizationFromRawHeaders } from '../http/authorization.js';
+import { authorizationOfRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
 import { ERROR_BODY_CONTENT_TYPE, applyErrorBody, checkErrorHandlerOptions, errorBodyJson, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
 import { scopeRequirement, type ScopeRequirementOptions } from '../http/scopes.js';
@@ -60,19 +60,27 @@ export function sendAuthError(res: Response, response: HttpErrorResponse): void 
  */
 export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): RequestHandler {
   const checked = checkAuthOptions(manager, options);
-  return async (req: Request, res: Response, next: NextFunction) => {
-    let outcome;
-    try {
-      outcome = await authenticate(manager, authorizationFromRawHeaders(req.rawHeaders), checked);
-      if (outcome.kind === 'refused') return sendAuthError(res, outcome.response);
-    } catch (error) {
-      return next(error); // loadUser threw, or the answer could not be sent: the app's error handler decides
-    }
-    if (outcome.kind === 'authenticated') {
-      req.auth = outcome.auth as TokenAuth;
-      Object.defineProperty(req, AUTH, { value: outcome.auth, configurable: true, enumerable: false });
-    }
-    next();
+  // No async wrapper: one `then` on `authenticate`, whose promise is returned (Express 5 passes a
+  // rejection to `next(err)`), and nothing built per request but what the request keeps.
+  return function redisMultitokensAuth(req: Request, res: Response, next: NextFunction) {
+    return authenticate(manager, authorizationOfRawHeaders(req.rawHeaders), checked).then(
+      (outcome) => {
+        if (outcome.kind === 'refused') {
+          try {
+            sendAuthError(res, outcome.response);
+          } catch (error) {
+            next(error); // the answer could not be sent (errorBody gave a BigInt or a cycle): the app's error handler decides
+          }
+          return;
+        }
+        if (outcome.kind === 'authenticated') {
+          req.auth = outcome.auth as TokenAuth;
+          Object.defineProperty(req, AUTH, { value: outcome.auth, configurable: true, enumerable: false });
+        }
+        next();
+      },
+      next, // loadUser threw: the app's error handler decides
+    );
   };
 }
 

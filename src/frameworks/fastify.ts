@@ -16,7 +16,7 @@ import { rejectUnknownOptions } from '../core/options.js';
 import type { TokenManager } from '../core/manager.js';
 import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
-import { authorizationFromRawHeaders } from '../http/authorization.js';
+import { authorizationOfRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
 import { DEFAULT_REALM, ERROR_BODY_CONTENT_TYPE, applyErrorBody, checkErrorHandlerOptions, errorBodyJson, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
 import { checkScopes, scopeRequirement, type ScopeRequirementOptions } from '../http/scopes.js';
@@ -95,27 +95,52 @@ interface HookRun {
   loadUser: AuthOptions<RegisteredUser>['loadUser'];
   realm: string;
 }
-const hookRuns = new WeakMap<FastifyRequest, HookRun>();
+/**
+ * Where a request keeps its {@link HookRun}: a request decorator (null until a hook lets the request
+ * through), so every request has it from its constructor and setting it changes no object shape
+ * (a WeakMap entry per request cost more). A symbol of this copy of the module, as the plugin is.
+ */
+const HOOK_RUN = Symbol('redis-multitokens.fastify.hookRun');
+type WithHookRun = FastifyRequest & { [HOOK_RUN]: HookRun | null };
 
 function hookFor(manager: TokenManager, options: AuthOptions<RegisteredUser>): TokenAuthHook {
   const realm = options.realm ?? DEFAULT_REALM;
   const scopes = options.scopes ?? [];
-  return async function redisMultitokensAuth(request, reply) {
-    const earlier = hookRuns.get(request);
-    if (request.auth && earlier && earlier.manager === manager && earlier.loadUser === options.loadUser) {
-      // Authenticated in this request already (the global hook, then a route's): no second verify,
-      // only this hook's own scopes, in its realm.
-      const refused = scopes.length > 0 ? checkScopes(manager, request.auth.token, scopes, realm) : null;
-      if (refused) return sendAuthError(reply, applyErrorBody(refused, options.errorBody));
-      hookRuns.set(request, { ...earlier, realm });
-      return undefined;
+  // What this hook records of a request it lets through: the same for every request, so built once.
+  const run: HookRun = { manager, loadUser: options.loadUser, realm };
+  // Not an async function: the hook returns `authenticate`'s promise chained once (a promise, as Fastify
+  // expects of a two-argument hook), and builds no object per request beyond what the request keeps.
+  return function redisMultitokensAuth(request, reply) {
+    if (request.auth) {
+      const earlier = (request as WithHookRun)[HOOK_RUN];
+      if (earlier && earlier.manager === manager && earlier.loadUser === options.loadUser) {
+        // Authenticated in this request already (the global hook, then a route's): no second verify,
+        // only this hook's own scopes, in its realm.
+        const refused = scopes.length > 0 ? checkScopes(manager, request.auth.token, scopes, realm) : null;
+        if (refused) return settle(() => sendAuthError(reply, applyErrorBody(refused, options.errorBody)));
+        (request as WithHookRun)[HOOK_RUN] = run;
+        return RESOLVED;
+      }
     }
-    const outcome = await authenticate(manager, authorizationFromRawHeaders(request.raw.rawHeaders), options);
-    if (outcome.kind === 'refused') return sendAuthError(reply, outcome.response);
-    hookRuns.set(request, { manager, loadUser: options.loadUser, realm });
-    if (outcome.kind === 'authenticated') request.auth = outcome.auth;
-    return undefined;
+    return authenticate(manager, authorizationOfRawHeaders(request.raw.rawHeaders), options).then((outcome) => {
+      if (outcome.kind === 'refused') return sendAuthError(reply, outcome.response);
+      (request as WithHookRun)[HOOK_RUN] = run;
+      if (outcome.kind === 'authenticated') request.auth = outcome.auth;
+      return undefined;
+    });
   };
+}
+
+/** The settled promise of a hook that lets the request through without waiting. */
+const RESOLVED: Promise<undefined> = Promise.resolve(undefined);
+
+/** `fn()` as a promise: its value, or its exception as a rejection (as an async hook would give). */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 function scopeHook(
@@ -144,6 +169,7 @@ async function plugin(fastify: FastifyInstance, pluginOptions: FastifyTokenAuthO
     );
 
   fastify.decorateRequest('auth', null);
+  fastify.decorateRequest(HOOK_RUN, null);
   fastify.decorate('tokenAuth', (routeOptions?: RouteTokenAuthOptions) => {
     if (routeOptions !== undefined && (routeOptions === null || typeof routeOptions !== 'object'))
       throw new InvalidArgumentTypeError('tokenAuth: route options must be an object');
@@ -161,7 +187,7 @@ async function plugin(fastify: FastifyInstance, pluginOptions: FastifyTokenAuthO
     // No realm given: the one of the tokenAuth hook that ran for the request (one check per realm seen).
     const byRealm = new Map<string, ReturnType<typeof scopeRequirement>>();
     return scopeHook(fixed, (request) => {
-      const realm = hookRuns.get(request)?.realm;
+      const realm = (request as WithHookRun)[HOOK_RUN]?.realm;
       if (realm === undefined) return fixed;
       let check = byRealm.get(realm);
       if (!check) byRealm.set(realm, (check = scopeRequirement(manager, scopes, { errorBody: options.errorBody, ...given, realm })));

@@ -18,9 +18,9 @@ import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../core/err
 import type { TokenManager } from '../core/manager.js';
 import { rejectUnknownOptions } from '../core/options.js';
 import type { RegisteredUser } from '../core/register.js';
+import { authorizationOfRawHeaders } from '../http/authorization.js';
 import {
   authenticate,
-  authorizationFromRawHeaders,
   checkAuthOptions,
   deviceDetails,
   applyErrorBody,
@@ -83,7 +83,7 @@ function refusal(response: HttpErrorResponse): HTTPException {
  */
 function authorizationOf(c: Context): string | string[] | undefined {
   const incoming = (c.env as { incoming?: { rawHeaders?: unknown } } | undefined)?.incoming;
-  if (incoming && Array.isArray(incoming.rawHeaders)) return authorizationFromRawHeaders(incoming.rawHeaders as string[]);
+  if (incoming && Array.isArray(incoming.rawHeaders)) return authorizationOfRawHeaders(incoming.rawHeaders as string[]);
   return c.req.header('Authorization');
 }
 

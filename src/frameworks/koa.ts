@@ -13,10 +13,10 @@
 import type { Middleware, ParameterizedContext } from 'koa';
 import type { TokenManager } from '../core/manager.js';
 import type { RegisteredUser } from '../core/register.js';
+import { authorizationOfRawHeaders } from '../http/authorization.js';
 import {
   authenticate,
   checkAuthOptions,
-  authorizationFromRawHeaders,
   deviceDetails,
   applyErrorBody,
   checkErrorHandlerOptions,
@@ -71,7 +71,7 @@ export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager:
 export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): Middleware<OptionalAuthState<User>> {
   const checked = checkAuthOptions(manager, options);
   return async function redisMultitokensAuth(ctx, next) {
-    const outcome = await authenticate(manager, authorizationFromRawHeaders(ctx.req.rawHeaders), checked);
+    const outcome = await authenticate(manager, authorizationOfRawHeaders(ctx.req.rawHeaders), checked);
     if (outcome.kind === 'refused') return sendAuthError(ctx, outcome.response);
     if (outcome.kind === 'authenticated') ctx.state.auth = outcome.auth;
     await next();

@@ -42,7 +42,7 @@ import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../core/err
 import type { TokenManager } from '../core/manager.js';
 import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
-import { authorizationFromRawHeaders } from '../http/authorization.js';
+import { authorizationOfRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
 import {
   ERROR_BODY_CONTENT_TYPE,
@@ -249,7 +249,7 @@ export class TokenAuthGuard implements CanActivate {
       refused = r && applyErrorBody(r, errorBody);
     } else {
       const raw = request.raw ?? request;
-      const outcome = await authenticate(manager, authorizationFromRawHeaders(raw.rawHeaders ?? []), { loadUser, realm, errorBody, optional, scopes });
+      const outcome = await authenticate(manager, authorizationOfRawHeaders(raw.rawHeaders ?? []), { loadUser, realm, errorBody, optional, scopes });
       if (outcome.kind === 'refused') refused = outcome.response;
       else request[AUTH] = outcome.kind === 'authenticated' ? outcome.auth : null;
     }

@@ -1,9 +1,9 @@
 import { InvalidArgumentTypeError, errorKinds } from '../core/errors.js';
 import { rejectUnknownOptions } from '../core/options.js';
-import type { TokenManager } from '../core/manager.js';
+import type { TokenManager, VerifyResult } from '../core/manager.js';
 import type { RegisteredUser } from '../core/register.js';
 import type { TokenRecord } from '../core/types.js';
-import { parseAuthorization } from './authorization.js';
+import { parseAuthorization, type AuthorizationParse } from './authorization.js';
 import {
   DEFAULT_REALM,
   applyErrorBody,
@@ -92,52 +92,89 @@ export function checkAuthOptions<User>(manager: unknown, options: AuthOptions<Us
  * copy of the package's `StoreUnavailableError`); errors thrown by `loadUser` or `errorBody` (and
  * unexpected faults) propagate. Emits `authFailed` for missing and malformed headers, unknown users and
  * missing scopes (the manager emits it for bad tokens).
- * @param authorization every `Authorization` header value of the request (see `authorizationFromRawHeaders`).
+ * @param authorization every `Authorization` header value of the request (see `authorizationOfRawHeaders`).
  */
-export async function authenticate<User = RegisteredUser>(
+export function authenticate<User = RegisteredUser>(
   manager: TokenManager,
   authorization: string | readonly string[] | undefined,
   options: AuthOptions<User> = {},
 ): Promise<AuthOutcome<User>> {
+  let parsed: AuthorizationParse;
+  try {
+    parsed = parseAuthorization(authorization);
+    if (parsed.kind !== 'token') return Promise.resolve(headerRefusal(manager, parsed, options));
+  } catch (error) {
+    return Promise.reject(error); // an `authFailed` listener or `errorBody` threw: a rejection, as from an async function
+  }
+  let verifying: Promise<VerifyResult>;
+  try {
+    verifying = manager.verify(parsed.token);
+  } catch (error) {
+    verifying = Promise.reject(error); // a `verify` that throws instead of rejecting: the same answers
+  }
+  // One `then` per request: no async wrapper around `verify`, no closure per request beyond these two.
+  return verifying.then(
+    (result) => afterVerify(manager, result, options),
+    (error: unknown) => verifyFailed(error, options),
+  );
+}
+
+/** A refused outcome, its body through `errorBody`. */
+function refuse<User>(response: AuthErrorResponse, options: AuthOptions<User>): AuthOutcome<User> {
+  return { kind: 'refused', response: applyErrorBody(response, options.errorBody), reason: response.body.reason };
+}
+
+/** The outcome for a missing or malformed header (no I/O). */
+function headerRefusal<User>(manager: TokenManager, parsed: Exclude<AuthorizationParse, { kind: 'token' }>, options: AuthOptions<User>): AuthOutcome<User> {
   const realm = options.realm ?? DEFAULT_REALM;
-  const refuse = (response: AuthErrorResponse): AuthOutcome<User> => ({
-    kind: 'refused',
-    response: applyErrorBody(response, options.errorBody),
-    reason: response.body.reason,
-  });
-  const parsed = parseAuthorization(authorization);
   if (parsed.kind === 'missing') {
     if (options.optional) return { kind: 'anonymous' };
     manager.emit('authFailed', { reason: 'missing', tokenId: null });
-    return refuse(authenticationRequired(realm));
+    return refuse(authenticationRequired(realm), options);
   }
-  if (parsed.kind === 'malformed') {
-    manager.emit('authFailed', { reason: 'malformed', tokenId: null });
-    return refuse(challenge(401, realm, 'malformed_header', `malformed Authorization header: ${parsed.description}`, 'invalid_request'));
-  }
-  let result;
-  try {
-    result = await manager.verify(parsed.token);
-  } catch (error) {
-    if (errorKinds(error)?.includes('StoreUnavailableError')) return refuse(storeUnavailableResponse());
-    throw error;
-  }
+  manager.emit('authFailed', { reason: 'malformed', tokenId: null });
+  return refuse(challenge(401, realm, 'malformed_header', `malformed Authorization header: ${parsed.description}`, 'invalid_request'), options);
+}
+
+/** A store outage is a 503 answer; any other fault propagates. */
+function verifyFailed<User>(error: unknown, options: AuthOptions<User>): AuthOutcome<User> {
+  if (errorKinds(error)?.includes('StoreUnavailableError')) return refuse(storeUnavailableResponse(), options);
+  throw error;
+}
+
+/** After `verify`: refuse an invalid token, load the user (only when `loadUser` is set), check scopes. */
+function afterVerify<User>(manager: TokenManager, result: VerifyResult, options: AuthOptions<User>): AuthOutcome<User> | Promise<AuthOutcome<User>> {
   if (!result.valid) {
+    const realm = options.realm ?? DEFAULT_REALM;
     return result.reason === 'malformed'
-      ? refuse(challenge(401, realm, 'malformed_token', 'the token is not in the expected format', 'invalid_token'))
-      : refuse(challenge(401, realm, 'invalid_token', 'the token is invalid, expired or revoked', 'invalid_token'));
+      ? refuse(challenge(401, realm, 'malformed_token', 'the token is not in the expected format', 'invalid_token'), options)
+      : refuse(challenge(401, realm, 'invalid_token', 'the token is invalid, expired or revoked', 'invalid_token'), options);
   }
-  const user = options.loadUser ? await options.loadUser(result.userId, result.record) : ({ id: result.userId } as User);
+  if (!options.loadUser) return authenticated(manager, result.userId, { id: result.userId } as User, result.record, options);
+  const loading = options.loadUser(result.userId, result.record);
+  // A promise (or any thenable, as `await` takes it) is waited for; a plain value is used at once.
+  if ((typeof loading === 'object' || typeof loading === 'function') && loading !== null && typeof (loading as { then?: unknown }).then === 'function')
+    return Promise.resolve(loading as PromiseLike<User | null | undefined | false>).then((user) => authenticated(manager, result.userId, user, result.record, options));
+  return authenticated(manager, result.userId, loading as User | null | undefined | false, result.record, options);
+}
+
+/** The outcome once the user is known: 401 for a missing or inactive user, 403 for a missing scope. */
+function authenticated<User>(
+  manager: TokenManager,
+  userId: string,
+  user: User | null | undefined | false,
+  token: TokenRecord,
+  options: AuthOptions<User>,
+): AuthOutcome<User> {
   if (user === null || user === undefined || user === false) {
-    manager.emit('authFailed', { reason: 'user_not_found', tokenId: result.record.tokenId });
-    return refuse(challenge(401, realm, 'user_not_found', 'the user of this token was not found or is inactive', 'invalid_token'));
+    manager.emit('authFailed', { reason: 'user_not_found', tokenId: token.tokenId });
+    return refuse(challenge(401, options.realm ?? DEFAULT_REALM, 'user_not_found', 'the user of this token was not found or is inactive', 'invalid_token'), options);
   }
-  const auth: TokenAuth<User> = { userId: result.userId, user, token: result.record };
-  if (options.scopes && options.scopes.length > 0) {
-    const refused = checkScopes(manager, auth.token, options.scopes, realm);
-    if (refused) return refuse(refused);
+  if (options.scopes !== undefined && options.scopes.length > 0) {
+    const refused = checkScopes(manager, token, options.scopes, options.realm ?? DEFAULT_REALM);
+    if (refused) return refuse(refused, options);
   }
-  return { kind: 'authenticated', auth };
+  return { kind: 'authenticated', auth: { userId, user, token } };
 }
 
 // Also reachable from here (adapters may import every http piece from '../http/index.js').

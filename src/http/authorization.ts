@@ -28,6 +28,10 @@ const SHAPE_RE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S+)$/;
  * Bearer/Token; leading spaces; extra parts or commas (joined credentials).
  */
 export function parseAuthorization(values: string | readonly string[] | undefined | null): AuthorizationParse {
+  if (typeof values === 'string') {
+    const token = plainBearerToken(values);
+    if (token !== null) return { kind: 'token', token };
+  }
   const list = values === undefined || values === null ? [] : typeof values === 'string' ? [values] : values;
   if (list.length === 0) return { kind: 'missing' };
   if (list.length > 1) return { kind: 'malformed', description: 'more than one Authorization header' };
@@ -45,6 +49,38 @@ export function parseAuthorization(values: string | readonly string[] | undefine
   const token = m[2]!;
   if (token.includes(',')) return { kind: 'malformed', description: 'one credential expected' };
   return { kind: 'token', token };
+}
+
+/**
+ * The token of the usual header, `Bearer <token>` with one space and a token of printable ASCII without
+ * spaces or commas, else null (the full parse then decides): the same answer as the full parse for the
+ * headers it accepts, without its regular expressions.
+ */
+function plainBearerToken(value: string): string | null {
+  const n = value.length;
+  if (n <= 7 || n > MAX_AUTHORIZATION_LENGTH || !value.startsWith('Bearer ')) return null;
+  for (let i = 7; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c <= 0x20 || c > 0x7e || c === 0x2c) return null;
+  }
+  return value.slice(7);
+}
+
+/**
+ * The `Authorization` header of a request from Node's `rawHeaders` ([name, value, name, value, ...]),
+ * for {@link parseAuthorization}: undefined when absent, the value (trimmed) when there is one, every
+ * value when there are several. The same answer as {@link authorizationFromRawHeaders} without
+ * building an array for the usual request.
+ */
+export function authorizationOfRawHeaders(rawHeaders: readonly string[]): string | string[] | undefined {
+  let found: string | string[] | undefined;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length !== 13 || name.toLowerCase() !== 'authorization') continue;
+    const value = rawHeaders[i + 1]!.trim();
+    found = found === undefined ? value : typeof found === 'string' ? [found, value] : (found.push(value), found);
+  }
+  return found;
 }
 
 /** Collects the values of every `Authorization` header from Node's `rawHeaders` ([name, value, name, value, ...]). */

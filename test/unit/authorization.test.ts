@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateToken, parseToken } from '../../src/core/token-format.js';
-import { MAX_AUTHORIZATION_LENGTH, authorizationFromRawHeaders, parseAuthorization, type AuthorizationParse } from '../../src/http/authorization.js';
+import { MAX_AUTHORIZATION_LENGTH, authorizationFromRawHeaders, authorizationOfRawHeaders, parseAuthorization, type AuthorizationParse } from '../../src/http/authorization.js';
 import { KeyRing } from '../../src/core/key-ring.js';
 
 /** User tags as a TokenManager with this test secret computes them. */
@@ -196,6 +196,25 @@ describe('authorizationFromRawHeaders', () => {
     expect(authorizationFromRawHeaders([])).toEqual([]);
     expect(authorizationFromRawHeaders(['Authorization'])).toEqual([]);
     expect(authorizationFromRawHeaders(['Proxy-Authorization', 'Bearer a'])).toEqual([]);
+  });
+
+  it('authorizationOfRawHeaders (what the adapters use) parses the same as it: a value for one header, the list for several', () => {
+    expect(authorizationOfRawHeaders(['Host', 'x', 'authorization', ' Bearer a '])).toBe('Bearer a');
+    expect(authorizationOfRawHeaders(['Host', 'x'])).toBeUndefined();
+    expect(authorizationOfRawHeaders(['Authorization'])).toBeUndefined();
+    expect(authorizationOfRawHeaders(['authorization', 'Bearer a', 'AUTHORIZATION', 'Token b', 'Authorization', 'x'])).toEqual(['Bearer a', 'Token b', 'x']);
+    const name = fc.constantFrom('Authorization', 'authorization', 'AUTHORIZATION', 'AuThOrIzAtIoN', 'Authorisation', 'Authorization ', 'Host', 'Proxy-Authorization', 'X');
+    const value = fc.oneof(fc.constant(`Bearer ${TOKEN}`), fc.constant(` Token ${TOKEN} `), fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(name, value), { maxLength: 5 }), (pairs) => {
+        const raw = pairs.flat();
+        const all = authorizationFromRawHeaders(raw);
+        const got = authorizationOfRawHeaders(raw);
+        expect(got).toEqual(all.length === 0 ? undefined : all.length === 1 ? all[0] : all);
+        expect(parseAuthorization(got)).toEqual(parseAuthorization(all));
+      }),
+      { numRuns: 5_000 },
+    );
   });
 });
 

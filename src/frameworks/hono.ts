@@ -20,6 +20,7 @@ import { rejectUnknownOptions } from '../core/options.js';
 import type { RegisteredUser } from '../core/register.js';
 import { authorizationOfRawHeaders } from '../http/authorization.js';
 import {
+  ERROR_BODY_CONTENT_TYPE,
   authenticate,
   checkAuthOptions,
   deviceDetails,
@@ -53,7 +54,7 @@ export interface OptionalAuthEnv<User = RegisteredUser> {
 export function authErrorResponse(response: HttpErrorResponse): Response {
   return new Response(errorBodyJson(response.body), {
     status: response.status,
-    headers: { ...response.headers, 'Content-Type': 'application/json' }, // as c.json() sends it
+    headers: { ...response.headers, 'Content-Type': ERROR_BODY_CONTENT_TYPE }, // the same as every adapter's
   });
 }
 

@@ -202,7 +202,8 @@ function bodyOf(r: ContractReply): Record<string, unknown> {
 }
 
 function assertJson(r: ContractReply, where: string): void {
-  assert.match(String(r.headers['content-type']), /^application\/json/i, `${where}: Content-Type application/json`);
+  // One Content-Type on every adapter (ERROR_BODY_CONTENT_TYPE): the charset RFC 8259 makes UTF-8 anyway, named.
+  assert.match(String(r.headers['content-type']), /^application\/json; ?charset=utf-8$/i, `${where}: Content-Type application/json; charset=utf-8`);
 }
 
 /** The shape every 401/403 challenge shares (RFC 6750 §3), with the library's JSON body. */

@@ -136,7 +136,7 @@ describe('Hono 4 adapter on @hono/node-server', () => {
     const before = seenByOnError.length;
     const r = await send(servers[kind]!.url, '/me');
     expect(r.status).toBe(401);
-    expect(r.headers['content-type']).toBe('application/json');
+    expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(r.headers['www-authenticate']).toBe('Bearer realm="api"');
     expect(r.headers['cache-control']).toBe('no-store');
     expect(r.json.reason).toBe('missing_token');
@@ -200,7 +200,7 @@ describe('Hono 4 adapter on @hono/node-server', () => {
       for (const kind of ['tokenErrorHandler', 'own-fallback'] as const) {
         const r = await send(servers[kind]!.url, path);
         expect(r.status, r.text).toBe(status);
-        expect(r.headers['content-type']).toBe('application/json');
+        expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
         expect(r.headers['cache-control']).toBe('no-store');
         expect(r.json.reason).toBe(reason);
         if (status === 503) expect(r.headers['retry-after']).toBe('1');

@@ -149,9 +149,9 @@ local function try_save(key, json, e)
   return true
 end
 -- The index TTL after one member's score changed from old_e to new_e (nil = immortal) by a ZADD whose
--- reply was added (1: the member was missing, so old_e says nothing of the index): the index lives as long as its longest-lived member. When the score only
--- grew on an index whose TTL already covered it, PEXPIREAT GT keeps that rule without reading the
--- index; otherwise the top score is read (fix_index_ttl).
+-- reply was added (1: the member was missing, so old_e says nothing of the index). The index lives as
+-- long as its longest-lived member: when the score only grew on an index whose TTL covered it,
+-- PEXPIREAT GT keeps that rule without reading the index; otherwise the top score is read.
 local function fix_index_ttl_after(idx, added, old_e, new_e)
   if added == 0 and new_e == nil and old_e == nil then return end
   if added == 0 and new_e == nil then redis.call('PERSIST', idx) return end
@@ -182,6 +182,57 @@ local function touch_due(last, now, interval, ttl)
   return now - last >= interval
 end
 `;
+
+/**
+ * The prelude's definitions by name (`local function NAME` or `local NAME =`, with the comment lines
+ * above it; `header` for the lines that define nothing), in source order. The verify script takes
+ * only the ones it uses, so a call does not create two dozen closures it never calls.
+ */
+const PRELUDE_PARTS: ReadonlyArray<{ name: string; text: string; fn: boolean }> = (() => {
+  const parts: { name: string; text: string; fn: boolean }[] = [];
+  let pending: string[] = [];
+  let open: { name: string; lines: string[] } | null = null;
+  for (const line of PRELUDE.split('\n')) {
+    if (open) {
+      open.lines.push(line);
+      if (line === 'end') {
+        parts.push({ name: open.name, text: open.lines.join('\n'), fn: true });
+        open = null;
+      }
+      continue;
+    }
+    const m = /^local function (\w+)|^local (\w+) =/.exec(line);
+    if (!m) {
+      if (line.startsWith('--') || line.trim() === '') pending.push(line);
+      else {
+        parts.push({ name: 'header', text: [...pending, line].join('\n'), fn: false });
+        pending = [];
+      }
+      continue;
+    }
+    const name = (m[1] ?? m[2])!;
+    const lines = [...pending, line];
+    pending = [];
+    if (m[2] !== undefined || /\bend$/.test(line)) parts.push({ name, text: lines.join('\n'), fn: m[1] !== undefined });
+    else open = { name, lines };
+  }
+  if (open) throw new Error(`scripts.ts: the prelude's ${open.name} has no end`);
+  return parts;
+})();
+
+/** The prelude parts that `body` uses (calls, for a function), directly or through each other, except those in `skip` (in source order). */
+function preludeFor(body: string, skip: ReadonlySet<string> = new Set()): string {
+  const used = new Set<string>(['header']);
+  const scan = (text: string) => {
+    for (const p of PRELUDE_PARTS)
+      if (!used.has(p.name) && !skip.has(p.name) && new RegExp(p.fn ? `\\b${p.name}\\s*\\(` : `\\b${p.name}\\b`).test(text)) {
+        used.add(p.name);
+        scan(p.text);
+      }
+  };
+  scan(body);
+  return PRELUDE_PARTS.filter((p) => used.has(p.name)).map((p) => p.text).join('\n') + '\n';
+}
 
 /**
  * create. KEYS: user index, token record. ARGV: token id, token key prefix, max tokens ('' = none),
@@ -326,9 +377,7 @@ ${
 `
 }  renewed = 1
 `;
-  return script(
-    'verify',
-    `
+  const readBody = `
 local key, fkey = KEYS[1], KEYS[2]
 local id = ARGV[1]
 local cfg, overwrite = ${cfg}, ${c.overwriteNoneTtl ? 'true' : 'false'}
@@ -343,6 +392,8 @@ end
 local now = now_ms()
 if r.e and r.e <= now then return { 0 } end
 if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, raw } end
+`;
+  const writeBody = `
 -- A write is due. When Redis refuses writes (out of memory, a read-only replica) the token still
 -- verifies; last-used and renewal wait until writes are accepted again.
 local tprefix = string.sub(key, 1, #key - #id)
@@ -352,8 +403,13 @@ ${c.mode === 'off' ? '' : 'r.e = renewed_expiry(r.e, r.t or cfg, overwrite, r.a,
 if not try_save(key, json, r.e) then return { 2, 0, raw } end
 local renewed = 0
 ${renew}return { 2, renewed, json }
-`,
-  );
+`;
+  // The helpers of the write path are defined after the read path's returns: a verify with nothing to
+  // write never creates them.
+  const readPrelude = preludeFor(readBody);
+  const readNames = new Set(PRELUDE_PARTS.filter((p) => readPrelude.includes(p.text)).map((p) => p.name));
+  const source = readPrelude + readBody + preludeFor(writeBody, readNames).replace(/^.*replicate_commands.*$/m, '') + writeBody;
+  return { name: 'verify', source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
 /**

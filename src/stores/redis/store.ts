@@ -152,20 +152,18 @@ export class RedisStore implements Store {
     };
   }
 
-  verify(input: StoreVerifyInput): Promise<StoreVerifyResult> {
+  async verify(input: StoreVerifyInput): Promise<StoreVerifyResult> {
     const { tokenId, userTag: tag, digests } = input;
     const script = this.verifyScriptOf(input.renewal, input.throttle);
     const args = [tokenId];
     for (const d of digests) args.push(d.keyId, d.digest);
     const key = this.keys.tokenKey(tokenId, tag);
-    return this.run(script, [key, this.keys.failureKey(tokenId, tag)], args).then((reply) => {
-      const r = reply as unknown[];
-      const status = Number(r[0]);
-      if (status === 0) return { status: 'not_found' };
-      if (status === 1) return { status: 'mismatch' };
-      if (status === 3) return { status: 'throttled' };
-      return { status: 'valid', renewed: Number(r[1]) === 1, record: parseRecord(tokenId, r[2]) };
-    });
+    const r = (await this.run(script, [key, this.keys.failureKey(tokenId, tag)], args)) as unknown[];
+    const status = Number(r[0]);
+    if (status === 0) return { status: 'not_found' };
+    if (status === 1) return { status: 'mismatch' };
+    if (status === 3) return { status: 'throttled' };
+    return { status: 'valid', renewed: Number(r[1]) === 1, record: parseRecord(tokenId, r[2]) };
   }
 
   /**
@@ -295,8 +293,11 @@ export class RedisStore implements Store {
    * names the endpoint (host:port) but no password, key or token.
    */
   private run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    const state = this.driver.state();
+    // Down or closed: fail at once (see guarded), without an async call.
+    if (state === 'down' || this.closed) return Promise.reject(this.down());
     // The common case, without async wrappers: connected, and nothing for the policy gate to do.
-    if (!this.closed && this.driver.state() === 'ready' && this.policyGateOpen(keys[0]!)) {
+    if (state === 'ready' && this.policyGateOpen(keys[0]!)) {
       let work: Promise<unknown>;
       try {
         work = this.driver.runScript(script, keys, args);

@@ -294,15 +294,20 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       this.emit('authFailed', { reason: 'malformed', tokenId: null });
       return { valid: false, reason: 'malformed' };
     }
-    const res = await this.run('verify', () =>
-      this.store.verify({
+    let res;
+    try {
+      // The store's call directly (not through `run`'s closure): verify is the hot path.
+      res = await this.store.verify({
         tokenId: parsed.tokenId,
         userTag: parsed.userTag,
         digests: this.keyRing.digestsOf(parsed.token),
         renewal: this.renewal,
         throttle: this.throttle,
-      }),
-    );
+      });
+    } catch (error) {
+      throw this.failed('verify', error);
+    }
+    if (this.storeDown) this.recovered('verify');
     if (res.status !== 'valid') {
       this.emit('authFailed', { reason: res.status === 'throttled' ? 'throttled' : 'invalid', tokenId: parsed.tokenId });
       return { valid: false, reason: 'invalid' };
@@ -419,19 +424,28 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   }
 
   private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    let value: T;
     try {
-      const value = await fn();
-      if (this.storeDown) {
-        this.storeDown = false;
-        this.emit('storeRecovered', { operation });
-      }
-      return value;
+      value = await fn();
     } catch (error) {
-      if (error instanceof StoreUnavailableError && !this.storeDown) {
-        this.storeDown = true;
-        this.emit('storeUnavailable', { operation, error });
-      }
-      throw error;
+      throw this.failed(operation, error);
     }
+    if (this.storeDown) this.recovered(operation);
+    return value;
+  }
+
+  /** Emits `storeRecovered` (the first success after `storeUnavailable`). */
+  private recovered(operation: string): void {
+    this.storeDown = false;
+    this.emit('storeRecovered', { operation });
+  }
+
+  /** Emits `storeUnavailable` once per outage; returns `error` to rethrow. */
+  private failed(operation: string, error: unknown): unknown {
+    if (error instanceof StoreUnavailableError && !this.storeDown) {
+      this.storeDown = true;
+      this.emit('storeUnavailable', { operation, error });
+    }
+    return error;
   }
 }

@@ -198,8 +198,8 @@ describe('a node-redis app client that met its start-up errors before the store 
         (e: unknown) => e,
       );
       expect(error).toBeInstanceOf(StoreUnavailableError);
-      // "is down: ..." at once, or "never became ready: ..." after commandTimeoutMs: either way, a reason.
-      expect((error as Error).message).toMatch(/(is down|never became ready): .*(not ready|DB index)/);
+      // "is down: ..." at once, or "the connection is not ready: ..." after commandTimeoutMs: either way, a reason.
+      expect((error as Error).message).toMatch(/(is down|is not ready): .*(not ready|DB index)/);
     } finally {
       await store.close();
       client.destroy();

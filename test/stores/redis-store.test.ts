@@ -86,6 +86,46 @@ describe('Redis store: layout and secrets', () => {
   });
 });
 
+describe('Redis store: TTLs after renewal', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  it("renewal moves the record's TTL and keeps the index's at its longest-lived token (growing, shrinking, to and from immortal)", async () => {
+    const { m, store } = setup({ ttlSeconds: 100, touchIntervalSeconds: 0 });
+    const tag = m.userTag('u');
+    const idx = store.keys.userKey('u', tag);
+    const a = await m.create('u');
+    const imm = await m.create('u', { ttlSeconds: null });
+    const keyA = store.keys.tokenKey(a.tokenId, tag);
+    const keyImm = store.keys.tokenKey(imm.tokenId, tag);
+    expect(await redis.pttl(idx)).toBe(-1);
+    const near = async (key: string, ms: number) => expect(Math.abs((await redis.pttl(key)) - ms)).toBeLessThan(50);
+    // from immortal (overwriteNoneTtl): the record and the index get the TTL
+    await sleep(20);
+    const v1 = await m.verify(imm.token);
+    expect(v1.valid && v1.renewed && v1.record.expiresAtMs !== null).toBe(true);
+    await near(keyImm, 100_000);
+    await near(idx, await redis.pttl(keyImm));
+    // growing: the index follows the longest-lived token
+    await sleep(30);
+    expect((await m.verify(a.token)).valid).toBe(true);
+    await near(keyA, 100_000);
+    await near(idx, await redis.pttl(keyA));
+    // shrinking (another configuration on the same store, so another verify script): the index comes down with them
+    const m50 = new TokenManager({ store, secret: TEST_SECRET, ttlSeconds: 50, touchIntervalSeconds: 0 });
+    expect((await m50.verify(a.token)).valid).toBe(true);
+    expect((await m50.verify(imm.token)).valid).toBe(true);
+    await near(keyA, 50_000);
+    await near(idx, Math.max(await redis.pttl(keyA), await redis.pttl(keyImm)));
+    expect(await redis.pttl(idx)).toBeLessThanOrEqual(50_000);
+    // to immortal (ttlSeconds: null): the record and the index lose their TTL
+    const mNone = new TokenManager({ store, secret: TEST_SECRET, ttlSeconds: null, touchIntervalSeconds: 0 });
+    const v2 = await mNone.verify(a.token);
+    expect(v2.valid && v2.renewed && v2.record.expiresAtMs === null).toBe(true);
+    expect(await redis.pttl(keyA)).toBe(-1);
+    expect(await redis.pttl(idx)).toBe(-1);
+    expect(await redis.zscore(idx, a.tokenId)).toBe('inf');
+  });
+});
+
 describe('Redis store: nothing stale piles up', () => {
   it("drops expired tokens from the user's index on the user's next write", async () => {
     const { m, store } = setup({ ttlSeconds: 1, renew: 'off' });

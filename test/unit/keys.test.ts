@@ -44,7 +44,7 @@ describe('Redis key encoding', () => {
   });
 
   it("the scripts' Lua user_key builds the same names as RedisKeys.userKey (300 ids, run on Redis)", async () => {
-    const ids = fc.sample(userIds, 300);
+    const ids = [...fc.sample(userIds, 300), '😀'.repeat(128), '中'.repeat(256), 'x'.repeat(256)]; // the longest ids: 256 UTF-16 code units, up to 768 bytes
     const script = `${LUA_USER_KEY}\nlocal out = {}\nfor i = 2, #ARGV do out[#out + 1] = user_key(ARGV[1], ARGV[i]) end\nreturn out`;
     const fromLua = (await redis.eval(script, 0, keys.userKeyPrefix('0123abcd'), ...ids)) as string[];
     expect(fromLua).toEqual(ids.map((id) => keys.userKey(id, '0123abcd')));

@@ -216,13 +216,12 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
       return (redis as Cluster).slots[hashSlot(key)]?.[0];
     },
     evictionPolicyOf,
-    async runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
-      try {
-        return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
-      } catch (error) {
+    runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
+      // One promise on the common path (no async wrapper): EVALSHA, and EVAL only after NOSCRIPT.
+      return redis.evalsha(script.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
         if (!isNoScript(error)) throw error;
-        return await redis.eval(script.source, keys.length, ...keys, ...args);
-      }
+        return redis.eval(script.source, keys.length, ...keys, ...args);
+      });
     },
     detach() {
       closed = true;

@@ -245,14 +245,13 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
       return master ? nodeId(master) : undefined;
     },
     evictionPolicyOf,
-    async runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
+    runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
       const rest = [String(keys.length), ...keys, ...args];
-      try {
-        return await send(keys[0], ['EVALSHA', script.sha, ...rest]);
-      } catch (error) {
+      // One promise on the common path (no async wrapper): EVALSHA, and EVAL only after NOSCRIPT.
+      return send(keys[0], ['EVALSHA', script.sha, ...rest]).catch((error: unknown) => {
         if (!isNoScript(error)) throw error;
-        return await send(keys[0], ['EVAL', script.source, ...rest]);
-      }
+        return send(keys[0], ['EVAL', script.source, ...rest]);
+      });
     },
     detach() {
       detached = true;

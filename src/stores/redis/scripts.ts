@@ -136,6 +136,31 @@ local function fix_index_ttl(idx)
   local s = tonumber(top[2])
   if s == math.huge then redis.call('PERSIST', idx) else redis.call('PEXPIREAT', idx, fmt(s)) end
 end
+-- Redis 7 or later: SET ... PXAT and PEXPIREAT ... GT (redis.REDIS_VERSION_NUM is there since 7.0).
+local redis7 = redis.REDIS_VERSION_NUM ~= nil and redis.REDIS_VERSION_NUM >= 0x070000
+-- The record's write as a script's first write (see can_write): false, with nothing changed, when
+-- Redis refuses it. SET clears the TTL; an absent e means immortal.
+local function try_save(key, json, e)
+  local res
+  if e and redis7 then res = redis.pcall('SET', key, json, 'PXAT', fmt(e))
+  else res = redis.pcall('SET', key, json) end
+  if type(res) == 'table' and res.err ~= nil then return false end
+  if e and not redis7 then redis.call('PEXPIREAT', key, fmt(e)) end
+  return true
+end
+-- The index TTL after one member's score changed from old_e to new_e (nil = immortal) by a ZADD whose
+-- reply was added (1: the member was missing, so old_e says nothing of the index). The index lives as
+-- long as its longest-lived member: when the score only grew on an index whose TTL covered it,
+-- PEXPIREAT GT keeps that rule without reading the index; otherwise the top score is read.
+local function fix_index_ttl_after(idx, added, old_e, new_e)
+  if added == 0 and new_e == nil and old_e == nil then return end
+  if added == 0 and new_e == nil then redis.call('PERSIST', idx) return end
+  if added == 0 and redis7 and old_e ~= nil and new_e >= old_e then
+    redis.call('PEXPIREAT', idx, fmt(new_e), 'GT')
+    return
+  end
+  fix_index_ttl(idx)
+end
 local function index_score(e)
   if e then return fmt(e) end
   return '+inf'
@@ -157,6 +182,57 @@ local function touch_due(last, now, interval, ttl)
   return now - last >= interval
 end
 `;
+
+/**
+ * The prelude's definitions by name (`local function NAME` or `local NAME =`, with the comment lines
+ * above it; `header` for the lines that define nothing), in source order. The verify script takes
+ * only the ones it uses, so a call does not create two dozen closures it never calls.
+ */
+const PRELUDE_PARTS: ReadonlyArray<{ name: string; text: string; fn: boolean }> = (() => {
+  const parts: { name: string; text: string; fn: boolean }[] = [];
+  let pending: string[] = [];
+  let open: { name: string; lines: string[] } | null = null;
+  for (const line of PRELUDE.split('\n')) {
+    if (open) {
+      open.lines.push(line);
+      if (line === 'end') {
+        parts.push({ name: open.name, text: open.lines.join('\n'), fn: true });
+        open = null;
+      }
+      continue;
+    }
+    const m = /^local function (\w+)|^local (\w+) =/.exec(line);
+    if (!m) {
+      if (line.startsWith('--') || line.trim() === '') pending.push(line);
+      else {
+        parts.push({ name: 'header', text: [...pending, line].join('\n'), fn: false });
+        pending = [];
+      }
+      continue;
+    }
+    const name = (m[1] ?? m[2])!;
+    const lines = [...pending, line];
+    pending = [];
+    if (m[2] !== undefined || /\bend$/.test(line)) parts.push({ name, text: lines.join('\n'), fn: m[1] !== undefined });
+    else open = { name, lines };
+  }
+  if (open) throw new Error(`scripts.ts: the prelude's ${open.name} has no end`);
+  return parts;
+})();
+
+/** The prelude parts that `body` uses (calls, for a function), directly or through each other, except those in `skip` (in source order). */
+function preludeFor(body: string, skip: ReadonlySet<string> = new Set()): string {
+  const used = new Set<string>(['header']);
+  const scan = (text: string) => {
+    for (const p of PRELUDE_PARTS)
+      if (!used.has(p.name) && !skip.has(p.name) && new RegExp(p.fn ? `\\b${p.name}\\s*\\(` : `\\b${p.name}\\b`).test(text)) {
+        used.add(p.name);
+        scan(p.text);
+      }
+  };
+  scan(body);
+  return PRELUDE_PARTS.filter((p) => used.has(p.name)).map((p) => p.text).join('\n') + '\n';
+}
 
 /**
  * create. KEYS: user index, token record. ARGV: token id, token key prefix, max tokens ('' = none),
@@ -227,59 +303,114 @@ return reply
 `,
 );
 
+/** The constant part of a verify: the manager's renewal and throttle settings, baked into the script's source. */
+export interface VerifyScriptConfig {
+  /** Renewal mode: `'off'`, `'token'` or `'user'`. */
+  mode: 'off' | 'token' | 'user';
+  /** The configured idle TTL in milliseconds, or null (immortal). */
+  ttlMs: number | null;
+  /** The plugin's OVERWRITE_NONE_TTL. */
+  overwriteNoneTtl: boolean;
+  /** Least time between two writes of one token, in milliseconds. */
+  touchIntervalMs: number;
+  /** Wrong secrets tolerated per token id, or null (no throttle). */
+  maxFailures: number | null;
+  /** The failure window, in milliseconds. */
+  failureWindowMs: number;
+}
+
+/** A whole number for Lua source (the settings are checked numbers; this guards the script text). */
+function luaInt(name: string, n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`verify script: ${name} must be a whole number >= 0; got ${String(n)}`);
+  return String(n);
+}
+
 /**
- * verify. KEYS: token record, failure counter. ARGV: token id, user key prefix, token key prefix, renew
- * mode, configured ttl ms ('' = immortal), overwrite none ttl ('1'/'0'), touch interval ms, max
- * failures ('' = no throttle), failure window ms, then key id/digest pairs.
- * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record JSON (no k, d)}; {3} throttled.
+ * verify, one script per configuration ({@link VerifyScriptConfig} is part of its source, so a call
+ * sends only what changes per token; the script is loaded by its SHA like the others).
+ * KEYS: token record, failure counter. ARGV: token id, then key id/digest pairs.
+ * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record JSON}; {3} throttled. The record
+ * JSON is the stored one (with k and d, which the client ignores) unless the call wrote it.
+ *
+ * Cheap on the common path: a GET of the wrong-secret counter (none without a throttle) and one of the
+ * record, one cjson decode, no encode unless a write is due. (Not one MGET for both: the ACL line of
+ * docs/deployment.md does not allow MGET, and a deployment using it would fail every verify.) A due write starts with the record's
+ * own SET (under `pcall`): when Redis refuses it (out of memory, a read-only replica, ...), nothing has
+ * changed and the token verifies without renewal; once it is accepted, Redis lets the script's other
+ * writes through. On Redis 7 the record's expiry goes with its SET (`PXAT`) and the user index's TTL
+ * is raised with `PEXPIREAT ... GT` instead of being read back with ZRANGE.
  */
-export const VERIFY = script(
-  'verify',
-  `
+export function verifyScript(c: VerifyScriptConfig): LuaScript {
+  if (c.mode !== 'off' && c.mode !== 'token' && c.mode !== 'user') throw new RangeError(`verify script: unknown renewal mode ${String(c.mode)}`);
+  const cfg = c.ttlMs === null ? 'nil' : luaInt('ttlMs', c.ttlMs);
+  const maxf = c.maxFailures === null ? null : luaInt('maxFailures', c.maxFailures);
+  const read =
+    maxf === null
+      ? `local raw = redis.call('GET', key)`
+      : `if tonumber(redis.call('GET', fkey) or '0') >= ${maxf} then return { 3 } end
+local raw = redis.call('GET', key)`;
+  const failed =
+    maxf === null
+      ? ''
+      : `  local n = redis.pcall('INCR', fkey)
+  if n == 1 then redis.call('PEXPIRE', fkey, ${luaInt('failureWindowMs', c.failureWindowMs)}) end
+`;
+  const renew =
+    c.mode === 'off'
+      ? ''
+      : `  local idx = user_key(string.sub(tprefix, 1, -3) .. 'u:', r.u)
+${
+  c.mode === 'user'
+    ? `  for _, t in ipairs(prune(idx, tprefix, now)) do
+    if t ~= id then
+      local tk = tprefix .. t
+      local o = load(tk)
+      o.e = renewed_expiry(o.e, o.t or cfg, overwrite, o.a, now)
+      save(tk, o)
+      redis.call('ZADD', idx, index_score(o.e), t)
+    end
+  end
+  redis.call('ZADD', idx, index_score(r.e), id)
+  fix_index_ttl(idx)
+`
+    : `  fix_index_ttl_after(idx, redis.call('ZADD', idx, index_score(r.e), id), old_e, r.e)
+`
+}  renewed = 1
+`;
+  const readBody = `
 local key, fkey = KEYS[1], KEYS[2]
-local id, uprefix, tprefix, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local maxf = num(ARGV[8])
-if throttled(fkey, maxf) then return { 3 } end
-local r = load(key)
-if r == nil then return { 0 } end
-local ok = digest_ok(r, ARGV, 10)
+local id = ARGV[1]
+local cfg, overwrite = ${cfg}, ${c.overwriteNoneTtl ? 'true' : 'false'}
+${read}
+if not raw then return { 0 } end
+local r = cjson.decode(raw)
+local ok = digest_ok(r, ARGV, 2)
 if ok == nil then return { 0 } end
 if not ok then
-  count_failure(fkey, maxf, ARGV[9])
-  return { 1 }
+${failed}  return { 1 }
 end
 local now = now_ms()
 if r.e and r.e <= now then return { 0 } end
-local cfg = num(ARGV[5])
-local overwrite = ARGV[6] == '1'
+if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, raw } end
+`;
+  const writeBody = `
+-- A write is due. When Redis refuses writes (out of memory, a read-only replica) the token still
+-- verifies; last-used and renewal wait until writes are accepted again.
+local tprefix = string.sub(key, 1, #key - #id)
+local old_e = r.e
+r.l = now
+${c.mode === 'off' ? '' : 'r.e = renewed_expiry(r.e, r.t or cfg, overwrite, r.a, now)\n'}local json = cjson.encode(r)
+if not try_save(key, json, r.e) then return { 2, 0, raw } end
 local renewed = 0
--- When Redis refuses writes (out of memory, a read-only replica) the token still verifies; last-used
--- and renewal wait until writes are accepted again.
-if touch_due(r.l, now, tonumber(ARGV[7]), r.t or cfg) and can_write(key) then
-  r.l = now
-  if mode ~= 'off' then
-    local idx = user_key(uprefix, r.u)
-    local others = {}
-    if mode == 'user' then others = prune(idx, tprefix, now) end
-    for _, t in ipairs(others) do
-      if t ~= id then
-        local tk = tprefix .. t
-        local o = load(tk)
-        o.e = renewed_expiry(o.e, o.t or cfg, overwrite, o.a, now)
-        save(tk, o)
-        redis.call('ZADD', idx, index_score(o.e), t)
-      end
-    end
-    r.e = renewed_expiry(r.e, r.t or cfg, overwrite, r.a, now)
-    redis.call('ZADD', idx, index_score(r.e), id)
-    fix_index_ttl(idx)
-    renewed = 1
-  end
-  save(key, r)
-end
-return { 2, renewed, reply_of(r) }
-`,
-);
+${renew}return { 2, renewed, json }
+`;
+  // The helpers of the write path are defined after the read path's returns: a verify with nothing to
+  // write never creates them.
+  const readPrelude = preludeFor(readBody);
+  const readNames = new Set(PRELUDE_PARTS.filter((p) => readPrelude.includes(p.text)).map((p) => p.name));
+  const source = readPrelude + readBody + preludeFor(writeBody, readNames).replace(/^.*replicate_commands.*$/m, '') + writeBody;
+  return { name: 'verify', source, sha: createHash('sha1').update(source).digest('hex') };
+}
 
 /**
  * revoke by token (deletes the record and its wrong-secret counter). KEYS: token record, failure counter. ARGV: token id, user key prefix, token key

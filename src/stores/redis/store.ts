@@ -13,7 +13,7 @@ import type { TokenDigest } from '../../core/key-ring.js';
 import { rejectUnknownOptions } from '../../core/options.js';
 import { ONLY_PRIMARY, safeError, type RedisDriver } from './driver.js';
 import { RedisKeys } from './keys.js';
-import { CREATE, LIST, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, VERIFY, type LuaScript } from './scripts.js';
+import { CREATE, LIST, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, verifyScript, type LuaScript } from './scripts.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -79,6 +79,22 @@ export class RedisStore implements Store {
   /** When the last background repeat of the check started (Date.now()). */
   private policyCheckedAtMs = 0;
   private closed = false;
+  /** Verify scripts by configuration (see {@link RedisStore.verifyScriptOf}). */
+  private readonly verifyScripts = new Map<string, LuaScript>();
+  private lastRenewal: unknown = null;
+  private lastThrottle: unknown = undefined;
+  private lastVerifyScript: LuaScript | undefined;
+  /**
+   * True while the eviction-policy gate has nothing to do for a call whose primary is in `goodPrimaries`
+   * (same connection, every known primary read as \`noeviction\` by the last check, no repeat due): the
+   * calls then skip it (see {@link RedisStore.policyGateOpen}). Any new answer or reconnect clears it.
+   */
+  private policyFastOk = false;
+  private goodPrimaries = new Set<string>();
+  /** Calls under way, oldest first, each with its deadline (see {@link RedisStore.withDeadline}). */
+  private deadlines: Deadline[] = [];
+  private deadlineHead = 0;
+  private deadlineTimer: NodeJS.Timeout | undefined;
 
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message. */
   constructor(options: RedisStoreOptions) {
@@ -137,27 +153,49 @@ export class RedisStore implements Store {
   }
 
   async verify(input: StoreVerifyInput): Promise<StoreVerifyResult> {
-    const { userTag: tag, renewal } = input;
-    const reply = (await this.run(
-      VERIFY,
-      [this.keys.tokenKey(input.tokenId, tag), this.keys.failureKey(input.tokenId, tag)],
-      [
-        input.tokenId,
-        this.keys.userKeyPrefix(tag),
-        this.keys.tokenKeyPrefix(tag),
-        renewal.mode,
-        renewal.ttlMs === null ? '' : String(renewal.ttlMs),
-        renewal.overwriteNoneTtl ? '1' : '0',
-        String(renewal.touchIntervalMs),
-        ...throttleArgs(input.throttle),
-        ...digestArgs(input.digests),
-      ],
-    )) as unknown[];
-    const status = Number(reply[0]);
+    const { tokenId, userTag: tag, digests } = input;
+    const script = this.verifyScriptOf(input.renewal, input.throttle);
+    const args = [tokenId];
+    for (const d of digests) args.push(d.keyId, d.digest);
+    const key = this.keys.tokenKey(tokenId, tag);
+    const r = (await this.run(script, [key, this.keys.failureKey(tokenId, tag)], args)) as unknown[];
+    const status = Number(r[0]);
     if (status === 0) return { status: 'not_found' };
     if (status === 1) return { status: 'mismatch' };
     if (status === 3) return { status: 'throttled' };
-    return { status: 'valid', renewed: Number(reply[1]) === 1, record: parseRecord(input.tokenId, reply[2]) };
+    return { status: 'valid', renewed: Number(r[1]) === 1, record: parseRecord(tokenId, r[2]) };
+  }
+
+  /**
+   * The verify script of one configuration (its settings are part of the script's text, so a call
+   * sends the token id and digests only). The manager passes the same two objects on every call: the
+   * last pair is kept by identity, other configurations by value.
+   */
+  private verifyScriptOf(renewal: StoreVerifyInput['renewal'], throttle: StoreThrottlePolicy | null): LuaScript {
+    if (renewal === this.lastRenewal && throttle === this.lastThrottle && this.lastVerifyScript) return this.lastVerifyScript;
+    const config = {
+      mode: renewal.mode,
+      ttlMs: renewal.ttlMs,
+      overwriteNoneTtl: renewal.overwriteNoneTtl,
+      touchIntervalMs: renewal.touchIntervalMs,
+      maxFailures: throttle == null ? null : throttle.maxFailures,
+      failureWindowMs: throttle == null ? 0 : throttle.windowMs,
+    };
+    const id = JSON.stringify(config);
+    let script = this.verifyScripts.get(id);
+    if (!script) {
+      if (this.verifyScripts.size >= 64) this.verifyScripts.clear(); // a bound, for callers that vary the settings per call
+      try {
+        script = verifyScript(config);
+      } catch (error) {
+        throw new InvalidArgumentValueError(`RedisStore.verify: ${(error as Error).message}`);
+      }
+      this.verifyScripts.set(id, script);
+    }
+    this.lastRenewal = renewal;
+    this.lastThrottle = throttle;
+    this.lastVerifyScript = script;
+    return script;
   }
 
   async revokeToken(input: StoreTokenRef): Promise<TokenRecord | null> {
@@ -195,6 +233,11 @@ export class RedisStore implements Store {
    */
   async close(): Promise<void> {
     this.closed = true;
+    this.dropSettled();
+    if (this.deadlines.length === 0 && this.deadlineTimer !== undefined) {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = undefined;
+    }
     await this.driver.close();
   }
 
@@ -249,11 +292,119 @@ export class RedisStore implements Store {
    * client fault becomes `StoreUnavailableError`, with the client's error as `cause` and a message that
    * names the endpoint (host:port) but no password, key or token.
    */
-  private async run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+  private run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    const state = this.driver.state();
+    // Down or closed: fail at once (see guarded), without an async call.
+    if (state === 'down' || this.closed) return Promise.reject(this.down());
+    // The common case, without async wrappers: connected, and nothing for the policy gate to do.
+    if (state === 'ready' && this.policyGateOpen(keys[0]!)) {
+      let work: Promise<unknown>;
+      try {
+        work = this.driver.runScript(script, keys, args);
+      } catch (error) {
+        work = Promise.reject(error);
+      }
+      return this.withDeadline(script.name, work);
+    }
     return this.guarded(script.name, async () => {
       await this.checkPolicies(keys[0], false);
       return this.driver.runScript(script, keys, args);
     });
+  }
+
+  /**
+   * True when a call for `key` may skip {@link RedisStore.checkPolicies}: the last check on this
+   * connection found every primary it knew at \`noeviction\` with nothing under way, the background
+   * repeat is not due, and `key`'s primary is one of them. (A primary that appears later, without a
+   * reconnect, is checked by the first call for one of its keys, or by the next repeat.)
+   */
+  private policyGateOpen(key: string): boolean {
+    if (!this.policyFastOk || this.driver.connections() !== this.policyConnection) return false;
+    if (Date.now() - this.policyCheckedAtMs >= this.policyCheckIntervalMs) return false;
+    if (!this.perPrimary()) return true;
+    const own = this.driver.primaryOf!(key);
+    return own !== undefined && this.goodPrimaries.has(own);
+  }
+
+  /**
+   * `work` bounded by `commandTimeoutMs`: one timer per store, not one per call. Calls wait in a FIFO
+   * (every call gets the same timeout, so deadlines come in order); the timer fires at the oldest
+   * deadline, fails the calls past theirs and re-arms for the next. Faults become `StoreUnavailableError`
+   * as in {@link RedisStore.guarded}.
+   */
+  private withDeadline<T>(operation: string, work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const d: Deadline = { atMs: Date.now() + this.timeoutMs, operation, reject, settled: false };
+      this.deadlines.push(d);
+      if (this.deadlineTimer === undefined) this.armDeadlineTimer(this.timeoutMs);
+      work.then(
+        (value) => {
+          if (!d.settled) {
+            d.settled = true;
+            resolve(value);
+          }
+          this.dropSettled();
+        },
+        (error: unknown) => {
+          if (!d.settled) {
+            d.settled = true;
+            reject(this.unavailable(operation, error));
+          }
+          this.dropSettled();
+        },
+      );
+    });
+  }
+
+  private armDeadlineTimer(inMs: number): void {
+    // Unref'd: it never keeps a process alive by itself (a pending command holds the socket anyway).
+    this.deadlineTimer = setTimeout(this.expireDeadlines, Math.max(1, inMs));
+    this.deadlineTimer.unref?.();
+  }
+
+  /** Drops the settled calls at the head of the queue (the timer, when armed, finds an empty queue and stops). */
+  private dropSettled(): void {
+    const q = this.deadlines;
+    while (this.deadlineHead < q.length && q[this.deadlineHead]!.settled) this.deadlineHead++;
+    if (this.deadlineHead === q.length) {
+      q.length = 0;
+      this.deadlineHead = 0;
+    } else if (this.deadlineHead > 1024 && this.deadlineHead * 2 > q.length) {
+      this.deadlines = q.slice(this.deadlineHead);
+      this.deadlineHead = 0;
+    }
+  }
+
+  private readonly expireDeadlines = (): void => {
+    this.deadlineTimer = undefined;
+    const now = Date.now();
+    const q = this.deadlines;
+    while (this.deadlineHead < q.length) {
+      const d = q[this.deadlineHead]!;
+      if (!d.settled) {
+        if (d.atMs > now) break;
+        d.settled = true;
+        d.reject(this.timedOut(d.operation));
+      }
+      this.deadlineHead++;
+    }
+    this.dropSettled();
+    if (this.deadlineHead < this.deadlines.length) this.armDeadlineTimer(this.deadlines[this.deadlineHead]!.atMs - now);
+  };
+
+  /** The error of a call that had no reply within `commandTimeoutMs`; when the connection is not ready (it never became so, or went), it says why. */
+  private timedOut(operation: string): StoreUnavailableError {
+    const notReady = this.driver.state() !== 'ready';
+    return new StoreUnavailableError(
+      `token store unavailable: no reply from Redis at ${this.where()} within commandTimeoutMs = ${this.timeoutMs} (${operation})` +
+        (notReady ? `; the connection is not ready: ${safeError(this.driver.lastError() ?? new Error('no reason given')).message}` : ''),
+    );
+  }
+
+  /** A fault as `StoreUnavailableError`: never the client's error itself (ioredis attaches the failed command, AUTH password included). */
+  private unavailable(operation: string, error: unknown): StoreUnavailableError {
+    if (error instanceof StoreUnavailableError) return error;
+    return new StoreUnavailableError(`token store unavailable: Redis ${operation} failed at ${this.where()}`, { cause: safeError(error) });
   }
 
   /** True when the driver checks the policy per primary (see {@link RedisDriver.primaries}). */
@@ -315,6 +466,14 @@ export class RedisStore implements Store {
           known?.error === undefined ? undefined : { cause: safeError(known.error) },
         );
     }
+    if (key !== undefined && !fresh && connection === this.policyConnection && this.driver.connections() === connection) {
+      const good = ids.filter((id) => {
+        const k = this.policies.get(id);
+        return k !== undefined && k.policy !== undefined && !isEvicting(k.policy) && k.error === undefined && k.inFlight === undefined;
+      });
+      this.goodPrimaries = new Set(good);
+      this.policyFastOk = good.length === ids.length;
+    }
   }
 
   /**
@@ -345,6 +504,7 @@ export class RedisStore implements Store {
         clearTimeout(timer);
         record.attemptedAtMs = Date.now();
         record.inFlight = undefined;
+        this.policyFastOk = false; // a new answer: the next call goes through the gate again
       }
     })());
   }
@@ -355,16 +515,7 @@ export class RedisStore implements Store {
     if (state === 'down' || this.closed) throw this.down();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StoreUnavailableError(
-              `token store unavailable: no reply from Redis at ${this.where()} within commandTimeoutMs = ${this.timeoutMs} (${operation})` +
-                (state === 'starting' && this.driver.state() !== 'ready' ? `; the connection never became ready: ${safeError(this.driver.lastError() ?? new Error('no reason given')).message}` : ''),
-            ),
-          ),
-        this.timeoutMs,
-      );
+      timer = setTimeout(() => reject(this.timedOut(operation)), this.timeoutMs);
     });
     try {
       if (state === 'starting') {
@@ -373,9 +524,7 @@ export class RedisStore implements Store {
       }
       return await Promise.race([fn(), timeout]);
     } catch (error) {
-      if (error instanceof StoreUnavailableError) throw error;
-      // Never the client's error itself: ioredis attaches the failed command (AUTH password included).
-      throw new StoreUnavailableError(`token store unavailable: Redis ${operation} failed at ${this.where()}`, { cause: safeError(error) });
+      throw this.unavailable(operation, error);
     } finally {
       clearTimeout(timer);
     }
@@ -416,6 +565,14 @@ export class RedisStore implements Store {
 
 /** The one pseudo-primary of a driver without per-primary checks (see {@link RedisDriver.primaries}). */
 const ALL_PRIMARIES = '*';
+
+/** A call under way and its deadline (Date.now() milliseconds), for {@link RedisStore.withDeadline}. */
+interface Deadline {
+  atMs: number;
+  operation: string;
+  reject: (error: Error) => void;
+  settled: boolean;
+}
 
 /** After a failed attempt to read a primary's policy, its users' calls fail at once for this long (milliseconds), then try again. */
 const RETRY_UNREACHABLE_PRIMARY_MS = 1000;

@@ -77,7 +77,7 @@ export function authorizationOfRawHeaders(rawHeaders: readonly string[]): string
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     if (name.length !== 13 || name.toLowerCase() !== 'authorization') continue;
-    const value = rawHeaders[i + 1]!.trim();
+    const value = trimOws(rawHeaders[i + 1]!);
     found = found === undefined ? value : typeof found === 'string' ? [found, value] : (found.push(value), found);
   }
   return found;
@@ -86,6 +86,19 @@ export function authorizationOfRawHeaders(rawHeaders: readonly string[]): string
 /** Collects the values of every `Authorization` header from Node's `rawHeaders` ([name, value, name, value, ...]). */
 export function authorizationFromRawHeaders(rawHeaders: readonly string[]): string[] {
   const out: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') out.push(rawHeaders[i + 1]!.trim());
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') out.push(trimOws(rawHeaders[i + 1]!));
   return out;
+}
+
+/**
+ * A header value without its optional white space (RFC 9110 §5.6.3: spaces and horizontal tabs only).
+ * Not `String.prototype.trim`, which also strips NBSP and other Unicode spaces that the token parser
+ * must see, and refuse, as malformed.
+ */
+function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
 }

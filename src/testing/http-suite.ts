@@ -170,6 +170,8 @@ function badHeaderCases(token: string, other: string): [string, OutgoingHttpHead
     ['space and tab', { Authorization: `Bearer \t${token}` }, 'malformed_header', 'invalid_request'],
     ['non-breaking space (raw byte 0xA0)', { Authorization: `Bearer\u00a0${token}` }, 'malformed_header', 'invalid_request'],
     ['non-breaking space (raw UTF-8 bytes C2 A0)', { Authorization: `Bearer${utf8Bytes('\u00a0')}${token}` }, 'malformed_header', 'invalid_request'],
+    ['non-breaking space after the token (raw byte 0xA0: not white space a header may be trimmed of)', { Authorization: `Bearer ${token}\u00a0` }, 'malformed_header', 'invalid_request'],
+    ['non-breaking space before the scheme (raw byte 0xA0)', { Authorization: `\u00a0Bearer ${token}` }, 'malformed_header', 'invalid_request'],
     ['raw UTF-8 é inside the token', { Authorization: `Bearer ${token.slice(0, 30)}${utf8Bytes('é')}${token.slice(31)}` }, 'malformed_header', 'invalid_request'],
     ['raw UTF-8 emoji after the token', { Authorization: `Bearer ${token}${utf8Bytes('\u{1F600}')}` }, 'malformed_header', 'invalid_request'],
     ['two Authorization headers, both valid tokens', { Authorization: [`Bearer ${token}`, `Bearer ${token}`] }, 'malformed_header', 'invalid_request'],

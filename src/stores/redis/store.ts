@@ -334,7 +334,7 @@ export class RedisStore implements Store {
    */
   private withDeadline<T>(operation: string, work: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const d: Deadline = { atMs: Date.now() + this.timeoutMs, operation, reject, settled: false };
+      const d: Deadline = { atMs: performance.now() + this.timeoutMs, operation, reject, settled: false };
       this.deadlines.push(d);
       if (this.deadlineTimer === undefined) this.armDeadlineTimer(this.timeoutMs);
       work.then(
@@ -377,7 +377,7 @@ export class RedisStore implements Store {
 
   private readonly expireDeadlines = (): void => {
     this.deadlineTimer = undefined;
-    const now = Date.now();
+    const now = performance.now(); // monotonic: a step of the wall clock (NTP) must not move deadlines
     const q = this.deadlines;
     while (this.deadlineHead < q.length) {
       const d = q[this.deadlineHead]!;
@@ -566,7 +566,7 @@ export class RedisStore implements Store {
 /** The one pseudo-primary of a driver without per-primary checks (see {@link RedisDriver.primaries}). */
 const ALL_PRIMARIES = '*';
 
-/** A call under way and its deadline (Date.now() milliseconds), for {@link RedisStore.withDeadline}. */
+/** A call under way and its deadline (`performance.now()` milliseconds: monotonic), for {@link RedisStore.withDeadline}. */
 interface Deadline {
   atMs: number;
   operation: string;
@@ -621,7 +621,14 @@ interface StoredJson {
 
 /** Turns a script's record JSON into a {@link TokenRecord}. */
 function parseRecord(tokenId: string, json: unknown): TokenRecord {
-  const r = JSON.parse(String(json)) as StoredJson;
+  let r: StoredJson;
+  try {
+    r = JSON.parse(String(json)) as StoredJson;
+  } catch {
+    // Returned as stored (verify does not re-encode it): a record edited by hand or by another tool.
+    // Fail closed with the store's own error (503), never a bare SyntaxError (a 500); nothing of it quoted.
+    throw new StoreUnavailableError(`token store unavailable: the stored record of token ${tokenId} is not valid JSON`);
+  }
   const createdAtMs = Number(r.c);
   return {
     tokenId,

@@ -85,9 +85,8 @@ export function authorizationOfRawHeaders(rawHeaders: readonly string[]): string
 
 /** Collects the values of every `Authorization` header from Node's `rawHeaders` ([name, value, name, value, ...]). */
 export function authorizationFromRawHeaders(rawHeaders: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') out.push(trimOws(rawHeaders[i + 1]!));
-  return out;
+  const found = authorizationOfRawHeaders(rawHeaders);
+  return found === undefined ? [] : typeof found === 'string' ? [found] : found;
 }
 
 /**

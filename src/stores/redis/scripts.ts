@@ -59,16 +59,6 @@ end
 local function throttled(fkey, max)
   return max ~= nil and tonumber(redis.call('GET', fkey) or '0') >= max
 end
--- Under maxmemory Redis refuses a script's writes only up to its first write: after that it lets them
--- all through (to keep the script atomic). So a script that may add data starts with a write that is
--- refused under OOM and changes nothing; one that can do without its writes (verify) asks first.
--- probe_key must exist: SET NX on it is then a no-op that Redis still refuses under OOM.
--- Any refusal counts, not only OOM: READONLY (a read-only replica: a store pointed at one, or the
--- minutes of a failover), NOREPLICAS (min-replicas-to-write unmet), MISCONF (failing RDB saves).
-local function can_write(probe_key)
-  local res = redis.pcall('SET', probe_key, '', 'NX')
-  return type(res) ~= 'table' or res.err == nil
-end
 local function count_failure(fkey, max, window)
   if max == nil then return end
   local n = redis.pcall('INCR', fkey)
@@ -138,8 +128,14 @@ local function fix_index_ttl(idx)
 end
 -- Redis 7 or later: SET ... PXAT and PEXPIREAT ... GT (redis.REDIS_VERSION_NUM is there since 7.0).
 local redis7 = redis.REDIS_VERSION_NUM ~= nil and redis.REDIS_VERSION_NUM >= 0x070000
--- The record's write as a script's first write (see can_write): false, with nothing changed, when
--- Redis refuses it. SET clears the TTL; an absent e means immortal.
+-- Under maxmemory Redis refuses a script's writes only up to its first write: after that it lets them
+-- all through (to keep the script atomic). So a script that may add data starts with a write that is
+-- refused under OOM and changes nothing; verify, which can do without its writes, makes the record's
+-- own SET its first write, under pcall. Any refusal counts, not only OOM: READONLY (a read-only
+-- replica: a store pointed at one, or the minutes of a failover), NOREPLICAS (min-replicas-to-write
+-- unmet), MISCONF (failing RDB saves).
+-- try_save: the record's write as a script's first write: false, with nothing changed, when Redis
+-- refuses it. SET clears the TTL; an absent e means immortal.
 local function try_save(key, json, e)
   local res
   if e and redis7 then res = redis.pcall('SET', key, json, 'PXAT', fmt(e))
@@ -347,13 +343,9 @@ export function verifyScript(c: VerifyScriptConfig): LuaScript {
   const read =
     maxf === null
       ? `local raw = redis.call('GET', key)`
-      : `if tonumber(redis.call('GET', fkey) or '0') >= ${maxf} then return { 3 } end
+      : `if throttled(fkey, ${maxf}) then return { 3 } end
 local raw = redis.call('GET', key)`;
-  const failed =
-    maxf === null
-      ? ''
-      : `  local n = redis.pcall('INCR', fkey)
-  if n == 1 then redis.call('PEXPIRE', fkey, ${luaInt('failureWindowMs', c.failureWindowMs)}) end
+  const failed = maxf === null ? '' : `  count_failure(fkey, ${maxf}, ${luaInt('failureWindowMs', c.failureWindowMs)})
 `;
   const renew =
     c.mode === 'off'

@@ -155,8 +155,7 @@ export class RedisStore implements Store {
   async verify(input: StoreVerifyInput): Promise<StoreVerifyResult> {
     const { tokenId, userTag: tag, digests } = input;
     const script = this.verifyScriptOf(input.renewal, input.throttle);
-    const args = [tokenId];
-    for (const d of digests) args.push(d.keyId, d.digest);
+    const args = pushDigestArgs([tokenId], digests);
     const key = this.keys.tokenKey(tokenId, tag);
     const r = (await this.run(script, [key, this.keys.failureKey(tokenId, tag)], args)) as unknown[];
     const status = Number(r[0]);
@@ -203,7 +202,7 @@ export class RedisStore implements Store {
     const reply = await this.run(
       REVOKE_TOKEN,
       [this.keys.tokenKey(input.tokenId, tag), this.keys.failureKey(input.tokenId, tag)],
-      [input.tokenId, this.keys.userKeyPrefix(tag), this.keys.tokenKeyPrefix(tag), ...throttleArgs(input.throttle), ...digestArgs(input.digests)],
+      [input.tokenId, this.keys.userKeyPrefix(tag), this.keys.tokenKeyPrefix(tag), ...throttleArgs(input.throttle), ...pushDigestArgs([], input.digests)],
     );
     return reply === '' || reply === null ? null : parseRecord(input.tokenId, reply);
   }
@@ -598,8 +597,10 @@ function throttleArgs(t: StoreThrottlePolicy | null | undefined): [string, strin
   return t == null ? ['', '0'] : [String(t.maxFailures), String(t.windowMs)];
 }
 
-function digestArgs(digests: readonly TokenDigest[]): string[] {
-  return digests.flatMap((d) => [d.keyId, d.digest]);
+/** Appends each digest as two script arguments (key id, digest) to `args`, and returns it (no array per digest: verify's hot path). */
+function pushDigestArgs(args: string[], digests: readonly TokenDigest[]): string[] {
+  for (const d of digests) args.push(d.keyId, d.digest);
+  return args;
 }
 
 /** The JSON object stored per token (see the header of scripts.ts for the field names). */

@@ -36,6 +36,13 @@ export interface Store {
    */
   list(userId: string, userTag: string, keyIds: readonly string[]): Promise<TokenRecord[]>;
   /**
+   * One page of the user's live tokens (same rules as {@link Store.list}), for users with many devices.
+   * Optional: without it, `TokenManager.list` with a `limit` returns {@link Store.list} as one page.
+   * Pages come in no particular order; a token created or revoked while paging may be missed or seen
+   * twice (as Redis SCAN), every token live from start to end is seen at least once.
+   */
+  listPage?(input: StoreListPageInput): Promise<StoreListPage>;
+  /**
    * Resolves when the store can serve requests now (for health checks); rejects with
    * `StoreUnavailableError` otherwise. One round trip at most. Optional: a store without it is always healthy.
    */
@@ -120,3 +127,21 @@ export type StoreVerifyResult =
   | { status: 'not_found' }
   | { status: 'mismatch' }
   | { status: 'throttled' };
+
+/** Input of {@link Store.listPage}. */
+export interface StoreListPageInput {
+  userId: string;
+  userTag: string;
+  /** The ring's key ids: tokens signed by another key are left out. */
+  keyIds: readonly string[];
+  /** Where to resume: null for the first page, else the `cursor` of the previous page (opaque text). */
+  cursor: string | null;
+  /** About how many tokens a page holds, 1 to 1,000 (a hint: the Redis store passes it to HSCAN's COUNT, and a small hash comes whole). */
+  limit: number;
+}
+
+/** One page of {@link Store.listPage}: `cursor` is null after the last page. */
+export interface StoreListPage {
+  records: TokenRecord[];
+  cursor: string | null;
+}

@@ -4,15 +4,25 @@ import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/
 export const DEFAULT_KEY_PREFIX = 'rmt:';
 
 /**
- * The one place where Redis key names are built (the Lua scripts build user-index keys from the record's
- * user id with {@link LUA_USER_KEY}, which must stay in step with {@link RedisKeys.userKey}).
+ * The one place where Redis key names are built (the Lua scripts build a user's index key from the
+ * hash key and the record's user id with {@link LUA_USER_KEY}, which must stay in step with
+ * {@link RedisKeys.indexKey}; test/unit/keys.test.ts checks both on Redis).
  *
- * Layout, for key prefix `P`, user tag `T` (8 hex digits, carried by every token of the user) and
+ * Layout (0.2), for key prefix `P`, user tag `T` (8 hex digits, carried by every token of the user) and
  * user id `U` (hex of its UTF-8 bytes, so `:`, `{`, `}`, `*`, spaces and Unicode never collide):
  *
- * - `P{T}:t:<tokenId>`: STRING, one token record as JSON (digest, times, device); its key TTL is the token's expiry.
- * - `P{T}:u:<hex U>`: ZSET, the user's index: token id -> expiry in epoch ms (`+inf` = immortal).
- * - `P{T}:f:<tokenId>`: STRING, count of wrong secrets for that token id; expires with its window.
+ * - `P{T}`: HASH, every token of the users with tag `T` (almost always one user): field = the token id
+ *   without its tag (16 characters), value = one compact record (see the header of scripts.ts), split
+ *   in pieces of at most 64 bytes (fields `<id>1`..`<id>3`) while the hash is small, so it keeps Redis's
+ *   compact listpack encoding under the default `hash-max-listpack-value 64`. The record carries the
+ *   user id (tags of two users may collide: every script checks it) and the token's wrong-secret count.
+ *   The key's TTL covers its longest-lived record (no TTL while one is immortal).
+ * - `P{T}:i:<hex U>`: ZSET, only for a user holding more than 32 tokens: token id (16 characters) ->
+ *   expiry in epoch ms (immortal tokens: 10^15 + last use in ms, so they sort last, by last use). It
+ *   keeps create at the device limit, pruning and revoke-all bounded for users with many devices.
+ *
+ * The 0.1 layout (`P{T}:t:<tokenId>` records, `P{T}:u:<hex U>` indexes, `P{T}:f:<tokenId>` counters)
+ * is still read: see {@link RedisKeys.legacyUserKey} and the CHANGELOG (0.2) for the upgrade.
  *
  * Everything of one user sits in hash slot `{T}`, so every script touches one slot (Redis Cluster safe).
  */
@@ -27,35 +37,45 @@ export class RedisKeys {
     this.prefix = prefix;
   }
 
-  /** Prefix of the token record keys of the users with this tag: `P{T}:t:`. */
-  tokenKeyPrefix(userTag: string): string {
-    return `${this.prefix}{${userTag}}:t:`;
+  /** Key of the hash holding every token of the users with this tag: `P{T}`. */
+  hashKey(userTag: string): string {
+    return `${this.prefix}{${userTag}}`;
   }
 
-  /** Key of one token record: `P{T}:t:<tokenId>` (the token id starts with the tag). */
-  tokenKey(tokenId: string, userTag: string): string {
-    return this.tokenKeyPrefix(userTag) + tokenId;
+  /** Field of one token in {@link RedisKeys.hashKey}: the token id without its 8-character tag. */
+  field(tokenId: string): string {
+    return tokenId.slice(8);
   }
 
-  /** Key of the wrong-secret counter of one token id: `P{T}:f:<tokenId>`. */
-  failureKey(tokenId: string, userTag: string): string {
-    return `${this.prefix}{${userTag}}:f:${tokenId}`;
+  /** Key of one user's index (only users with more than 32 tokens have one): `P{T}:i:<hex of the user id's UTF-8 bytes>`. */
+  indexKey(userId: string, userTag: string): string {
+    return `${this.hashKey(userTag)}:i:${hexOf(userId)}`;
   }
 
-  /** Prefix of the user index keys of the users with this tag: `P{T}:u:`. */
-  userKeyPrefix(userTag: string): string {
-    return `${this.prefix}{${userTag}}:u:`;
+  /** 0.1 layout: key of one token record, `P{T}:t:<tokenId>` (read until those tokens expire). */
+  legacyTokenKey(tokenId: string, userTag: string): string {
+    return `${this.hashKey(userTag)}:t:${tokenId}`;
   }
 
-  /** Key of one user's index: `P{T}:u:<hex of the user id's UTF-8 bytes>`. */
-  userKey(userId: string, userTag: string): string {
-    return this.userKeyPrefix(userTag) + Buffer.from(userId, 'utf8').toString('hex');
+  /** 0.1 layout: key of one user's index, `P{T}:u:<hex U>`. */
+  legacyUserKey(userId: string, userTag: string): string {
+    return `${this.hashKey(userTag)}:u:${hexOf(userId)}`;
+  }
+
+  /** 0.1 layout: key of one token id's wrong-secret counter, `P{T}:f:<tokenId>`. */
+  legacyFailureKey(tokenId: string, userTag: string): string {
+    return `${this.hashKey(userTag)}:f:${tokenId}`;
   }
 }
 
+function hexOf(userId: string): string {
+  return Buffer.from(userId, 'utf8').toString('hex');
+}
+
 /**
- * Lua twin of {@link RedisKeys.userKey}: `user_key(user_key_prefix, user_id)`. One `string.format` over
- * the id's bytes (at most 768: 256 UTF-16 code units, 3 bytes each at most), not a function call per byte.
+ * Lua twin of the hex part of {@link RedisKeys.indexKey} and {@link RedisKeys.legacyUserKey}:
+ * `user_key(prefix, user_id)`. One `string.format` over the id's bytes (at most 768: 256 UTF-16 code
+ * units, 3 bytes each at most), not a function call per byte.
  */
 export const LUA_USER_KEY = `
 local function user_key(prefix, uid)

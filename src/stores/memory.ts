@@ -1,9 +1,12 @@
+import { InvalidArgumentValueError } from '../core/errors.js';
 import { digestsEqual } from '../core/key-ring.js';
 import { initialExpiresAtMs, isTouchDue, renewalTtlMs, renewedExpiresAtMs } from '../core/policy.js';
 import type {
   Store,
   StoreCreateInput,
   StoreCreateResult,
+  StoreListPage,
+  StoreListPageInput,
   StoreRenewalPolicy,
   StoreTokenRef,
   StoreVerifyInput,
@@ -154,6 +157,20 @@ export class MemoryStore implements Store {
       if (e && !isExpired(e, now) && keyIds.includes(e.keyId)) out.push(copy(e.record));
     }
     return out;
+  }
+
+  /**
+   * One page of the user's live tokens, by token id: `cursor` is the last id of the previous page.
+   * @throws {InvalidArgumentValueError} a limit outside 1-1,000.
+   */
+  async listPage(input: StoreListPageInput): Promise<StoreListPage> {
+    if (!Number.isInteger(input.limit) || input.limit < 1 || input.limit > 1000)
+      throw new InvalidArgumentValueError(`list: limit must be a whole number from 1 to 1000; got ${String(input.limit)}`);
+    const all = (await this.list(input.userId, input.userTag, input.keyIds)).sort((a, b) => (a.tokenId < b.tokenId ? -1 : 1));
+    const from = input.cursor === null ? 0 : all.findIndex((r) => r.tokenId > input.cursor!);
+    const records = from < 0 ? [] : all.slice(from, from + input.limit);
+    const more = from >= 0 && from + input.limit < all.length;
+    return { records, cursor: more ? records.at(-1)!.tokenId : null };
   }
 
   async ping(): Promise<void> {}

@@ -49,7 +49,7 @@ export function createApp(options: DemoAppOptions): express.Express {
   app.post('/logout', ...authed((req) => api.logout(getAuth<User>(req))));
   app.post('/logout-all', ...authed((req) => api.logoutAll(getAuth<User>(req))));
   app.post('/logout-others', ...authed((req) => api.logoutOthers(getAuth<User>(req))));
-  app.get('/devices', ...authed((req) => api.devices(getAuth<User>(req))));
+  app.get('/devices', ...authed((req) => api.devices(getAuth<User>(req), req.query as Record<string, unknown>)));
   app.delete('/devices/:id', ...authed((req) => api.deleteDevice(getAuth<User>(req), String(req.params.id))));
 
   app.use((_req: Request, res: Response) => send(res, api.notFound()));

@@ -58,7 +58,7 @@ export async function createApp(options: DemoAppOptions): Promise<FastifyInstanc
     authenticated.post('/logout', async (request, reply) => send(reply, await api.logout(authOf(request))));
     authenticated.post('/logout-all', async (request, reply) => send(reply, await api.logoutAll(authOf(request))));
     authenticated.post('/logout-others', async (request, reply) => send(reply, await api.logoutOthers(authOf(request))));
-    authenticated.get('/devices', async (request, reply) => send(reply, await api.devices(authOf(request))));
+    authenticated.get('/devices', async (request, reply) => send(reply, await api.devices(authOf(request), request.query as Record<string, unknown>)));
     authenticated.delete<{ Params: { id: string } }>('/devices/:id', async (request, reply) =>
       send(reply, await api.deleteDevice(authOf(request), request.params.id)),
     );

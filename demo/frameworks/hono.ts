@@ -96,7 +96,7 @@ export function createApp(options: DemoAppOptions): Hono {
   app.post('/logout', auth, async (c) => send(c, await api.logout(c.get('auth'))));
   app.post('/logout-all', auth, async (c) => send(c, await api.logoutAll(c.get('auth'))));
   app.post('/logout-others', auth, async (c) => send(c, await api.logoutOthers(c.get('auth'))));
-  app.get('/devices', auth, async (c) => send(c, await api.devices(c.get('auth'))));
+  app.get('/devices', auth, async (c) => send(c, await api.devices(c.get('auth'), c.req.query())));
   // The id as it was in the URL: Hono would keep a malformed %-escape as is, the handler answers it 400.
   app.delete('/devices/:id', auth, async (c) => {
     const encoded = new URL(c.req.url).pathname.slice('/devices/'.length);

@@ -97,7 +97,7 @@ export function createApp(options: DemoAppOptions): Koa {
   router.post('/logout', auth, async (ctx) => send(ctx, await api.logout(ctx.state.auth)));
   router.post('/logout-all', auth, async (ctx) => send(ctx, await api.logoutAll(ctx.state.auth)));
   router.post('/logout-others', auth, async (ctx) => send(ctx, await api.logoutOthers(ctx.state.auth)));
-  router.get('/devices', auth, async (ctx) => send(ctx, await api.devices(ctx.state.auth)));
+  router.get('/devices', auth, async (ctx) => send(ctx, await api.devices(ctx.state.auth, ctx.query)));
   // The id as it was in the URL: the router would keep a malformed %-escape as is, the handler answers it 400.
   router.delete('/devices/:id', auth, async (ctx) => send(ctx, await api.deleteDevice(ctx.state.auth, ctx.path.slice('/devices/'.length), { encoded: true })));
 

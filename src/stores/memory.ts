@@ -1,5 +1,6 @@
 import { InvalidArgumentValueError } from '../core/errors.js';
 import { digestsEqual } from '../core/key-ring.js';
+import { isTokenId } from '../core/token-format.js';
 import { initialExpiresAtMs, isTouchDue, renewalTtlMs, renewedExpiresAtMs } from '../core/policy.js';
 import type {
   Store,
@@ -161,11 +162,12 @@ export class MemoryStore implements Store {
 
   /**
    * One page of the user's live tokens, by token id: `cursor` is the last id of the previous page.
-   * @throws {InvalidArgumentValueError} a limit outside 1-1,000.
+   * @throws {InvalidArgumentValueError} a limit outside 1-1,000, a cursor that is not a token id.
    */
   async listPage(input: StoreListPageInput): Promise<StoreListPage> {
     if (!Number.isInteger(input.limit) || input.limit < 1 || input.limit > 1000)
       throw new InvalidArgumentValueError(`list: limit must be a whole number from 1 to 1000; got ${String(input.limit)}`);
+    if (input.cursor !== null && !isTokenId(input.cursor)) throw new InvalidArgumentValueError('list: cursor must be null or the cursor of the previous page');
     const all = (await this.list(input.userId, input.userTag, input.keyIds)).sort((a, b) => (a.tokenId < b.tokenId ? -1 : 1));
     const from = input.cursor === null ? 0 : all.findIndex((r) => r.tokenId > input.cursor!);
     const records = from < 0 ? [] : all.slice(from, from + input.limit);

@@ -115,6 +115,7 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     assert.deepEqual(await m.list('nobody', { limit: 10 }), { tokens: [], nextCursor: null });
     await assert.rejects(m.list('pager', { limit: 0 }), /limit/);
     await assert.rejects(m.list('pager', { limit: 1001 }), /limit/);
+    await assert.rejects(m.list('pager', { limit: 10, cursor: 'not a cursor' }), /cursor/);
   });
 
   add('verify returns the user id and the full record', 10_000, async ({ manager }) => {

@@ -729,26 +729,28 @@ for _, tid in ipairs(redis.call('ZRANGE', oidx, 0, -1)) do
   end
 end
 if redis.call('EXISTS', idx) == 1 then
+  if keep == '' and redis.call('HLEN', h) == redis.call('ZCARD', idx) then
+    -- Every field of the hash is one of the user's whole records: one UNLINK (freed off the main thread).
+    local ids = redis.call('ZRANGEBYSCORE', idx, '(' .. fmt(now), '+inf')
+    redis.call('UNLINK', h, idx)
+    for _, t in ipairs(out) do ids[#ids + 1] = t end
+    return ids
+  end
   local ids = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
-  local all = keep == '' and redis.call('HLEN', h) * 2 == #ids
   local batch = {}
   for i = 1, #ids, 2 do
     local t = ids[i]
     if t ~= keep then
       if tonumber(ids[i + 1]) > now then out[#out + 1] = t end
-      if not all then
-        batch[#batch + 1] = t
-        if #batch == 1000 then
-          redis.call('HDEL', h, unpack(batch))
-          redis.call('ZREM', idx, unpack(batch))
-          batch = {}
-        end
+      batch[#batch + 1] = t
+      if #batch == 1000 then
+        redis.call('HDEL', h, unpack(batch))
+        redis.call('ZREM', idx, unpack(batch))
+        batch = {}
       end
     end
   end
-  if all then
-    redis.call('UNLINK', h, idx)
-  elseif #batch > 0 then
+  if #batch > 0 then
     redis.call('HDEL', h, unpack(batch))
     redis.call('ZREM', idx, unpack(batch))
   end
@@ -773,9 +775,11 @@ return out
 /**
  * list. KEYS: the hash. ARGV: user id, cursor ('' = everything: one HGETALL; else an HSCAN cursor,
  * '0' to start), count (HSCAN's COUNT hint). Read-only.
- * Reply: {now ms, next cursor ('0' = done), {id, record text, ...}, {0.1 token id, record text, ...}}:
- * every record of the hash (Node keeps the user's live ones: see RedisStore.list); 0.1 tokens on the
- * first page only.
+ * Reply: {now ms, next cursor ('0' = done), {field, stored value, ...}, {piece field, value, ...},
+ * {0.1 token id, record text, ...}}: the hash's fields as stored (HGETALL, or one HSCAN page and the
+ * pieces of its records that the page lacks); Node puts records together from their pieces and keeps
+ * the user's live ones (RedisStore.list), so Redis does no more than one HGETALL for a whole list.
+ * 0.1 tokens on the first page only.
  */
 export const LIST = script(
   'list',
@@ -783,34 +787,23 @@ export const LIST = script(
 local h = KEYS[1]
 local uid, cursor = ARGV[1], ARGV[2]
 local now = now_ms()
-local flat, next = nil, '0'
+local flat, next, more = nil, '0', {}
 if cursor == '' then
   flat = redis.call('HGETALL', h)
 else
   local page = redis.call('HSCAN', h, cursor, 'COUNT', ARGV[3])
   next, flat = page[1], page[2]
-end
-local out = {}
-local map = nil
-for i = 1, #flat, 2 do
-  local f, v = flat[i], flat[i + 1]
-  if #f == 16 then
-    local n = string.byte(v, 1) - 48
-    v = string.sub(v, 2)
-    if n > 0 then
-      if map == nil then
-        map = {}
-        for j = 1, #flat, 2 do map[flat[j]] = flat[j + 1] end
+  local seen = {}
+  for i = 1, #flat, 2 do seen[flat[i]] = true end
+  for i = 1, #flat, 2 do
+    local f = flat[i]
+    if #f == 16 then
+      for j = 1, string.byte(flat[i + 1], 1) - 48 do
+        if not seen[f .. j] then
+          more[#more + 1] = f .. j
+          more[#more + 1] = redis.call('HGET', h, f .. j) or ''
+        end
       end
-      for j = 1, n do
-        local p = map[f .. j] or redis.call('HGET', h, f .. j)
-        if not p then v = nil break end
-        v = v .. p
-      end
-    end
-    if v then
-      out[#out + 1] = f
-      out[#out + 1] = v
     end
   end
 end
@@ -824,6 +817,6 @@ if cursor == '' or cursor == '0' then
     end
   end
 end
-return { now, next, out, old }
+return { now, next, flat, more, old }
 `,
 );

@@ -240,19 +240,40 @@ export class RedisStore implements Store {
     return this.listRun(input.userId, input.userTag, input.keyIds, cursor ?? '0', limit);
   }
 
-  /** Runs LIST and keeps the user's live records signed by a key of the ring (the script returns the hash's records). */
+  /** Runs LIST, puts records together from their pieces, and keeps the user's live ones signed by a key of the ring (the script returns the hash as stored). */
   private async listRun(userId: string, tag: string, keyIds: readonly string[], cursor: string, limit: number): Promise<StoreListPage> {
-    const [now, next, flat, old] = (await this.run(LIST, [this.keys.hashKey(tag)], [userId, cursor, String(limit)])) as [unknown, unknown, unknown[], unknown[]];
+    const [now, next, flat, more, old] = (await this.run(LIST, [this.keys.hashKey(tag)], [userId, cursor, String(limit)])) as [unknown, unknown, unknown[], unknown[], unknown[]];
     const nowMs = Number(now);
     const records: TokenRecord[] = [];
-    const keep = (id: string, text: unknown) => {
-      const rec = String(text);
+    const keep = (id: string, rec: string) => {
       if (!keyIds.includes(rec.slice(0, rec.indexOf(',')))) return;
       const r = parseRecord(id, rec);
       if (r.userId === userId && (r.expiresAtMs === null || r.expiresAtMs > nowMs)) records.push(r);
     };
-    for (let i = 0; i < flat.length; i += 2) keep(tag + String(flat[i]), flat[i + 1]);
-    for (let i = 0; i < old.length; i += 2) keep(String(old[i]), old[i + 1]);
+    let fields: Map<string, string> | undefined;
+    const piece = (name: string): string | undefined => {
+      if (!fields) {
+        fields = new Map();
+        for (const list of [flat, more]) for (let i = 0; i < list.length; i += 2) fields.set(String(list[i]), String(list[i + 1]));
+      }
+      return fields.get(name) || undefined;
+    };
+    for (let i = 0; i < flat.length; i += 2) {
+      const field = String(flat[i]);
+      if (field.length !== 16) continue;
+      const value = String(flat[i + 1]);
+      let rec: string | null = value.slice(1);
+      for (let j = 1, n = value.charCodeAt(0) - 48; j <= n; j++) {
+        const p = piece(field + j);
+        if (p === undefined) {
+          rec = null; // a piece missing: not a record (as the scripts see it)
+          break;
+        }
+        rec += p;
+      }
+      if (rec !== null) keep(tag + field, rec);
+    }
+    for (let i = 0; i < old.length; i += 2) keep(String(old[i]), String(old[i + 1]));
     return { records, cursor: String(next) === '0' ? null : String(next) };
   }
 

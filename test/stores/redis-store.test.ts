@@ -75,6 +75,21 @@ describe('Redis store: layout and secrets', () => {
     }
   });
 
+  it('text fields survive the compact record: empty vs null, NUL, 0x1e, 0x1f, commas, Unicode, in user ids too', async () => {
+    const { m } = setup();
+    const odd = ['', '\u0000', 'a\u001eb', 'x\u001fy', '\u001e', ',,,', '用户 😀', 'é'.repeat(190)];
+    for (const [i, v] of odd.entries()) {
+      const uid = `u${v}${i}`;
+      const c = await m.create(uid, { deviceName: v, userAgent: v === '' ? null : v, ip: null, metadata: { v } });
+      expect(c.record).toMatchObject({ userId: uid, ip: null, metadata: { v } });
+      if (v !== '') expect(c.record).toMatchObject({ deviceName: v, userAgent: v });
+      const got = await m.verify(c.token);
+      expect(got.valid && got.record).toEqual(c.record);
+      expect(await m.list(uid)).toEqual([{ ...c.record, current: false }]);
+      expect(await m.revokeAll(uid)).toEqual([c.tokenId]);
+    }
+  });
+
   it("the user's hash expires with its longest-lived token, and has no TTL while one is immortal", async () => {
     const { m, store } = setup({ ttlSeconds: 100 });
     await m.create('u');

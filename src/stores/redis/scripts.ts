@@ -18,7 +18,7 @@ import { LUA_USER_KEY } from './keys.js';
  * last use, expiry and absolute expiry as base-36 offsets from c in ms (e empty = immortal, a empty =
  * none); t the token's own TTL in ms, base 36 (empty = the configured one); f the wrong-secret count
  * and w the end of its window (offset from c), both base 36, empty when none; <US> is the byte 0x1f.
- * Text fields: empty = null; a value that is empty or holds 0x1e or 0x1f is stored as 0x1e + its JSON;
+ * Text fields: empty = null; a value that is empty or holds NUL, 0x1e or 0x1f is stored as 0x1e + its JSON;
  * scopes and metadata are JSON text (scopes empty when none). Node's twin: `encodeTail`/`parseRecord`
  * in store.ts.
  *
@@ -100,10 +100,10 @@ local function encode(r)
   if r.t then t = b36(r.t) end
   return r.k .. ',' .. r.d .. ',' .. b36(c) .. ',' .. b36(r.l - c) .. ',' .. rel36(r.e, c) .. ',' .. rel36(r.a, c) .. ',' .. t .. ',' .. f .. ',' .. w .. '\\31' .. r.tail
 end
--- A text field of the record's tail: '' = null; empty or holding 0x1e/0x1f: 0x1e + JSON (store.ts encodeText is its twin).
+-- A text field of the record's tail: '' = null; empty or holding NUL, 0x1e or 0x1f: 0x1e + JSON (store.ts encodeText is its twin).
 local function enc(v)
   if v == nil or v == cjson.null then return '' end
-  if v == '' or string.find(v, '[\\30\\31]') then return '\\30' .. cjson.encode(v) end
+  if v == '' or string.find(v, '[%z\\30\\31]') then return '\\30' .. cjson.encode(v) end
   return v
 end
 -- The user id a record belongs to (the first field of its tail).
@@ -709,8 +709,9 @@ return done
 
 /**
  * revoke all. KEYS: the hash, the user's index. ARGV: user id, token id to keep ('' = none). Reply:
- * the revoked ids (16 characters; 0.1 tokens: 24, with their tag). A user whose tokens fill the hash
- * (no colliding user, nothing kept) loses it with one UNLINK.
+ * the revoked ids, comma-separated in one string (one reply, not one per token): 16 characters, or 24
+ * with their tag for 0.1 tokens. A user whose tokens fill the hash (no colliding user, nothing kept)
+ * loses it with one UNLINK (freed off the main thread).
  */
 export const REVOKE_ALL = script(
   'revokeAll',
@@ -734,7 +735,7 @@ if redis.call('EXISTS', idx) == 1 then
     local ids = redis.call('ZRANGEBYSCORE', idx, '(' .. fmt(now), '+inf')
     redis.call('UNLINK', h, idx)
     for _, t in ipairs(out) do ids[#ids + 1] = t end
-    return ids
+    return table.concat(ids, ',')
   end
   local ids = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
   local batch = {}
@@ -754,7 +755,7 @@ if redis.call('EXISTS', idx) == 1 then
     redis.call('HDEL', h, unpack(batch))
     redis.call('ZREM', idx, unpack(batch))
   end
-  return out
+  return table.concat(out, ',')
 end
 local eu = enc(uid)
 local live = tidy(h, idx, now)
@@ -768,14 +769,15 @@ for _, o in ipairs(live) do
   end
 end
 if n < #live then fit(h, live) end
-return out
+return table.concat(out, ',')
 `,
 );
 
 /**
  * list. KEYS: the hash. ARGV: user id, cursor ('' = everything: one HGETALL; else an HSCAN cursor,
  * '0' to start), count (HSCAN's COUNT hint). Read-only.
- * Reply: {now ms, next cursor ('0' = done), {field, stored value, ...}, {piece field, value, ...},
+ * Reply: {now ms, next cursor ('0' = done), 'field NUL stored value NUL ...' (one string: one reply, not
+ * two per field; no field or record holds a NUL), {piece field, value, ...},
  * {0.1 token id, record text, ...}}: the hash's fields as stored (HGETALL, or one HSCAN page and the
  * pieces of its records that the page lacks); Node puts records together from their pieces and keeps
  * the user's live ones (RedisStore.list), so Redis does no more than one HGETALL for a whole list.
@@ -817,6 +819,6 @@ if cursor == '' or cursor == '0' then
     end
   end
 end
-return { now, next, flat, more, old }
+return { now, next, table.concat(flat, '\\0'), more, old }
 `,
 );

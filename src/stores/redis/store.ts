@@ -219,8 +219,8 @@ export class RedisStore implements Store {
 
   async revokeAll(userId: string, userTag: string, exceptTokenId?: string): Promise<string[]> {
     const keep = exceptTokenId !== undefined && exceptTokenId.slice(0, 8) === userTag ? this.keys.field(exceptTokenId) : '';
-    const reply = (await this.run(REVOKE_ALL, [this.keys.hashKey(userTag), this.keys.indexKey(userId, userTag)], [userId, keep])) as unknown[];
-    return reply.map((id) => (String(id).length === 24 ? String(id) : userTag + String(id)));
+    const reply = String(await this.run(REVOKE_ALL, [this.keys.hashKey(userTag), this.keys.indexKey(userId, userTag)], [userId, keep]));
+    return reply === '' ? [] : reply.split(',').map((id) => (id.length === 24 ? id : userTag + id));
   }
 
   async list(userId: string, userTag: string, keyIds: readonly string[]): Promise<TokenRecord[]> {
@@ -242,7 +242,8 @@ export class RedisStore implements Store {
 
   /** Runs LIST, puts records together from their pieces, and keeps the user's live ones signed by a key of the ring (the script returns the hash as stored). */
   private async listRun(userId: string, tag: string, keyIds: readonly string[], cursor: string, limit: number): Promise<StoreListPage> {
-    const [now, next, flat, more, old] = (await this.run(LIST, [this.keys.hashKey(tag)], [userId, cursor, String(limit)])) as [unknown, unknown, unknown[], unknown[], unknown[]];
+    const [now, next, joined, more, old] = (await this.run(LIST, [this.keys.hashKey(tag)], [userId, cursor, String(limit)])) as [unknown, unknown, unknown, unknown[], unknown[]];
+    const flat = joined === '' ? [] : String(joined).split('\0');
     const nowMs = Number(now);
     const records: TokenRecord[] = [];
     const keep = (id: string, rec: string) => {
@@ -659,10 +660,10 @@ const US = '\x1f';
 /** Marks a text field stored as JSON (0x1e). */
 const JSON_MARK = '\x1e';
 
-/** A text field of a record (twin of the Lua `enc`): null = '', else raw unless it is empty or holds 0x1e/0x1f (then 0x1e + JSON). */
+/** A text field of a record (twin of the Lua `enc`): null = '', else raw unless it is empty or holds NUL, 0x1e or 0x1f (then 0x1e + JSON). */
 export function encodeText(v: string | null): string {
   if (v === null) return '';
-  return v === '' || v.includes(JSON_MARK) || v.includes(US) ? JSON_MARK + JSON.stringify(v) : v;
+  return v === '' || v.includes(JSON_MARK) || v.includes(US) || v.includes('\0') ? JSON_MARK + JSON.stringify(v) : v;
 }
 
 function decodeText(v: string | undefined): string | null {

@@ -246,6 +246,51 @@ describe('Redis store: nothing stale piles up', () => {
   });
 });
 
+/** Two user ids whose user tags collide under TEST_SECRET (a birthday search: about 40,000 HMACs). */
+function collidingUsers(): [string, string] {
+  const m = new TokenManager({ store: new IoredisStore({ client: redis }), secret: TEST_SECRET });
+  const seen = new Map<string, string>();
+  for (let i = 0; ; i++) {
+    const id = `c${i}`;
+    const tag = m.userTag(id);
+    const other = seen.get(tag);
+    if (other !== undefined) return [other, id];
+    seen.set(tag, id);
+  }
+}
+
+describe('Redis store: users whose tags collide share a hash, harmlessly', () => {
+  const [a, b] = collidingUsers();
+  for (const many of [false, true]) {
+    it(`list, limits, revokeById, revokeAll and renewal stay per user (${many ? 'with' : 'without'} an index for one of them)`, async () => {
+      const { m, store, keyPrefix } = setup({ maxTokensPerUser: null, touchIntervalSeconds: 0, renew: 'user' });
+      expect(m.userTag(a)).toBe(m.userTag(b));
+      const mine = [];
+      for (let i = 0; i < (many ? 40 : 3); i++) mine.push(await m.create(a, { deviceName: `a${i}` }));
+      const theirs = [await m.create(b, { deviceName: 'b0' }), await m.create(b, { deviceName: 'b1' })];
+      expect(theirs[0]!.first).toBe(true); // a's tokens are not b's
+      expect((await keysUnder(keyPrefix)).filter((k) => !k.includes(':i:'))).toEqual([store.keys.hashKey(m.userTag(a))]);
+      expect((await m.list(b)).map((r) => r.deviceName).sort()).toEqual(['b0', 'b1']);
+      expect((await m.list(a)).length).toBe(mine.length);
+      const page = await m.list(b, { limit: 1000 });
+      expect(page.tokens.map((r) => r.userId)).toEqual([b, b]);
+      expect(await m.revokeById(a, theirs[0]!.tokenId)).toBe(false);
+      expect((await m.verify(mine[0]!.token)).valid).toBe(true); // renew: 'user' renews a's tokens only
+      const limited = new TokenManager({ store, secret: TEST_SECRET, maxTokensPerUser: 2, limitPolicy: 'evict-lru' });
+      const third = await limited.create(b);
+      expect(third.evictedTokenIds).toHaveLength(1);
+      expect(theirs.map((t) => t.tokenId)).toContain(third.evictedTokenIds[0]);
+      expect((await m.list(a)).length).toBe(mine.length); // nothing of a's evicted
+      expect((await m.revokeAll(a)).sort()).toEqual(mine.map((t) => t.tokenId).sort());
+      expect((await m.list(b)).length).toBe(2);
+      for (const t of mine) expect((await m.verify(t.token)).valid).toBe(false);
+      expect((await m.verify(third.token)).valid).toBe(true);
+      expect(await m.revokeAll(b)).toHaveLength(2);
+      expect(await keysUnder(keyPrefix)).toEqual([]);
+    });
+  }
+});
+
 describe('IoredisStore options', () => {
   it('refuses a client with its own ioredis keyPrefix, and a key prefix with braces', () => {
     const prefixed = new Redis(REDIS_URL, { keyPrefix: 'app:', lazyConnect: true });

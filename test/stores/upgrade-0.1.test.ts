@@ -15,6 +15,8 @@ import { forgeSecret } from '../../src/testing/store-suite.js';
 import { RedisKeys as Keys01 } from '../support/layout-0.1/keys.js';
 import { CREATE as CREATE_01, verifyScript as verifyScript01 } from '../support/layout-0.1/scripts.js';
 import { clientKinds, type TestClient } from '../support/redis-clients.js';
+import { startRedisServer } from '../support/redis-server.js';
+import { ioredisDriver } from '../../src/stores/redis/ioredis.js';
 import { REDIS_URL, TEST_SECRET, deletePrefix, testRedis, uniquePrefix } from '../support/redis.js';
 
 const admin = testRedis();
@@ -153,3 +155,37 @@ for (const kind of clientKinds().filter((k) => k.newest)) {
     });
   });
 }
+
+describe('upgrade from 0.1 on a Redis out of memory (noeviction)', () => {
+  it('a 0.1 token still verifies, read only; revoke and revokeAll still work; its user moves once memory is back', async () => {
+    const server = await startRedisServer({ args: ['--maxmemory-policy', 'noeviction', '--maxmemory', '3mb'] });
+    const raw = new Redis(server.url);
+    try {
+      const keys01 = new Keys01('oom:');
+      const a = await create01(raw, keys01, 'olga');
+      const b = await create01(raw, keys01, 'olga');
+      const c = await create01(raw, keys01, 'oscar');
+      let full = false;
+      for (let i = 0; i < 1000 && !full; i++) await raw.set(`fill:${i}`, 'x'.repeat(100_000)).catch(() => (full = true));
+      expect(full).toBe(true);
+      const store = new RedisStore({ driver: ioredisDriver(raw), keyPrefix: 'oom:' });
+      const m = new TokenManager({ store, secret: TEST_SECRET, touchIntervalSeconds: 0 });
+      const v = await m.verify(a.token);
+      expect(v.valid && !v.renewed && v.record.userId === 'olga').toBe(true);
+      expect((await m.verify(forgeSecret(a.token))).valid).toBe(false);
+      expect(await raw.exists(keys01.tokenKey(a.tokenId, a.userTag))).toBe(1); // not moved: no memory for it
+      expect(await m.revoke(b.token)).toBe(true);
+      expect((await m.verify(b.token)).valid).toBe(false);
+      expect(await m.revokeAll('oscar')).toEqual([c.tokenId]);
+      expect((await m.verify(c.token)).valid).toBe(false);
+      for (let i = 0; i < 1000; i++) await raw.del(`fill:${i}`);
+      expect((await m.verify(a.token)).valid).toBe(true);
+      expect(await raw.exists(keys01.tokenKey(a.tokenId, a.userTag))).toBe(0); // moved now
+      expect((await m.list('olga')).map((r) => r.tokenId)).toEqual([a.tokenId]);
+      await store.close();
+    } finally {
+      raw.disconnect();
+      await server.stop();
+    }
+  }, 30_000);
+});

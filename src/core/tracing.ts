@@ -138,3 +138,19 @@ export function userIdOrNull(input: UserIdInput): string | null {
     return null;
   }
 }
+
+/** Handlers of {@link subscribeTokenTracing}: any of the five events of a tracing channel, each given the call's context. */
+export type TokenTracingHandlers = Partial<Record<'start' | 'end' | 'asyncStart' | 'asyncEnd' | 'error', (context: TokenTraceContext) => void>>;
+
+/**
+ * Subscribes `handlers` to the tracing channels of `operations` (default: all seven), as
+ * `diagnostics_channel.tracingChannel(name).subscribe` would, with the context typed. Returns the
+ * function that unsubscribes them. Every call's `asyncEnd` comes after its `start`, error or not.
+ */
+export function subscribeTokenTracing(handlers: TokenTracingHandlers, operations: readonly TracedOperation[] = Object.keys(tokenChannels) as TracedOperation[]): () => void {
+  const subscribed = operations.map((op) => tokenChannels[op]);
+  for (const channel of subscribed) channel.subscribe(handlers as never);
+  return () => {
+    for (const channel of subscribed.splice(0)) channel.unsubscribe(handlers as never);
+  };
+}

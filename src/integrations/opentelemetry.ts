@@ -19,10 +19,9 @@ import {
   type Span,
   type TracerProvider,
 } from '@opentelemetry/api';
-import { tracingChannel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { StoreUnavailableError } from '../core/errors.js';
-import { TOKEN_TRACING_CHANNELS, type TokenTraceContext, type TracedOperation } from '../core/tracing.js';
+import { subscribeTokenTracing, type TokenTraceContext } from '../core/tracing.js';
 
 /** Instrumentation scope name of the tracer and meter (the npm package's name). */
 export const INSTRUMENTATION_NAME = 'redis-multitokens';
@@ -121,29 +120,22 @@ export function enableOpenTelemetry(options: OpenTelemetryOptions = {}): () => v
   const storeUnavailable = meter.createCounter(METRICS.storeUnavailable, { unit: '{call}', description: 'Calls that failed because the token store was unavailable (answered 503).' });
 
   const calls = new WeakMap<TokenTraceContext, { span: Span | null; startedAtMs: number }>();
-  const unsubscribes: (() => void)[] = [];
-  for (const [operation, name] of Object.entries(TOKEN_TRACING_CHANNELS) as [TracedOperation, string][]) {
-    const handlers = {
-      start(ctx: TokenTraceContext) {
-        const span = wantSpans
-          ? tracer.startSpan(`${INSTRUMENTATION_NAME} ${operation}`, { kind: SpanKind.INTERNAL, attributes: { [ATTRIBUTES.operation]: operation } }, otelContext.active())
-          : null;
-        calls.set(ctx, { span, startedAtMs: performance.now() });
-      },
-      asyncEnd(ctx: TokenTraceContext) {
-        const call = calls.get(ctx);
-        if (!call) return; // began before this subscription
-        calls.delete(ctx);
-        const seconds = (performance.now() - call.startedAtMs) / 1000;
-        const failed = ctx.outcome === 'error';
-        if (wantMetrics) record(ctx, seconds, failed);
-        if (call.span) endSpan(call.span, ctx, failed);
-      },
-    };
-    const channel = tracingChannel<unknown, TokenTraceContext>(name);
-    channel.subscribe(handlers as never);
-    unsubscribes.push(() => channel.unsubscribe(handlers as never));
-  }
+  const unsubscribe = subscribeTokenTracing({
+    start(ctx) {
+      const name = `${INSTRUMENTATION_NAME} ${ctx.operation}`;
+      const span = wantSpans ? tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes: { [ATTRIBUTES.operation]: ctx.operation } }, otelContext.active()) : null;
+      calls.set(ctx, { span, startedAtMs: performance.now() });
+    },
+    asyncEnd(ctx) {
+      const call = calls.get(ctx);
+      if (!call) return; // began before this subscription
+      calls.delete(ctx);
+      const seconds = (performance.now() - call.startedAtMs) / 1000;
+      const failed = ctx.outcome === 'error';
+      if (wantMetrics) record(ctx, seconds, failed);
+      if (call.span) endSpan(call.span, ctx, failed);
+    },
+  });
 
   function record(ctx: TokenTraceContext, seconds: number, failed: boolean): void {
     const operation = ctx.operation;
@@ -175,7 +167,5 @@ export function enableOpenTelemetry(options: OpenTelemetryOptions = {}): () => v
     span.end();
   }
 
-  return () => {
-    for (const u of unsubscribes.splice(0)) u();
-  };
+  return unsubscribe;
 }

@@ -7,7 +7,7 @@
 import { tracingChannel } from 'node:diagnostics_channel';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TokenManager } from '../../src/core/manager.js';
-import { TOKEN_TRACING_CHANNELS, isTraced, tokenChannels, type TokenTraceContext, type TracedOperation } from '../../src/core/tracing.js';
+import { TOKEN_TRACING_CHANNELS, isTraced, subscribeTokenTracing, tokenChannels, type TokenTraceContext, type TracedOperation } from '../../src/core/tracing.js';
 import { forgeSecret } from '../../src/testing/index.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { freePort } from '../support/redis-server.js';
@@ -159,5 +159,18 @@ describe('diagnostics_channel tracing', () => {
     const seen = subscribe();
     await expect(m.revokeOthers('u', 'not-a-token-id')).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     expect(ends(seen, 'revokeOthers')).toMatchObject([{ userId: 'u', tokenId: null, outcome: 'error', reason: 'ERR_INVALID_ARG_VALUE' }]);
+  });
+
+  it('subscribeTokenTracing: typed handlers on the chosen operations only, removed by the function it returns', async () => {
+    const m = new TokenManager({ store, secret: TEST_SECRET });
+    const got: string[] = [];
+    const stop = subscribeTokenTracing({ start: (c) => got.push(`start ${c.operation}`), asyncEnd: (c) => got.push(`end ${c.operation} ${c.outcome}`) }, ['create', 'verify']);
+    const { token } = await m.create('sub-user');
+    await m.list('sub-user');
+    await m.verify(token);
+    stop();
+    await m.verify(token);
+    expect(got).toEqual(['start create', 'end create ok', 'start verify', 'end verify valid']);
+    expect(Object.values(tokenChannels).some(isTraced)).toBe(false);
   });
 });

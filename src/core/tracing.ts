@@ -101,7 +101,7 @@ export type TraceSettle<T> = (context: TokenTraceContext, value: T) => unknown;
  * error), after `settle` has filled the context from the result (`fn` may fill it too, e.g. verify's
  * `reason`). Call it only when {@link isTraced}.
  */
-export async function traced<T>(
+export function traced<T>(
   operation: TracedOperation,
   ids: { userId?: string | null; tokenId?: string | null },
   fn: (context: TokenTraceContext) => Promise<T>,
@@ -109,19 +109,19 @@ export async function traced<T>(
 ): Promise<T> {
   const context: TokenTraceContext = { operation, userId: ids.userId ?? null, tokenId: ids.tokenId ?? null, outcome: null, reason: null, revokedCount: 0 };
   let value!: T;
-  await tokenChannels[operation].tracePromise(async () => {
-    try {
-      value = await fn(context);
-    } catch (error) {
-      context.outcome = 'error';
-      context.reason = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : 'ERR_UNEXPECTED';
-      throw error;
-    }
-    const shown = settle(context, value);
+  const settled = (v: T): unknown => {
+    value = v;
+    const shown = settle(context, v);
     context.outcome ??= 'ok';
     return shown;
-  }, context);
-  return value;
+  };
+  const failed = (error: unknown): never => {
+    context.outcome = 'error';
+    context.reason = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : 'ERR_UNEXPECTED';
+    throw error;
+  };
+  // tracePromise stores what the inner promise resolves to as `result`: `settle`'s safe view, not `value`.
+  return tokenChannels[operation].tracePromise(() => fn(context).then(settled, failed), context).then(() => value);
 }
 
 /** Settles a revoke: `'ok'`, with the number of tokens revoked (a boolean result counts as 1 or 0). */

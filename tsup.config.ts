@@ -13,6 +13,7 @@ export default defineConfig({
     hono: 'src/hono.ts',
     nestjs: 'src/nestjs.ts',
     testing: 'src/testing/index.ts',
+    opentelemetry: 'src/opentelemetry.ts',
   },
   format: ['esm', 'cjs'],
   // `npm start` (the demo) needs only the JavaScript: skip the slow declaration build there.
@@ -21,5 +22,5 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   splitting: true,
-  external: ['ioredis', 'redis', 'express', 'fastify', 'fastify-plugin', '@nestjs/common', '@nestjs/core', 'koa', 'hono'],
+  external: ['ioredis', 'redis', 'express', 'fastify', 'fastify-plugin', '@nestjs/common', '@nestjs/core', 'koa', 'hono', '@opentelemetry/api'],
 });

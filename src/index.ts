@@ -42,6 +42,15 @@ export {
   type TokenEvents,
 } from './core/manager.js';
 export * from './core/errors.js';
+export { logTokenEvents, type TokenLogger, type TokenLogFn } from './core/logging.js';
+export {
+  TOKEN_TRACING_CHANNELS,
+  subscribeTokenTracing,
+  type TokenTraceContext,
+  type TokenTracingHandlers,
+  type TracedOperation,
+  type TraceOutcome,
+} from './core/tracing.js';
 export * from './core/types.js';
 export type { Register, RegisteredUser } from './core/register.js';
 export type * from './core/store.js';

@@ -14,9 +14,10 @@ import { openConnection, type ClientKind } from './connection.js';
 import { notBuilt as cacheNotBuilt } from './ours-cache.js';
 import { malformed, memoryStore } from './no-redis.js';
 import { oursNoWrite, oursRenewal, oursRenewUser } from './ours.js';
+import { oursOtel, oursTraced } from './ours-observed.js';
 import type { VerifyVariant } from './variant.js';
 
-const VARIANTS: VerifyVariant[] = [bareGet, bareEvalsha, oursNoWrite, oursRenewal, oursRenewUser, memoryStore, malformed];
+const VARIANTS: VerifyVariant[] = [bareGet, bareEvalsha, oursNoWrite, oursTraced, oursOtel, oursRenewal, oursRenewUser, memoryStore, malformed];
 /** Distinct users (one token each) the operations rotate over. */
 const USERS = 64;
 
@@ -42,7 +43,14 @@ const scenario: Scenario = {
           for (const c of concurrencies) {
             const runs = new Map<string, Burst[]>(variants.map((v) => [v.name, []]));
             for (let r = 0; r < rounds; r++)
-              for (const v of variants) runs.get(v.name)!.push(await burst({ fn: ops.get(v.name)!, concurrency: c, timeMs, info, commands: v.commands }));
+              for (const v of variants) {
+                const deactivate = v.activate?.();
+                try {
+                  runs.get(v.name)!.push(await burst({ fn: ops.get(v.name)!, concurrency: c, timeMs, info, commands: v.commands }));
+                } finally {
+                  deactivate?.();
+                }
+              }
             const at = `${kind}.c${c}`;
             for (const v of variants) {
               const key = v.clients ? `c${c}` : at;
@@ -59,6 +67,12 @@ const scenario: Scenario = {
             for (const ours of ['ours', 'ours-renewal', 'ours-renew-user'])
               for (const floor of ['evalsha', 'get'])
                 result.ratios[`${at}.${ours}/${floor}.opsPerSec`] = pairedRatio(ops_(ours), ops_(floor));
+            // What tracing costs when someone listens (with nobody listening, `ours` is the figure).
+            for (const observed of ['ours-traced', 'ours-otel']) {
+              result.ratios[`${at}.${observed}/ours.opsPerSec`] = pairedRatio(ops_(observed), ops_('ours'));
+              const cpu = (name: string) => runs.get(name)!.map((x) => x.nodeCpuUsPerOp);
+              result.ratios[`${at}.${observed}/ours.nodeCpuUsPerOp`] = pairedRatio(cpu(observed), cpu('ours'));
+            }
           }
         } finally {
           await conn.close();

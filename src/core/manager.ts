@@ -13,6 +13,7 @@ import {
 } from './options.js';
 import type { Store, StoreRenewalPolicy, StoreThrottlePolicy } from './store.js';
 import { generateToken, isTokenId, parseToken } from './token-format.js';
+import { isTraced, settleRevoked, tokenChannels, traced, userIdOrNull, type TokenTraceContext } from './tracing.js';
 import type { AuthFailureReason, LimitPolicy, RenewMode, RevokeReason, TokenInfo, TokenRecord } from './types.js';
 import { normalizeUserId, type UserIdInput } from './user-id.js';
 
@@ -245,7 +246,16 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * @throws {TokenLimitError} the user is at `maxTokensPerUser` and `limitPolicy` is `'reject'`.
    * @throws {StoreUnavailableError} the store cannot be reached.
    */
-  async create(userId: UserIdInput, options: CreateTokenOptions = {}): Promise<CreatedToken> {
+  create(userId: UserIdInput, options: CreateTokenOptions = {}): Promise<CreatedToken> {
+    if (!isTraced(tokenChannels.create)) return this.createToken(userId, options);
+    return traced('create', { userId: userIdOrNull(userId) }, () => this.createToken(userId, options), (c, { token: _, ...shown }) => {
+      c.tokenId = shown.tokenId;
+      c.revokedCount = shown.evictedTokenIds.length;
+      return shown;
+    });
+  }
+
+  private async createToken(userId: UserIdInput, options: CreateTokenOptions): Promise<CreatedToken> {
     const uid = normalizeUserId(userId);
     if (!options || typeof options !== 'object') throw new InvalidArgumentTypeError('create options must be an object');
     rejectUnknownOptions('create', options, CREATE_OPTIONS);
@@ -288,12 +298,24 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * @returns `{ valid: true, userId, record, renewed }` or `{ valid: false, reason }`.
    * @throws {StoreUnavailableError} the store cannot be reached (never reported as invalid).
    */
-  async verify(token: unknown): Promise<VerifyResult> {
+  verify(token: unknown): Promise<VerifyResult> {
+    if (!isTraced(tokenChannels.verify)) return this.verifyToken(token, null);
+    return traced('verify', {}, (c) => this.verifyToken(token, c), (c, r) => {
+      if (r.valid) c.userId = r.userId;
+      c.outcome = r.valid ? 'valid' : 'invalid';
+      return r;
+    });
+  }
+
+  /** verify's body; `trace` (when traced) learns the token id and why a token was refused. */
+  private async verifyToken(token: unknown, trace: TokenTraceContext | null): Promise<VerifyResult> {
     const parsed = parseToken(token);
     if (!parsed) {
+      if (trace) trace.reason = 'malformed';
       this.emit('authFailed', { reason: 'malformed', tokenId: null });
       return { valid: false, reason: 'malformed' };
     }
+    if (trace) trace.tokenId = parsed.tokenId;
     let res;
     try {
       // The store's call directly (not through `run`'s closure): verify is the hot path.
@@ -309,7 +331,9 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     }
     if (this.storeDown) this.recovered('verify');
     if (res.status !== 'valid') {
-      this.emit('authFailed', { reason: res.status === 'throttled' ? 'throttled' : 'invalid', tokenId: parsed.tokenId });
+      const reason = res.status === 'throttled' ? 'throttled' : 'invalid';
+      if (trace) trace.reason = reason;
+      this.emit('authFailed', { reason, tokenId: parsed.tokenId });
       return { valid: false, reason: 'invalid' };
     }
     this.emit('verified', { record: res.record, renewed: res.renewed });
@@ -321,13 +345,21 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * @returns true when a live token was revoked; false when it was malformed, unknown, or already gone.
    * @throws {StoreUnavailableError}
    */
-  async revoke(token: unknown): Promise<boolean> {
+  revoke(token: unknown): Promise<boolean> {
+    if (!isTraced(tokenChannels.revoke)) return this.revokeToken(token, null);
+    return traced('revoke', {}, (c) => this.revokeToken(token, c), settleRevoked);
+  }
+
+  /** revoke's body; `trace` (when traced) learns the token id and, from the record, the user id. */
+  private async revokeToken(token: unknown, trace: TokenTraceContext | null): Promise<boolean> {
     const parsed = parseToken(token);
     if (!parsed) return false;
+    if (trace) trace.tokenId = parsed.tokenId;
     const record = await this.run('revoke', () =>
       this.store.revokeToken({ tokenId: parsed.tokenId, userTag: parsed.userTag, digests: this.keyRing.digestsOf(parsed.token), throttle: this.throttle }),
     );
     if (!record) return false;
+    if (trace) trace.userId = record.userId;
     this.emit('revoked', { userId: record.userId, tokenIds: [record.tokenId], reason: 'logout' });
     return true;
   }
@@ -340,7 +372,13 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    *   given where its id is expected (use `revoke(token)`).
    * @throws {StoreUnavailableError}
    */
-  async revokeById(userId: UserIdInput, tokenId: string, options: { reason?: RevokeReason } = {}): Promise<boolean> {
+  revokeById(userId: UserIdInput, tokenId: string, options: { reason?: RevokeReason } = {}): Promise<boolean> {
+    if (!isTraced(tokenChannels.revokeById)) return this.revokeTokenById(userId, tokenId, options);
+    const ids = { userId: userIdOrNull(userId), tokenId: isTokenId(tokenId) ? tokenId : null };
+    return traced('revokeById', ids, () => this.revokeTokenById(userId, tokenId, options), settleRevoked);
+  }
+
+  private async revokeTokenById(userId: UserIdInput, tokenId: string, options: { reason?: RevokeReason }): Promise<boolean> {
     const uid = normalizeUserId(userId);
     checkOptionsObject('revokeById', options, ['reason']);
     if (typeof tokenId !== 'string') throw new InvalidArgumentTypeError(`revokeById: tokenId must be a string; got ${typeof tokenId}`);
@@ -360,7 +398,12 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id.
    * @throws {StoreUnavailableError}
    */
-  async revokeAll(userId: UserIdInput): Promise<string[]> {
+  revokeAll(userId: UserIdInput): Promise<string[]> {
+    if (!isTraced(tokenChannels.revokeAll)) return this.revokeAllTokens(userId);
+    return traced('revokeAll', { userId: userIdOrNull(userId) }, () => this.revokeAllTokens(userId), settleRevoked);
+  }
+
+  private async revokeAllTokens(userId: UserIdInput): Promise<string[]> {
     const uid = normalizeUserId(userId);
     const ids = await this.run('revokeAll', () => this.store.revokeAll(uid, this.keyRing.userTag(uid)));
     if (ids.length > 0) this.emit('revoked', { userId: uid, tokenIds: ids, reason: 'logout-all' });
@@ -373,7 +416,13 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id; `currentTokenId` not a token id.
    * @throws {StoreUnavailableError}
    */
-  async revokeOthers(userId: UserIdInput, currentTokenId: string): Promise<string[]> {
+  revokeOthers(userId: UserIdInput, currentTokenId: string): Promise<string[]> {
+    if (!isTraced(tokenChannels.revokeOthers)) return this.revokeOtherTokens(userId, currentTokenId);
+    const ids = { userId: userIdOrNull(userId), tokenId: isTokenId(currentTokenId) ? currentTokenId : null };
+    return traced('revokeOthers', ids, () => this.revokeOtherTokens(userId, currentTokenId), settleRevoked);
+  }
+
+  private async revokeOtherTokens(userId: UserIdInput, currentTokenId: string): Promise<string[]> {
     const uid = normalizeUserId(userId);
     notAWholeToken('revokeOthers', currentTokenId);
     if (!isTokenId(currentTokenId)) throw new InvalidArgumentValueError('currentTokenId must be a token id (24 characters)');
@@ -388,7 +437,12 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id; a whole token given as `currentTokenId`.
    * @throws {StoreUnavailableError}
    */
-  async list(userId: UserIdInput, options: { currentTokenId?: string | null } = {}): Promise<TokenInfo[]> {
+  list(userId: UserIdInput, options: { currentTokenId?: string | null } = {}): Promise<TokenInfo[]> {
+    if (!isTraced(tokenChannels.list)) return this.listTokens(userId, options);
+    return traced('list', { userId: userIdOrNull(userId) }, () => this.listTokens(userId, options), (_, r) => r);
+  }
+
+  private async listTokens(userId: UserIdInput, options: { currentTokenId?: string | null }): Promise<TokenInfo[]> {
     const uid = normalizeUserId(userId);
     checkOptionsObject('list', options, ['currentTokenId']);
     notAWholeToken('list', options.currentTokenId);

@@ -207,6 +207,25 @@ describe('CLI against Redis', () => {
     }
   }, 30_000);
 
+  it.runIf(existsSync('/usr/bin/script'))('stats and prune on a terminal: a progress bar on stderr that reaches 100%', async () => {
+    const s = setup('bar');
+    try {
+      await s.manager.create('bar-user');
+      for (const command of ['stats', 'prune']) {
+        const line = [process.execPath, ...CLI, command, ...s.flags].map((x) => `'${x}'`).join(' ');
+        const child = spawn('script', ['-qfec', line, '/dev/null'], { env: { ...process.env, REDIS_URL, TOKEN_SECRET: TEST_SECRET } });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stdin.end();
+        expect(await new Promise<number | null>((resolve) => child.on('close', resolve))).toBe(0);
+        expect(out).toContain(`${command} [`);
+        expect(out).toMatch(/100% \| \d+\/\d+ keys/);
+      }
+    } finally {
+      await s.done();
+    }
+  }, 30_000);
+
   it('stats: live tokens, users, tokens per user, bytes per token, keys without TTL; --limit; no progress bar when piped', async () => {
     const s = setup('stats');
     try {

@@ -195,6 +195,18 @@ async function progressBar(label: string): Promise<{ onProgress?: (p: AdminProgr
   };
 }
 
+/**
+ * Runs a walk of the whole store (`stats`, `prune`) with a progress bar on a terminal. With `--json`,
+ * prints the result as JSON and resolves to undefined; else resolves to the result, to print as text.
+ */
+async function walkStore<T>(label: string, flags: ConnectionFlags & { json?: boolean }, fn: (store: RedisStore, onProgress?: (p: AdminProgress) => void) => Promise<T>): Promise<T | undefined> {
+  const bar = await progressBar(label);
+  const result = await withStore(flags, (store) => fn(store, bar.onProgress)).finally(bar.stop);
+  if (!flags.json) return result;
+  console.log(JSON.stringify(result, null, 2));
+  return undefined;
+}
+
 /** The token for `inspect`: all of standard input when piped, else a hidden prompt on the terminal. Never argv. */
 async function readToken(): Promise<string> {
   if (!process.stdin.isTTY) {
@@ -292,12 +304,8 @@ function program(): Command {
     .addOption(new Option('--sample <n>', 'records and indexes measured with MEMORY USAGE (default 100)').argParser(wholeNumber(0)))
     .option('--json', 'JSON for scripts')
     .action(async (flags: ConnectionFlags & { limit?: number; sample?: number; json?: boolean }) => {
-      const bar = await progressBar('stats');
-      const s = await withStore(flags, (store) => store.stats({ limit: flags.limit, sampleSize: flags.sample, onProgress: bar.onProgress })).finally(bar.stop);
-      if (flags.json) {
-        console.log(JSON.stringify(s, null, 2));
-        return;
-      }
+      const s = await walkStore('stats', flags, (store, onProgress) => store.stats({ limit: flags.limit, sampleSize: flags.sample, onProgress }));
+      if (!s) return;
       const t = s.tokensPerUser;
       const b = s.bytesPerToken;
       const w = s.keysWithoutTtl;
@@ -314,12 +322,8 @@ function program(): Command {
     .addOption(new Option('--limit <keys>', 'most user indexes to look at (default: all)').argParser(wholeNumber(1)))
     .option('--json', 'JSON for scripts')
     .action(async (flags: ConnectionFlags & { dryRun?: boolean; limit?: number; json?: boolean }) => {
-      const bar = await progressBar('prune');
-      const r = await withStore(flags, (store) => store.prune({ dryRun: flags.dryRun, limit: flags.limit, onProgress: bar.onProgress })).finally(bar.stop);
-      if (flags.json) {
-        console.log(JSON.stringify(r, null, 2));
-        return;
-      }
+      const r = await walkStore('prune', flags, (store, onProgress) => store.prune({ dryRun: flags.dryRun, limit: flags.limit, onProgress }));
+      if (!r) return;
       const verb = r.dryRun ? 'would drop' : 'dropped';
       console.log(`${verb} ${r.entriesDropped} stale entr${r.entriesDropped === 1 ? 'y' : 'ies'} from ${r.indexesChanged} of ${r.indexesSeen} user indexes on ${r.primaries} primar${r.primaries === 1 ? 'y' : 'ies'}${r.complete ? '' : ' (stopped at --limit: partial)'}`);
     });

@@ -166,8 +166,9 @@ export async function storeStats(ctx: AdminContext, options: StatsOptions = {}):
             perUser.push(live);
             if (sampledIndexes < sampleSize) {
               sampledIndexes++;
-              indexBytes += await memory(primary, key);
               indexEntries += live + stale;
+              const bytes = await memory(primary, key); // (awaited first: `x += await y` would read x before the wait, losing concurrent adds)
+              indexBytes += bytes;
             }
           }
           return;
@@ -182,7 +183,8 @@ export async function storeStats(ctx: AdminContext, options: StatsOptions = {}):
         if (pttl === -1 && recordHasExpiry(await ctx.command(primary, ['GET', key]))) stats.keysWithoutTtl.tokenRecords++;
         if (sampledRecords < sampleSize) {
           sampledRecords++;
-          recordBytes += await memory(primary, key);
+          const bytes = await memory(primary, key);
+          recordBytes += bytes;
         }
       }),
     );

@@ -159,9 +159,9 @@ export async function storeStats(ctx: AdminContext, options: StatsOptions = {}):
         const { kind, userTag } = parsed;
         stats.keysSeen++;
         if (kind === 'user') {
-          const [live, stale, pttl, shouldExpire] = ((await ctx.runScript(INDEX_STATS, [key], [ctx.keys.tokenKeyPrefix(userTag)])) as unknown[]).map(Number) as [number, number, number, number];
+          const [live, stale, shouldExpire] = ((await ctx.runScript(INDEX_STATS, [key], [ctx.keys.tokenKeyPrefix(userTag)])) as unknown[]).map(Number) as [number, number, number];
           stats.staleIndexEntries += stale;
-          if (pttl === -1 && shouldExpire === 1) stats.keysWithoutTtl.userIndexes++;
+          if (shouldExpire === 1 && Number(await ctx.command(primary, ['PTTL', key])) === -1) stats.keysWithoutTtl.userIndexes++;
           if (live > 0) {
             perUser.push(live);
             if (sampledIndexes < sampleSize) {

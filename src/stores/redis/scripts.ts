@@ -511,9 +511,10 @@ return { reply_of(r), ok }
 );
 
 /**
- * One user index as the admin `stats` sees it (read-only). KEYS: user index. ARGV: token key prefix.
- * Reply: {live members (record there, not expired), stale members (expired or record gone), the
- * index's PTTL in ms (-1 none), 1 when it should have a TTL (no immortal member) else 0}.
+ * One user index as the admin `stats` sees it (read-only; only commands of the app's ACL line in
+ * docs/deployment.md). KEYS: user index. ARGV: token key prefix. Reply: {live members (record there,
+ * not expired), stale members (expired or record gone), 1 when the index should have a TTL (no
+ * immortal live member) else 0}.
  */
 export const INDEX_STATS = script(
   'indexStats',
@@ -533,22 +534,23 @@ for i = 1, #members, 2 do
 end
 local should = 1
 if immortal or #members == 0 then should = 0 end
-return { live, stale, redis.call('PTTL', idx), should }
+return { live, stale, should }
 `,
 );
 
 /**
  * prune one user index (the admin `prune`; its dry run is {@link INDEX_STATS}'s stale count): drops
  * members that expired or whose record is gone (the prelude's prune), then sets the index's TTL (see
- * fix_index_ttl). KEYS: user index. ARGV: token key prefix. Reply: the number of members dropped.
+ * fix_index_ttl). KEYS: user index. ARGV: token key prefix. Reply: the number of members dropped
+ * (prune keeps exactly the live ones). Only commands of the app's ACL line in docs/deployment.md.
  */
 export const PRUNE_INDEX = script(
   'pruneIndex',
   `
 local idx, tprefix = KEYS[1], ARGV[1]
-local before = redis.call('ZCARD', idx)
-prune(idx, tprefix, now_ms())
+local before = #redis.call('ZRANGE', idx, 0, -1)
+local live = prune(idx, tprefix, now_ms())
 fix_index_ttl(idx)
-return before - redis.call('ZCARD', idx)
+return before - #live
 `,
 );

@@ -39,6 +39,7 @@ export {
   type CreateTokenOptions,
   type CreatedToken,
   type VerifyResult,
+  type InspectResult,
   type TokenEvents,
 } from './core/manager.js';
 export * from './core/errors.js';

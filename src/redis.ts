@@ -17,5 +17,6 @@ export {
   type RedisStoreOptions,
 } from './stores/redis/store.js';
 export type { RedisDriver, RedisDriverState } from './stores/redis/driver.js';
-export { RedisKeys, DEFAULT_KEY_PREFIX } from './stores/redis/keys.js';
+export type { StoreStats, StatsOptions, PruneResult, PruneOptions, AdminWalkOptions, AdminProgress } from './stores/redis/admin.js';
+export { RedisKeys, DEFAULT_KEY_PREFIX, type RedisKeyKind } from './stores/redis/keys.js';
 export type { LuaScript } from './stores/redis/scripts.js';

@@ -173,6 +173,15 @@ export type VerifyResult =
       reason: 'malformed' | 'invalid';
     };
 
+/**
+ * Result of {@link TokenManager.inspect}: what an operator may learn of a token, never the token.
+ * `found`: a live record has the token's id; `valid`: and the token's secret matches it (it would verify).
+ */
+export type InspectResult =
+  | { wellFormed: false }
+  | { wellFormed: true; tokenId: string; found: false }
+  | { wellFormed: true; tokenId: string; found: true; valid: boolean; record: TokenRecord };
+
 /** Events of {@link TokenManager}, with their payloads. None ever carries a token string. */
 export interface TokenEvents {
   created: [event: { record: TokenRecord; first: boolean; evictedTokenIds: string[] }];
@@ -450,6 +459,23 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     return records
       .sort((a, b) => b.createdAtMs - a.createdAtMs || (a.tokenId < b.tokenId ? -1 : 1))
       .map((r) => ({ ...r, current: r.tokenId === options.currentTokenId }));
+  }
+
+  /**
+   * Looks a token up for an operator (the CLI's `inspect`, e.g. for a token a secret scanner found):
+   * whether it is well-formed, whether a live token has its id, and whether its secret matches (it
+   * would verify). Unlike {@link TokenManager.verify} it changes nothing: no renewal, no last-used
+   * write, no wrong-secret counting, no event. A malformed value costs no I/O.
+   * @throws {StoreUnavailableError} the store cannot be reached.
+   */
+  async inspect(token: unknown): Promise<InspectResult> {
+    const parsed = parseToken(token);
+    if (!parsed) return { wellFormed: false };
+    const found = await this.run('inspect', () =>
+      this.store.lookup({ tokenId: parsed.tokenId, userTag: parsed.userTag, digests: this.keyRing.digestsOf(parsed.token) }),
+    );
+    if (!found) return { wellFormed: true, tokenId: parsed.tokenId, found: false };
+    return { wellFormed: true, tokenId: parsed.tokenId, found: true, valid: found.digestMatches === true, record: found.record };
   }
 
   /**

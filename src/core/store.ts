@@ -36,6 +36,13 @@ export interface Store {
    */
   list(userId: string, userTag: string, keyIds: readonly string[]): Promise<TokenRecord[]>;
   /**
+   * Looks a live token up by its id alone, for operators (the CLI's `inspect`): no renewal, no
+   * last-used write, no wrong-secret counting, nothing changed. With `digests`, also tells whether one
+   * of them matches the stored digest (under the key id stored with it). Returns null when no live
+   * record has that id (unknown, expired or revoked).
+   */
+  lookup(input: StoreLookupInput): Promise<StoreLookupResult | null>;
+  /**
    * Resolves when the store can serve requests now (for health checks); rejects with
    * `StoreUnavailableError` otherwise. One round trip at most. Optional: a store without it is always healthy.
    */
@@ -52,6 +59,22 @@ export interface StoreTokenRef {
   digests: readonly TokenDigest[];
   /** Throttling of wrong secrets for this token id; null = none. */
   throttle: StoreThrottlePolicy | null;
+}
+
+/** Input of {@link Store.lookup}. */
+export interface StoreLookupInput {
+  tokenId: string;
+  /** The user tag, the first 8 characters of the token id (it places the token in its user's partition). */
+  userTag: string;
+  /** HMAC digests of the whole token under every key of the ring, to check it; omitted: no check. */
+  digests?: readonly TokenDigest[];
+}
+
+/** Result of {@link Store.lookup}: the record, and whether a digest given matched (null: none given). */
+export interface StoreLookupResult {
+  record: TokenRecord;
+  /** True when one of `digests` matches the stored one under the stored key id; false when none does (or the key id is not in the ring); null without `digests`. */
+  digestMatches: boolean | null;
 }
 
 /** Input of {@link Store.create}. */

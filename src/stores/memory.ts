@@ -4,6 +4,8 @@ import type {
   Store,
   StoreCreateInput,
   StoreCreateResult,
+  StoreLookupInput,
+  StoreLookupResult,
   StoreRenewalPolicy,
   StoreTokenRef,
   StoreVerifyInput,
@@ -154,6 +156,13 @@ export class MemoryStore implements Store {
       if (e && !isExpired(e, now) && keyIds.includes(e.keyId)) out.push(copy(e.record));
     }
     return out;
+  }
+
+  async lookup(input: StoreLookupInput): Promise<StoreLookupResult | null> {
+    const e = this.tokens.get(input.tokenId);
+    if (!e || isExpired(e, this.now())) return null;
+    const d = input.digests?.find((x) => x.keyId === e.keyId);
+    return { record: copy(e.record), digestMatches: input.digests === undefined ? null : d !== undefined && digestsEqual(d.digest, e.digest) };
   }
 
   async ping(): Promise<void> {}

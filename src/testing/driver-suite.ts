@@ -232,6 +232,32 @@ export function driverConformanceCases(factory: DriverFactory): ConformanceCase[
     assert.equal((await managerOn(patient).verify(c.token)).valid, true, 'works once the pause ends');
   });
 
+  add('commandOn (optional, for RedisStore.stats and prune): the raw reply of one primary; the admin calls fail fast while the server is down', 30_000, async (server, cleanup) => {
+    const client = await factory.client(server.url);
+    cleanup(() => client.close());
+    const store = new RedisStore({ driver: client.driver(), commandTimeoutMs: 2000 });
+    cleanup(() => store.close());
+    const d = store.driver;
+    if (typeof d.commandOn !== 'function') return; // a driver without it: stats and prune refuse (ERR_STORE_NO_ADMIN)
+    assert.equal(typeof d.primaries, 'function', 'commandOn comes with primaries()');
+    await server.command(['SET', 'driver-suite:k', 'v']);
+    const [primary] = d.primaries!();
+    assert.ok(primary !== undefined);
+    assert.equal(await d.commandOn(primary, ['GET', 'driver-suite:k']), 'v');
+    assert.equal(Number(await d.commandOn(primary, ['DBSIZE'])), 1);
+    const [cursor, keys] = (await d.commandOn(primary, ['SCAN', '0', 'MATCH', 'driver-suite:*', 'COUNT', '100'])) as [unknown, unknown[]];
+    assert.equal(String(cursor), '0');
+    assert.deepEqual(keys.map(String), ['driver-suite:k']);
+    const m = managerOn(store);
+    await m.create('admin-user');
+    assert.equal((await store.stats()).liveTokens, 1);
+    await server.stop();
+    const started = performance.now();
+    await assert.rejects(store.stats(), StoreUnavailableError);
+    await assert.rejects(store.prune({ dryRun: true }), StoreUnavailableError);
+    assert.ok(performance.now() - started < 4500, 'within commandTimeoutMs each, nothing queued');
+  });
+
   add('close: a client the driver opened is closed; an app client is left open and working', 20_000, async (server, cleanup) => {
     const owned = factory.ownedDriver(server.url);
     const ownStore = new RedisStore({ driver: owned.driver, commandTimeoutMs: 10_000 });

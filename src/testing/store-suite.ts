@@ -539,6 +539,52 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     for (const t of [a, b, c]) assert.ok(!text.includes(t.token), 'no token string in any event');
   });
 
+  add('lookup by token id: the record, a digest check, nothing changed (no renewal, no counting)', 10_000, async ({ manager, store }) => {
+    const m = manager({ maxFailedVerifications: 2, touchIntervalSeconds: 0 });
+    const a = await m.create('looked-up', { deviceName: 'tablet', userAgent: 'UA/1', ip: '203.0.113.9' });
+    const userTag = a.tokenId.slice(0, 8);
+    const bare = await store.lookup({ tokenId: a.tokenId, userTag });
+    assert.ok(bare, 'found by id alone');
+    assert.equal(bare.digestMatches, null, 'no digests given: no check');
+    assert.deepEqual(bare.record, a.record);
+    const inspected = await m.inspect(a.token);
+    assert.ok(inspected.wellFormed && inspected.found);
+    assert.equal(inspected.valid, true);
+    assert.equal(inspected.record.userId, 'looked-up');
+    assert.equal(inspected.record.deviceName, 'tablet');
+    const forged = forgeSecret(a.token);
+    for (let i = 0; i < 5; i++) {
+      const f = await m.inspect(forged);
+      assert.ok(f.wellFormed && f.found, 'a forged secret finds the id');
+      assert.equal(f.valid, false, 'but does not match');
+    }
+    assert.equal((await m.verify(a.token)).valid, true, 'five wrong secrets through lookup were not counted (the throttle is 2)');
+    const afterVerify = (await store.lookup({ tokenId: a.tokenId, userTag }))!.record;
+    await sleep(20);
+    await m.inspect(a.token);
+    assert.equal((await store.lookup({ tokenId: a.tokenId, userTag }))!.record.lastUsedAtMs, afterVerify.lastUsedAtMs, 'lookup writes no last-used time');
+    assert.equal((await store.lookup({ tokenId: a.tokenId, userTag }))!.record.expiresAtMs, afterVerify.expiresAtMs, 'lookup renews nothing');
+    assert.deepEqual(await m.inspect('rmt_not-a-token'), { wellFormed: false });
+    const other = manager({ secret: SECRET_B });
+    const underB = await other.inspect(a.token);
+    assert.ok(underB.wellFormed && underB.found && underB.valid === false, 'another secret: found, not valid');
+    assert.equal(await m.revoke(a.token), true);
+    assert.equal(await store.lookup({ tokenId: a.tokenId, userTag }), null, 'revoked: gone');
+    const gone = await m.inspect(a.token);
+    assert.deepEqual(gone, { wellFormed: true, tokenId: a.tokenId, found: false });
+    assert.equal(await store.lookup({ tokenId: `${userTag}AAAAAAAAAAAAAAAA`, userTag }), null, 'unknown id');
+  });
+
+  add('lookup by token id: an expired token is not found', 10_000, async ({ manager, store }) => {
+    const m = manager();
+    const a = await m.create('looked-up-expiring', { ttlSeconds: 1 });
+    assert.ok(await store.lookup({ tokenId: a.tokenId, userTag: a.tokenId.slice(0, 8) }));
+    await sleep(1100);
+    assert.equal(await store.lookup({ tokenId: a.tokenId, userTag: a.tokenId.slice(0, 8) }), null);
+    const i = await m.inspect(a.token);
+    assert.ok(i.wellFormed && !i.found);
+  });
+
   add('race: 200 concurrent logins of one user give 200 distinct valid tokens, all listed', 30_000, async ({ manager }) => {
     const m = manager({ maxTokensPerUser: null }); // no device limit, by name
     const made = await Promise.all(Array.from({ length: 200 }, (_, i) => m.create('racer', { deviceName: `d${i}` })));

@@ -78,6 +78,14 @@ export interface RedisDriver {
   /** PING on every primary (each primary of a cluster, in parallel); rejects on connection faults. */
   ping(): Promise<void>;
   /**
+   * Optional, for the admin methods of the store (`RedisStore.stats`, `RedisStore.prune`; the CLI):
+   * sends one command (`args`, e.g. `['SCAN', '0', 'MATCH', 'p*', 'COUNT', '1000']`) to the primary
+   * `primary` (an id from {@link RedisDriver.primaries}) and resolves to its raw reply; rejects with the
+   * client's error, at once when the client has no live connection to that primary. Never used on the
+   * request path.
+   */
+  commandOn?(primary: string, args: readonly string[]): Promise<unknown>;
+  /**
    * Removes every listener the driver added to the client (and any timer it set). Idempotent;
    * the driver must not be used afterwards. Leaves the client itself as it is.
    */

@@ -216,6 +216,12 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
       return (redis as Cluster).slots[hashSlot(key)]?.[0];
     },
     evictionPolicyOf,
+    async commandOn(id: string, args: readonly string[]) {
+      const node = masters().find((n) => idOf(n) === id);
+      if (!node) throw new Error(`ioredis: no connection to primary ${id} (not among the cluster's masters now)`);
+      if (redis.isCluster && node.status !== 'ready') throw new Error(`ioredis: the connection to primary ${id} is down`);
+      return node.call(args[0]!, ...args.slice(1));
+    },
     runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
       // One promise on the common path (no async wrapper): EVALSHA, and EVAL only after NOSCRIPT.
       return redis.evalsha(script.sha, keys.length, ...keys, ...args).catch((error: unknown) => {

@@ -47,11 +47,32 @@ export class RedisKeys {
     return `${this.prefix}{${userTag}}:u:`;
   }
 
+  /**
+   * SCAN `MATCH` pattern of every key of this layout under the prefix (`kind`: only token records,
+   * user indexes or failure counters), the prefix's glob characters escaped. For the admin methods.
+   */
+  scanPattern(kind?: RedisKeyKind): string {
+    const letter = kind === undefined ? '[tuf]' : KIND_LETTER[kind];
+    return `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}{????????}:${letter}:*`;
+  }
+
+  /** What a key under this prefix is (see the layout above) and its user tag, or null for a key of another layout or prefix. */
+  parse(key: string): { kind: RedisKeyKind; userTag: string } | null {
+    if (!key.startsWith(this.prefix)) return null;
+    const m = /^\{([0-9a-f]{8})\}:([tuf]):./.exec(key.slice(this.prefix.length));
+    return m ? { kind: LETTER_KIND[m[2]!]!, userTag: m[1]! } : null;
+  }
+
   /** Key of one user's index: `P{T}:u:<hex of the user id's UTF-8 bytes>`. */
   userKey(userId: string, userTag: string): string {
     return this.userKeyPrefix(userTag) + Buffer.from(userId, 'utf8').toString('hex');
   }
 }
+
+/** The kinds of keys of the layout: token record, user index, wrong-secret counter. */
+export type RedisKeyKind = 'token' | 'user' | 'failure';
+const KIND_LETTER: Record<RedisKeyKind, string> = { token: 't', user: 'u', failure: 'f' };
+const LETTER_KIND: Record<string, RedisKeyKind> = { t: 'token', u: 'user', f: 'failure' };
 
 /**
  * Lua twin of {@link RedisKeys.userKey}: `user_key(user_key_prefix, user_id)`. One `string.format` over

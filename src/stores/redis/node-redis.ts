@@ -245,6 +245,7 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
       return master ? nodeId(master) : undefined;
     },
     evictionPolicyOf,
+    commandOn: (id: string, args: readonly string[]) => onPrimary(id, [...args]),
     runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
       const rest = [String(keys.length), ...keys, ...args];
       // One promise on the common path (no async wrapper): EVALSHA, and EVAL only after NOSCRIPT.

@@ -491,3 +491,66 @@ end
 return out
 `,
 );
+
+/**
+ * lookup by id, for operators (read-only: no renewal, no counting). KEYS: token record. ARGV: key
+ * id/digest pairs (none: no check). Reply: false when no live record; else {record JSON (no k, d),
+ * digest check: 1 match, 0 no match, -1 not asked}.
+ */
+export const LOOKUP = script(
+  'lookup',
+  `
+local r = load(KEYS[1])
+if r == nil or (r.e and r.e <= now_ms()) then return false end
+local ok = -1
+if #ARGV > 0 then
+  if digest_ok(r, ARGV, 1) then ok = 1 else ok = 0 end
+end
+return { reply_of(r), ok }
+`,
+);
+
+/**
+ * One user index as the admin `stats` sees it (read-only; only commands of the app's ACL line in
+ * docs/deployment.md). KEYS: user index. ARGV: token key prefix. Reply: {live members (record there,
+ * not expired), stale members (expired or record gone), 1 when the index should have a TTL (no
+ * immortal live member) else 0}.
+ */
+export const INDEX_STATS = script(
+  'indexStats',
+  `
+local idx, tprefix = KEYS[1], ARGV[1]
+local now = now_ms()
+local live, stale, immortal = 0, 0, false
+local members = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
+for i = 1, #members, 2 do
+  local score = tonumber(members[i + 1])
+  if score ~= math.huge and score <= now then stale = stale + 1
+  elseif redis.call('EXISTS', tprefix .. members[i]) == 0 then stale = stale + 1
+  else
+    live = live + 1
+    if score == math.huge then immortal = true end
+  end
+end
+local should = 1
+if immortal or #members == 0 then should = 0 end
+return { live, stale, should }
+`,
+);
+
+/**
+ * prune one user index (the admin `prune`; its dry run is {@link INDEX_STATS}'s stale count): drops
+ * members that expired or whose record is gone (the prelude's prune), then sets the index's TTL (see
+ * fix_index_ttl). KEYS: user index. ARGV: token key prefix. Reply: the number of members dropped
+ * (prune keeps exactly the live ones). Only commands of the app's ACL line in docs/deployment.md.
+ */
+export const PRUNE_INDEX = script(
+  'pruneIndex',
+  `
+local idx, tprefix = KEYS[1], ARGV[1]
+local before = #redis.call('ZRANGE', idx, 0, -1)
+local live = prune(idx, tprefix, now_ms())
+fix_index_ttl(idx)
+return before - #live
+`,
+);

@@ -3,6 +3,8 @@ import type {
   Store,
   StoreCreateInput,
   StoreCreateResult,
+  StoreLookupInput,
+  StoreLookupResult,
   StoreThrottlePolicy,
   StoreTokenRef,
   StoreVerifyInput,
@@ -13,7 +15,8 @@ import type { TokenDigest } from '../../core/key-ring.js';
 import { rejectUnknownOptions } from '../../core/options.js';
 import { ONLY_PRIMARY, safeError, type RedisDriver } from './driver.js';
 import { RedisKeys } from './keys.js';
-import { CREATE, LIST, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, verifyScript, type LuaScript } from './scripts.js';
+import { CREATE, LIST, LOOKUP, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, verifyScript, type LuaScript } from './scripts.js';
+import { noAdminCapability, pruneIndexes, storeStats, type AdminContext, type PruneOptions, type PruneResult, type StatsOptions, type StoreStats } from './admin.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -224,6 +227,52 @@ export class RedisStore implements Store {
   async list(userId: string, userTag: string, keyIds: readonly string[]): Promise<TokenRecord[]> {
     const reply = (await this.run(LIST, [this.keys.userKey(userId, userTag)], [this.keys.tokenKeyPrefix(userTag), keyIds.join(',')])) as [string, string][];
     return reply.map(([id, json]) => parseRecord(id, json));
+  }
+
+  async lookup(input: StoreLookupInput): Promise<StoreLookupResult | null> {
+    const reply = (await this.run(LOOKUP, [this.keys.tokenKey(input.tokenId, input.userTag)], pushDigestArgs([], input.digests ?? []))) as unknown[] | null;
+    if (!Array.isArray(reply)) return null;
+    const ok = Number(reply[1]);
+    return { record: parseRecord(input.tokenId, reply[0]), digestMatches: ok === -1 ? null : ok === 1 };
+  }
+
+  /**
+   * Counts what the store holds, for operators (the CLI's `stats`): live tokens, users with tokens,
+   * tokens per user, bytes per token (`MEMORY USAGE` on a sample), keys that should expire but have no
+   * TTL, stale index entries. SCANs (never KEYS) every primary, `COUNT` 1,000 at a time, each command
+   * under `commandTimeoutMs`; bounded by `options.limit` keys. Read-only. Not for the request path: it
+   * costs one or two commands per key.
+   * @throws {InvalidArgumentValueError} a bad `limit` or `sampleSize`.
+   * @throws {StoreUnavailableError} Redis cannot be reached; the driver cannot send commands per primary.
+   * @throws {StoreMisconfiguredError} a primary evicts keys (see {@link RedisStore.checkEvictionPolicy}).
+   */
+  async stats(options: StatsOptions = {}): Promise<StoreStats> {
+    await this.checkEvictionPolicy();
+    return storeStats(this.admin(), options);
+  }
+
+  /**
+   * Drops user-index entries whose record is gone or expired, and sets each index's TTL, for data
+   * edited by hand or written by older versions (every write of a user already does it for that user).
+   * Each index is pruned atomically by one script; SCAN, limit and timeouts as {@link RedisStore.stats}.
+   * `dryRun` counts only.
+   * @throws {InvalidArgumentValueError | StoreUnavailableError | StoreMisconfiguredError} as `stats`.
+   */
+  async prune(options: PruneOptions = {}): Promise<PruneResult> {
+    await this.checkEvictionPolicy();
+    return pruneIndexes(this.admin(), options);
+  }
+
+  /** The store's side of the admin operations (admin.ts). */
+  private admin(): AdminContext {
+    const d = this.driver;
+    if (typeof d.commandOn !== 'function' || typeof d.primaries !== 'function') throw noAdminCapability(d.name);
+    return {
+      keys: this.keys,
+      primaries: () => d.primaries!(),
+      command: (primary, args) => this.guarded(args[0]!, () => d.commandOn!(primary, args)),
+      runScript: (script, keys, args) => this.run(script, keys, args),
+    };
   }
 
   /**

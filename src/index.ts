@@ -41,6 +41,12 @@ export {
   type VerifyResult,
   type TokenEvents,
 } from './core/manager.js';
+export {
+  DEFAULT_VERIFY_CACHE_MAX_ENTRIES,
+  DEFAULT_VERIFY_CACHE_MAX_STALENESS_MS,
+  type VerifyCacheOptions,
+  type VerifyCacheStats,
+} from './core/verify-cache.js';
 export * from './core/errors.js';
 export * from './core/types.js';
 export type { Register, RegisteredUser } from './core/register.js';

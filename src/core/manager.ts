@@ -15,6 +15,7 @@ import type { Store, StoreRenewalPolicy, StoreThrottlePolicy } from './store.js'
 import { generateToken, isTokenId, parseToken } from './token-format.js';
 import type { AuthFailureReason, LimitPolicy, RenewMode, RevokeReason, TokenInfo, TokenRecord } from './types.js';
 import { normalizeUserId, type UserIdInput } from './user-id.js';
+import { VerifyCache, verifyCacheOption, type VerifyCacheOptions, type VerifyCacheStats } from './verify-cache.js';
 
 /** Default idle TTL of a token: 14 days, in seconds (1,209,600). */
 export const DEFAULT_TTL_SECONDS = 14 * 24 * 3600;
@@ -105,11 +106,21 @@ export interface TokenManagerOptions {
   maxFailedVerifications?: number | null;
   /** The window of `maxFailedVerifications`, in seconds from the first failure (1 to 86,400; default 300). */
   failedVerificationWindowSeconds?: number;
+  /**
+   * An optional local cache, per process, of tokens that verified: `{ maxEntries, maxStalenessMs }`
+   * (see {@link VerifyCacheOptions}; `{}` for the defaults: 10,000 tokens, 1,000 milliseconds). Off by
+   * default (`undefined`, `null` or `false`). A hot token then verifies without a round trip; renewal and
+   * last-used writes keep their throttled rate. Revocations by any process empty it through the store
+   * (`Store.watchRevocations`: Redis pub/sub, or in-process for the memory store); a token revoked by
+   * any process is refused by every process within `maxStalenessMs` milliseconds at the latest.
+   * Records returned by `verify` are then frozen (shared between requests).
+   */
+  verifyCache?: VerifyCacheOptions | null | false;
 }
 
 const MANAGER_OPTIONS = [
   'store', 'secret', 'userTagSecret', 'ttlSeconds', 'renew', 'overwriteNoneTtl', 'touchIntervalSeconds', 'absoluteLifetimeSeconds',
-  'maxTokensPerUser', 'limitPolicy', 'maxMetadataBytes', 'maxFailedVerifications', 'failedVerificationWindowSeconds',
+  'maxTokensPerUser', 'limitPolicy', 'maxMetadataBytes', 'maxFailedVerifications', 'failedVerificationWindowSeconds', 'verifyCache',
 ] as const;
 const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds'] as const;
 const REVOKE_REASONS: readonly RevokeReason[] = ['logout', 'logout-all', 'logout-others', 'evicted', 'admin'];
@@ -206,6 +217,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   private readonly renewal: StoreRenewalPolicy;
   private readonly throttle: StoreThrottlePolicy | null;
   private storeDown = false;
+  private readonly cache: VerifyCache | null;
 
   /**
    * @throws {InvalidArgumentTypeError} an option of the wrong type, or no `store` / `secret`.
@@ -236,6 +248,21 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     const maxFailures = countOption('maxFailedVerifications', options.maxFailedVerifications, { allowNull: true, min: 1, max: 10_000, fallback: DEFAULT_MAX_FAILED_VERIFICATIONS });
     const windowSeconds = countOption('failedVerificationWindowSeconds', options.failedVerificationWindowSeconds, { allowNull: false, min: 1, max: 86_400, fallback: DEFAULT_FAILED_VERIFICATION_WINDOW_SECONDS })!;
     this.throttle = maxFailures === null ? null : { maxFailures, windowMs: windowSeconds * 1000 };
+    const cacheOptions = verifyCacheOption(options.verifyCache);
+    this.cache = cacheOptions === null ? null : new VerifyCache(store, cacheOptions, this.renewal);
+  }
+
+  /**
+   * Counters of the local verify cache (hits, misses, entries, whether it serves now, resets), or null
+   * when `verifyCache` is off. Cheap: read it per scrape or per benchmark run.
+   */
+  get verifyCacheStats(): VerifyCacheStats | null {
+    return this.cache === null ? null : this.cache.stats();
+  }
+
+  /** Drops revoked tokens from this process's verify cache at once (other processes hear of it from the store). */
+  private forget(tokenIds: readonly string[]): void {
+    if (this.cache !== null && tokenIds.length > 0) this.cache.drop(tokenIds);
   }
 
   /**
@@ -277,6 +304,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     );
     if (result.status === 'limit') throw new TokenLimitError(result.limit);
     const { record, first, evictedTokenIds } = result;
+    this.forget(evictedTokenIds);
     if (evictedTokenIds.length > 0) this.emit('revoked', { userId: uid, tokenIds: evictedTokenIds, reason: 'evicted' });
     this.emit('created', { record, first, evictedTokenIds });
     return { token: generated.token, tokenId: generated.tokenId, first, record, evictedTokenIds };
@@ -294,13 +322,24 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       this.emit('authFailed', { reason: 'malformed', tokenId: null });
       return { valid: false, reason: 'malformed' };
     }
+    const digests = this.keyRing.digestsOf(parsed.token);
+    const cache = this.cache;
+    let at;
+    if (cache !== null) {
+      const cached = cache.lookup(parsed.tokenId, digests[0]!.digest);
+      if (cached !== undefined) {
+        this.emit('verified', { record: cached, renewed: false });
+        return { valid: true, userId: cached.userId, record: cached, renewed: false };
+      }
+      at = cache.begin();
+    }
     let res;
     try {
       // The store's call directly (not through `run`'s closure): verify is the hot path.
       res = await this.store.verify({
         tokenId: parsed.tokenId,
         userTag: parsed.userTag,
-        digests: this.keyRing.digestsOf(parsed.token),
+        digests,
         renewal: this.renewal,
         throttle: this.throttle,
       });
@@ -312,8 +351,9 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       this.emit('authFailed', { reason: res.status === 'throttled' ? 'throttled' : 'invalid', tokenId: parsed.tokenId });
       return { valid: false, reason: 'invalid' };
     }
-    this.emit('verified', { record: res.record, renewed: res.renewed });
-    return { valid: true, userId: res.record.userId, record: res.record, renewed: res.renewed };
+    const record = at === undefined ? res.record : cache!.store(parsed.tokenId, digests[0]!.digest, res.record, at);
+    this.emit('verified', { record, renewed: res.renewed });
+    return { valid: true, userId: record.userId, record, renewed: res.renewed };
   }
 
   /**
@@ -328,6 +368,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       this.store.revokeToken({ tokenId: parsed.tokenId, userTag: parsed.userTag, digests: this.keyRing.digestsOf(parsed.token), throttle: this.throttle }),
     );
     if (!record) return false;
+    this.forget([record.tokenId]);
     this.emit('revoked', { userId: record.userId, tokenIds: [record.tokenId], reason: 'logout' });
     return true;
   }
@@ -349,7 +390,10 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     notAWholeToken('revokeById', tokenId);
     if (!isTokenId(tokenId)) return false;
     const done = await this.run('revokeById', () => this.store.revokeById(uid, this.keyRing.userTag(uid), tokenId));
-    if (done) this.emit('revoked', { userId: uid, tokenIds: [tokenId], reason });
+    if (done) {
+      this.forget([tokenId]);
+      this.emit('revoked', { userId: uid, tokenIds: [tokenId], reason });
+    }
     return done;
   }
 
@@ -363,6 +407,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   async revokeAll(userId: UserIdInput): Promise<string[]> {
     const uid = normalizeUserId(userId);
     const ids = await this.run('revokeAll', () => this.store.revokeAll(uid, this.keyRing.userTag(uid)));
+    this.forget(ids);
     if (ids.length > 0) this.emit('revoked', { userId: uid, tokenIds: ids, reason: 'logout-all' });
     return ids;
   }
@@ -378,6 +423,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     notAWholeToken('revokeOthers', currentTokenId);
     if (!isTokenId(currentTokenId)) throw new InvalidArgumentValueError('currentTokenId must be a token id (24 characters)');
     const ids = await this.run('revokeOthers', () => this.store.revokeAll(uid, this.keyRing.userTag(uid), currentTokenId));
+    this.forget(ids);
     if (ids.length > 0) this.emit('revoked', { userId: uid, tokenIds: ids, reason: 'logout-others' });
     return ids;
   }
@@ -418,8 +464,9 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     return this.keyRing.userTag(normalizeUserId(userId));
   }
 
-  /** Closes the store if the store opened its own connection (a client the app handed in is left open). */
+  /** Stops the verify cache's revocation watch (its subscriber connection and heartbeat), then closes the store if the store opened its own connection (a client the app handed in is left open). */
   async close(): Promise<void> {
+    await this.cache?.close();
     await this.store.close?.();
   }
 

@@ -322,11 +322,10 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       this.emit('authFailed', { reason: 'malformed', tokenId: null });
       return { valid: false, reason: 'malformed' };
     }
-    const digests = this.keyRing.digestsOf(parsed.token);
     const cache = this.cache;
     let at;
     if (cache !== null) {
-      const cached = cache.lookup(parsed.tokenId, digests[0]!.digest);
+      const cached = cache.lookup(parsed.tokenId, parsed.token);
       if (cached !== undefined) {
         this.emit('verified', { record: cached, renewed: false });
         return { valid: true, userId: cached.userId, record: cached, renewed: false };
@@ -339,7 +338,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       res = await this.store.verify({
         tokenId: parsed.tokenId,
         userTag: parsed.userTag,
-        digests,
+        digests: this.keyRing.digestsOf(parsed.token),
         renewal: this.renewal,
         throttle: this.throttle,
       });
@@ -351,7 +350,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       this.emit('authFailed', { reason: res.status === 'throttled' ? 'throttled' : 'invalid', tokenId: parsed.tokenId });
       return { valid: false, reason: 'invalid' };
     }
-    const record = at === undefined ? res.record : cache!.store(parsed.tokenId, digests[0]!.digest, res.record, at);
+    const record = at === undefined ? res.record : cache!.store(parsed.tokenId, parsed.token, res.record, at);
     this.emit('verified', { record, renewed: res.renewed });
     return { valid: true, userId: record.userId, record, renewed: res.renewed };
   }

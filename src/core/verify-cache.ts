@@ -1,7 +1,7 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from './errors.js';
-import { digestsEqual } from './key-ring.js';
 import { countOption, rejectUnknownOptions } from './options.js';
 import type { RevocationWatch, Store, StoreRenewalPolicy } from './store.js';
 import type { TokenRecord } from './types.js';
@@ -52,8 +52,12 @@ export interface VerifyCacheStats {
 }
 
 interface Entry {
-  /** HMAC digest of the token under the ring's current key (compared in constant time on a hit). */
-  digest: string;
+  /**
+   * SHA-256 of the token that verified (32 bytes, compared in constant time on a hit): one hash per hit,
+   * cheaper than the HMAC under the ring's keys that a store call needs; in memory only, and no more
+   * use than a digest to whoever reads it (the token is 256 random bits, beyond any search).
+   */
+  fingerprint: Buffer;
   record: TokenRecord;
   /** Last moment it may be served, on the monotonic clock (`performance.now()`, milliseconds). */
   usableUntilMs: number;
@@ -70,6 +74,11 @@ export function verifyCacheOption(value: unknown): Required<VerifyCacheOptions> 
     maxEntries: countOption('verifyCache.maxEntries', v.maxEntries, { allowNull: false, min: 1, max: 1_000_000, fallback: DEFAULT_VERIFY_CACHE_MAX_ENTRIES })!,
     maxStalenessMs: countOption('verifyCache.maxStalenessMs', v.maxStalenessMs, { allowNull: false, min: 10, max: 60_000, fallback: DEFAULT_VERIFY_CACHE_MAX_STALENESS_MS })!,
   };
+}
+
+/** SHA-256 of a token, 32 bytes (see `Entry.fingerprint`). */
+function fingerprint(token: string): Buffer {
+  return createHash('sha256').update(token, 'latin1').digest();
 }
 
 /** Freezes a record served to many requests, so no caller can change what the next one gets. */
@@ -128,11 +137,11 @@ export class VerifyCache {
   }
 
   /**
-   * The record of `tokenId` when the cache may answer for it now and `digest` (the presented token's,
-   * under the current key) matches; else undefined, counted as a miss (a digest that does not match also
-   * drops the entry, so the store counts the wrong secret and applies its throttle from then on).
+   * The record of `tokenId` when the cache may answer for it now and the presented `token` is the one
+   * that verified (its SHA-256 matches); else undefined, counted as a miss (a token that does not match
+   * also drops the entry, so the store counts the wrong secret and applies its throttle from then on).
    */
-  lookup(tokenId: string, digest: string): TokenRecord | undefined {
+  lookup(tokenId: string, token: string): TokenRecord | undefined {
     const now = performance.now();
     if (!this.inSync(now)) {
       if (this.lru.size > 0) this.clear();
@@ -141,7 +150,7 @@ export class VerifyCache {
     }
     const e = this.lru.get(tokenId);
     if (e !== undefined) {
-      if (e.usableUntilMs > now && digestsEqual(e.digest, digest)) {
+      if (e.usableUntilMs > now && timingSafeEqual(e.fingerprint, fingerprint(token))) {
         this.hits++;
         return e.record;
       }
@@ -161,14 +170,14 @@ export class VerifyCache {
    * invalidation came in since `at` (from {@link VerifyCache.begin}), the channel is out of sync, or it
    * would not be usable at all. Returns the record to hand out.
    */
-  store(tokenId: string, digest: string, record: TokenRecord, at: { generation: number; sentAtMs: number; wallMs: number }): TokenRecord {
+  store(tokenId: string, token: string, record: TokenRecord, at: { generation: number; sentAtMs: number; wallMs: number }): TokenRecord {
     const frozen = freezeRecord(record);
     if (at.generation !== this.generation || !this.inSync(at.sentAtMs)) return frozen;
     let untilWallMs = record.lastUsedAtMs + this.touchIntervalMs(record);
     if (record.expiresAtMs !== null) untilWallMs = Math.min(untilWallMs, record.expiresAtMs);
     if (record.absoluteExpiresAtMs !== null) untilWallMs = Math.min(untilWallMs, record.absoluteExpiresAtMs);
     const forMs = Math.min(this.maxStalenessMs, untilWallMs - at.wallMs);
-    if (forMs > 0) this.lru.set(tokenId, { digest, record: frozen, usableUntilMs: at.sentAtMs + forMs });
+    if (forMs > 0) this.lru.set(tokenId, { fingerprint: fingerprint(token), record: frozen, usableUntilMs: at.sentAtMs + forMs });
     return frozen;
   }
 

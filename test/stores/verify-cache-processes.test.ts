@@ -85,23 +85,30 @@ async function revokeAcrossProcesses(manager: TokenManager, child: { proc: Child
   return delays;
 }
 
-describe.runIf(hasRedisServerBinary())('verify cache across two processes', () => {
-  for (const client of ['ioredis', 'node-redis'] as const) {
-    it(`standalone Redis, ${client}: every removal (revoke, revokeById, revokeAll, revokeOthers, eviction) is refused by the other process within maxStalenessMs`, async () => {
-      const keyPrefix = uniquePrefix('vcp');
-      const io = await clientKinds()[0]!.standalone(REDIS_URL);
-      const manager = new TokenManager({ store: new RedisStore({ driver: io.driver(), keyPrefix }), secret: TEST_SECRET });
-      const child = await startChild({ url: REDIS_URL, client, keyPrefix, secret: TEST_SECRET, maxStalenessMs: MAX_STALENESS_MS });
-      try {
-        const delays = await revokeAcrossProcesses(manager, child, `standalone ${client}`);
-        console.log(`verify cache, standalone, ${client}: refused after ${delays.join(', ')} ms (bound ${MAX_STALENESS_MS})`);
-      } finally {
-        await stopChild(child.proc);
-        await manager.store.close?.();
-        await io.close();
-      }
-    }, 60_000);
+/**
+ * The parent's manager (no cache, over `io`) and a child on the same Redis (`where`: { url } or
+ * { nodes }) with `client`; `rounds` rounds of every removal; logs the delays seen.
+ */
+async function acrossProcesses(io: TestClient, where: object, client: string, label: string, rounds: number): Promise<void> {
+  const keyPrefix = uniquePrefix('vcp');
+  const manager = new TokenManager({ store: new RedisStore({ driver: io.driver(), keyPrefix, commandTimeoutMs: 5_000 }), secret: TEST_SECRET });
+  const child = await startChild({ ...where, client, keyPrefix, secret: TEST_SECRET, maxStalenessMs: MAX_STALENESS_MS });
+  try {
+    const delays: number[] = [];
+    for (let round = 0; round < rounds; round++) delays.push(...(await revokeAcrossProcesses(manager, child, `${label} ${client} ${round}`)));
+    console.log(`verify cache, ${label}, ${client}: refused after ${delays.join(', ')} ms (bound ${MAX_STALENESS_MS})`);
+  } finally {
+    await stopChild(child.proc);
+    await manager.store.close?.();
+    await io.close();
   }
+}
+
+describe.runIf(hasRedisServerBinary())('verify cache across two processes', () => {
+  for (const client of ['ioredis', 'node-redis'] as const)
+    it(`standalone Redis, ${client}: every removal (revoke, revokeById, revokeAll, revokeOthers, eviction) is refused by the other process within maxStalenessMs`, async () => {
+      await acrossProcesses(await clientKinds()[0]!.standalone(REDIS_URL), { url: REDIS_URL }, client, 'standalone', 1);
+    }, 60_000);
 
   describe('on a 3-primary Redis Cluster', () => {
     let cluster: RedisClusterServer;
@@ -111,19 +118,7 @@ describe.runIf(hasRedisServerBinary())('verify cache across two processes', () =
     afterAll(() => cluster?.stop());
     for (const client of ['ioredis', 'node-redis'] as const)
       it(`${client}: every removal is refused by the other process within maxStalenessMs (users on every primary)`, async () => {
-        const keyPrefix = uniquePrefix('vcc');
-        const io = await clientKinds()[0]!.cluster(cluster.nodes);
-        const manager = new TokenManager({ store: new RedisStore({ driver: io.driver(), keyPrefix, commandTimeoutMs: 5_000 }), secret: TEST_SECRET });
-        const child = await startChild({ nodes: cluster.nodes, client, keyPrefix, secret: TEST_SECRET, maxStalenessMs: MAX_STALENESS_MS });
-        try {
-          const delays: number[] = [];
-          for (let round = 0; round < 3; round++) delays.push(...(await revokeAcrossProcesses(manager, child, `cluster ${client} ${round}`)));
-          console.log(`verify cache, cluster, ${client}: refused after ${delays.join(', ')} ms (bound ${MAX_STALENESS_MS})`);
-        } finally {
-          await stopChild(child.proc);
-          await manager.store.close?.();
-          await io.close();
-        }
+        await acrossProcesses(await clientKinds()[0]!.cluster(cluster.nodes), { nodes: cluster.nodes }, client, 'cluster', 3);
       }, 120_000);
   });
 });

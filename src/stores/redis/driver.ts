@@ -115,6 +115,31 @@ export interface RedisSubscriptionHandlers {
   state(subscribed: boolean): void;
 }
 
+/**
+ * The bookkeeping every {@link RedisDriver.subscribe} shares: `set(up)` passes a change of state on to
+ * `handlers.state` (once per change, never after `stop`), `message(text)` a message (never after
+ * `stop`); `stop()` returns true the first time only (the driver then closes its connection).
+ */
+export function subscriptionState(handlers: RedisSubscriptionHandlers): { set(up: boolean): void; message(text: string): void; stop(): boolean } {
+  let stopped = false;
+  let up = false;
+  return {
+    set(v) {
+      if (stopped || v === up) return;
+      up = v;
+      handlers.state(v);
+    },
+    message(text) {
+      if (!stopped) handlers.message(text);
+    },
+    stop() {
+      if (stopped) return false;
+      stopped = true;
+      return true;
+    },
+  };
+}
+
 /** Redis URL without its credentials, as `host:port` (for logs and error messages). */
 export function describeUrl(url: string): string {
   try {

@@ -13,6 +13,7 @@ import {
   looksLikeIoredis,
   looksLikeNodeRedis,
   sharedWaiter,
+  subscriptionState,
   withSafeInspect,
   type RedisDriver,
   type RedisSubscriptionHandlers,
@@ -227,26 +228,18 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
     subscribe(channel: string, handlers: RedisSubscriptionHandlers) {
       // A connection of its own (a subscribed connection serves nothing else), with the client's options.
       const sub = (redis.duplicate as () => Redis | Cluster)();
-      let stopped = false;
-      let up = false;
-      const set = (v: boolean) => {
-        if (stopped || v === up) return;
-        up = v;
-        handlers.state(v);
-      };
+      const st = subscriptionState(handlers);
       // On every ready (the first and after each reconnect): SUBSCRIBE, and say so once Redis confirms.
       // ioredis's own autoResubscribe sends it too; a second SUBSCRIBE of one channel is a no-op.
-      sub.on('ready', () => sub.subscribe(channel).then(() => set(true), () => {}));
-      sub.on('close', () => set(false));
+      sub.on('ready', () => sub.subscribe(channel).then(() => st.set(true), () => {}));
+      sub.on('close', () => st.set(false));
       sub.on('error', () => {}); // a lost connection is reported as state(false) by 'close'
       sub.on('message', (ch: string, text: string) => {
-        if (!stopped && ch === channel) handlers.message(text);
+        if (ch === channel) st.message(text);
       });
       if (sub.status === 'wait') sub.connect().catch(() => {});
       return async () => {
-        if (stopped) return;
-        stopped = true;
-        sub.disconnect();
+        if (st.stop()) sub.disconnect();
       };
     },
     async publish(channel: string, message: string) {

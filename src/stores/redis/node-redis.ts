@@ -12,6 +12,7 @@ import {
   isNoScript,
   looksLikeIoredis,
   sharedWaiter,
+  subscriptionState,
   withSafeInspect,
   type Emitter,
   type RedisDriver,
@@ -265,36 +266,26 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
       // A connection of its own (`duplicate()`; a cluster's copy subscribes through one node of its
       // choosing). node-redis resubscribes on reconnect before it emits 'ready'.
       const sub = (client as unknown as { duplicate(): PubSubClientLike }).duplicate();
-      let stopped = false;
-      let up = false;
-      const set = (v: boolean) => {
-        if (stopped || v === up) return;
-        up = v;
-        handlers.state(v);
-      };
-      const listener = (text: string) => {
-        if (!stopped) handlers.message(String(text));
-      };
+      const st = subscriptionState(handlers);
       sub.on('error', () => {}); // a lost connection is reported as state(false)
-      sub.on('reconnecting', () => set(false));
-      sub.on('end', () => set(false));
+      sub.on('reconnecting', () => st.set(false));
+      sub.on('end', () => st.set(false));
       let subscribed = false;
       sub.on('ready', () => {
-        if (subscribed) set(true);
+        if (subscribed) st.set(true);
       });
       void (async () => {
         try {
           await sub.connect();
-          await sub.subscribe(channel, listener);
+          await sub.subscribe(channel, (text: string) => st.message(String(text)));
           subscribed = true;
-          set(true);
+          st.set(true);
         } catch {
           // not subscribed: the caller's heartbeats never come back, so it keeps its cache off
         }
       })();
       return async () => {
-        if (stopped) return;
-        stopped = true;
+        if (!st.stop()) return;
         try {
           sub.destroy?.();
         } catch {

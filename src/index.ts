@@ -42,6 +42,12 @@ export {
   type InspectResult,
   type TokenEvents,
 } from './core/manager.js';
+export {
+  DEFAULT_VERIFY_CACHE_MAX_ENTRIES,
+  DEFAULT_VERIFY_CACHE_MAX_STALENESS_MS,
+  type VerifyCacheOptions,
+  type VerifyCacheStats,
+} from './core/verify-cache.js';
 export * from './core/errors.js';
 export { logTokenEvents, type TokenLogger, type TokenLogFn } from './core/logging.js';
 export {

@@ -49,6 +49,42 @@ export interface Store {
   ping?(): Promise<void>;
   /** Releases what the store itself opened (never a client the app handed in). */
   close?(): Promise<void>;
+  /**
+   * Optional: tells `listener` about every token removed from now on, by any process (revoke, revoke by
+   * id, revoke all or others, the device-limit eviction at create), for a local verify cache. A store
+   * without it cannot back `TokenManager`'s `verifyCache` option. See {@link RevocationWatch} for the
+   * guarantee `syncedAtMs` gives. The Redis store subscribes to a channel (a connection of its own);
+   * the memory store calls the listener in-process, synchronously, before the removing call resolves.
+   */
+  watchRevocations?(listener: RevocationListener, options: RevocationWatchOptions): RevocationWatch;
+}
+
+/** Receives removals from {@link Store.watchRevocations}. Called synchronously; must not throw. */
+export interface RevocationListener {
+  /** These token ids were removed (by this process or another). */
+  revoked(tokenIds: readonly string[]): void;
+  /** Announcements may have been missed (the channel dropped, or came back): forget everything cached. */
+  reset(): void;
+}
+
+/** Options of {@link Store.watchRevocations}. */
+export interface RevocationWatchOptions {
+  /** How often, in milliseconds, the store checks that its channel still delivers (e.g. a heartbeat it publishes to itself). */
+  heartbeatIntervalMs: number;
+}
+
+/** A running {@link Store.watchRevocations}. */
+export interface RevocationWatch {
+  /**
+   * A time on the monotonic clock (`performance.now()`, milliseconds) before which every removal made by
+   * any process has been delivered to the listener: the send time of the latest heartbeat seen back (a
+   * removal that ran before it is announced on the same ordered channel, so it arrived first).
+   * `-Infinity` while not subscribed or before the first heartbeat returns; `Infinity` for an in-process
+   * store (every removal is delivered before it resolves).
+   */
+  syncedAtMs(): number;
+  /** Stops watching (closes the subscriber connection, the heartbeat timer). Idempotent. */
+  close(): Promise<void>;
 }
 
 /** A token located by id with the digests to check it: one per key of the ring. */

@@ -1,6 +1,9 @@
 import { digestsEqual } from '../core/key-ring.js';
 import { initialExpiresAtMs, isTouchDue, renewalTtlMs, renewedExpiresAtMs } from '../core/policy.js';
 import type {
+  RevocationListener,
+  RevocationWatch,
+  RevocationWatchOptions,
   Store,
   StoreCreateInput,
   StoreCreateResult,
@@ -222,7 +225,25 @@ export class MemoryStore implements Store {
   }
 
   /** Drops a token, its wrong-secret counter, and its id from the user's set. */
+  /**
+   * Watches removals for a local verify cache (see {@link Store.watchRevocations}): in-process, so the
+   * listener hears of every removal (expired tokens swept included) before the removing call resolves,
+   * and `syncedAtMs()` is always `Infinity`. `heartbeatIntervalMs` is not needed here.
+   */
+  watchRevocations(listener: RevocationListener, _options?: RevocationWatchOptions): RevocationWatch {
+    this.watchers.add(listener);
+    return {
+      syncedAtMs: () => (this.watchers.has(listener) ? Infinity : -Infinity),
+      close: async () => {
+        this.watchers.delete(listener);
+      },
+    };
+  }
+
+  private readonly watchers = new Set<RevocationListener>();
+
   private remove(tokenId: string, userId: string): void {
+    for (const w of this.watchers) w.revoked([tokenId]);
     this.tokens.delete(tokenId);
     this.failures.delete(tokenId);
     const ids = this.users.get(userId);

@@ -63,6 +63,14 @@ export class RedisKeys {
     return m ? { kind: LETTER_KIND[m[2]!]!, userTag: m[1]! } : null;
   }
 
+  /**
+   * The pub/sub channel where the removing scripts announce removed token ids (space-separated), for
+   * every process's local verify cache: `Prevoked`. Its Lua twin is `publish_revoked` in scripts.ts.
+   */
+  revocationChannel(): string {
+    return `${this.prefix}revoked`;
+  }
+
   /** Key of one user's index: `P{T}:u:<hex of the user id's UTF-8 bytes>`. */
   userKey(userId: string, userTag: string): string {
     return this.userKeyPrefix(userTag) + Buffer.from(userId, 'utf8').toString('hex');

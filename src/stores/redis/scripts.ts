@@ -77,6 +77,12 @@ end
 local function delete_token(tprefix, id)
   redis.call('DEL', tprefix .. id, string.sub(tprefix, 1, -3) .. 'f:' .. id)
 end
+-- Tells every process's local verify cache that these token ids are gone: one classic PUBLISH (Redis
+-- Cluster broadcasts it to every node) on the key prefix's channel P .. 'revoked' (the Lua twin of
+-- RedisKeys.revocationChannel: tprefix is P{T}:t:, 13 characters after P), the ids space-separated.
+local function publish_revoked(tprefix, ids)
+  if #ids > 0 then redis.call('PUBLISH', string.sub(tprefix, 1, -14) .. 'revoked', table.concat(ids, ' ')) end
+end
 -- Drops the expired members of a user's index (cheap: one ZREMRANGEBYSCORE).
 local function drop_expired(idx, now)
   redis.call('ZREMRANGEBYSCORE', idx, '-inf', fmt(now))
@@ -278,6 +284,7 @@ if max ~= nil and #live >= max then
     redis.call('ZREM', idx, byuse[i][1])
     table.insert(evicted, byuse[i][1])
   end
+  publish_revoked(tprefix, evicted)
 end
 local r = cjson.decode(ARGV[8])
 local ttl = num(ARGV[5])
@@ -426,6 +433,7 @@ if not ok then
 end
 local now = now_ms()
 redis.call('DEL', key, fkey)
+publish_revoked(tprefix, { id })
 local idx = user_key(uprefix, r.u)
 redis.call('ZREM', idx, id)
 drop_expired(idx, now)
@@ -446,6 +454,7 @@ local r = load(key)
 if r ~= nil and r.u == uid then
   delete_token(tprefix, id)
   redis.call('ZREM', idx, id)
+  publish_revoked(tprefix, { id })
   done = 1
 end
 drop_expired(idx, now_ms())
@@ -468,6 +477,7 @@ for _, t in ipairs(prune(idx, tprefix, now_ms())) do
     table.insert(revoked, t)
   end
 end
+publish_revoked(tprefix, revoked)
 fix_index_ttl(idx)
 return revoked
 `,

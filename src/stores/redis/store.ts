@@ -1,5 +1,8 @@
 import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreMisconfiguredError, StoreUnavailableError } from '../../core/errors.js';
 import type {
+  RevocationListener,
+  RevocationWatch,
+  RevocationWatchOptions,
   Store,
   StoreCreateInput,
   StoreCreateResult,
@@ -17,6 +20,7 @@ import { ONLY_PRIMARY, safeError, type RedisDriver } from './driver.js';
 import { RedisKeys } from './keys.js';
 import { CREATE, LIST, LOOKUP, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, verifyScript, type LuaScript } from './scripts.js';
 import { noAdminCapability, pruneIndexes, storeStats, type AdminContext, type PruneOptions, type PruneResult, type StatsOptions, type StoreStats } from './admin.js';
+import { watchRedisRevocations } from './revocations.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -276,11 +280,33 @@ export class RedisStore implements Store {
   }
 
   /**
+   * Watches removals for a local verify cache (see {@link Store.watchRevocations} and
+   * `watchRedisRevocations`): subscribes to `<keyPrefix>revoked` on a connection of the driver's own
+   * and publishes a heartbeat there every `heartbeatIntervalMs` milliseconds. Closed by {@link RedisStore.close} too.
+   * @throws {InvalidArgumentValueError} the driver cannot subscribe (no `subscribe` / `publish`).
+   */
+  watchRevocations(listener: RevocationListener, options: RevocationWatchOptions): RevocationWatch {
+    const watch = watchRedisRevocations(this.driver, this.keys.revocationChannel(), listener, options);
+    this.watches.add(watch);
+    return {
+      syncedAtMs: watch.syncedAtMs,
+      close: async () => {
+        this.watches.delete(watch);
+        await watch.close();
+      },
+    };
+  }
+
+  private readonly watches = new Set<RevocationWatch>();
+
+  /**
    * Releases what the store added: removes every listener its driver put on the client and closes the
    * client when the driver opened it from a URL (an app's client is left open). Idempotent.
    */
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.all([...this.watches].map((w) => w.close()));
+    this.watches.clear();
     this.dropSettled();
     if (this.deadlines.length === 0 && this.deadlineTimer !== undefined) {
       clearTimeout(this.deadlineTimer);

@@ -39,6 +39,8 @@ export {
   type CreateTokenOptions,
   type CreatedToken,
   type VerifyResult,
+  type VerifyOptions,
+  type DpopRefusal,
   type TokenEvents,
 } from './core/manager.js';
 export * from './core/errors.js';

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreUnavailableError, TokenLimitError } from './errors.js';
+import { InvalidArgumentTypeError, InvalidArgumentValueError, InvalidDpopProofError, StoreUnavailableError, TokenLimitError } from './errors.js';
 import { KeyRing, type SecretOption } from './key-ring.js';
 import {
   booleanOption,
@@ -11,7 +11,7 @@ import {
   scopesOption,
   secondsOption,
 } from './options.js';
-import type { Store, StoreRenewalPolicy, StoreThrottlePolicy } from './store.js';
+import type { Store, StoreDpopCheck, StoreRenewalPolicy, StoreThrottlePolicy } from './store.js';
 import { generateToken, isTokenId, parseToken } from './token-format.js';
 import type { AuthFailureReason, LimitPolicy, RenewMode, RevokeReason, TokenInfo, TokenRecord } from './types.js';
 import { normalizeUserId, type UserIdInput } from './user-id.js';
@@ -105,13 +105,21 @@ export interface TokenManagerOptions {
   maxFailedVerifications?: number | null;
   /** The window of `maxFailedVerifications`, in seconds from the first failure (1 to 86,400; default 300). */
   failedVerificationWindowSeconds?: number;
+  /**
+   * Require DPoP binding (RFC 9449) for every new token: `create` without a `jkt` throws
+   * `InvalidDpopProofError` (a 400 `invalid_dpop_proof`), so a login without a valid `DPoP` proof gets
+   * no token. Default false: tokens are bound only when the login carried a proof.
+   */
+  requireDpop?: boolean;
 }
 
 const MANAGER_OPTIONS = [
   'store', 'secret', 'userTagSecret', 'ttlSeconds', 'renew', 'overwriteNoneTtl', 'touchIntervalSeconds', 'absoluteLifetimeSeconds',
-  'maxTokensPerUser', 'limitPolicy', 'maxMetadataBytes', 'maxFailedVerifications', 'failedVerificationWindowSeconds',
+  'maxTokensPerUser', 'limitPolicy', 'maxMetadataBytes', 'maxFailedVerifications', 'failedVerificationWindowSeconds', 'requireDpop',
 ] as const;
-const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds'] as const;
+const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds', 'jkt'] as const;
+/** A JWK SHA-256 thumbprint (RFC 7638) in base64url: 43 characters. */
+const JKT_RE = /^[A-Za-z0-9_-]{43}$/;
 const REVOKE_REASONS: readonly RevokeReason[] = ['logout', 'logout-all', 'logout-others', 'evicted', 'admin'];
 
 /** An options argument must be an object (or omitted) with known keys only. */
@@ -144,6 +152,22 @@ export interface CreateTokenOptions {
    * `null` asks for an immortal token (subject to `overwriteNoneTtl` on renewal, as in the plugin).
    */
   ttlSeconds?: number | null;
+  /**
+   * Binds the token to a device key (DPoP, RFC 9449): the key's JWK SHA-256 thumbprint (RFC 7638,
+   * base64url, 43 characters), as `dpopKeyOf...(req)` of the framework adapters gives it from the
+   * login's checked `DPoP` proof. Absent or null: a bearer token (refused under `requireDpop`).
+   */
+  jkt?: string | null;
+}
+
+/** Options of {@link TokenManager.verify}. */
+export interface VerifyOptions {
+  /**
+   * The request's DPoP proof, already checked (the HTTP layer's `checkDpopProof` does it): its key's
+   * thumbprint and `jti` hash, checked against the token in the same store call. Absent or null: no
+   * proof (a bound token is then refused).
+   */
+  dpop?: StoreDpopCheck | null;
 }
 
 /** Result of {@link TokenManager.create}. */
@@ -169,8 +193,11 @@ export type VerifyResult =
        * `'malformed'`: not a token of this format (no store access happened). `'invalid'`: unknown,
        * expired, revoked, wrong secret, or refused for too many wrong secrets (`authFailed` tells which).
        */
-      reason: 'malformed' | 'invalid';
+      reason: 'malformed' | 'invalid' | DpopRefusal;
     };
+
+/** A verify refused by the DPoP check (see {@link StoreDpopCheck}): the token's secret was right. */
+export type DpopRefusal = 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound';
 
 /** Events of {@link TokenManager}, with their payloads. None ever carries a token string. */
 export interface TokenEvents {
@@ -205,6 +232,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   private readonly maxMetadataBytes: number;
   private readonly renewal: StoreRenewalPolicy;
   private readonly throttle: StoreThrottlePolicy | null;
+  private readonly requireDpop: boolean;
   private storeDown = false;
 
   /**
@@ -236,6 +264,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     const maxFailures = countOption('maxFailedVerifications', options.maxFailedVerifications, { allowNull: true, min: 1, max: 10_000, fallback: DEFAULT_MAX_FAILED_VERIFICATIONS });
     const windowSeconds = countOption('failedVerificationWindowSeconds', options.failedVerificationWindowSeconds, { allowNull: false, min: 1, max: 86_400, fallback: DEFAULT_FAILED_VERIFICATION_WINDOW_SECONDS })!;
     this.throttle = maxFailures === null ? null : { maxFailures, windowMs: windowSeconds * 1000 };
+    this.requireDpop = booleanOption('requireDpop', options.requireDpop, false);
   }
 
   /**
@@ -243,6 +272,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * @param userId the user: a string, safe integer or bigint (`42` and `"42"` are one user).
    * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id or option.
    * @throws {TokenLimitError} the user is at `maxTokensPerUser` and `limitPolicy` is `'reject'`.
+   * @throws {InvalidDpopProofError} `requireDpop` is set and no `jkt` was given.
    * @throws {StoreUnavailableError} the store cannot be reached.
    */
   async create(userId: UserIdInput, options: CreateTokenOptions = {}): Promise<CreatedToken> {
@@ -259,6 +289,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       ip: optionalText('ip', options.ip, 64),
       scopes: scopesOption(options.scopes),
       metadataJson: metadataOption(options.metadata, this.maxMetadataBytes),
+      jkt: this.jktOption(options.jkt),
     };
     const generated = generateToken(this.keyRing.userTag(uid));
     const result = await this.run('create', () =>
@@ -288,7 +319,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * @returns `{ valid: true, userId, record, renewed }` or `{ valid: false, reason }`.
    * @throws {StoreUnavailableError} the store cannot be reached (never reported as invalid).
    */
-  async verify(token: unknown): Promise<VerifyResult> {
+  async verify(token: unknown, options?: VerifyOptions): Promise<VerifyResult> {
     const parsed = parseToken(token);
     if (!parsed) {
       this.emit('authFailed', { reason: 'malformed', tokenId: null });
@@ -303,14 +334,16 @@ export class TokenManager extends EventEmitter<TokenEvents> {
         digests: this.keyRing.digestsOf(parsed.token),
         renewal: this.renewal,
         throttle: this.throttle,
+        dpop: options?.dpop ?? null,
       });
     } catch (error) {
       throw this.failed('verify', error);
     }
     if (this.storeDown) this.recovered('verify');
     if (res.status !== 'valid') {
-      this.emit('authFailed', { reason: res.status === 'throttled' ? 'throttled' : 'invalid', tokenId: parsed.tokenId });
-      return { valid: false, reason: 'invalid' };
+      const dpop = res.status.startsWith('dpop_') ? (res.status as DpopRefusal) : null;
+      this.emit('authFailed', { reason: dpop ?? (res.status === 'throttled' ? 'throttled' : 'invalid'), tokenId: parsed.tokenId });
+      return { valid: false, reason: dpop ?? 'invalid' };
     }
     this.emit('verified', { record: res.record, renewed: res.renewed });
     return { valid: true, userId: res.record.userId, record: res.record, renewed: res.renewed };
@@ -432,6 +465,17 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     }
     if (this.storeDown) this.recovered(operation);
     return value;
+  }
+
+  /** Checks `create`'s `jkt` option; null for a bearer token. @throws {InvalidDpopProofError} none under `requireDpop`. */
+  private jktOption(jkt: unknown): string | null {
+    if (jkt === undefined || jkt === null) {
+      if (this.requireDpop) throw new InvalidDpopProofError('a DPoP proof is required to log in (requireDpop): send a `DPoP` header with the login request');
+      return null;
+    }
+    if (typeof jkt !== 'string') throw new InvalidArgumentTypeError(`create: jkt must be a string (a JWK thumbprint); got ${typeof jkt}`);
+    if (!JKT_RE.test(jkt)) throw new InvalidArgumentValueError('create: jkt must be a JWK SHA-256 thumbprint (RFC 7638): 43 base64url characters');
+    return jkt;
   }
 
   /** Emits `storeRecovered` (the first success after `storeUnavailable`). */

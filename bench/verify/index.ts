@@ -14,9 +14,10 @@ import { openConnection, type ClientKind } from './connection.js';
 import { notBuilt as cacheNotBuilt } from './ours-cache.js';
 import { malformed, memoryStore } from './no-redis.js';
 import { oursNoWrite, oursRenewal, oursRenewUser } from './ours.js';
+import { dpopProof, oursDpop } from './ours-dpop.js';
 import type { VerifyVariant } from './variant.js';
 
-const VARIANTS: VerifyVariant[] = [bareGet, bareEvalsha, oursNoWrite, oursRenewal, oursRenewUser, memoryStore, malformed];
+const VARIANTS: VerifyVariant[] = [bareGet, bareEvalsha, oursNoWrite, oursRenewal, oursRenewUser, oursDpop, memoryStore, malformed, dpopProof];
 /** Distinct users (one token each) the operations rotate over. */
 const USERS = 64;
 
@@ -56,6 +57,7 @@ const scenario: Scenario = {
               ctx.log(`verify ${at} ${v.name}: ${Math.round(result.figures[`${key}.${v.name}.opsPerSec`]!.median)} ops/s`);
             }
             const ops_ = (name: string) => runs.get(name)!.map((x) => x.opsPerSec);
+            result.ratios[`${at}.ours-dpop/ours.opsPerSec`] = pairedRatio(ops_('ours-dpop'), ops_('ours'));
             for (const ours of ['ours', 'ours-renewal', 'ours-renew-user'])
               for (const floor of ['evalsha', 'get'])
                 result.ratios[`${at}.${ours}/${floor}.opsPerSec`] = pairedRatio(ops_(ours), ops_(floor));

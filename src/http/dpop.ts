@@ -13,7 +13,7 @@
  * Server nonces (`use_dpop_nonce`, RFC 9449 §8-9) are not implemented: see docs/dpop.md.
  */
 import { createHash } from 'node:crypto';
-import { EmbeddedJWK, calculateJwkThumbprint, compactVerify, type JWK } from 'jose';
+import { calculateJwkThumbprint, compactVerify, importJWK, type JWK, type KeyLike } from 'jose';
 import { InvalidArgumentTypeError, InvalidArgumentValueError, InvalidDpopProofError } from '../core/errors.js';
 import { rejectUnknownOptions } from '../core/options.js';
 import type { StoreDpopCheck } from '../core/store.js';
@@ -142,6 +142,27 @@ function decodePart(part: string): Record<string, unknown> | null {
 
 const fail = (description: string): DpopProofCheck => ({ ok: false, description });
 
+/** Most imported public keys kept (by algorithm and thumbprint); the map is emptied when full. */
+const MAX_CACHED_KEYS = 1000;
+const keyCache = new Map<string, KeyLike>();
+
+/**
+ * The proof's public key as jose imports it (`importJWK`, as its `EmbeddedJWK` does), kept by algorithm
+ * and JWK thumbprint: importing a JWK costs about as much as the signature check, and a device signs
+ * every request with the same key. The thumbprint covers every member that defines the key (RFC 7638).
+ * @throws what `importJWK` throws for a JWK that is not a valid key for `alg`.
+ */
+async function publicKeyOf(jwk: JWK, alg: string, jkt: string): Promise<KeyLike> {
+  const id = `${alg} ${jkt}`;
+  const cached = keyCache.get(id);
+  if (cached) return cached;
+  const key = await importJWK({ ...jwk, ext: true }, alg);
+  if (key instanceof Uint8Array || key.type !== 'public') throw new TypeError('not a public key');
+  if (keyCache.size >= MAX_CACHED_KEYS) keyCache.clear();
+  keyCache.set(id, key);
+  return key;
+}
+
 /**
  * Checks the `DPoP` proof of a request (RFC 9449 §4.3) without I/O: everything but the thumbprint
  * match and the `jti` replay, which the store checks with the token ({@link StoreDpopCheck}).
@@ -189,16 +210,18 @@ export async function checkDpopProof<R>(
   if (Math.abs(nowMs / 1000 - claims.iat) > options.windowSeconds) return fail('the DPoP proof is not fresh (iat outside the accepted window)');
   if (typeof claims.jti !== 'string' || claims.jti.length === 0) return fail('the DPoP proof has no jti');
   if (accessToken !== null && claims.ath !== sha256Base64url(accessToken)) return fail('the DPoP proof\'s ath does not match the token');
-  try {
-    await compactVerify(proof, EmbeddedJWK, { algorithms: [header.alg] });
-  } catch {
-    return fail('the DPoP proof\'s signature is not valid');
-  }
   let jkt: string;
+  let key: KeyLike;
   try {
     jkt = await calculateJwkThumbprint(jwk, 'sha256');
+    key = await publicKeyOf(jwk, header.alg, jkt);
   } catch {
-    return fail('the DPoP proof\'s jwk is not valid');
+    return fail('the DPoP proof\'s jwk is not a valid public key for its alg');
+  }
+  try {
+    await compactVerify(proof, key, { algorithms: [header.alg] });
+  } catch {
+    return fail('the DPoP proof\'s signature is not valid');
   }
   return { ok: true, check: { jkt, jtiHash: sha256Base64url(claims.jti), replayWindowMs: options.windowSeconds * 2000 } };
 }

@@ -316,7 +316,11 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   /**
    * Verifies a token: one store round trip, renewal included; a malformed value costs no I/O.
    * @param token any value (non-strings are `malformed`).
-   * @returns `{ valid: true, userId, record, renewed }` or `{ valid: false, reason }`.
+   * @param options `dpop`: the request's checked DPoP proof (RFC 9449), checked against the token's bound
+   *   key, and its `jti` against replays, in the same store call; without it a bound token is refused
+   *   (`dpop_required`). The HTTP layer fills it in for `Authorization: DPoP` requests.
+   * @returns `{ valid: true, userId, record, renewed }` or `{ valid: false, reason }` (`dpop_...` reasons:
+   *   the right secret, refused by the DPoP check; see {@link StoreDpopCheck}).
    * @throws {StoreUnavailableError} the store cannot be reached (never reported as invalid).
    */
   async verify(token: unknown, options?: VerifyOptions): Promise<VerifyResult> {

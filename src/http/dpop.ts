@@ -101,7 +101,7 @@ export function resolveDpopOptions(options: DpopOptions | undefined): ResolvedDp
     } catch {
       url = null;
     }
-    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin + (url.pathname === '/' ? '' : url.pathname) !== options.origin.replace(/\/$/, ''))
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.pathname !== '/' || url.search || url.hash || url.username || url.password)
       throw new InvalidArgumentValueError('dpop.origin must be an absolute http(s) origin without a path, e.g. "https://api.example.com"');
     origin = url.origin;
   }

@@ -40,6 +40,8 @@ export {
   type CreatedToken,
   type VerifyResult,
   type InspectResult,
+  type VerifyOptions,
+  type DpopRefusal,
   type TokenEvents,
 } from './core/manager.js';
 export {

@@ -18,7 +18,9 @@ import { oursNoWrite, oursRenewal, oursRenewUser } from './ours.js';
 import { oursOtel, oursTraced } from './ours-observed.js';
 import type { VerifyVariant } from './variant.js';
 
-const VARIANTS: VerifyVariant[] = [bareGet, bareEvalsha, oursNoWrite, oursTraced, oursOtel, oursRenewal, oursRenewUser, oursCache, memoryStore, malformed];
+import { dpopProof, oursDpop } from './ours-dpop.js';
+
+const VARIANTS: VerifyVariant[] = [bareGet, bareEvalsha, oursNoWrite, oursTraced, oursOtel, oursRenewal, oursRenewUser, oursCache, oursDpop, memoryStore, malformed, dpopProof];
 /** Distinct users (one token each) the operations rotate over. */
 const USERS = 64;
 
@@ -65,6 +67,7 @@ const scenario: Scenario = {
               ctx.log(`verify ${at} ${v.name}: ${Math.round(result.figures[`${key}.${v.name}.opsPerSec`]!.median)} ops/s`);
             }
             const ops_ = (name: string) => runs.get(name)!.map((x) => x.opsPerSec);
+            result.ratios[`${at}.ours-dpop/ours.opsPerSec`] = pairedRatio(ops_('ours-dpop'), ops_('ours'));
             for (const ours of ['ours', 'ours-renewal', 'ours-renew-user', 'ours-cache'])
               for (const floor of ['evalsha', 'get'])
                 result.ratios[`${at}.${ours}/${floor}.opsPerSec`] = pairedRatio(ops_(ours), ops_(floor));

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreUnavailableError, TokenLimitError } from './errors.js';
+import { InvalidArgumentTypeError, InvalidArgumentValueError, InvalidDpopProofError, StoreUnavailableError, TokenLimitError } from './errors.js';
 import { KeyRing, type SecretOption } from './key-ring.js';
 import {
   booleanOption,
@@ -11,7 +11,7 @@ import {
   scopesOption,
   secondsOption,
 } from './options.js';
-import type { Store, StoreRenewalPolicy, StoreThrottlePolicy } from './store.js';
+import type { Store, StoreDpopCheck, StoreRenewalPolicy, StoreThrottlePolicy } from './store.js';
 import { generateToken, isTokenId, parseToken } from './token-format.js';
 import { isTraced, settleRevoked, tokenChannels, traced, userIdOrNull, type TokenTraceContext } from './tracing.js';
 import type { AuthFailureReason, LimitPolicy, RenewMode, RevokeReason, TokenInfo, TokenRecord } from './types.js';
@@ -117,13 +117,22 @@ export interface TokenManagerOptions {
    * Records returned by `verify` are then frozen (shared between requests).
    */
   verifyCache?: VerifyCacheOptions | null | false;
+
+  /**
+   * Require DPoP binding (RFC 9449) for every new token: `create` without a `jkt` throws
+   * `InvalidDpopProofError` (a 400 `invalid_dpop_proof`), so a login without a valid `DPoP` proof gets
+   * no token. Default false: tokens are bound only when the login carried a proof.
+   */
+  requireDpop?: boolean;
 }
 
 const MANAGER_OPTIONS = [
   'store', 'secret', 'userTagSecret', 'ttlSeconds', 'renew', 'overwriteNoneTtl', 'touchIntervalSeconds', 'absoluteLifetimeSeconds',
-  'maxTokensPerUser', 'limitPolicy', 'maxMetadataBytes', 'maxFailedVerifications', 'failedVerificationWindowSeconds', 'verifyCache',
+  'maxTokensPerUser', 'limitPolicy', 'maxMetadataBytes', 'maxFailedVerifications', 'failedVerificationWindowSeconds', 'verifyCache', 'requireDpop',
 ] as const;
-const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds'] as const;
+const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds', 'jkt'] as const;
+/** A JWK SHA-256 thumbprint (RFC 7638) in base64url: 43 characters. */
+const JKT_RE = /^[A-Za-z0-9_-]{43}$/;
 const REVOKE_REASONS: readonly RevokeReason[] = ['logout', 'logout-all', 'logout-others', 'evicted', 'admin'];
 
 /** An options argument must be an object (or omitted) with known keys only. */
@@ -156,6 +165,22 @@ export interface CreateTokenOptions {
    * `null` asks for an immortal token (subject to `overwriteNoneTtl` on renewal, as in the plugin).
    */
   ttlSeconds?: number | null;
+  /**
+   * Binds the token to a device key (DPoP, RFC 9449): the key's JWK SHA-256 thumbprint (RFC 7638,
+   * base64url, 43 characters), as `dpopKeyOf...(req)` of the framework adapters gives it from the
+   * login's checked `DPoP` proof. Absent or null: a bearer token (refused under `requireDpop`).
+   */
+  jkt?: string | null;
+}
+
+/** Options of {@link TokenManager.verify}. */
+export interface VerifyOptions {
+  /**
+   * The request's DPoP proof, already checked (the HTTP layer's `checkDpopProof` does it): its key's
+   * thumbprint and `jti` hash, checked against the token in the same store call. Absent or null: no
+   * proof (a bound token is then refused).
+   */
+  dpop?: StoreDpopCheck | null;
 }
 
 /** Result of {@link TokenManager.create}. */
@@ -181,7 +206,7 @@ export type VerifyResult =
        * `'malformed'`: not a token of this format (no store access happened). `'invalid'`: unknown,
        * expired, revoked, wrong secret, or refused for too many wrong secrets (`authFailed` tells which).
        */
-      reason: 'malformed' | 'invalid';
+      reason: 'malformed' | 'invalid' | DpopRefusal;
     };
 
 /**
@@ -192,6 +217,8 @@ export type InspectResult =
   | { wellFormed: false }
   | { wellFormed: true; tokenId: string; found: false }
   | { wellFormed: true; tokenId: string; found: true; valid: boolean; record: TokenRecord };
+/** A verify refused by the DPoP check (see {@link StoreDpopCheck}): the token's secret was right. */
+export type DpopRefusal = 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound';
 
 /** Events of {@link TokenManager}, with their payloads. None ever carries a token string. */
 export interface TokenEvents {
@@ -226,6 +253,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   private readonly maxMetadataBytes: number;
   private readonly renewal: StoreRenewalPolicy;
   private readonly throttle: StoreThrottlePolicy | null;
+  private readonly requireDpop: boolean;
   private storeDown = false;
   private readonly cache: VerifyCache | null;
 
@@ -258,6 +286,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     const maxFailures = countOption('maxFailedVerifications', options.maxFailedVerifications, { allowNull: true, min: 1, max: 10_000, fallback: DEFAULT_MAX_FAILED_VERIFICATIONS });
     const windowSeconds = countOption('failedVerificationWindowSeconds', options.failedVerificationWindowSeconds, { allowNull: false, min: 1, max: 86_400, fallback: DEFAULT_FAILED_VERIFICATION_WINDOW_SECONDS })!;
     this.throttle = maxFailures === null ? null : { maxFailures, windowMs: windowSeconds * 1000 };
+    this.requireDpop = booleanOption('requireDpop', options.requireDpop, false);
     const cacheOptions = verifyCacheOption(options.verifyCache);
     this.cache = cacheOptions === null ? null : new VerifyCache(store, cacheOptions, this.renewal);
   }
@@ -280,6 +309,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * @param userId the user: a string, safe integer or bigint (`42` and `"42"` are one user).
    * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id or option.
    * @throws {TokenLimitError} the user is at `maxTokensPerUser` and `limitPolicy` is `'reject'`.
+   * @throws {InvalidDpopProofError} `requireDpop` is set and no `jkt` was given.
    * @throws {StoreUnavailableError} the store cannot be reached.
    */
   create(userId: UserIdInput, options: CreateTokenOptions = {}): Promise<CreatedToken> {
@@ -305,6 +335,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       ip: optionalText('ip', options.ip, 64),
       scopes: scopesOption(options.scopes),
       metadataJson: metadataOption(options.metadata, this.maxMetadataBytes),
+      jkt: this.jktOption(options.jkt),
     };
     const generated = generateToken(this.keyRing.userTag(uid));
     const result = await this.run('create', () =>
@@ -332,12 +363,16 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   /**
    * Verifies a token: one store round trip, renewal included; a malformed value costs no I/O.
    * @param token any value (non-strings are `malformed`).
-   * @returns `{ valid: true, userId, record, renewed }` or `{ valid: false, reason }`.
+   * @param options `dpop`: the request's checked DPoP proof (RFC 9449), checked against the token's bound
+   *   key, and its `jti` against replays, in the same store call; without it a bound token is refused
+   *   (`dpop_required`). The HTTP layer fills it in for `Authorization: DPoP` requests.
+   * @returns `{ valid: true, userId, record, renewed }` or `{ valid: false, reason }` (`dpop_...` reasons:
+   *   the right secret, refused by the DPoP check; see {@link StoreDpopCheck}).
    * @throws {StoreUnavailableError} the store cannot be reached (never reported as invalid).
    */
-  verify(token: unknown): Promise<VerifyResult> {
-    if (!isTraced(tokenChannels.verify)) return this.verifyToken(token, null);
-    return traced('verify', {}, (c) => this.verifyToken(token, c), (c, r) => {
+  verify(token: unknown, options?: VerifyOptions): Promise<VerifyResult> {
+    if (!isTraced(tokenChannels.verify)) return this.verifyToken(token, options, null);
+    return traced('verify', {}, (c) => this.verifyToken(token, options, c), (c, r) => {
       if (r.valid) c.userId = r.userId;
       c.outcome = r.valid ? 'valid' : 'invalid';
       return r;
@@ -345,7 +380,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   }
 
   /** verify's body; `trace` (when traced) learns the token id and why a token was refused. */
-  private async verifyToken(token: unknown, trace: TokenTraceContext | null): Promise<VerifyResult> {
+  private async verifyToken(token: unknown, options: VerifyOptions | undefined, trace: TokenTraceContext | null): Promise<VerifyResult> {
     const parsed = parseToken(token);
     if (!parsed) {
       if (trace) trace.reason = 'malformed';
@@ -353,7 +388,9 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       return { valid: false, reason: 'malformed' };
     }
     if (trace) trace.tokenId = parsed.tokenId;
-    const cache = this.cache;
+    // The local cache never answers a DPoP request nor keeps a bound token: the proof's jti replay check
+    // and the binding check happen in the store, on every request.
+    const cache = options?.dpop ? null : this.cache;
     let at;
     if (cache !== null) {
       const cached = cache.lookup(parsed.tokenId, parsed.token);
@@ -372,18 +409,20 @@ export class TokenManager extends EventEmitter<TokenEvents> {
         digests: this.keyRing.digestsOf(parsed.token),
         renewal: this.renewal,
         throttle: this.throttle,
+        dpop: options?.dpop ?? null,
       });
     } catch (error) {
       throw this.failed('verify', error);
     }
     if (this.storeDown) this.recovered('verify');
     if (res.status !== 'valid') {
-      const reason = res.status === 'throttled' ? 'throttled' : 'invalid';
+      const dpop = res.status.startsWith('dpop_') ? (res.status as DpopRefusal) : null;
+      const reason = dpop ?? (res.status === 'throttled' ? 'throttled' : 'invalid');
       if (trace) trace.reason = reason;
       this.emit('authFailed', { reason, tokenId: parsed.tokenId });
-      return { valid: false, reason: 'invalid' };
+      return { valid: false, reason: dpop ?? 'invalid' };
     }
-    const record = at === undefined ? res.record : cache!.store(parsed.tokenId, parsed.token, res.record, at);
+    const record = at === undefined || res.record.jkt != null ? res.record : cache!.store(parsed.tokenId, parsed.token, res.record, at);
     this.emit('verified', { record, renewed: res.renewed });
     return { valid: true, userId: record.userId, record, renewed: res.renewed };
   }
@@ -558,6 +597,17 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     }
     if (this.storeDown) this.recovered(operation);
     return value;
+  }
+
+  /** Checks `create`'s `jkt` option; null for a bearer token. @throws {InvalidDpopProofError} none under `requireDpop`. */
+  private jktOption(jkt: unknown): string | null {
+    if (jkt === undefined || jkt === null) {
+      if (this.requireDpop) throw new InvalidDpopProofError('a DPoP proof is required to log in (requireDpop): send a `DPoP` header with the login request');
+      return null;
+    }
+    if (typeof jkt !== 'string') throw new InvalidArgumentTypeError(`create: jkt must be a string (a JWK thumbprint); got ${typeof jkt}`);
+    if (!JKT_RE.test(jkt)) throw new InvalidArgumentValueError('create: jkt must be a JWK SHA-256 thumbprint (RFC 7638): 43 base64url characters');
+    return jkt;
   }
 
   /** Emits `storeRecovered` (the first success after `storeUnavailable`). */

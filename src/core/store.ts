@@ -137,6 +137,8 @@ export interface StoreCreateInput {
   /** Most live tokens the user may hold after this create; null = no limit. */
   maxTokens: number | null;
   limitPolicy: LimitPolicy;
+  /** DPoP binding: the device key's JWK thumbprint (RFC 7638, base64url SHA-256), stored in the record; absent or null = a bearer token. */
+  jkt?: string | null;
 }
 
 /** Result of {@link Store.create}. */
@@ -168,14 +170,41 @@ export interface StoreThrottlePolicy {
 /** Input of {@link Store.verify}. */
 export interface StoreVerifyInput extends StoreTokenRef {
   renewal: StoreRenewalPolicy;
+  /**
+   * The request's DPoP proof (RFC 9449), already checked by the caller (signature, `htm`, `htu`, `iat`,
+   * `ath`); absent or null = no proof. See {@link StoreDpopCheck} for what the store does with it.
+   */
+  dpop?: StoreDpopCheck | null;
+}
+
+/**
+ * The store's part of a DPoP check (RFC 9449 §4.3 steps 11-12, and the `jti` replay check of §11.1),
+ * in the same atomic step and round trip as the token check, after the digest matched:
+ * - a bound token (record `jkt` set) without `dpop` is `dpop_required`;
+ * - a bound token whose `jkt` differs from this one is `dpop_mismatch`;
+ * - an unbound token with `dpop` is `dpop_unbound`;
+ * - else the proof's `jtiHash` is recorded for `replayWindowMs` milliseconds in the user's partition
+ *   (Redis: `SET NX PX` on a key with the user's hash tag), and a `jtiHash` already recorded for this
+ *   user is `dpop_replay`.
+ * None of these counts as a wrong secret; none renews the token.
+ */
+export interface StoreDpopCheck {
+  /** JWK SHA-256 thumbprint (RFC 7638, base64url) of the proof's key. */
+  jkt: string;
+  /** base64url SHA-256 of the proof's `jti` (fixed size whatever the client sent). */
+  jtiHash: string;
+  /** How long the `jti` is remembered, in milliseconds (at least the proofs' acceptance window). */
+  replayWindowMs: number;
 }
 
 /**
  * Result of {@link Store.verify}. `mismatch`: a token with that id exists but the digest differs (the
- * failure was counted); `throttled`: too many recent failures for this id, nothing was checked.
+ * failure was counted); `throttled`: too many recent failures for this id, nothing was checked; `dpop_...`:
+ * the right secret, refused by the DPoP check ({@link StoreDpopCheck}).
  */
 export type StoreVerifyResult =
   | { status: 'valid'; record: TokenRecord; renewed: boolean }
   | { status: 'not_found' }
   | { status: 'mismatch' }
-  | { status: 'throttled' };
+  | { status: 'throttled' }
+  | { status: 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound' };

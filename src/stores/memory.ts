@@ -9,6 +9,7 @@ import type {
   StoreCreateResult,
   StoreLookupInput,
   StoreLookupResult,
+  StoreDpopCheck,
   StoreRenewalPolicy,
   StoreTokenRef,
   StoreVerifyInput,
@@ -46,6 +47,8 @@ export class MemoryStore implements Store {
   private readonly users = new Map<string, Set<string>>();
   /** Wrong-secret counters per token id: count and end of window (epoch ms). */
   private readonly failures = new Map<string, { count: number; untilMs: number }>();
+  /** DPoP proof `jti` hashes seen, per user (`<userId> <jtiHash>`), with the end of their window (epoch ms). */
+  private readonly jtis = new Map<string, number>();
   private readonly now: () => number;
   private readonly timer: NodeJS.Timeout | null;
 
@@ -66,6 +69,7 @@ export class MemoryStore implements Store {
     const now = this.now();
     for (const [id, e] of this.tokens) if (isExpired(e, now)) this.remove(id, e.record.userId);
     for (const [id, f] of this.failures) if (f.untilMs <= now) this.failures.delete(id);
+    for (const [k, untilMs] of this.jtis) if (untilMs <= now) this.jtis.delete(k);
   }
 
   async create(input: StoreCreateInput): Promise<StoreCreateResult> {
@@ -97,6 +101,7 @@ export class MemoryStore implements Store {
       absoluteExpiresAtMs,
       scopes: [...input.scopes],
       metadata: input.metadataJson === null ? null : (JSON.parse(input.metadataJson) as Record<string, unknown>),
+      jkt: input.jkt ?? null,
     };
     this.tokens.set(input.tokenId, {
       record,
@@ -115,6 +120,8 @@ export class MemoryStore implements Store {
     const now = this.now();
     const found = this.find(input, now);
     if (typeof found === 'string') return { status: found };
+    const dpop = this.dpopRefusal(found, input.dpop ?? null, now);
+    if (dpop) return { status: dpop };
     found.lastSeenMs = now;
     const renewed = this.touch(found, input.renewal, now);
     return { status: 'valid', record: copy(found.record), renewed };
@@ -197,6 +204,19 @@ export class MemoryStore implements Store {
       else this.failures.set(ref.tokenId, { count: 1, untilMs: now + ref.throttle.windowMs });
     }
     return 'mismatch';
+  }
+
+  /** The DPoP check of a found token ({@link StoreDpopCheck}): a refusal, or null (the proof's `jti` is then recorded). */
+  private dpopRefusal(e: Entry, dpop: StoreDpopCheck | null, now: number): 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound' | null {
+    const bound = e.record.jkt;
+    if (bound === null) return dpop ? 'dpop_unbound' : null;
+    if (!dpop) return 'dpop_required';
+    if (dpop.jkt !== bound) return 'dpop_mismatch';
+    const key = `${e.record.userId} ${dpop.jtiHash}`;
+    const seen = this.jtis.get(key);
+    if (seen !== undefined && seen > now) return 'dpop_replay';
+    this.jtis.set(key, now + dpop.replayWindowMs);
+    return null;
   }
 
   /** Writes last-used and renews (this token, or all the user's tokens) when the touch interval has passed. */

@@ -18,6 +18,7 @@ import { encodeBase62Fixed, randomBase62 } from '../core/base62.js';
 import { crc32 } from '../core/crc32.js';
 import { SECRET_LENGTH, TOKEN_PREFIX, parseToken } from '../core/token-format.js';
 import type { RevokeReason } from '../core/types.js';
+import { addDpopStoreCases } from './store-dpop-cases.js';
 
 /** Makes a fresh, empty store for one case, and cleans it up afterwards. */
 export interface StoreFactory {
@@ -745,6 +746,7 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     }
   });
 
+  addDpopStoreCases(add);
   return cases;
 }
 

@@ -95,6 +95,13 @@ describe.runIf(hasRedisServerBinary())('the doc ACL user runs the store through 
             expect(v.valid).toBe(true);
             expect(v.valid && v.renewed).toBe(true);
             expect((await m.verify(a.token.slice(0, -6) + 'AAAAAA')).valid).toBe(false); // a wrong secret: the failure counter (INCR)
+            // A DPoP-bound token: the key match and the jti's SET NX PX in the same script.
+            const jkt = 'j'.repeat(43);
+            const bound = await m.create(userId, { jkt });
+            const dpop = { jkt, jtiHash: `jti-${Math.random().toString(36).slice(2)}`, replayWindowMs: 10_000 };
+            expect(await m.verify(bound.token, { dpop })).toMatchObject({ valid: true });
+            expect(await m.verify(bound.token, { dpop })).toEqual({ valid: false, reason: 'dpop_replay' });
+            expect(await m.revoke(bound.token)).toBe(true);
             expect((await m.list(userId)).map((r) => r.tokenId).sort()).toEqual([a.tokenId, b.tokenId, c.tokenId, d.tokenId].sort());
             expect(await m.revokeById(userId, b.tokenId)).toBe(true);
             expect((await m.revokeOthers(userId, a.tokenId)).sort()).toEqual([c.tokenId, d.tokenId].sort());

@@ -13,6 +13,8 @@ export const DEFAULT_KEY_PREFIX = 'rmt:';
  * - `P{T}:t:<tokenId>`: STRING, one token record as JSON (digest, times, device); its key TTL is the token's expiry.
  * - `P{T}:u:<hex U>`: ZSET, the user's index: token id -> expiry in epoch ms (`+inf` = immortal).
  * - `P{T}:f:<tokenId>`: STRING, count of wrong secrets for that token id; expires with its window.
+ * - `P{T}:j:<jtiHash>`: STRING, a DPoP proof `jti` (RFC 9449 §11.1) seen for a user with tag T; expires
+ *   with the replay window.
  *
  * Everything of one user sits in hash slot `{T}`, so every script touches one slot (Redis Cluster safe).
  */
@@ -40,6 +42,11 @@ export class RedisKeys {
   /** Key of the wrong-secret counter of one token id: `P{T}:f:<tokenId>`. */
   failureKey(tokenId: string, userTag: string): string {
     return `${this.prefix}{${userTag}}:f:${tokenId}`;
+  }
+
+  /** Key of a seen DPoP proof `jti` (its base64url SHA-256): `P{T}:j:<jtiHash>`, in the user's hash slot. */
+  dpopJtiKey(jtiHash: string, userTag: string): string {
+    return `${this.prefix}{${userTag}}:j:${jtiHash}`;
   }
 
   /** Prefix of the user index keys of the users with this tag: `P{T}:u:`. */

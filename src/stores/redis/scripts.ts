@@ -8,7 +8,7 @@ import { LUA_USER_KEY } from './keys.js';
  *
  * A token record is one STRING holding a JSON object (Redis's built-in cjson reads and writes it):
  * u user id, k key id, d digest (base64url HMAC), c created ms, l last used ms, e expires ms (absent =
- * immortal), a absolute expiry ms, t per-token TTL ms, n device name, ua user agent, ip, s scopes and
+ * immortal), a absolute expiry ms, t per-token TTL ms, j DPoP key thumbprint (absent = bearer token), n device name, ua user agent, ip, s scopes and
  * m metadata (both as JSON text inside a string, so cjson never rewrites the app's JSON: it would turn
  * `[]` into `{}`). One string instead of a HASH: a HASH with any value over 64 bytes (most User-Agents)
  * leaves the compact listpack encoding and costs about three times the memory.
@@ -320,6 +320,24 @@ export interface VerifyScriptConfig {
   maxFailures: number | null;
   /** The failure window, in milliseconds. */
   failureWindowMs: number;
+  /** True for the variant that checks a DPoP proof ({@link dpopVerifyLua}); false or absent: bound tokens are refused. */
+  dpop?: boolean;
+}
+
+/**
+ * The DPoP part of the verify script (RFC 9449; see `StoreDpopCheck`), run after the digest matched
+ * and the token is live, before any renewal. Without a proof (`dpop` false) a bound record (field j)
+ * is refused: {4}. With one (ARGV[2] thumbprint, ARGV[3] replay window ms, KEYS[3] the jti key of
+ * `RedisKeys.dpopJtiKey`): {7} an unbound record, {5} another key, {6} a jti already seen (SET NX PX
+ * records it otherwise, in the user's hash slot).
+ */
+export function dpopVerifyLua(dpop: boolean): string {
+  if (!dpop) return `if r.j then return { 4 } end
+`;
+  return `if not r.j then return { 7 } end
+if r.j ~= ARGV[2] then return { 5 } end
+if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[3]) then return { 6 } end
+`;
 }
 
 /** A whole number for Lua source (the settings are checked numbers; this guards the script text). */
@@ -331,8 +349,10 @@ function luaInt(name: string, n: number): string {
 /**
  * verify, one script per configuration ({@link VerifyScriptConfig} is part of its source, so a call
  * sends only what changes per token; the script is loaded by its SHA like the others).
- * KEYS: token record, failure counter. ARGV: token id, then key id/digest pairs.
- * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record JSON}; {3} throttled. The record
+ * KEYS: token record, failure counter (and, with `dpop`, the proof's jti key). ARGV: token id (with
+ * `dpop`: then the proof key's thumbprint and the replay window ms), then key id/digest pairs.
+ * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record JSON}; {3} throttled; {4}-{7} the
+ * DPoP refusals of {@link dpopVerifyLua}. The record
  * JSON is the stored one (with k and d, which the client ignores) unless the call wrote it.
  *
  * Cheap on the common path: a GET of the wrong-secret counter (none without a throttle) and one of the
@@ -383,14 +403,14 @@ local cfg, overwrite = ${cfg}, ${c.overwriteNoneTtl ? 'true' : 'false'}
 ${read}
 if not raw then return { 0 } end
 local r = cjson.decode(raw)
-local ok = digest_ok(r, ARGV, 2)
+local ok = digest_ok(r, ARGV, ${c.dpop ? 4 : 2})
 if ok == nil then return { 0 } end
 if not ok then
 ${failed}  return { 1 }
 end
 local now = now_ms()
 if r.e and r.e <= now then return { 0 } end
-if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, raw } end
+${dpopVerifyLua(c.dpop === true)}if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, raw } end
 `;
   const writeBody = `
 -- A write is due. When Redis refuses writes (out of memory, a read-only replica) the token still

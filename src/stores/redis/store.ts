@@ -135,6 +135,7 @@ export class RedisStore implements Store {
     if (input.ip !== null) stored.ip = input.ip;
     if (input.scopes.length > 0) stored.s = JSON.stringify(input.scopes);
     if (input.metadataJson !== null) stored.m = input.metadataJson;
+    if (input.jkt) stored.j = input.jkt;
     const reply = (await this.run(
       CREATE,
       [this.keys.userKey(input.userId, tag), this.keys.tokenKey(input.tokenId, tag)],
@@ -161,14 +162,18 @@ export class RedisStore implements Store {
 
   async verify(input: StoreVerifyInput): Promise<StoreVerifyResult> {
     const { tokenId, userTag: tag, digests } = input;
-    const script = this.verifyScriptOf(input.renewal, input.throttle);
-    const args = pushDigestArgs([tokenId], digests);
+    const dpop = input.dpop ?? null;
+    const script = this.verifyScriptOf(input.renewal, input.throttle, dpop !== null);
+    const args = pushDigestArgs(dpop ? [tokenId, dpop.jkt, String(dpop.replayWindowMs)] : [tokenId], digests);
     const key = this.keys.tokenKey(tokenId, tag);
-    const r = (await this.run(script, [key, this.keys.failureKey(tokenId, tag)], args)) as unknown[];
+    const keys = [key, this.keys.failureKey(tokenId, tag)];
+    if (dpop) keys.push(this.keys.dpopJtiKey(dpop.jtiHash, tag));
+    const r = (await this.run(script, keys, args)) as unknown[];
     const status = Number(r[0]);
     if (status === 0) return { status: 'not_found' };
     if (status === 1) return { status: 'mismatch' };
     if (status === 3) return { status: 'throttled' };
+    if (status >= 4) return { status: DPOP_STATUSES[status - 4]! };
     return { status: 'valid', renewed: Number(r[1]) === 1, record: parseRecord(tokenId, r[2]) };
   }
 
@@ -177,8 +182,8 @@ export class RedisStore implements Store {
    * sends the token id and digests only). The manager passes the same two objects on every call: the
    * last pair is kept by identity, other configurations by value.
    */
-  private verifyScriptOf(renewal: StoreVerifyInput['renewal'], throttle: StoreThrottlePolicy | null): LuaScript {
-    if (renewal === this.lastRenewal && throttle === this.lastThrottle && this.lastVerifyScript) return this.lastVerifyScript;
+  private verifyScriptOf(renewal: StoreVerifyInput['renewal'], throttle: StoreThrottlePolicy | null, dpop = false): LuaScript {
+    if (!dpop && renewal === this.lastRenewal && throttle === this.lastThrottle && this.lastVerifyScript) return this.lastVerifyScript;
     const config = {
       mode: renewal.mode,
       ttlMs: renewal.ttlMs,
@@ -186,6 +191,7 @@ export class RedisStore implements Store {
       touchIntervalMs: renewal.touchIntervalMs,
       maxFailures: throttle == null ? null : throttle.maxFailures,
       failureWindowMs: throttle == null ? 0 : throttle.windowMs,
+      dpop,
     };
     const id = JSON.stringify(config);
     let script = this.verifyScripts.get(id);
@@ -198,6 +204,7 @@ export class RedisStore implements Store {
       }
       this.verifyScripts.set(id, script);
     }
+    if (dpop) return script; // the identity shortcut above is for the bearer script only
     this.lastRenewal = renewal;
     this.lastThrottle = throttle;
     this.lastVerifyScript = script;
@@ -678,6 +685,9 @@ function pushDigestArgs(args: string[], digests: readonly TokenDigest[]): string
   return args;
 }
 
+/** The DPoP refusals of the verify script, by reply code 4-7 (see `dpopVerifyLua`). */
+const DPOP_STATUSES = ['dpop_required', 'dpop_mismatch', 'dpop_replay', 'dpop_unbound'] as const;
+
 /** The JSON object stored per token (see the header of scripts.ts for the field names). */
 interface StoredJson {
   u: string;
@@ -693,6 +703,7 @@ interface StoredJson {
   ip?: string;
   s?: string;
   m?: string;
+  j?: string;
 }
 
 /** Turns a script's record JSON into a {@link TokenRecord}. */
@@ -718,5 +729,6 @@ function parseRecord(tokenId: string, json: unknown): TokenRecord {
     absoluteExpiresAtMs: r.a === undefined ? null : Number(r.a),
     scopes: r.s === undefined ? [] : (JSON.parse(r.s) as string[]),
     metadata: r.m === undefined ? null : (JSON.parse(r.m) as Record<string, unknown>),
+    jkt: r.j ?? null,
   };
 }

@@ -13,6 +13,9 @@ export default defineConfig({
     hono: 'src/hono.ts',
     nestjs: 'src/nestjs.ts',
     testing: 'src/testing/index.ts',
+    opentelemetry: 'src/opentelemetry.ts',
+    // The admin CLI (package.json "bin"): run as ESM only; the CommonJS copy tsup also makes is unused.
+    cli: 'src/cli.ts',
   },
   format: ['esm', 'cjs'],
   // `npm start` (the demo) needs only the JavaScript: skip the slow declaration build there.
@@ -21,5 +24,5 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   splitting: true,
-  external: ['ioredis', 'redis', 'express', 'fastify', 'fastify-plugin', '@nestjs/common', '@nestjs/core', 'koa', 'hono'],
+  external: ['ioredis', 'commander', 'cli-progress', '@inquirer/password', 'redis', 'express', 'fastify', 'fastify-plugin', '@nestjs/common', '@nestjs/core', 'koa', 'hono', '@opentelemetry/api'],
 });

@@ -96,11 +96,12 @@ const PUBLIC_FILES: Readonly<Record<string, [file: string, contentType: string]>
   '/index.html': ['index.html', 'text/html; charset=utf-8'],
   '/app.js': ['app.js', 'text/javascript; charset=utf-8'],
   '/format.js': ['format.js', 'text/javascript; charset=utf-8'],
+  '/dpop.js': ['dpop.js', 'text/javascript; charset=utf-8'],
   '/style.css': ['style.css', 'text/css; charset=utf-8'],
 };
 
 /**
- * A file of the devices page for a GET path (`/`, `/index.html`, `/app.js`, `/format.js`,
+ * A file of the devices page for a GET path (`/`, `/index.html`, `/app.js`, `/format.js`, `/dpop.js`,
  * `/style.css`), or null for any other path: for frameworks without a static file server of their own
  * (Express uses `express.static` on {@link PUBLIC_DIR}).
  */
@@ -211,8 +212,12 @@ export interface DemoApi {
   health(): Promise<DemoResponse>;
   /** `POST /register` with `{ username, password }`: 201 `{ id, username }`, 409 taken, 400 invalid. */
   register(body: unknown): Promise<DemoResponse>;
-  /** `POST /login` with `{ username, password, device? }`: 200 `{ token, tokenId, first }`, 401 wrong credentials, 409 over the device limit. */
-  login(body: unknown, device: DeviceDetails): Promise<DemoResponse>;
+  /**
+   * `POST /login` with `{ username, password, device? }`: 200 `{ token, tokenId, first, tokenType }`, 401 wrong credentials, 409 over
+   * the device limit. `dpopKey` reads the request's DPoP proof (the adapter's `dpopKeyFromRequest`): with
+   * one the token is bound to the browser's key (`tokenType` `DPoP`); a bad proof is 400 `invalid_dpop_proof`.
+   */
+  login(body: unknown, device: DeviceDetails, dpopKey?: () => Promise<string | null>): Promise<DemoResponse>;
   /** `GET /me`: 200 `{ user: { id, username }, token }`. */
   me(auth: DemoAuth): Promise<DemoResponse>;
   /** `POST /logout`: 204, this device logged out. */
@@ -251,7 +256,7 @@ export function createDemoApi({ tokens, db, logger = console }: DemoAppOptions):
     }
     if (isRedisMultitokensError(err)) {
       const known = errorResponse(err);
-      if (known?.status === 400) return { status: 400, body: { error: 'invalid_request', message: known.body.message } };
+      if (known?.status === 400 && known.body.reason !== 'invalid_dpop_proof') return { status: 400, body: { error: 'invalid_request', message: known.body.message } };
       if (known?.status === 503)
         return { status: 503, headers: { 'Retry-After': known.headers['Retry-After']! }, body: { error: 'service_unavailable', message: 'the token store is unavailable; retry shortly' } };
       if (known) return { status: known.status, headers: known.headers, body: known.body };
@@ -295,13 +300,14 @@ export function createDemoApi({ tokens, db, logger = console }: DemoAppOptions):
       return { status: 201, body: { id: user.id, username: user.username } };
     }),
 
-    login: guard(async (raw: unknown, device: DeviceDetails) => {
+    login: guard(async (raw: unknown, device: DeviceDetails, dpopKey?: () => Promise<string | null>) => {
       const body = parseBody(LoginBody, raw);
+      const jkt = dpopKey ? await dpopKey() : null; // a bad proof is a 400 before the password is checked
       const user = await db.checkCredentials(body.username, body.password);
       if (!user) throw new HttpError(401, { error: 'invalid_credentials', message: 'wrong username or password' });
       try {
-        const created = await tokens.create(user.id, { userAgent: device.userAgent, ip: device.ip, deviceName: body.device ?? null });
-        return { status: 200, body: { token: created.token, tokenId: created.tokenId, first: created.first } };
+        const created = await tokens.create(user.id, { userAgent: device.userAgent, ip: device.ip, deviceName: body.device ?? null, jkt });
+        return { status: 200, body: { token: created.token, tokenId: created.tokenId, first: created.first, tokenType: jkt ? 'DPoP' : 'Bearer' } };
       } catch (err) {
         // Only when the app configures `maxTokensPerUser` with `limitPolicy: 'reject'`.
         if (err instanceof TokenLimitError)

@@ -39,9 +39,27 @@ export {
   type CreateTokenOptions,
   type CreatedToken,
   type VerifyResult,
+  type InspectResult,
+  type VerifyOptions,
+  type DpopRefusal,
   type TokenEvents,
 } from './core/manager.js';
+export {
+  DEFAULT_VERIFY_CACHE_MAX_ENTRIES,
+  DEFAULT_VERIFY_CACHE_MAX_STALENESS_MS,
+  type VerifyCacheOptions,
+  type VerifyCacheStats,
+} from './core/verify-cache.js';
 export * from './core/errors.js';
+export { logTokenEvents, type TokenLogger, type TokenLogFn } from './core/logging.js';
+export {
+  TOKEN_TRACING_CHANNELS,
+  subscribeTokenTracing,
+  type TokenTraceContext,
+  type TokenTracingHandlers,
+  type TracedOperation,
+  type TraceOutcome,
+} from './core/tracing.js';
 export * from './core/types.js';
 export type { Register, RegisteredUser } from './core/register.js';
 export type * from './core/store.js';

@@ -16,6 +16,7 @@ export {
   DEFAULT_POLICY_CHECK_INTERVAL_MS,
   type RedisStoreOptions,
 } from './stores/redis/store.js';
-export type { RedisDriver, RedisDriverState } from './stores/redis/driver.js';
-export { RedisKeys, DEFAULT_KEY_PREFIX } from './stores/redis/keys.js';
+export type { RedisDriver, RedisDriverState, RedisSubscriptionHandlers } from './stores/redis/driver.js';
+export type { StoreStats, StatsOptions, PruneResult, PruneOptions, AdminWalkOptions, AdminProgress } from './stores/redis/admin.js';
+export { RedisKeys, DEFAULT_KEY_PREFIX, type RedisKeyKind } from './stores/redis/keys.js';
 export type { LuaScript } from './stores/redis/scripts.js';

@@ -1,18 +1,19 @@
-/** Variant: Fastify with our plugin (`tokenAuthPlugin`, global hook), RedisStore over ioredis, default options. */
+/** Variant: Fastify with our plugin (`tokenAuthPlugin`, global hook), RedisStore over ioredis, default options; {@link fastifyOurs} also makes the variant with the local verify cache on. */
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
-import { TokenManager } from 'redis-multitokens';
+import { TokenManager, type TokenManagerOptions } from 'redis-multitokens';
 import { tokenAuthPlugin } from 'redis-multitokens/fastify';
 import { ioredisDriver } from 'redis-multitokens/ioredis';
 import { RedisStore } from 'redis-multitokens/redis';
 import { HTTP_SECRET, HTTP_USER, type HttpVariant } from './variant.js';
 
-const variant: HttpVariant = {
-  name: 'fastify-ours',
-  title: 'Fastify, our tokenAuthPlugin',
+/** The Fastify variant with our plugin, with `options` added to the manager's (e.g. `verifyCache`). */
+export const fastifyOurs = (name: string, title: string, options: Partial<TokenManagerOptions> = {}): HttpVariant => ({
+  name,
+  title,
   async start(redisUrl) {
     const redis = new Redis(redisUrl);
-    const tokens = new TokenManager({ store: new RedisStore({ driver: ioredisDriver(redis), keyPrefix: 'http-fastify:' }), secret: HTTP_SECRET });
+    const tokens = new TokenManager({ store: new RedisStore({ driver: ioredisDriver(redis), keyPrefix: `http-${name}:` }), secret: HTTP_SECRET, ...options });
     const { token } = await tokens.create(HTTP_USER);
     const app = Fastify();
     await app.register(tokenAuthPlugin, { manager: tokens });
@@ -23,10 +24,10 @@ const variant: HttpVariant = {
       headers: { authorization: `Bearer ${token}` },
       close: async () => {
         await app.close();
-        await tokens.store.close?.();
+        await tokens.close();
         await redis.quit();
       },
     };
   },
-};
-export default variant;
+});
+export default fastifyOurs('fastify-ours', 'Fastify, our tokenAuthPlugin');

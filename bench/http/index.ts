@@ -12,9 +12,8 @@ import { Redis } from 'ioredis';
 import { redisCpuUs } from '../lib/redis.js';
 import { figure, pairedRatio } from '../lib/stats.js';
 import { byMode, emptyResult, type Scenario } from '../lib/types.js';
-import { notBuilt } from './cache.js';
 
-const VARIANTS = ['express-none', 'express-hand', 'express-ours', 'express-session', 'fastify-none', 'fastify-hand', 'fastify-ours'] as const;
+const VARIANTS = ['express-none', 'express-hand', 'express-ours', 'express-ours-cache', 'express-session', 'fastify-none', 'fastify-hand', 'fastify-ours', 'fastify-ours-cache'] as const;
 type VariantName = (typeof VARIANTS)[number];
 
 interface Child {
@@ -55,7 +54,7 @@ async function cannon(child: Child, connections: number, durationS: number) {
 
 const scenario: Scenario = {
   name: 'http',
-  title: 'GET /me over loopback (autocannon): Express and Fastify with no auth, a hand-written SHA-256 + GET, ours; express-session + connect-redis',
+  title: 'GET /me over loopback (autocannon): Express and Fastify with no auth, a hand-written SHA-256 + GET, ours, ours with the local verify cache; express-session + connect-redis',
   async run(ctx) {
     const result = emptyResult();
     const rounds = byMode(ctx.mode, { full: 5, quick: 2, tiny: 1 });
@@ -95,6 +94,10 @@ const scenario: Scenario = {
         ['fastify-ours', 'fastify-hand'],
         ['fastify-ours', 'fastify-none'],
         ['fastify-hand', 'fastify-none'],
+        ['express-ours-cache', 'express-none'],
+        ['express-ours-cache', 'express-ours'],
+        ['fastify-ours-cache', 'fastify-none'],
+        ['fastify-ours-cache', 'fastify-ours'],
       ];
       for (const [a, b] of pairs) result.ratios[`${a}/${b}.reqPerSec`] = pairedRatio(rps(a), rps(b));
     } finally {
@@ -108,7 +111,6 @@ const scenario: Scenario = {
       );
       await info.quit();
     }
-    result.notBuilt.push(...notBuilt.map((n) => `${n.name}: ${n.reason}`));
     result.notes.push(
       'reqPerSec: 2xx responses per second; serverCpuUsPerReq: the app process\'s CPU (user + system) per request; redisCpuUsPerReq: Redis main-thread CPU per request.',
       'On 2 cores the app, autocannon and Redis compete for CPU: the app\'s CPU per request is the steadier figure.',

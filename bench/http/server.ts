@@ -16,6 +16,8 @@ const modules: Record<string, () => Promise<{ default: HttpVariant }>> = {
   'fastify-none': () => import('./fastify-none.js'),
   'fastify-hand': () => import('./fastify-hand.js'),
   'fastify-ours': () => import('./fastify-ours.js'),
+  'express-ours-cache': async () => ({ default: (await import('./cache.js')).expressOursCache }),
+  'fastify-ours-cache': async () => ({ default: (await import('./cache.js')).fastifyOursCache }),
 };
 const load = modules[name!];
 if (!load || !redisUrl || !process.send) {

@@ -1,6 +1,7 @@
 /**
  * Scenario `verify`: verifying one valid token, in this process, through each Redis client, against
- * the floors on the same connection: a bare GET and a bare EVALSHA of a trivial script. At 1 and 50
+ * the floors on the same connection: a bare GET and a bare EVALSHA of a trivial script; and ours with the
+ * local verify cache (ours-cache). At 1 and 50
  * calls in flight, with no write due and with renewal due on every call. Variants run interleaved
  * (get, evalsha, ours, ours-renewal, get, evalsha, ...), so each round's ratios share the machine's mood.
  */
@@ -11,12 +12,15 @@ import { byMode, emptyResult, type Scenario } from '../lib/types.js';
 import bareEvalsha from './bare-evalsha.js';
 import bareGet from './bare-get.js';
 import { openConnection, type ClientKind } from './connection.js';
-import { notBuilt as cacheNotBuilt } from './ours-cache.js';
+import { oursCache } from './ours-cache.js';
 import { malformed, memoryStore } from './no-redis.js';
 import { oursNoWrite, oursRenewal, oursRenewUser } from './ours.js';
+import { oursOtel, oursTraced } from './ours-observed.js';
 import type { VerifyVariant } from './variant.js';
 
-const VARIANTS: VerifyVariant[] = [bareGet, bareEvalsha, oursNoWrite, oursRenewal, oursRenewUser, memoryStore, malformed];
+import { dpopProof, oursDpop } from './ours-dpop.js';
+
+const VARIANTS: VerifyVariant[] = [bareGet, bareEvalsha, oursNoWrite, oursTraced, oursOtel, oursRenewal, oursRenewUser, oursCache, oursDpop, memoryStore, malformed, dpopProof];
 /** Distinct users (one token each) the operations rotate over. */
 const USERS = 64;
 
@@ -42,7 +46,14 @@ const scenario: Scenario = {
           for (const c of concurrencies) {
             const runs = new Map<string, Burst[]>(variants.map((v) => [v.name, []]));
             for (let r = 0; r < rounds; r++)
-              for (const v of variants) runs.get(v.name)!.push(await burst({ fn: ops.get(v.name)!, concurrency: c, timeMs, info, commands: v.commands }));
+              for (const v of variants) {
+                const deactivate = v.activate?.();
+                try {
+                  runs.get(v.name)!.push(await burst({ fn: ops.get(v.name)!, concurrency: c, timeMs, info, commands: v.commands }));
+                } finally {
+                  deactivate?.();
+                }
+              }
             const at = `${kind}.c${c}`;
             for (const v of variants) {
               const key = v.clients ? `c${c}` : at;
@@ -56,9 +67,16 @@ const scenario: Scenario = {
               ctx.log(`verify ${at} ${v.name}: ${Math.round(result.figures[`${key}.${v.name}.opsPerSec`]!.median)} ops/s`);
             }
             const ops_ = (name: string) => runs.get(name)!.map((x) => x.opsPerSec);
-            for (const ours of ['ours', 'ours-renewal', 'ours-renew-user'])
+            result.ratios[`${at}.ours-dpop/ours.opsPerSec`] = pairedRatio(ops_('ours-dpop'), ops_('ours'));
+            for (const ours of ['ours', 'ours-renewal', 'ours-renew-user', 'ours-cache'])
               for (const floor of ['evalsha', 'get'])
                 result.ratios[`${at}.${ours}/${floor}.opsPerSec`] = pairedRatio(ops_(ours), ops_(floor));
+            // What tracing costs when someone listens (with nobody listening, `ours` is the figure).
+            for (const observed of ['ours-traced', 'ours-otel']) {
+              result.ratios[`${at}.${observed}/ours.opsPerSec`] = pairedRatio(ops_(observed), ops_('ours'));
+              const cpu = (name: string) => runs.get(name)!.map((x) => x.nodeCpuUsPerOp);
+              result.ratios[`${at}.${observed}/ours.nodeCpuUsPerOp`] = pairedRatio(cpu(observed), cpu('ours'));
+            }
           }
         } finally {
           await conn.close();
@@ -67,7 +85,6 @@ const scenario: Scenario = {
     } finally {
       await info.quit();
     }
-    result.notBuilt.push(`${cacheNotBuilt.name}: ${cacheNotBuilt.title} — ${cacheNotBuilt.reason}`);
     result.notes.push(
       'opsPerSec: completed calls per second of wall time; nodeCpuUsPerOp: this process\'s CPU (user + system) per call, harness included;',
       'redisCpuUsPerOp: Redis main-thread CPU per call (INFO cpu), network handling included; redisCmdUsPerOp: INFO commandstats usec per call (the script or command alone).',

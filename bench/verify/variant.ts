@@ -11,6 +11,8 @@ export interface VerifyVariant {
   clients?: readonly ClientKind[];
   /** Sets up `users` users' worth of data and returns one operation (it rotates over them). */
   prepare(conn: Connection, users: number): Promise<() => Promise<unknown>>;
+  /** Switched on around each of this variant's bursts (e.g. a tracing subscriber); returns the switch-off. */
+  activate?: () => () => void;
 }
 
 /** The value the bare variants read: about the size of one token record today. */

@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:http';
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
-import { deviceFromRequest, getAuth, tokenAuth } from 'redis-multitokens/express';
+import { deviceFromRequest, dpopKeyFromRequest, getAuth, tokenAuth } from 'redis-multitokens/express';
 import { API_HEADERS, BODY_LIMIT_BYTES, PUBLIC_DIR, SECURITY_HEADERS, nodeServer, createDemoApi, type DemoAppOptions, type DemoFactory, type DemoResponse, type User } from '../api.js';
 
 /** Sends a handler's answer: status, headers, and the body as JSON (none when undefined). */
@@ -44,7 +44,7 @@ export function createApp(options: DemoAppOptions): express.Express {
 
   app.get('/health', async (_req, res) => send(res, await api.health()));
   app.post('/register', async (req, res) => send(res, await api.register(req.body)));
-  app.post('/login', async (req, res) => send(res, await api.login(req.body, deviceFromRequest(req))));
+  app.post('/login', async (req, res) => send(res, await api.login(req.body, deviceFromRequest(req), () => dpopKeyFromRequest(req))));
   app.get('/me', ...authed((req) => api.me(getAuth<User>(req))));
   app.post('/logout', ...authed((req) => api.logout(getAuth<User>(req))));
   app.post('/logout-all', ...authed((req) => api.logoutAll(getAuth<User>(req))));

@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { deviceFromRequest, tokenAuthPlugin } from 'redis-multitokens/fastify';
+import { deviceFromRequest, dpopKeyFromRequest, tokenAuthPlugin } from 'redis-multitokens/fastify';
 import { API_HEADERS, BODY_LIMIT_BYTES, SECURITY_HEADERS, createDemoApi, invalidJson, publicFile, type DemoAppOptions, type DemoAuth, type DemoFactory, type DemoResponse } from '../api.js';
 
 /** Sends a handler's answer: status, headers, and the body as JSON (none when undefined). */
@@ -40,7 +40,7 @@ export async function createApp(options: DemoAppOptions): Promise<FastifyInstanc
   app.setNotFoundHandler((_request, reply) => send(reply, api.notFound()));
 
   // The devices page: index.html, app.js, format.js, style.css (cacheable: no `no-store`).
-  for (const path of ['/', '/index.html', '/app.js', '/format.js', '/style.css'])
+  for (const path of ['/', '/index.html', '/app.js', '/format.js', '/dpop.js', '/style.css'])
     app.get(path, async (request, reply) => {
       const file = await publicFile(request.routeOptions.url!);
       if (!file) return send(reply, api.notFound());
@@ -49,7 +49,7 @@ export async function createApp(options: DemoAppOptions): Promise<FastifyInstanc
 
   app.get('/health', async (_request, reply) => send(reply, await api.health()));
   app.post('/register', async (request, reply) => send(reply, await api.register(request.body)));
-  app.post('/login', async (request, reply) => send(reply, await api.login(request.body, deviceFromRequest(request))));
+  app.post('/login', async (request, reply) => send(reply, await api.login(request.body, deviceFromRequest(request), () => dpopKeyFromRequest(request))));
 
   // fastify-plugin lifts the plugin into this context only: every route here needs a token, the others above do not.
   await app.register(async (authenticated) => {

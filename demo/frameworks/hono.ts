@@ -10,7 +10,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { deviceFromRequest, tokenAuth, tokenErrorHandler } from 'redis-multitokens/hono';
+import { deviceFromRequest, dpopKeyFromRequest, tokenAuth, tokenErrorHandler } from 'redis-multitokens/hono';
 import {
   API_HEADERS,
   BODY_LIMIT_BYTES,
@@ -45,7 +45,7 @@ async function jsonBody(c: Context): Promise<{ value: unknown } | null> {
 }
 
 /** The paths of the devices page (cacheable: no `no-store`). */
-const PAGE_PATHS = ['/', '/index.html', '/app.js', '/format.js', '/style.css'];
+const PAGE_PATHS = ['/', '/index.html', '/app.js', '/format.js', '/dpop.js', '/style.css'];
 
 /**
  * How many proxies append to X-Forwarded-For, from the demo's `trustProxy` (Express's values): a number
@@ -91,7 +91,7 @@ export function createApp(options: DemoAppOptions): Hono {
 
   app.get('/health', async (c) => send(c, await api.health()));
   app.post('/register', limit, withBody((body) => api.register(body)));
-  app.post('/login', limit, withBody((body, c) => api.login(body, deviceFromRequest(c, { getConnInfo, proxyHops }))));
+  app.post('/login', limit, withBody((body, c) => api.login(body, deviceFromRequest(c, { getConnInfo, proxyHops }), () => dpopKeyFromRequest(c))));
   app.get('/me', auth, async (c) => send(c, await api.me(c.get('auth'))));
   app.post('/logout', auth, async (c) => send(c, await api.logout(c.get('auth'))));
   app.post('/logout-all', auth, async (c) => send(c, await api.logoutAll(c.get('auth'))));

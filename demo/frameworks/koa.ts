@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 import Router from '@koa/router';
 import Koa, { type ParameterizedContext } from 'koa';
-import { deviceFromRequest, tokenAuth } from 'redis-multitokens/koa';
+import { deviceFromRequest, dpopKeyFromRequest, tokenAuth } from 'redis-multitokens/koa';
 import {
   API_HEADERS,
   BODY_LIMIT_BYTES,
@@ -80,7 +80,7 @@ export function createApp(options: DemoAppOptions): Koa {
 
   const router = new Router();
   // The devices page: index.html, app.js, format.js, style.css (cacheable: no `no-store`).
-  router.get(['/', '/index.html', '/app.js', '/format.js', '/style.css'], async (ctx) => {
+  router.get(['/', '/index.html', '/app.js', '/format.js', '/dpop.js', '/style.css'], async (ctx) => {
     const file = await publicFile(ctx.path);
     if (!file) return send(ctx, api.notFound());
     ctx.remove('Cache-Control');
@@ -92,7 +92,7 @@ export function createApp(options: DemoAppOptions): Koa {
 
   router.get('/health', async (ctx) => send(ctx, await api.health()));
   router.post('/register', async (ctx) => send(ctx, await api.register(await jsonBody(ctx))));
-  router.post('/login', async (ctx) => send(ctx, await api.login(await jsonBody(ctx), deviceFromRequest(ctx))));
+  router.post('/login', async (ctx) => send(ctx, await api.login(await jsonBody(ctx), deviceFromRequest(ctx), () => dpopKeyFromRequest(ctx))));
   router.get('/me', auth, async (ctx) => send(ctx, await api.me(ctx.state.auth)));
   router.post('/logout', auth, async (ctx) => send(ctx, await api.logout(ctx.state.auth)));
   router.post('/logout-all', auth, async (ctx) => send(ctx, await api.logoutAll(ctx.state.auth)));

@@ -34,7 +34,7 @@ import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-ex
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyReply } from 'fastify';
 import type { Response as ExpressResponse } from 'express';
-import { CurrentAuth, Device, Public, TokenAuthException, TokenAuthGuard, TokenAuthModule, type DeviceDetails } from 'redis-multitokens/nestjs';
+import { CurrentAuth, Device, dpopKeyFromRequest, Public, type NestHttpRequest, TokenAuthException, TokenAuthGuard, TokenAuthModule, type DeviceDetails } from 'redis-multitokens/nestjs';
 import { API_HEADERS, BODY_LIMIT_BYTES, INVALID_JSON_BODY, SECURITY_HEADERS, createDemoApi, invalidJson, publicFile, type DemoApi, type DemoAppOptions, type DemoFactory, type DemoResponse, type User } from '../api.js';
 
 /** Injection token of the demo's handlers. */
@@ -63,7 +63,7 @@ class DemoController {
 
   /** The devices page: index.html, app.js, format.js, style.css (no `Cache-Control: no-store` on these). */
   @Public()
-  @Get(['/', 'index.html', 'app.js', 'format.js', 'style.css'])
+  @Get(['/', 'index.html', 'app.js', 'format.js', 'dpop.js', 'style.css'])
   async page(@Req() req: { url: string }): Promise<StreamableFile> {
     const file = await publicFile(new URL(req.url, 'http://demo').pathname);
     if (!file) throw new NotFoundException();
@@ -84,8 +84,8 @@ class DemoController {
 
   @Public()
   @Post('login')
-  login(@Body() body: unknown, @Device() device: DeviceDetails, @Res() res: unknown) {
-    return this.answer(res, this.api.login(body, device));
+  login(@Body() body: unknown, @Device() device: DeviceDetails, @Req() req: NestHttpRequest, @Res() res: unknown) {
+    return this.answer(res, this.api.login(body, device, () => dpopKeyFromRequest(req)));
   }
 
   @Get('me')

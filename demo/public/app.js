@@ -1,11 +1,16 @@
 // The devices page: log in, list this account's devices, log any of them out. Plain DOM, no framework.
+import { dpopAvailable, dpopProof } from './dpop.js';
 import { browserLabel, relativeTime } from './format.js';
 
 // The token is kept in sessionStorage: it is per tab (each tab logs in as its own "device", which is what
 // this demo wants to show) and it is gone when the tab closes. This is a demo: any script running on the
 // page could read it, so a real app guards against XSS (this page's CSP allows no inline script) or uses a
 // cookie-based session for browsers and keeps bearer tokens for API clients.
+//
+// The token is also bound to this browser's key (DPoP, RFC 9449; see dpop.js) when the browser can sign:
+// every request then carries a fresh proof, and the token alone, copied out of sessionStorage, gets 401.
 const TOKEN_KEY = 'redis-multitokens-demo:token';
+const TOKEN_TYPE_KEY = 'redis-multitokens-demo:token-type';
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const loginView = $('login-view');
@@ -27,7 +32,10 @@ class ApiError extends Error {
 async function api(method, path, body) {
   const headers = { Accept: 'application/json' };
   const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) headers.Authorization = `Bearer ${token}`;
+  const bound = sessionStorage.getItem(TOKEN_TYPE_KEY) === 'DPoP';
+  if (token) headers.Authorization = `${bound ? 'DPoP' : 'Bearer'} ${token}`;
+  // A proof on every bound request (with the token's hash), and on the login (it binds the new token).
+  if ((token && bound) || (!token && path === '/login' && dpopAvailable())) headers.DPoP = await dpopProof(method, path, token);
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
@@ -48,6 +56,7 @@ function showMessage(text, kind = 'info') {
 
 function showLogin(text, kind = 'info') {
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(TOKEN_TYPE_KEY);
   list.replaceChildren();
   devicesView.hidden = true;
   loginView.hidden = false;
@@ -90,6 +99,13 @@ function deviceRow(device) {
     const badge = document.createElement('span');
     badge.className = 'badge';
     badge.textContent = 'this device';
+    name.append(badge);
+  }
+  if (device.jkt) {
+    const badge = document.createElement('span');
+    badge.className = 'badge bound';
+    badge.textContent = 'key-bound';
+    badge.title = "This device's token only works with a key that never leaves the device (DPoP).";
     name.append(badge);
   }
   const meta = document.createElement('div');
@@ -141,12 +157,13 @@ loginForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const form = new FormData(loginForm);
   busy(loginForm.querySelector('button'), async () => {
-    const { token } = await api('POST', '/login', {
+    const { token, tokenType } = await api('POST', '/login', {
       username: String(form.get('username')),
       password: String(form.get('password')),
       device: String(form.get('device') ?? '') || null,
     });
     sessionStorage.setItem(TOKEN_KEY, token);
+    sessionStorage.setItem(TOKEN_TYPE_KEY, tokenType === 'DPoP' ? 'DPoP' : 'Bearer');
     loginForm.elements.namedItem('password').value = '';
     await refresh();
   });

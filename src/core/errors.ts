@@ -23,7 +23,7 @@ export const RETRY_AFTER_SECONDS = 1;
 /** The registry key of the brand (shared by every copy of the package in one process). */
 const BRAND: unique symbol = Symbol.for('redis-multitokens.error') as never;
 
-type Kind = 'RedisMultitokensError' | 'StoreUnavailableError' | 'StoreMisconfiguredError' | 'TokenLimitError' | 'InvalidArgumentTypeError' | 'InvalidArgumentValueError';
+type Kind = 'RedisMultitokensError' | 'StoreUnavailableError' | 'StoreMisconfiguredError' | 'TokenLimitError' | 'InvalidArgumentTypeError' | 'InvalidArgumentValueError' | 'InvalidDpopProofError';
 
 /** Header names and values an error asks the HTTP answer to carry. */
 export type ErrorHeaders = Readonly<Record<string, string>>;
@@ -197,5 +197,24 @@ export class InvalidArgumentValueError extends RangeError {
     super(message);
     this.name = 'InvalidArgumentValueError';
     brand(this, new.target);
+  }
+}
+
+/**
+ * A login request's DPoP proof (RFC 9449) is missing where binding is required (`requireDpop`), or is
+ * present but not valid (does not parse, too big, an algorithm not accepted, a bad signature, not for
+ * this request, not fresh). Code `ERR_INVALID_DPOP_PROOF`.
+ *
+ * HTTP meaning: `400 Bad Request` with the body's `error` `invalid_dpop_proof`, as RFC 9449 §5 has the
+ * token endpoint answer (a login route is this library's token endpoint); `expose: true` (the message
+ * says which check failed, never a token). Requests to protected routes never throw it: they get a 401
+ * `WWW-Authenticate: DPoP error="invalid_dpop_proof"` answer instead (RFC 9449 §7.1).
+ */
+export class InvalidDpopProofError extends RedisMultitokensError {
+  static override readonly kind: Kind = 'InvalidDpopProofError';
+  override readonly status: number = 400;
+  override readonly expose: boolean = true;
+  constructor(message: string) {
+    super('ERR_INVALID_DPOP_PROOF', message);
   }
 }

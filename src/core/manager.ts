@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreUnavailableError, TokenLimitError } from './errors.js';
+import { InvalidArgumentTypeError, InvalidArgumentValueError, InvalidDpopProofError, StoreUnavailableError, TokenLimitError } from './errors.js';
 import { KeyRing, type SecretOption } from './key-ring.js';
 import {
   booleanOption,
@@ -11,10 +11,12 @@ import {
   scopesOption,
   secondsOption,
 } from './options.js';
-import type { Store, StoreRenewalPolicy, StoreThrottlePolicy } from './store.js';
+import type { Store, StoreDpopCheck, StoreRenewalPolicy, StoreThrottlePolicy } from './store.js';
 import { generateToken, isTokenId, parseToken } from './token-format.js';
+import { isTraced, settleRevoked, tokenChannels, traced, userIdOrNull, type TokenTraceContext } from './tracing.js';
 import type { AuthFailureReason, LimitPolicy, ListPageOptions, RenewMode, RevokeReason, TokenInfo, TokenPage, TokenRecord } from './types.js';
 import { normalizeUserId, type UserIdInput } from './user-id.js';
+import { VerifyCache, verifyCacheOption, type VerifyCacheOptions, type VerifyCacheStats } from './verify-cache.js';
 
 /** Default idle TTL of a token: 14 days, in seconds (1,209,600). */
 export const DEFAULT_TTL_SECONDS = 14 * 24 * 3600;
@@ -105,13 +107,32 @@ export interface TokenManagerOptions {
   maxFailedVerifications?: number | null;
   /** The window of `maxFailedVerifications`, in seconds from the first failure (1 to 86,400; default 300). */
   failedVerificationWindowSeconds?: number;
+  /**
+   * An optional local cache, per process, of tokens that verified: `{ maxEntries, maxStalenessMs }`
+   * (see {@link VerifyCacheOptions}; `{}` for the defaults: 10,000 tokens, 1,000 milliseconds). Off by
+   * default (`undefined`, `null` or `false`). A hot token then verifies without a round trip; renewal and
+   * last-used writes keep their throttled rate. Revocations by any process empty it through the store
+   * (`Store.watchRevocations`: Redis pub/sub, or in-process for the memory store); a token revoked by
+   * any process is refused by every process within `maxStalenessMs` milliseconds at the latest.
+   * Records returned by `verify` are then frozen (shared between requests).
+   */
+  verifyCache?: VerifyCacheOptions | null | false;
+
+  /**
+   * Require DPoP binding (RFC 9449) for every new token: `create` without a `jkt` throws
+   * `InvalidDpopProofError` (a 400 `invalid_dpop_proof`), so a login without a valid `DPoP` proof gets
+   * no token. Default false: tokens are bound only when the login carried a proof.
+   */
+  requireDpop?: boolean;
 }
 
 const MANAGER_OPTIONS = [
   'store', 'secret', 'userTagSecret', 'ttlSeconds', 'renew', 'overwriteNoneTtl', 'touchIntervalSeconds', 'absoluteLifetimeSeconds',
-  'maxTokensPerUser', 'limitPolicy', 'maxMetadataBytes', 'maxFailedVerifications', 'failedVerificationWindowSeconds',
+  'maxTokensPerUser', 'limitPolicy', 'maxMetadataBytes', 'maxFailedVerifications', 'failedVerificationWindowSeconds', 'verifyCache', 'requireDpop',
 ] as const;
-const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds'] as const;
+const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds', 'jkt'] as const;
+/** A JWK SHA-256 thumbprint (RFC 7638) in base64url: 43 characters. */
+const JKT_RE = /^[A-Za-z0-9_-]{43}$/;
 const REVOKE_REASONS: readonly RevokeReason[] = ['logout', 'logout-all', 'logout-others', 'evicted', 'admin'];
 
 /** An options argument must be an object (or omitted) with known keys only. */
@@ -144,6 +165,22 @@ export interface CreateTokenOptions {
    * `null` asks for an immortal token (subject to `overwriteNoneTtl` on renewal, as in the plugin).
    */
   ttlSeconds?: number | null;
+  /**
+   * Binds the token to a device key (DPoP, RFC 9449): the key's JWK SHA-256 thumbprint (RFC 7638,
+   * base64url, 43 characters), as `dpopKeyOf...(req)` of the framework adapters gives it from the
+   * login's checked `DPoP` proof. Absent or null: a bearer token (refused under `requireDpop`).
+   */
+  jkt?: string | null;
+}
+
+/** Options of {@link TokenManager.verify}. */
+export interface VerifyOptions {
+  /**
+   * The request's DPoP proof, already checked (the HTTP layer's `checkDpopProof` does it): its key's
+   * thumbprint and `jti` hash, checked against the token in the same store call. Absent or null: no
+   * proof (a bound token is then refused).
+   */
+  dpop?: StoreDpopCheck | null;
 }
 
 /** Result of {@link TokenManager.create}. */
@@ -169,8 +206,19 @@ export type VerifyResult =
        * `'malformed'`: not a token of this format (no store access happened). `'invalid'`: unknown,
        * expired, revoked, wrong secret, or refused for too many wrong secrets (`authFailed` tells which).
        */
-      reason: 'malformed' | 'invalid';
+      reason: 'malformed' | 'invalid' | DpopRefusal;
     };
+
+/**
+ * Result of {@link TokenManager.inspect}: what an operator may learn of a token, never the token.
+ * `found`: a live record has the token's id; `valid`: and the token's secret matches it (it would verify).
+ */
+export type InspectResult =
+  | { wellFormed: false }
+  | { wellFormed: true; tokenId: string; found: false }
+  | { wellFormed: true; tokenId: string; found: true; valid: boolean; record: TokenRecord };
+/** A verify refused by the DPoP check (see {@link StoreDpopCheck}): the token's secret was right. */
+export type DpopRefusal = 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound';
 
 /** Events of {@link TokenManager}, with their payloads. None ever carries a token string. */
 export interface TokenEvents {
@@ -183,6 +231,9 @@ export interface TokenEvents {
   /** The first success after `storeUnavailable`. */
   storeRecovered: [event: { operation: string }];
 }
+
+/** The options `TokenManager.list` takes, paged or not. */
+type ListOptions = { currentTokenId?: string | null; limit?: number; cursor?: string | null };
 
 /**
  * The token manager: create, verify, revoke, revoke all, list. One instance per app (it is cheap).
@@ -205,7 +256,9 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   private readonly maxMetadataBytes: number;
   private readonly renewal: StoreRenewalPolicy;
   private readonly throttle: StoreThrottlePolicy | null;
+  private readonly requireDpop: boolean;
   private storeDown = false;
+  private readonly cache: VerifyCache | null;
 
   /**
    * @throws {InvalidArgumentTypeError} an option of the wrong type, or no `store` / `secret`.
@@ -236,6 +289,22 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     const maxFailures = countOption('maxFailedVerifications', options.maxFailedVerifications, { allowNull: true, min: 1, max: 10_000, fallback: DEFAULT_MAX_FAILED_VERIFICATIONS });
     const windowSeconds = countOption('failedVerificationWindowSeconds', options.failedVerificationWindowSeconds, { allowNull: false, min: 1, max: 86_400, fallback: DEFAULT_FAILED_VERIFICATION_WINDOW_SECONDS })!;
     this.throttle = maxFailures === null ? null : { maxFailures, windowMs: windowSeconds * 1000 };
+    this.requireDpop = booleanOption('requireDpop', options.requireDpop, false);
+    const cacheOptions = verifyCacheOption(options.verifyCache);
+    this.cache = cacheOptions === null ? null : new VerifyCache(store, cacheOptions, this.renewal);
+  }
+
+  /**
+   * Counters of the local verify cache (hits, misses, entries, whether it serves now, resets), or null
+   * when `verifyCache` is off. Cheap: read it per scrape or per benchmark run.
+   */
+  get verifyCacheStats(): VerifyCacheStats | null {
+    return this.cache === null ? null : this.cache.stats();
+  }
+
+  /** Drops revoked tokens from this process's verify cache at once (other processes hear of it from the store). */
+  private forget(tokenIds: readonly string[]): void {
+    if (this.cache !== null && tokenIds.length > 0) this.cache.drop(tokenIds);
   }
 
   /**
@@ -243,9 +312,19 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * @param userId the user: a string, safe integer or bigint (`42` and `"42"` are one user).
    * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id or option.
    * @throws {TokenLimitError} the user is at `maxTokensPerUser` and `limitPolicy` is `'reject'`.
+   * @throws {InvalidDpopProofError} `requireDpop` is set and no `jkt` was given.
    * @throws {StoreUnavailableError} the store cannot be reached.
    */
-  async create(userId: UserIdInput, options: CreateTokenOptions = {}): Promise<CreatedToken> {
+  create(userId: UserIdInput, options: CreateTokenOptions = {}): Promise<CreatedToken> {
+    if (!isTraced(tokenChannels.create)) return this.createToken(userId, options);
+    return traced('create', { userId: userIdOrNull(userId) }, () => this.createToken(userId, options), (c, { token: _, ...shown }) => {
+      c.tokenId = shown.tokenId;
+      c.revokedCount = shown.evictedTokenIds.length;
+      return shown;
+    });
+  }
+
+  private async createToken(userId: UserIdInput, options: CreateTokenOptions): Promise<CreatedToken> {
     const uid = normalizeUserId(userId);
     if (!options || typeof options !== 'object') throw new InvalidArgumentTypeError('create options must be an object');
     rejectUnknownOptions('create', options, CREATE_OPTIONS);
@@ -259,6 +338,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       ip: optionalText('ip', options.ip, 64),
       scopes: scopesOption(options.scopes),
       metadataJson: metadataOption(options.metadata, this.maxMetadataBytes),
+      jkt: this.jktOption(options.jkt),
     };
     const generated = generateToken(this.keyRing.userTag(uid));
     const result = await this.run('create', () =>
@@ -277,6 +357,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     );
     if (result.status === 'limit') throw new TokenLimitError(result.limit);
     const { record, first, evictedTokenIds } = result;
+    this.forget(evictedTokenIds);
     if (evictedTokenIds.length > 0) this.emit('revoked', { userId: uid, tokenIds: evictedTokenIds, reason: 'evicted' });
     this.emit('created', { record, first, evictedTokenIds });
     return { token: generated.token, tokenId: generated.tokenId, first, record, evictedTokenIds };
@@ -285,14 +366,42 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   /**
    * Verifies a token: one store round trip, renewal included; a malformed value costs no I/O.
    * @param token any value (non-strings are `malformed`).
-   * @returns `{ valid: true, userId, record, renewed }` or `{ valid: false, reason }`.
+   * @param options `dpop`: the request's checked DPoP proof (RFC 9449), checked against the token's bound
+   *   key, and its `jti` against replays, in the same store call; without it a bound token is refused
+   *   (`dpop_required`). The HTTP layer fills it in for `Authorization: DPoP` requests.
+   * @returns `{ valid: true, userId, record, renewed }` or `{ valid: false, reason }` (`dpop_...` reasons:
+   *   the right secret, refused by the DPoP check; see {@link StoreDpopCheck}).
    * @throws {StoreUnavailableError} the store cannot be reached (never reported as invalid).
    */
-  async verify(token: unknown): Promise<VerifyResult> {
+  verify(token: unknown, options?: VerifyOptions): Promise<VerifyResult> {
+    if (!isTraced(tokenChannels.verify)) return this.verifyToken(token, options, null);
+    return traced('verify', {}, (c) => this.verifyToken(token, options, c), (c, r) => {
+      if (r.valid) c.userId = r.userId;
+      c.outcome = r.valid ? 'valid' : 'invalid';
+      return r;
+    });
+  }
+
+  /** verify's body; `trace` (when traced) learns the token id and why a token was refused. */
+  private async verifyToken(token: unknown, options: VerifyOptions | undefined, trace: TokenTraceContext | null): Promise<VerifyResult> {
     const parsed = parseToken(token);
     if (!parsed) {
+      if (trace) trace.reason = 'malformed';
       this.emit('authFailed', { reason: 'malformed', tokenId: null });
       return { valid: false, reason: 'malformed' };
+    }
+    if (trace) trace.tokenId = parsed.tokenId;
+    // The local cache never answers a DPoP request nor keeps a bound token: the proof's jti replay check
+    // and the binding check happen in the store, on every request.
+    const cache = options?.dpop ? null : this.cache;
+    let at;
+    if (cache !== null) {
+      const cached = cache.lookup(parsed.tokenId, parsed.token);
+      if (cached !== undefined) {
+        this.emit('verified', { record: cached, renewed: false });
+        return { valid: true, userId: cached.userId, record: cached, renewed: false };
+      }
+      at = cache.begin();
     }
     let res;
     try {
@@ -303,17 +412,22 @@ export class TokenManager extends EventEmitter<TokenEvents> {
         digests: this.keyRing.digestsOf(parsed.token),
         renewal: this.renewal,
         throttle: this.throttle,
+        dpop: options?.dpop ?? null,
       });
     } catch (error) {
       throw this.failed('verify', error);
     }
     if (this.storeDown) this.recovered('verify');
     if (res.status !== 'valid') {
-      this.emit('authFailed', { reason: res.status === 'throttled' ? 'throttled' : 'invalid', tokenId: parsed.tokenId });
-      return { valid: false, reason: 'invalid' };
+      const dpop = res.status.startsWith('dpop_') ? (res.status as DpopRefusal) : null;
+      const reason = dpop ?? (res.status === 'throttled' ? 'throttled' : 'invalid');
+      if (trace) trace.reason = reason;
+      this.emit('authFailed', { reason, tokenId: parsed.tokenId });
+      return { valid: false, reason: dpop ?? 'invalid' };
     }
-    this.emit('verified', { record: res.record, renewed: res.renewed });
-    return { valid: true, userId: res.record.userId, record: res.record, renewed: res.renewed };
+    const record = at === undefined || res.record.jkt != null ? res.record : cache!.store(parsed.tokenId, parsed.token, res.record, at);
+    this.emit('verified', { record, renewed: res.renewed });
+    return { valid: true, userId: record.userId, record, renewed: res.renewed };
   }
 
   /**
@@ -321,13 +435,22 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * @returns true when a live token was revoked; false when it was malformed, unknown, or already gone.
    * @throws {StoreUnavailableError}
    */
-  async revoke(token: unknown): Promise<boolean> {
+  revoke(token: unknown): Promise<boolean> {
+    if (!isTraced(tokenChannels.revoke)) return this.revokeToken(token, null);
+    return traced('revoke', {}, (c) => this.revokeToken(token, c), settleRevoked);
+  }
+
+  /** revoke's body; `trace` (when traced) learns the token id and, from the record, the user id. */
+  private async revokeToken(token: unknown, trace: TokenTraceContext | null): Promise<boolean> {
     const parsed = parseToken(token);
     if (!parsed) return false;
+    if (trace) trace.tokenId = parsed.tokenId;
     const record = await this.run('revoke', () =>
       this.store.revokeToken({ tokenId: parsed.tokenId, userTag: parsed.userTag, digests: this.keyRing.digestsOf(parsed.token), throttle: this.throttle }),
     );
     if (!record) return false;
+    if (trace) trace.userId = record.userId;
+    this.forget([record.tokenId]);
     this.emit('revoked', { userId: record.userId, tokenIds: [record.tokenId], reason: 'logout' });
     return true;
   }
@@ -340,7 +463,13 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    *   given where its id is expected (use `revoke(token)`).
    * @throws {StoreUnavailableError}
    */
-  async revokeById(userId: UserIdInput, tokenId: string, options: { reason?: RevokeReason } = {}): Promise<boolean> {
+  revokeById(userId: UserIdInput, tokenId: string, options: { reason?: RevokeReason } = {}): Promise<boolean> {
+    if (!isTraced(tokenChannels.revokeById)) return this.revokeTokenById(userId, tokenId, options);
+    const ids = { userId: userIdOrNull(userId), tokenId: isTokenId(tokenId) ? tokenId : null };
+    return traced('revokeById', ids, () => this.revokeTokenById(userId, tokenId, options), settleRevoked);
+  }
+
+  private async revokeTokenById(userId: UserIdInput, tokenId: string, options: { reason?: RevokeReason }): Promise<boolean> {
     const uid = normalizeUserId(userId);
     checkOptionsObject('revokeById', options, ['reason']);
     if (typeof tokenId !== 'string') throw new InvalidArgumentTypeError(`revokeById: tokenId must be a string; got ${typeof tokenId}`);
@@ -349,7 +478,10 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     notAWholeToken('revokeById', tokenId);
     if (!isTokenId(tokenId)) return false;
     const done = await this.run('revokeById', () => this.store.revokeById(uid, this.keyRing.userTag(uid), tokenId));
-    if (done) this.emit('revoked', { userId: uid, tokenIds: [tokenId], reason });
+    if (done) {
+      this.forget([tokenId]);
+      this.emit('revoked', { userId: uid, tokenIds: [tokenId], reason });
+    }
     return done;
   }
 
@@ -360,9 +492,15 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id.
    * @throws {StoreUnavailableError}
    */
-  async revokeAll(userId: UserIdInput): Promise<string[]> {
+  revokeAll(userId: UserIdInput): Promise<string[]> {
+    if (!isTraced(tokenChannels.revokeAll)) return this.revokeAllTokens(userId);
+    return traced('revokeAll', { userId: userIdOrNull(userId) }, () => this.revokeAllTokens(userId), settleRevoked);
+  }
+
+  private async revokeAllTokens(userId: UserIdInput): Promise<string[]> {
     const uid = normalizeUserId(userId);
     const ids = await this.run('revokeAll', () => this.store.revokeAll(uid, this.keyRing.userTag(uid)));
+    this.forget(ids);
     if (ids.length > 0) this.emit('revoked', { userId: uid, tokenIds: ids, reason: 'logout-all' });
     return ids;
   }
@@ -373,11 +511,18 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id; `currentTokenId` not a token id.
    * @throws {StoreUnavailableError}
    */
-  async revokeOthers(userId: UserIdInput, currentTokenId: string): Promise<string[]> {
+  revokeOthers(userId: UserIdInput, currentTokenId: string): Promise<string[]> {
+    if (!isTraced(tokenChannels.revokeOthers)) return this.revokeOtherTokens(userId, currentTokenId);
+    const ids = { userId: userIdOrNull(userId), tokenId: isTokenId(currentTokenId) ? currentTokenId : null };
+    return traced('revokeOthers', ids, () => this.revokeOtherTokens(userId, currentTokenId), settleRevoked);
+  }
+
+  private async revokeOtherTokens(userId: UserIdInput, currentTokenId: string): Promise<string[]> {
     const uid = normalizeUserId(userId);
     notAWholeToken('revokeOthers', currentTokenId);
     if (!isTokenId(currentTokenId)) throw new InvalidArgumentValueError('currentTokenId must be a token id (24 characters)');
     const ids = await this.run('revokeOthers', () => this.store.revokeAll(uid, this.keyRing.userTag(uid), currentTokenId));
+    this.forget(ids);
     if (ids.length > 0) this.emit('revoked', { userId: uid, tokenIds: ids, reason: 'logout-others' });
     return ids;
   }
@@ -394,9 +539,14 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id; a whole token given as `currentTokenId`; a limit outside 1-1,000; a cursor that is not a string from `nextCursor`.
    * @throws {StoreUnavailableError}
    */
-  async list(userId: UserIdInput, options?: { currentTokenId?: string | null }): Promise<TokenInfo[]>;
-  async list(userId: UserIdInput, options: ListPageOptions): Promise<TokenPage>;
-  async list(userId: UserIdInput, options: { currentTokenId?: string | null; limit?: number; cursor?: string | null } = {}): Promise<TokenInfo[] | TokenPage> {
+  list(userId: UserIdInput, options?: { currentTokenId?: string | null }): Promise<TokenInfo[]>;
+  list(userId: UserIdInput, options: ListPageOptions): Promise<TokenPage>;
+  list(userId: UserIdInput, options: ListOptions = {}): Promise<TokenInfo[] | TokenPage> {
+    if (!isTraced(tokenChannels.list)) return this.listTokens(userId, options);
+    return traced('list', { userId: userIdOrNull(userId) }, () => this.listTokens(userId, options), (_, r) => r);
+  }
+
+  private async listTokens(userId: UserIdInput, options: ListOptions): Promise<TokenInfo[] | TokenPage> {
     const uid = normalizeUserId(userId);
     checkOptionsObject('list', options, ['currentTokenId', 'limit', 'cursor']);
     notAWholeToken('list', options.currentTokenId);
@@ -422,6 +572,23 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   }
 
   /**
+   * Looks a token up for an operator (the CLI's `inspect`, e.g. for a token a secret scanner found):
+   * whether it is well-formed, whether a live token has its id, and whether its secret matches (it
+   * would verify). Unlike {@link TokenManager.verify} it changes nothing: no renewal, no last-used
+   * write, no wrong-secret counting, no event. A malformed value costs no I/O.
+   * @throws {StoreUnavailableError} the store cannot be reached.
+   */
+  async inspect(token: unknown): Promise<InspectResult> {
+    const parsed = parseToken(token);
+    if (!parsed) return { wellFormed: false };
+    const found = await this.run('inspect', () =>
+      this.store.lookup({ tokenId: parsed.tokenId, userTag: parsed.userTag, digests: this.keyRing.digestsOf(parsed.token) }),
+    );
+    if (!found) return { wellFormed: true, tokenId: parsed.tokenId, found: false };
+    return { wellFormed: true, tokenId: parsed.tokenId, found: true, valid: found.digestMatches === true, record: found.record };
+  }
+
+  /**
    * Checks that the store can serve requests now, e.g. for a `/health` endpoint or at start-up: Redis
    * answers and is configured safely. Also emits `storeRecovered` after an outage.
    * @throws {StoreUnavailableError} (or its `StoreMisconfiguredError`) when it cannot.
@@ -441,8 +608,9 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     return this.keyRing.userTag(normalizeUserId(userId));
   }
 
-  /** Closes the store if the store opened its own connection (a client the app handed in is left open). */
+  /** Stops the verify cache's revocation watch (its subscriber connection and heartbeat), then closes the store if the store opened its own connection (a client the app handed in is left open). */
   async close(): Promise<void> {
+    await this.cache?.close();
     await this.store.close?.();
   }
 
@@ -455,6 +623,17 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     }
     if (this.storeDown) this.recovered(operation);
     return value;
+  }
+
+  /** Checks `create`'s `jkt` option; null for a bearer token. @throws {InvalidDpopProofError} none under `requireDpop`. */
+  private jktOption(jkt: unknown): string | null {
+    if (jkt === undefined || jkt === null) {
+      if (this.requireDpop) throw new InvalidDpopProofError('a DPoP proof is required to log in (requireDpop): send a `DPoP` header with the login request');
+      return null;
+    }
+    if (typeof jkt !== 'string') throw new InvalidArgumentTypeError(`create: jkt must be a string (a JWK thumbprint); got ${typeof jkt}`);
+    if (!JKT_RE.test(jkt)) throw new InvalidArgumentValueError('create: jkt must be a JWK SHA-256 thumbprint (RFC 7638): 43 base64url characters');
+    return jkt;
   }
 
   /** Emits `storeRecovered` (the first success after `storeUnavailable`). */

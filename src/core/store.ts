@@ -43,12 +43,55 @@ export interface Store {
    */
   listPage?(input: StoreListPageInput): Promise<StoreListPage>;
   /**
+   * Looks a live token up by its id alone, for operators (the CLI's `inspect`): no renewal, no
+   * last-used write, no wrong-secret counting, nothing changed. With `digests`, also tells whether one
+   * of them matches the stored digest (under the key id stored with it). Returns null when no live
+   * record has that id (unknown, expired or revoked).
+   */
+  lookup(input: StoreLookupInput): Promise<StoreLookupResult | null>;
+  /**
    * Resolves when the store can serve requests now (for health checks); rejects with
    * `StoreUnavailableError` otherwise. One round trip at most. Optional: a store without it is always healthy.
    */
   ping?(): Promise<void>;
   /** Releases what the store itself opened (never a client the app handed in). */
   close?(): Promise<void>;
+  /**
+   * Optional: tells `listener` about every token removed from now on, by any process (revoke, revoke by
+   * id, revoke all or others, the device-limit eviction at create), for a local verify cache. A store
+   * without it cannot back `TokenManager`'s `verifyCache` option. See {@link RevocationWatch} for the
+   * guarantee `syncedAtMs` gives. The Redis store subscribes to a channel (a connection of its own);
+   * the memory store calls the listener in-process, synchronously, before the removing call resolves.
+   */
+  watchRevocations?(listener: RevocationListener, options: RevocationWatchOptions): RevocationWatch;
+}
+
+/** Receives removals from {@link Store.watchRevocations}. Called synchronously; must not throw. */
+export interface RevocationListener {
+  /** These token ids were removed (by this process or another). */
+  revoked(tokenIds: readonly string[]): void;
+  /** Announcements may have been missed (the channel dropped, or came back): forget everything cached. */
+  reset(): void;
+}
+
+/** Options of {@link Store.watchRevocations}. */
+export interface RevocationWatchOptions {
+  /** How often, in milliseconds, the store checks that its channel still delivers (e.g. a heartbeat it publishes to itself). */
+  heartbeatIntervalMs: number;
+}
+
+/** A running {@link Store.watchRevocations}. */
+export interface RevocationWatch {
+  /**
+   * A time on the monotonic clock (`performance.now()`, milliseconds) before which every removal made by
+   * any process has been delivered to the listener: the send time of the latest heartbeat seen back (a
+   * removal that ran before it is announced on the same ordered channel, so it arrived first).
+   * `-Infinity` while not subscribed or before the first heartbeat returns; `Infinity` for an in-process
+   * store (every removal is delivered before it resolves).
+   */
+  syncedAtMs(): number;
+  /** Stops watching (closes the subscriber connection, the heartbeat timer). Idempotent. */
+  close(): Promise<void>;
 }
 
 /** A token located by id with the digests to check it: one per key of the ring. */
@@ -59,6 +102,22 @@ export interface StoreTokenRef {
   digests: readonly TokenDigest[];
   /** Throttling of wrong secrets for this token id; null = none. */
   throttle: StoreThrottlePolicy | null;
+}
+
+/** Input of {@link Store.lookup}. */
+export interface StoreLookupInput {
+  tokenId: string;
+  /** The user tag, the first 8 characters of the token id (it places the token in its user's partition). */
+  userTag: string;
+  /** HMAC digests of the whole token under every key of the ring, to check it; omitted: no check. */
+  digests?: readonly TokenDigest[];
+}
+
+/** Result of {@link Store.lookup}: the record, and whether a digest given matched (null: none given). */
+export interface StoreLookupResult {
+  record: TokenRecord;
+  /** True when one of `digests` matches the stored one under the stored key id; false when none does (or the key id is not in the ring); null without `digests`. */
+  digestMatches: boolean | null;
 }
 
 /** Input of {@link Store.create}. */
@@ -85,6 +144,8 @@ export interface StoreCreateInput {
   /** Most live tokens the user may hold after this create; null = no limit. */
   maxTokens: number | null;
   limitPolicy: LimitPolicy;
+  /** DPoP binding: the device key's JWK thumbprint (RFC 7638, base64url SHA-256), stored in the record; absent or null = a bearer token. */
+  jkt?: string | null;
 }
 
 /** Result of {@link Store.create}. */
@@ -116,17 +177,44 @@ export interface StoreThrottlePolicy {
 /** Input of {@link Store.verify}. */
 export interface StoreVerifyInput extends StoreTokenRef {
   renewal: StoreRenewalPolicy;
+  /**
+   * The request's DPoP proof (RFC 9449), already checked by the caller (signature, `htm`, `htu`, `iat`,
+   * `ath`); absent or null = no proof. See {@link StoreDpopCheck} for what the store does with it.
+   */
+  dpop?: StoreDpopCheck | null;
+}
+
+/**
+ * The store's part of a DPoP check (RFC 9449 §4.3 steps 11-12, and the `jti` replay check of §11.1),
+ * in the same atomic step and round trip as the token check, after the digest matched:
+ * - a bound token (record `jkt` set) without `dpop` is `dpop_required`;
+ * - a bound token whose `jkt` differs from this one is `dpop_mismatch`;
+ * - an unbound token with `dpop` is `dpop_unbound`;
+ * - else the proof's `jtiHash` is recorded for `replayWindowMs` milliseconds in the user's partition
+ *   (Redis: `SET NX PX` on a key with the user's hash tag), and a `jtiHash` already recorded for this
+ *   user is `dpop_replay`.
+ * None of these counts as a wrong secret; none renews the token.
+ */
+export interface StoreDpopCheck {
+  /** JWK SHA-256 thumbprint (RFC 7638, base64url) of the proof's key. */
+  jkt: string;
+  /** base64url SHA-256 of the proof's `jti` (fixed size whatever the client sent). */
+  jtiHash: string;
+  /** How long the `jti` is remembered, in milliseconds (at least the proofs' acceptance window). */
+  replayWindowMs: number;
 }
 
 /**
  * Result of {@link Store.verify}. `mismatch`: a token with that id exists but the digest differs (the
- * failure was counted); `throttled`: too many recent failures for this id, nothing was checked.
+ * failure was counted); `throttled`: too many recent failures for this id, nothing was checked; `dpop_...`:
+ * the right secret, refused by the DPoP check ({@link StoreDpopCheck}).
  */
 export type StoreVerifyResult =
   | { status: 'valid'; record: TokenRecord; renewed: boolean }
   | { status: 'not_found' }
   | { status: 'mismatch' }
-  | { status: 'throttled' };
+  | { status: 'throttled' }
+  | { status: 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound' };
 
 /** Input of {@link Store.listPage}. */
 export interface StoreListPageInput {

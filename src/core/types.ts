@@ -37,6 +37,12 @@ export interface TokenRecord {
   scopes: string[];
   /** App-defined JSON object given at creation, or null. */
   metadata: Record<string, unknown> | null;
+  /**
+   * DPoP binding (RFC 9449): the JWK SHA-256 thumbprint (RFC 7638, base64url, 43 characters) of the
+   * device key the token is bound to, or `null` for a bearer token. A bound token is accepted only as
+   * `Authorization: DPoP <token>` with a fresh proof signed by that key.
+   */
+  jkt: string | null;
 }
 
 /** A {@link TokenRecord} as listed for a user, with the calling token marked. */
@@ -65,4 +71,13 @@ export interface TokenPage {
 export type RevokeReason = 'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'admin';
 
 /** Why an authentication failed (carried by the `authFailed` event; never carries the token). */
-export type AuthFailureReason = 'missing' | 'malformed' | 'invalid' | 'throttled' | 'user_not_found' | 'insufficient_scope';
+export type AuthFailureReason = 'missing' | 'malformed' | 'invalid' | 'throttled' | 'user_not_found' | 'insufficient_scope' | DpopFailureReason;
+
+/**
+ * Why a DPoP (RFC 9449) check refused a request: `dpop_proof` a proof that is missing, too big, not
+ * parseable, signed with an algorithm not accepted, badly signed, or not for this request / time (no
+ * store access happened); `dpop_required` a bound token sent without the DPoP scheme and proof;
+ * `dpop_mismatch` a proof signed by another key than the bound one; `dpop_replay` a proof `jti` seen
+ * before within the window; `dpop_unbound` a bearer (unbound) token sent with the DPoP scheme.
+ */
+export type DpopFailureReason = 'dpop_proof' | 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound';

@@ -15,6 +15,7 @@ import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationOfRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
+import { dpopHeaderValue, dpopKeyOf, type DpopOptions, type DpopReader } from '../http/dpop.js';
 import { ERROR_BODY_CONTENT_TYPE, applyErrorBody, checkErrorHandlerOptions, errorBodyJson, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
 import { scopeRequirement, type ScopeRequirementOptions } from '../http/scopes.js';
 
@@ -22,6 +23,7 @@ export type { AuthOptions, TokenAuth } from '../http/authenticate.js';
 export type { AuthErrorResponse, HttpErrorResponse, ErrorBodyFormatter } from '../http/responses.js';
 export type { ScopeRequirementOptions } from '../http/scopes.js';
 export type { DeviceDetails } from '../http/client.js';
+export type { DpopOptions } from '../http/dpop.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -63,7 +65,7 @@ export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager:
   // No async wrapper: one `then` on `authenticate`, whose promise is returned (Express 5 passes a
   // rejection to `next(err)`), and nothing built per request but what the request keeps.
   return function redisMultitokensAuth(req: Request, res: Response, next: NextFunction) {
-    return authenticate(manager, authorizationOfRawHeaders(req.rawHeaders), checked).then(
+    return authenticate(manager, authorizationOfRawHeaders(req.rawHeaders), checked, req, DPOP_READER).then(
       (outcome) => {
         if (outcome.kind === 'refused') {
           try {
@@ -144,6 +146,26 @@ export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): Error
  */
 export function deviceFromRequest(req: Request): DeviceDetails {
   return deviceDetails({ userAgent: req.get('user-agent'), ip: req.ip });
+}
+
+/** What the DPoP check reads off an Express request (`req.protocol` honours `trust proxy`). */
+const DPOP_READER: DpopReader<Request> = {
+  proof: (req) => dpopHeaderValue(req.headers.dpop),
+  method: (req) => req.method,
+  origin: (req) => `${req.protocol}://${req.get('host') ?? ''}`,
+  path: (req) => req.originalUrl,
+};
+
+/**
+ * The DPoP key (RFC 9449) a login request proves it holds, for
+ * `manager.create(userId, { ...deviceFromRequest(req), jkt: await dpopKeyFromRequest(req) })`: the
+ * JWK thumbprint of the key that signed the request's `DPoP` proof (checked: signature, `typ`, `alg`,
+ * `htm`, `htu`, `iat`), or null when the request has no `DPoP` header (a bearer token then).
+ * @throws {InvalidDpopProofError} a `DPoP` header that fails a check: `tokenErrorHandler` answers 400 `invalid_dpop_proof`.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options.
+ */
+export function dpopKeyFromRequest(req: Request, options?: DpopOptions): Promise<string | null> {
+  return dpopKeyOf(req, DPOP_READER, options);
 }
 
 /**

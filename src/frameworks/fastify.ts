@@ -18,6 +18,7 @@ import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationOfRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
+import { dpopHeaderValue, dpopKeyOf, type DpopOptions, type DpopReader } from '../http/dpop.js';
 import { DEFAULT_REALM, ERROR_BODY_CONTENT_TYPE, applyErrorBody, checkErrorHandlerOptions, errorBodyJson, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
 import { checkScopes, scopeRequirement, type ScopeRequirementOptions } from '../http/scopes.js';
 
@@ -122,7 +123,7 @@ function hookFor(manager: TokenManager, options: AuthOptions<RegisteredUser>): T
         return RESOLVED;
       }
     }
-    return authenticate(manager, authorizationOfRawHeaders(request.raw.rawHeaders), options).then((outcome) => {
+    return authenticate(manager, authorizationOfRawHeaders(request.raw.rawHeaders), options, request, DPOP_READER).then((outcome) => {
       if (outcome.kind === 'refused') return sendAuthError(reply, outcome.response);
       (request as WithHookRun)[HOOK_RUN] = run;
       if (outcome.kind === 'authenticated') request.auth = outcome.auth;
@@ -236,6 +237,26 @@ export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): (erro
     else request.log.info({ res: reply, err: error }, error.message);
     return sendAuthError(reply, applyErrorBody(response, errorBody));
   };
+}
+
+/** What the DPoP check reads off a Fastify request (`request.protocol` and `request.host` honour `trustProxy`). */
+const DPOP_READER: DpopReader<FastifyRequest> = {
+  proof: (request) => dpopHeaderValue(request.headers.dpop),
+  method: (request) => request.method,
+  origin: (request) => `${request.protocol}://${request.host}`,
+  path: (request) => request.url,
+};
+
+/**
+ * The DPoP key (RFC 9449) a login request proves it holds, for
+ * `manager.create(userId, { ...deviceFromRequest(request), jkt: await dpopKeyFromRequest(request) })`:
+ * the JWK thumbprint of the key that signed the request's `DPoP` proof (checked: signature, `typ`,
+ * `alg`, `htm`, `htu`, `iat`), or null when the request has no `DPoP` header (a bearer token then).
+ * @throws {InvalidDpopProofError} a `DPoP` header that fails a check: `tokenErrorHandler` answers 400 `invalid_dpop_proof`.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options.
+ */
+export function dpopKeyFromRequest(request: FastifyRequest, options?: DpopOptions): Promise<string | null> {
+  return dpopKeyOf(request, DPOP_READER, options);
 }
 
 /**

@@ -19,6 +19,7 @@ import type { TokenManager } from '../core/manager.js';
 import { rejectUnknownOptions } from '../core/options.js';
 import type { RegisteredUser } from '../core/register.js';
 import { authorizationOfRawHeaders } from '../http/authorization.js';
+import { dpopHeaderValue, dpopKeyOf, type DpopOptions, type DpopReader } from '../http/dpop.js';
 import {
   ERROR_BODY_CONTENT_TYPE,
   authenticate,
@@ -102,7 +103,7 @@ export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager:
 export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): MiddlewareHandler<OptionalAuthEnv<User>> | MiddlewareHandler<AuthEnv<User>> {
   const checked = checkAuthOptions(manager, options);
   return createMiddleware<OptionalAuthEnv<User>>(async (c, next) => {
-    const outcome = await authenticate(manager, authorizationOf(c), checked);
+    const outcome = await authenticate(manager, authorizationOf(c), checked, c, DPOP_READER);
     if (outcome.kind === 'refused') throw refusal(outcome.response);
     if (outcome.kind === 'authenticated') c.set('auth', outcome.auth);
     await next();
@@ -181,6 +182,26 @@ export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): Error
     // As Hono's default does: headers the app set with c.header() stay on the answer.
     return c.newResponse(res.body, res);
   };
+}
+
+/** What the DPoP check reads off a Hono context (the origin of `c.req.url`). */
+const DPOP_READER: DpopReader<Context> = {
+  proof: (c) => dpopHeaderValue(c.req.header('DPoP')),
+  method: (c) => c.req.method,
+  origin: (c) => new URL(c.req.url).origin,
+  path: (c) => c.req.path,
+};
+
+/**
+ * The DPoP key (RFC 9449) a login request proves it holds, for
+ * `manager.create(userId, { ...deviceFromRequest(c), jkt: await dpopKeyFromRequest(c) })`: the JWK
+ * thumbprint of the key that signed the request's `DPoP` proof (checked: signature, `typ`, `alg`,
+ * `htm`, `htu`, `iat`), or null when the request has no `DPoP` header (a bearer token then).
+ * @throws {InvalidDpopProofError} a `DPoP` header that fails a check: `tokenErrorHandler` answers 400 `invalid_dpop_proof`.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options.
+ */
+export function dpopKeyFromRequest(c: Context, options?: DpopOptions): Promise<string | null> {
+  return dpopKeyOf(c, DPOP_READER, options);
 }
 
 /** Where {@link deviceFromRequest} finds the client's IP address. */

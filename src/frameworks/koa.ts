@@ -14,6 +14,7 @@ import type { Middleware, ParameterizedContext } from 'koa';
 import type { TokenManager } from '../core/manager.js';
 import type { RegisteredUser } from '../core/register.js';
 import { authorizationOfRawHeaders } from '../http/authorization.js';
+import { dpopHeaderValue, dpopKeyOf, type DpopOptions, type DpopReader } from '../http/dpop.js';
 import {
   authenticate,
   checkAuthOptions,
@@ -71,7 +72,7 @@ export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager:
 export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): Middleware<OptionalAuthState<User>> {
   const checked = checkAuthOptions(manager, options);
   return async function redisMultitokensAuth(ctx, next) {
-    const outcome = await authenticate(manager, authorizationOfRawHeaders(ctx.req.rawHeaders), checked);
+    const outcome = await authenticate(manager, authorizationOfRawHeaders(ctx.req.rawHeaders), checked, ctx, DPOP_READER);
     if (outcome.kind === 'refused') return sendAuthError(ctx, outcome.response);
     if (outcome.kind === 'authenticated') ctx.state.auth = outcome.auth;
     await next();
@@ -129,6 +130,26 @@ export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): Middl
       sendAuthError(ctx, applyErrorBody(response, errorBody));
     }
   };
+}
+
+/** What the DPoP check reads off a Koa context (`ctx.protocol` and `ctx.host` honour `app.proxy`). */
+const DPOP_READER: DpopReader<ParameterizedContext> = {
+  proof: (ctx) => dpopHeaderValue(ctx.req.headers.dpop),
+  method: (ctx) => ctx.method,
+  origin: (ctx) => `${ctx.protocol}://${ctx.host}`,
+  path: (ctx) => ctx.originalUrl,
+};
+
+/**
+ * The DPoP key (RFC 9449) a login request proves it holds, for
+ * `manager.create(userId, { ...deviceFromRequest(ctx), jkt: await dpopKeyFromRequest(ctx) })`: the JWK
+ * thumbprint of the key that signed the request's `DPoP` proof (checked: signature, `typ`, `alg`,
+ * `htm`, `htu`, `iat`), or null when the request has no `DPoP` header (a bearer token then).
+ * @throws {InvalidDpopProofError} a `DPoP` header that fails a check: `tokenErrorHandler` answers 400 `invalid_dpop_proof`.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options.
+ */
+export function dpopKeyFromRequest(ctx: ParameterizedContext, options?: DpopOptions): Promise<string | null> {
+  return dpopKeyOf(ctx, DPOP_READER, options);
 }
 
 /**

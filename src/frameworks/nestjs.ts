@@ -44,6 +44,7 @@ import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
 import { authorizationOfRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
+import { dpopHeaderValue, dpopKeyOf, type DpopOptions, type DpopReader } from '../http/dpop.js';
 import {
   ERROR_BODY_CONTENT_TYPE,
   applyErrorBody,
@@ -81,6 +82,8 @@ export interface TokenAuthModuleOptions<User extends RegisteredUser = Registered
   realm?: string;
   /** Replaces the JSON body of the guard's refusals (401, 403, 503); status and headers stay. */
   errorBody?: ErrorBodyFormatter;
+  /** DPoP (RFC 9449) settings of the guard: `origin` behind a proxy, `algorithms`, `proofWindowSeconds`. See `AuthOptions.dpop`. */
+  dpop?: DpopOptions;
 }
 
 /** Options of {@link TokenAuthModule.forRootAsync}: a factory (with its `inject` and `imports`) for the options. */
@@ -101,6 +104,34 @@ export interface NestHttpRequest {
   /** Fastify: the Node request. */
   raw?: IncomingMessage;
   rawHeaders?: string[];
+  /** Express and Fastify: `http` or `https`, after the platform's trust-proxy setting. */
+  protocol?: string;
+  /** Express and Fastify: the method. */
+  method?: string;
+  /** Express: the request target as received. */
+  originalUrl?: string;
+  /** Fastify: the request target as received. */
+  url?: string;
+}
+
+/** What the DPoP check reads off an Express or Fastify request under Nest. */
+const DPOP_READER: DpopReader<NestHttpRequest> = {
+  proof: (request) => dpopHeaderValue(request.headers.dpop),
+  method: (request) => request.method ?? request.raw?.method ?? '',
+  origin: (request) => `${request.protocol ?? 'http'}://${request.headers.host ?? ''}`,
+  path: (request) => request.originalUrl ?? request.url ?? request.raw?.url ?? '/',
+};
+
+/**
+ * The DPoP key (RFC 9449) a login request proves it holds, for
+ * `manager.create(userId, { ...deviceFromRequest(req), jkt: await dpopKeyFromRequest(req) })`: the JWK
+ * thumbprint of the key that signed the request's `DPoP` proof (checked: signature, `typ`, `alg`,
+ * `htm`, `htu`, `iat`), or null when the request has no `DPoP` header (a bearer token then).
+ * @throws {InvalidDpopProofError} a `DPoP` header that fails a check: `TokenErrorFilter` answers 400 `invalid_dpop_proof`.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options.
+ */
+export function dpopKeyFromRequest(request: NestHttpRequest, options?: DpopOptions): Promise<string | null> {
+  return dpopKeyOf(request, DPOP_READER, options);
 }
 
 function checkModuleOptions<User extends RegisteredUser>(options: TokenAuthModuleOptions<User>, where: string): TokenAuthModuleOptions<User> {
@@ -112,8 +143,8 @@ function checkModuleOptions<User extends RegisteredUser>(options: TokenAuthModul
     if (key in auth) throw new InvalidArgumentValueError(`TokenAuthModule.${where}: \`${key}\` is set per route: use @OptionalAuth() or @RequireScopes(...)`);
   if (!manager || typeof (manager as { verify?: unknown }).verify !== 'function')
     throw new InvalidArgumentTypeError(`TokenAuthModule.${where}: the \`manager\` option must be the TokenManager`);
-  const { loadUser, realm, errorBody } = checkAuthOptions(manager, auth as AuthOptions<User>);
-  return { manager, loadUser, realm, errorBody };
+  const { loadUser, realm, errorBody, dpop } = checkAuthOptions(manager, auth as AuthOptions<User>);
+  return { manager, loadUser, realm, errorBody, dpop };
 }
 
 /**
@@ -240,7 +271,7 @@ export class TokenAuthGuard implements CanActivate {
     }
     const scopes = [...new Set(this.reflector.getAllAndMerge<string[]>(REQUIRED_SCOPES_KEY, targets) ?? [])];
     const optional = scopes.length === 0 && this.reflector.getAllAndOverride<boolean | undefined>(OPTIONAL_AUTH_KEY, targets) === true;
-    const { manager, loadUser, realm, errorBody } = this.options;
+    const { manager, loadUser, realm, errorBody, dpop } = this.options;
     let refused: HttpErrorResponse | null = null;
     const earlier = request[AUTH];
     if (earlier) {
@@ -249,7 +280,7 @@ export class TokenAuthGuard implements CanActivate {
       refused = r && applyErrorBody(r, errorBody);
     } else {
       const raw = request.raw ?? request;
-      const outcome = await authenticate(manager, authorizationOfRawHeaders(raw.rawHeaders ?? []), { loadUser, realm, errorBody, optional, scopes });
+      const outcome = await authenticate(manager, authorizationOfRawHeaders(raw.rawHeaders ?? []), { loadUser, realm, errorBody, optional, scopes, dpop }, request, DPOP_READER);
       if (outcome.kind === 'refused') refused = outcome.response;
       else request[AUTH] = outcome.kind === 'authenticated' ? outcome.auth : null;
     }

@@ -16,6 +16,8 @@ import {
   type HttpErrorResponse,
 } from './responses.js';
 import { checkRealm, checkScopeList, checkScopes } from './scopes.js';
+import { authenticateDpop, dpopVerifyRefusal } from './dpop-authenticate.js';
+import { resolveDpopOptions, type DpopOptions, type DpopReader } from './dpop.js';
 
 /**
  * What a successful authentication attaches to the request. `User` defaults to the type declared in
@@ -55,6 +57,12 @@ export interface AuthOptions<User = RegisteredUser> {
    * Example: `errorBody: (r) => ({ code: r.body.reason })`.
    */
   errorBody?: ErrorBodyFormatter;
+  /**
+   * DPoP (RFC 9449) settings: the app's public `origin` for the `htu` check behind a proxy, accepted
+   * `algorithms`, the proof window in seconds. DPoP-bound tokens are checked with or without this
+   * option (a bound token always needs its proof); see {@link DpopOptions}.
+   */
+  dpop?: DpopOptions;
 }
 
 /**
@@ -78,7 +86,8 @@ export function checkAuthOptions<User>(manager: unknown, options: AuthOptions<Us
     throw new InvalidArgumentTypeError('the first argument must be the TokenManager');
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('auth options must be an object');
-  rejectUnknownOptions('auth options', options, ['loadUser', 'scopes', 'optional', 'realm', 'errorBody']);
+  rejectUnknownOptions('auth options', options, ['loadUser', 'scopes', 'optional', 'realm', 'errorBody', 'dpop']);
+  resolveDpopOptions(options.dpop);
   if (options.loadUser !== undefined && typeof options.loadUser !== 'function') throw new InvalidArgumentTypeError('loadUser must be a function');
   if (options.optional !== undefined && typeof options.optional !== 'boolean') throw new InvalidArgumentTypeError('optional must be a boolean');
   if (options.errorBody !== undefined && typeof options.errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
@@ -93,11 +102,15 @@ export function checkAuthOptions<User>(manager: unknown, options: AuthOptions<Us
  * unexpected faults) propagate. Emits `authFailed` for missing and malformed headers, unknown users and
  * missing scopes (the manager emits it for bad tokens).
  * @param authorization every `Authorization` header value of the request (see `authorizationOfRawHeaders`).
+ * @param req, reader the request and the adapter's {@link DpopReader}, for `Authorization: DPoP` (RFC
+ *   9449); without them a DPoP request is refused (401 `invalid_dpop_proof`).
  */
-export function authenticate<User = RegisteredUser>(
+export function authenticate<User = RegisteredUser, R = unknown>(
   manager: TokenManager,
   authorization: string | readonly string[] | undefined,
   options: AuthOptions<User> = {},
+  req?: R,
+  reader?: DpopReader<R>,
 ): Promise<AuthOutcome<User>> {
   let parsed: AuthorizationParse;
   try {
@@ -106,6 +119,7 @@ export function authenticate<User = RegisteredUser>(
   } catch (error) {
     return Promise.reject(error); // an `authFailed` listener or `errorBody` threw: a rejection, as from an async function
   }
+  if (parsed.dpop) return authenticateDpop(manager, parsed.token, options, req as R, reader);
   let verifying: Promise<VerifyResult>;
   try {
     verifying = manager.verify(parsed.token);
@@ -120,7 +134,7 @@ export function authenticate<User = RegisteredUser>(
 }
 
 /** A refused outcome, its body through `errorBody`. */
-function refuse<User>(response: AuthErrorResponse, options: AuthOptions<User>): AuthOutcome<User> {
+export function refuse<User>(response: AuthErrorResponse, options: AuthOptions<User>): AuthOutcome<User> {
   return { kind: 'refused', response: applyErrorBody(response, options.errorBody), reason: response.body.reason };
 }
 
@@ -137,15 +151,16 @@ function headerRefusal<User>(manager: TokenManager, parsed: Exclude<Authorizatio
 }
 
 /** A store outage is a 503 answer; any other fault propagates. */
-function verifyFailed<User>(error: unknown, options: AuthOptions<User>): AuthOutcome<User> {
+export function verifyFailed<User>(error: unknown, options: AuthOptions<User>): AuthOutcome<User> {
   if (errorKinds(error)?.includes('StoreUnavailableError')) return refuse(storeUnavailableResponse(), options);
   throw error;
 }
 
 /** After `verify`: refuse an invalid token, load the user (only when `loadUser` is set), check scopes. */
-function afterVerify<User>(manager: TokenManager, result: VerifyResult, options: AuthOptions<User>): AuthOutcome<User> | Promise<AuthOutcome<User>> {
+export function afterVerify<User>(manager: TokenManager, result: VerifyResult, options: AuthOptions<User>): AuthOutcome<User> | Promise<AuthOutcome<User>> {
   if (!result.valid) {
     const realm = options.realm ?? DEFAULT_REALM;
+    if (result.reason !== 'malformed' && result.reason !== 'invalid') return refuse(dpopVerifyRefusal(result.reason, realm, options), options);
     return result.reason === 'malformed'
       ? refuse(challenge(401, realm, 'malformed_token', 'the token is not in the expected format', 'invalid_token'), options)
       : refuse(challenge(401, realm, 'invalid_token', 'the token is invalid, expired or revoked', 'invalid_token'), options);

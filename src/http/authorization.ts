@@ -1,20 +1,21 @@
 /**
  * Framework-free parsing of the `Authorization` request header (RFC 7235 §2.1, RFC 6750 §2.1).
  * Accepts `Bearer <token>` (RFC 6750) and `Token <token>` (the Python plugin's and DRF's scheme), the
- * scheme matched case-insensitively, separated from the token by one or more spaces.
+ * scheme matched case-insensitively, separated from the token by one or more spaces; and
+ * `DPoP <token>` (RFC 9449 §7.1) for tokens bound to a device key, which then need a `DPoP` proof.
  */
 
 /** Longest Authorization header looked at, in characters; longer ones are refused unread. */
 export const MAX_AUTHORIZATION_LENGTH = 1024;
 
 /** Accepted schemes, lower case. */
-export const AUTH_SCHEMES = ['bearer', 'token'] as const;
+export const AUTH_SCHEMES = ['bearer', 'token', 'dpop'] as const;
 
 /** Outcome of {@link parseAuthorization}. `token` is only a candidate: its format is checked later, still without I/O. */
 export type AuthorizationParse =
   | { kind: 'missing' }
   | { kind: 'malformed'; description: string }
-  | { kind: 'token'; token: string };
+  | { kind: 'token'; token: string; /** True for the `DPoP` scheme (RFC 9449 §7.1): the request must carry a `DPoP` proof. */ dpop?: true };
 
 const SHAPE_RE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S+)$/;
 
@@ -45,10 +46,10 @@ export function parseAuthorization(values: string | readonly string[] | undefine
   const m = SHAPE_RE.exec(value);
   if (!m) return { kind: 'malformed', description: 'expected "Authorization: Bearer <token>"' };
   if (!(AUTH_SCHEMES as readonly string[]).includes(m[1]!.toLowerCase()))
-    return { kind: 'malformed', description: 'unsupported authorization scheme: use Bearer or Token' };
+    return { kind: 'malformed', description: 'unsupported authorization scheme: use Bearer, Token or DPoP' };
   const token = m[2]!;
   if (token.includes(',')) return { kind: 'malformed', description: 'one credential expected' };
-  return { kind: 'token', token };
+  return m[1]!.length === 4 && m[1]!.toLowerCase() === 'dpop' ? { kind: 'token', token, dpop: true } : { kind: 'token', token };
 }
 
 /**

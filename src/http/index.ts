@@ -1,6 +1,6 @@
 /**
  * `redis-multitokens/http`: framework-free pieces every adapter uses (header parsing, the
- * authenticate flow, scope requirements, device details, and the 400/401/403/503 answers, including
+ * authenticate flow, scope requirements, device details, DPoP proofs (RFC 9449), and the 400/401/403/503 answers, including
  * the answer for any error the library throws). Write an adapter for another framework with these.
  * @packageDocumentation
  */
@@ -26,5 +26,21 @@ export {
   type HttpErrorResponse,
 } from './responses.js';
 export { displayIp, deviceDetails, type DeviceDetails } from './client.js';
+export {
+  checkDpopProof,
+  dpopChallenge,
+  dpopHeaderValue,
+  dpopKeyOf,
+  resolveDpopOptions,
+  sha256Base64url,
+  DEFAULT_DPOP_ALGORITHMS,
+  DEFAULT_DPOP_PROOF_WINDOW_SECONDS,
+  MAX_DPOP_PROOF_LENGTH,
+  type DpopOptions,
+  type DpopProofCheck,
+  type DpopReader,
+  type ResolvedDpopOptions,
+} from './dpop.js';
+export { dpopVerifyRefusal } from './dpop-authenticate.js';
 export { RETRY_AFTER_SECONDS, isRedisMultitokensError, errorKinds } from '../core/errors.js';
 export type { Register, RegisteredUser } from '../core/register.js';

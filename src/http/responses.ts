@@ -16,7 +16,10 @@ export type AuthErrorReason =
   | 'insufficient_scope'
   | 'store_unavailable'
   | 'invalid_argument'
-  | 'token_limit';
+  | 'token_limit'
+  | 'invalid_dpop_proof'
+  | 'dpop_bound_token'
+  | 'dpop_unbound_token';
 
 /** The library's JSON body of an error answer. */
 export interface AuthErrorBody {
@@ -165,6 +168,7 @@ export function unavailable(): { kind: 'refused'; response: AuthErrorResponse; r
  * - `StoreUnavailableError` / `StoreMisconfiguredError`: 503, `Retry-After`, `Cache-Control: no-store`,
  *   reason `store_unavailable`, a generic message (never the cause, a host or a key);
  * - `TokenLimitError`: 403, reason `token_limit`, with `limit` (403 and not 429: see `TokenLimitError`);
+ * - `InvalidDpopProofError`: 400, error and reason `invalid_dpop_proof` (RFC 9449 §5), the error's message;
  * - `InvalidArgumentTypeError` / `InvalidArgumentValueError`: 400, reason `invalid_argument`, the
  *   error's message (it names the argument, never a token);
  * - any other error of the library: null (let the framework answer 500).
@@ -183,6 +187,8 @@ export function errorResponse(error: unknown): AuthErrorResponse | null {
       headers: { 'Cache-Control': 'no-store' },
       body: { error: 'forbidden', reason: 'token_limit', message, ...(typeof e.limit === 'number' ? { limit: e.limit } : {}) },
     };
+  if (kinds.includes('InvalidDpopProofError'))
+    return { status: 400, headers: { 'Cache-Control': 'no-store' }, body: { error: 'invalid_dpop_proof', reason: 'invalid_dpop_proof', message } };
   if (kinds.includes('InvalidArgumentTypeError') || kinds.includes('InvalidArgumentValueError'))
     return { status: 400, headers: { 'Cache-Control': 'no-store' }, body: { error: 'bad_request', reason: 'invalid_argument', message } };
   return null;

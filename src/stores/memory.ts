@@ -3,11 +3,17 @@ import { digestsEqual } from '../core/key-ring.js';
 import { isTokenId } from '../core/token-format.js';
 import { initialExpiresAtMs, isTouchDue, renewalTtlMs, renewedExpiresAtMs } from '../core/policy.js';
 import type {
+  RevocationListener,
+  RevocationWatch,
+  RevocationWatchOptions,
   Store,
   StoreCreateInput,
   StoreCreateResult,
   StoreListPage,
   StoreListPageInput,
+  StoreLookupInput,
+  StoreLookupResult,
+  StoreDpopCheck,
   StoreRenewalPolicy,
   StoreTokenRef,
   StoreVerifyInput,
@@ -45,6 +51,8 @@ export class MemoryStore implements Store {
   private readonly users = new Map<string, Set<string>>();
   /** Wrong-secret counters per token id: count and end of window (epoch ms). */
   private readonly failures = new Map<string, { count: number; untilMs: number }>();
+  /** DPoP proof `jti` hashes seen, per user (`<userId> <jtiHash>`), with the end of their window (epoch ms). */
+  private readonly jtis = new Map<string, number>();
   private readonly now: () => number;
   private readonly timer: NodeJS.Timeout | null;
 
@@ -65,6 +73,7 @@ export class MemoryStore implements Store {
     const now = this.now();
     for (const [id, e] of this.tokens) if (isExpired(e, now)) this.remove(id, e.record.userId);
     for (const [id, f] of this.failures) if (f.untilMs <= now) this.failures.delete(id);
+    for (const [k, untilMs] of this.jtis) if (untilMs <= now) this.jtis.delete(k);
   }
 
   async create(input: StoreCreateInput): Promise<StoreCreateResult> {
@@ -96,6 +105,7 @@ export class MemoryStore implements Store {
       absoluteExpiresAtMs,
       scopes: [...input.scopes],
       metadata: input.metadataJson === null ? null : (JSON.parse(input.metadataJson) as Record<string, unknown>),
+      jkt: input.jkt ?? null,
     };
     this.tokens.set(input.tokenId, {
       record,
@@ -114,6 +124,8 @@ export class MemoryStore implements Store {
     const now = this.now();
     const found = this.find(input, now);
     if (typeof found === 'string') return { status: found };
+    const dpop = this.dpopRefusal(found, input.dpop ?? null, now);
+    if (dpop) return { status: dpop };
     found.lastSeenMs = now;
     const renewed = this.touch(found, input.renewal, now);
     return { status: 'valid', record: copy(found.record), renewed };
@@ -175,6 +187,13 @@ export class MemoryStore implements Store {
     return { records, cursor: more ? records.at(-1)!.tokenId : null };
   }
 
+  async lookup(input: StoreLookupInput): Promise<StoreLookupResult | null> {
+    const e = this.tokens.get(input.tokenId);
+    if (!e || isExpired(e, this.now())) return null;
+    const d = input.digests?.find((x) => x.keyId === e.keyId);
+    return { record: copy(e.record), digestMatches: input.digests === undefined ? null : d !== undefined && digestsEqual(d.digest, e.digest) };
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {
@@ -206,6 +225,19 @@ export class MemoryStore implements Store {
     return 'mismatch';
   }
 
+  /** The DPoP check of a found token ({@link StoreDpopCheck}): a refusal, or null (the proof's `jti` is then recorded). */
+  private dpopRefusal(e: Entry, dpop: StoreDpopCheck | null, now: number): 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound' | null {
+    const bound = e.record.jkt;
+    if (bound === null) return dpop ? 'dpop_unbound' : null;
+    if (!dpop) return 'dpop_required';
+    if (dpop.jkt !== bound) return 'dpop_mismatch';
+    const key = `${e.record.userId} ${dpop.jtiHash}`;
+    const seen = this.jtis.get(key);
+    if (seen !== undefined && seen > now) return 'dpop_replay';
+    this.jtis.set(key, now + dpop.replayWindowMs);
+    return null;
+  }
+
   /** Writes last-used and renews (this token, or all the user's tokens) when the touch interval has passed. */
   private touch(e: Entry, policy: StoreRenewalPolicy, now: number): boolean {
     const ttl = renewalTtlMs(e.ttlOverrideMs, policy.ttlMs);
@@ -232,7 +264,25 @@ export class MemoryStore implements Store {
   }
 
   /** Drops a token, its wrong-secret counter, and its id from the user's set. */
+  /**
+   * Watches removals for a local verify cache (see {@link Store.watchRevocations}): in-process, so the
+   * listener hears of every removal (expired tokens swept included) before the removing call resolves,
+   * and `syncedAtMs()` is always `Infinity`. `heartbeatIntervalMs` is not needed here.
+   */
+  watchRevocations(listener: RevocationListener, _options?: RevocationWatchOptions): RevocationWatch {
+    this.watchers.add(listener);
+    return {
+      syncedAtMs: () => (this.watchers.has(listener) ? Infinity : -Infinity),
+      close: async () => {
+        this.watchers.delete(listener);
+      },
+    };
+  }
+
+  private readonly watchers = new Set<RevocationListener>();
+
   private remove(tokenId: string, userId: string): void {
+    for (const w of this.watchers) w.revoked([tokenId]);
     this.tokens.delete(tokenId);
     this.failures.delete(tokenId);
     const ids = this.users.get(userId);

@@ -232,6 +232,32 @@ export function driverConformanceCases(factory: DriverFactory): ConformanceCase[
     assert.equal((await managerOn(patient).verify(c.token)).valid, true, 'works once the pause ends');
   });
 
+  add('commandOn (optional, for RedisStore.stats and prune): the raw reply of one primary; the admin calls fail fast while the server is down', 30_000, async (server, cleanup) => {
+    const client = await factory.client(server.url);
+    cleanup(() => client.close());
+    const store = new RedisStore({ driver: client.driver(), commandTimeoutMs: 2000 });
+    cleanup(() => store.close());
+    const d = store.driver;
+    if (typeof d.commandOn !== 'function') return; // a driver without it: stats and prune refuse (ERR_STORE_NO_ADMIN)
+    assert.equal(typeof d.primaries, 'function', 'commandOn comes with primaries()');
+    await server.command(['SET', 'driver-suite:k', 'v']);
+    const [primary] = d.primaries!();
+    assert.ok(primary !== undefined);
+    assert.equal(await d.commandOn(primary, ['GET', 'driver-suite:k']), 'v');
+    assert.equal(Number(await d.commandOn(primary, ['DBSIZE'])), 1);
+    const [cursor, keys] = (await d.commandOn(primary, ['SCAN', '0', 'MATCH', 'driver-suite:*', 'COUNT', '100'])) as [unknown, unknown[]];
+    assert.equal(String(cursor), '0');
+    assert.deepEqual(keys.map(String), ['driver-suite:k']);
+    const m = managerOn(store);
+    await m.create('admin-user');
+    assert.equal((await store.stats()).liveTokens, 1);
+    await server.stop();
+    const started = performance.now();
+    await assert.rejects(store.stats(), StoreUnavailableError);
+    await assert.rejects(store.prune({ dryRun: true }), StoreUnavailableError);
+    assert.ok(performance.now() - started < 4500, 'within commandTimeoutMs each, nothing queued');
+  });
+
   add('close: a client the driver opened is closed; an app client is left open and working', 20_000, async (server, cleanup) => {
     const owned = factory.ownedDriver(server.url);
     const ownStore = new RedisStore({ driver: owned.driver, commandTimeoutMs: 10_000 });
@@ -267,6 +293,51 @@ export function driverConformanceCases(factory: DriverFactory): ConformanceCase[
     await Promise.all(stores.slice(5).map((s) => s.close()));
     assert.deepEqual(client.listenerCounts(), before, 'every listener the stores added is gone');
     assert.equal(client.isOpen(), true);
+  });
+
+  /** Subscribers on the server now (`CLIENT LIST TYPE pubsub`). */
+  const pubsubClients = async (server: DriverTestServer) => String(await server.command(['CLIENT', 'LIST', 'TYPE', 'pubsub'])).split('\n').filter((l) => l.trim()).length;
+
+  add('subscribe/publish (optional, both or neither): messages arrive in order, publish names 1 primary, the stop closes the subscriber connection and leaves the client as it was', 20_000, async (server, cleanup) => {
+    const client = await factory.client(server.url);
+    cleanup(() => client.close());
+    const driver = client.driver();
+    cleanup(() => driver.detach());
+    assert.equal(typeof driver.subscribe, typeof driver.publish, 'subscribe and publish come together');
+    if (typeof driver.subscribe !== 'function') return;
+    const listenersBefore = client.listenerCounts();
+    const got: string[] = [];
+    const states: boolean[] = [];
+    const stop = driver.subscribe('suite:chan', { message: (t) => got.push(t), state: (up) => states.push(up) });
+    await eventually('the subscription is confirmed', 10_000, () => states.at(-1) === true);
+    assert.equal(await pubsubClients(server), 1, 'one subscriber connection of its own');
+    assert.equal(await driver.publish!('suite:other', 'x'), 1);
+    for (let i = 0; i < 20; i++) assert.equal(await driver.publish!('suite:chan', `m${i}`), 1, 'one primary');
+    await eventually('20 messages arrive', 5_000, () => got.length === 20);
+    assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `m${i}`), 'in order, this channel only');
+    await stop();
+    await stop();
+    await eventually('the subscriber connection is closed', 5_000, async () => (await pubsubClients(server)) === 0);
+    assert.deepEqual(client.listenerCounts(), listenersBefore, 'no listener added to the app client');
+    assert.ok(client.isOpen());
+  });
+
+  add('subscribe: a subscriber connection killed (CLIENT KILL TYPE pubsub) reports state(false), then state(true) once resubscribed, and messages flow again', 30_000, async (server, cleanup) => {
+    const client = await factory.client(server.url);
+    cleanup(() => client.close());
+    const driver = client.driver();
+    cleanup(() => driver.detach());
+    if (typeof driver.subscribe !== 'function') return;
+    const got: string[] = [];
+    const states: boolean[] = [];
+    const stop = driver.subscribe('suite:chan', { message: (t) => got.push(t), state: (up) => states.push(up) });
+    cleanup(stop);
+    await eventually('the subscription is confirmed', 10_000, () => states.at(-1) === true);
+    await server.command(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    await eventually('the loss is reported, then the new subscription', 15_000, () => states.length >= 3 && states.at(-1) === true, () => JSON.stringify(states));
+    assert.deepEqual(states.slice(0, 3), [true, false, true]);
+    await driver.publish!('suite:chan', 'after');
+    await eventually('a message after the resubscription arrives', 5_000, () => got.includes('after'));
   });
 
   add('the endpoint in messages never holds a password', 20_000, async (server, cleanup) => {

@@ -22,6 +22,7 @@ import type { AuthOptions } from '../http/authenticate.js';
 import type { AuthErrorResponse } from '../http/responses.js';
 import type { ConformanceCase, StoreFactory } from './store-suite.js';
 import { forgeSecret } from './store-suite.js';
+import { addDpopContractCases } from './http-dpop-cases.js';
 
 /** What a harness builds an app from. */
 export interface HttpContractApp {
@@ -38,7 +39,8 @@ export interface HttpContractApp {
  * - `GET /scoped`: required auth, then the adapter's own per-route scope requirement for `['admin']`
  *   (with `app.auth.realm` and `app.auth.errorBody`) -> 200 `{ ok: true }`;
  * - `POST /login`: JSON body `{ userId, deviceName? }` (any JSON types) -> calls
- *   `manager.create(body.userId, { deviceName: body.deviceName, ...<adapter's device details of the request> })`
+ *   `manager.create(body.userId, { deviceName: body.deviceName, ...<adapter's device details of the request>, jkt: await dpopKeyFromRequest(req) })`
+ *   (the token is DPoP-bound when the request carries a `DPoP` proof, RFC 9449)
  *   and answers 201 `{ token, tokenId, first, userAgent, ip }` (userAgent and ip of the created record);
  *   errors of `create` are not caught by the route: they go through the framework's error path (plus the
  *   adapter's error handler, where it has one);
@@ -710,5 +712,6 @@ export function httpContractCases(harness: HttpAdapterHarness, stores: HttpContr
     assertChallenge(await ctx.get('/devices'), { reason: 'missing_token', rfcError: null, where: '/devices without a token' });
   });
 
+  addDpopContractCases(add);
   return cases;
 }

@@ -18,6 +18,7 @@ import { encodeBase62Fixed, randomBase62 } from '../core/base62.js';
 import { crc32 } from '../core/crc32.js';
 import { SECRET_LENGTH, TOKEN_PREFIX, parseToken } from '../core/token-format.js';
 import type { RevokeReason, TokenPage } from '../core/types.js';
+import { addDpopStoreCases } from './store-dpop-cases.js';
 
 /** Makes a fresh, empty store for one case, and cleans it up afterwards. */
 export interface StoreFactory {
@@ -572,6 +573,52 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     for (const t of [a, b, c]) assert.ok(!text.includes(t.token), 'no token string in any event');
   });
 
+  add('lookup by token id: the record, a digest check, nothing changed (no renewal, no counting)', 10_000, async ({ manager, store }) => {
+    const m = manager({ maxFailedVerifications: 2, touchIntervalSeconds: 0 });
+    const a = await m.create('looked-up', { deviceName: 'tablet', userAgent: 'UA/1', ip: '203.0.113.9' });
+    const userTag = a.tokenId.slice(0, 8);
+    const bare = await store.lookup({ tokenId: a.tokenId, userTag });
+    assert.ok(bare, 'found by id alone');
+    assert.equal(bare.digestMatches, null, 'no digests given: no check');
+    assert.deepEqual(bare.record, a.record);
+    const inspected = await m.inspect(a.token);
+    assert.ok(inspected.wellFormed && inspected.found);
+    assert.equal(inspected.valid, true);
+    assert.equal(inspected.record.userId, 'looked-up');
+    assert.equal(inspected.record.deviceName, 'tablet');
+    const forged = forgeSecret(a.token);
+    for (let i = 0; i < 5; i++) {
+      const f = await m.inspect(forged);
+      assert.ok(f.wellFormed && f.found, 'a forged secret finds the id');
+      assert.equal(f.valid, false, 'but does not match');
+    }
+    assert.equal((await m.verify(a.token)).valid, true, 'five wrong secrets through lookup were not counted (the throttle is 2)');
+    const afterVerify = (await store.lookup({ tokenId: a.tokenId, userTag }))!.record;
+    await sleep(20);
+    await m.inspect(a.token);
+    assert.equal((await store.lookup({ tokenId: a.tokenId, userTag }))!.record.lastUsedAtMs, afterVerify.lastUsedAtMs, 'lookup writes no last-used time');
+    assert.equal((await store.lookup({ tokenId: a.tokenId, userTag }))!.record.expiresAtMs, afterVerify.expiresAtMs, 'lookup renews nothing');
+    assert.deepEqual(await m.inspect('rmt_not-a-token'), { wellFormed: false });
+    const other = manager({ secret: SECRET_B });
+    const underB = await other.inspect(a.token);
+    assert.ok(underB.wellFormed && underB.found && underB.valid === false, 'another secret: found, not valid');
+    assert.equal(await m.revoke(a.token), true);
+    assert.equal(await store.lookup({ tokenId: a.tokenId, userTag }), null, 'revoked: gone');
+    const gone = await m.inspect(a.token);
+    assert.deepEqual(gone, { wellFormed: true, tokenId: a.tokenId, found: false });
+    assert.equal(await store.lookup({ tokenId: `${userTag}AAAAAAAAAAAAAAAA`, userTag }), null, 'unknown id');
+  });
+
+  add('lookup by token id: an expired token is not found', 10_000, async ({ manager, store }) => {
+    const m = manager();
+    const a = await m.create('looked-up-expiring', { ttlSeconds: 1 });
+    assert.ok(await store.lookup({ tokenId: a.tokenId, userTag: a.tokenId.slice(0, 8) }));
+    await sleep(1100);
+    assert.equal(await store.lookup({ tokenId: a.tokenId, userTag: a.tokenId.slice(0, 8) }), null);
+    const i = await m.inspect(a.token);
+    assert.ok(i.wellFormed && !i.found);
+  });
+
   add('race: 200 concurrent logins of one user give 200 distinct valid tokens, all listed', 30_000, async ({ manager }) => {
     const m = manager({ maxTokensPerUser: null }); // no device limit, by name
     const made = await Promise.all(Array.from({ length: 200 }, (_, i) => m.create('racer', { deviceName: `d${i}` })));
@@ -625,6 +672,114 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     }
   });
 
+  // The local verify cache and the store's revocation watch (Store.watchRevocations, optional).
+  add('watchRevocations announces every removal (revoke, revokeById, revokeAll, revokeOthers, eviction at create), nothing else', 20_000, async ({ store, manager }) => {
+    if (typeof store.watchRevocations !== 'function') {
+      assert.throws(() => manager({ verifyCache: {} }), { name: 'InvalidArgumentValueError' }, 'a store without watchRevocations refuses verifyCache');
+      return;
+    }
+    const heard = new Set<string>();
+    const watch = store.watchRevocations({ revoked: (ids) => ids.forEach((id) => heard.add(id)), reset: () => {} }, { heartbeatIntervalMs: 20 });
+    try {
+      const start = performance.now();
+      while (watch.syncedAtMs() < start) {
+        assert.ok(performance.now() - start < 10_000, 'the watch gets in sync within 10 s');
+        await sleep(10);
+      }
+      const m = manager({ maxTokensPerUser: 2 });
+      const [a, b, c, d, e, f, g] = [await m.create('w1'), await m.create('w1'), await m.create('w2'), await m.create('w2'), await m.create('w3'), await m.create('w3'), await m.create('w4')];
+      const h = await m.create('w4');
+      const evicting = await m.create('w4'); // evicts g or h (the least recently used; created in one millisecond they tie)
+      assert.equal(evicting.evictedTokenIds.length, 1);
+      const [evicted] = evicting.evictedTokenIds;
+      const survivor = evicted === g!.tokenId ? h : g;
+      assert.ok([g!.tokenId, h.tokenId].includes(evicted!));
+      assert.equal(await m.revoke(a!.token), true);
+      assert.equal(await m.revokeById('w1', b!.tokenId), true);
+      assert.deepEqual((await m.revokeAll('w2')).sort(), [c!.tokenId, d!.tokenId].sort());
+      assert.deepEqual(await m.revokeOthers('w3', e!.tokenId), [f!.tokenId]);
+      const expected = [...[a, b, c, d, f].map((t) => t!.tokenId), evicted!].sort();
+      const until = performance.now() + 5_000;
+      while (heard.size < expected.length && performance.now() < until) await sleep(5);
+      const synced = performance.now();
+      while (watch.syncedAtMs() < synced && performance.now() < until) await sleep(5); // anything else would have arrived by now
+      assert.deepEqual([...heard].sort(), expected, 'exactly the removed ids (not e, the surviving w4 token nor the new one)');
+      assert.ok(!heard.has(survivor!.tokenId) && !heard.has(evicting.tokenId));
+    } finally {
+      await watch.close();
+    }
+  });
+
+  add('verifyCache: a token revoked through one manager is refused by another manager\'s cache within maxStalenessMs; hits skip the store', 20_000, async ({ store, manager }) => {
+    if (typeof store.watchRevocations !== 'function') return assert.throws(() => manager({ verifyCache: {} }), { name: 'InvalidArgumentValueError' });
+    const maxStalenessMs = 500;
+    const writer = manager();
+    const reader = manager({ verifyCache: { maxStalenessMs } });
+    try {
+      while (!reader.verifyCacheStats!.active) await sleep(5);
+      for (const revokeBy of ['revoke', 'revokeById', 'revokeAll', 'revokeOthers'] as const) {
+        const t = await writer.create(`vc-${revokeBy}`, { scopes: ['read'] });
+        const keep = await writer.create(`vc-${revokeBy}`);
+        const first = await reader.verify(t.token);
+        assert.ok(first.valid);
+        const before = reader.verifyCacheStats!.hits;
+        const again = await reader.verify(t.token);
+        assert.ok(again.valid && again.renewed === false);
+        assert.deepEqual(again.record.scopes, ['read'], 'the stored scopes');
+        assert.equal(reader.verifyCacheStats!.hits, before + 1, 'the second verify is a hit');
+        const start = performance.now();
+        if (revokeBy === 'revoke') await writer.revoke(t.token);
+        else if (revokeBy === 'revokeById') await writer.revokeById(`vc-${revokeBy}`, t.tokenId);
+        else if (revokeBy === 'revokeAll') await writer.revokeAll(`vc-${revokeBy}`);
+        else await writer.revokeOthers(`vc-${revokeBy}`, keep.tokenId);
+        while ((await reader.verify(t.token)).valid) {
+          assert.ok(performance.now() - start <= maxStalenessMs, `${revokeBy}: refused within ${maxStalenessMs} ms`);
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+    } finally {
+      await reader.close();
+    }
+  });
+
+  add('verifyCache: a wrong secret goes to the store (counted, throttled), even for a cached token id', 20_000, async ({ store, manager }) => {
+    if (typeof store.watchRevocations !== 'function') return assert.throws(() => manager({ verifyCache: {} }), { name: 'InvalidArgumentValueError' });
+    const m = manager({ verifyCache: {}, maxFailedVerifications: 3 });
+    try {
+      while (!m.verifyCacheStats!.active) await sleep(5);
+      const t = await m.create('vc-throttle');
+      assert.ok((await m.verify(t.token)).valid);
+      assert.ok((await m.verify(t.token)).valid);
+      assert.ok(m.verifyCacheStats!.hits >= 1, 'cached');
+      for (let i = 0; i < 3; i++) assert.equal((await m.verify(forgeSecret(t.token))).valid, false);
+      assert.equal((await m.verify(t.token)).valid, false, 'locked out: the right secret is refused by the store, not served from the cache');
+    } finally {
+      await m.close();
+    }
+  });
+
+  add('verifyCache: last-used and renewal writes keep their throttled rate (a cached entry ends when a touch is due)', 20_000, async ({ store, manager }) => {
+    if (typeof store.watchRevocations !== 'function') return assert.throws(() => manager({ verifyCache: {} }), { name: 'InvalidArgumentValueError' });
+    const m = manager({ verifyCache: { maxStalenessMs: 60_000 }, touchIntervalSeconds: 1 });
+    try {
+      while (!m.verifyCacheStats!.active) await sleep(5);
+      const t = await m.create('vc-touch');
+      const r1 = await m.verify(t.token);
+      assert.ok(r1.valid && !r1.renewed);
+      for (let i = 0; i < 20; i++) assert.ok((await m.verify(t.token)).valid);
+      assert.ok(m.verifyCacheStats!.hits >= 20);
+      assert.equal((await m.list('vc-touch'))[0]!.lastUsedAtMs, t.record.createdAtMs, 'no write within the touch interval');
+      await sleep(1_100);
+      const r2 = await m.verify(t.token);
+      assert.ok(r2.valid && r2.renewed, 'the first verify after the interval goes to the store, which renews');
+      assert.ok((await m.list('vc-touch'))[0]!.lastUsedAtMs > t.record.createdAtMs, 'last-used written');
+      assert.ok((await m.verify(t.token)).valid);
+    } finally {
+      await m.close();
+    }
+  });
+
+  addDpopStoreCases(add);
   return cases;
 }
 

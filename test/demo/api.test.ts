@@ -4,6 +4,7 @@
  * on every framework whose demo/frameworks/<fw>.ts exists: the same black-box tests for each.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DpopClient } from '../../src/testing/index.js';
 import { call, demoFrameworks, startDemo, type RunningDemo, type StoreKind } from './harness.js';
 
 describe.each(demoFrameworks)('demo on %s', (framework) => {
@@ -260,6 +261,23 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
       }
     });
 
+    it('a login with a DPoP proof gets a bound token (DPoP only, shown in /devices); a bad proof gets 400 invalid_dpop_proof', async () => {
+      const { username } = await register(freshName('dpop'));
+      const key = await DpopClient.create('ES256');
+      const res = await api('POST', '/login', { json: { username, password: PASSWORD, device: 'bound' }, headers: { DPoP: await key.proof('POST', `${demo.baseUrl}/login`) } });
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.tokenType).toBe('DPoP');
+      const token = res.body.token as string;
+      expect((await api('GET', '/me', { token })).status).toBe(401);
+      const devices = await api('GET', '/devices', { headers: { Authorization: `DPoP ${token}`, DPoP: await key.proof('GET', `${demo.baseUrl}/devices`, token) } });
+      expect(devices.status, devices.text).toBe(200);
+      expect(devices.body.devices[0].jkt).toBe(key.jkt);
+      const bad = await api('POST', '/login', { json: { username, password: PASSWORD }, headers: { DPoP: await key.proof('GET', `${demo.baseUrl}/login`) } });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error).toBe('invalid_dpop_proof');
+      expect((await login(username, 'plain') as { tokenType?: string }).tokenType).toBe('Bearer');
+    });
+
     it("a deleted user's token gets 401", async () => {
       const name = freshName('frank');
       const user = await register(name);
@@ -364,7 +382,7 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
       expect(csp).not.toContain('unsafe-inline');
       expect(res.text).toContain('<script type="module" src="/app.js"></script>');
       expect(res.text).not.toMatch(/<script>|<script type="module">|\son[a-z]+=|style=/i);
-      for (const [file, type] of [['/app.js', /javascript/], ['/format.js', /javascript/], ['/style.css', /text\/css/]] as const) {
+      for (const [file, type] of [['/app.js', /javascript/], ['/format.js', /javascript/], ['/dpop.js', /javascript/], ['/style.css', /text\/css/]] as const) {
         const asset = await call(demo.baseUrl, 'GET', file);
         expect(asset.status, file).toBe(200);
         expect(asset.headers.get('content-type'), file).toMatch(type);

@@ -1,12 +1,15 @@
 /**
  * The devices page in a real browser (Debian's chromium driven by playwright-core; never downloaded):
  * one user logged in from two browser contexts (two devices); the first logs the second out, and the
- * second's next request gets 401 and shows the login form.
+ * second's next request gets 401 and shows the login form. The page binds its tokens to a
+ * non-extractable WebCrypto key (DPoP, RFC 9449): a token (and a proof) copied out of the page and
+ * replayed from Node gets 401 while the page keeps working.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DpopClient } from '../../src/testing/index.js';
 import { call, startDemo, type RunningDemo } from './harness.js';
 
 function findChromium(): string {
@@ -106,10 +109,11 @@ describe('devices page (chromium)', () => {
     // The laptop sees both, newest first, its own marked "this device".
     const [phoneRow, laptopRow] = [rows(laptop.page).nth(0), rows(laptop.page).nth(1)];
     expect(await laptop.page.locator('#username').textContent()).toBe(USER.username);
-    expect(await phoneRow.locator('.name').textContent()).toBe('Phone');
+    expect(await phoneRow.locator('.name').textContent()).toBe('Phonekey-bound');
     expect(await phoneRow.locator('.meta').textContent()).toMatch(/^Safari on iOS · 127\.0\.0\.1 · last used just now$/);
-    expect(await laptopRow.locator('.name').textContent()).toBe('Laptopthis device');
-    expect(await laptopRow.locator('.badge').textContent()).toBe('this device');
+    expect(await laptopRow.locator('.name').textContent()).toBe('Laptopthis devicekey-bound');
+    expect(await laptopRow.locator('.badge:not(.bound)').textContent()).toBe('this device');
+    expect(await laptopRow.locator('.badge.bound').textContent()).toBe('key-bound');
     expect(await laptopRow.locator('.meta').textContent()).toMatch(/^Chrome on Linux · 127\.0\.0\.1 · last used just now$/);
     expect(await laptop.page.getByRole('button', { name: 'Log out other devices' }).isVisible()).toBe(true);
     await laptop.page.screenshot({ path: '/tmp/devices-page.png', fullPage: true });
@@ -152,6 +156,53 @@ describe('devices page (chromium)', () => {
     await a.page.getByRole('button', { name: 'Log in' }).click();
     await expect.poll(() => a.page.locator('#message').textContent()).toBe('wrong username or password');
     expect(await a.page.locator('#login-view').isVisible()).toBe(true);
+  });
+
+  it('a token copied out of the page (with a proof the page sent) gets 401 from Node; the page keeps working', async () => {
+    const { page } = laptop;
+    const sentProofs: string[] = [];
+    page.on('request', (request) => {
+      const proof = request.headers()['dpop'];
+      if (proof && new URL(request.url()).pathname === '/devices') sentProofs.push(proof);
+    });
+    await logIn(page, 'Bound laptop');
+    await expect.poll(() => sentProofs.length).toBeGreaterThan(0);
+    // What an XSS or a look at the storage gets: the token (and, from a log, a proof the page sent).
+    const token = (await page.evaluate('sessionStorage.getItem("redis-multitokens-demo:token")')) as string;
+    expect(await page.evaluate('sessionStorage.getItem("redis-multitokens-demo:token-type")')).toBe('DPoP');
+    expect(token).toMatch(/^rmt_/);
+    // The key itself cannot be read out of the page: non-extractable in IndexedDB.
+    const key = (await page.evaluate(`(async () => {
+      const db = await new Promise((ok, ko) => { const r = indexedDB.open('redis-multitokens-demo'); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
+      const pair = await new Promise((ok) => { const r = db.transaction('keys').objectStore('keys').get('dpop-device-key'); r.onsuccess = () => ok(r.result); });
+      let exported = 'yes';
+      try { await crypto.subtle.exportKey('jwk', pair.privateKey); } catch { exported = 'refused'; }
+      return { extractable: pair.privateKey.extractable, algorithm: pair.privateKey.algorithm.name, exported };
+    })()`)) as { extractable: boolean; algorithm: string; exported: string };
+    expect(key).toEqual({ extractable: false, algorithm: 'ECDSA', exported: 'refused' });
+
+    // Replayed from Node (as curl would): as Bearer, as DPoP without a proof, with the attacker's own key,
+    // and with the proof copied from the page's request: each 401.
+    const thief = await DpopClient.create('ES256');
+    const attempts: [string, Record<string, string>][] = [
+      ['Bearer', { Authorization: `Bearer ${token}` }],
+      ['DPoP without a proof', { Authorization: `DPoP ${token}` }],
+      ["DPoP with the attacker's key", { Authorization: `DPoP ${token}`, DPoP: await thief.proof('GET', `${demo.baseUrl}/devices`, token) }],
+      ['DPoP with the copied proof', { Authorization: `DPoP ${token}`, DPoP: sentProofs[0]! }],
+    ];
+    for (const [where, headers] of attempts) {
+      const r = await call(demo.baseUrl, 'GET', '/devices', { headers });
+      expect(r.status, where).toBe(401);
+      expect(r.headers.get('www-authenticate'), where).toMatch(/^DPoP realm="api", error="(invalid_token|invalid_dpop_proof)"/);
+    }
+
+    // The page itself keeps working with the same token.
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await expect.poll(() => page.locator('#devices li.current').count()).toBe(1);
+    expect(await page.locator('#devices-view').isVisible()).toBe(true);
+    expect(await page.locator('#devices li.current .badge.bound').textContent()).toBe('key-bound');
+    await page.getByRole('button', { name: 'Log out this device' }).click();
+    await page.locator('#login-view').waitFor({ state: 'visible' });
   });
 
   it('labels user agents and relative times', async () => {

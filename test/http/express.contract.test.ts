@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import express5, { type NextFunction, type Request, type Response } from 'express';
 import express4 from 'express4';
 import { describe, it } from 'vitest';
-import { deviceFromRequest, getAuth, optionalTokenAuth, requireScopes, tokenAuth, tokenErrorHandler } from '../../src/express.js';
+import { deviceFromRequest, dpopKeyFromRequest, getAuth, optionalTokenAuth, requireScopes, tokenAuth, tokenErrorHandler } from '../../src/express.js';
 import { httpContractCases, type HttpAdapterHarness, type HttpContractApp } from '../../src/testing/index.js';
 import { contractStores } from '../support/contract.js';
 
@@ -28,7 +28,9 @@ export function expressContractApp(express: typeof express5, { manager, auth }: 
   });
   app.post('/login', (req: Request, res: Response, next: NextFunction) => {
     const body = (req.body ?? {}) as { userId?: never; deviceName?: never };
-    manager.create(body.userId as never, { deviceName: body.deviceName, ...deviceFromRequest(req) }).then(
+    dpopKeyFromRequest(req)
+      .then((jkt) => manager.create(body.userId as never, { deviceName: body.deviceName, ...deviceFromRequest(req), jkt }))
+      .then(
       ({ token, tokenId, first, record }) => res.status(201).json({ token, tokenId, first, userAgent: record.userAgent, ip: record.ip }),
       next,
     );

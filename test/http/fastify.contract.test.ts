@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { describe, it } from 'vitest';
-import { deviceFromRequest, tokenAuthPlugin, tokenErrorHandler } from '../../src/fastify.js';
+import { deviceFromRequest, dpopKeyFromRequest, tokenAuthPlugin, tokenErrorHandler } from '../../src/fastify.js';
 import { httpContractCases, type HttpAdapterHarness, type HttpContractApp } from '../../src/testing/index.js';
 import { contractStores } from '../support/contract.js';
 
@@ -25,7 +25,7 @@ export async function fastifyContractApp(mode: Mode, { manager, auth }: HttpCont
   app.setErrorHandler(tokenErrorHandler());
   app.post('/login', async (request, reply) => {
     const body = (request.body ?? {}) as { userId?: never; deviceName?: never };
-    const { token, tokenId, first, record } = await manager.create(body.userId as never, { deviceName: body.deviceName, ...deviceFromRequest(request) });
+    const { token, tokenId, first, record } = await manager.create(body.userId as never, { deviceName: body.deviceName, ...deviceFromRequest(request), jkt: await dpopKeyFromRequest(request) });
     return reply.code(201).send({ token, tokenId, first, userAgent: record.userAgent, ip: record.ip });
   });
   app.get('/crash', async () => {

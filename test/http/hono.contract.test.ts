@@ -7,7 +7,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono } from 'hono';
 import { describe, it } from 'vitest';
-import { deviceFromRequest, optionalTokenAuth, requireScopes, tokenAuth, tokenErrorHandler } from '../../src/hono.js';
+import { deviceFromRequest, dpopKeyFromRequest, optionalTokenAuth, requireScopes, tokenAuth, tokenErrorHandler } from '../../src/hono.js';
 import { httpContractCases, type HttpAdapterHarness, type HttpContractApp } from '../../src/testing/index.js';
 import { contractStores } from '../support/contract.js';
 
@@ -24,7 +24,7 @@ export function honoContractApp({ manager, auth }: HttpContractApp): Hono {
   app.get('/scoped', tokenAuth(manager, auth), requireScopes(manager, ['admin'], { realm: auth?.realm, errorBody: auth?.errorBody }), (c) => c.json({ ok: true }));
   app.post('/login', async (c) => {
     const body = ((await c.req.json()) ?? {}) as { userId?: never; deviceName?: never };
-    const { token, tokenId, first, record } = await manager.create(body.userId as never, { deviceName: body.deviceName, ...deviceFromRequest(c, { getConnInfo }) });
+    const { token, tokenId, first, record } = await manager.create(body.userId as never, { deviceName: body.deviceName, ...deviceFromRequest(c, { getConnInfo }), jkt: await dpopKeyFromRequest(c) });
     return c.json({ token, tokenId, first, userAgent: record.userAgent, ip: record.ip }, 201);
   });
   app.get('/devices', tokenAuth(manager, auth), async (c) => c.json(await manager.list(c.get('auth').userId, { currentTokenId: c.get('auth').token.tokenId })));

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
 import { describe, it } from 'vitest';
-import { deviceFromRequest, optionalTokenAuth, requireScopes, tokenAuth, tokenErrorHandler } from '../../src/koa.js';
+import { deviceFromRequest, dpopKeyFromRequest, optionalTokenAuth, requireScopes, tokenAuth, tokenErrorHandler } from '../../src/koa.js';
 import { httpContractCases, type HttpAdapterHarness, type HttpContractApp } from '../../src/testing/index.js';
 import { contractStores } from '../support/contract.js';
 
@@ -44,7 +44,7 @@ export function koaContractApp({ manager, auth }: HttpContractApp): Koa {
   });
   router.post('/login', async (ctx) => {
     const body = ((await jsonBody(ctx)) ?? {}) as { userId?: never; deviceName?: never };
-    const { token, tokenId, first, record } = await manager.create(body.userId as never, { deviceName: body.deviceName, ...deviceFromRequest(ctx) });
+    const { token, tokenId, first, record } = await manager.create(body.userId as never, { deviceName: body.deviceName, ...deviceFromRequest(ctx), jkt: await dpopKeyFromRequest(ctx) });
     ctx.status = 201;
     ctx.body = { token, tokenId, first, userAgent: record.userAgent, ip: record.ip };
   });

@@ -5,7 +5,7 @@
  * APP_FILTER, and one controller with the contract's routes.
  */
 import 'reflect-metadata';
-import { Body, Controller, Get, HttpCode, Inject, Module, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Module, Post, Req } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -15,6 +15,8 @@ import type { TokenManager } from '../../src/index.js';
 import {
   CurrentAuth,
   Device,
+  dpopKeyFromRequest,
+  type NestHttpRequest,
   OptionalAuth,
   Public,
   RequireScopes,
@@ -52,8 +54,9 @@ class ContractController {
   @Public()
   @Post('login')
   @HttpCode(201)
-  async login(@Body() body: { userId?: never; deviceName?: never } | undefined, @Device() device: DeviceDetails) {
-    const { token, tokenId, first, record } = await this.tokens.create(body?.userId as never, { deviceName: body?.deviceName, ...device });
+  async login(@Body() body: { userId?: never; deviceName?: never } | undefined, @Device() device: DeviceDetails, @Req() req: NestHttpRequest) {
+    const jkt = await dpopKeyFromRequest(req);
+    const { token, tokenId, first, record } = await this.tokens.create(body?.userId as never, { deviceName: body?.deviceName, ...device, jkt });
     return { token, tokenId, first, userAgent: record.userAgent, ip: record.ip };
   }
 

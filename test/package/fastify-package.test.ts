@@ -16,7 +16,7 @@ describe('redis-multitokens/fastify from dist', () => {
   it('loads as ESM and as CommonJS with the same export names', async () => {
     const esm = (await import('redis-multitokens/fastify')) as Record<string, unknown>;
     const cjs = require('redis-multitokens/fastify') as Record<string, unknown>;
-    expect(Object.keys(esm).sort()).toEqual(['deviceFromRequest', 'sendAuthError', 'tokenAuthPlugin', 'tokenErrorHandler']);
+    expect(Object.keys(esm).sort()).toEqual(['deviceFromRequest', 'dpopKeyFromRequest', 'sendAuthError', 'tokenAuthPlugin', 'tokenErrorHandler']);
     expect(Object.keys(cjs).filter((k) => k !== 'default').sort()).toEqual(Object.keys(esm).sort());
   });
 

@@ -25,7 +25,7 @@ describe('redis-multitokens/nestjs from dist', () => {
     expect(Object.keys(esm).sort()).toEqual(
       [
         'CurrentAuth', 'CurrentUser', 'Device', 'IS_PUBLIC_KEY', 'OPTIONAL_AUTH_KEY', 'OptionalAuth', 'Public', 'REQUIRED_SCOPES_KEY', 'RequireScopes',
-        'TOKEN_AUTH_OPTIONS', 'TOKEN_MANAGER', 'TokenAuthException', 'TokenAuthGuard', 'TokenAuthModule', 'TokenErrorFilter', 'deviceFromRequest', 'requestAuth',
+        'TOKEN_AUTH_OPTIONS', 'TOKEN_MANAGER', 'TokenAuthException', 'TokenAuthGuard', 'TokenAuthModule', 'TokenErrorFilter', 'deviceFromRequest', 'dpopKeyFromRequest', 'requestAuth',
       ].sort(),
     );
     expect(Object.keys(cjs).sort()).toEqual(Object.keys(esm).sort());

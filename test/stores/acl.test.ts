@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { Cluster, Redis } from 'ioredis';
 import { createCluster } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TokenManager } from '../../src/core/manager.js';
 import { ioredisDriver } from '../../src/stores/redis/ioredis.js';
 import { nodeRedisDriver } from '../../src/stores/redis/node-redis.js';
@@ -76,8 +76,13 @@ describe.runIf(hasRedisServerBinary())('the doc ACL user runs the store through 
         const warn = console.warn;
         console.warn = (...args: unknown[]) => void warnings.push(args);
         try {
-          for (const options of [{ touchIntervalSeconds: 0 }, { touchIntervalSeconds: 0, renew: 'user' as const, ttlSeconds: null, maxFailedVerifications: 3 }]) {
+          for (const options of [
+            { touchIntervalSeconds: 0 },
+            { touchIntervalSeconds: 0, renew: 'user' as const, ttlSeconds: null, maxFailedVerifications: 3 },
+            { touchIntervalSeconds: 0, verifyCache: {} }, // SUBSCRIBE and the heartbeat's PUBLISH on <prefix>revoked
+          ]) {
             const m = new TokenManager({ store, secret: TEST_SECRET, ...options });
+            if ('verifyCache' in options) await vi.waitFor(() => expect(m.verifyCacheStats!.active).toBe(true), { timeout: 5_000 });
             await m.checkHealth();
             await store.checkEvictionPolicy();
             const userId = `acl-${kind.name}-${form}`;
@@ -90,6 +95,13 @@ describe.runIf(hasRedisServerBinary())('the doc ACL user runs the store through 
             expect(v.valid).toBe(true);
             expect(v.valid && v.renewed).toBe(true);
             expect((await m.verify(a.token.slice(0, -6) + 'AAAAAA')).valid).toBe(false); // a wrong secret: the failure counter (INCR)
+            // A DPoP-bound token: the key match and the jti's SET NX PX in the same script.
+            const jkt = 'j'.repeat(43);
+            const bound = await m.create(userId, { jkt });
+            const dpop = { jkt, jtiHash: `jti-${Math.random().toString(36).slice(2)}`, replayWindowMs: 10_000 };
+            expect(await m.verify(bound.token, { dpop })).toMatchObject({ valid: true });
+            expect(await m.verify(bound.token, { dpop })).toEqual({ valid: false, reason: 'dpop_replay' });
+            expect(await m.revoke(bound.token)).toBe(true);
             expect((await m.list(userId)).map((r) => r.tokenId).sort()).toEqual([a.tokenId, b.tokenId, c.tokenId, d.tokenId].sort());
             expect(await m.revokeById(userId, b.tokenId)).toBe(true);
             expect((await m.revokeOthers(userId, a.tokenId)).sort()).toEqual([c.tokenId, d.tokenId].sort());

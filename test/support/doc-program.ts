@@ -26,13 +26,15 @@ export interface DocProgram {
 
 /**
  * Writes the first ```ts block of docs/frameworks/`name`.md to a file and returns how to check and run
- * it. `ready` is a piece of the line the program prints once it listens. `tsconfigFile` also writes a
+ * it (or, with `doc` and `marker`, the first ```ts block of docs/`doc` that contains `marker`). `ready`
+ * is a piece of the line the program prints once it listens. `tsconfigFile` also writes a
  * tsconfig naming the program (tsx applies a tsconfig only to the files it includes, and wildcards skip
  * dot files), for programs that need the root options at run time (NestJS: experimentalDecorators).
  */
-export function docProgram(name: string, ready: string, options: { tsconfigFile?: boolean } = {}): DocProgram {
-  const markdown = readFileSync(`${ROOT}docs/frameworks/${name}.md`, 'utf8');
-  const program = /```ts\n([\s\S]*?)\n```/.exec(markdown)![1]!;
+export function docProgram(name: string, ready: string, options: { tsconfigFile?: boolean; doc?: string; marker?: string } = {}): DocProgram {
+  const markdown = readFileSync(`${ROOT}docs/${options.doc ?? `frameworks/${name}.md`}`, 'utf8');
+  const blocks = [...markdown.matchAll(/```ts\n([\s\S]*?)\n```/g)].map((m) => m[1]!);
+  const program = blocks.find((b) => b.includes(options.marker ?? ''))!;
   const base = `.${name}-doc-${process.pid}`;
   const file = `${ROOT}test/docs/${base}.ts`;
   writeFileSync(file, program + '\n');

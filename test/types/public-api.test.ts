@@ -15,13 +15,14 @@ describe('public types', () => {
     expectTypeOf<ReturnType<TokenManager['verify']>>().resolves.toEqualTypeOf<VerifyResult>();
     expectTypeOf<ReturnType<TokenManager['revokeAll']>>().resolves.toEqualTypeOf<string[]>();
     expectTypeOf<TokenRecord['expiresAtMs']>().toEqualTypeOf<number | null>();
+    expectTypeOf<TokenRecord['jkt']>().toEqualTypeOf<string | null>();
     expectTypeOf<TokenEvents['revoked'][0]['reason']>().toEqualTypeOf<'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'admin'>();
   });
 
   it('verify narrows on `valid`', () => {
     const v = {} as VerifyResult;
     if (v.valid) expectTypeOf(v.record).toEqualTypeOf<TokenRecord>();
-    else expectTypeOf(v.reason).toEqualTypeOf<'malformed' | 'invalid'>();
+    else expectTypeOf(v.reason).toEqualTypeOf<'malformed' | 'invalid' | 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound'>();
   });
 
   it('options: units in names, null only where documented', () => {

@@ -127,3 +127,47 @@ describe('TokenManager options', () => {
     expect(calls).toEqual([]);
   });
 });
+
+describe('verifyCache option', () => {
+  it.each([
+    [{ maxEntries: 0 }, InvalidArgumentValueError, /verifyCache\.maxEntries/],
+    [{ maxEntries: 1.5 }, InvalidArgumentValueError, /verifyCache\.maxEntries/],
+    [{ maxEntries: 1_000_001 }, InvalidArgumentValueError, /verifyCache\.maxEntries/],
+    [{ maxStalenessMs: 9 }, InvalidArgumentValueError, /verifyCache\.maxStalenessMs/],
+    [{ maxStalenessMs: 60_001 }, InvalidArgumentValueError, /verifyCache\.maxStalenessMs/],
+    [{ maxStalenessMs: '1000' }, InvalidArgumentTypeError, /verifyCache\.maxStalenessMs/],
+    [{ maxStaleness: 1000 }, InvalidArgumentTypeError, /unknown option `maxStaleness`/],
+    [true, InvalidArgumentTypeError, /verifyCache must be an object/],
+    [[], InvalidArgumentTypeError, /verifyCache must be an object/],
+  ])('%j is refused with a typed error naming the field', (value, type, message) => {
+    expect(make({ verifyCache: value as never })).toThrow(type);
+    expect(make({ verifyCache: value as never })).toThrow(message);
+  });
+
+  it('is off by default and with null or false (no stats); {} gives the defaults', async () => {
+    for (const v of [undefined, null, false] as const) expect(new TokenManager({ secret: TEST_SECRET, verifyCache: v }).verifyCacheStats).toBeNull();
+    const m = new TokenManager({ secret: TEST_SECRET, verifyCache: {} });
+    expect(m.verifyCacheStats).toEqual({ hits: 0, misses: 0, entries: 0, active: true, resets: 0 });
+    await m.close();
+  });
+
+  it('a store without watchRevocations is refused by name', () => {
+    const { store } = recordingStore();
+    const bare: Store = { create: store.create.bind(store), verify: store.verify.bind(store), revokeToken: store.revokeToken.bind(store), revokeById: store.revokeById.bind(store), revokeAll: store.revokeAll.bind(store), list: store.list.bind(store), lookup: store.lookup.bind(store) };
+    expect(make({ store: bare, verifyCache: {} })).toThrow(/verifyCache needs a store .*watchRevocations/);
+  });
+
+  it('records served by the cache are frozen (a caller cannot change what the next request gets), with the stored scopes', async () => {
+    const m = new TokenManager({ secret: TEST_SECRET, verifyCache: {} });
+    const t = await m.create('u', { scopes: ['read'], metadata: { plan: { tier: 'pro' } } });
+    const a = await m.verify(t.token);
+    const b = await m.verify(t.token);
+    expect(m.verifyCacheStats!.hits).toBe(1);
+    if (!a.valid || !b.valid) throw new Error('valid');
+    expect(b.record).toBe(a.record);
+    expect(() => (b.record.scopes as string[]).push('admin')).toThrow(TypeError);
+    expect(() => ((b.record.metadata as { plan: { tier: string } }).plan.tier = 'free')).toThrow(TypeError);
+    expect(b.record.scopes).toEqual(['read']);
+    await m.close();
+  });
+});

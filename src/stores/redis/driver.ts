@@ -75,8 +75,34 @@ export interface RedisDriver {
    * on a connection fault. Never waits for another primary. The store bounds it by `commandTimeoutMs`.
    */
   evictionPolicyOf?(primary: string): Promise<string | null>;
+  /**
+   * Optional, with {@link RedisDriver.publish} (both or neither; `RedisStore.watchRevocations`, and so
+   * the manager's `verifyCache`, needs them): subscribes to one classic pub/sub `channel` on a connection
+   * of its own (ioredis `duplicate()`, node-redis `duplicate()`; on a cluster the client's own classic
+   * SUBSCRIBE, which any node serves since a cluster broadcasts classic PUBLISH to every node). Calls
+   * `handlers.message` with each message's text, `handlers.state(true)` once the subscription is
+   * confirmed (again after each reconnect), `handlers.state(false)` when its connection is lost (as far
+   * as the client reports it; a silent loss is caught by the caller's heartbeats). Returns the way to
+   * stop: unsubscribes and closes that connection (idempotent). Leaves the app's client as it is.
+   */
+  subscribe?(channel: string, handlers: RedisSubscriptionHandlers): () => Promise<void>;
+  /**
+   * Optional (see {@link RedisDriver.subscribe}): classic PUBLISH of `message` on `channel` on every
+   * primary (each master of a cluster, in parallel: a subscriber then receives one copy per primary, each
+   * after everything that primary published before it). Resolves to the number of primaries published
+   * on; rejects on a connection fault.
+   */
+  publish?(channel: string, message: string): Promise<number>;
   /** PING on every primary (each primary of a cluster, in parallel); rejects on connection faults. */
   ping(): Promise<void>;
+  /**
+   * Optional, for the admin methods of the store (`RedisStore.stats`, `RedisStore.prune`; the CLI):
+   * sends one command (`args`, e.g. `['SCAN', '0', 'MATCH', 'p*', 'COUNT', '1000']`) to the primary
+   * `primary` (an id from {@link RedisDriver.primaries}) and resolves to its raw reply; rejects with the
+   * client's error, at once when the client has no live connection to that primary. Never used on the
+   * request path.
+   */
+  commandOn?(primary: string, args: readonly string[]): Promise<unknown>;
   /**
    * Removes every listener the driver added to the client (and any timer it set). Idempotent;
    * the driver must not be used afterwards. Leaves the client itself as it is.
@@ -87,6 +113,39 @@ export interface RedisDriver {
    * (from a URL); a client the app handed in is left open. Idempotent.
    */
   close(): Promise<void>;
+}
+
+/** Callbacks of {@link RedisDriver.subscribe}; called synchronously by the driver, they must not throw. */
+export interface RedisSubscriptionHandlers {
+  /** A message published on the channel (its text). */
+  message(text: string): void;
+  /** `true`: the subscription is in place (now or again); `false`: its connection was lost. */
+  state(subscribed: boolean): void;
+}
+
+/**
+ * The bookkeeping every {@link RedisDriver.subscribe} shares: `set(up)` passes a change of state on to
+ * `handlers.state` (once per change, never after `stop`), `message(text)` a message (never after
+ * `stop`); `stop()` returns true the first time only (the driver then closes its connection).
+ */
+export function subscriptionState(handlers: RedisSubscriptionHandlers): { set(up: boolean): void; message(text: string): void; stop(): boolean } {
+  let stopped = false;
+  let up = false;
+  return {
+    set(v) {
+      if (stopped || v === up) return;
+      up = v;
+      handlers.state(v);
+    },
+    message(text) {
+      if (!stopped) handlers.message(text);
+    },
+    stop() {
+      if (stopped) return false;
+      stopped = true;
+      return true;
+    },
+  };
 }
 
 /** Redis URL without its credentials, as `host:port` (for logs and error messages). */

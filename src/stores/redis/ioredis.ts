@@ -13,8 +13,10 @@ import {
   looksLikeIoredis,
   looksLikeNodeRedis,
   sharedWaiter,
+  subscriptionState,
   withSafeInspect,
   type RedisDriver,
+  type RedisSubscriptionHandlers,
 } from './driver.js';
 import type { LuaScript } from './scripts.js';
 import { RedisStore } from './store.js';
@@ -216,12 +218,40 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
       return (redis as Cluster).slots[hashSlot(key)]?.[0];
     },
     evictionPolicyOf,
+    async commandOn(id: string, args: readonly string[]) {
+      const node = masters().find((n) => idOf(n) === id);
+      if (!node) throw new Error(`ioredis: no connection to primary ${id} (not among the cluster's masters now)`);
+      if (redis.isCluster && node.status !== 'ready') throw new Error(`ioredis: the connection to primary ${id} is down`);
+      return node.call(args[0]!, ...args.slice(1));
+    },
     runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
       // One promise on the common path (no async wrapper): EVALSHA, and EVAL only after NOSCRIPT.
       return redis.evalsha(script.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
         if (!isNoScript(error)) throw error;
         return redis.eval(script.source, keys.length, ...keys, ...args);
       });
+    },
+    subscribe(channel: string, handlers: RedisSubscriptionHandlers) {
+      // A connection of its own (a subscribed connection serves nothing else), with the client's options.
+      const sub = (redis.duplicate as () => Redis | Cluster)();
+      const st = subscriptionState(handlers);
+      // On every ready (the first and after each reconnect): SUBSCRIBE, and say so once Redis confirms.
+      // ioredis's own autoResubscribe sends it too; a second SUBSCRIBE of one channel is a no-op.
+      sub.on('ready', () => sub.subscribe(channel).then(() => st.set(true), () => {}));
+      sub.on('close', () => st.set(false));
+      sub.on('error', () => {}); // a lost connection is reported as state(false) by 'close'
+      sub.on('message', (ch: string, text: string) => {
+        if (ch === channel) st.message(text);
+      });
+      if (sub.status === 'wait') sub.connect().catch(() => {});
+      return async () => {
+        if (st.stop()) sub.disconnect();
+      };
+    },
+    async publish(channel: string, message: string) {
+      const nodes = masters();
+      await Promise.all(nodes.map((n) => n.publish(channel, message)));
+      return nodes.length;
     },
     detach() {
       closed = true;

@@ -13,13 +13,15 @@ export const DEFAULT_KEY_PREFIX = 'rmt:';
  *
  * - `P{T}`: HASH, every token of the users with tag `T` (almost always one user): field = the token id
  *   without its tag (16 characters), value = one compact record (see the header of scripts.ts), split
- *   in pieces of at most 64 bytes (fields `<id>1`..`<id>3`) while the hash is small, so it keeps Redis's
+ *   in pieces of at most 64 bytes (fields `<id>1`..`<id>7`) while the hash is small, so it keeps Redis's
  *   compact listpack encoding under the default `hash-max-listpack-value 64`. The record carries the
  *   user id (tags of two users may collide: every script checks it) and the token's wrong-secret count.
  *   The key's TTL covers its longest-lived record (no TTL while one is immortal).
  * - `P{T}:i:<hex U>`: ZSET, only for a user holding more than 32 tokens: token id (16 characters) ->
  *   expiry in epoch ms (immortal tokens: 10^15 + last use in ms, so they sort last, by last use). It
  *   keeps create at the device limit, pruning and revoke-all bounded for users with many devices.
+ * - `P{T}:j:<jtiHash>`: STRING, a DPoP proof `jti` (RFC 9449 §11.1) seen for a user with tag T; expires
+ *   with the replay window.
  *
  * The 0.1 layout (`P{T}:t:<tokenId>` records, `P{T}:u:<hex U>` indexes, `P{T}:f:<tokenId>` counters)
  * is still read: see {@link RedisKeys.legacyUserKey} and the CHANGELOG (0.2) for the upgrade.
@@ -52,6 +54,39 @@ export class RedisKeys {
     return `${this.hashKey(userTag)}:i:${hexOf(userId)}`;
   }
 
+  /** Key of a seen DPoP proof `jti` (its base64url SHA-256): `P{T}:j:<jtiHash>`, in the user's hash slot. */
+  dpopJtiKey(jtiHash: string, userTag: string): string {
+    return `${this.prefix}{${userTag}}:j:${jtiHash}`;
+  }
+
+  /**
+   * SCAN `MATCH` pattern of the keys of one kind under the prefix (none: every key with a user tag,
+   * which {@link RedisKeys.parse} sorts out), the prefix's glob characters escaped. For the admin methods.
+   */
+  scanPattern(kind?: RedisKeyKind): string {
+    const base = `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}{????????}`;
+    if (kind === undefined) return `${base}*`;
+    if (kind === 'hash') return base;
+    return `${base}:${KIND_LETTER[kind]}:*`;
+  }
+
+  /** What a key under this prefix is (see the layout above) and its user tag, or null for a key of another kind or prefix. */
+  parse(key: string): { kind: RedisKeyKind; userTag: string } | null {
+    if (!key.startsWith(this.prefix)) return null;
+    const m = /^\{([0-9a-f]{8})\}(?::([ituf]):.)?/.exec(key.slice(this.prefix.length));
+    if (!m) return null;
+    if (m[2] === undefined) return key.length === this.prefix.length + 10 ? { kind: 'hash', userTag: m[1]! } : null;
+    return { kind: LETTER_KIND[m[2]]!, userTag: m[1]! };
+  }
+
+  /**
+   * The pub/sub channel where the removing scripts announce removed token ids (space-separated), for
+   * every process's local verify cache: `Prevoked`. Its Lua twin is `publish_revoked` in scripts.ts.
+   */
+  revocationChannel(): string {
+    return `${this.prefix}revoked`;
+  }
+
   /** 0.1 layout: key of one token record, `P{T}:t:<tokenId>` (read until those tokens expire). */
   legacyTokenKey(tokenId: string, userTag: string): string {
     return `${this.hashKey(userTag)}:t:${tokenId}`;
@@ -67,6 +102,14 @@ export class RedisKeys {
     return `${this.hashKey(userTag)}:f:${tokenId}`;
   }
 }
+
+/**
+ * The kinds of keys of the layout: `hash` (a user tag's token records), `index` (a user's index past
+ * 32 tokens); and of the 0.1 layout, still read: `token` record, `user` index, `failure` counter.
+ */
+export type RedisKeyKind = 'hash' | 'index' | 'token' | 'user' | 'failure';
+const KIND_LETTER: Record<Exclude<RedisKeyKind, 'hash'>, string> = { index: 'i', token: 't', user: 'u', failure: 'f' };
+const LETTER_KIND: Record<string, RedisKeyKind> = { i: 'index', t: 'token', u: 'user', f: 'failure' };
 
 function hexOf(userId: string): string {
   return Buffer.from(userId, 'utf8').toString('hex');

@@ -12,9 +12,11 @@ import {
   isNoScript,
   looksLikeIoredis,
   sharedWaiter,
+  subscriptionState,
   withSafeInspect,
   type Emitter,
   type RedisDriver,
+  type RedisSubscriptionHandlers,
   type RedisDriverState,
 } from './driver.js';
 import type { LuaScript } from './scripts.js';
@@ -32,6 +34,13 @@ export interface NodeRedisClientLike extends Emitter {
   destroy?(): void;
   listenerCount(event: string): number;
   readonly options?: unknown;
+}
+
+/** The parts of a duplicated node-redis client or cluster that {@link RedisDriver.subscribe} uses. */
+interface PubSubClientLike extends Emitter {
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  destroy?(): void;
 }
 
 /** The parts of a node-redis cluster (`createCluster`) the driver uses. */
@@ -245,6 +254,7 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
       return master ? nodeId(master) : undefined;
     },
     evictionPolicyOf,
+    commandOn: (id: string, args: readonly string[]) => onPrimary(id, [...args]),
     runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
       const rest = [String(keys.length), ...keys, ...args];
       // One promise on the common path (no async wrapper): EVALSHA, and EVAL only after NOSCRIPT.
@@ -252,6 +262,41 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
         if (!isNoScript(error)) throw error;
         return send(keys[0], ['EVAL', script.source, ...rest]);
       });
+    },
+    subscribe(channel: string, handlers: RedisSubscriptionHandlers) {
+      // A connection of its own (`duplicate()`; a cluster's copy subscribes through one node of its
+      // choosing). node-redis resubscribes on reconnect before it emits 'ready'.
+      const sub = (client as unknown as { duplicate(): PubSubClientLike }).duplicate();
+      const st = subscriptionState(handlers);
+      sub.on('error', () => {}); // a lost connection is reported as state(false)
+      sub.on('reconnecting', () => st.set(false));
+      sub.on('end', () => st.set(false));
+      let subscribed = false;
+      sub.on('ready', () => {
+        if (subscribed) st.set(true);
+      });
+      void (async () => {
+        try {
+          await sub.connect();
+          await sub.subscribe(channel, (text: string) => st.message(String(text)));
+          subscribed = true;
+          st.set(true);
+        } catch {
+          // not subscribed: the caller's heartbeats never come back, so it keeps its cache off
+        }
+      })();
+      return async () => {
+        if (!st.stop()) return;
+        try {
+          sub.destroy?.();
+        } catch {
+          // already closed
+        }
+      };
+    },
+    async publish(channel: string, message: string) {
+      const replies = await onEveryPrimary(['PUBLISH', channel, message]);
+      return replies.length;
     },
     detach() {
       detached = true;

@@ -10,14 +10,15 @@ import { LUA_USER_KEY } from './keys.js';
  * A record is one line of text (so it reaches Node unchanged through any client, and Node decodes it):
  *
  * ```text
- * k,d,c,l,e,a,t,f,w<US>uid<US>name<US>user agent<US>ip<US>scopes<US>metadata
+ * k,d,c,l,e,a,t,f,w,j<US>uid<US>name<US>user agent<US>ip<US>scopes<US>metadata
  * ```
  *
  * k key id; d the first 22 characters of the base64url HMAC-SHA-256 digest (132 bits, RFC 2104's "at
  * least half the output"); c creation time, epoch ms in base 36 (8 characters, not 13); l, e, a
  * last use, expiry and absolute expiry as base-36 offsets from c in ms (e empty = immortal, a empty =
  * none); t the token's own TTL in ms, base 36 (empty = the configured one); f the wrong-secret count
- * and w the end of its window (offset from c), both base 36, empty when none; <US> is the byte 0x1f.
+ * and w the end of its window (offset from c), both base 36, empty when none; j the DPoP key
+ * thumbprint of a bound token (RFC 9449; empty = a bearer token); <US> is the byte 0x1f.
  * Text fields: empty = null; a value that is empty or holds NUL, 0x1e or 0x1f is stored as 0x1e + its JSON;
  * scopes and metadata are JSON text (scopes empty when none). Node's twin: `encodeTail`/`parseRecord`
  * in store.ts.
@@ -80,11 +81,12 @@ local function rel36(v, c)
 end
 -- A record's text (see the header of scripts.ts) as a table; nil when it is not one.
 local function parse(rec)
-  local k, d, c, l, e, a, t, f, w, tail = string.match(rec, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^\\31]*)\\31(.*)$')
+  local k, d, c, l, e, a, t, f, w, j, tail = string.match(rec, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^\\31]*)\\31(.*)$')
   if k == nil then return nil end
   c = tonumber(c, 36)
   if c == nil then return nil end
   local r = { k = k, d = d, c = c, l = c + (n36(l) or 0), t = n36(t), f = n36(f) or 0, tail = tail, raw = rec }
+  if j ~= '' then r.j = j end
   e = n36(e)
   if e then r.e = c + e end
   a = n36(a)
@@ -98,7 +100,7 @@ local function encode(r)
   if r.f and r.f > 0 and r.w then f, w = b36(r.f), b36(r.w - c) end
   local t = ''
   if r.t then t = b36(r.t) end
-  return r.k .. ',' .. r.d .. ',' .. b36(c) .. ',' .. b36(r.l - c) .. ',' .. rel36(r.e, c) .. ',' .. rel36(r.a, c) .. ',' .. t .. ',' .. f .. ',' .. w .. '\\31' .. r.tail
+  return r.k .. ',' .. r.d .. ',' .. b36(c) .. ',' .. b36(r.l - c) .. ',' .. rel36(r.e, c) .. ',' .. rel36(r.a, c) .. ',' .. t .. ',' .. f .. ',' .. w .. ',' .. (r.j or '') .. '\\31' .. r.tail
 end
 -- A text field of the record's tail: '' = null; empty or holding NUL, 0x1e or 0x1f: 0x1e + JSON (store.ts encodeText is its twin).
 local function enc(v)
@@ -182,6 +184,18 @@ local function load(h, id)
   return r
 end
 local function drop(h, id) redis.call('HDEL', h, id, id .. '1', id .. '2', id .. '3', id .. '4', id .. '5', id .. '6', id .. '7') end
+-- Tells every process's local verify cache that these token ids are gone: one classic PUBLISH (Redis
+-- Cluster broadcasts it to every node) on the key prefix's channel P .. 'revoked' (the Lua twin of
+-- RedisKeys.revocationChannel: h is P{T}, 10 characters after P), the whole ids space-separated (ids
+-- of 16 characters get the tag; 0.1 ids of 24 have it).
+local function publish_revoked(h, ids)
+  if #ids == 0 then return end
+  local tag, full = string.sub(h, -9, -2), {}
+  for i, id in ipairs(ids) do
+    if #id == 16 then full[i] = tag .. id else full[i] = id end
+  end
+  redis.call('PUBLISH', string.sub(h, 1, -11) .. 'revoked', table.concat(full, ' '))
+end
 -- Every record of hash h, each with its id (a record missing a piece: { id = id, bad = true }).
 -- Used only where the user has no index (at most about 32 tokens, unless tags collide).
 local function scan(h)
@@ -431,7 +445,7 @@ function preludeFor(body: string, skip: ReadonlySet<string> = new Set()): string
  * create. KEYS: the hash, the user's index. ARGV: token id (16 characters, no tag), user id, max tokens
  * ('' = none), limit policy, ttl ms ('' = immortal), ttl is override ('1'/'0'), absolute lifetime ms
  * (''), key id, digest (22 characters), the record's tail after the user id (name, user agent, ip,
- * scopes, metadata; see the header), the ring's key ids (comma-separated).
+ * scopes, metadata; see the header), the ring's key ids (comma-separated), the DPoP key thumbprint ('' = none).
  * Reply: {0, limit} when refused; {1, first, record text, evicted ids (16 characters)...}.
  *
  * Bounded: a user without an index has at most about 32 tokens, read with one HGETALL; a user with one
@@ -515,6 +529,7 @@ if abs ~= nil then
 end
 local r = { k = ARGV[8], d = ARGV[9], c = now, l = now, e = e, a = abs, f = 0, tail = eu .. '\\31' .. ARGV[10] }
 if ARGV[6] == '1' then r.t = ttl end
+if ARGV[12] ~= '' then r.j = ARGV[12] end
 if live == nil then
   save(h, id, r, nil, false, true)
   redis.call('ZADD', idx, score(r), id)
@@ -540,6 +555,7 @@ else
     fit(idx, owned)
   end
 end
+publish_revoked(h, evicted)
 local reply = { 1, first, r.raw }
 for _, t in ipairs(evicted) do reply[#reply + 1] = t end
 return reply
@@ -560,6 +576,24 @@ export interface VerifyScriptConfig {
   maxFailures: number | null;
   /** The failure window, in milliseconds. */
   failureWindowMs: number;
+  /** True for the variant that checks a DPoP proof ({@link dpopVerifyLua}); false or absent: bound tokens are refused. */
+  dpop?: boolean;
+}
+
+/**
+ * The DPoP part of the verify script (RFC 9449; see `StoreDpopCheck`), run after the digest matched
+ * and the token is live, before any renewal. Without a proof (`dpop` false) a bound record (field j)
+ * is refused: {4}. With one (ARGV[2] thumbprint, ARGV[3] replay window ms, KEYS[2] the jti key of
+ * `RedisKeys.dpopJtiKey`): {7} an unbound record, {5} another key, {6} a jti already seen (SET NX PX
+ * records it otherwise, in the user's hash slot).
+ */
+export function dpopVerifyLua(dpop: boolean): string {
+  if (!dpop) return `if r.j then return { 4 } end
+`;
+  return `if not r.j then return { 7 } end
+if r.j ~= ARGV[2] then return { 5 } end
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then return { 6 } end
+`;
 }
 
 /** A whole number for Lua source (the settings are checked numbers; this guards the script text). */
@@ -571,8 +605,10 @@ function luaInt(name: string, n: number): string {
 /**
  * verify, one script per configuration ({@link VerifyScriptConfig} is part of its source, so a call
  * sends only what changes per token; the script is loaded by its SHA like the others).
- * KEYS: the hash. ARGV: token id (16 characters), then key id/digest (22 characters) pairs.
- * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record text}; {3} throttled.
+ * KEYS: the hash (and, with `dpop`, the proof's jti key). ARGV: token id (16 characters; with `dpop`:
+ * then the proof key's thumbprint and the replay window ms), then key id/digest (22 characters) pairs.
+ * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record text}; {3} throttled; {4}-{7}
+ * the DPoP refusals of {@link dpopVerifyLua}.
  *
  * Cheap on the common path: one HGET (one HMGET more for a record in pieces) reads the record and its
  * wrong-secret count together, one string.match parses it, nothing is written unless a write is due.
@@ -618,14 +654,14 @@ if r == nil then
   r = find(h, id, now_ms())
   if r == nil then return { 0 } end
 end
-${check}local ok = digest_ok(r, ARGV, 2)
+${check}local ok = digest_ok(r, ARGV, ${c.dpop ? 4 : 2})
 if ok == nil then return { 0 } end
 if not ok then
 ${failed}  return { 1 }
 end
 local now = now_ms()
 if r.e and r.e <= now then return { 0 } end
-if r.ro then return { 2, 0, encode(r) } end
+${dpopVerifyLua(c.dpop === true)}if r.ro then return { 2, 0, encode(r) } end
 if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, r.raw } end
 `;
   const writeBody = `
@@ -671,9 +707,11 @@ if not ok then
 end
 if r.ro then
   drop_legacy(h, r)
+  publish_revoked(h, { r.tid })
   return encode(r)
 end
 drop(h, id)
+publish_revoked(h, { id })
 local idx = user_key(h .. ':i:', uid_of(r))
 redis.call('ZREM', idx, id)
 tidy(h, idx, now)
@@ -694,11 +732,13 @@ local r = load(h, id)
 if r ~= nil and owns(r, enc(uid)) then
   drop(h, id)
   redis.call('ZREM', idx, id)
+  publish_revoked(h, { id })
   if not (r.e and r.e <= now) then done = 1 end
 elseif r == nil then
   r = legacy_record(h, id, now)
   if r ~= nil and r.uid == uid then
     drop_legacy(h, r)
+    publish_revoked(h, { r.tid })
     done = 1
   end
 end
@@ -735,6 +775,7 @@ if redis.call('EXISTS', idx) == 1 then
     local ids = redis.call('ZRANGEBYSCORE', idx, '(' .. fmt(now), '+inf')
     redis.call('UNLINK', h, idx)
     for _, t in ipairs(out) do ids[#ids + 1] = t end
+    publish_revoked(h, ids)
     return table.concat(ids, ',')
   end
   local ids = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
@@ -755,6 +796,7 @@ if redis.call('EXISTS', idx) == 1 then
     redis.call('HDEL', h, unpack(batch))
     redis.call('ZREM', idx, unpack(batch))
   end
+  publish_revoked(h, out)
   return table.concat(out, ',')
 end
 local eu = enc(uid)
@@ -769,6 +811,7 @@ for _, o in ipairs(live) do
   end
 end
 if n < #live then fit(h, live) end
+publish_revoked(h, out)
 return table.concat(out, ',')
 `,
 );
@@ -820,5 +863,132 @@ if cursor == '' or cursor == '0' then
   end
 end
 return { now, next, table.concat(flat, '\\0'), more, old }
+`,
+);
+
+/**
+ * lookup by id, for operators (read-only: no renewal, no counting, no move of a 0.1 token). KEYS: the
+ * hash. ARGV: token id (16 characters), then key id/digest pairs (none: no check). Reply: false when no
+ * live record; else {record text, digest check: 1 match, 0 no match, -1 not asked}.
+ */
+export const LOOKUP = script(
+  'lookup',
+  `
+local h, id = KEYS[1], ARGV[1]
+local now = now_ms()
+local r = load(h, id) or legacy_record(h, id, now)
+if r == nil or (r.e and r.e <= now) then return false end
+local ok = -1
+if #ARGV > 1 then
+  if digest_ok(r, ARGV, 2) then ok = 1 else ok = 0 end
+end
+return { encode(r), ok }
+`,
+);
+
+/**
+ * One user tag's hash as the admin `stats` sees it (read-only). KEYS: the hash. Reply: {live records,
+ * stale records (expired, or a piece missing), 1 when the hash should have a TTL (no immortal live
+ * record) else 0, {live tokens of each user in the hash}}.
+ */
+export const HASH_STATS = script(
+  'hashStats',
+  `
+local now = now_ms()
+local live, stale, immortal, per = 0, 0, false, {}
+for _, o in ipairs(scan(KEYS[1])) do
+  if o.bad or (o.e and o.e <= now) then
+    stale = stale + 1
+  else
+    live = live + 1
+    if o.e == nil then immortal = true end
+    local u = string.match(o.tail, '^[^\\31]*')
+    per[u] = (per[u] or 0) + 1
+  end
+end
+local counts = {}
+for _, n in pairs(per) do counts[#counts + 1] = n end
+local should = 1
+if immortal or live == 0 then should = 0 end
+return { live, stale, should, counts }
+`,
+);
+
+/**
+ * One user index as the admin `stats` sees it (read-only). KEYS: the index. Reply: {live entries,
+ * stale entries (expired, or the record gone from the hash), 1 when the index should have a TTL}.
+ */
+export const INDEX_STATS = script(
+  'indexStats',
+  `
+local idx = KEYS[1]
+local h = string.match(idx, '^(.*}):i:')
+local now = now_ms()
+local live, stale, immortal = 0, 0, false
+local members = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
+for i = 1, #members, 2 do
+  local score = tonumber(members[i + 1])
+  if score <= now or redis.call('HEXISTS', h, members[i]) == 0 then
+    stale = stale + 1
+  else
+    live = live + 1
+    if score >= 1e15 then immortal = true end
+  end
+end
+local should = 1
+if immortal or #members == 0 then should = 0 end
+return { live, stale, should }
+`,
+);
+
+/**
+ * prune one hash (the admin `prune`; its dry run is {@link HASH_STATS}'s stale count): drops expired
+ * and broken records (and their index entries), then fits the hash's TTL to its longest-lived record.
+ * KEYS: the hash. Reply: the number of records dropped.
+ */
+export const PRUNE_HASH = script(
+  'pruneHash',
+  `
+local h = KEYS[1]
+local now = now_ms()
+local live, dropped = {}, 0
+for _, o in ipairs(scan(h)) do
+  if o.bad or (o.e and o.e <= now) then
+    drop(h, o.id)
+    if not o.bad then redis.call('ZREM', user_key(h .. ':i:', uid_of(o)), o.id) end
+    dropped = dropped + 1
+  else
+    live[#live + 1] = o
+  end
+end
+fit(h, live)
+return dropped
+`,
+);
+
+/**
+ * prune one user index (the admin `prune`; its dry run is {@link INDEX_STATS}'s stale count): drops
+ * entries that expired or whose record is gone, then sets the index's TTL to its top score. KEYS: the
+ * index. Reply: the number of entries dropped.
+ */
+export const PRUNE_INDEX = script(
+  'pruneIndex',
+  `
+local idx = KEYS[1]
+local h = string.match(idx, '^(.*}):i:')
+local now = now_ms()
+local dropped = 0
+local members = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
+for i = 1, #members, 2 do
+  if tonumber(members[i + 1]) <= now or redis.call('HEXISTS', h, members[i]) == 0 then
+    redis.call('ZREM', idx, members[i])
+    dropped = dropped + 1
+  end
+end
+local top = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
+if #top > 0 then
+  if tonumber(top[2]) >= 1e15 then redis.call('PERSIST', idx) else redis.call('PEXPIREAT', idx, top[2]) end
+end
+return dropped
 `,
 );

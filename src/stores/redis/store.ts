@@ -1,8 +1,13 @@
 import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreMisconfiguredError, StoreUnavailableError } from '../../core/errors.js';
 import type {
+  RevocationListener,
+  RevocationWatch,
+  RevocationWatchOptions,
   Store,
   StoreCreateInput,
   StoreCreateResult,
+  StoreLookupInput,
+  StoreLookupResult,
   StoreListPage,
   StoreListPageInput,
   StoreThrottlePolicy,
@@ -15,7 +20,9 @@ import type { TokenDigest } from '../../core/key-ring.js';
 import { rejectUnknownOptions } from '../../core/options.js';
 import { ONLY_PRIMARY, safeError, type RedisDriver } from './driver.js';
 import { RedisKeys } from './keys.js';
-import { CREATE, DIGEST_CHARS, LIST, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, verifyScript, type LuaScript } from './scripts.js';
+import { CREATE, DIGEST_CHARS, LIST, LOOKUP, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, verifyScript, type LuaScript } from './scripts.js';
+import { noAdminCapability, pruneIndexes, storeStats, type AdminContext, type PruneOptions, type PruneResult, type StatsOptions, type StoreStats } from './admin.js';
+import { watchRedisRevocations } from './revocations.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -146,6 +153,7 @@ export class RedisStore implements Store {
         input.digest.digest.slice(0, DIGEST_CHARS),
         tail,
         input.keyIds.join(','),
+        input.jkt ?? '',
       ],
     )) as unknown[];
     if (Number(reply[0]) === 0) return { status: 'limit', limit: Number(reply[1]) };
@@ -159,13 +167,18 @@ export class RedisStore implements Store {
 
   async verify(input: StoreVerifyInput): Promise<StoreVerifyResult> {
     const { tokenId, userTag: tag, digests } = input;
-    const script = this.verifyScriptOf(input.renewal, input.throttle);
-    const args = pushDigestArgs([this.keys.field(tokenId)], digests);
-    const r = (await this.run(script, [this.keys.hashKey(tag)], args)) as unknown[];
+    const dpop = input.dpop ?? null;
+    const script = this.verifyScriptOf(input.renewal, input.throttle, dpop !== null);
+    const field = this.keys.field(tokenId);
+    const args = pushDigestArgs(dpop ? [field, dpop.jkt, String(dpop.replayWindowMs)] : [field], digests);
+    const keys = [this.keys.hashKey(tag)];
+    if (dpop) keys.push(this.keys.dpopJtiKey(dpop.jtiHash, tag));
+    const r = (await this.run(script, keys, args)) as unknown[];
     const status = Number(r[0]);
     if (status === 0) return { status: 'not_found' };
     if (status === 1) return { status: 'mismatch' };
     if (status === 3) return { status: 'throttled' };
+    if (status >= 4) return { status: DPOP_STATUSES[status - 4]! };
     return { status: 'valid', renewed: Number(r[1]) === 1, record: parseRecord(tokenId, r[2]) };
   }
 
@@ -174,8 +187,8 @@ export class RedisStore implements Store {
    * sends the token id and digests only). The manager passes the same two objects on every call: the
    * last pair is kept by identity, other configurations by value.
    */
-  private verifyScriptOf(renewal: StoreVerifyInput['renewal'], throttle: StoreThrottlePolicy | null): LuaScript {
-    if (renewal === this.lastRenewal && throttle === this.lastThrottle && this.lastVerifyScript) return this.lastVerifyScript;
+  private verifyScriptOf(renewal: StoreVerifyInput['renewal'], throttle: StoreThrottlePolicy | null, dpop = false): LuaScript {
+    if (!dpop && renewal === this.lastRenewal && throttle === this.lastThrottle && this.lastVerifyScript) return this.lastVerifyScript;
     const config = {
       mode: renewal.mode,
       ttlMs: renewal.ttlMs,
@@ -183,6 +196,7 @@ export class RedisStore implements Store {
       touchIntervalMs: renewal.touchIntervalMs,
       maxFailures: throttle == null ? null : throttle.maxFailures,
       failureWindowMs: throttle == null ? 0 : throttle.windowMs,
+      dpop,
     };
     const id = JSON.stringify(config);
     let script = this.verifyScripts.get(id);
@@ -195,6 +209,7 @@ export class RedisStore implements Store {
       }
       this.verifyScripts.set(id, script);
     }
+    if (dpop) return script; // the identity shortcut above is for the bearer script only
     this.lastRenewal = renewal;
     this.lastThrottle = throttle;
     this.lastVerifyScript = script;
@@ -278,12 +293,82 @@ export class RedisStore implements Store {
     return { records, cursor: String(next) === '0' ? null : String(next) };
   }
 
+  async lookup(input: StoreLookupInput): Promise<StoreLookupResult | null> {
+    if (input.tokenId.slice(0, 8) !== input.userTag) return null;
+    const args = pushDigestArgs([this.keys.field(input.tokenId)], input.digests ?? []);
+    const reply = (await this.run(LOOKUP, [this.keys.hashKey(input.userTag)], args)) as unknown[] | null;
+    if (!Array.isArray(reply)) return null;
+    const ok = Number(reply[1]);
+    return { record: parseRecord(input.tokenId, reply[0]), digestMatches: ok === -1 ? null : ok === 1 };
+  }
+
+  /**
+   * Counts what the store holds, for operators (the CLI's `stats`): live tokens, users with tokens,
+   * tokens per user, bytes per token (`MEMORY USAGE` on a sample), keys that should expire but have no
+   * TTL, stale records and index entries. SCANs (never KEYS) every primary, `COUNT` 1,000 at a time, each command
+   * under `commandTimeoutMs`; bounded by `options.limit` keys. Read-only. Not for the request path: it
+   * reads each user tag's whole hash.
+   * @throws {InvalidArgumentValueError} a bad `limit` or `sampleSize`.
+   * @throws {StoreUnavailableError} Redis cannot be reached; the driver cannot send commands per primary.
+   * @throws {StoreMisconfiguredError} a primary evicts keys (see {@link RedisStore.checkEvictionPolicy}).
+   */
+  async stats(options: StatsOptions = {}): Promise<StoreStats> {
+    await this.checkEvictionPolicy();
+    return storeStats(this.admin(), options);
+  }
+
+  /**
+   * Drops expired and broken records from every hash (and their index entries), index entries whose
+   * record is gone, and fits each key's TTL, for data edited by hand (every write of a user already does
+   * it for that user). Each key is pruned atomically by one script; SCAN, limit and timeouts as
+   * {@link RedisStore.stats}. `dryRun` counts only. Keys of the 0.1 layout are left to expire.
+   * @throws {InvalidArgumentValueError | StoreUnavailableError | StoreMisconfiguredError} as `stats`.
+   */
+  async prune(options: PruneOptions = {}): Promise<PruneResult> {
+    await this.checkEvictionPolicy();
+    return pruneIndexes(this.admin(), options);
+  }
+
+  /** The store's side of the admin operations (admin.ts). */
+  private admin(): AdminContext {
+    const d = this.driver;
+    if (typeof d.commandOn !== 'function' || typeof d.primaries !== 'function') throw noAdminCapability(d.name);
+    return {
+      keys: this.keys,
+      primaries: () => d.primaries!(),
+      command: (primary, args) => this.guarded(args[0]!, () => d.commandOn!(primary, args)),
+      runScript: (script, keys, args) => this.run(script, keys, args),
+    };
+  }
+
+  /**
+   * Watches removals for a local verify cache (see {@link Store.watchRevocations} and
+   * `watchRedisRevocations`): subscribes to `<keyPrefix>revoked` on a connection of the driver's own
+   * and publishes a heartbeat there every `heartbeatIntervalMs` milliseconds. Closed by {@link RedisStore.close} too.
+   * @throws {InvalidArgumentValueError} the driver cannot subscribe (no `subscribe` / `publish`).
+   */
+  watchRevocations(listener: RevocationListener, options: RevocationWatchOptions): RevocationWatch {
+    const watch = watchRedisRevocations(this.driver, this.keys.revocationChannel(), listener, options);
+    this.watches.add(watch);
+    return {
+      syncedAtMs: watch.syncedAtMs,
+      close: async () => {
+        this.watches.delete(watch);
+        await watch.close();
+      },
+    };
+  }
+
+  private readonly watches = new Set<RevocationWatch>();
+
   /**
    * Releases what the store added: removes every listener its driver put on the client and closes the
    * client when the driver opened it from a URL (an app's client is left open). Idempotent.
    */
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.all([...this.watches].map((w) => w.close()));
+    this.watches.clear();
     this.dropSettled();
     if (this.deadlines.length === 0 && this.deadlineTimer !== undefined) {
       clearTimeout(this.deadlineTimer);
@@ -655,6 +740,9 @@ function pushDigestArgs(args: string[], digests: readonly TokenDigest[]): string
   return args;
 }
 
+/** The DPoP refusals of the verify script, by reply code 4-7 (see `dpopVerifyLua`). */
+const DPOP_STATUSES = ['dpop_required', 'dpop_mismatch', 'dpop_replay', 'dpop_unbound'] as const;
+
 /** The separator of a record's tail fields (0x1f, unit separator); see the header of scripts.ts. */
 const US = '\x1f';
 /** Marks a text field stored as JSON (0x1e). */
@@ -686,7 +774,7 @@ export function parseRecord(tokenId: string, text: unknown): TokenRecord {
     const us = rec.indexOf(US);
     const core = rec.slice(0, us).split(',');
     const tail = rec.slice(us + 1).split(US);
-    if (us < 0 || core.length !== 9 || tail.length !== 6) throw new Error('shape');
+    if (us < 0 || core.length !== 10 || tail.length !== 6) throw new Error('shape');
     const createdAtMs = parseInt(core[2]!, 36);
     if (!Number.isSafeInteger(createdAtMs)) throw new Error('time');
     return {
@@ -701,6 +789,7 @@ export function parseRecord(tokenId: string, text: unknown): TokenRecord {
       absoluteExpiresAtMs: offset(createdAtMs, core[5]),
       scopes: tail[4] === '' ? [] : (JSON.parse(tail[4]!) as string[]),
       metadata: tail[5] === '' ? null : (JSON.parse(tail[5]!) as Record<string, unknown>),
+      jkt: core[9] === '' ? null : core[9]!,
     };
   } catch {
     throw new StoreUnavailableError(`token store unavailable: the stored record of token ${tokenId} is not a valid record`);

@@ -6,6 +6,7 @@ import {
   rejectUnknownOptions,
   countOption,
   enumOption,
+  acrOption,
   metadataOption,
   optionalText,
   scopesOption,
@@ -111,7 +112,7 @@ const MANAGER_OPTIONS = [
   'store', 'secret', 'userTagSecret', 'ttlSeconds', 'renew', 'overwriteNoneTtl', 'touchIntervalSeconds', 'absoluteLifetimeSeconds',
   'maxTokensPerUser', 'limitPolicy', 'maxMetadataBytes', 'maxFailedVerifications', 'failedVerificationWindowSeconds',
 ] as const;
-const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds'] as const;
+const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds', 'acr'] as const;
 const REVOKE_REASONS: readonly RevokeReason[] = ['logout', 'logout-all', 'logout-others', 'evicted', 'admin'];
 
 /** An options argument must be an object (or omitted) with known keys only. */
@@ -144,6 +145,22 @@ export interface CreateTokenOptions {
    * `null` asks for an immortal token (subject to `overwriteNoneTtl` on renewal, as in the plugin).
    */
   ttlSeconds?: number | null;
+  /**
+   * The authentication level of this login as the app names it (RFC 9470 `acr`, e.g. `"pwd"`, `"mfa"`):
+   * 1-64 printable ASCII characters without spaces, `"` or `\`; default none (null). Routes with a
+   * step-up requirement naming an `acr` accept only tokens with one of theirs.
+   */
+  acr?: string | null;
+}
+
+/** Options of {@link TokenManager.reauthenticate}. */
+export interface ReauthenticateOptions {
+  /**
+   * The level of this new proof (RFC 9470 `acr`); default null. It REPLACES the token's acr (a
+   * password re-check after an MFA login leaves `"pwd"`, not `"mfa"`): the time and the level always
+   * describe the same proof.
+   */
+  acr?: string | null;
 }
 
 /** Result of {@link TokenManager.create}. */
@@ -162,7 +179,14 @@ export interface CreatedToken {
 
 /** Result of {@link TokenManager.verify}: invalid is a value, not an exception. */
 export type VerifyResult =
-  | { valid: true; userId: string; record: TokenRecord; renewed: boolean }
+  | {
+      valid: true;
+      userId: string;
+      record: TokenRecord;
+      renewed: boolean;
+      /** The store's clock at this verification, epoch milliseconds (`Date.now()` when the store gives none): step-up ages are measured with it. */
+      verifiedAtMs: number;
+    }
   | {
       valid: false;
       /**
@@ -179,6 +203,8 @@ export interface TokenEvents {
   revoked: [event: { userId: string; tokenIds: string[]; reason: RevokeReason }];
   authFailed: [event: { reason: AuthFailureReason; tokenId: string | null }];
   /** The store failed after working (or at its first call): once per outage, not once per failed call. */
+  /** `reauthenticate` renewed a token's authentication time (step-up, RFC 9470). */
+  reauthenticated: [event: { record: TokenRecord }];
   storeUnavailable: [event: { operation: string; error: Error }];
   /** The first success after `storeUnavailable`. */
   storeRecovered: [event: { operation: string }];
@@ -259,6 +285,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       ip: optionalText('ip', options.ip, 64),
       scopes: scopesOption(options.scopes),
       metadataJson: metadataOption(options.metadata, this.maxMetadataBytes),
+      acr: acrOption(options.acr),
     };
     const generated = generateToken(this.keyRing.userTag(uid));
     const result = await this.run('create', () =>
@@ -313,7 +340,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       return { valid: false, reason: 'invalid' };
     }
     this.emit('verified', { record: res.record, renewed: res.renewed });
-    return { valid: true, userId: res.record.userId, record: res.record, renewed: res.renewed };
+    return { valid: true, userId: res.record.userId, record: res.record, renewed: res.renewed, verifiedAtMs: res.nowMs ?? Date.now() };
   }
 
   /**
@@ -396,6 +423,32 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     return records
       .sort((a, b) => b.createdAtMs - a.createdAtMs || (a.tokenId < b.tokenId ? -1 : 1))
       .map((r) => ({ ...r, current: r.tokenId === options.currentTokenId }));
+  }
+
+  /**
+   * Step-up (RFC 9470): records that the user of token `tokenId` has just proved who they are again,
+   * after the app re-checked the password or a second factor. Sets the token's `authenticatedAtMs` to
+   * now (the store's clock) and its `acr` to `options.acr` (null when not given), in one atomic store
+   * step; routes with a step-up requirement then let the token through for their `maxAgeSeconds`.
+   * The token is named by its user and id (what every adapter's `auth` holds: `auth.userId`,
+   * `auth.token.tokenId`), not by the token string, so an app never has to keep the string around.
+   * A revoked, expired or unknown token, or one of another user, is left alone (returns null: never
+   * resurrected). Emits `reauthenticated`.
+   * @returns the updated record, or null.
+   * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id, a whole token given as
+   *   `tokenId`, an `acr` that is not 1-64 printable ASCII characters without spaces, an unknown option.
+   * @throws {StoreUnavailableError}
+   */
+  async reauthenticate(userId: UserIdInput, tokenId: string, options: ReauthenticateOptions = {}): Promise<TokenRecord | null> {
+    const uid = normalizeUserId(userId);
+    checkOptionsObject('reauthenticate', options, ['acr']);
+    if (typeof tokenId !== 'string') throw new InvalidArgumentTypeError(`reauthenticate: tokenId must be a string; got ${typeof tokenId}`);
+    notAWholeToken('reauthenticate', tokenId);
+    const acr = acrOption(options.acr);
+    if (!isTokenId(tokenId)) return null;
+    const record = await this.run('reauthenticate', () => this.store.reauthenticate({ userId: uid, userTag: this.keyRing.userTag(uid), tokenId, acr }));
+    if (record) this.emit('reauthenticated', { record });
+    return record;
   }
 
   /**

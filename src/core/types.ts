@@ -37,6 +37,17 @@ export interface TokenRecord {
   scopes: string[];
   /** App-defined JSON object given at creation, or null. */
   metadata: Record<string, unknown> | null;
+  /**
+   * When the user last proved who they are on this device, epoch milliseconds (store's clock): the
+   * creation time (a login), then the time of the last `TokenManager.reauthenticate` (RFC 9470's
+   * `auth_time`). Tokens stored before 0.2 carry `createdAtMs` here.
+   */
+  authenticatedAtMs: number;
+  /**
+   * The authentication level of that proof as the app named it (RFC 9470's `acr`, e.g. `"pwd"` or
+   * `"mfa"`), or null: given to `create` and `reauthenticate`, checked by the adapters' step-up requirement.
+   */
+  acr: string | null;
 }
 
 /** A {@link TokenRecord} as listed for a user, with the calling token marked. */
@@ -49,4 +60,12 @@ export interface TokenInfo extends TokenRecord {
 export type RevokeReason = 'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'admin';
 
 /** Why an authentication failed (carried by the `authFailed` event; never carries the token). */
-export type AuthFailureReason = 'missing' | 'malformed' | 'invalid' | 'throttled' | 'user_not_found' | 'insufficient_scope';
+export type AuthFailureReason =
+  | 'missing'
+  | 'malformed'
+  | 'invalid'
+  | 'throttled'
+  | 'user_not_found'
+  | 'insufficient_scope'
+  /** A valid token whose authentication is older than a route allows, or of another `acr` (RFC 9470). */
+  | 'insufficient_user_authentication';

@@ -4,6 +4,7 @@ import type {
   Store,
   StoreCreateInput,
   StoreCreateResult,
+  StoreReauthenticateInput,
   StoreRenewalPolicy,
   StoreTokenRef,
   StoreVerifyInput,
@@ -92,6 +93,8 @@ export class MemoryStore implements Store {
       absoluteExpiresAtMs,
       scopes: [...input.scopes],
       metadata: input.metadataJson === null ? null : (JSON.parse(input.metadataJson) as Record<string, unknown>),
+      authenticatedAtMs: now,
+      acr: input.acr ?? null,
     };
     this.tokens.set(input.tokenId, {
       record,
@@ -112,7 +115,16 @@ export class MemoryStore implements Store {
     if (typeof found === 'string') return { status: found };
     found.lastSeenMs = now;
     const renewed = this.touch(found, input.renewal, now);
-    return { status: 'valid', record: copy(found.record), renewed };
+    return { status: 'valid', record: copy(found.record), renewed, nowMs: now };
+  }
+
+  async reauthenticate(input: StoreReauthenticateInput): Promise<TokenRecord | null> {
+    const now = this.now();
+    const e = this.tokens.get(input.tokenId);
+    if (e === undefined || e.record.userId !== input.userId || isExpired(e, now)) return null;
+    e.record.authenticatedAtMs = now;
+    e.record.acr = input.acr;
+    return copy(e.record);
   }
 
   async revokeToken(input: StoreTokenRef): Promise<TokenRecord | null> {

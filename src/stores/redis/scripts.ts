@@ -8,7 +8,8 @@ import { LUA_USER_KEY } from './keys.js';
  *
  * A token record is one STRING holding a JSON object (Redis's built-in cjson reads and writes it):
  * u user id, k key id, d digest (base64url HMAC), c created ms, l last used ms, e expires ms (absent =
- * immortal), a absolute expiry ms, t per-token TTL ms, n device name, ua user agent, ip, s scopes and
+ * immortal), a absolute expiry ms, t per-token TTL ms, au authenticated ms (step-up; absent = c), acr
+ * authentication level (absent = none), n device name, ua user agent, ip, s scopes and
  * m metadata (both as JSON text inside a string, so cjson never rewrites the app's JSON: it would turn
  * `[]` into `{}`). One string instead of a HASH: a HASH with any value over 64 bytes (most User-Agents)
  * leaves the compact listpack encoding and costs about three times the memory.
@@ -325,7 +326,7 @@ function luaInt(name: string, n: number): string {
  * verify, one script per configuration ({@link VerifyScriptConfig} is part of its source, so a call
  * sends only what changes per token; the script is loaded by its SHA like the others).
  * KEYS: token record, failure counter. ARGV: token id, then key id/digest pairs.
- * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record JSON}; {3} throttled. The record
+ * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record JSON, now ms (Redis TIME)}; {3} throttled. The record
  * JSON is the stored one (with k and d, which the client ignores) unless the call wrote it.
  *
  * Cheap on the common path: a GET of the wrong-secret counter (none without a throttle) and one of the
@@ -383,7 +384,7 @@ ${failed}  return { 1 }
 end
 local now = now_ms()
 if r.e and r.e <= now then return { 0 } end
-if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, raw } end
+if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, raw, now } end
 `;
   const writeBody = `
 -- A write is due. When Redis refuses writes (out of memory, a read-only replica) the token still
@@ -392,9 +393,9 @@ local tprefix = string.sub(key, 1, #key - #id)
 local old_e = r.e
 r.l = now
 ${c.mode === 'off' ? '' : 'r.e = renewed_expiry(r.e, r.t or cfg, overwrite, r.a, now)\n'}local json = cjson.encode(r)
-if not try_save(key, json, r.e) then return { 2, 0, raw } end
+if not try_save(key, json, r.e) then return { 2, 0, raw, now } end
 local renewed = 0
-${renew}return { 2, renewed, json }
+${renew}return { 2, renewed, json, now }
 `;
   // The helpers of the write path are defined after the read path's returns: a verify with nothing to
   // write never creates them.
@@ -489,5 +490,26 @@ for _, t in ipairs(redis.call('ZRANGEBYSCORE', idx, '(' .. fmt(now_ms()), '+inf'
   if r ~= nil and kids[r.k] then table.insert(out, { t, reply_of(r) }) end
 end
 return out
+`,
+);
+
+/**
+ * reauthenticate (step-up, RFC 9470): sets the record's `au` to now (Redis TIME) and its `acr`, when the
+ * record exists, belongs to the user and has not expired; touches nothing else (the key keeps its
+ * expiry, the user index is unchanged). A missing record stays missing: never resurrected.
+ * KEYS: token record. ARGV: user id, acr ('' = none). Reply: '' when nothing changed, else the record JSON (no k, d).
+ */
+export const REAUTHENTICATE = script(
+  'reauthenticate',
+  `
+local key = KEYS[1]
+local r = load(key)
+if r == nil or r.u ~= ARGV[1] then return '' end
+local now = now_ms()
+if r.e and r.e <= now then return '' end
+r.au = now
+if ARGV[2] == '' then r.acr = nil else r.acr = ARGV[2] end
+save(key, r)
+return reply_of(r)
 `,
 );

@@ -19,14 +19,21 @@ const loginForm = /** @type {HTMLFormElement} */ ($('login-form'));
 const message = $('message');
 const list = $('devices');
 const logoutOthers = /** @type {HTMLButtonElement} */ ($('logout-others'));
+const passwordForm = /** @type {HTMLFormElement} */ ($('password-form'));
+const reauthView = $('reauth-view');
+const reauthForm = /** @type {HTMLFormElement} */ ($('reauth-form'));
 
 class ApiError extends Error {
-  /** @param {number} status @param {string} message */
-  constructor(status, message) {
+  /** @param {number} status @param {string} message @param {string | undefined} code the body's `error` */
+  constructor(status, message, code) {
     super(message);
     this.status = status;
+    this.code = code;
   }
 }
+
+/** The server's answer for a sensitive action whose login is too old (RFC 9470 step-up). */
+const STEP_UP = 'insufficient_user_authentication';
 
 /** Calls the demo API with this tab's token; resolves to the JSON body (null for 204). */
 async function api(method, path, body) {
@@ -44,7 +51,7 @@ async function api(method, path, body) {
     throw new ApiError(0, 'The server cannot be reached.');
   }
   const data = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw new ApiError(res.status, data?.message ?? `The server answered ${res.status}.`);
+  if (!res.ok) throw new ApiError(res.status, data?.message ?? `The server answered ${res.status}.`, data?.error);
   return data;
 }
 
@@ -59,14 +66,63 @@ function showLogin(text, kind = 'info') {
   sessionStorage.removeItem(TOKEN_TYPE_KEY);
   list.replaceChildren();
   devicesView.hidden = true;
+  reauthView.hidden = true;
   loginView.hidden = false;
   showMessage(text, kind);
   loginForm.elements.namedItem('username').focus();
 }
 
-/** Every failed call ends here: a 401 means this tab's token is no longer valid. */
+/**
+ * Shows the password form and sends the password to POST /reauthenticate (asking again after a wrong
+ * one); resolves once the server has renewed this device's login, rejects on Cancel or another failure.
+ */
+function confirmPassword() {
+  const input = reauthForm.elements.namedItem('password');
+  const cancel = $('reauth-cancel');
+  reauthView.hidden = false;
+  input.value = '';
+  input.focus();
+  return new Promise((resolve, reject) => {
+    const finish = (settle) => {
+      reauthForm.removeEventListener('submit', onSubmit);
+      cancel.removeEventListener('click', onCancel);
+      reauthView.hidden = true;
+      input.value = '';
+      settle();
+    };
+    const onSubmit = async (event) => {
+      event.preventDefault();
+      try {
+        await api('POST', '/reauthenticate', { password: input.value });
+        finish(resolve);
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 403)) return finish(() => reject(error));
+        showMessage(error.message, 'error'); // a wrong password: ask again
+        input.value = '';
+        input.focus();
+      }
+    };
+    const onCancel = () => finish(() => reject(new ApiError(0, 'Cancelled: nothing was changed.')));
+    reauthForm.addEventListener('submit', onSubmit);
+    cancel.addEventListener('click', onCancel);
+  });
+}
+
+/** Runs a sensitive action; when the server asks for a more recent login (step-up), asks for the password, then retries once. */
+async function withStepUp(action) {
+  try {
+    return await action();
+  } catch (error) {
+    if (!(error instanceof ApiError && error.code === STEP_UP)) throw error;
+    showMessage('Please confirm your password to continue.');
+    await confirmPassword();
+    return action();
+  }
+}
+
+/** Every failed call ends here: a 401 means this tab's token is no longer valid (but for a step-up answer). */
 function fail(error) {
-  if (error instanceof ApiError && error.status === 401 && sessionStorage.getItem(TOKEN_KEY)) {
+  if (error instanceof ApiError && error.status === 401 && error.code !== STEP_UP && sessionStorage.getItem(TOKEN_KEY)) {
     showLogin('You have been logged out on this device (the token was revoked or expired). Please log in again.', 'error');
   } else {
     showMessage(error instanceof ApiError ? error.message : 'Something went wrong.', 'error');
@@ -173,10 +229,20 @@ $('refresh').addEventListener('click', (event) => busy(event.currentTarget, () =
 
 logoutOthers.addEventListener('click', () =>
   busy(logoutOthers, async () => {
-    await api('POST', '/logout-others');
+    await withStepUp(() => api('POST', '/logout-others'));
     await refresh('Logged out every other device.');
   }),
 );
+
+passwordForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const newPassword = String(new FormData(passwordForm).get('newPassword'));
+  busy(passwordForm.querySelector('button'), async () => {
+    const { loggedOutDevices } = await withStepUp(() => api('POST', '/change-password', { newPassword }));
+    passwordForm.reset();
+    await refresh(`Password changed. Logged out ${loggedOutDevices} other device${loggedOutDevices === 1 ? '' : 's'}.`);
+  });
+});
 
 // Keep "5 minutes ago" true without asking the server.
 setInterval(() => {

@@ -6,6 +6,7 @@ import {
   rejectUnknownOptions,
   countOption,
   enumOption,
+  acrOption,
   metadataOption,
   optionalText,
   scopesOption,
@@ -130,7 +131,7 @@ const MANAGER_OPTIONS = [
   'store', 'secret', 'userTagSecret', 'ttlSeconds', 'renew', 'overwriteNoneTtl', 'touchIntervalSeconds', 'absoluteLifetimeSeconds',
   'maxTokensPerUser', 'limitPolicy', 'maxMetadataBytes', 'maxFailedVerifications', 'failedVerificationWindowSeconds', 'verifyCache', 'requireDpop',
 ] as const;
-const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds', 'jkt'] as const;
+const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds', 'jkt', 'acr'] as const;
 /** A JWK SHA-256 thumbprint (RFC 7638) in base64url: 43 characters. */
 const JKT_RE = /^[A-Za-z0-9_-]{43}$/;
 const REVOKE_REASONS: readonly RevokeReason[] = ['logout', 'logout-all', 'logout-others', 'evicted', 'admin'];
@@ -166,6 +167,12 @@ export interface CreateTokenOptions {
    */
   ttlSeconds?: number | null;
   /**
+   * The authentication level of this login as the app names it (RFC 9470 `acr`, e.g. `"pwd"`, `"mfa"`):
+   * 1-64 printable ASCII characters without spaces, `"` or `\`; default none (null). Routes with a
+   * step-up requirement naming an `acr` accept only tokens with one of theirs.
+   */
+  acr?: string | null;
+  /**
    * Binds the token to a device key (DPoP, RFC 9449): the key's JWK SHA-256 thumbprint (RFC 7638,
    * base64url, 43 characters), as `dpopKeyOf...(req)` of the framework adapters gives it from the
    * login's checked `DPoP` proof. Absent or null: a bearer token (refused under `requireDpop`).
@@ -181,6 +188,16 @@ export interface VerifyOptions {
    * proof (a bound token is then refused).
    */
   dpop?: StoreDpopCheck | null;
+}
+
+/** Options of {@link TokenManager.reauthenticate}. */
+export interface ReauthenticateOptions {
+  /**
+   * The level of this new proof (RFC 9470 `acr`); default null. It REPLACES the token's acr (a
+   * password re-check after an MFA login leaves `"pwd"`, not `"mfa"`): the time and the level always
+   * describe the same proof.
+   */
+  acr?: string | null;
 }
 
 /** Result of {@link TokenManager.create}. */
@@ -199,7 +216,14 @@ export interface CreatedToken {
 
 /** Result of {@link TokenManager.verify}: invalid is a value, not an exception. */
 export type VerifyResult =
-  | { valid: true; userId: string; record: TokenRecord; renewed: boolean }
+  | {
+      valid: true;
+      userId: string;
+      record: TokenRecord;
+      renewed: boolean;
+      /** The store's clock at this verification, epoch milliseconds (`Date.now()` when the store gives none): step-up ages are measured with it. */
+      verifiedAtMs: number;
+    }
   | {
       valid: false;
       /**
@@ -227,6 +251,8 @@ export interface TokenEvents {
   revoked: [event: { userId: string; tokenIds: string[]; reason: RevokeReason }];
   authFailed: [event: { reason: AuthFailureReason; tokenId: string | null }];
   /** The store failed after working (or at its first call): once per outage, not once per failed call. */
+  /** `reauthenticate` renewed a token's authentication time (step-up, RFC 9470). */
+  reauthenticated: [event: { record: TokenRecord }];
   storeUnavailable: [event: { operation: string; error: Error }];
   /** The first success after `storeUnavailable`. */
   storeRecovered: [event: { operation: string }];
@@ -299,6 +325,13 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     return this.cache === null ? null : this.cache.stats();
   }
 
+  /**
+   * Store clock minus local clock, in milliseconds, as seen by the last store verify (kept only with the
+   * verify cache on): a cache hit has no store reply, so its `verifiedAtMs` (which step-up requirements
+   * compare with `authenticatedAtMs`, a store time) is the local clock moved by this offset.
+   */
+  private storeClockOffsetMs = 0;
+
   /** Drops revoked tokens from this process's verify cache at once (other processes hear of it from the store). */
   private forget(tokenIds: readonly string[]): void {
     if (this.cache !== null && tokenIds.length > 0) this.cache.drop(tokenIds);
@@ -336,6 +369,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       scopes: scopesOption(options.scopes),
       metadataJson: metadataOption(options.metadata, this.maxMetadataBytes),
       jkt: this.jktOption(options.jkt),
+      acr: acrOption(options.acr),
     };
     const generated = generateToken(this.keyRing.userTag(uid));
     const result = await this.run('create', () =>
@@ -396,7 +430,8 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       const cached = cache.lookup(parsed.tokenId, parsed.token);
       if (cached !== undefined) {
         this.emit('verified', { record: cached, renewed: false });
-        return { valid: true, userId: cached.userId, record: cached, renewed: false };
+        // No store call, so no store clock: the local clock moved by the store's offset seen last.
+        return { valid: true, userId: cached.userId, record: cached, renewed: false, verifiedAtMs: Date.now() + this.storeClockOffsetMs };
       }
       at = cache.begin();
     }
@@ -423,8 +458,13 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       return { valid: false, reason: dpop ?? 'invalid' };
     }
     const record = at === undefined || res.record.jkt != null ? res.record : cache!.store(parsed.tokenId, parsed.token, res.record, at);
+    let verifiedAtMs = Date.now();
+    if (res.nowMs !== undefined) {
+      if (cache !== null) this.storeClockOffsetMs = res.nowMs - verifiedAtMs;
+      verifiedAtMs = res.nowMs;
+    }
     this.emit('verified', { record, renewed: res.renewed });
-    return { valid: true, userId: record.userId, record, renewed: res.renewed };
+    return { valid: true, userId: record.userId, record, renewed: res.renewed, verifiedAtMs };
   }
 
   /**
@@ -560,6 +600,35 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     );
     if (!found) return { wellFormed: true, tokenId: parsed.tokenId, found: false };
     return { wellFormed: true, tokenId: parsed.tokenId, found: true, valid: found.digestMatches === true, record: found.record };
+  }
+
+  /**
+   * Step-up (RFC 9470): records that the user of token `tokenId` has just proved who they are again,
+   * after the app re-checked the password or a second factor. Sets the token's `authenticatedAtMs` to
+   * now (the store's clock) and its `acr` to `options.acr` (null when not given), in one atomic store
+   * step; routes with a step-up requirement then let the token through for their `maxAgeSeconds`.
+   * The token is named by its user and id (what every adapter's `auth` holds: `auth.userId`,
+   * `auth.token.tokenId`), not by the token string, so an app never has to keep the string around.
+   * A revoked, expired or unknown token, or one of another user, is left alone (returns null: never
+   * resurrected). Emits `reauthenticated`.
+   * @returns the updated record, or null.
+   * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id, a whole token given as
+   *   `tokenId`, an `acr` that is not 1-64 printable ASCII characters without spaces, an unknown option.
+   * @throws {StoreUnavailableError}
+   */
+  async reauthenticate(userId: UserIdInput, tokenId: string, options: ReauthenticateOptions = {}): Promise<TokenRecord | null> {
+    const uid = normalizeUserId(userId);
+    checkOptionsObject('reauthenticate', options, ['acr']);
+    if (typeof tokenId !== 'string') throw new InvalidArgumentTypeError(`reauthenticate: tokenId must be a string; got ${typeof tokenId}`);
+    notAWholeToken('reauthenticate', tokenId);
+    const acr = acrOption(options.acr);
+    if (!isTokenId(tokenId)) return null;
+    const record = await this.run('reauthenticate', () => this.store.reauthenticate({ userId: uid, userTag: this.keyRing.userTag(uid), tokenId, acr }));
+    // This process's cache drops the old record (its older authentication time would refuse the retry);
+    // other processes' entries are at most maxStalenessMs old and only err on the strict side.
+    this.forget([tokenId]);
+    if (record) this.emit('reauthenticated', { record });
+    return record;
   }
 
   /**

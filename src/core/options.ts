@@ -141,3 +141,16 @@ export function rejectUnknownOptions(where: string, options: object, known: read
       throw new InvalidArgumentTypeError(`${where}: unknown option \`${key}\`${near ? ` (did you mean \`${near}\`?)` : ''}; known options: ${known.join(', ')}`);
     }
 }
+
+/**
+ * Checks an `acr` (RFC 9470 authentication context class reference, as the app names it): a
+ * scope-token (1-64 printable ASCII characters without spaces, `"` or `\`), so it fits a quoted
+ * `acr_values` challenge. @returns it, or null for undefined/null.
+ * @throws {InvalidArgumentTypeError} not a string. @throws {InvalidArgumentValueError} not such a token.
+ */
+export function acrOption(acr: unknown): string | null {
+  if (acr === undefined || acr === null) return null;
+  if (typeof acr !== 'string') throw new InvalidArgumentTypeError(`acr must be a string; got ${typeof acr}`);
+  if (!isScopeToken(acr)) throw new InvalidArgumentValueError('acr must be 1-64 printable ASCII characters without spaces, `"` or `\\` (it is quoted in WWW-Authenticate acr_values)');
+  return acr;
+}

@@ -43,6 +43,13 @@ export interface Store {
    */
   lookup(input: StoreLookupInput): Promise<StoreLookupResult | null>;
   /**
+   * Step-up (RFC 9470): sets the token's `authenticatedAtMs` to now (the store's clock) and its `acr`
+   * to `input.acr` (null clears it), when `tokenId` is a live token of `userId`; one atomic step, one
+   * round trip, touching the token's own record only (no expiry, no index change). A revoked,
+   * expired or unknown token stays gone (never resurrected). Returns the updated record, or null.
+   */
+  reauthenticate(input: StoreReauthenticateInput): Promise<TokenRecord | null>;
+  /**
    * Resolves when the store can serve requests now (for health checks); rejects with
    * `StoreUnavailableError` otherwise. One round trip at most. Optional: a store without it is always healthy.
    */
@@ -126,6 +133,8 @@ export interface StoreCreateInput {
   scopes: readonly string[];
   /** JSON text of the metadata object, or null (already size-checked by the core). */
   metadataJson: string | null;
+  /** The authentication level of the login (RFC 9470 `acr`, checked by the core), or null; absent = null. */
+  acr?: string | null;
   /** Idle TTL in milliseconds, or null for immortal. */
   ttlMs: number | null;
   /** True when `ttlMs` was given for this token (it then overrides the configured TTL on renewal). */
@@ -203,8 +212,23 @@ export interface StoreDpopCheck {
  * the right secret, refused by the DPoP check ({@link StoreDpopCheck}).
  */
 export type StoreVerifyResult =
-  | { status: 'valid'; record: TokenRecord; renewed: boolean }
+  | {
+      status: 'valid';
+      record: TokenRecord;
+      renewed: boolean;
+      /** The store's clock at this verification, epoch milliseconds (step-up ages are measured with it); absent: the manager uses `Date.now()`. */
+      nowMs?: number;
+    }
   | { status: 'not_found' }
   | { status: 'mismatch' }
   | { status: 'throttled' }
   | { status: 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound' };
+
+/** Input of {@link Store.reauthenticate}. */
+export interface StoreReauthenticateInput {
+  userId: string;
+  userTag: string;
+  tokenId: string;
+  /** The new authentication level (RFC 9470 `acr`), or null for none. */
+  acr: string | null;
+}

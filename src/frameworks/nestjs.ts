@@ -55,10 +55,12 @@ import {
   type HttpErrorResponse,
 } from '../http/responses.js';
 import { checkScopeList, checkScopes } from '../http/scopes.js';
+import { checkStepUp, checkStepUpRule, type StepUpRule } from '../http/step-up.js';
 
 export type { AuthOptions, TokenAuth } from '../http/authenticate.js';
 export type { AuthErrorResponse, HttpErrorResponse, ErrorBodyFormatter } from '../http/responses.js';
 export type { DeviceDetails } from '../http/client.js';
+export type { StepUpRule } from '../http/step-up.js';
 
 /** Injection token of the app's TokenManager: `constructor(@Inject(TOKEN_MANAGER) tokens: TokenManager)`. */
 export const TOKEN_MANAGER = 'redis-multitokens:TokenManager';
@@ -68,6 +70,8 @@ export const TOKEN_AUTH_OPTIONS = 'redis-multitokens:TokenAuthOptions';
 export const IS_PUBLIC_KEY = 'redis-multitokens:public';
 export const OPTIONAL_AUTH_KEY = 'redis-multitokens:optional';
 export const REQUIRED_SCOPES_KEY = 'redis-multitokens:scopes';
+/** Reflector metadata key of {@link RequireStepUp}. */
+export const REQUIRED_STEP_UP_KEY = 'redis-multitokens:step-up';
 
 /** Where the guard keeps a request's authentication: a registry symbol, shared by every copy of the package. */
 const AUTH = Symbol.for('redis-multitokens.nestjs.auth');
@@ -206,6 +210,17 @@ export const RequireScopes = (...scopes: (string | readonly string[])[]): Custom
 };
 
 /**
+ * Step-up for a sensitive route or controller (RFC 9470): the token's user must have proved who they
+ * are within `maxAgeSeconds` seconds (at login, or by `manager.reauthenticate`) and/or with one of the
+ * `acr` levels, else 401 `insufficient_user_authentication` with `max_age` / `acr_values` in
+ * `WWW-Authenticate`, in the module's realm; an anonymous request 401 (also with `@OptionalAuth`).
+ * A route's requirement replaces its controller's. No store call beyond the guard's verify.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad requirement, when the class is defined.
+ */
+export const RequireStepUp = (options: { maxAgeSeconds?: number; acr?: string | readonly string[] }): CustomDecorator =>
+  SetMetadata(REQUIRED_STEP_UP_KEY, checkStepUpRule('@RequireStepUp', options));
+
+/**
  * A body as an HttpException's response: an object or array as it is; any other JSON value (a string,
  * number, boolean or null that `errorBody` returned) in an object that serialises to it (`toJSON`), so
  * Nest's filters send it as that JSON value instead of wrapping it in `{ statusCode, message }`.
@@ -247,7 +262,7 @@ function setHeaders(adapter: HttpServer | undefined, response: unknown, headers:
 
 /**
  * The guard: authenticates `Authorization: Bearer <token>` (or `Token <token>`) on HTTP routes, honouring
- * `@Public()`, `@OptionalAuth()` and `@RequireScopes()`. Use it for the whole app
+ * `@Public()`, `@OptionalAuth()`, `@RequireScopes()` and `@RequireStepUp()`. Use it for the whole app
  * (`{ provide: APP_GUARD, useClass: TokenAuthGuard }`) or per controller or route (`@UseGuards(TokenAuthGuard)`).
  * A refusal throws {@link TokenAuthException}: 401 for a missing, malformed, invalid, expired or revoked
  * token or an unknown user, 403 for a missing scope, 503 + `Retry-After` while the store is down.
@@ -270,7 +285,8 @@ export class TokenAuthGuard implements CanActivate {
       return true;
     }
     const scopes = [...new Set(this.reflector.getAllAndMerge<string[]>(REQUIRED_SCOPES_KEY, targets) ?? [])];
-    const optional = scopes.length === 0 && this.reflector.getAllAndOverride<boolean | undefined>(OPTIONAL_AUTH_KEY, targets) === true;
+    const stepUp = this.reflector.getAllAndOverride<StepUpRule | undefined>(REQUIRED_STEP_UP_KEY, targets);
+    const optional = scopes.length === 0 && !stepUp && this.reflector.getAllAndOverride<boolean | undefined>(OPTIONAL_AUTH_KEY, targets) === true;
     const { manager, loadUser, realm, errorBody, dpop } = this.options;
     let refused: HttpErrorResponse | null = null;
     const earlier = request[AUTH];
@@ -283,6 +299,11 @@ export class TokenAuthGuard implements CanActivate {
       const outcome = await authenticate(manager, authorizationOfRawHeaders(raw.rawHeaders ?? []), { loadUser, realm, errorBody, optional, scopes, dpop }, request, DPOP_READER);
       if (outcome.kind === 'refused') refused = outcome.response;
       else request[AUTH] = outcome.kind === 'authenticated' ? outcome.auth : null;
+    }
+    const auth = request[AUTH];
+    if (!refused && stepUp && auth) {
+      const r = checkStepUp(manager, auth, stepUp, realm);
+      refused = r && applyErrorBody(r, errorBody);
     }
     if (!refused) return true;
     setHeaders(this.adapterHost?.httpAdapter, context.switchToHttp().getResponse(), refused.headers);

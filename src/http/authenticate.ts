@@ -30,6 +30,8 @@ export interface TokenAuth<User = RegisteredUser> {
   user: User;
   /** The public record of the token that authenticated this request (no secret). */
   token: TokenRecord;
+  /** The store's clock when the token was verified, epoch milliseconds (step-up requirements measure `token.authenticatedAtMs` against it). */
+  verifiedAtMs?: number;
 }
 
 /** Options shared by every framework adapter. */
@@ -165,12 +167,12 @@ export function afterVerify<User>(manager: TokenManager, result: VerifyResult, o
       ? refuse(challenge(401, realm, 'malformed_token', 'the token is not in the expected format', 'invalid_token'), options)
       : refuse(challenge(401, realm, 'invalid_token', 'the token is invalid, expired or revoked', 'invalid_token'), options);
   }
-  if (!options.loadUser) return authenticated(manager, result.userId, { id: result.userId } as User, result.record, options);
+  if (!options.loadUser) return authenticated(manager, result.userId, { id: result.userId } as User, result.record, options, result.verifiedAtMs);
   const loading = options.loadUser(result.userId, result.record);
   // A promise (or any thenable, as `await` takes it) is waited for; a plain value is used at once.
   if ((typeof loading === 'object' || typeof loading === 'function') && loading !== null && typeof (loading as { then?: unknown }).then === 'function')
-    return Promise.resolve(loading as PromiseLike<User | null | undefined | false>).then((user) => authenticated(manager, result.userId, user, result.record, options));
-  return authenticated(manager, result.userId, loading as User | null | undefined | false, result.record, options);
+    return Promise.resolve(loading as PromiseLike<User | null | undefined | false>).then((user) => authenticated(manager, result.userId, user, result.record, options, result.verifiedAtMs));
+  return authenticated(manager, result.userId, loading as User | null | undefined | false, result.record, options, result.verifiedAtMs);
 }
 
 /** The outcome once the user is known: 401 for a missing or inactive user, 403 for a missing scope. */
@@ -180,6 +182,7 @@ function authenticated<User>(
   user: User | null | undefined | false,
   token: TokenRecord,
   options: AuthOptions<User>,
+  verifiedAtMs?: number,
 ): AuthOutcome<User> {
   if (user === null || user === undefined || user === false) {
     manager.emit('authFailed', { reason: 'user_not_found', tokenId: token.tokenId });
@@ -189,7 +192,7 @@ function authenticated<User>(
     const refused = checkScopes(manager, token, options.scopes, options.realm ?? DEFAULT_REALM);
     if (refused) return refuse(refused, options);
   }
-  return { kind: 'authenticated', auth: { userId, user, token } };
+  return { kind: 'authenticated', auth: { userId, user, token, verifiedAtMs } };
 }
 
 // Also reachable from here (adapters may import every http piece from '../http/index.js').

@@ -14,6 +14,7 @@ export type AuthErrorReason =
   | 'invalid_token'
   | 'user_not_found'
   | 'insufficient_scope'
+  | 'insufficient_user_authentication'
   | 'store_unavailable'
   | 'invalid_argument'
   | 'token_limit'
@@ -33,6 +34,10 @@ export interface AuthErrorBody {
   scopes?: string[];
   /** With `token_limit`: the maximum number of live tokens per user. */
   limit?: number;
+  /** With `insufficient_user_authentication`: the route's largest authentication age, in seconds (RFC 9470 `max_age`). */
+  maxAgeSeconds?: number;
+  /** With `insufficient_user_authentication`: the authentication levels the route accepts (RFC 9470 `acr_values`). */
+  acrValues?: string[];
 }
 
 /** An error answer of the library: status, headers (e.g. `WWW-Authenticate`, `Retry-After`, `Cache-Control`) and its JSON body. */
@@ -127,7 +132,7 @@ export function challenge(
   realm: string,
   reason: AuthErrorReason,
   message: string,
-  rfcError?: 'invalid_request' | 'invalid_token' | 'insufficient_scope',
+  rfcError?: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication',
   scopes?: readonly string[],
 ): AuthErrorResponse {
   // RFC 6750 §3: no error code when the request carried no credentials at all.

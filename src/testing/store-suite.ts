@@ -747,6 +747,79 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
   });
 
   addDpopStoreCases(add);
+  add('step-up: authenticated at creation with its acr; reauthenticate sets the store clock\'s now and replaces the acr, nothing else', 10_000, async ({ manager }) => {
+    const m = manager({ touchIntervalSeconds: 3600 });
+    const c = await m.create('su', { acr: 'pwd' });
+    assert.equal(c.record.authenticatedAtMs, c.record.createdAtMs, 'a login is an authentication');
+    assert.equal(c.record.acr, 'pwd');
+    assert.equal((await m.create('su2')).record.acr, null, 'acr defaults to null');
+    const v1 = await m.verify(c.token);
+    assert.ok(v1.valid);
+    assert.equal(v1.record.authenticatedAtMs, c.record.createdAtMs);
+    assert.equal(v1.record.acr, 'pwd');
+    assert.ok(v1.verifiedAtMs >= c.record.createdAtMs, 'verifiedAtMs is the store clock at verification');
+    await sleep(25);
+    const events: unknown[] = [];
+    m.on('reauthenticated', (e) => events.push(e));
+    const r = await m.reauthenticate('su', c.tokenId, { acr: 'mfa' });
+    assert.ok(r, 'a live token is reauthenticated');
+    assert.ok(r.authenticatedAtMs >= c.record.createdAtMs + 20, `authenticatedAtMs moved to now (${r.authenticatedAtMs - c.record.createdAtMs} ms later)`);
+    assert.equal(r.acr, 'mfa');
+    assert.deepEqual(events, [{ record: r }]);
+    const v2 = await m.verify(c.token);
+    assert.ok(v2.valid);
+    assert.equal(v2.record.authenticatedAtMs, r.authenticatedAtMs, 'verify reads it back');
+    assert.equal(v2.record.acr, 'mfa');
+    assert.ok(v2.verifiedAtMs >= r.authenticatedAtMs, 'one clock: the store\'s');
+    assert.deepEqual(
+      { ...v2.record, authenticatedAtMs: 0, acr: null },
+      { ...v1.record, authenticatedAtMs: 0, acr: null },
+      'creation, last use, expiry, device details, scopes and metadata are untouched',
+    );
+    const listed = (await m.list('su')).find((t) => t.tokenId === c.tokenId);
+    assert.equal(listed?.authenticatedAtMs, r.authenticatedAtMs);
+    const plain = await m.reauthenticate('su', c.tokenId);
+    assert.equal(plain?.acr, null, 'a proof without acr clears the old one (time and level describe one proof)');
+    await assert.rejects(m.reauthenticate('su', c.token), /token id/, 'the whole token where its id is expected');
+    await assert.rejects(m.reauthenticate('su', c.tokenId, { acr: 'two words' }), /acr/);
+    await assert.rejects(m.create('su', { acr: '' }), /acr/);
+    await assert.rejects(m.reauthenticate('su', c.tokenId, { acr: 5 as never }), /acr/);
+    await assert.rejects(m.reauthenticate('su', c.tokenId, { acrs: 'x' } as never), /acrs/);
+  });
+
+  add('step-up: reauthenticate never resurrects a revoked or expired token, nor touches another user\'s', 10_000, async ({ manager }) => {
+    const m = manager({ ttlSeconds: 1, renew: 'off' });
+    const gone = await m.create('sr');
+    await m.revoke(gone.token);
+    assert.equal(await m.reauthenticate('sr', gone.tokenId), null, 'revoked');
+    assert.equal((await m.verify(gone.token)).valid, false);
+    const mine = await m.create('sr');
+    assert.equal(await m.reauthenticate('someone-else', mine.tokenId, { acr: 'mfa' }), null, 'another user\'s token id');
+    const v = await m.verify(mine.token);
+    assert.ok(v.valid);
+    assert.equal(v.record.authenticatedAtMs, mine.record.createdAtMs, 'untouched');
+    assert.equal(v.record.acr, null);
+    assert.equal(await m.reauthenticate('sr', 'not-a-token-id'), null, 'not a token id: no store call needed');
+    await sleep(1100);
+    assert.equal(await m.reauthenticate('sr', mine.tokenId), null, 'expired');
+    assert.equal((await m.verify(mine.token)).valid, false, 'still expired');
+    assert.deepEqual(await m.list('sr'), []);
+  });
+
+  add('race: reauthenticate racing revoke and revokeAll never brings a token back', 30_000, async ({ manager }) => {
+    const m = manager();
+    for (let round = 0; round < 20; round++) {
+      const c = await m.create('rs');
+      const reauths = Array.from({ length: 5 }, () => m.reauthenticate('rs', c.tokenId, { acr: 'mfa' }));
+      const revoked = round % 2 === 0 ? m.revoke(c.token) : m.revokeAll('rs').then((ids) => ids.includes(c.tokenId));
+      await Promise.all([...reauths, revoked]);
+      assert.equal(await revoked, true);
+      assert.equal((await m.verify(c.token)).valid, false, `round ${round}: stays revoked`);
+      assert.equal(await m.reauthenticate('rs', c.tokenId), null);
+      assert.deepEqual(await m.list('rs'), []);
+    }
+  });
+
   return cases;
 }
 

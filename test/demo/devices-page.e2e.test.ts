@@ -3,7 +3,8 @@
  * one user logged in from two browser contexts (two devices); the first logs the second out, and the
  * second's next request gets 401 and shows the login form. The page binds its tokens to a
  * non-extractable WebCrypto key (DPoP, RFC 9449): a token (and a proof) copied out of the page and
- * replayed from Node gets 401 while the page keeps working.
+ * replayed from Node gets 401 while the page keeps working. Step-up (RFC 9470): on a demo whose window is
+ * 1 second, "Log out other devices" and "Change password" ask for the password, then go through.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -72,7 +73,7 @@ describe('devices page (chromium)', () => {
   });
 
   /** A new browser context (a device) that records requests leaving 127.0.0.1 and console errors as problems. */
-  async function device(options: { userAgent?: string } = {}): Promise<Device> {
+  async function device(options: { userAgent?: string } = {}, baseUrl = demo.baseUrl): Promise<Device> {
     const context = await browser.newContext({ ...options, viewport: { width: 900, height: 640 } });
     const problems: string[] = [];
     const page = await context.newPage();
@@ -82,17 +83,18 @@ describe('devices page (chromium)', () => {
     });
     page.on('console', (msg) => {
       // The 401 answers the page handles show up as failed-resource console errors; anything else is a problem.
-      if (msg.type() === 'error' && !/status of 401/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+      // (and the 403 of a wrong password at the step-up prompt).
+      if (msg.type() === 'error' && !/status of 40[13]/.test(msg.text())) problems.push(`console: ${msg.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    await page.goto(demo.baseUrl + '/');
+    await page.goto(baseUrl + '/');
     return { context, page, problems };
   }
 
-  async function logIn(page: Page, deviceName: string) {
+  async function logIn(page: Page, deviceName: string, password = USER.password) {
     await expect.poll(() => page.locator('#login-view').isVisible()).toBe(true);
     await page.getByLabel('Username').fill(USER.username);
-    await page.getByLabel('Password').fill(USER.password);
+    await page.getByLabel('Password', { exact: true }).fill(password);
     await page.getByLabel('Device name').fill(deviceName);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.locator('#devices-view').waitFor({ state: 'visible' });
@@ -152,7 +154,7 @@ describe('devices page (chromium)', () => {
     await a.page.getByRole('button', { name: 'Refresh' }).click();
     await a.page.locator('#login-view').waitFor({ state: 'visible' });
     await a.page.getByLabel('Username').fill(USER.username);
-    await a.page.getByLabel('Password').fill('wrong password');
+    await a.page.getByLabel('Password', { exact: true }).fill('wrong password');
     await a.page.getByRole('button', { name: 'Log in' }).click();
     await expect.poll(() => a.page.locator('#message').textContent()).toBe('wrong username or password');
     expect(await a.page.locator('#login-view').isVisible()).toBe(true);
@@ -203,6 +205,66 @@ describe('devices page (chromium)', () => {
     expect(await page.locator('#devices li.current .badge.bound').textContent()).toBe('key-bound');
     await page.getByRole('button', { name: 'Log out this device' }).click();
     await page.locator('#login-view').waitFor({ state: 'visible' });
+  });
+
+  it('step-up: "Log out other devices" and "Change password" ask for the password when the login is too old, then go through', async () => {
+    const stepped = await startDemo({ store: 'memory', stepUpMaxAgeSeconds: 1 });
+    const devices: Device[] = [];
+    try {
+      expect((await call(stepped.baseUrl, 'POST', '/register', { json: USER })).status).toBe(201);
+      const [a, b] = await Promise.all([device({}, stepped.baseUrl), device({ userAgent: IPHONE_UA }, stepped.baseUrl)]);
+      devices.push(a, b);
+      await logIn(a.page, 'A');
+      await logIn(b.page, 'B');
+      await b.page.getByRole('button', { name: 'Refresh' }).click();
+      await expect.poll(() => rows(b.page).count()).toBe(2);
+      await b.page.waitForTimeout(1100); // B's login is now older than the 1-second window
+
+      // "Log out other devices": the server answers insufficient_user_authentication, the page asks for the password.
+      await b.page.getByRole('button', { name: 'Log out other devices' }).click();
+      await b.page.locator('#reauth-view').waitFor({ state: 'visible' });
+      expect(await b.page.locator('#message').textContent()).toBe('Please confirm your password to continue.');
+      expect(await rows(b.page).count()).toBe(2);
+      await b.page.getByLabel('Current password').fill('not the password');
+      await b.page.getByRole('button', { name: 'Confirm' }).click();
+      await expect.poll(() => b.page.locator('#message').textContent()).toBe('wrong password');
+      expect(await b.page.locator('#reauth-view').isVisible()).toBe(true);
+      await b.page.getByLabel('Current password').fill(USER.password);
+      await b.page.getByRole('button', { name: 'Confirm' }).click();
+      await expect.poll(() => b.page.locator('#message').textContent()).toBe('Logged out every other device.');
+      expect(await b.page.locator('#reauth-view').isVisible()).toBe(false);
+      expect(await rows(b.page).count()).toBe(1);
+      await a.page.getByRole('button', { name: 'Refresh' }).click();
+      await a.page.locator('#login-view').waitFor({ state: 'visible' });
+
+      // "Change password" once the window has passed again: asked, confirmed, A logged out again.
+      await logIn(a.page, 'A again');
+      await b.page.waitForTimeout(1100);
+      await b.page.getByLabel('New password').fill('a brand new password');
+      await b.page.getByRole('button', { name: 'Change password' }).click();
+      await b.page.locator('#reauth-view').waitFor({ state: 'visible' });
+      await b.page.getByLabel('Current password').fill(USER.password);
+      await b.page.getByRole('button', { name: 'Confirm' }).click();
+      await expect.poll(() => b.page.locator('#message').textContent()).toBe('Password changed. Logged out 1 other device.');
+      expect(await rows(b.page).count()).toBe(1);
+      await a.page.getByRole('button', { name: 'Refresh' }).click();
+      await a.page.locator('#login-view').waitFor({ state: 'visible' });
+      await logIn(a.page, 'A third time', 'a brand new password');
+      await expect.poll(() => rows(a.page).count()).toBe(2);
+
+      // Cancel leaves everything as it was.
+      await a.page.waitForTimeout(1100);
+      await a.page.getByRole('button', { name: 'Log out other devices' }).click();
+      await a.page.locator('#reauth-view').waitFor({ state: 'visible' });
+      await a.page.getByRole('button', { name: 'Cancel' }).click();
+      await expect.poll(() => a.page.locator('#message').textContent()).toBe('Cancelled: nothing was changed.');
+      expect(await a.page.locator('#devices-view').isVisible()).toBe(true);
+      expect(await rows(a.page).count()).toBe(2);
+      expect([...a.problems, ...b.problems]).toEqual([]);
+    } finally {
+      await Promise.all(devices.map((d) => d.context.close()));
+      await stepped.stop();
+    }
   });
 
   it('labels user agents and relative times', async () => {

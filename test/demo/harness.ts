@@ -31,9 +31,11 @@ export interface DemoOptions {
   redisUrl?: string;
   /** Default `express`. */
   framework?: DemoFramework;
+  /** The demo's step-up window in seconds (default: the demo's 300). */
+  stepUpMaxAgeSeconds?: number;
 }
 
-export async function startDemo({ store, tokenOptions = {}, redisUrl, framework = 'express' }: DemoOptions): Promise<RunningDemo> {
+export async function startDemo({ store, tokenOptions = {}, redisUrl, framework = 'express', stepUpMaxAgeSeconds }: DemoOptions): Promise<RunningDemo> {
   const prefix = uniquePrefix('demo');
   const url = redisUrl ?? process.env.REDIS_URL;
   if (store === 'redis' && !url) throw new Error('REDIS_URL is not set (test/global-setup.ts sets it)');
@@ -45,7 +47,7 @@ export async function startDemo({ store, tokenOptions = {}, redisUrl, framework 
   const db = new UserDb(':memory:');
   const errors: unknown[][] = [];
   const { createDemoServer } = (await import(`../../demo/frameworks/${framework}.ts`)) as { createDemoServer: DemoFactory };
-  const server = await createDemoServer({ tokens, db, logger: { error: (...args: unknown[]) => errors.push(args) } });
+  const server = await createDemoServer({ tokens, db, stepUpMaxAgeSeconds, logger: { error: (...args: unknown[]) => errors.push(args) } });
   const port = await server.listen(0, '127.0.0.1');
   return {
     baseUrl: `http://127.0.0.1:${port}`,

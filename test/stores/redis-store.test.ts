@@ -186,6 +186,44 @@ describe('Redis store: nothing stale piles up', () => {
   });
 });
 
+describe('Redis store: step-up fields (RFC 9470)', () => {
+  it('a record without `au` (as 0.1 wrote them) counts as authenticated at creation; reauthenticate writes `au` and `acr` into the record only, keeping its TTL and the index', async () => {
+    const { m, store } = setup({ ttlSeconds: 3600 });
+    const c = await m.create('su');
+    const tag = m.userTag('su');
+    const key = store.keys.tokenKey(c.tokenId, tag);
+    const before = JSON.parse((await redis.get(key))!) as Record<string, unknown>;
+    expect(before.au).toBeUndefined(); // create writes no `au`: the 0.1 shape
+    expect(before.acr).toBeUndefined();
+    const v = await m.verify(c.token);
+    expect(v.valid && v.record.authenticatedAtMs).toBe(c.record.createdAtMs);
+    const [ttlBefore, scoreBefore] = [await redis.pttl(key), await redis.zscore(store.keys.userKey('su', tag), c.tokenId)];
+    const r = await m.reauthenticate('su', c.tokenId, { acr: 'mfa' });
+    const after = JSON.parse((await redis.get(key))!) as Record<string, unknown>;
+    expect(after.au).toBe(r!.authenticatedAtMs);
+    expect(after.acr).toBe('mfa');
+    expect({ ...after, au: undefined, acr: undefined }).toEqual({ ...before, au: undefined, acr: undefined });
+    const ttlAfter = await redis.pttl(key);
+    expect(ttlAfter).toBeGreaterThan(0);
+    expect(Math.abs(ttlAfter - ttlBefore)).toBeLessThan(1000); // the expiry did not move
+    expect(await redis.zscore(store.keys.userKey('su', tag), c.tokenId)).toBe(scoreBefore);
+    await m.reauthenticate('su', c.tokenId);
+    expect((JSON.parse((await redis.get(key))!) as Record<string, unknown>).acr).toBeUndefined(); // cleared, not "null"
+  });
+
+  it('verify reports the Redis clock (TIME) as verifiedAtMs', async () => {
+    const { m } = setup();
+    const c = await m.create('clock');
+    const [sec, usec] = await redis.time();
+    const v = await m.verify(c.token);
+    expect(v.valid).toBe(true);
+    if (!v.valid) return;
+    const redisNowMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    expect(v.verifiedAtMs).toBeGreaterThanOrEqual(redisNowMs);
+    expect(v.verifiedAtMs - redisNowMs).toBeLessThan(5000);
+  });
+});
+
 describe('IoredisStore options', () => {
   it('refuses a client with its own ioredis keyPrefix, and a key prefix with braces', () => {
     const prefixed = new Redis(REDIS_URL, { keyPrefix: 'app:', lazyConnect: true });

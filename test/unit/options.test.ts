@@ -153,7 +153,7 @@ describe('verifyCache option', () => {
 
   it('a store without watchRevocations is refused by name', () => {
     const { store } = recordingStore();
-    const bare: Store = { create: store.create.bind(store), verify: store.verify.bind(store), revokeToken: store.revokeToken.bind(store), revokeById: store.revokeById.bind(store), revokeAll: store.revokeAll.bind(store), list: store.list.bind(store), lookup: store.lookup.bind(store) };
+    const bare: Store = { create: store.create.bind(store), verify: store.verify.bind(store), revokeToken: store.revokeToken.bind(store), revokeById: store.revokeById.bind(store), revokeAll: store.revokeAll.bind(store), list: store.list.bind(store), lookup: store.lookup.bind(store), reauthenticate: store.reauthenticate.bind(store) };
     expect(make({ store: bare, verifyCache: {} })).toThrow(/verifyCache needs a store .*watchRevocations/);
   });
 

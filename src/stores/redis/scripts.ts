@@ -8,7 +8,8 @@ import { LUA_USER_KEY } from './keys.js';
  *
  * A token record is one STRING holding a JSON object (Redis's built-in cjson reads and writes it):
  * u user id, k key id, d digest (base64url HMAC), c created ms, l last used ms, e expires ms (absent =
- * immortal), a absolute expiry ms, t per-token TTL ms, j DPoP key thumbprint (absent = bearer token), n device name, ua user agent, ip, s scopes and
+ * immortal), a absolute expiry ms, t per-token TTL ms, j DPoP key thumbprint (absent = bearer token), au
+ * authenticated ms (step-up; absent = c), acr authentication level (absent = none), n device name, ua user agent, ip, s scopes and
  * m metadata (both as JSON text inside a string, so cjson never rewrites the app's JSON: it would turn
  * `[]` into `{}`). One string instead of a HASH: a HASH with any value over 64 bytes (most User-Agents)
  * leaves the compact listpack encoding and costs about three times the memory.
@@ -351,7 +352,7 @@ function luaInt(name: string, n: number): string {
  * sends only what changes per token; the script is loaded by its SHA like the others).
  * KEYS: token record, failure counter (and, with `dpop`, the proof's jti key). ARGV: token id (with
  * `dpop`: then the proof key's thumbprint and the replay window ms), then key id/digest pairs.
- * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record JSON}; {3} throttled; {4}-{7} the
+ * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record JSON, now ms (Redis TIME)}; {3} throttled; {4}-{7} the
  * DPoP refusals of {@link dpopVerifyLua}. The record
  * JSON is the stored one (with k and d, which the client ignores) unless the call wrote it.
  *
@@ -410,7 +411,7 @@ ${failed}  return { 1 }
 end
 local now = now_ms()
 if r.e and r.e <= now then return { 0 } end
-${dpopVerifyLua(c.dpop === true)}if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, raw } end
+${dpopVerifyLua(c.dpop === true)}if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, raw, now } end
 `;
   const writeBody = `
 -- A write is due. When Redis refuses writes (out of memory, a read-only replica) the token still
@@ -419,9 +420,9 @@ local tprefix = string.sub(key, 1, #key - #id)
 local old_e = r.e
 r.l = now
 ${c.mode === 'off' ? '' : 'r.e = renewed_expiry(r.e, r.t or cfg, overwrite, r.a, now)\n'}local json = cjson.encode(r)
-if not try_save(key, json, r.e) then return { 2, 0, raw } end
+if not try_save(key, json, r.e) then return { 2, 0, raw, now } end
 local renewed = 0
-${renew}return { 2, renewed, json }
+${renew}return { 2, renewed, json, now }
 `;
   // The helpers of the write path are defined after the read path's returns: a verify with nothing to
   // write never creates them.
@@ -582,5 +583,26 @@ local before = #redis.call('ZRANGE', idx, 0, -1)
 local live = prune(idx, tprefix, now_ms())
 fix_index_ttl(idx)
 return before - #live
+`,
+);
+
+/**
+ * reauthenticate (step-up, RFC 9470): sets the record's `au` to now (Redis TIME) and its `acr`, when the
+ * record exists, belongs to the user and has not expired; touches nothing else (the key keeps its
+ * expiry, the user index is unchanged). A missing record stays missing: never resurrected.
+ * KEYS: token record. ARGV: user id, acr ('' = none). Reply: '' when nothing changed, else the record JSON (no k, d).
+ */
+export const REAUTHENTICATE = script(
+  'reauthenticate',
+  `
+local key = KEYS[1]
+local r = load(key)
+if r == nil or r.u ~= ARGV[1] then return '' end
+local now = now_ms()
+if r.e and r.e <= now then return '' end
+r.au = now
+if ARGV[2] == '' then r.acr = nil else r.acr = ARGV[2] end
+save(key, r)
+return reply_of(r)
 `,
 );

@@ -8,6 +8,7 @@ import type {
   StoreCreateResult,
   StoreLookupInput,
   StoreLookupResult,
+  StoreReauthenticateInput,
   StoreThrottlePolicy,
   StoreTokenRef,
   StoreVerifyInput,
@@ -18,7 +19,7 @@ import type { TokenDigest } from '../../core/key-ring.js';
 import { rejectUnknownOptions } from '../../core/options.js';
 import { ONLY_PRIMARY, safeError, type RedisDriver } from './driver.js';
 import { RedisKeys } from './keys.js';
-import { CREATE, LIST, LOOKUP, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, verifyScript, type LuaScript } from './scripts.js';
+import { CREATE, LIST, LOOKUP, REAUTHENTICATE, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, verifyScript, type LuaScript } from './scripts.js';
 import { noAdminCapability, pruneIndexes, storeStats, type AdminContext, type PruneOptions, type PruneResult, type StatsOptions, type StoreStats } from './admin.js';
 import { watchRedisRevocations } from './revocations.js';
 
@@ -136,6 +137,7 @@ export class RedisStore implements Store {
     if (input.scopes.length > 0) stored.s = JSON.stringify(input.scopes);
     if (input.metadataJson !== null) stored.m = input.metadataJson;
     if (input.jkt) stored.j = input.jkt;
+    if (input.acr != null) stored.acr = input.acr;
     const reply = (await this.run(
       CREATE,
       [this.keys.userKey(input.userId, tag), this.keys.tokenKey(input.tokenId, tag)],
@@ -174,7 +176,7 @@ export class RedisStore implements Store {
     if (status === 1) return { status: 'mismatch' };
     if (status === 3) return { status: 'throttled' };
     if (status >= 4) return { status: DPOP_STATUSES[status - 4]! };
-    return { status: 'valid', renewed: Number(r[1]) === 1, record: parseRecord(tokenId, r[2]) };
+    return { status: 'valid', renewed: Number(r[1]) === 1, record: parseRecord(tokenId, r[2]), nowMs: r[3] == null ? undefined : Number(r[3]) };
   }
 
   /**
@@ -233,6 +235,12 @@ export class RedisStore implements Store {
   async revokeAll(userId: string, userTag: string, exceptTokenId?: string): Promise<string[]> {
     const reply = (await this.run(REVOKE_ALL, [this.keys.userKey(userId, userTag)], [this.keys.tokenKeyPrefix(userTag), exceptTokenId ?? ''])) as unknown[];
     return reply.map(String);
+  }
+
+  /** Step-up: one script over the token's own record (see `REAUTHENTICATE` in scripts.ts). */
+  async reauthenticate(input: StoreReauthenticateInput): Promise<TokenRecord | null> {
+    const reply = await this.run(REAUTHENTICATE, [this.keys.tokenKey(input.tokenId, input.userTag)], [input.userId, input.acr ?? '']);
+    return reply === '' || reply === null ? null : parseRecord(input.tokenId, reply);
   }
 
   async list(userId: string, userTag: string, keyIds: readonly string[]): Promise<TokenRecord[]> {
@@ -704,6 +712,10 @@ interface StoredJson {
   s?: string;
   m?: string;
   j?: string;
+  /** Authenticated at, epoch ms (step-up); absent = `c` (records of 0.1). */
+  au?: number;
+  /** Authentication level (RFC 9470 acr); absent = none. */
+  acr?: string;
 }
 
 /** Turns a script's record JSON into a {@link TokenRecord}. */
@@ -730,5 +742,7 @@ function parseRecord(tokenId: string, json: unknown): TokenRecord {
     scopes: r.s === undefined ? [] : (JSON.parse(r.s) as string[]),
     metadata: r.m === undefined ? null : (JSON.parse(r.m) as Record<string, unknown>),
     jkt: r.j ?? null,
+    authenticatedAtMs: r.au === undefined ? createdAtMs : Number(r.au),
+    acr: r.acr ?? null,
   };
 }

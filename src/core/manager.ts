@@ -90,7 +90,7 @@ export interface TokenManagerOptions {
   maxTokensPerUser?: number | null;
   /**
    * When a user at `maxTokensPerUser` logs in again: `'evict-lru'` (default) revokes the least recently
-   * used token (ranked by last use; see the README, "Device limit", for how a use within
+   * used token (ranked by last use; see docs/options.md, "Device limit", for how a use within
    * `touchIntervalSeconds` counts), `'reject'` throws `TokenLimitError`.
    */
   limitPolicy?: LimitPolicy;

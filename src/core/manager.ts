@@ -162,8 +162,18 @@ export interface CreatedToken {
 
 /** Result of {@link TokenManager.verify}: invalid is a value, not an exception. */
 export type VerifyResult =
-  | { valid: true; userId: string; record: TokenRecord; renewed: boolean }
   | {
+      /** The token is live and its secret matches. */
+      valid: true;
+      /** The user the token belongs to (as stored: a string). */
+      userId: string;
+      /** The token's record (device, times, scopes), after any renewal. */
+      record: TokenRecord;
+      /** True when this verify renewed the token's expiry (and wrote its last-used time). */
+      renewed: boolean;
+    }
+  | {
+      /** The token is not accepted; `reason` says how far it got. */
       valid: false;
       /**
        * `'malformed'`: not a token of this format (no store access happened). `'invalid'`: unknown,
@@ -174,14 +184,62 @@ export type VerifyResult =
 
 /** Events of {@link TokenManager}, with their payloads. None ever carries a token string. */
 export interface TokenEvents {
-  created: [event: { record: TokenRecord; first: boolean; evictedTokenIds: string[] }];
-  verified: [event: { record: TokenRecord; renewed: boolean }];
-  revoked: [event: { userId: string; tokenIds: string[]; reason: RevokeReason }];
-  authFailed: [event: { reason: AuthFailureReason; tokenId: string | null }];
+  /** A token was created (a login). */
+  created: [
+    event: {
+      /** The new token's record (never the token string). */
+      record: TokenRecord;
+      /** True when the user had no live token before. */
+      first: boolean;
+      /** Tokens revoked to stay within `maxTokensPerUser` (`limitPolicy: 'evict-lru'`). */
+      evictedTokenIds: string[];
+    },
+  ];
+  /** A token was verified and accepted. */
+  verified: [
+    event: {
+      /** The token's record, after any renewal. */
+      record: TokenRecord;
+      /** True when this verify renewed the token. */
+      renewed: boolean;
+    },
+  ];
+  /** Tokens were revoked (a logout, "log out everywhere", an eviction or an admin action). */
+  revoked: [
+    event: {
+      /** The user whose tokens were revoked. */
+      userId: string;
+      /** The public ids of the revoked tokens (never the tokens). */
+      tokenIds: string[];
+      /** Why: `'logout'`, `'logout-all'`, `'logout-others'`, `'evicted'` or `'admin'`. */
+      reason: RevokeReason;
+    },
+  ];
+  /** A request or a verify was refused (not emitted for store outages: see `storeUnavailable`). */
+  authFailed: [
+    event: {
+      /** Why it was refused. */
+      reason: AuthFailureReason;
+      /** The public id of the token when it was well-formed, else null. */
+      tokenId: string | null;
+    },
+  ];
   /** The store failed after working (or at its first call): once per outage, not once per failed call. */
-  storeUnavailable: [event: { operation: string; error: Error }];
+  storeUnavailable: [
+    event: {
+      /** The TokenManager method that failed, e.g. `'verify'`. */
+      operation: string;
+      /** The store's error (a `StoreUnavailableError`; never holds a token). */
+      error: Error;
+    },
+  ];
   /** The first success after `storeUnavailable`. */
-  storeRecovered: [event: { operation: string }];
+  storeRecovered: [
+    event: {
+      /** The TokenManager method that succeeded. */
+      operation: string;
+    },
+  ];
 }
 
 /**
@@ -335,7 +393,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   /**
    * Revokes the token `tokenId` of `userId` (log out another device, or an admin acting on a user).
    * A token id of another user, or a string that is not a token id, is left alone (returns false).
-   * @param reason carried by the `revoked` event; default `'admin'`.
+   * @param options.reason carried by the `revoked` event; default `'admin'`.
    * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id or reason; a whole token
    *   given where its id is expected (use `revoke(token)`).
    * @throws {StoreUnavailableError}

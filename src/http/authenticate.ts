@@ -62,9 +62,24 @@ export interface AuthOptions<User = RegisteredUser> {
  * through `errorBody`); `reason` says why.
  */
 export type AuthOutcome<User = RegisteredUser> =
-  | { kind: 'authenticated'; auth: TokenAuth<User> }
-  | { kind: 'anonymous' }
-  | { kind: 'refused'; response: HttpErrorResponse; reason: AuthErrorReason };
+  | {
+      /** A valid token (and a user, when `loadUser` is set). */
+      kind: 'authenticated';
+      /** Who and which token: what the adapter puts on the request. */
+      auth: TokenAuth<User>;
+    }
+  | {
+      /** No `Authorization` header, with `optional: true`. */
+      kind: 'anonymous';
+    }
+  | {
+      /** Refused: send `response`. */
+      kind: 'refused';
+      /** The answer to send as it is (401, 403 or 503). */
+      response: HttpErrorResponse;
+      /** Why, as in the body's `reason`. */
+      reason: AuthErrorReason;
+    };
 
 /**
  * Checks adapter options once, when the middleware is made, so a mistake fails at start-up instead of

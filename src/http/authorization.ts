@@ -12,9 +12,22 @@ export const AUTH_SCHEMES = ['bearer', 'token'] as const;
 
 /** Outcome of {@link parseAuthorization}. `token` is only a candidate: its format is checked later, still without I/O. */
 export type AuthorizationParse =
-  | { kind: 'missing' }
-  | { kind: 'malformed'; description: string }
-  | { kind: 'token'; token: string };
+  | {
+      /** No `Authorization` header. */
+      kind: 'missing';
+    }
+  | {
+      /** A header that is not `Bearer <token>` or `Token <token>`. */
+      kind: 'malformed';
+      /** What is wrong with it, for the `error_description` (never the header's value). */
+      description: string;
+    }
+  | {
+      /** A credential in an accepted scheme. */
+      kind: 'token';
+      /** The candidate token (not yet format-checked). */
+      token: string;
+    };
 
 const SHAPE_RE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S+)$/;
 

@@ -25,17 +25,23 @@ export interface DocProgram {
 }
 
 /**
- * Writes the first ```ts block of docs/frameworks/`name`.md to a file and returns how to check and run
- * it. `ready` is a piece of the line the program prints once it listens. `tsconfigFile` also writes a
- * tsconfig naming the program (tsx applies a tsconfig only to the files it includes, and wildcards skip
- * dot files), for programs that need the root options at run time (NestJS: experimentalDecorators).
+ * Writes the first ```ts block of docs/frameworks/`name`.md (or of `options.markdown`, a path from the
+ * repository's root) to a file and returns how to check and run it. `ready` is a piece of the line the
+ * program prints once it listens. `tsconfigFile` also writes a tsconfig naming the program (tsx applies
+ * a tsconfig only to the files it includes, and wildcards skip dot files), for programs that need the
+ * root options at run time (NestJS: experimentalDecorators). `transform` changes the program's text
+ * before it is written (e.g. a fixed key prefix for a unique one).
  */
-export function docProgram(name: string, ready: string, options: { tsconfigFile?: boolean } = {}): DocProgram {
-  const markdown = readFileSync(`${ROOT}docs/frameworks/${name}.md`, 'utf8');
+export function docProgram(
+  name: string,
+  ready: string,
+  options: { tsconfigFile?: boolean; markdown?: string; transform?: (program: string) => string } = {},
+): DocProgram {
+  const markdown = readFileSync(`${ROOT}${options.markdown ?? `docs/frameworks/${name}.md`}`, 'utf8');
   const program = /```ts\n([\s\S]*?)\n```/.exec(markdown)![1]!;
   const base = `.${name}-doc-${process.pid}`;
   const file = `${ROOT}test/docs/${base}.ts`;
-  writeFileSync(file, program + '\n');
+  writeFileSync(file, (options.transform ?? ((p: string) => p))(program) + '\n');
   const tsconfig = options.tsconfigFile ? `${ROOT}test/docs/${base}.tsconfig.json` : undefined;
   if (tsconfig) writeFileSync(tsconfig, JSON.stringify({ extends: '../../tsconfig.json', files: [`${base}.ts`], include: [] }));
   afterAll(() => {

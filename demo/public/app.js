@@ -48,7 +48,7 @@ async function api(method, path, body) {
   try {
     res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch {
-    throw new ApiError(0, 'The server cannot be reached.');
+    throw new ApiError(0, 'the server cannot be reached (network error): check your connection and try again');
   }
   const data = res.status === 204 ? null : await res.json().catch(() => null);
   if (!res.ok) throw new ApiError(res.status, data?.message ?? `The server answered ${res.status}.`, data?.error);
@@ -120,24 +120,45 @@ async function withStepUp(action) {
   }
 }
 
-/** Every failed call ends here: a 401 means this tab's token is no longer valid (but for a step-up answer). */
-function fail(error) {
+/**
+ * Every failed call ends here: a 401 means this tab's token is no longer valid (but for a step-up
+ * answer); anything else is shown as "<what failed>: <why>", why being the server's own message or the
+ * network failure.
+ */
+function fail(error, what = 'That did not work') {
   if (error instanceof ApiError && error.status === 401 && error.code !== STEP_UP && sessionStorage.getItem(TOKEN_KEY)) {
     showLogin('You have been logged out on this device (the token was revoked or expired). Please log in again.', 'error');
   } else {
-    showMessage(error instanceof ApiError ? error.message : 'Something went wrong.', 'error');
+    showMessage(`${what}: ${error instanceof ApiError ? error.message : 'something went wrong'}`, 'error');
   }
 }
 
-/** Runs an action with its button disabled; failures go to fail(). */
-async function busy(button, action) {
-  button.disabled = true;
+/** The controls a running action disables (every button and the login form's fields). */
+const controls = () => document.querySelectorAll('main button, #login-form input');
+
+/**
+ * Runs a slow action: the page is busy (aria-busy), every control is disabled, the clicked button says
+ * what is happening ("Logging in…") and so does the status line, until the action ends. Failures go to
+ * fail() with `failure` as what failed.
+ */
+async function busy(button, action, { progress = 'Working…', failure } = {}) {
+  const disabled = [...controls()].filter((c) => !c.disabled);
+  const label = button.textContent;
+  for (const c of disabled) c.disabled = true;
+  document.querySelector('main').setAttribute('aria-busy', 'true');
+  button.setAttribute('aria-busy', 'true');
+  button.textContent = progress;
+  showMessage(progress, 'progress');
   try {
     await action();
+    if (message.className === 'progress') showMessage('');
   } catch (error) {
-    fail(error);
+    fail(error, failure);
   } finally {
-    button.disabled = false;
+    for (const c of disabled) c.disabled = false;
+    document.querySelector('main').removeAttribute('aria-busy');
+    button.removeAttribute('aria-busy');
+    button.textContent = label;
   }
 }
 
@@ -180,10 +201,14 @@ function deviceRow(device) {
   button.textContent = 'Log out';
   button.setAttribute('aria-label', device.current ? 'Log out this device' : `Log out ${label}`);
   button.addEventListener('click', () =>
-    busy(button, device.current ? logOutHere : async () => {
-      await api('DELETE', `/devices/${encodeURIComponent(device.tokenId)}`);
-      await refresh(`Logged out ${label}.`);
-    }),
+    busy(
+      button,
+      device.current ? logOutHere : async () => {
+        await api('DELETE', `/devices/${encodeURIComponent(device.tokenId)}`);
+        await refresh(`Logged out ${label}.`);
+      },
+      { progress: 'Logging out…', failure: `Could not log out ${label}` },
+    ),
   );
   li.append(info, button);
   return li;
@@ -222,16 +247,16 @@ loginForm.addEventListener('submit', (event) => {
     sessionStorage.setItem(TOKEN_TYPE_KEY, tokenType === 'DPoP' ? 'DPoP' : 'Bearer');
     loginForm.elements.namedItem('password').value = '';
     await refresh();
-  });
+  }, { progress: 'Logging in…', failure: 'Could not log in' });
 });
 
-$('refresh').addEventListener('click', (event) => busy(event.currentTarget, () => refresh()));
+$('refresh').addEventListener('click', (event) => busy(event.currentTarget, () => refresh(), { progress: 'Refreshing…', failure: 'Could not refresh the list' }));
 
 logoutOthers.addEventListener('click', () =>
   busy(logoutOthers, async () => {
     await withStepUp(() => api('POST', '/logout-others'));
     await refresh('Logged out every other device.');
-  }),
+  }, { progress: 'Logging out other devices…', failure: 'Could not log out the other devices' }),
 );
 
 passwordForm.addEventListener('submit', (event) => {
@@ -249,5 +274,5 @@ setInterval(() => {
   for (const time of list.querySelectorAll('time')) time.textContent = relativeTime(Number(time.dataset.ms));
 }, 30_000);
 
-if (sessionStorage.getItem(TOKEN_KEY)) refresh().catch(fail);
+if (sessionStorage.getItem(TOKEN_KEY)) refresh().catch((error) => fail(error, 'Could not load your devices'));
 else showLogin('');

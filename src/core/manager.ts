@@ -93,7 +93,7 @@ export interface TokenManagerOptions {
   maxTokensPerUser?: number | null;
   /**
    * When a user at `maxTokensPerUser` logs in again: `'evict-lru'` (default) revokes the least recently
-   * used token (ranked by last use; see the README, "Device limit", for how a use within
+   * used token (ranked by last use; see docs/options.md, "Device limit", for how a use within
    * `touchIntervalSeconds` counts), `'reject'` throws `TokenLimitError`.
    */
   limitPolicy?: LimitPolicy;
@@ -217,14 +217,19 @@ export interface CreatedToken {
 /** Result of {@link TokenManager.verify}: invalid is a value, not an exception. */
 export type VerifyResult =
   | {
+      /** The token is live and its secret matches. */
       valid: true;
+      /** The user the token belongs to (as stored: a string). */
       userId: string;
+      /** The token's record (device, times, scopes), after any renewal. */
       record: TokenRecord;
+      /** True when this verify renewed the token's expiry (and wrote its last-used time). */
       renewed: boolean;
       /** The store's clock at this verification, epoch milliseconds (`Date.now()` when the store gives none): step-up ages are measured with it. */
       verifiedAtMs: number;
     }
   | {
+      /** The token is not accepted; `reason` says how far it got. */
       valid: false;
       /**
        * `'malformed'`: not a token of this format (no store access happened). `'invalid'`: unknown,
@@ -246,16 +251,64 @@ export type DpopRefusal = 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'd
 
 /** Events of {@link TokenManager}, with their payloads. None ever carries a token string. */
 export interface TokenEvents {
-  created: [event: { record: TokenRecord; first: boolean; evictedTokenIds: string[] }];
-  verified: [event: { record: TokenRecord; renewed: boolean }];
-  revoked: [event: { userId: string; tokenIds: string[]; reason: RevokeReason }];
-  authFailed: [event: { reason: AuthFailureReason; tokenId: string | null }];
+  /** A token was created (a login). */
+  created: [
+    event: {
+      /** The new token's record (never the token string). */
+      record: TokenRecord;
+      /** True when the user had no live token before. */
+      first: boolean;
+      /** Tokens revoked to stay within `maxTokensPerUser` (`limitPolicy: 'evict-lru'`). */
+      evictedTokenIds: string[];
+    },
+  ];
+  /** A token was verified and accepted. */
+  verified: [
+    event: {
+      /** The token's record, after any renewal. */
+      record: TokenRecord;
+      /** True when this verify renewed the token. */
+      renewed: boolean;
+    },
+  ];
+  /** Tokens were revoked (a logout, "log out everywhere", an eviction or an admin action). */
+  revoked: [
+    event: {
+      /** The user whose tokens were revoked. */
+      userId: string;
+      /** The public ids of the revoked tokens (never the tokens). */
+      tokenIds: string[];
+      /** Why: `'logout'`, `'logout-all'`, `'logout-others'`, `'evicted'` or `'admin'`. */
+      reason: RevokeReason;
+    },
+  ];
+  /** A request or a verify was refused (not emitted for store outages: see `storeUnavailable`). */
+  authFailed: [
+    event: {
+      /** Why it was refused. */
+      reason: AuthFailureReason;
+      /** The public id of the token when it was well-formed, else null. */
+      tokenId: string | null;
+    },
+  ];
   /** The store failed after working (or at its first call): once per outage, not once per failed call. */
   /** `reauthenticate` renewed a token's authentication time (step-up, RFC 9470). */
   reauthenticated: [event: { record: TokenRecord }];
-  storeUnavailable: [event: { operation: string; error: Error }];
+  storeUnavailable: [
+    event: {
+      /** The TokenManager method that failed, e.g. `'verify'`. */
+      operation: string;
+      /** The store's error (a `StoreUnavailableError`; never holds a token). */
+      error: Error;
+    },
+  ];
   /** The first success after `storeUnavailable`. */
-  storeRecovered: [event: { operation: string }];
+  storeRecovered: [
+    event: {
+      /** The TokenManager method that succeeded. */
+      operation: string;
+    },
+  ];
 }
 
 /**
@@ -495,7 +548,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   /**
    * Revokes the token `tokenId` of `userId` (log out another device, or an admin acting on a user).
    * A token id of another user, or a string that is not a token id, is left alone (returns false).
-   * @param reason carried by the `revoked` event; default `'admin'`.
+   * @param options.reason carried by the `revoked` event; default `'admin'`.
    * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id or reason; a whole token
    *   given where its id is expected (use `revoke(token)`).
    * @throws {StoreUnavailableError}

@@ -22,4 +22,9 @@
 export interface Register {}
 
 /** The user type declared in {@link Register} (`Register['user']`), or `unknown` when none is declared. */
-export type RegisteredUser = Register extends { user: infer U } ? U : unknown;
+export type RegisteredUser = Register extends {
+  /** The app's user type, as declared in {@link Register}. */
+  user: infer U;
+}
+  ? U
+  : unknown;

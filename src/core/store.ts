@@ -96,7 +96,9 @@ export interface RevocationWatch {
 
 /** A token located by id with the digests to check it: one per key of the ring. */
 export interface StoreTokenRef {
+  /** The token's public id (24 characters, starting with the user tag). */
   tokenId: string;
+  /** The user tag (8 hex digits) carried by the token: the hash slot of the user's keys. */
   userTag: string;
   /** HMAC digests of the token under every key of the ring; the store uses the one whose key id it stored. */
   digests: readonly TokenDigest[];
@@ -122,14 +124,21 @@ export interface StoreLookupResult {
 
 /** Input of {@link Store.create}. */
 export interface StoreCreateInput {
+  /** The user's id, normalised to a string by the core. */
   userId: string;
+  /** The user's tag (8 hex digits): all of the user's keys share its hash slot. */
   userTag: string;
+  /** The new token's public id (random, starting with the user tag). */
   tokenId: string;
   /** Digest under the current key (the only thing stored about the secret). */
   digest: TokenDigest;
+  /** Device name, already cut to 200 characters; null when none. */
   deviceName: string | null;
+  /** User-Agent, already cut to 512 characters; null when none. */
   userAgent: string | null;
+  /** Client IP, already cut to 64 characters; null when none. */
   ip: string | null;
+  /** Scopes granted to the token (checked RFC 6749 scope-tokens). */
   scopes: readonly string[];
   /** JSON text of the metadata object, or null (already size-checked by the core). */
   metadataJson: string | null;
@@ -145,6 +154,7 @@ export interface StoreCreateInput {
   keyIds: readonly string[];
   /** Most live tokens the user may hold after this create; null = no limit. */
   maxTokens: number | null;
+  /** At `maxTokens`: evict the least recently used token, or refuse (`status: 'limit'`). */
   limitPolicy: LimitPolicy;
   /** DPoP binding: the device key's JWK thumbprint (RFC 7638, base64url SHA-256), stored in the record; absent or null = a bearer token. */
   jkt?: string | null;
@@ -152,11 +162,26 @@ export interface StoreCreateInput {
 
 /** Result of {@link Store.create}. */
 export type StoreCreateResult =
-  | { status: 'created'; record: TokenRecord; first: boolean; evictedTokenIds: string[] }
-  | { status: 'limit'; limit: number };
+  | {
+      /** The token was stored. */
+      status: 'created';
+      /** The stored record. */
+      record: TokenRecord;
+      /** True when the user had no live token before. */
+      first: boolean;
+      /** Tokens revoked to make room (`'evict-lru'`). */
+      evictedTokenIds: string[];
+    }
+  | {
+      /** Refused: the user is at the limit (`limitPolicy: 'reject'`). */
+      status: 'limit';
+      /** The limit (live tokens per user). */
+      limit: number;
+    };
 
 /** The renewal policy, passed on every verify (so a configuration change applies to old tokens too). */
 export interface StoreRenewalPolicy {
+  /** `'token'`, `'user'` (all of the user's tokens) or `'off'`. */
   mode: RenewMode;
   /** The configured idle TTL in milliseconds, or null for immortal (the plugin's cache TIMEOUT). */
   ttlMs: number | null;
@@ -172,12 +197,15 @@ export interface StoreRenewalPolicy {
  * refused, the right secret included, until the window ends.
  */
 export interface StoreThrottlePolicy {
+  /** Failed verifications tolerated per token id within the window. */
   maxFailures: number;
+  /** The window, in milliseconds from the first failure. */
   windowMs: number;
 }
 
 /** Input of {@link Store.verify}. */
 export interface StoreVerifyInput extends StoreTokenRef {
+  /** How to renew the token when it verifies. */
   renewal: StoreRenewalPolicy;
   /**
    * The request's DPoP proof (RFC 9449), already checked by the caller (signature, `htm`, `htu`, `iat`,
@@ -213,16 +241,31 @@ export interface StoreDpopCheck {
  */
 export type StoreVerifyResult =
   | {
+      /** The digest matched a live token. */
       status: 'valid';
+      /** The token's record, after any renewal. */
       record: TokenRecord;
+      /** True when this call renewed the token. */
       renewed: boolean;
       /** The store's clock at this verification, epoch milliseconds (step-up ages are measured with it); absent: the manager uses `Date.now()`. */
       nowMs?: number;
     }
-  | { status: 'not_found' }
-  | { status: 'mismatch' }
-  | { status: 'throttled' }
-  | { status: 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound' };
+  | {
+      /** No live token with that id (unknown, expired or revoked). */
+      status: 'not_found';
+    }
+  | {
+      /** A token with that id exists, the digest differs; the failure was counted. */
+      status: 'mismatch';
+    }
+  | {
+      /** Too many recent failures for this id; nothing was checked. */
+      status: 'throttled';
+    }
+  | {
+      /** Refused by the DPoP check (see {@link StoreDpopCheck}); the secret was right. */
+      status: 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound';
+    };
 
 /** Input of {@link Store.reauthenticate}. */
 export interface StoreReauthenticateInput {

@@ -46,12 +46,20 @@ export type { Register, RegisteredUser } from '../core/register.js';
 
 /** The `Env` of routes behind {@link tokenAuth}: `c.get('auth')` is set. */
 export interface AuthEnv<User = RegisteredUser> {
-  Variables: { auth: TokenAuth<User> };
+  /** Hono's context variables. */
+  Variables: {
+    /** The authentication: user id, user (from `loadUser`) and token record. */
+    auth: TokenAuth<User>;
+  };
 }
 
 /** The `Env` of routes behind {@link optionalTokenAuth}: `c.get('auth')` is undefined on an anonymous request. */
 export interface OptionalAuthEnv<User = RegisteredUser> {
-  Variables: { auth: TokenAuth<User> | undefined };
+  /** Hono's context variables. */
+  Variables: {
+    /** The authentication, or undefined on an anonymous request. */
+    auth: TokenAuth<User> | undefined;
+  };
 }
 
 /** One of the library's error answers as a `Response`: its status, every header, and its body as JSON. */

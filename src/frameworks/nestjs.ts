@@ -68,7 +68,9 @@ export const TOKEN_MANAGER = 'redis-multitokens:TokenManager';
 export const TOKEN_AUTH_OPTIONS = 'redis-multitokens:TokenAuthOptions';
 /** Reflector metadata keys of {@link Public}, {@link OptionalAuth} and {@link RequireScopes}. */
 export const IS_PUBLIC_KEY = 'redis-multitokens:public';
+/** Reflector metadata key of {@link OptionalAuth}. */
 export const OPTIONAL_AUTH_KEY = 'redis-multitokens:optional';
+/** Reflector metadata key of {@link RequireScopes}. */
 export const REQUIRED_SCOPES_KEY = 'redis-multitokens:scopes';
 /** Reflector metadata key of {@link RequireStepUp}. */
 export const REQUIRED_STEP_UP_KEY = 'redis-multitokens:step-up';
@@ -92,6 +94,7 @@ export interface TokenAuthModuleOptions<User extends RegisteredUser = Registered
 
 /** Options of {@link TokenAuthModule.forRootAsync}: a factory (with its `inject` and `imports`) for the options. */
 export interface TokenAuthModuleAsyncOptions<User extends RegisteredUser = RegisteredUser> extends Pick<ModuleMetadata, 'imports'> {
+  /** Returns (or resolves to) the {@link TokenAuthModule.forRoot} options, without `global`; gets the `inject` providers, in order. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   useFactory: (...args: any[]) => TokenAuthModuleOptions<User> | Promise<TokenAuthModuleOptions<User>>;
   /** Providers whose instances are passed to `useFactory`, in order. */
@@ -102,11 +105,13 @@ export interface TokenAuthModuleAsyncOptions<User extends RegisteredUser = Regis
 
 /** The request shapes the guard and `deviceFromRequest` read: Express's `Request` and Fastify's `FastifyRequest`. */
 export interface NestHttpRequest {
+  /** The request headers, as Node parsed them. */
   headers: IncomingHttpHeaders;
   /** The client address after the platform's trust-proxy setting (Express `trust proxy`, Fastify `trustProxy`). */
   ip?: string;
   /** Fastify: the Node request. */
   raw?: IncomingMessage;
+  /** Express: the headers as sent, name and value alternating (every `Authorization` header is read from here). */
   rawHeaders?: string[];
   /** Express and Fastify: `http` or `https`, after the platform's trust-proxy setting. */
   protocol?: string;
@@ -398,6 +403,10 @@ export class TokenErrorFilter extends BaseExceptionFilter {
     this.filterOptions = checkErrorHandlerOptions<TokenErrorFilterOptions>('TokenErrorFilter options', filterOptions);
   }
 
+  /**
+   * Answers the library's errors (400, 403, 503 with `Retry-After`) as JSON on either platform; passes
+   * every other exception to Nest's `BaseExceptionFilter`.
+   */
   override catch(exception: unknown, host: ArgumentsHost): void {
     let answer: HttpErrorResponse | null = null;
     if (isRefusal(exception)) answer = exception.refusal; // its body went through errorBody already

@@ -72,9 +72,24 @@ export interface AuthOptions<User = RegisteredUser> {
  * through `errorBody`); `reason` says why.
  */
 export type AuthOutcome<User = RegisteredUser> =
-  | { kind: 'authenticated'; auth: TokenAuth<User> }
-  | { kind: 'anonymous' }
-  | { kind: 'refused'; response: HttpErrorResponse; reason: AuthErrorReason };
+  | {
+      /** A valid token (and a user, when `loadUser` is set). */
+      kind: 'authenticated';
+      /** Who and which token: what the adapter puts on the request. */
+      auth: TokenAuth<User>;
+    }
+  | {
+      /** No `Authorization` header, with `optional: true`. */
+      kind: 'anonymous';
+    }
+  | {
+      /** Refused: send `response`. */
+      kind: 'refused';
+      /** The answer to send as it is (401, 403 or 503). */
+      response: HttpErrorResponse;
+      /** Why, as in the body's `reason`. */
+      reason: AuthErrorReason;
+    };
 
 /**
  * Checks adapter options once, when the middleware is made, so a mistake fails at start-up instead of
@@ -104,7 +119,7 @@ export function checkAuthOptions<User>(manager: unknown, options: AuthOptions<Us
  * unexpected faults) propagate. Emits `authFailed` for missing and malformed headers, unknown users and
  * missing scopes (the manager emits it for bad tokens).
  * @param authorization every `Authorization` header value of the request (see `authorizationOfRawHeaders`).
- * @param req, reader the request and the adapter's {@link DpopReader}, for `Authorization: DPoP` (RFC
+ * @param req - the request; `reader`: the adapter's {@link DpopReader}, for `Authorization: DPoP` (RFC
  *   9449); without them a DPoP request is refused (401 `invalid_dpop_proof`).
  */
 export function authenticate<User = RegisteredUser, R = unknown>(

@@ -40,7 +40,7 @@ export {
   type DpopOptions,
   type DpopProofCheck,
   type DpopReader,
-  type ResolvedDpopOptions,
+  type ResolvedDpopSettings,
 } from './dpop.js';
 export { dpopVerifyRefusal } from './dpop-authenticate.js';
 export { RETRY_AFTER_SECONDS, isRedisMultitokensError, errorKinds } from '../core/errors.js';

@@ -42,8 +42,11 @@ export interface AuthErrorBody {
 
 /** An error answer of the library: status, headers (e.g. `WWW-Authenticate`, `Retry-After`, `Cache-Control`) and its JSON body. */
 export interface AuthErrorResponse {
+  /** HTTP status: 400 (bad argument), 401 (no valid token), 403 (scope or token limit), 503 (store down). */
   status: 400 | 401 | 403 | 503;
+  /** Headers to send: `WWW-Authenticate` (RFC 6750 §3), `Retry-After` (seconds), `Cache-Control: no-store`. */
   headers: Record<string, string>;
+  /** The JSON body: `{ error, reason, message }` and, for some reasons, `scopes` or `limit`. */
   body: AuthErrorBody;
 }
 
@@ -54,8 +57,11 @@ export interface AuthErrorResponse {
  * whatever JSON value it is (an object, an array, a string, a number, a boolean or null).
  */
 export interface HttpErrorResponse {
+  /** HTTP status, as {@link AuthErrorResponse.status}. */
   status: AuthErrorResponse['status'];
+  /** Headers to send, as {@link AuthErrorResponse.headers}. */
   headers: Record<string, string>;
+  /** The body to send as JSON: the library's, or what `errorBody` returned. */
   body: unknown;
 }
 
@@ -163,7 +169,14 @@ export function storeUnavailableResponse(): AuthErrorResponse {
 }
 
 /** The 503 answer as a refused outcome of `authenticate` (kept for adapters written against 0.1). */
-export function unavailable(): { kind: 'refused'; response: AuthErrorResponse; reason: 'store_unavailable' } {
+export function unavailable(): {
+  /** Always `'refused'`. */
+  kind: 'refused';
+  /** The 503 answer with `Retry-After`. */
+  response: AuthErrorResponse;
+  /** Always `'store_unavailable'`. */
+  reason: 'store_unavailable';
+} {
   return { kind: 'refused', response: storeUnavailableResponse(), reason: 'store_unavailable' };
 }
 

@@ -54,7 +54,12 @@ export interface DriverFactory {
   /** The app's client on `url`, connected and ready. */
   client(url: string): Promise<DriverTestClient>;
   /** A driver that opens its own client from `url` (e.g. `ioredisDriver({ url })`), with a way to tell whether that client is open. */
-  ownedDriver(url: string): { driver: RedisDriver; isOpen(): boolean };
+  ownedDriver(url: string): {
+    /** The driver, which opens its own client. */
+    driver: RedisDriver;
+    /** Whether the client it opened is still open (false after `close()`). */
+    isOpen(): boolean;
+  };
 }
 
 const SECRET = 'driver-suite-secret-0123456789-abcdefghijklmnop';

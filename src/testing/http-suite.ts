@@ -26,6 +26,7 @@ import { addDpopContractCases } from './http-dpop-cases.js';
 
 /** What a harness builds an app from. */
 export interface HttpContractApp {
+  /** The TokenManager the adapter authenticates with. */
   manager: TokenManager;
   /** Options for the authenticated routes (loadUser, realm, errorBody); never `optional` or `scopes` (the routes fix those). */
   auth?: Omit<AuthOptions, 'optional' | 'scopes'>;
@@ -54,7 +55,12 @@ export interface HttpAdapterHarness {
   /** e.g. 'fastify 5' */
   name: string;
   /** Builds the contract app above with the adapter, listens on 127.0.0.1 port 0, returns its base URL (`http://127.0.0.1:PORT`). */
-  start(app: HttpContractApp): Promise<{ url: string; close(): Promise<void> }>;
+  start(app: HttpContractApp): Promise<{
+    /** The base URL, `http://127.0.0.1:PORT`. */
+    url: string;
+    /** Stops the server (the case closes the manager itself). */
+    close(): Promise<void>;
+  }>;
 }
 
 /** The stores the cases run on. */
@@ -67,11 +73,15 @@ export interface HttpContractStores {
 
 /** One HTTP reply. */
 export interface ContractReply {
+  /** The HTTP status. */
   status: number;
+  /** The headers, as Node parsed them. */
   headers: IncomingHttpHeaders;
   /** Every header as sent, names lower-cased, values in order (to count repeated headers). */
   rawHeaders: [string, string][];
+  /** The body as text. */
   text: string;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
   json: unknown;
 }
 

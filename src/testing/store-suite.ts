@@ -30,7 +30,9 @@ export interface StoreFactory {
 
 /** One conformance case. */
 export interface ConformanceCase {
+  /** The case's name, for the runner (`it(c.name, c.run, c.timeoutMs)`). */
   name: string;
+  /** Runs the case; rejects (a `node:assert` error) when the implementation fails it. */
   run: () => Promise<void>;
   /** Suggested timeout, in milliseconds. */
   timeoutMs: number;

@@ -5,13 +5,16 @@
  * non-extractable WebCrypto key (DPoP, RFC 9449): a token (and a proof) copied out of the page and
  * replayed from Node gets 401 while the page keeps working. Step-up (RFC 9470): on a demo whose window is
  * 1 second, "Log out other devices" and "Change password" ask for the password, then go through.
+ * Slow actions show progress and failures say what failed: the server is slowed down by holding its
+ * token calls (the harness's `beforeTokenCall` hook) until the test has looked at the page, never by sleeping.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from 'redis-multitokens';
 import { DpopClient } from '../../src/testing/index.js';
-import { call, startDemo, type RunningDemo } from './harness.js';
+import { call, startDemo, type HookedOperation, type RunningDemo } from './harness.js';
 
 function findChromium(): string {
   if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
@@ -44,6 +47,19 @@ interface Device {
   page: Page;
   /** Requests leaving 127.0.0.1, console errors, page errors. */
   problems: string[];
+  /** Console errors a test expects (a failed request it caused on purpose), besides the handled 401s. */
+  expectedConsole: RegExp[];
+}
+
+/**
+ * One held token call of the demo server: the next call of `operation` waits, once the server reached
+ * it (`reached`), until the test lets it go on (`release`) or fail with an error (`fail`).
+ */
+interface Hold {
+  operation: HookedOperation;
+  reached: Promise<void>;
+  release(): void;
+  fail(error: Error): void;
 }
 
 describe('devices page (chromium)', () => {
@@ -52,10 +68,31 @@ describe('devices page (chromium)', () => {
   // Two devices of one user; the tests run in order and share them (a browser context costs ~1 s here).
   let laptop: Device;
   let phone: Device;
+  let holds: { operation: HookedOperation; arrive: () => void; until: Promise<void> }[] = [];
+
+  /** Holds the server's next `operation` call (see {@link Hold}). */
+  function hold(operation: HookedOperation): Hold {
+    let arrive!: () => void;
+    let settle!: (error?: Error) => void;
+    const reached = new Promise<void>((r) => (arrive = r));
+    const until = new Promise<void>((resolve, reject) => (settle = (error) => (error ? reject(error) : resolve())));
+    until.catch(() => undefined);
+    holds.push({ operation, arrive, until });
+    return { operation, reached, release: () => settle(), fail: (error) => settle(error) };
+  }
 
   beforeAll(async () => {
     [demo, browser] = await Promise.all([
-      startDemo({ store: 'memory' }),
+      startDemo({
+        store: 'memory',
+        beforeTokenCall: async (operation) => {
+          const i = holds.findIndex((h) => h.operation === operation);
+          if (i < 0) return;
+          const [h] = holds.splice(i, 1);
+          h!.arrive();
+          await h!.until;
+        },
+      }),
       chromium.launch({
         executablePath: findChromium(),
         args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
@@ -65,6 +102,8 @@ describe('devices page (chromium)', () => {
     [laptop, phone] = await Promise.all([device(), device({ userAgent: IPHONE_UA })]);
   });
   afterEach(() => {
+    expect(holds, 'every hold was reached').toEqual([]);
+    holds = [];
     expect([...laptop.problems, ...phone.problems]).toEqual([]);
   });
   afterAll(async () => {
@@ -76,6 +115,7 @@ describe('devices page (chromium)', () => {
   async function device(options: { userAgent?: string } = {}, baseUrl = demo.baseUrl): Promise<Device> {
     const context = await browser.newContext({ ...options, viewport: { width: 900, height: 640 } });
     const problems: string[] = [];
+    const expectedConsole: RegExp[] = [];
     const page = await context.newPage();
     page.on('request', (request) => {
       const url = new URL(request.url());
@@ -84,11 +124,11 @@ describe('devices page (chromium)', () => {
     page.on('console', (msg) => {
       // The 401 answers the page handles show up as failed-resource console errors; anything else is a problem.
       // (and the 403 of a wrong password at the step-up prompt).
-      if (msg.type() === 'error' && !/status of 40[13]/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+      if (msg.type() === 'error' && ![/status of 40[13]/, ...expectedConsole].some((re) => re.test(msg.text()))) problems.push(`console: ${msg.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     await page.goto(baseUrl + '/');
-    return { context, page, problems };
+    return { context, page, problems, expectedConsole };
   }
 
   async function logIn(page: Page, deviceName: string, password = USER.password) {
@@ -156,7 +196,7 @@ describe('devices page (chromium)', () => {
     await a.page.getByLabel('Username').fill(USER.username);
     await a.page.getByLabel('Password', { exact: true }).fill('wrong password');
     await a.page.getByRole('button', { name: 'Log in' }).click();
-    await expect.poll(() => a.page.locator('#message').textContent()).toBe('wrong username or password');
+    await expect.poll(() => a.page.locator('#message').textContent()).toBe('Could not log in: wrong username or password');
     expect(await a.page.locator('#login-view').isVisible()).toBe(true);
   });
 
@@ -265,6 +305,78 @@ describe('devices page (chromium)', () => {
       await Promise.all(devices.map((d) => d.context.close()));
       await stepped.stop();
     }
+  });
+
+  it('shows progress while logging in and logging a device out, and says what failed (server message, network failure)', async () => {
+    const { page } = laptop; // on its login form (the test above); the phone is logged in as "B"
+    const busy = () => page.evaluate(`document.querySelector('main').getAttribute('aria-busy')`);
+    const message = () => page.locator('#message');
+
+    // Logging in: the server holds the login's create until the page has been looked at.
+    const login = hold('create');
+    await page.getByLabel('Username').fill(USER.username);
+    await page.getByLabel('Password').fill(USER.password);
+    await page.getByLabel('Device name').fill('Laptop');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await login.reached;
+    const loginButton = page.locator('#login-form button');
+    expect(await loginButton.textContent()).toBe('Logging in…');
+    expect(await loginButton.isDisabled()).toBe(true);
+    expect(await loginButton.getAttribute('aria-busy')).toBe('true');
+    expect(await page.getByLabel('Username').isDisabled()).toBe(true);
+    expect(await page.getByLabel('Password').isDisabled()).toBe(true);
+    expect(await busy()).toBe('true');
+    expect(await message().textContent()).toBe('Logging in…');
+    login.release();
+    await page.locator('#devices-view').waitFor({ state: 'visible' });
+    await expect.poll(() => rows(page).count()).toBe(2);
+    expect(await busy()).toBeNull();
+    expect(await message().isVisible()).toBe(false);
+    expect(await loginButton.textContent()).toBe('Log in');
+    expect(await loginButton.isDisabled()).toBe(false);
+
+    // Logging the phone out while the server is held: that button says so, every control is disabled.
+    const phoneButton = page.getByRole('button', { name: 'Log out B' });
+    const failing = hold('revokeById');
+    await phoneButton.click();
+    await failing.reached;
+    expect(await phoneButton.textContent()).toBe('Logging out…');
+    expect(await phoneButton.isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Refresh' }).isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Log out this device' }).isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Log out other devices' }).isDisabled()).toBe(true);
+    expect(await message().textContent()).toBe('Logging out…');
+
+    // ...and the store fails: the page shows what failed and the server's own message (a 503).
+    laptop.expectedConsole.push(/status of 503/);
+    failing.fail(new StoreUnavailableError('the test held the store'));
+    await expect.poll(() => message().textContent()).toBe('Could not log out B: the token store is unavailable; retry shortly');
+    expect(await message().getAttribute('class')).toBe('error');
+    expect(await phoneButton.isDisabled()).toBe(false);
+    expect(await phoneButton.textContent()).toBe('Log out');
+    expect(await busy()).toBeNull();
+    expect(await rows(page).count()).toBe(2);
+
+    // A network failure (the request never reaches the server) says so.
+    laptop.expectedConsole.push(/ERR_CONNECTION_REFUSED|ERR_FAILED/);
+    await page.route('**/devices/*', (route) => route.abort('connectionrefused'));
+    await phoneButton.click();
+    await expect
+      .poll(() => message().textContent())
+      .toBe('Could not log out B: the server cannot be reached (network error): check your connection and try again');
+    expect(await phoneButton.isDisabled()).toBe(false);
+    await page.unroute('**/devices/*');
+
+    // Retried with the server back: held once more, then done.
+    const retry = hold('revokeById');
+    await phoneButton.click();
+    await retry.reached;
+    expect(await phoneButton.isDisabled()).toBe(true);
+    retry.release();
+    await expect.poll(() => message().textContent()).toBe('Logged out B.');
+    expect(await rows(page).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Refresh' }).isDisabled()).toBe(false);
+    await page.screenshot({ path: '/tmp/devices-page-after-retry.png', fullPage: true });
   });
 
   it('labels user agents and relative times', async () => {

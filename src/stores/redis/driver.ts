@@ -187,7 +187,9 @@ export class ListenerSet {
 /** The part of `EventEmitter` a driver uses. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface Emitter {
+  /** Adds a listener (Node's `EventEmitter.on`). */
   on(event: string, fn: (...args: any[]) => void): unknown;
+  /** Removes a listener (Node's `EventEmitter.off`): the driver removes all it added on `close()`. */
   off(event: string, fn: (...args: any[]) => void): unknown;
 }
 

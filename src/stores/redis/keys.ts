@@ -5,7 +5,7 @@ export const DEFAULT_KEY_PREFIX = 'rmt:';
 
 /**
  * The one place where Redis key names are built (the Lua scripts build user-index keys from the record's
- * user id with {@link LUA_USER_KEY}, which must stay in step with {@link RedisKeys.userKey}).
+ * user id with `LUA_USER_KEY`, which must stay in step with {@link RedisKeys.userKey}).
  *
  * Layout, for key prefix `P`, user tag `T` (8 hex digits, carried by every token of the user) and
  * user id `U` (hex of its UTF-8 bytes, so `:`, `{`, `}`, `*`, spaces and Unicode never collide):
@@ -19,6 +19,7 @@ export const DEFAULT_KEY_PREFIX = 'rmt:';
  * Everything of one user sits in hash slot `{T}`, so every script touches one slot (Redis Cluster safe).
  */
 export class RedisKeys {
+  /** The key prefix every key starts with (default `"rmt:"`). */
   readonly prefix: string;
 
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a prefix that is not a string of 0-64 characters without `{` or `}`. */

@@ -15,7 +15,9 @@ import { LUA_USER_KEY } from './keys.js';
  * leaves the compact listpack encoding and costs about three times the memory.
  */
 export interface LuaScript {
+  /** A name for messages, e.g. `'verify'`. */
   readonly name: string;
+  /** The Lua source, sent with EVAL on `NOSCRIPT`. */
   readonly source: string;
   /** SHA-1 of `source`, computed once, for EVALSHA. */
   readonly sha: string;

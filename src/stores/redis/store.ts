@@ -75,6 +75,7 @@ const STORE_OPTIONS = ['driver', 'keyPrefix', 'commandTimeoutMs', 'policyCheckIn
  * `util.inspect(store)` and `JSON.stringify(store)` show the driver, the endpoint and the key prefix only.
  */
 export class RedisStore implements Store {
+  /** The key names of this store (its `keyPrefix`): see `RedisKeys`. */
   readonly keys: RedisKeys;
   /** The driver in use (closed by {@link RedisStore.close}). */
   readonly driver: RedisDriver;
@@ -331,7 +332,14 @@ export class RedisStore implements Store {
   }
 
   /** What `JSON.stringify` shows: safe facts only (never the client, its options or a password). */
-  toJSON(): { driver: string; endpoint: string; keyPrefix: string } {
+  toJSON(): {
+    /** The client library, e.g. `'ioredis'`. */
+    driver: string;
+    /** `host:port` (or the nodes), never a password. */
+    endpoint: string;
+    /** The store's key prefix. */
+    keyPrefix: string;
+  } {
     return { driver: this.driver.name, endpoint: this.endpointSafe(), keyPrefix: this.keys.prefix };
   }
 

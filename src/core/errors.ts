@@ -66,6 +66,7 @@ export class RedisMultitokensError extends Error {
   /** Brand name of this class (stable; used by `instanceof` across package copies). */
   static readonly kind: Kind = 'RedisMultitokensError';
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass `instanceof` asks about (they inherit this method).
     return hasInstance(this, value);
   }
   /** Stable machine-readable code, e.g. `ERR_STORE_UNAVAILABLE`. */
@@ -153,6 +154,7 @@ export class TokenLimitError extends RedisMultitokensError {
 export class InvalidArgumentTypeError extends TypeError {
   static readonly kind: Kind = 'InvalidArgumentTypeError';
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass `instanceof` asks about (they inherit this method).
     return hasInstance(this, value);
   }
   readonly code = 'ERR_INVALID_ARG_TYPE';
@@ -180,6 +182,7 @@ export class InvalidArgumentTypeError extends TypeError {
 export class InvalidArgumentValueError extends RangeError {
   static readonly kind: Kind = 'InvalidArgumentValueError';
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass `instanceof` asks about (they inherit this method).
     return hasInstance(this, value);
   }
   readonly code = 'ERR_INVALID_ARG_VALUE';

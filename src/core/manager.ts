@@ -294,7 +294,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       this.emit('authFailed', { reason: 'malformed', tokenId: null });
       return { valid: false, reason: 'malformed' };
     }
-    let res;
+    let res: Awaited<ReturnType<Store['verify']>>;
     try {
       // The store's call directly (not through `run`'s closure): verify is the hot path.
       res = await this.store.verify({

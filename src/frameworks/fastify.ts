@@ -12,7 +12,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../core/errors.js';
-import { rejectUnknownOptions } from '../core/options.js';
 import type { TokenManager } from '../core/manager.js';
 import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
@@ -190,7 +189,10 @@ async function plugin(fastify: FastifyInstance, pluginOptions: FastifyTokenAuthO
       const realm = (request as WithHookRun)[HOOK_RUN]?.realm;
       if (realm === undefined) return fixed;
       let check = byRealm.get(realm);
-      if (!check) byRealm.set(realm, (check = scopeRequirement(manager, scopes, { errorBody: options.errorBody, ...given, realm })));
+      if (!check) {
+        check = scopeRequirement(manager, scopes, { errorBody: options.errorBody, ...given, realm });
+        byRealm.set(realm, check);
+      }
       return check;
     });
   });

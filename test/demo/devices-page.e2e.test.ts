@@ -82,7 +82,7 @@ describe('devices page (chromium)', () => {
       if (msg.type() === 'error' && !/status of 401/.test(msg.text())) problems.push(`console: ${msg.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    await page.goto(demo.baseUrl + '/');
+    await page.goto(`${demo.baseUrl}/`);
     return { context, page, problems };
   }
 

@@ -89,7 +89,7 @@ describe.runIf(hasRedisServerBinary())('the doc ACL user runs the store through 
             const v = await m.verify(a.token);
             expect(v.valid).toBe(true);
             expect(v.valid && v.renewed).toBe(true);
-            expect((await m.verify(a.token.slice(0, -6) + 'AAAAAA')).valid).toBe(false); // a wrong secret: the failure counter (INCR)
+            expect((await m.verify(`${a.token.slice(0, -6)}AAAAAA`)).valid).toBe(false); // a wrong secret: the failure counter (INCR)
             expect((await m.list(userId)).map((r) => r.tokenId).sort()).toEqual([a.tokenId, b.tokenId, c.tokenId, d.tokenId].sort());
             expect(await m.revokeById(userId, b.tokenId)).toBe(true);
             expect((await m.revokeOthers(userId, a.tokenId)).sort()).toEqual([c.tokenId, d.tokenId].sort());

@@ -35,7 +35,7 @@ export function docProgram(name: string, ready: string, options: { tsconfigFile?
   const program = /```ts\n([\s\S]*?)\n```/.exec(markdown)![1]!;
   const base = `.${name}-doc-${process.pid}`;
   const file = `${ROOT}test/docs/${base}.ts`;
-  writeFileSync(file, program + '\n');
+  writeFileSync(file, `${program}\n`);
   const tsconfig = options.tsconfigFile ? `${ROOT}test/docs/${base}.tsconfig.json` : undefined;
   if (tsconfig) writeFileSync(tsconfig, JSON.stringify({ extends: '../../tsconfig.json', files: [`${base}.ts`], include: [] }));
   afterAll(() => {

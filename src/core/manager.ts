@@ -172,7 +172,12 @@ export type VerifyResult =
       reason: 'malformed' | 'invalid';
     };
 
-/** Events of {@link TokenManager}, with their payloads. None ever carries a token string. */
+/**
+ * Events of {@link TokenManager}, with their payloads. None ever carries a token string.
+ * Typed listeners (`manager.on('verified', (e) => ...)`) need `@types/node` 20.11.21 or later, the first
+ * with the generic `EventEmitter<T>` (DefinitelyTyped PR 68313); with an older one `TokenManager` does not
+ * type-check (or, under `skipLibCheck`, its listeners are untyped).
+ */
 export interface TokenEvents {
   created: [event: { record: TokenRecord; first: boolean; evictedTokenIds: string[] }];
   verified: [event: { record: TokenRecord; renewed: boolean }];

@@ -104,7 +104,8 @@ export class UserDb {
   async checkCredentials(username: string, password: string): Promise<User | null> {
     const row = this.byName.get(username);
     if (!row) {
-      await verifyPassword(password, await (dummyHash ??= hashPassword(randomBytes(16).toString('hex'))));
+      dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
+      await verifyPassword(password, await dummyHash);
       return null;
     }
     return (await verifyPassword(password, row.password_hash)) ? { id: row.id, username: row.username } : null;

@@ -67,6 +67,7 @@ export class RedisMultitokensError extends Error {
   static readonly kind: Kind = 'RedisMultitokensError';
   /** `instanceof` that also accepts this class's errors thrown by another copy of the package (ESM or CommonJS), by their brand. */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass `instanceof` asks about (they inherit this method).
     return hasInstance(this, value);
   }
   /** Stable machine-readable code, e.g. `ERR_STORE_UNAVAILABLE`. */
@@ -160,6 +161,7 @@ export class InvalidArgumentTypeError extends TypeError {
   static readonly kind: Kind = 'InvalidArgumentTypeError';
   /** `instanceof` that also accepts this class's errors thrown by another copy of the package (ESM or CommonJS), by their brand. */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass `instanceof` asks about (they inherit this method).
     return hasInstance(this, value);
   }
   /** Stable error code, as Node's own `ERR_INVALID_ARG_TYPE`. */
@@ -190,6 +192,7 @@ export class InvalidArgumentValueError extends RangeError {
   static readonly kind: Kind = 'InvalidArgumentValueError';
   /** `instanceof` that also accepts this class's errors thrown by another copy of the package (ESM or CommonJS), by their brand. */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass `instanceof` asks about (they inherit this method).
     return hasInstance(this, value);
   }
   /** Stable error code, as Node's own `ERR_INVALID_ARG_VALUE`. */

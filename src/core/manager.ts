@@ -249,7 +249,12 @@ export type InspectResult =
 /** A verify refused by the DPoP check (see {@link StoreDpopCheck}): the token's secret was right. */
 export type DpopRefusal = 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound';
 
-/** Events of {@link TokenManager}, with their payloads. None ever carries a token string. */
+/**
+ * Events of {@link TokenManager}, with their payloads. None ever carries a token string.
+ * Typed listeners (`manager.on('verified', (e) => ...)`) need `@types/node` 20.11.21 or later, the first
+ * with the generic `EventEmitter<T>` (DefinitelyTyped PR 68313); with an older one `TokenManager` does not
+ * type-check (or, under `skipLibCheck`, its listeners are untyped).
+ */
 export interface TokenEvents {
   /** A token was created (a login). */
   created: [
@@ -478,7 +483,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     // The local cache never answers a DPoP request nor keeps a bound token: the proof's jti replay check
     // and the binding check happen in the store, on every request.
     const cache = options?.dpop ? null : this.cache;
-    let at;
+    let at: ReturnType<VerifyCache['begin']> | undefined;
     if (cache !== null) {
       const cached = cache.lookup(parsed.tokenId, parsed.token);
       if (cached !== undefined) {
@@ -488,7 +493,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       }
       at = cache.begin();
     }
-    let res;
+    let res: Awaited<ReturnType<Store['verify']>>;
     try {
       // The store's call directly (not through `run`'s closure): verify is the hot path.
       res = await this.store.verify({

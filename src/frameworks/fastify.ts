@@ -12,7 +12,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../core/errors.js';
-import { rejectUnknownOptions } from '../core/options.js';
 import type { TokenManager } from '../core/manager.js';
 import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
@@ -179,7 +178,10 @@ function realmAwareHook(givenRealm: string | undefined, make: (realm: { realm?: 
     const realm = (request as WithHookRun)[HOOK_RUN]?.realm;
     if (realm === undefined) return fixed;
     let check = byRealm.get(realm);
-    if (!check) byRealm.set(realm, (check = make({ realm })));
+    if (!check) {
+      check = make({ realm });
+      byRealm.set(realm, check);
+    }
     return check;
   });
 }

@@ -94,9 +94,8 @@ export interface TokenAuthModuleOptions<User extends RegisteredUser = Registered
 
 /** Options of {@link TokenAuthModule.forRootAsync}: a factory (with its `inject` and `imports`) for the options. */
 export interface TokenAuthModuleAsyncOptions<User extends RegisteredUser = RegisteredUser> extends Pick<ModuleMetadata, 'imports'> {
-  /** Returns (or resolves to) the {@link TokenAuthModule.forRoot} options, without `global`; gets the `inject` providers, in order. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  useFactory: (...args: any[]) => TokenAuthModuleOptions<User> | Promise<TokenAuthModuleOptions<User>>;
+  /** Called with the instances of `inject`, in order (Nest's own `FactoryProvider` type). */
+  useFactory: FactoryProvider<TokenAuthModuleOptions<User>>['useFactory'];
   /** Providers whose instances are passed to `useFactory`, in order. */
   inject?: FactoryProvider['inject'];
   /** Make the providers visible in every module (default true). */
@@ -162,6 +161,7 @@ function checkModuleOptions<User extends RegisteredUser>(options: TokenAuthModul
  * once, in the root module. It adds no listener and opens nothing, so `app.close()` leaves the manager
  * as the app handed it in.
  */
+// biome-ignore lint/complexity/noStaticOnlyClass: a Nest dynamic module is a class with static forRoot/forRootAsync.
 export class TokenAuthModule {
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message. */
   static forRoot<User extends RegisteredUser = RegisteredUser>(options: TokenAuthModuleOptions<User> & { global?: boolean }): DynamicModule {
@@ -415,14 +415,21 @@ export class TokenErrorFilter extends BaseExceptionFilter {
       if (library) answer = applyErrorBody(library, this.filterOptions.errorBody ?? this.moduleOptions?.errorBody);
     }
     const adapter = this.applicationRef ?? this.httpAdapterHost?.httpAdapter;
-    if (host.getType() !== 'http' || (!answer && adapter)) return super.catch(exception, host);
+    if (host.getType() !== 'http' || (!answer && adapter)) {
+      super.catch(exception, host);
+      return;
+    }
     const response = host.switchToHttp().getResponse<unknown>();
     if (adapter && answer) {
-      if (adapter.isHeadersSent(response)) return void adapter.end(response);
-      return sendAnswer(adapter, response, answer);
+      if (adapter.isHeadersSent(response)) adapter.end(response);
+      else sendAnswer(adapter, response, answer);
+      return;
     }
     // Made with `new TokenErrorFilter()` and no adapter: answer as Nest would, on the response itself.
-    if (answer) return sendAnswer(undefined, response, answer);
+    if (answer) {
+      sendAnswer(undefined, response, answer);
+      return;
+    }
     const http = exception instanceof HttpException;
     if (!http) TokenErrorFilter.log.error(exception);
     const status = http ? exception.getStatus() : 500;

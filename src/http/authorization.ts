@@ -94,7 +94,9 @@ export function authorizationOfRawHeaders(rawHeaders: readonly string[]): string
     const name = rawHeaders[i]!;
     if (name.length !== 13 || name.toLowerCase() !== 'authorization') continue;
     const value = trimOws(rawHeaders[i + 1]!);
-    found = found === undefined ? value : typeof found === 'string' ? [found, value] : (found.push(value), found);
+    if (found === undefined) found = value;
+    else if (typeof found === 'string') found = [found, value];
+    else found.push(value);
   }
   return found;
 }

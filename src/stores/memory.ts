@@ -114,7 +114,10 @@ export class MemoryStore implements Store {
       lastSeenMs: now,
     });
     let set = this.users.get(input.userId);
-    if (!set) this.users.set(input.userId, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.users.set(input.userId, set);
+    }
     set.add(input.tokenId);
     return { status: 'created', record: copy(record), first, evictedTokenIds };
   }

@@ -108,7 +108,7 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
   add('verify: malformed, unknown, forged and revoked tokens are invalid', 10_000, async ({ manager }) => {
     const m = manager();
     const c = await m.create('u1');
-    for (const bad of ['', 'rmt_', c.token.slice(0, -1), c.token + 'x', c.token.toUpperCase(), 42, null, undefined, {}])
+    for (const bad of ['', 'rmt_', c.token.slice(0, -1), `${c.token}x`, c.token.toUpperCase(), 42, null, undefined, {}])
       assert.deepEqual(await m.verify(bad), { valid: false, reason: 'malformed' }, `malformed: ${String(bad).slice(0, 20)}`);
     const other = await manager().create('u2');
     await m.revokeAll('u2');
@@ -492,13 +492,13 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
 
   add('device texts: cut without splitting an emoji; lone surrogates stored as U+FFFD, never a store fault', 10_000, async ({ manager }) => {
     const m = manager();
-    const c = await m.create('u1', { deviceName: 'a'.repeat(199) + '😀', userAgent: 'UA \uD800 x', ip: '\uDC00' });
+    const c = await m.create('u1', { deviceName: `${'a'.repeat(199)}😀`, userAgent: 'UA \uD800 x', ip: '\uDC00' });
     assert.equal(c.record.deviceName, 'a'.repeat(199), 'the cut at 200 does not leave half an emoji');
     assert.equal(c.record.userAgent, 'UA \uFFFD x');
     assert.equal(c.record.ip, '\uFFFD');
     const v = await m.verify(c.token);
     assert.ok(v.valid && v.record.userAgent === 'UA \uFFFD x' && v.record.deviceName === 'a'.repeat(199));
-    const flag = await m.create('u1', { deviceName: 'a'.repeat(197) + '🇫🇷', userAgent: 'b'.repeat(509) + '👍🏽' });
+    const flag = await m.create('u1', { deviceName: `${'a'.repeat(197)}🇫🇷`, userAgent: `${'b'.repeat(509)}👍🏽` });
     assert.equal(flag.record.deviceName, 'a'.repeat(197), 'a flag is two code points: cut whole, not in half');
     assert.equal(flag.record.userAgent, 'b'.repeat(509), 'an emoji with a skin tone is cut whole');
     const emoji = await m.create('u1', { deviceName: '📱 Alice’s phone', metadata: { note: 'odd \uD800 text', list: [] } });
@@ -648,7 +648,12 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
       return;
     }
     const heard = new Set<string>();
-    const watch = store.watchRevocations({ revoked: (ids) => ids.forEach((id) => heard.add(id)), reset: () => {} }, { heartbeatIntervalMs: 20 });
+    const watch = store.watchRevocations({
+        revoked: (ids) => {
+          for (const id of ids) heard.add(id);
+        },
+        reset: () => {},
+      }, { heartbeatIntervalMs: 20 });
     try {
       const start = performance.now();
       while (watch.syncedAtMs() < start) {

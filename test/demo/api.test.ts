@@ -257,7 +257,7 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
       const cases: (Record<string, string> | undefined)[] = [
         undefined,
         { Authorization: 'Bearer garbage' },
-        { Authorization: 'Bearer rmt_' + 'A'.repeat(60) },
+        { Authorization: `Bearer rmt_${'A'.repeat(60)}` },
         { Authorization: 'Basic ZGVtbzpkZW1v' },
         { Authorization: 'Bearer' },
       ];

@@ -127,7 +127,7 @@ describe('devices page (chromium)', () => {
       if (msg.type() === 'error' && ![/status of 40[13]/, ...expectedConsole].some((re) => re.test(msg.text()))) problems.push(`console: ${msg.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    await page.goto(baseUrl + '/');
+    await page.goto(`${baseUrl}/`);
     return { context, page, problems, expectedConsole };
   }
 
@@ -204,7 +204,7 @@ describe('devices page (chromium)', () => {
     const { page } = laptop;
     const sentProofs: string[] = [];
     page.on('request', (request) => {
-      const proof = request.headers()['dpop'];
+      const proof = request.headers().dpop;
       if (proof && new URL(request.url()).pathname === '/devices') sentProofs.push(proof);
     });
     await logIn(page, 'Bound laptop');

@@ -99,7 +99,8 @@ export interface Answer {
   status: number;
   headers: Headers;
   /** The parsed JSON body, or null when there is none. */
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: the tests read fields of JSON bodies of many shapes.
+  body: any;
   /** The raw body text. */
   text: string;
 }

@@ -56,7 +56,7 @@ describe('Redis store: layout and secrets', () => {
     let dump = '';
     for (const key of await keysUnder(keyPrefix)) {
       const type = await redis.type(key);
-      dump += key + '\n';
+      dump += `${key}\n`;
       if (type === 'string') dump += await redis.get(key);
       else if (type === 'zset') dump += JSON.stringify(await redis.zrange(key, '0', '-1', 'WITHSCORES'));
       else dump += `unexpected type ${type}`;
@@ -240,7 +240,7 @@ describe('IoredisStore options', () => {
 
   it('opens its own client from a URL, honours the database number, and closes it', async () => {
     const keyPrefix = uniquePrefix('url');
-    const url = REDIS_URL.replace(/\/\d*$/, '') + '/3';
+    const url = `${REDIS_URL.replace(/\/\d*$/, '')}/3`;
     const store = new IoredisStore({ url, keyPrefix });
     const m = new TokenManager({ store, secret: TEST_SECRET });
     const c = await m.create('db3');

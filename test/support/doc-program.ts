@@ -44,7 +44,7 @@ export function docProgram(
   const program = blocks.find((b) => b.includes(options.marker ?? ''))!;
   const base = `.${name}-doc-${process.pid}`;
   const file = `${ROOT}test/docs/${base}.ts`;
-  writeFileSync(file, (options.transform ?? ((p: string) => p))(program) + '\n');
+  writeFileSync(file, `${(options.transform ?? ((p: string) => p))(program)}\n`);
   const tsconfig = options.tsconfigFile ? `${ROOT}test/docs/${base}.tsconfig.json` : undefined;
   if (tsconfig) writeFileSync(tsconfig, JSON.stringify({ extends: '../../tsconfig.json', files: [`${base}.ts`], include: [] }));
   afterAll(() => {

@@ -16,7 +16,11 @@ function recordingStore(): { store: Store; calls: string[] } {
   const store = new Proxy(inner, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? (...args: unknown[]) => (calls.push(String(prop)), v.apply(target, args)) : v;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        calls.push(String(prop));
+        return v.apply(target, args);
+      };
     },
   });
   return { store, calls };

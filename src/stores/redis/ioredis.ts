@@ -10,7 +10,6 @@ import {
   hashSlot,
   hostPort,
   isNoScript,
-  looksLikeIoredis,
   looksLikeNodeRedis,
   sharedWaiter,
   subscriptionState,

@@ -209,7 +209,7 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
     if (kind !== 'cluster') return send(undefined, args);
     const master = cluster.masters.find((m) => nodeId(m) === id);
     if (!master) throw new Error(`node-redis: ${id} is not a primary of the cluster now`);
-    if (master.client && master.client.isOpen && master.client.isReady === false)
+    if (master.client?.isOpen && master.client.isReady === false)
       throw new Error(`node-redis: the connection to primary ${id} is down`);
     const node = (await cluster.nodeClient(master as never)) as NodeRedisClientLike;
     return node.sendCommand(args);

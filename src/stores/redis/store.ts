@@ -581,10 +581,14 @@ export class RedisStore implements Store {
    */
   private checkPrimary(id: string, fresh = false): Promise<void> {
     let known = this.policies.get(id);
-    if (!known) this.policies.set(id, (known = { attemptedAtMs: 0 }));
+    if (!known) {
+      known = { attemptedAtMs: 0 };
+      this.policies.set(id, known);
+    }
     const record = known;
     if (fresh && record.inFlight) return record.inFlight.then(() => this.checkPrimary(id, true));
-    return (record.inFlight ??= (async () => {
+    if (record.inFlight) return record.inFlight;
+    record.inFlight = (async () => {
       let timer: NodeJS.Timeout | undefined;
       try {
         const read = this.perPrimary()
@@ -603,7 +607,8 @@ export class RedisStore implements Store {
         record.inFlight = undefined;
         this.policyFastOk = false; // a new answer: the next call goes through the gate again
       }
-    })());
+    })();
+    return record.inFlight;
   }
 
   /** Runs `fn` under the store's readiness and timeout rules (see {@link RedisStore.run}). */

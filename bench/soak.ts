@@ -115,7 +115,7 @@ const lines = [
   ...samples.map((s) => `| ${s.t} | ${s.heapMB.toFixed(1)} | ${s.redisMB.toFixed(2)} | ${s.keys} | ${s.requests} |`),
 ];
 console.log(lines.join('\n'));
-if (process.env.SOAK_WRITE !== '0') writeFileSync(new URL('./results/soak.md', import.meta.url), lines.join('\n') + '\n');
+if (process.env.SOAK_WRITE !== '0') writeFileSync(new URL('./results/soak.md', import.meta.url), `${lines.join('\n')}\n`);
 
 await deletePrefix(redis, keyPrefix);
 server.close();

@@ -5,7 +5,9 @@
  * {@link DemoResponse} it gets back as it is.
  *
  * Every answer is JSON (except the static devices page at `/`): 400 for a malformed or invalid body,
- * 401 from the token middleware, 404 for unknown routes, 409 over the device limit, 503 with
+ * 401 from the token middleware (`insufficient_user_authentication` on the step-up routes, RFC 9470:
+ * "log out other devices" and "change password" need a password check within
+ * `stepUpMaxAgeSeconds`, done by `POST /reauthenticate`), 404 for unknown routes, 409 over the device limit, 503 with
  * Retry-After while the token store is down, 500 without details for anything else. API answers carry
  * `Cache-Control: no-store`; every answer carries {@link SECURITY_HEADERS}. Only the package's public
  * entries are imported.
@@ -34,6 +36,20 @@ export interface DemoAppOptions {
    * devices list shows the client's IP (from X-Forwarded-For) instead of the proxy's. Default: off.
    */
   trustProxy?: boolean | number | string;
+  /**
+   * Step-up (RFC 9470): "log out other devices" and "change password" need the password checked (at
+   * login or by `POST /reauthenticate`) within this many SECONDS. Default
+   * {@link DEMO_STEP_UP_MAX_AGE_SECONDS} (300); tests use 1.
+   */
+  stepUpMaxAgeSeconds?: number;
+}
+
+/** Default step-up window of the demo's sensitive routes: 300 seconds (5 minutes). */
+export const DEMO_STEP_UP_MAX_AGE_SECONDS = 300;
+
+/** The step-up requirement of the demo's sensitive routes, for each framework's `requireStepUp`. */
+export function demoStepUp(options: DemoAppOptions): { maxAgeSeconds: number } {
+  return { maxAgeSeconds: options.stepUpMaxAgeSeconds ?? DEMO_STEP_UP_MAX_AGE_SECONDS };
 }
 
 /** A demo app on one framework, not yet listening. */
@@ -168,6 +184,12 @@ const LoginBody = z.object({
   device: z.string().trim().max(200, 'device must be at most 200 characters').nullish(),
 });
 
+const ReauthenticateBody = z.object({ password: z.string().min(1, 'password is required').max(256) });
+
+const ChangePasswordBody = z.object({
+  newPassword: z.string().min(8, 'newPassword must be at least 8 characters').max(256, 'newPassword must be at most 256 characters'),
+});
+
 /** An error answer a handler throws: status and JSON body. */
 class HttpError extends Error {
   constructor(
@@ -226,6 +248,17 @@ export interface DemoApi {
   logoutAll(auth: DemoAuth): Promise<DemoResponse>;
   /** `POST /logout-others`: 204, every other device logged out. */
   logoutOthers(auth: DemoAuth): Promise<DemoResponse>;
+  /**
+   * `POST /reauthenticate` with `{ password }`: the step-up (RFC 9470) of this device. 200
+   * `{ authenticatedAtMs }` once the password is checked (`tokens.reauthenticate`, acr `"pwd"`); 403
+   * `wrong_password` (not 401: the token itself is fine).
+   */
+  reauthenticate(auth: DemoAuth, body: unknown): Promise<DemoResponse>;
+  /**
+   * `POST /change-password` with `{ newPassword }` (behind the step-up requirement): 200
+   * `{ loggedOutDevices }`, every other device of the user logged out.
+   */
+  changePassword(auth: DemoAuth, body: unknown): Promise<DemoResponse>;
   /**
    * `GET /devices`: 200 `{ devices }`, the current one marked. With `?limit=N` (1 to 1,000), one page:
    * 200 `{ devices, nextCursor }`; `&cursor=` the previous page's `nextCursor` (null after the last).
@@ -335,6 +368,22 @@ export function createDemoApi({ tokens, db, logger = console }: DemoAppOptions):
     logoutOthers: guard(async ({ userId, token }: DemoAuth) => {
       await tokens.revokeOthers(userId, token.tokenId);
       return { status: 204 };
+    }),
+
+    reauthenticate: guard(async ({ user, token }: DemoAuth, raw: unknown) => {
+      const body = parseBody(ReauthenticateBody, raw);
+      if (!(await db.checkCredentials(user.username, body.password))) throw new HttpError(403, { error: 'wrong_password', message: 'wrong password' });
+      const record = await tokens.reauthenticate(user.id, token.tokenId, { acr: 'pwd' });
+      // Revoked meanwhile (another device logged this one out): as the middleware would answer.
+      if (!record) throw new HttpError(401, { error: 'invalid_token', message: 'the token is invalid, expired or revoked' });
+      return { status: 200, body: { authenticatedAtMs: record.authenticatedAtMs } };
+    }),
+
+    changePassword: guard(async ({ user, token }: DemoAuth, raw: unknown) => {
+      const body = parseBody(ChangePasswordBody, raw);
+      await db.setPassword(user.id, body.newPassword);
+      const revoked = await tokens.revokeOthers(user.id, token.tokenId);
+      return { status: 200, body: { loggedOutDevices: revoked.length } };
     }),
 
     devices: guard(async ({ userId, token }: DemoAuth, query: Record<string, unknown> = {}) => {

@@ -66,6 +66,7 @@ export class UserDb {
   private readonly byName: Database.Statement<[string], UserRow>;
   private readonly insert: Database.Statement<[string, string], unknown>;
   private readonly remove: Database.Statement<[number], unknown>;
+  private readonly updateHash: Database.Statement<[string, number], unknown>;
 
   /** Opens (and creates if needed) the database at `path`; `':memory:'` for a throwaway one. */
   constructor(path = ':memory:') {
@@ -82,6 +83,7 @@ export class UserDb {
     this.byName = this.sqlite.prepare('SELECT id, username, password_hash FROM users WHERE username = ?');
     this.insert = this.sqlite.prepare('INSERT INTO users (username, password_hash, created_at_ms) VALUES (?, ?, unixepoch() * 1000)');
     this.remove = this.sqlite.prepare('DELETE FROM users WHERE id = ?');
+    this.updateHash = this.sqlite.prepare('UPDATE users SET password_hash = ? WHERE id = ?');
   }
 
   /** Creates a user. @returns the user, or null when the username is taken. */
@@ -102,7 +104,8 @@ export class UserDb {
   async checkCredentials(username: string, password: string): Promise<User | null> {
     const row = this.byName.get(username);
     if (!row) {
-      await verifyPassword(password, await (dummyHash ??= hashPassword(randomBytes(16).toString('hex'))));
+      dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
+      await verifyPassword(password, await dummyHash);
       return null;
     }
     return (await verifyPassword(password, row.password_hash)) ? { id: row.id, username: row.username } : null;
@@ -113,6 +116,11 @@ export class UserDb {
     const n = typeof id === 'number' ? id : /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : NaN;
     if (!Number.isSafeInteger(n)) return null;
     return this.byId.get(n) ?? null;
+  }
+
+  /** Sets a user's password (hashed as at registration). @returns true when the user exists. */
+  async setPassword(id: number, password: string): Promise<boolean> {
+    return (this.updateHash.run(await hashPassword(password), id) as Database.RunResult).changes > 0;
   }
 
   /** Deletes a user (their tokens then fail with 401 `user_not_found`). @returns true when a row was deleted. */

@@ -20,7 +20,7 @@ export interface TokenManagerOptions extends Omit<CoreOptions, 'store'> {
 }
 
 /**
- * The token manager: create, verify, revoke, revokeById, revokeAll, revokeOthers, list.
+ * The token manager: create, verify, revoke, revokeById, revokeAll, revokeOthers, list, reauthenticate.
  * See the core class for every method's shapes, units and errors.
  */
 export class TokenManager extends CoreTokenManager {
@@ -37,6 +37,7 @@ export {
   DEFAULT_MAX_TOKENS_PER_USER,
   MAX_TOKENS_PER_USER_LIMIT,
   type CreateTokenOptions,
+  type ReauthenticateOptions,
   type CreatedToken,
   type VerifyResult,
   type InspectResult,

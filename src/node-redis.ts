@@ -11,4 +11,5 @@ export {
   type NodeRedisClientLike,
   type NodeRedisClusterLike,
   type NodeRedisSentinelLike,
+  type ClusterNodeLike,
 } from './stores/redis/node-redis.js';

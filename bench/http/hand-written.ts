@@ -18,7 +18,7 @@ export async function issueHandToken(redis: Redis): Promise<string> {
 
 /** The user of an `Authorization: Bearer <token>` header, or null. */
 export async function handAuthenticate(redis: Redis, header: string | undefined): Promise<{ userId: string } | null> {
-  if (!header || !header.startsWith('Bearer ')) return null;
+  if (!header?.startsWith('Bearer ')) return null;
   const raw = await redis.get(keyOf(header.slice(7)));
   return raw === null ? null : (JSON.parse(raw) as { userId: string });
 }

@@ -93,7 +93,7 @@ export function renderResults(options: { outDir?: string; writeDocs?: boolean } 
 }
 
 function writeOutputs(results: Results, outDir: string, writeDocs: boolean): void {
-  writeFileSync(join(outDir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   const subtitle = `${results.date.slice(0, 10)}, ${results.mode} run, ${results.machine.cpus} × ${results.machine.cpuModel}, Node ${results.versions.node}, Redis ${results.versions.redis}`;
   writeFileSync(join(outDir, 'latest.svg'), chartSvg(results.table, subtitle));
   if (writeDocs) writeFileSync(join(REPO_ROOT, 'BENCHMARKS.md'), markdown(results));

@@ -84,7 +84,7 @@ export function markdown(r: Results): string {
   for (const [name, s] of Object.entries(r.scenarios)) {
     if (!s) continue;
     lines.push(`### ${name}`, '', `${s.title}. Run ${s.date.slice(0, 16).replace('T', ' ')} UTC, ${s.mode} mode, ${s.durationSeconds} s.`, '');
-    lines.push('Parameters: ' + Object.entries(s.params).map(([k, v]) => `${k} = ${Array.isArray(v) ? v.join('; ') : String(v)}`).join(', ') + '.', '');
+    lines.push(`Parameters: ${Object.entries(s.params).map(([k, v]) => `${k} = ${Array.isArray(v) ? v.join('; ') : String(v)}`).join(', ')}.`, '');
     for (const n of s.notes) lines.push(`- ${n}`);
     if (s.notes.length) lines.push('');
     lines.push(...figureLines('ratio', s.ratios), '', ...figureLines('figure', s.figures), '');

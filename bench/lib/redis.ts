@@ -2,7 +2,7 @@
  * The harness's own Redis: a throwaway `redis-server` on a free loopback port (no persistence,
  * `noeviction`), never the shared one at 6379; and the INFO figures the scenarios read from it.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { startRedisServer, type RedisServer } from '../../test/support/redis-server.js';
 
 /** Starts a throwaway redis-server for the benchmarks (killed by `stop()` and when the process exits). */

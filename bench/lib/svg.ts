@@ -63,5 +63,5 @@ export function chartSvg(rows: readonly TableRow[], subtitle: string): string {
     `<circle cx="${labelW + 400}" cy="${ly - 4}" r="4.5" fill="none" stroke="#1565c0" stroke-width="1.6"/><text x="${labelW + 409}" y="${ly}">the issue's "today"</text>`,
     '</svg>',
   );
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

@@ -161,7 +161,7 @@ const SPECS: RowSpec[] = [
     unit: 'x',
     pick: (r) => fig(r, 'scale', 'ratios', 'verify.c50.big/small.p99Us'),
     detail: (r) =>
-      `${String(r.scale?.params['bigTokens'] ?? '?')} tokens; p99 ${f(fig(r, 'scale', 'figures', 'verify.c50.big.p99Us'), 0)} vs ${f(fig(r, 'scale', 'figures', 'verify.c50.small.p99Us'), 0)} µs; p50 ratio ${f(fig(r, 'scale', 'ratios', 'verify.c50.big/small.p50Us'))}x`,
+      `${String(r.scale?.params.bigTokens ?? '?')} tokens; p99 ${f(fig(r, 'scale', 'figures', 'verify.c50.big.p99Us'), 0)} vs ${f(fig(r, 'scale', 'figures', 'verify.c50.small.p99Us'), 0)} µs; p50 ratio ${f(fig(r, 'scale', 'ratios', 'verify.c50.big/small.p50Us'))}x`,
   },
   {
     id: 'verify-p99-scale-c1',

@@ -40,8 +40,8 @@ async function verifyAtScale(ctx: Parameters<Scenario['run']>[0], result: Scenar
     const smallSample = await createMany(small.fill, { count: smallTokens, perUser: 1, userPrefix: 'scale-s-', inFlight: 64, keepEvery: 1 });
     const bigSample = await createMany(big.fill, { count: bigTokens, perUser: 1, userPrefix: 'scale-b-', inFlight: 128, keepEvery: Math.max(1, Math.floor(bigTokens / 20_000)) });
     const fillS = (performance.now() - t0) / 1000;
-    result.params['fillSeconds'] = Math.round(fillS);
-    result.params['bigRedisUsedMemoryMB'] = Math.round(Number(/used_memory:(\d+)/.exec(await big.redis.info('memory'))![1]) / 2 ** 20);
+    result.params.fillSeconds = Math.round(fillS);
+    result.params.bigRedisUsedMemoryMB = Math.round(Number(/used_memory:(\d+)/.exec(await big.redis.info('memory'))![1]) / 2 ** 20);
     ctx.log(`scale: filled ${smallTokens} + ${bigTokens} tokens in ${fillS.toFixed(0)} s`);
     const op = (ours: OursOnRedis, sample: string[]) => async () => {
       if (!(await ours.renewing.verify(sample[Math.floor(Math.random() * sample.length)]!)).valid) throw new Error('scale verify: token invalid');
@@ -101,7 +101,7 @@ async function perDeviceCount(ctx: Parameters<Scenario['run']>[0], result: Scena
       const snapshot = await Promise.all(allKeys.map(async (k) => ({ k, dump: (await ours.redis.dumpBuffer(k))!, pttl: await ours.redis.pttl(k) })));
       const restore = async () => {
         const p = ours.redis.pipeline();
-        for (const s of snapshot) p.restore(s.k, s.pttl > 0 ? s.pttl : 0, s.dump, 'REPLACE');
+        for (const s of snapshot) p.restore(s.k, Math.max(s.pttl, 0), s.dump, 'REPLACE');
         await p.exec();
       };
       const rows: Record<'list' | 'mget' | 'revoke-all' | 'del', { redisUs: number; wallUs: number }[]> = { list: [], mget: [], 'revoke-all': [], del: [] };

@@ -4,8 +4,8 @@
  */
 import { createServer } from 'node:http';
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
-import { deviceFromRequest, dpopKeyFromRequest, getAuth, tokenAuth } from 'redis-multitokens/express';
-import { API_HEADERS, BODY_LIMIT_BYTES, PUBLIC_DIR, SECURITY_HEADERS, nodeServer, createDemoApi, type DemoAppOptions, type DemoFactory, type DemoResponse, type User } from '../api.js';
+import { deviceFromRequest, dpopKeyFromRequest, getAuth, requireStepUp, tokenAuth } from 'redis-multitokens/express';
+import { API_HEADERS, BODY_LIMIT_BYTES, PUBLIC_DIR, SECURITY_HEADERS, demoStepUp, nodeServer, createDemoApi, type DemoAppOptions, type DemoFactory, type DemoResponse, type User } from '../api.js';
 
 /** Sends a handler's answer: status, headers, and the body as JSON (none when undefined). */
 function send(res: Response, answer: DemoResponse): void {
@@ -48,7 +48,12 @@ export function createApp(options: DemoAppOptions): express.Express {
   app.get('/me', ...authed((req) => api.me(getAuth<User>(req))));
   app.post('/logout', ...authed((req) => api.logout(getAuth<User>(req))));
   app.post('/logout-all', ...authed((req) => api.logoutAll(getAuth<User>(req))));
-  app.post('/logout-others', ...authed((req) => api.logoutOthers(getAuth<User>(req))));
+  // Step-up (RFC 9470): the sensitive routes need a password check within the last stepUpMaxAgeSeconds.
+  const stepUp = requireStepUp(options.tokens, demoStepUp(options));
+  const sensitive = (handler: (req: Request) => Promise<DemoResponse>) => [auth, stepUp, async (req: Request, res: Response) => send(res, await handler(req))];
+  app.post('/reauthenticate', ...authed((req) => api.reauthenticate(getAuth<User>(req), req.body)));
+  app.post('/logout-others', ...sensitive((req) => api.logoutOthers(getAuth<User>(req))));
+  app.post('/change-password', ...sensitive((req) => api.changePassword(getAuth<User>(req), req.body)));
   app.get('/devices', ...authed((req) => api.devices(getAuth<User>(req), req.query as Record<string, unknown>)));
   app.delete('/devices/:id', ...authed((req) => api.deleteDevice(getAuth<User>(req), String(req.params.id))));
 

@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { deviceFromRequest, dpopKeyFromRequest, tokenAuthPlugin } from 'redis-multitokens/fastify';
-import { API_HEADERS, BODY_LIMIT_BYTES, SECURITY_HEADERS, createDemoApi, invalidJson, publicFile, type DemoAppOptions, type DemoAuth, type DemoFactory, type DemoResponse } from '../api.js';
+import { API_HEADERS, BODY_LIMIT_BYTES, SECURITY_HEADERS, createDemoApi, demoStepUp, invalidJson, publicFile, type DemoAppOptions, type DemoAuth, type DemoFactory, type DemoResponse } from '../api.js';
 
 /** Sends a handler's answer: status, headers, and the body as JSON (none when undefined). */
 function send(reply: FastifyReply, answer: DemoResponse): FastifyReply {
@@ -57,7 +57,11 @@ export async function createApp(options: DemoAppOptions): Promise<FastifyInstanc
     authenticated.get('/me', async (request, reply) => send(reply, await api.me(authOf(request))));
     authenticated.post('/logout', async (request, reply) => send(reply, await api.logout(authOf(request))));
     authenticated.post('/logout-all', async (request, reply) => send(reply, await api.logoutAll(authOf(request))));
-    authenticated.post('/logout-others', async (request, reply) => send(reply, await api.logoutOthers(authOf(request))));
+    authenticated.post('/reauthenticate', async (request, reply) => send(reply, await api.reauthenticate(authOf(request), request.body)));
+    // Step-up (RFC 9470): the sensitive routes need a password check within the last stepUpMaxAgeSeconds.
+    const stepUp = { preHandler: authenticated.requireStepUp(demoStepUp(options)) };
+    authenticated.post('/logout-others', stepUp, async (request, reply) => send(reply, await api.logoutOthers(authOf(request))));
+    authenticated.post('/change-password', stepUp, async (request, reply) => send(reply, await api.changePassword(authOf(request), request.body)));
     authenticated.get('/devices', async (request, reply) => send(reply, await api.devices(authOf(request), request.query as Record<string, unknown>)));
     authenticated.delete<{ Params: { id: string } }>('/devices/:id', async (request, reply) =>
       send(reply, await api.deleteDevice(authOf(request), request.params.id)),

@@ -10,11 +10,13 @@ import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { deviceFromRequest, dpopKeyFromRequest, tokenAuth, tokenErrorHandler } from 'redis-multitokens/hono';
+import { deviceFromRequest, dpopKeyFromRequest, requireStepUp, tokenAuth, tokenErrorHandler } from 'redis-multitokens/hono';
 import {
   API_HEADERS,
   BODY_LIMIT_BYTES,
   SECURITY_HEADERS,
+  demoStepUp,
+  type DemoAuth,
   nodeServer,
   createDemoApi,
   invalidJson,
@@ -95,7 +97,11 @@ export function createApp(options: DemoAppOptions): Hono {
   app.get('/me', auth, async (c) => send(c, await api.me(c.get('auth'))));
   app.post('/logout', auth, async (c) => send(c, await api.logout(c.get('auth'))));
   app.post('/logout-all', auth, async (c) => send(c, await api.logoutAll(c.get('auth'))));
-  app.post('/logout-others', auth, async (c) => send(c, await api.logoutOthers(c.get('auth'))));
+  app.post('/reauthenticate', limit, auth, withBody((body, c) => api.reauthenticate(c.get('auth') as DemoAuth, body)));
+  // Step-up (RFC 9470): the sensitive routes need a password check within the last stepUpMaxAgeSeconds.
+  const stepUp = requireStepUp(options.tokens, demoStepUp(options));
+  app.post('/logout-others', auth, stepUp, async (c) => send(c, await api.logoutOthers(c.get('auth'))));
+  app.post('/change-password', limit, auth, stepUp, withBody((body, c) => api.changePassword(c.get('auth') as DemoAuth, body)));
   app.get('/devices', auth, async (c) => send(c, await api.devices(c.get('auth'), c.req.query())));
   // The id as it was in the URL: Hono would keep a malformed %-escape as is, the handler answers it 400.
   app.delete('/devices/:id', auth, async (c) => {

@@ -6,11 +6,12 @@
 import { createServer } from 'node:http';
 import Router from '@koa/router';
 import Koa, { type ParameterizedContext } from 'koa';
-import { deviceFromRequest, dpopKeyFromRequest, tokenAuth } from 'redis-multitokens/koa';
+import { deviceFromRequest, dpopKeyFromRequest, requireStepUp, tokenAuth } from 'redis-multitokens/koa';
 import {
   API_HEADERS,
   BODY_LIMIT_BYTES,
   SECURITY_HEADERS,
+  demoStepUp,
   nodeServer,
   createDemoApi,
   invalidJson,
@@ -96,7 +97,11 @@ export function createApp(options: DemoAppOptions): Koa {
   router.get('/me', auth, async (ctx) => send(ctx, await api.me(ctx.state.auth)));
   router.post('/logout', auth, async (ctx) => send(ctx, await api.logout(ctx.state.auth)));
   router.post('/logout-all', auth, async (ctx) => send(ctx, await api.logoutAll(ctx.state.auth)));
-  router.post('/logout-others', auth, async (ctx) => send(ctx, await api.logoutOthers(ctx.state.auth)));
+  router.post('/reauthenticate', auth, async (ctx) => send(ctx, await api.reauthenticate(ctx.state.auth, await jsonBody(ctx))));
+  // Step-up (RFC 9470): the sensitive routes need a password check within the last stepUpMaxAgeSeconds.
+  const stepUp = requireStepUp(options.tokens, demoStepUp(options));
+  router.post('/logout-others', auth, stepUp, async (ctx) => send(ctx, await api.logoutOthers(ctx.state.auth)));
+  router.post('/change-password', auth, stepUp, async (ctx) => send(ctx, await api.changePassword(ctx.state.auth, await jsonBody(ctx))));
   router.get('/devices', auth, async (ctx) => send(ctx, await api.devices(ctx.state.auth, ctx.query)));
   // The id as it was in the URL: the router would keep a malformed %-escape as is, the handler answers it 400.
   router.delete('/devices/:id', auth, async (ctx) => send(ctx, await api.deleteDevice(ctx.state.auth, ctx.path.slice('/devices/'.length), { encoded: true })));

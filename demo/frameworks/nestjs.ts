@@ -34,8 +34,8 @@ import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-ex
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyReply } from 'fastify';
 import type { Response as ExpressResponse } from 'express';
-import { CurrentAuth, Device, dpopKeyFromRequest, Public, type NestHttpRequest, TokenAuthException, TokenAuthGuard, TokenAuthModule, type DeviceDetails } from 'redis-multitokens/nestjs';
-import { API_HEADERS, BODY_LIMIT_BYTES, INVALID_JSON_BODY, SECURITY_HEADERS, createDemoApi, invalidJson, publicFile, type DemoApi, type DemoAppOptions, type DemoFactory, type DemoResponse, type User } from '../api.js';
+import { CurrentAuth, Device, dpopKeyFromRequest, Public, RequireStepUp, type NestHttpRequest, TokenAuthException, TokenAuthGuard, TokenAuthModule, type DeviceDetails } from 'redis-multitokens/nestjs';
+import { API_HEADERS, BODY_LIMIT_BYTES, INVALID_JSON_BODY, SECURITY_HEADERS, createDemoApi, demoStepUp, invalidJson, publicFile, type DemoApi, type DemoAppOptions, type DemoFactory, type DemoResponse, type User } from '../api.js';
 
 /** Injection token of the demo's handlers. */
 const DEMO_API = 'DEMO_API';
@@ -103,9 +103,9 @@ class DemoController {
     return this.answer(res, this.api.logoutAll(auth));
   }
 
-  @Post('logout-others')
-  logoutOthers(@CurrentAuth() auth: CurrentAuth<User>, @Res() res: unknown) {
-    return this.answer(res, this.api.logoutOthers(auth));
+  @Post('reauthenticate')
+  reauthenticate(@CurrentAuth() auth: CurrentAuth<User>, @Body() body: unknown, @Res() res: unknown) {
+    return this.answer(res, this.api.reauthenticate(auth, body));
   }
 
   @Get('devices')
@@ -117,6 +117,32 @@ class DemoController {
   deleteDevice(@CurrentAuth() auth: CurrentAuth<User>, @Param('id') id: string, @Res() res: unknown) {
     return this.answer(res, this.api.deleteDevice(auth, id));
   }
+}
+
+/**
+ * The sensitive routes, behind step-up (RFC 9470): a password check within the last
+ * `stepUpMaxAgeSeconds` (a controller per app, since the requirement is the app's option).
+ */
+function sensitiveController(stepUp: { maxAgeSeconds: number }) {
+  @RequireStepUp(stepUp)
+  @Controller()
+  class SensitiveController {
+    constructor(
+      @Inject(DEMO_API) private readonly api: DemoApi,
+      @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
+    ) {}
+
+    @Post('logout-others')
+    async logoutOthers(@CurrentAuth() auth: CurrentAuth<User>, @Res() res: unknown) {
+      send(this.adapterHost, res, await this.api.logoutOthers(auth));
+    }
+
+    @Post('change-password')
+    async changePassword(@CurrentAuth() auth: CurrentAuth<User>, @Body() body: unknown, @Res() res: unknown) {
+      send(this.adapterHost, res, await this.api.changePassword(auth, body));
+    }
+  }
+  return SensitiveController;
 }
 
 /**
@@ -157,7 +183,7 @@ export async function createNestApp(options: DemoAppOptions, platform: 'express'
 
   @Module({
     imports: [TokenAuthModule.forRoot<User>({ manager: options.tokens, loadUser: (userId) => api.loadUser(userId) })],
-    controllers: [DemoController],
+    controllers: [DemoController, sensitiveController(demoStepUp(options))],
     providers: [
       { provide: DEMO_API, useValue: api },
       { provide: APP_GUARD, useClass: TokenAuthGuard },

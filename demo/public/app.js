@@ -19,14 +19,21 @@ const loginForm = /** @type {HTMLFormElement} */ ($('login-form'));
 const message = $('message');
 const list = $('devices');
 const logoutOthers = /** @type {HTMLButtonElement} */ ($('logout-others'));
+const passwordForm = /** @type {HTMLFormElement} */ ($('password-form'));
+const reauthView = $('reauth-view');
+const reauthForm = /** @type {HTMLFormElement} */ ($('reauth-form'));
 
 class ApiError extends Error {
-  /** @param {number} status @param {string} message */
-  constructor(status, message) {
+  /** @param {number} status @param {string} message @param {string | undefined} code the body's `error` */
+  constructor(status, message, code) {
     super(message);
     this.status = status;
+    this.code = code;
   }
 }
+
+/** The server's answer for a sensitive action whose login is too old (RFC 9470 step-up). */
+const STEP_UP = 'insufficient_user_authentication';
 
 /** Calls the demo API with this tab's token; resolves to the JSON body (null for 204). */
 async function api(method, path, body) {
@@ -41,10 +48,10 @@ async function api(method, path, body) {
   try {
     res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch {
-    throw new ApiError(0, 'The server cannot be reached.');
+    throw new ApiError(0, 'the server cannot be reached (network error): check your connection and try again');
   }
   const data = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw new ApiError(res.status, data?.message ?? `The server answered ${res.status}.`);
+  if (!res.ok) throw new ApiError(res.status, data?.message ?? `The server answered ${res.status}.`, data?.error);
   return data;
 }
 
@@ -59,29 +66,99 @@ function showLogin(text, kind = 'info') {
   sessionStorage.removeItem(TOKEN_TYPE_KEY);
   list.replaceChildren();
   devicesView.hidden = true;
+  reauthView.hidden = true;
   loginView.hidden = false;
   showMessage(text, kind);
   loginForm.elements.namedItem('username').focus();
 }
 
-/** Every failed call ends here: a 401 means this tab's token is no longer valid. */
-function fail(error) {
-  if (error instanceof ApiError && error.status === 401 && sessionStorage.getItem(TOKEN_KEY)) {
-    showLogin('You have been logged out on this device (the token was revoked or expired). Please log in again.', 'error');
-  } else {
-    showMessage(error instanceof ApiError ? error.message : 'Something went wrong.', 'error');
+/**
+ * Shows the password form and sends the password to POST /reauthenticate (asking again after a wrong
+ * one); resolves once the server has renewed this device's login, rejects on Cancel or another failure.
+ */
+function confirmPassword() {
+  const input = reauthForm.elements.namedItem('password');
+  const cancel = $('reauth-cancel');
+  reauthView.hidden = false;
+  input.value = '';
+  input.focus();
+  return new Promise((resolve, reject) => {
+    const finish = (settle) => {
+      reauthForm.removeEventListener('submit', onSubmit);
+      cancel.removeEventListener('click', onCancel);
+      reauthView.hidden = true;
+      input.value = '';
+      settle();
+    };
+    const onSubmit = async (event) => {
+      event.preventDefault();
+      try {
+        await api('POST', '/reauthenticate', { password: input.value });
+        finish(resolve);
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 403)) return finish(() => reject(error));
+        showMessage(error.message, 'error'); // a wrong password: ask again
+        input.value = '';
+        input.focus();
+      }
+    };
+    const onCancel = () => finish(() => reject(new ApiError(0, 'Cancelled: nothing was changed.')));
+    reauthForm.addEventListener('submit', onSubmit);
+    cancel.addEventListener('click', onCancel);
+  });
+}
+
+/** Runs a sensitive action; when the server asks for a more recent login (step-up), asks for the password, then retries once. */
+async function withStepUp(action) {
+  try {
+    return await action();
+  } catch (error) {
+    if (!(error instanceof ApiError && error.code === STEP_UP)) throw error;
+    showMessage('Please confirm your password to continue.');
+    await confirmPassword();
+    return action();
   }
 }
 
-/** Runs an action with its button disabled; failures go to fail(). */
-async function busy(button, action) {
-  button.disabled = true;
+/**
+ * Every failed call ends here: a 401 means this tab's token is no longer valid (but for a step-up
+ * answer); anything else is shown as "<what failed>: <why>", why being the server's own message or the
+ * network failure.
+ */
+function fail(error, what = 'That did not work') {
+  if (error instanceof ApiError && error.status === 401 && error.code !== STEP_UP && sessionStorage.getItem(TOKEN_KEY)) {
+    showLogin('You have been logged out on this device (the token was revoked or expired). Please log in again.', 'error');
+  } else {
+    showMessage(`${what}: ${error instanceof ApiError ? error.message : 'something went wrong'}`, 'error');
+  }
+}
+
+/** The controls a running action disables (every button and the login form's fields). */
+const controls = () => document.querySelectorAll('main button, #login-form input');
+
+/**
+ * Runs a slow action: the page is busy (aria-busy), every control is disabled, the clicked button says
+ * what is happening ("Logging in…") and so does the status line, until the action ends. Failures go to
+ * fail() with `failure` as what failed.
+ */
+async function busy(button, action, { progress = 'Working…', failure } = {}) {
+  const disabled = [...controls()].filter((c) => !c.disabled);
+  const label = button.textContent;
+  for (const c of disabled) c.disabled = true;
+  document.querySelector('main').setAttribute('aria-busy', 'true');
+  button.setAttribute('aria-busy', 'true');
+  button.textContent = progress;
+  showMessage(progress, 'progress');
   try {
     await action();
+    if (message.className === 'progress') showMessage('');
   } catch (error) {
-    fail(error);
+    fail(error, failure);
   } finally {
-    button.disabled = false;
+    for (const c of disabled) c.disabled = false;
+    document.querySelector('main').removeAttribute('aria-busy');
+    button.removeAttribute('aria-busy');
+    button.textContent = label;
   }
 }
 
@@ -124,10 +201,14 @@ function deviceRow(device) {
   button.textContent = 'Log out';
   button.setAttribute('aria-label', device.current ? 'Log out this device' : `Log out ${label}`);
   button.addEventListener('click', () =>
-    busy(button, device.current ? logOutHere : async () => {
-      await api('DELETE', `/devices/${encodeURIComponent(device.tokenId)}`);
-      await refresh(`Logged out ${label}.`);
-    }),
+    busy(
+      button,
+      device.current ? logOutHere : async () => {
+        await api('DELETE', `/devices/${encodeURIComponent(device.tokenId)}`);
+        await refresh(`Logged out ${label}.`);
+      },
+      { progress: 'Logging out…', failure: `Could not log out ${label}` },
+    ),
   );
   li.append(info, button);
   return li;
@@ -166,22 +247,32 @@ loginForm.addEventListener('submit', (event) => {
     sessionStorage.setItem(TOKEN_TYPE_KEY, tokenType === 'DPoP' ? 'DPoP' : 'Bearer');
     loginForm.elements.namedItem('password').value = '';
     await refresh();
-  });
+  }, { progress: 'Logging in…', failure: 'Could not log in' });
 });
 
-$('refresh').addEventListener('click', (event) => busy(event.currentTarget, () => refresh()));
+$('refresh').addEventListener('click', (event) => busy(event.currentTarget, () => refresh(), { progress: 'Refreshing…', failure: 'Could not refresh the list' }));
 
 logoutOthers.addEventListener('click', () =>
   busy(logoutOthers, async () => {
-    await api('POST', '/logout-others');
+    await withStepUp(() => api('POST', '/logout-others'));
     await refresh('Logged out every other device.');
-  }),
+  }, { progress: 'Logging out other devices…', failure: 'Could not log out the other devices' }),
 );
+
+passwordForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const newPassword = String(new FormData(passwordForm).get('newPassword'));
+  busy(passwordForm.querySelector('button'), async () => {
+    const { loggedOutDevices } = await withStepUp(() => api('POST', '/change-password', { newPassword }));
+    passwordForm.reset();
+    await refresh(`Password changed. Logged out ${loggedOutDevices} other device${loggedOutDevices === 1 ? '' : 's'}.`);
+  });
+});
 
 // Keep "5 minutes ago" true without asking the server.
 setInterval(() => {
   for (const time of list.querySelectorAll('time')) time.textContent = relativeTime(Number(time.dataset.ms));
 }, 30_000);
 
-if (sessionStorage.getItem(TOKEN_KEY)) refresh().catch(fail);
+if (sessionStorage.getItem(TOKEN_KEY)) refresh().catch((error) => fail(error, 'Could not load your devices'));
 else showLogin('');

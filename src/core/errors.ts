@@ -63,9 +63,11 @@ const NO_STORE: ErrorHeaders = Object.freeze({ 'Cache-Control': 'no-store' });
  * Its own HTTP meaning is 500 with `expose: false`; the subclasses below set theirs.
  */
 export class RedisMultitokensError extends Error {
-  /** Brand name of this class (stable; used by `instanceof` across package copies). */
+  /** @internal Brand name of this class (stable; used by `instanceof` across package copies). */
   static readonly kind: Kind = 'RedisMultitokensError';
+  /** `instanceof` that also accepts this class's errors thrown by another copy of the package (ESM or CommonJS), by their brand. */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass `instanceof` asks about (they inherit this method).
     return hasInstance(this, value);
   }
   /** Stable machine-readable code, e.g. `ERR_STORE_UNAVAILABLE`. */
@@ -98,6 +100,7 @@ export class RedisMultitokensError extends Error {
  * store used after its `close()`.
  */
 export class StoreUnavailableError extends RedisMultitokensError {
+  /** @internal */
   static override readonly kind: Kind = 'StoreUnavailableError';
   override readonly status: number = 503;
   override readonly headers: ErrorHeaders = Object.freeze({ 'Retry-After': String(RETRY_AFTER_SECONDS), 'Cache-Control': 'no-store' });
@@ -116,6 +119,7 @@ export class StoreUnavailableError extends RedisMultitokensError {
  *   (ioredis would silently use database 0 instead).
  */
 export class StoreMisconfiguredError extends StoreUnavailableError {
+  /** @internal */
   static override readonly kind: Kind = 'StoreMisconfiguredError';
   constructor(message: string, options?: { code?: 'ERR_STORE_EVICTION_POLICY' | 'ERR_STORE_DATABASE' }) {
     super(message, { code: options?.code ?? 'ERR_STORE_EVICTION_POLICY' });
@@ -132,9 +136,11 @@ export class StoreMisconfiguredError extends StoreUnavailableError {
  * clear with time; it lasts until the user logs out a device (or one expires), so retrying is useless.
  */
 export class TokenLimitError extends RedisMultitokensError {
+  /** @internal */
   static override readonly kind: Kind = 'TokenLimitError';
   override readonly status: number = 403;
   override readonly expose: boolean = true;
+  /** The `maxTokensPerUser` the user is at (live tokens per user). */
   readonly limit: number;
   constructor(limit: number) {
     super(
@@ -151,10 +157,14 @@ export class TokenLimitError extends RedisMultitokensError {
  * and never holds a token). Thrown at start-up for bad options, or by `create`/`list`/... for bad input.
  */
 export class InvalidArgumentTypeError extends TypeError {
+  /** @internal */
   static readonly kind: Kind = 'InvalidArgumentTypeError';
+  /** `instanceof` that also accepts this class's errors thrown by another copy of the package (ESM or CommonJS), by their brand. */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass `instanceof` asks about (they inherit this method).
     return hasInstance(this, value);
   }
+  /** Stable error code, as Node's own `ERR_INVALID_ARG_TYPE`. */
   readonly code = 'ERR_INVALID_ARG_TYPE';
   /** HTTP status code: 400. */
   readonly status: number = 400;
@@ -178,10 +188,14 @@ export class InvalidArgumentTypeError extends TypeError {
  * HTTP meaning: `400 Bad Request` (RFC 9110 §15.5.1), `expose: true`.
  */
 export class InvalidArgumentValueError extends RangeError {
+  /** @internal */
   static readonly kind: Kind = 'InvalidArgumentValueError';
+  /** `instanceof` that also accepts this class's errors thrown by another copy of the package (ESM or CommonJS), by their brand. */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass `instanceof` asks about (they inherit this method).
     return hasInstance(this, value);
   }
+  /** Stable error code, as Node's own `ERR_INVALID_ARG_VALUE`. */
   readonly code = 'ERR_INVALID_ARG_VALUE';
   /** HTTP status code: 400. */
   readonly status: number = 400;

@@ -21,7 +21,9 @@ export type SecretOption = string | Uint8Array | readonly SecretKey[];
 
 /** A key id and the HMAC-SHA-256 digest of a token under that key (base64url, 43 characters). */
 export interface TokenDigest {
+  /** Id of the ring key the digest was made with (`"k1"` for a single secret). */
   keyId: string;
+  /** HMAC-SHA-256 of the token under that key, base64url (43 characters). */
   digest: string;
 }
 

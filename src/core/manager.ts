@@ -6,6 +6,7 @@ import {
   rejectUnknownOptions,
   countOption,
   enumOption,
+  acrOption,
   metadataOption,
   optionalText,
   scopesOption,
@@ -92,7 +93,7 @@ export interface TokenManagerOptions {
   maxTokensPerUser?: number | null;
   /**
    * When a user at `maxTokensPerUser` logs in again: `'evict-lru'` (default) revokes the least recently
-   * used token (ranked by last use; see the README, "Device limit", for how a use within
+   * used token (ranked by last use; see docs/options.md, "Device limit", for how a use within
    * `touchIntervalSeconds` counts), `'reject'` throws `TokenLimitError`.
    */
   limitPolicy?: LimitPolicy;
@@ -130,7 +131,7 @@ const MANAGER_OPTIONS = [
   'store', 'secret', 'userTagSecret', 'ttlSeconds', 'renew', 'overwriteNoneTtl', 'touchIntervalSeconds', 'absoluteLifetimeSeconds',
   'maxTokensPerUser', 'limitPolicy', 'maxMetadataBytes', 'maxFailedVerifications', 'failedVerificationWindowSeconds', 'verifyCache', 'requireDpop',
 ] as const;
-const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds', 'jkt'] as const;
+const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds', 'jkt', 'acr'] as const;
 /** A JWK SHA-256 thumbprint (RFC 7638) in base64url: 43 characters. */
 const JKT_RE = /^[A-Za-z0-9_-]{43}$/;
 const REVOKE_REASONS: readonly RevokeReason[] = ['logout', 'logout-all', 'logout-others', 'evicted', 'admin'];
@@ -166,6 +167,12 @@ export interface CreateTokenOptions {
    */
   ttlSeconds?: number | null;
   /**
+   * The authentication level of this login as the app names it (RFC 9470 `acr`, e.g. `"pwd"`, `"mfa"`):
+   * 1-64 printable ASCII characters without spaces, `"` or `\`; default none (null). Routes with a
+   * step-up requirement naming an `acr` accept only tokens with one of theirs.
+   */
+  acr?: string | null;
+  /**
    * Binds the token to a device key (DPoP, RFC 9449): the key's JWK SHA-256 thumbprint (RFC 7638,
    * base64url, 43 characters), as `dpopKeyOf...(req)` of the framework adapters gives it from the
    * login's checked `DPoP` proof. Absent or null: a bearer token (refused under `requireDpop`).
@@ -181,6 +188,16 @@ export interface VerifyOptions {
    * proof (a bound token is then refused).
    */
   dpop?: StoreDpopCheck | null;
+}
+
+/** Options of {@link TokenManager.reauthenticate}. */
+export interface ReauthenticateOptions {
+  /**
+   * The level of this new proof (RFC 9470 `acr`); default null. It REPLACES the token's acr (a
+   * password re-check after an MFA login leaves `"pwd"`, not `"mfa"`): the time and the level always
+   * describe the same proof.
+   */
+  acr?: string | null;
 }
 
 /** Result of {@link TokenManager.create}. */
@@ -199,8 +216,20 @@ export interface CreatedToken {
 
 /** Result of {@link TokenManager.verify}: invalid is a value, not an exception. */
 export type VerifyResult =
-  | { valid: true; userId: string; record: TokenRecord; renewed: boolean }
   | {
+      /** The token is live and its secret matches. */
+      valid: true;
+      /** The user the token belongs to (as stored: a string). */
+      userId: string;
+      /** The token's record (device, times, scopes), after any renewal. */
+      record: TokenRecord;
+      /** True when this verify renewed the token's expiry (and wrote its last-used time). */
+      renewed: boolean;
+      /** The store's clock at this verification, epoch milliseconds (`Date.now()` when the store gives none): step-up ages are measured with it. */
+      verifiedAtMs: number;
+    }
+  | {
+      /** The token is not accepted; `reason` says how far it got. */
       valid: false;
       /**
        * `'malformed'`: not a token of this format (no store access happened). `'invalid'`: unknown,
@@ -220,16 +249,71 @@ export type InspectResult =
 /** A verify refused by the DPoP check (see {@link StoreDpopCheck}): the token's secret was right. */
 export type DpopRefusal = 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound';
 
-/** Events of {@link TokenManager}, with their payloads. None ever carries a token string. */
+/**
+ * Events of {@link TokenManager}, with their payloads. None ever carries a token string.
+ * Typed listeners (`manager.on('verified', (e) => ...)`) need `@types/node` 20.11.21 or later, the first
+ * with the generic `EventEmitter<T>` (DefinitelyTyped PR 68313); with an older one `TokenManager` does not
+ * type-check (or, under `skipLibCheck`, its listeners are untyped).
+ */
 export interface TokenEvents {
-  created: [event: { record: TokenRecord; first: boolean; evictedTokenIds: string[] }];
-  verified: [event: { record: TokenRecord; renewed: boolean }];
-  revoked: [event: { userId: string; tokenIds: string[]; reason: RevokeReason }];
-  authFailed: [event: { reason: AuthFailureReason; tokenId: string | null }];
+  /** A token was created (a login). */
+  created: [
+    event: {
+      /** The new token's record (never the token string). */
+      record: TokenRecord;
+      /** True when the user had no live token before. */
+      first: boolean;
+      /** Tokens revoked to stay within `maxTokensPerUser` (`limitPolicy: 'evict-lru'`). */
+      evictedTokenIds: string[];
+    },
+  ];
+  /** A token was verified and accepted. */
+  verified: [
+    event: {
+      /** The token's record, after any renewal. */
+      record: TokenRecord;
+      /** True when this verify renewed the token. */
+      renewed: boolean;
+    },
+  ];
+  /** Tokens were revoked (a logout, "log out everywhere", an eviction or an admin action). */
+  revoked: [
+    event: {
+      /** The user whose tokens were revoked. */
+      userId: string;
+      /** The public ids of the revoked tokens (never the tokens). */
+      tokenIds: string[];
+      /** Why: `'logout'`, `'logout-all'`, `'logout-others'`, `'evicted'` or `'admin'`. */
+      reason: RevokeReason;
+    },
+  ];
+  /** A request or a verify was refused (not emitted for store outages: see `storeUnavailable`). */
+  authFailed: [
+    event: {
+      /** Why it was refused. */
+      reason: AuthFailureReason;
+      /** The public id of the token when it was well-formed, else null. */
+      tokenId: string | null;
+    },
+  ];
   /** The store failed after working (or at its first call): once per outage, not once per failed call. */
-  storeUnavailable: [event: { operation: string; error: Error }];
+  /** `reauthenticate` renewed a token's authentication time (step-up, RFC 9470). */
+  reauthenticated: [event: { record: TokenRecord }];
+  storeUnavailable: [
+    event: {
+      /** The TokenManager method that failed, e.g. `'verify'`. */
+      operation: string;
+      /** The store's error (a `StoreUnavailableError`; never holds a token). */
+      error: Error;
+    },
+  ];
   /** The first success after `storeUnavailable`. */
-  storeRecovered: [event: { operation: string }];
+  storeRecovered: [
+    event: {
+      /** The TokenManager method that succeeded. */
+      operation: string;
+    },
+  ];
 }
 
 /** The options `TokenManager.list` takes, paged or not. */
@@ -302,6 +386,13 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     return this.cache === null ? null : this.cache.stats();
   }
 
+  /**
+   * Store clock minus local clock, in milliseconds, as seen by the last store verify (kept only with the
+   * verify cache on): a cache hit has no store reply, so its `verifiedAtMs` (which step-up requirements
+   * compare with `authenticatedAtMs`, a store time) is the local clock moved by this offset.
+   */
+  private storeClockOffsetMs = 0;
+
   /** Drops revoked tokens from this process's verify cache at once (other processes hear of it from the store). */
   private forget(tokenIds: readonly string[]): void {
     if (this.cache !== null && tokenIds.length > 0) this.cache.drop(tokenIds);
@@ -339,6 +430,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       scopes: scopesOption(options.scopes),
       metadataJson: metadataOption(options.metadata, this.maxMetadataBytes),
       jkt: this.jktOption(options.jkt),
+      acr: acrOption(options.acr),
     };
     const generated = generateToken(this.keyRing.userTag(uid));
     const result = await this.run('create', () =>
@@ -394,16 +486,17 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     // The local cache never answers a DPoP request nor keeps a bound token: the proof's jti replay check
     // and the binding check happen in the store, on every request.
     const cache = options?.dpop ? null : this.cache;
-    let at;
+    let at: ReturnType<VerifyCache['begin']> | undefined;
     if (cache !== null) {
       const cached = cache.lookup(parsed.tokenId, parsed.token);
       if (cached !== undefined) {
         this.emit('verified', { record: cached, renewed: false });
-        return { valid: true, userId: cached.userId, record: cached, renewed: false };
+        // No store call, so no store clock: the local clock moved by the store's offset seen last.
+        return { valid: true, userId: cached.userId, record: cached, renewed: false, verifiedAtMs: Date.now() + this.storeClockOffsetMs };
       }
       at = cache.begin();
     }
-    let res;
+    let res: Awaited<ReturnType<Store['verify']>>;
     try {
       // The store's call directly (not through `run`'s closure): verify is the hot path.
       res = await this.store.verify({
@@ -426,8 +519,13 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       return { valid: false, reason: dpop ?? 'invalid' };
     }
     const record = at === undefined || res.record.jkt != null ? res.record : cache!.store(parsed.tokenId, parsed.token, res.record, at);
+    let verifiedAtMs = Date.now();
+    if (res.nowMs !== undefined) {
+      if (cache !== null) this.storeClockOffsetMs = res.nowMs - verifiedAtMs;
+      verifiedAtMs = res.nowMs;
+    }
     this.emit('verified', { record, renewed: res.renewed });
-    return { valid: true, userId: record.userId, record, renewed: res.renewed };
+    return { valid: true, userId: record.userId, record, renewed: res.renewed, verifiedAtMs };
   }
 
   /**
@@ -458,7 +556,7 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   /**
    * Revokes the token `tokenId` of `userId` (log out another device, or an admin acting on a user).
    * A token id of another user, or a string that is not a token id, is left alone (returns false).
-   * @param reason carried by the `revoked` event; default `'admin'`.
+   * @param options.reason carried by the `revoked` event; default `'admin'`.
    * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id or reason; a whole token
    *   given where its id is expected (use `revoke(token)`).
    * @throws {StoreUnavailableError}
@@ -586,6 +684,35 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     );
     if (!found) return { wellFormed: true, tokenId: parsed.tokenId, found: false };
     return { wellFormed: true, tokenId: parsed.tokenId, found: true, valid: found.digestMatches === true, record: found.record };
+  }
+
+  /**
+   * Step-up (RFC 9470): records that the user of token `tokenId` has just proved who they are again,
+   * after the app re-checked the password or a second factor. Sets the token's `authenticatedAtMs` to
+   * now (the store's clock) and its `acr` to `options.acr` (null when not given), in one atomic store
+   * step; routes with a step-up requirement then let the token through for their `maxAgeSeconds`.
+   * The token is named by its user and id (what every adapter's `auth` holds: `auth.userId`,
+   * `auth.token.tokenId`), not by the token string, so an app never has to keep the string around.
+   * A revoked, expired or unknown token, or one of another user, is left alone (returns null: never
+   * resurrected). Emits `reauthenticated`.
+   * @returns the updated record, or null.
+   * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id, a whole token given as
+   *   `tokenId`, an `acr` that is not 1-64 printable ASCII characters without spaces, an unknown option.
+   * @throws {StoreUnavailableError}
+   */
+  async reauthenticate(userId: UserIdInput, tokenId: string, options: ReauthenticateOptions = {}): Promise<TokenRecord | null> {
+    const uid = normalizeUserId(userId);
+    checkOptionsObject('reauthenticate', options, ['acr']);
+    if (typeof tokenId !== 'string') throw new InvalidArgumentTypeError(`reauthenticate: tokenId must be a string; got ${typeof tokenId}`);
+    notAWholeToken('reauthenticate', tokenId);
+    const acr = acrOption(options.acr);
+    if (!isTokenId(tokenId)) return null;
+    const record = await this.run('reauthenticate', () => this.store.reauthenticate({ userId: uid, userTag: this.keyRing.userTag(uid), tokenId, acr }));
+    // This process's cache drops the old record (its older authentication time would refuse the retry);
+    // other processes' entries are at most maxStalenessMs old and only err on the strict side.
+    this.forget([tokenId]);
+    if (record) this.emit('reauthenticated', { record });
+    return record;
   }
 
   /**

@@ -69,7 +69,8 @@ export function booleanOption(name: string, value: unknown, fallback: boolean): 
 export function optionalText(name: string, value: unknown, max: number): string | null {
   if (value === undefined || value === null || value === '') return null;
   if (typeof value !== 'string') throw new InvalidArgumentTypeError(`${name} must be a string; got ${typeof value}`);
-  return toWellFormed(value.length > max ? cutAtGrapheme(value, max) : value);
+  // String.prototype.toWellFormed (ES2024) is in every Node of `engines` (>= 20).
+  return (value.length > max ? cutAtGrapheme(value, max) : value).toWellFormed();
 }
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
@@ -82,12 +83,6 @@ function cutAtGrapheme(text: string, max: number): string {
     end = index + segment.length;
   }
   return text.slice(0, end);
-}
-
-/** `String.prototype.toWellFormed` (Node 20+), with a fallback: lone surrogates become U+FFFD. */
-function toWellFormed(s: string): string {
-  const f = (s as { toWellFormed?: () => string }).toWellFormed;
-  return typeof f === 'function' ? f.call(s) : s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
 /** A scope token as in RFC 6749 §3.3: 1*( %x21 / %x23-5B / %x5D-7E ); here at most 64 characters. */
@@ -140,4 +135,17 @@ export function rejectUnknownOptions(where: string, options: object, known: read
       const near = known.find((k) => k.toLowerCase().startsWith(key.toLowerCase().slice(0, 3)));
       throw new InvalidArgumentTypeError(`${where}: unknown option \`${key}\`${near ? ` (did you mean \`${near}\`?)` : ''}; known options: ${known.join(', ')}`);
     }
+}
+
+/**
+ * Checks an `acr` (RFC 9470 authentication context class reference, as the app names it): a
+ * scope-token (1-64 printable ASCII characters without spaces, `"` or `\`), so it fits a quoted
+ * `acr_values` challenge. @returns it, or null for undefined/null.
+ * @throws {InvalidArgumentTypeError} not a string. @throws {InvalidArgumentValueError} not such a token.
+ */
+export function acrOption(acr: unknown): string | null {
+  if (acr === undefined || acr === null) return null;
+  if (typeof acr !== 'string') throw new InvalidArgumentTypeError(`acr must be a string; got ${typeof acr}`);
+  if (!isScopeToken(acr)) throw new InvalidArgumentValueError('acr must be 1-64 printable ASCII characters without spaces, `"` or `\\` (it is quoted in WWW-Authenticate acr_values)');
+  return acr;
 }

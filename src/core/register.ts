@@ -18,8 +18,13 @@
  */
 
 /** Augment this interface with `user: YourUser` (see the module comment). Empty by default. */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-empty-object-type
+// biome-ignore lint/suspicious/noEmptyInterface: apps add `user` by declaration merging, which needs an interface.
 export interface Register {}
 
 /** The user type declared in {@link Register} (`Register['user']`), or `unknown` when none is declared. */
-export type RegisteredUser = Register extends { user: infer U } ? U : unknown;
+export type RegisteredUser = Register extends {
+  /** The app's user type, as declared in {@link Register}. */
+  user: infer U;
+}
+  ? U
+  : unknown;

@@ -50,6 +50,13 @@ export interface Store {
    */
   lookup(input: StoreLookupInput): Promise<StoreLookupResult | null>;
   /**
+   * Step-up (RFC 9470): sets the token's `authenticatedAtMs` to now (the store's clock) and its `acr`
+   * to `input.acr` (null clears it), when `tokenId` is a live token of `userId`; one atomic step, one
+   * round trip, touching the token's own record only (no expiry, no index change). A revoked,
+   * expired or unknown token stays gone (never resurrected). Returns the updated record, or null.
+   */
+  reauthenticate(input: StoreReauthenticateInput): Promise<TokenRecord | null>;
+  /**
    * Resolves when the store can serve requests now (for health checks); rejects with
    * `StoreUnavailableError` otherwise. One round trip at most. Optional: a store without it is always healthy.
    */
@@ -96,7 +103,9 @@ export interface RevocationWatch {
 
 /** A token located by id with the digests to check it: one per key of the ring. */
 export interface StoreTokenRef {
+  /** The token's public id (24 characters, starting with the user tag). */
   tokenId: string;
+  /** The user tag (8 hex digits) carried by the token: the hash slot of the user's keys. */
   userTag: string;
   /** HMAC digests of the token under every key of the ring; the store uses the one whose key id it stored. */
   digests: readonly TokenDigest[];
@@ -122,17 +131,26 @@ export interface StoreLookupResult {
 
 /** Input of {@link Store.create}. */
 export interface StoreCreateInput {
+  /** The user's id, normalised to a string by the core. */
   userId: string;
+  /** The user's tag (8 hex digits): all of the user's keys share its hash slot. */
   userTag: string;
+  /** The new token's public id (random, starting with the user tag). */
   tokenId: string;
   /** Digest under the current key (the only thing stored about the secret). */
   digest: TokenDigest;
+  /** Device name, already cut to 200 characters; null when none. */
   deviceName: string | null;
+  /** User-Agent, already cut to 512 characters; null when none. */
   userAgent: string | null;
+  /** Client IP, already cut to 64 characters; null when none. */
   ip: string | null;
+  /** Scopes granted to the token (checked RFC 6749 scope-tokens). */
   scopes: readonly string[];
   /** JSON text of the metadata object, or null (already size-checked by the core). */
   metadataJson: string | null;
+  /** The authentication level of the login (RFC 9470 `acr`, checked by the core), or null; absent = null. */
+  acr?: string | null;
   /** Idle TTL in milliseconds, or null for immortal. */
   ttlMs: number | null;
   /** True when `ttlMs` was given for this token (it then overrides the configured TTL on renewal). */
@@ -143,6 +161,7 @@ export interface StoreCreateInput {
   keyIds: readonly string[];
   /** Most live tokens the user may hold after this create; null = no limit. */
   maxTokens: number | null;
+  /** At `maxTokens`: evict the least recently used token, or refuse (`status: 'limit'`). */
   limitPolicy: LimitPolicy;
   /** DPoP binding: the device key's JWK thumbprint (RFC 7638, base64url SHA-256), stored in the record; absent or null = a bearer token. */
   jkt?: string | null;
@@ -150,11 +169,26 @@ export interface StoreCreateInput {
 
 /** Result of {@link Store.create}. */
 export type StoreCreateResult =
-  | { status: 'created'; record: TokenRecord; first: boolean; evictedTokenIds: string[] }
-  | { status: 'limit'; limit: number };
+  | {
+      /** The token was stored. */
+      status: 'created';
+      /** The stored record. */
+      record: TokenRecord;
+      /** True when the user had no live token before. */
+      first: boolean;
+      /** Tokens revoked to make room (`'evict-lru'`). */
+      evictedTokenIds: string[];
+    }
+  | {
+      /** Refused: the user is at the limit (`limitPolicy: 'reject'`). */
+      status: 'limit';
+      /** The limit (live tokens per user). */
+      limit: number;
+    };
 
 /** The renewal policy, passed on every verify (so a configuration change applies to old tokens too). */
 export interface StoreRenewalPolicy {
+  /** `'token'`, `'user'` (all of the user's tokens) or `'off'`. */
   mode: RenewMode;
   /** The configured idle TTL in milliseconds, or null for immortal (the plugin's cache TIMEOUT). */
   ttlMs: number | null;
@@ -170,12 +204,15 @@ export interface StoreRenewalPolicy {
  * refused, the right secret included, until the window ends.
  */
 export interface StoreThrottlePolicy {
+  /** Failed verifications tolerated per token id within the window. */
   maxFailures: number;
+  /** The window, in milliseconds from the first failure. */
   windowMs: number;
 }
 
 /** Input of {@link Store.verify}. */
 export interface StoreVerifyInput extends StoreTokenRef {
+  /** How to renew the token when it verifies. */
   renewal: StoreRenewalPolicy;
   /**
    * The request's DPoP proof (RFC 9449), already checked by the caller (signature, `htm`, `htu`, `iat`,
@@ -210,15 +247,38 @@ export interface StoreDpopCheck {
  * the right secret, refused by the DPoP check ({@link StoreDpopCheck}).
  */
 export type StoreVerifyResult =
-  | { status: 'valid'; record: TokenRecord; renewed: boolean }
-  | { status: 'not_found' }
-  | { status: 'mismatch' }
-  | { status: 'throttled' }
-  | { status: 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound' };
+  | {
+      /** The digest matched a live token. */
+      status: 'valid';
+      /** The token's record, after any renewal. */
+      record: TokenRecord;
+      /** True when this call renewed the token. */
+      renewed: boolean;
+      /** The store's clock at this verification, epoch milliseconds (step-up ages are measured with it); absent: the manager uses `Date.now()`. */
+      nowMs?: number;
+    }
+  | {
+      /** No live token with that id (unknown, expired or revoked). */
+      status: 'not_found';
+    }
+  | {
+      /** A token with that id exists, the digest differs; the failure was counted. */
+      status: 'mismatch';
+    }
+  | {
+      /** Too many recent failures for this id; nothing was checked. */
+      status: 'throttled';
+    }
+  | {
+      /** Refused by the DPoP check (see {@link StoreDpopCheck}); the secret was right. */
+      status: 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound';
+    };
 
 /** Input of {@link Store.listPage}. */
 export interface StoreListPageInput {
+  /** The normalised user id. */
   userId: string;
+  /** The user's tag (8 hex digits): the user's partition (Redis hash slot). */
   userTag: string;
   /** The ring's key ids: tokens signed by another key are left out. */
   keyIds: readonly string[];
@@ -230,6 +290,17 @@ export interface StoreListPageInput {
 
 /** One page of {@link Store.listPage}: `cursor` is null after the last page. */
 export interface StoreListPage {
+  /** The user's live tokens in this page, in no particular order. */
   records: TokenRecord[];
+  /** Where the next page starts (pass it back as `cursor`), or null after the last page. */
   cursor: string | null;
+}
+
+/** Input of {@link Store.reauthenticate}. */
+export interface StoreReauthenticateInput {
+  userId: string;
+  userTag: string;
+  tokenId: string;
+  /** The new authentication level (RFC 9470 `acr`), or null for none. */
+  acr: string | null;
 }

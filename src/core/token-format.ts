@@ -37,7 +37,7 @@ export const TOKEN_LENGTH = TOKEN_PREFIX.length + TOKEN_ID_LENGTH + SECRET_LENGT
 const TOKEN_RE = /^rmt_([0-9a-f]{8}[0-9A-Za-z]{16})[0-9A-Za-z]{43}([0-9A-Za-z]{6})$/;
 const TOKEN_ID_RE = /^[0-9a-f]{8}[0-9A-Za-z]{16}$/;
 
-/** A token string split into its parts. Produced only by {@link parseToken} and {@link generateToken}. */
+/** A token string split into its parts. Produced only by {@link parseToken} and `generateToken`. */
 export interface ParsedToken {
   /** The whole token string (secret: never log or store it). */
   readonly token: string;

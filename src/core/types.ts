@@ -43,6 +43,17 @@ export interface TokenRecord {
    * `Authorization: DPoP <token>` with a fresh proof signed by that key.
    */
   jkt: string | null;
+  /**
+   * When the user last proved who they are on this device, epoch milliseconds (store's clock): the
+   * creation time (a login), then the time of the last `TokenManager.reauthenticate` (RFC 9470's
+   * `auth_time`). Tokens stored before 0.2 carry `createdAtMs` here.
+   */
+  authenticatedAtMs: number;
+  /**
+   * The authentication level of that proof as the app named it (RFC 9470's `acr`, e.g. `"pwd"` or
+   * `"mfa"`), or null: given to `create` and `reauthenticate`, checked by the adapters' step-up requirement.
+   */
+  acr: string | null;
 }
 
 /** A {@link TokenRecord} as listed for a user, with the calling token marked. */
@@ -63,7 +74,9 @@ export interface ListPageOptions {
 
 /** One page of `TokenManager.list`: `nextCursor` is null after the last page. */
 export interface TokenPage {
+  /** The page's tokens, newest first. */
   tokens: TokenInfo[];
+  /** Pass it as `cursor` for the next page; null after the last page. */
   nextCursor: string | null;
 }
 
@@ -71,7 +84,7 @@ export interface TokenPage {
 export type RevokeReason = 'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'admin';
 
 /** Why an authentication failed (carried by the `authFailed` event; never carries the token). */
-export type AuthFailureReason = 'missing' | 'malformed' | 'invalid' | 'throttled' | 'user_not_found' | 'insufficient_scope' | DpopFailureReason;
+export type AuthFailureReason = 'missing' | 'malformed' | 'invalid' | 'throttled' | 'user_not_found' | 'insufficient_scope' | 'insufficient_user_authentication' | DpopFailureReason;
 
 /**
  * Why a DPoP (RFC 9449) check refused a request: `dpop_proof` a proof that is missing, too big, not

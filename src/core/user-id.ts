@@ -19,7 +19,8 @@ export function normalizeUserId(userId: unknown): string {
     if (userId.length === 0) throw new InvalidArgumentValueError('userId must not be an empty string');
     if (userId.length > MAX_USER_ID_LENGTH)
       throw new InvalidArgumentValueError(`userId must be at most ${MAX_USER_ID_LENGTH} characters long`);
-    if (!isWellFormed(userId)) throw new InvalidArgumentValueError('userId must be well-formed Unicode (no lone surrogates)');
+    // String.prototype.isWellFormed (ES2024) is in every Node of `engines` (>= 20).
+    if (!userId.isWellFormed()) throw new InvalidArgumentValueError('userId must be well-formed Unicode (no lone surrogates)');
     return userId;
   }
   if (typeof userId === 'number') {
@@ -28,11 +29,4 @@ export function normalizeUserId(userId: unknown): string {
   }
   if (typeof userId === 'bigint') return normalizeUserId(userId.toString());
   throw new InvalidArgumentTypeError(`userId must be a string, a safe integer or a bigint; got ${userId === null ? 'null' : typeof userId}`);
-}
-
-function isWellFormed(s: string): boolean {
-  // String.prototype.isWellFormed exists from Node 20; keep a fallback for safety.
-  const f = (s as { isWellFormed?: () => boolean }).isWellFormed;
-  if (typeof f === 'function') return f.call(s);
-  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
 }

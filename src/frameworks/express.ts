@@ -18,10 +18,12 @@ import { deviceDetails, type DeviceDetails } from '../http/client.js';
 import { dpopHeaderValue, dpopKeyOf, type DpopOptions, type DpopReader } from '../http/dpop.js';
 import { ERROR_BODY_CONTENT_TYPE, applyErrorBody, checkErrorHandlerOptions, errorBodyJson, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
 import { scopeRequirement, type ScopeRequirementOptions } from '../http/scopes.js';
+import { stepUpRequirement, type StepUpRequirementOptions } from '../http/step-up.js';
 
 export type { AuthOptions, TokenAuth } from '../http/authenticate.js';
 export type { AuthErrorResponse, HttpErrorResponse, ErrorBodyFormatter } from '../http/responses.js';
 export type { ScopeRequirementOptions } from '../http/scopes.js';
+export type { StepUpRequirementOptions } from '../http/step-up.js';
 export type { DeviceDetails } from '../http/client.js';
 export type { DpopOptions } from '../http/dpop.js';
 
@@ -108,6 +110,23 @@ export function requireScopes(manager: TokenManager, ...args: (string | readonly
   const check = scopeRequirement(manager, (args as (string | readonly string[])[]).flat(), options);
   return (req: Request, res: Response, next: NextFunction) => {
     // The symbol, not req.auth: another library may have put its own object there.
+    const refused = check((req as { [AUTH]?: TokenAuth })[AUTH]);
+    if (refused) return sendAuthError(res, refused);
+    next();
+  };
+}
+
+/**
+ * Middleware, placed after `tokenAuth`, for a sensitive route (RFC 9470 step-up): the token's user must
+ * have proved who they are within `maxAgeSeconds` seconds (at login, or by `manager.reauthenticate`)
+ * and/or with one of the `acr` levels, else 401 `insufficient_user_authentication` with `max_age` /
+ * `acr_values` in `WWW-Authenticate`; 401 when the request is not authenticated. No store call.
+ * `requireStepUp(manager, { maxAgeSeconds: 300, acr: 'mfa', realm, errorBody })`.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad requirement, realm or option, when made.
+ */
+export function requireStepUp(manager: TokenManager, options: StepUpRequirementOptions): RequestHandler {
+  const check = stepUpRequirement(manager, options);
+  return (req: Request, res: Response, next: NextFunction) => {
     const refused = check((req as { [AUTH]?: TokenAuth })[AUTH]);
     if (refused) return sendAuthError(res, refused);
     next();

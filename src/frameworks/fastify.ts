@@ -12,7 +12,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../core/errors.js';
-import { rejectUnknownOptions } from '../core/options.js';
 import type { TokenManager } from '../core/manager.js';
 import type { RegisteredUser } from '../core/register.js';
 import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from '../http/authenticate.js';
@@ -21,11 +20,13 @@ import { deviceDetails, type DeviceDetails } from '../http/client.js';
 import { dpopHeaderValue, dpopKeyOf, type DpopOptions, type DpopReader } from '../http/dpop.js';
 import { DEFAULT_REALM, ERROR_BODY_CONTENT_TYPE, applyErrorBody, checkErrorHandlerOptions, errorBodyJson, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
 import { checkScopes, scopeRequirement, type ScopeRequirementOptions } from '../http/scopes.js';
+import { stepUpRequirement, type StepUpRequirementOptions } from '../http/step-up.js';
 
 export type { AuthOptions, TokenAuth } from '../http/authenticate.js';
 export type { AuthErrorResponse, HttpErrorResponse, ErrorBodyFormatter } from '../http/responses.js';
 export type { DeviceDetails } from '../http/client.js';
 export type { ScopeRequirementOptions } from '../http/scopes.js';
+export type { StepUpRequirementOptions } from '../http/step-up.js';
 export type { Register, RegisteredUser } from '../core/register.js';
 
 /** Options of {@link tokenAuthPlugin}: the manager, the authentication options, and where the hook goes. */
@@ -73,6 +74,16 @@ declare module 'fastify' {
      */
     requireScopes(scopes: readonly string[], options: ScopeRequirementOptions): TokenAuthHook;
     requireScopes(...scopes: (string | readonly string[])[]): TokenAuthHook;
+    /**
+     * A hook, placed after authentication, for a sensitive route (RFC 9470 step-up): the token's user
+     * must have proved who they are within `maxAgeSeconds` seconds (at login, or by
+     * `manager.reauthenticate`) and/or with one of the `acr` levels, else 401
+     * `insufficient_user_authentication` with `max_age` / `acr_values` in `WWW-Authenticate`; 401 when
+     * the request is not authenticated. Its realm is the one of the `tokenAuth` hook that ran for the
+     * request unless `realm` is given (as `requireScopes`). No store call.
+     * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad requirement, realm or option.
+     */
+    requireStepUp(options: StepUpRequirementOptions): TokenAuthHook;
   }
 }
 
@@ -154,6 +165,27 @@ function scopeHook(
   };
 }
 
+/**
+ * A requirement hook (scopes, step-up) whose challenges use `givenRealm`, or else the realm of the
+ * `tokenAuth` hook that ran for the request (one check made per realm seen). `make({})` is called at
+ * once, so a bad requirement fails when the hook is made.
+ */
+function realmAwareHook(givenRealm: string | undefined, make: (realm: { realm?: string }) => ReturnType<typeof scopeRequirement>): TokenAuthHook {
+  const fixed = make({});
+  if (givenRealm !== undefined) return scopeHook(fixed);
+  const byRealm = new Map<string, ReturnType<typeof scopeRequirement>>();
+  return scopeHook(fixed, (request) => {
+    const realm = (request as WithHookRun)[HOOK_RUN]?.realm;
+    if (realm === undefined) return fixed;
+    let check = byRealm.get(realm);
+    if (!check) {
+      check = make({ realm });
+      byRealm.set(realm, check);
+    }
+    return check;
+  });
+}
+
 async function plugin(fastify: FastifyInstance, pluginOptions: FastifyTokenAuthOptions): Promise<void> {
   if (pluginOptions === null || typeof pluginOptions !== 'object')
     throw new InvalidArgumentTypeError('redis-multitokens: the plugin options must be an object, e.g. { manager: tokens }');
@@ -183,18 +215,13 @@ async function plugin(fastify: FastifyInstance, pluginOptions: FastifyTokenAuthO
     const given = typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
     const scopes = (args as (string | readonly string[])[]).flat();
     // Checked here, when the hook is made: the scopes, and the options as given.
-    const fixed = scopeRequirement(manager, scopes, { realm: options.realm, errorBody: options.errorBody, ...given });
-    if (given.realm !== undefined) return scopeHook(fixed);
-    // No realm given: the one of the tokenAuth hook that ran for the request (one check per realm seen).
-    const byRealm = new Map<string, ReturnType<typeof scopeRequirement>>();
-    return scopeHook(fixed, (request) => {
-      const realm = (request as WithHookRun)[HOOK_RUN]?.realm;
-      if (realm === undefined) return fixed;
-      let check = byRealm.get(realm);
-      if (!check) byRealm.set(realm, (check = scopeRequirement(manager, scopes, { errorBody: options.errorBody, ...given, realm })));
-      return check;
-    });
+    return realmAwareHook(given.realm, (realm) => scopeRequirement(manager, scopes, { realm: options.realm, errorBody: options.errorBody, ...given, ...realm }));
   });
+  fastify.decorate('requireStepUp', (given: StepUpRequirementOptions) =>
+    realmAwareHook((given as StepUpRequirementOptions | undefined)?.realm, (realm) =>
+      stepUpRequirement(manager, { realm: options.realm, errorBody: options.errorBody, ...given, ...realm }),
+    ),
+  );
   if (global) fastify.addHook('onRequest', hookFor(manager, options));
 }
 
@@ -202,7 +229,7 @@ async function plugin(fastify: FastifyInstance, pluginOptions: FastifyTokenAuthO
  * The plugin: `await app.register(tokenAuthPlugin, { manager, loadUser, realm, ... })`.
  *
  * Decorates `request.auth` (null until a token authenticates the request) and the instance with
- * `tokenAuth(options)` and `requireScopes(...scopes)` route hooks. With `global` (the default), an
+ * `tokenAuth(options)`, `requireScopes(...scopes)` and `requireStepUp({ maxAgeSeconds, acr })` route hooks. With `global` (the default), an
  * `onRequest` hook authenticates every request of the scope it is registered in: a bad, missing (unless
  * `optional`), invalid, expired or revoked token or an unknown user gets 401 with `WWW-Authenticate` and a
  * JSON body; missing scopes 403; a store outage 503 with `Retry-After`. Errors thrown by `loadUser` go to

@@ -30,25 +30,36 @@ import {
   errorBodyJson,
   errorResponse,
   scopeRequirement,
+  stepUpRequirement,
   type AuthOptions,
   type TokenAuth,
   type DeviceDetails,
   type ErrorBodyFormatter,
   type HttpErrorResponse,
   type ScopeRequirementOptions,
+  type StepUpRequirementOptions,
 } from '../http/index.js';
 
 export type { AuthOptions, TokenAuth, AuthErrorResponse, ErrorBodyFormatter, HttpErrorResponse, DeviceDetails, ScopeRequirementOptions } from '../http/index.js';
+export type { StepUpRequirementOptions } from '../http/index.js';
 export type { Register, RegisteredUser } from '../core/register.js';
 
 /** The `Env` of routes behind {@link tokenAuth}: `c.get('auth')` is set. */
 export interface AuthEnv<User = RegisteredUser> {
-  Variables: { auth: TokenAuth<User> };
+  /** Hono's context variables. */
+  Variables: {
+    /** The authentication: user id, user (from `loadUser`) and token record. */
+    auth: TokenAuth<User>;
+  };
 }
 
 /** The `Env` of routes behind {@link optionalTokenAuth}: `c.get('auth')` is undefined on an anonymous request. */
 export interface OptionalAuthEnv<User = RegisteredUser> {
-  Variables: { auth: TokenAuth<User> | undefined };
+  /** Hono's context variables. */
+  Variables: {
+    /** The authentication, or undefined on an anonymous request. */
+    auth: TokenAuth<User> | undefined;
+  };
 }
 
 /** One of the library's error answers as a `Response`: its status, every header, and its body as JSON. */
@@ -130,6 +141,23 @@ export function requireScopes(manager: TokenManager, ...args: (string | readonly
   const last = args.at(-1);
   const options = typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
   const check = scopeRequirement(manager, (args as (string | readonly string[])[]).flat(), options);
+  return createMiddleware<OptionalAuthEnv<unknown>>(async (c, next) => {
+    const refused = check(c.get('auth'));
+    if (refused) throw refusal(refused);
+    await next();
+  });
+}
+
+/**
+ * Middleware, placed after `tokenAuth` on a sensitive route (RFC 9470 step-up): the token's user must
+ * have proved who they are within `maxAgeSeconds` seconds (at login, or by `manager.reauthenticate`)
+ * and/or with one of the `acr` levels, else 401 `insufficient_user_authentication` with `max_age` /
+ * `acr_values` in `WWW-Authenticate` (thrown as an `HTTPException` holding the answer); 401 when the
+ * request is not authenticated. No store call.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad requirement, realm or option, when made.
+ */
+export function requireStepUp(manager: TokenManager, options: StepUpRequirementOptions): MiddlewareHandler {
+  const check = stepUpRequirement(manager, options);
   return createMiddleware<OptionalAuthEnv<unknown>>(async (c, next) => {
     const refused = check(c.get('auth'));
     if (refused) throw refusal(refused);

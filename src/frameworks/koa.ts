@@ -25,15 +25,18 @@ import {
   ERROR_BODY_CONTENT_TYPE,
   errorResponse,
   scopeRequirement,
+  stepUpRequirement,
   type AuthOptions,
   type TokenAuth,
   type DeviceDetails,
   type ErrorBodyFormatter,
   type HttpErrorResponse,
   type ScopeRequirementOptions,
+  type StepUpRequirementOptions,
 } from '../http/index.js';
 
 export type { AuthOptions, TokenAuth, AuthErrorResponse, ErrorBodyFormatter, HttpErrorResponse, DeviceDetails, ScopeRequirementOptions } from '../http/index.js';
+export type { StepUpRequirementOptions } from '../http/index.js';
 export type { Register, RegisteredUser } from '../core/register.js';
 
 /** `ctx.state` after {@link tokenAuth}: `auth` is set. */
@@ -99,6 +102,22 @@ export function requireScopes(manager: TokenManager, ...args: (string | readonly
   const options = typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
   const check = scopeRequirement(manager, (args as (string | readonly string[])[]).flat(), options);
   return async function redisMultitokensScopes(ctx, next) {
+    const refused = check(ctx.state.auth);
+    if (refused) return sendAuthError(ctx, refused);
+    await next();
+  };
+}
+
+/**
+ * Middleware, placed after `tokenAuth` on a sensitive route (RFC 9470 step-up): the token's user must
+ * have proved who they are within `maxAgeSeconds` seconds (at login, or by `manager.reauthenticate`)
+ * and/or with one of the `acr` levels, else 401 `insufficient_user_authentication` with `max_age` /
+ * `acr_values` in `WWW-Authenticate`; 401 when the request is not authenticated. No store call.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad requirement, realm or option, when made.
+ */
+export function requireStepUp(manager: TokenManager, options: StepUpRequirementOptions): Middleware<OptionalAuthState<unknown>> {
+  const check = stepUpRequirement(manager, options);
+  return async function redisMultitokensStepUp(ctx, next) {
     const refused = check(ctx.state.auth);
     if (refused) return sendAuthError(ctx, refused);
     await next();

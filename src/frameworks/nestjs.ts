@@ -55,10 +55,12 @@ import {
   type HttpErrorResponse,
 } from '../http/responses.js';
 import { checkScopeList, checkScopes } from '../http/scopes.js';
+import { checkStepUp, checkStepUpRule, type StepUpRule } from '../http/step-up.js';
 
 export type { AuthOptions, TokenAuth } from '../http/authenticate.js';
 export type { AuthErrorResponse, HttpErrorResponse, ErrorBodyFormatter } from '../http/responses.js';
 export type { DeviceDetails } from '../http/client.js';
+export type { StepUpRule } from '../http/step-up.js';
 
 /** Injection token of the app's TokenManager: `constructor(@Inject(TOKEN_MANAGER) tokens: TokenManager)`. */
 export const TOKEN_MANAGER = 'redis-multitokens:TokenManager';
@@ -66,8 +68,12 @@ export const TOKEN_MANAGER = 'redis-multitokens:TokenManager';
 export const TOKEN_AUTH_OPTIONS = 'redis-multitokens:TokenAuthOptions';
 /** Reflector metadata keys of {@link Public}, {@link OptionalAuth} and {@link RequireScopes}. */
 export const IS_PUBLIC_KEY = 'redis-multitokens:public';
+/** Reflector metadata key of {@link OptionalAuth}. */
 export const OPTIONAL_AUTH_KEY = 'redis-multitokens:optional';
+/** Reflector metadata key of {@link RequireScopes}. */
 export const REQUIRED_SCOPES_KEY = 'redis-multitokens:scopes';
+/** Reflector metadata key of {@link RequireStepUp}. */
+export const REQUIRED_STEP_UP_KEY = 'redis-multitokens:step-up';
 
 /** Where the guard keeps a request's authentication: a registry symbol, shared by every copy of the package. */
 const AUTH = Symbol.for('redis-multitokens.nestjs.auth');
@@ -88,8 +94,8 @@ export interface TokenAuthModuleOptions<User extends RegisteredUser = Registered
 
 /** Options of {@link TokenAuthModule.forRootAsync}: a factory (with its `inject` and `imports`) for the options. */
 export interface TokenAuthModuleAsyncOptions<User extends RegisteredUser = RegisteredUser> extends Pick<ModuleMetadata, 'imports'> {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  useFactory: (...args: any[]) => TokenAuthModuleOptions<User> | Promise<TokenAuthModuleOptions<User>>;
+  /** Called with the instances of `inject`, in order (Nest's own `FactoryProvider` type). */
+  useFactory: FactoryProvider<TokenAuthModuleOptions<User>>['useFactory'];
   /** Providers whose instances are passed to `useFactory`, in order. */
   inject?: FactoryProvider['inject'];
   /** Make the providers visible in every module (default true). */
@@ -98,11 +104,13 @@ export interface TokenAuthModuleAsyncOptions<User extends RegisteredUser = Regis
 
 /** The request shapes the guard and `deviceFromRequest` read: Express's `Request` and Fastify's `FastifyRequest`. */
 export interface NestHttpRequest {
+  /** The request headers, as Node parsed them. */
   headers: IncomingHttpHeaders;
   /** The client address after the platform's trust-proxy setting (Express `trust proxy`, Fastify `trustProxy`). */
   ip?: string;
   /** Fastify: the Node request. */
   raw?: IncomingMessage;
+  /** Express: the headers as sent, name and value alternating (every `Authorization` header is read from here). */
   rawHeaders?: string[];
   /** Express and Fastify: `http` or `https`, after the platform's trust-proxy setting. */
   protocol?: string;
@@ -153,6 +161,7 @@ function checkModuleOptions<User extends RegisteredUser>(options: TokenAuthModul
  * once, in the root module. It adds no listener and opens nothing, so `app.close()` leaves the manager
  * as the app handed it in.
  */
+// biome-ignore lint/complexity/noStaticOnlyClass: a Nest dynamic module is a class with static forRoot/forRootAsync.
 export class TokenAuthModule {
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message. */
   static forRoot<User extends RegisteredUser = RegisteredUser>(options: TokenAuthModuleOptions<User> & { global?: boolean }): DynamicModule {
@@ -206,6 +215,17 @@ export const RequireScopes = (...scopes: (string | readonly string[])[]): Custom
 };
 
 /**
+ * Step-up for a sensitive route or controller (RFC 9470): the token's user must have proved who they
+ * are within `maxAgeSeconds` seconds (at login, or by `manager.reauthenticate`) and/or with one of the
+ * `acr` levels, else 401 `insufficient_user_authentication` with `max_age` / `acr_values` in
+ * `WWW-Authenticate`, in the module's realm; an anonymous request 401 (also with `@OptionalAuth`).
+ * A route's requirement replaces its controller's. No store call beyond the guard's verify.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad requirement, when the class is defined.
+ */
+export const RequireStepUp = (options: { maxAgeSeconds?: number; acr?: string | readonly string[] }): CustomDecorator =>
+  SetMetadata(REQUIRED_STEP_UP_KEY, checkStepUpRule('@RequireStepUp', options));
+
+/**
  * A body as an HttpException's response: an object or array as it is; any other JSON value (a string,
  * number, boolean or null that `errorBody` returned) in an object that serialises to it (`toJSON`), so
  * Nest's filters send it as that JSON value instead of wrapping it in `{ statusCode, message }`.
@@ -247,7 +267,7 @@ function setHeaders(adapter: HttpServer | undefined, response: unknown, headers:
 
 /**
  * The guard: authenticates `Authorization: Bearer <token>` (or `Token <token>`) on HTTP routes, honouring
- * `@Public()`, `@OptionalAuth()` and `@RequireScopes()`. Use it for the whole app
+ * `@Public()`, `@OptionalAuth()`, `@RequireScopes()` and `@RequireStepUp()`. Use it for the whole app
  * (`{ provide: APP_GUARD, useClass: TokenAuthGuard }`) or per controller or route (`@UseGuards(TokenAuthGuard)`).
  * A refusal throws {@link TokenAuthException}: 401 for a missing, malformed, invalid, expired or revoked
  * token or an unknown user, 403 for a missing scope, 503 + `Retry-After` while the store is down.
@@ -270,7 +290,8 @@ export class TokenAuthGuard implements CanActivate {
       return true;
     }
     const scopes = [...new Set(this.reflector.getAllAndMerge<string[]>(REQUIRED_SCOPES_KEY, targets) ?? [])];
-    const optional = scopes.length === 0 && this.reflector.getAllAndOverride<boolean | undefined>(OPTIONAL_AUTH_KEY, targets) === true;
+    const stepUp = this.reflector.getAllAndOverride<StepUpRule | undefined>(REQUIRED_STEP_UP_KEY, targets);
+    const optional = scopes.length === 0 && !stepUp && this.reflector.getAllAndOverride<boolean | undefined>(OPTIONAL_AUTH_KEY, targets) === true;
     const { manager, loadUser, realm, errorBody, dpop } = this.options;
     let refused: HttpErrorResponse | null = null;
     const earlier = request[AUTH];
@@ -283,6 +304,11 @@ export class TokenAuthGuard implements CanActivate {
       const outcome = await authenticate(manager, authorizationOfRawHeaders(raw.rawHeaders ?? []), { loadUser, realm, errorBody, optional, scopes, dpop }, request, DPOP_READER);
       if (outcome.kind === 'refused') refused = outcome.response;
       else request[AUTH] = outcome.kind === 'authenticated' ? outcome.auth : null;
+    }
+    const auth = request[AUTH];
+    if (!refused && stepUp && auth) {
+      const r = checkStepUp(manager, auth, stepUp, realm);
+      refused = r && applyErrorBody(r, errorBody);
     }
     if (!refused) return true;
     setHeaders(this.adapterHost?.httpAdapter, context.switchToHttp().getResponse(), refused.headers);
@@ -377,6 +403,10 @@ export class TokenErrorFilter extends BaseExceptionFilter {
     this.filterOptions = checkErrorHandlerOptions<TokenErrorFilterOptions>('TokenErrorFilter options', filterOptions);
   }
 
+  /**
+   * Answers the library's errors (400, 403, 503 with `Retry-After`) as JSON on either platform; passes
+   * every other exception to Nest's `BaseExceptionFilter`.
+   */
   override catch(exception: unknown, host: ArgumentsHost): void {
     let answer: HttpErrorResponse | null = null;
     if (isRefusal(exception)) answer = exception.refusal; // its body went through errorBody already
@@ -385,14 +415,21 @@ export class TokenErrorFilter extends BaseExceptionFilter {
       if (library) answer = applyErrorBody(library, this.filterOptions.errorBody ?? this.moduleOptions?.errorBody);
     }
     const adapter = this.applicationRef ?? this.httpAdapterHost?.httpAdapter;
-    if (host.getType() !== 'http' || (!answer && adapter)) return super.catch(exception, host);
+    if (host.getType() !== 'http' || (!answer && adapter)) {
+      super.catch(exception, host);
+      return;
+    }
     const response = host.switchToHttp().getResponse<unknown>();
     if (adapter && answer) {
-      if (adapter.isHeadersSent(response)) return void adapter.end(response);
-      return sendAnswer(adapter, response, answer);
+      if (adapter.isHeadersSent(response)) adapter.end(response);
+      else sendAnswer(adapter, response, answer);
+      return;
     }
     // Made with `new TokenErrorFilter()` and no adapter: answer as Nest would, on the response itself.
-    if (answer) return sendAnswer(undefined, response, answer);
+    if (answer) {
+      sendAnswer(undefined, response, answer);
+      return;
+    }
     const http = exception instanceof HttpException;
     if (!http) TokenErrorFilter.log.error(exception);
     const status = http ? exception.getStatus() : 500;

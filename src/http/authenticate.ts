@@ -30,6 +30,8 @@ export interface TokenAuth<User = RegisteredUser> {
   user: User;
   /** The public record of the token that authenticated this request (no secret). */
   token: TokenRecord;
+  /** The store's clock when the token was verified, epoch milliseconds (step-up requirements measure `token.authenticatedAtMs` against it). */
+  verifiedAtMs?: number;
 }
 
 /** Options shared by every framework adapter. */
@@ -70,9 +72,24 @@ export interface AuthOptions<User = RegisteredUser> {
  * through `errorBody`); `reason` says why.
  */
 export type AuthOutcome<User = RegisteredUser> =
-  | { kind: 'authenticated'; auth: TokenAuth<User> }
-  | { kind: 'anonymous' }
-  | { kind: 'refused'; response: HttpErrorResponse; reason: AuthErrorReason };
+  | {
+      /** A valid token (and a user, when `loadUser` is set). */
+      kind: 'authenticated';
+      /** Who and which token: what the adapter puts on the request. */
+      auth: TokenAuth<User>;
+    }
+  | {
+      /** No `Authorization` header, with `optional: true`. */
+      kind: 'anonymous';
+    }
+  | {
+      /** Refused: send `response`. */
+      kind: 'refused';
+      /** The answer to send as it is (401, 403 or 503). */
+      response: HttpErrorResponse;
+      /** Why, as in the body's `reason`. */
+      reason: AuthErrorReason;
+    };
 
 /**
  * Checks adapter options once, when the middleware is made, so a mistake fails at start-up instead of
@@ -102,7 +119,7 @@ export function checkAuthOptions<User>(manager: unknown, options: AuthOptions<Us
  * unexpected faults) propagate. Emits `authFailed` for missing and malformed headers, unknown users and
  * missing scopes (the manager emits it for bad tokens).
  * @param authorization every `Authorization` header value of the request (see `authorizationOfRawHeaders`).
- * @param req, reader the request and the adapter's {@link DpopReader}, for `Authorization: DPoP` (RFC
+ * @param req - the request; `reader`: the adapter's {@link DpopReader}, for `Authorization: DPoP` (RFC
  *   9449); without them a DPoP request is refused (401 `invalid_dpop_proof`).
  */
 export function authenticate<User = RegisteredUser, R = unknown>(
@@ -165,12 +182,12 @@ export function afterVerify<User>(manager: TokenManager, result: VerifyResult, o
       ? refuse(challenge(401, realm, 'malformed_token', 'the token is not in the expected format', 'invalid_token'), options)
       : refuse(challenge(401, realm, 'invalid_token', 'the token is invalid, expired or revoked', 'invalid_token'), options);
   }
-  if (!options.loadUser) return authenticated(manager, result.userId, { id: result.userId } as User, result.record, options);
+  if (!options.loadUser) return authenticated(manager, result.userId, { id: result.userId } as User, result.record, options, result.verifiedAtMs);
   const loading = options.loadUser(result.userId, result.record);
   // A promise (or any thenable, as `await` takes it) is waited for; a plain value is used at once.
   if ((typeof loading === 'object' || typeof loading === 'function') && loading !== null && typeof (loading as { then?: unknown }).then === 'function')
-    return Promise.resolve(loading as PromiseLike<User | null | undefined | false>).then((user) => authenticated(manager, result.userId, user, result.record, options));
-  return authenticated(manager, result.userId, loading as User | null | undefined | false, result.record, options);
+    return Promise.resolve(loading as PromiseLike<User | null | undefined | false>).then((user) => authenticated(manager, result.userId, user, result.record, options, result.verifiedAtMs));
+  return authenticated(manager, result.userId, loading as User | null | undefined | false, result.record, options, result.verifiedAtMs);
 }
 
 /** The outcome once the user is known: 401 for a missing or inactive user, 403 for a missing scope. */
@@ -180,6 +197,7 @@ function authenticated<User>(
   user: User | null | undefined | false,
   token: TokenRecord,
   options: AuthOptions<User>,
+  verifiedAtMs?: number,
 ): AuthOutcome<User> {
   if (user === null || user === undefined || user === false) {
     manager.emit('authFailed', { reason: 'user_not_found', tokenId: token.tokenId });
@@ -189,7 +207,7 @@ function authenticated<User>(
     const refused = checkScopes(manager, token, options.scopes, options.realm ?? DEFAULT_REALM);
     if (refused) return refuse(refused, options);
   }
-  return { kind: 'authenticated', auth: { userId, user, token } };
+  return { kind: 'authenticated', auth: { userId, user, token, verifiedAtMs } };
 }
 
 // Also reachable from here (adapters may import every http piece from '../http/index.js').

@@ -13,9 +13,24 @@ export const AUTH_SCHEMES = ['bearer', 'token', 'dpop'] as const;
 
 /** Outcome of {@link parseAuthorization}. `token` is only a candidate: its format is checked later, still without I/O. */
 export type AuthorizationParse =
-  | { kind: 'missing' }
-  | { kind: 'malformed'; description: string }
-  | { kind: 'token'; token: string; /** True for the `DPoP` scheme (RFC 9449 §7.1): the request must carry a `DPoP` proof. */ dpop?: true };
+  | {
+      /** No `Authorization` header. */
+      kind: 'missing';
+    }
+  | {
+      /** A header that is not `Bearer <token>`, `Token <token>` or `DPoP <token>`. */
+      kind: 'malformed';
+      /** What is wrong with it, for the `error_description` (never the header's value). */
+      description: string;
+    }
+  | {
+      /** A credential in an accepted scheme. */
+      kind: 'token';
+      /** The candidate token (not yet format-checked). */
+      token: string;
+      /** True for the `DPoP` scheme (RFC 9449 §7.1): the request must carry a `DPoP` proof. */
+      dpop?: true;
+    };
 
 const SHAPE_RE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S+)$/;
 
@@ -79,7 +94,9 @@ export function authorizationOfRawHeaders(rawHeaders: readonly string[]): string
     const name = rawHeaders[i]!;
     if (name.length !== 13 || name.toLowerCase() !== 'authorization') continue;
     const value = trimOws(rawHeaders[i + 1]!);
-    found = found === undefined ? value : typeof found === 'string' ? [found, value] : (found.push(value), found);
+    if (found === undefined) found = value;
+    else if (typeof found === 'string') found = [found, value];
+    else found.push(value);
   }
   return found;
 }

@@ -56,7 +56,7 @@ export async function authenticateDpop<User, R>(
     manager.emit('authFailed', { reason: 'dpop_proof', tokenId: parsed.tokenId });
     return refuse(dpopChallenge(realm, 'invalid_dpop_proof', proof.description, 'invalid_dpop_proof', dpop), options);
   }
-  let result;
+  let result: Awaited<ReturnType<TokenManager['verify']>>;
   try {
     result = await manager.verify(token, { dpop: proof.check });
   } catch (error) {

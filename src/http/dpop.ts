@@ -46,7 +46,7 @@ export interface DpopOptions {
 }
 
 /** {@link DpopOptions} checked, with defaults (made once per middleware). */
-export interface ResolvedDpopOptions {
+export interface ResolvedDpopSettings {
   origin: string | null;
   algorithms: readonly string[];
   windowSeconds: number;
@@ -74,10 +74,10 @@ export function dpopHeaderValue(value: string | readonly string[] | undefined | 
 /** The outcome of {@link checkDpopProof}: the store's part of the check, or why the proof was refused. */
 export type DpopProofCheck = { ok: true; check: StoreDpopCheck } | { ok: false; description: string };
 
-const DEFAULT_RESOLVED: ResolvedDpopOptions = resolve(undefined, DEFAULT_DPOP_ALGORITHMS, DEFAULT_DPOP_PROOF_WINDOW_SECONDS);
-const resolvedCache = new WeakMap<DpopOptions, ResolvedDpopOptions>();
+const DEFAULT_RESOLVED: ResolvedDpopSettings = resolve(undefined, DEFAULT_DPOP_ALGORITHMS, DEFAULT_DPOP_PROOF_WINDOW_SECONDS);
+const resolvedCache = new WeakMap<DpopOptions, ResolvedDpopSettings>();
 
-function resolve(origin: string | undefined, algorithms: readonly string[], windowSeconds: number): ResolvedDpopOptions {
+function resolve(origin: string | undefined, algorithms: readonly string[], windowSeconds: number): ResolvedDpopSettings {
   return { origin: origin ?? null, algorithms, windowSeconds, algsParam: `algs="${algorithms.join(' ')}"` };
 }
 
@@ -87,7 +87,7 @@ function resolve(origin: string | undefined, algorithms: readonly string[], wind
  *   `origin` that is not an absolute http(s) origin, an algorithm that is not an asymmetric JWS one, a
  *   window outside 1-600 seconds.
  */
-export function resolveDpopOptions(options: DpopOptions | undefined): ResolvedDpopOptions {
+export function resolveDpopOptions(options: DpopOptions | undefined): ResolvedDpopSettings {
   if (options === undefined) return DEFAULT_RESOLVED;
   const cached = resolvedCache.get(options);
   if (cached) return cached;
@@ -122,7 +122,7 @@ export function sha256Base64url(text: string): string {
 }
 
 /** The request's URL for `htu`, without query and fragment (RFC 9449 §4.3 step 9), normalised by WHATWG URL (scheme and host case, default port, dot segments). */
-function requestUrl<R>(req: R, reader: DpopReader<R>, options: ResolvedDpopOptions): string | null {
+function requestUrl<R>(req: R, reader: DpopReader<R>, options: ResolvedDpopSettings): string | null {
   try {
     const u = new URL(reader.path(req), options.origin ?? reader.origin(req));
     return u.origin + u.pathname;
@@ -174,7 +174,7 @@ async function publicKeyOf(jwk: JWK, alg: string, jkt: string): Promise<KeyLike>
 export async function checkDpopProof<R>(
   req: R,
   reader: DpopReader<R>,
-  options: ResolvedDpopOptions,
+  options: ResolvedDpopSettings,
   accessToken: string | null,
   nowMs = Date.now(),
 ): Promise<DpopProofCheck> {
@@ -245,7 +245,7 @@ export async function dpopKeyOf<R>(req: R, reader: DpopReader<R>, options?: Dpop
  * A 401 answer with a DPoP challenge (RFC 9449 §7.1): `WWW-Authenticate: DPoP realm="<realm>",
  * error="<error>", error_description="...", algs="..."`, `Cache-Control: no-store`, and the JSON body.
  */
-export function dpopChallenge(realm: string, reason: AuthErrorReason, message: string, rfcError: 'invalid_dpop_proof' | 'invalid_token', options: ResolvedDpopOptions): AuthErrorResponse {
+export function dpopChallenge(realm: string, reason: AuthErrorReason, message: string, rfcError: 'invalid_dpop_proof' | 'invalid_token', options: ResolvedDpopSettings): AuthErrorResponse {
   const value = `DPoP realm="${realm}", error="${rfcError}", error_description="${message.replace(/["\\]/g, "'")}", ${options.algsParam}`;
   return { status: 401, headers: { 'WWW-Authenticate': value, 'Cache-Control': 'no-store' }, body: { error: rfcError, reason, message } };
 }

@@ -1,12 +1,13 @@
 /**
  * `redis-multitokens/http`: framework-free pieces every adapter uses (header parsing, the
- * authenticate flow, scope requirements, device details, DPoP proofs (RFC 9449), and the 400/401/403/503 answers, including
+ * authenticate flow, scope and step-up (RFC 9470) requirements, device details, DPoP proofs (RFC 9449), and the 400/401/403/503 answers, including
  * the answer for any error the library throws). Write an adapter for another framework with these.
  * @packageDocumentation
  */
 export { parseAuthorization, authorizationFromRawHeaders, MAX_AUTHORIZATION_LENGTH, AUTH_SCHEMES, type AuthorizationParse } from './authorization.js';
 export { authenticate, checkAuthOptions, type AuthOptions, type AuthOutcome, type TokenAuth } from './authenticate.js';
 export { checkScopeList, checkScopes, checkRealm, scopeRequirement, type ScopeRequirementOptions } from './scopes.js';
+export { checkStepUp, checkStepUpRule, insufficientUserAuthentication, stepUpRequirement, type StepUpRule, type StepUpRequirementOptions } from './step-up.js';
 export {
   applyErrorBody,
   checkErrorHandlerOptions,
@@ -39,7 +40,7 @@ export {
   type DpopOptions,
   type DpopProofCheck,
   type DpopReader,
-  type ResolvedDpopOptions,
+  type ResolvedDpopSettings,
 } from './dpop.js';
 export { dpopVerifyRefusal } from './dpop-authenticate.js';
 export { RETRY_AFTER_SECONDS, isRedisMultitokensError, errorKinds } from '../core/errors.js';

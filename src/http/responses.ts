@@ -14,6 +14,7 @@ export type AuthErrorReason =
   | 'invalid_token'
   | 'user_not_found'
   | 'insufficient_scope'
+  | 'insufficient_user_authentication'
   | 'store_unavailable'
   | 'invalid_argument'
   | 'token_limit'
@@ -33,12 +34,19 @@ export interface AuthErrorBody {
   scopes?: string[];
   /** With `token_limit`: the maximum number of live tokens per user. */
   limit?: number;
+  /** With `insufficient_user_authentication`: the route's largest authentication age, in seconds (RFC 9470 `max_age`). */
+  maxAgeSeconds?: number;
+  /** With `insufficient_user_authentication`: the authentication levels the route accepts (RFC 9470 `acr_values`). */
+  acrValues?: string[];
 }
 
 /** An error answer of the library: status, headers (e.g. `WWW-Authenticate`, `Retry-After`, `Cache-Control`) and its JSON body. */
 export interface AuthErrorResponse {
+  /** HTTP status: 400 (bad argument), 401 (no valid token), 403 (scope or token limit), 503 (store down). */
   status: 400 | 401 | 403 | 503;
+  /** Headers to send: `WWW-Authenticate` (RFC 6750 §3), `Retry-After` (seconds), `Cache-Control: no-store`. */
   headers: Record<string, string>;
+  /** The JSON body: `{ error, reason, message }` and, for some reasons, `scopes` or `limit`. */
   body: AuthErrorBody;
 }
 
@@ -49,8 +57,11 @@ export interface AuthErrorResponse {
  * whatever JSON value it is (an object, an array, a string, a number, a boolean or null).
  */
 export interface HttpErrorResponse {
+  /** HTTP status, as {@link AuthErrorResponse.status}. */
   status: AuthErrorResponse['status'];
+  /** Headers to send, as {@link AuthErrorResponse.headers}. */
   headers: Record<string, string>;
+  /** The body to send as JSON: the library's, or what `errorBody` returned. */
   body: unknown;
 }
 
@@ -127,7 +138,7 @@ export function challenge(
   realm: string,
   reason: AuthErrorReason,
   message: string,
-  rfcError?: 'invalid_request' | 'invalid_token' | 'insufficient_scope',
+  rfcError?: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication',
   scopes?: readonly string[],
 ): AuthErrorResponse {
   // RFC 6750 §3: no error code when the request carried no credentials at all.
@@ -158,7 +169,14 @@ export function storeUnavailableResponse(): AuthErrorResponse {
 }
 
 /** The 503 answer as a refused outcome of `authenticate` (kept for adapters written against 0.1). */
-export function unavailable(): { kind: 'refused'; response: AuthErrorResponse; reason: 'store_unavailable' } {
+export function unavailable(): {
+  /** Always `'refused'`. */
+  kind: 'refused';
+  /** The 503 answer with `Retry-After`. */
+  response: AuthErrorResponse;
+  /** Always `'store_unavailable'`. */
+  reason: 'store_unavailable';
+} {
   return { kind: 'refused', response: storeUnavailableResponse(), reason: 'store_unavailable' };
 }
 

@@ -14,6 +14,7 @@ import type {
   StoreLookupInput,
   StoreLookupResult,
   StoreDpopCheck,
+  StoreReauthenticateInput,
   StoreRenewalPolicy,
   StoreTokenRef,
   StoreVerifyInput,
@@ -106,6 +107,8 @@ export class MemoryStore implements Store {
       scopes: [...input.scopes],
       metadata: input.metadataJson === null ? null : (JSON.parse(input.metadataJson) as Record<string, unknown>),
       jkt: input.jkt ?? null,
+      authenticatedAtMs: now,
+      acr: input.acr ?? null,
     };
     this.tokens.set(input.tokenId, {
       record,
@@ -115,7 +118,10 @@ export class MemoryStore implements Store {
       lastSeenMs: now,
     });
     let set = this.users.get(input.userId);
-    if (!set) this.users.set(input.userId, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.users.set(input.userId, set);
+    }
     set.add(input.tokenId);
     return { status: 'created', record: copy(record), first, evictedTokenIds };
   }
@@ -128,7 +134,16 @@ export class MemoryStore implements Store {
     if (dpop) return { status: dpop };
     found.lastSeenMs = now;
     const renewed = this.touch(found, input.renewal, now);
-    return { status: 'valid', record: copy(found.record), renewed };
+    return { status: 'valid', record: copy(found.record), renewed, nowMs: now };
+  }
+
+  async reauthenticate(input: StoreReauthenticateInput): Promise<TokenRecord | null> {
+    const now = this.now();
+    const e = this.tokens.get(input.tokenId);
+    if (e === undefined || e.record.userId !== input.userId || isExpired(e, now)) return null;
+    e.record.authenticatedAtMs = now;
+    e.record.acr = input.acr;
+    return copy(e.record);
   }
 
   async revokeToken(input: StoreTokenRef): Promise<TokenRecord | null> {

@@ -54,7 +54,12 @@ export interface DriverFactory {
   /** The app's client on `url`, connected and ready. */
   client(url: string): Promise<DriverTestClient>;
   /** A driver that opens its own client from `url` (e.g. `ioredisDriver({ url })`), with a way to tell whether that client is open. */
-  ownedDriver(url: string): { driver: RedisDriver; isOpen(): boolean };
+  ownedDriver(url: string): {
+    /** The driver, which opens its own client. */
+    driver: RedisDriver;
+    /** Whether the client it opened is still open (false after `close()`). */
+    isOpen(): boolean;
+  };
 }
 
 const SECRET = 'driver-suite-secret-0123456789-abcdefghijklmnop';
@@ -160,7 +165,10 @@ export function driverConformanceCases(factory: DriverFactory): ConformanceCase[
     await seesDown(server, driver);
     await assert.rejects(m.create('u'), StoreUnavailableError);
     await server.start();
-    await eventually('the store recovers by itself', 15_000, async () => (await m.checkHealth(), true));
+    await eventually('the store recovers by itself', 15_000, async () => {
+      await m.checkHealth();
+      return true;
+    });
     const c = await m.create('u');
     assert.equal((await m.verify(c.token)).valid, true, 'scripts load again on the restarted server');
   });
@@ -187,7 +195,10 @@ export function driverConformanceCases(factory: DriverFactory): ConformanceCase[
     assert.ok(error.message.includes(driver.name), `the message names the client: ${error.message}`);
     assert.ok(error.cause instanceof Error, 'the client error is the cause');
     await server.start();
-    await eventually('the store recovers by itself', 15_000, async () => (await m.checkHealth(), true));
+    await eventually('the store recovers by itself', 15_000, async () => {
+      await m.checkHealth();
+      return true;
+    });
   });
 
   add('readiness: a first connection under way is waited for; one that cannot be made fails within commandTimeoutMs', 20_000, async (server, cleanup) => {

@@ -26,6 +26,7 @@ import { addDpopContractCases } from './http-dpop-cases.js';
 
 /** What a harness builds an app from. */
 export interface HttpContractApp {
+  /** The TokenManager the adapter authenticates with. */
   manager: TokenManager;
   /** Options for the authenticated routes (loadUser, realm, errorBody); never `optional` or `scopes` (the routes fix those). */
   auth?: Omit<AuthOptions, 'optional' | 'scopes'>;
@@ -38,6 +39,9 @@ export interface HttpContractApp {
  * - `GET /optional`: optional auth (same `app.auth`) -> 200 `{ authenticated: boolean, userId: string | null }`;
  * - `GET /scoped`: required auth, then the adapter's own per-route scope requirement for `['admin']`
  *   (with `app.auth.realm` and `app.auth.errorBody`) -> 200 `{ ok: true }`;
+ * - `GET /step-up`: required auth, then the adapter's own step-up requirement (RFC 9470) `{ maxAgeSeconds: 1 }`
+ *   (with `app.auth.realm` and `app.auth.errorBody`) -> 200 `{ ok: true }`;
+ * - `GET /step-up-acr`: the same with `{ maxAgeSeconds: 600, acr: ['mfa', 'hwk'] }` -> 200 `{ ok: true }`;
  * - `POST /login`: JSON body `{ userId, deviceName? }` (any JSON types) -> calls
  *   `manager.create(body.userId, { deviceName: body.deviceName, ...<adapter's device details of the request>, jkt: await dpopKeyFromRequest(req) })`
  *   (the token is DPoP-bound when the request carries a `DPoP` proof, RFC 9449)
@@ -51,7 +55,12 @@ export interface HttpAdapterHarness {
   /** e.g. 'fastify 5' */
   name: string;
   /** Builds the contract app above with the adapter, listens on 127.0.0.1 port 0, returns its base URL (`http://127.0.0.1:PORT`). */
-  start(app: HttpContractApp): Promise<{ url: string; close(): Promise<void> }>;
+  start(app: HttpContractApp): Promise<{
+    /** The base URL, `http://127.0.0.1:PORT`. */
+    url: string;
+    /** Stops the server (the case closes the manager itself). */
+    close(): Promise<void>;
+  }>;
 }
 
 /** The stores the cases run on. */
@@ -64,11 +73,15 @@ export interface HttpContractStores {
 
 /** One HTTP reply. */
 export interface ContractReply {
+  /** The HTTP status. */
   status: number;
+  /** The headers, as Node parsed them. */
   headers: IncomingHttpHeaders;
   /** Every header as sent, names lower-cased, values in order (to count repeated headers). */
   rawHeaders: [string, string][];
+  /** The body as text. */
   text: string;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
   json: unknown;
 }
 
@@ -713,5 +726,73 @@ export function httpContractCases(harness: HttpAdapterHarness, stores: HttpContr
   });
 
   addDpopContractCases(add);
+  // -------------------------------------------------------------------------------------------
+  // Step-up (RFC 9470): insufficient_user_authentication
+
+  /** The one challenge of a step-up refusal, checked whole: `Bearer realm, error, error_description[, max_age][, acr_values]`. */
+  const assertStepUp = (r: ContractReply, where: string, expected: { maxAge?: number; acr?: string; realm?: string }) => {
+    assert.equal(r.status, 401, `${where}: status (body: ${r.text.slice(0, 300)})`);
+    const challenges = headerValues(r, 'www-authenticate');
+    assert.equal(challenges.length, 1, `${where}: exactly one WWW-Authenticate header`);
+    const tail = (expected.maxAge === undefined ? '' : `, max_age="${expected.maxAge}"`) + (expected.acr === undefined ? '' : `, acr_values="${expected.acr}"`);
+    const re = new RegExp(`^Bearer realm="${expected.realm ?? 'api'}", error="insufficient_user_authentication", error_description="[^"\\\\]+"${tail}$`);
+    assert.match(challenges[0]!, re, `${where}: the RFC 9470 §3 challenge`);
+    assert.equal(r.headers['cache-control'], 'no-store', `${where}: Cache-Control: no-store`);
+    assertJson(r, where);
+  };
+
+  add('step-up: a fresh login passes max_age; a stale one gets 401 insufficient_user_authentication with max_age; reauthenticate, then it passes', {}, async (ctx) => {
+    const c = await ctx.manager.create(1);
+    const fresh = await ctx.counted('/step-up', bearer(c.token));
+    assert.equal(fresh.status, 200, `fresh login: ${fresh.text}`);
+    assert.equal(fresh.calls, 1, 'the requirement costs no store call of its own');
+    // Stale on the store's clock: max age 1 second, so wait a little over one (the only sleep of these cases).
+    await sleep(1100);
+    const stale = await ctx.counted('/step-up', bearer(c.token));
+    assertStepUp(stale, 'stale authentication', { maxAge: 1 });
+    assert.equal(stale.calls, 1, 'one verify, no more');
+    const body = bodyOf(stale);
+    assert.equal(body.error, 'insufficient_user_authentication');
+    assert.equal(body.reason, 'insufficient_user_authentication');
+    assert.equal(body.maxAgeSeconds, 1);
+    assert.equal(typeof body.message, 'string');
+    assert.ok(!stale.text.includes(c.token), 'the token is not echoed');
+    assert.equal((await ctx.get('/me', bearer(c.token))).status, 200, 'routes without the requirement still accept the token');
+    assert.ok(await ctx.manager.reauthenticate(1, c.tokenId), 'reauthenticated');
+    const again = await ctx.get('/step-up', bearer(c.token));
+    assert.equal(again.status, 200, `after reauthenticate: ${again.text}`);
+  });
+
+  add('step-up: acr_values: a token without one, or with another level, gets 401 naming them; reauthenticate with one of them, then it passes', {}, async (ctx) => {
+    const failures: unknown[] = [];
+    ctx.manager.on('authFailed', (e) => failures.push(e));
+    const none = await ctx.manager.create(1);
+    const r = await ctx.get('/step-up-acr', bearer(none.token));
+    assertStepUp(r, 'no acr', { maxAge: 600, acr: 'mfa hwk' });
+    assert.deepEqual(bodyOf(r).acrValues, ['mfa', 'hwk']);
+    assert.deepEqual(failures, [{ reason: 'insufficient_user_authentication', tokenId: none.tokenId }], 'authFailed says why');
+    const pwd = await ctx.manager.create(1, { acr: 'pwd' });
+    assertStepUp(await ctx.get('/step-up-acr', bearer(pwd.token)), 'acr pwd', { maxAge: 600, acr: 'mfa hwk' });
+    await ctx.manager.reauthenticate(1, pwd.tokenId, { acr: 'hwk' });
+    assert.equal((await ctx.get('/step-up-acr', bearer(pwd.token))).status, 200, 'hwk is one of the accepted levels');
+    await ctx.manager.reauthenticate(1, pwd.tokenId, { acr: 'pwd' });
+    assertStepUp(await ctx.get('/step-up-acr', bearer(pwd.token)), 'a weaker proof replaces the level', { maxAge: 600, acr: 'mfa hwk' });
+    const mfa = await ctx.manager.create(3, { acr: 'mfa' });
+    assert.equal((await ctx.get('/step-up-acr', bearer(mfa.token))).status, 200, 'an mfa login passes');
+    assertChallenge(await ctx.get('/step-up-acr'), { reason: 'missing_token', rfcError: null, where: 'no token' });
+  });
+
+  add(
+    'step-up: the refusal is in the app\'s realm, with its errorBody',
+    { auth: { loadUser, realm: 'custom', errorBody: (res) => ({ problem: res.body.reason, httpStatus: res.status }) } },
+    async (ctx) => {
+      const c = await ctx.manager.create(1);
+      const r = await ctx.get('/step-up-acr', bearer(c.token));
+      assert.equal(r.status, 401);
+      assert.deepEqual(r.json, { problem: 'insufficient_user_authentication', httpStatus: 401 });
+      assert.match(String(r.headers['www-authenticate']), /^Bearer realm="custom", error="insufficient_user_authentication", error_description="[^"]+", max_age="600", acr_values="mfa hwk"$/);
+    },
+  );
+
   return cases;
 }

@@ -30,7 +30,9 @@ export interface StoreFactory {
 
 /** One conformance case. */
 export interface ConformanceCase {
+  /** The case's name, for the runner (`it(c.name, c.run, c.timeoutMs)`). */
   name: string;
+  /** Runs the case; rejects (a `node:assert` error) when the implementation fails it. */
   run: () => Promise<void>;
   /** Suggested timeout, in milliseconds. */
   timeoutMs: number;
@@ -139,7 +141,7 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
   add('verify: malformed, unknown, forged and revoked tokens are invalid', 10_000, async ({ manager }) => {
     const m = manager();
     const c = await m.create('u1');
-    for (const bad of ['', 'rmt_', c.token.slice(0, -1), c.token + 'x', c.token.toUpperCase(), 42, null, undefined, {}])
+    for (const bad of ['', 'rmt_', c.token.slice(0, -1), `${c.token}x`, c.token.toUpperCase(), 42, null, undefined, {}])
       assert.deepEqual(await m.verify(bad), { valid: false, reason: 'malformed' }, `malformed: ${String(bad).slice(0, 20)}`);
     const other = await manager().create('u2');
     await m.revokeAll('u2');
@@ -523,13 +525,13 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
 
   add('device texts: cut without splitting an emoji; lone surrogates stored as U+FFFD, never a store fault', 10_000, async ({ manager }) => {
     const m = manager();
-    const c = await m.create('u1', { deviceName: 'a'.repeat(199) + '😀', userAgent: 'UA \uD800 x', ip: '\uDC00' });
+    const c = await m.create('u1', { deviceName: `${'a'.repeat(199)}😀`, userAgent: 'UA \uD800 x', ip: '\uDC00' });
     assert.equal(c.record.deviceName, 'a'.repeat(199), 'the cut at 200 does not leave half an emoji');
     assert.equal(c.record.userAgent, 'UA \uFFFD x');
     assert.equal(c.record.ip, '\uFFFD');
     const v = await m.verify(c.token);
     assert.ok(v.valid && v.record.userAgent === 'UA \uFFFD x' && v.record.deviceName === 'a'.repeat(199));
-    const flag = await m.create('u1', { deviceName: 'a'.repeat(197) + '🇫🇷', userAgent: 'b'.repeat(509) + '👍🏽' });
+    const flag = await m.create('u1', { deviceName: `${'a'.repeat(197)}🇫🇷`, userAgent: `${'b'.repeat(509)}👍🏽` });
     assert.equal(flag.record.deviceName, 'a'.repeat(197), 'a flag is two code points: cut whole, not in half');
     assert.equal(flag.record.userAgent, 'b'.repeat(509), 'an emoji with a skin tone is cut whole');
     const emoji = await m.create('u1', { deviceName: '📱 Alice’s phone', metadata: { note: 'odd \uD800 text', list: [] } });
@@ -679,7 +681,12 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
       return;
     }
     const heard = new Set<string>();
-    const watch = store.watchRevocations({ revoked: (ids) => ids.forEach((id) => heard.add(id)), reset: () => {} }, { heartbeatIntervalMs: 20 });
+    const watch = store.watchRevocations({
+        revoked: (ids) => {
+          for (const id of ids) heard.add(id);
+        },
+        reset: () => {},
+      }, { heartbeatIntervalMs: 20 });
     try {
       const start = performance.now();
       while (watch.syncedAtMs() < start) {
@@ -780,6 +787,79 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
   });
 
   addDpopStoreCases(add);
+  add('step-up: authenticated at creation with its acr; reauthenticate sets the store clock\'s now and replaces the acr, nothing else', 10_000, async ({ manager }) => {
+    const m = manager({ touchIntervalSeconds: 3600 });
+    const c = await m.create('su', { acr: 'pwd' });
+    assert.equal(c.record.authenticatedAtMs, c.record.createdAtMs, 'a login is an authentication');
+    assert.equal(c.record.acr, 'pwd');
+    assert.equal((await m.create('su2')).record.acr, null, 'acr defaults to null');
+    const v1 = await m.verify(c.token);
+    assert.ok(v1.valid);
+    assert.equal(v1.record.authenticatedAtMs, c.record.createdAtMs);
+    assert.equal(v1.record.acr, 'pwd');
+    assert.ok(v1.verifiedAtMs >= c.record.createdAtMs, 'verifiedAtMs is the store clock at verification');
+    await sleep(25);
+    const events: unknown[] = [];
+    m.on('reauthenticated', (e) => events.push(e));
+    const r = await m.reauthenticate('su', c.tokenId, { acr: 'mfa' });
+    assert.ok(r, 'a live token is reauthenticated');
+    assert.ok(r.authenticatedAtMs >= c.record.createdAtMs + 20, `authenticatedAtMs moved to now (${r.authenticatedAtMs - c.record.createdAtMs} ms later)`);
+    assert.equal(r.acr, 'mfa');
+    assert.deepEqual(events, [{ record: r }]);
+    const v2 = await m.verify(c.token);
+    assert.ok(v2.valid);
+    assert.equal(v2.record.authenticatedAtMs, r.authenticatedAtMs, 'verify reads it back');
+    assert.equal(v2.record.acr, 'mfa');
+    assert.ok(v2.verifiedAtMs >= r.authenticatedAtMs, 'one clock: the store\'s');
+    assert.deepEqual(
+      { ...v2.record, authenticatedAtMs: 0, acr: null },
+      { ...v1.record, authenticatedAtMs: 0, acr: null },
+      'creation, last use, expiry, device details, scopes and metadata are untouched',
+    );
+    const listed = (await m.list('su')).find((t) => t.tokenId === c.tokenId);
+    assert.equal(listed?.authenticatedAtMs, r.authenticatedAtMs);
+    const plain = await m.reauthenticate('su', c.tokenId);
+    assert.equal(plain?.acr, null, 'a proof without acr clears the old one (time and level describe one proof)');
+    await assert.rejects(m.reauthenticate('su', c.token), /token id/, 'the whole token where its id is expected');
+    await assert.rejects(m.reauthenticate('su', c.tokenId, { acr: 'two words' }), /acr/);
+    await assert.rejects(m.create('su', { acr: '' }), /acr/);
+    await assert.rejects(m.reauthenticate('su', c.tokenId, { acr: 5 as never }), /acr/);
+    await assert.rejects(m.reauthenticate('su', c.tokenId, { acrs: 'x' } as never), /acrs/);
+  });
+
+  add('step-up: reauthenticate never resurrects a revoked or expired token, nor touches another user\'s', 10_000, async ({ manager }) => {
+    const m = manager({ ttlSeconds: 1, renew: 'off' });
+    const gone = await m.create('sr');
+    await m.revoke(gone.token);
+    assert.equal(await m.reauthenticate('sr', gone.tokenId), null, 'revoked');
+    assert.equal((await m.verify(gone.token)).valid, false);
+    const mine = await m.create('sr');
+    assert.equal(await m.reauthenticate('someone-else', mine.tokenId, { acr: 'mfa' }), null, 'another user\'s token id');
+    const v = await m.verify(mine.token);
+    assert.ok(v.valid);
+    assert.equal(v.record.authenticatedAtMs, mine.record.createdAtMs, 'untouched');
+    assert.equal(v.record.acr, null);
+    assert.equal(await m.reauthenticate('sr', 'not-a-token-id'), null, 'not a token id: no store call needed');
+    await sleep(1100);
+    assert.equal(await m.reauthenticate('sr', mine.tokenId), null, 'expired');
+    assert.equal((await m.verify(mine.token)).valid, false, 'still expired');
+    assert.deepEqual(await m.list('sr'), []);
+  });
+
+  add('race: reauthenticate racing revoke and revokeAll never brings a token back', 30_000, async ({ manager }) => {
+    const m = manager();
+    for (let round = 0; round < 20; round++) {
+      const c = await m.create('rs');
+      const reauths = Array.from({ length: 5 }, () => m.reauthenticate('rs', c.tokenId, { acr: 'mfa' }));
+      const revoked = round % 2 === 0 ? m.revoke(c.token) : m.revokeAll('rs').then((ids) => ids.includes(c.tokenId));
+      await Promise.all([...reauths, revoked]);
+      assert.equal(await revoked, true);
+      assert.equal((await m.verify(c.token)).valid, false, `round ${round}: stays revoked`);
+      assert.equal(await m.reauthenticate('rs', c.tokenId), null);
+      assert.deepEqual(await m.list('rs'), []);
+    }
+  });
+
   return cases;
 }
 

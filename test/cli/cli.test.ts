@@ -201,15 +201,9 @@ describe('CLI against Redis', () => {
   it.runIf(existsSync('/usr/bin/script'))('inspect on a terminal: a hidden prompt that does not echo the token', () =>
     withSetup('prompt', async (s) => {
     const a = await s.manager.create('carol', { deviceName: 'tty' });
-    // `script` gives the CLI a pseudo-terminal as standard input (so it prompts) and copies what it shows.
-    const command = [process.execPath, ...CLI, 'inspect', ...s.flags].map((x) => `'${x}'`).join(' ');
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, REDIS_URL, TOKEN_SECRET: TEST_SECRET, NO_COLOR: '1' } });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Token (hidden)') && !child.stdin.writableEnded) child.stdin.end(`${a.token}\r`);
+    const { code, out } = await onTerminal(['inspect', ...s.flags], (shown, stdin) => {
+      if (shown.includes('Token (hidden)') && !stdin.writableEnded) stdin.end(`${a.token}\r`);
     });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(out).toContain('Token (hidden)');
     expect(out).toMatch(/user: +carol/);
     expect(out).not.toContain(a.token);
@@ -220,12 +214,10 @@ describe('CLI against Redis', () => {
     withSetup('bar', async (s) => {
     await s.manager.create('bar-user');
     for (const command of ['stats', 'prune']) {
-      const line = [process.execPath, ...CLI, command, ...s.flags].map((x) => `'${x}'`).join(' ');
-      const child = spawn('script', ['-qfec', line, '/dev/null'], { env: { ...process.env, REDIS_URL, TOKEN_SECRET: TEST_SECRET } });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stdin.end();
-      expect(await new Promise<number | null>((resolve) => child.on('close', resolve))).toBe(0);
+      const { code, out } = await onTerminal([command, ...s.flags], (_shown, stdin) => {
+        if (!stdin.writableEnded) stdin.end();
+      });
+      expect(code).toBe(0);
       expect(out).toContain(`${command} [`);
       expect(out).toMatch(/100% \| \d+\/\d+ keys/);
     }

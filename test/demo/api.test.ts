@@ -173,6 +173,45 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
       expect(list.body.devices[0]).toMatchObject({ tokenId: b.tokenId, current: true, deviceName: 'b' });
     });
 
+    it('step-up: log out other devices and change password need a recent password check (401 insufficient_user_authentication, POST /reauthenticate, then they work)', async () => {
+      const stepped = await startDemo({ framework, store, stepUpMaxAgeSeconds: 1 });
+      try {
+        const at = (method: string, path: string, options?: Parameters<typeof call>[3]) => call(stepped.baseUrl, method, path, options);
+        const name = freshName('erin');
+        expect((await at('POST', '/register', { json: { username: name, password: PASSWORD } })).status).toBe(201);
+        const signIn = async (password: string) => at('POST', '/login', { json: { username: name, password, device: 'd' } });
+        const a = (await signIn(PASSWORD)).body as { token: string };
+        const b = (await signIn(PASSWORD)).body as { token: string };
+        await new Promise((resolve) => setTimeout(resolve, 1100)); // past the 1-second window
+        const stale = await at('POST', '/logout-others', { token: b.token });
+        expect(stale.status).toBe(401);
+        expect(stale.headers.get('www-authenticate')).toMatch(/^Bearer realm="api", error="insufficient_user_authentication", error_description="[^"]+", max_age="1"$/);
+        expect(stale.body).toMatchObject({ error: 'insufficient_user_authentication', maxAgeSeconds: 1 });
+        expect((await at('POST', '/change-password', { token: b.token, json: { newPassword: 'a new long password' } })).status).toBe(401);
+        expect((await at('GET', '/me', { token: a.token })).status).toBe(200);
+        expect((await at('GET', '/me', { token: b.token })).status).toBe(200);
+        const wrong = await at('POST', '/reauthenticate', { token: b.token, json: { password: 'not the password' } });
+        expect(wrong.status).toBe(403);
+        expect(wrong.body).toMatchObject({ error: 'wrong_password' });
+        expect((await at('POST', '/reauthenticate', { json: { password: PASSWORD } })).status).toBe(401);
+        const ok = await at('POST', '/reauthenticate', { token: b.token, json: { password: PASSWORD } });
+        expect(ok.status).toBe(200);
+        expect(typeof ok.body.authenticatedAtMs).toBe('number');
+        expect((await at('POST', '/change-password', { token: b.token, json: { newPassword: 'short' } })).status).toBe(400);
+        const changed = await at('POST', '/change-password', { token: b.token, json: { newPassword: 'a new long password' } });
+        expect(changed.status).toBe(200);
+        expect(changed.body).toEqual({ loggedOutDevices: 1 });
+        expect((await at('GET', '/me', { token: a.token })).status).toBe(401);
+        expect((await at('GET', '/me', { token: b.token })).status).toBe(200);
+        expect((await signIn(PASSWORD)).status).toBe(401);
+        const c = (await signIn('a new long password')).body as { token: string };
+        expect((await at('POST', '/logout-others', { token: b.token })).status).toBe(204);
+        expect((await at('GET', '/me', { token: c.token })).status).toBe(401);
+      } finally {
+        await stepped.stop();
+      }
+    });
+
     it('a wrong password or an unknown user gets 401 JSON, the same answer for both', async () => {
       const name = freshName('erin');
       await register(name);
@@ -241,7 +280,7 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
       const cases: (Record<string, string> | undefined)[] = [
         undefined,
         { Authorization: 'Bearer garbage' },
-        { Authorization: 'Bearer rmt_' + 'A'.repeat(60) },
+        { Authorization: `Bearer rmt_${'A'.repeat(60)}` },
         { Authorization: 'Basic ZGVtbzpkZW1v' },
         { Authorization: 'Bearer' },
       ];

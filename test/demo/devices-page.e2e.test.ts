@@ -3,14 +3,18 @@
  * one user logged in from two browser contexts (two devices); the first logs the second out, and the
  * second's next request gets 401 and shows the login form. The page binds its tokens to a
  * non-extractable WebCrypto key (DPoP, RFC 9449): a token (and a proof) copied out of the page and
- * replayed from Node gets 401 while the page keeps working.
+ * replayed from Node gets 401 while the page keeps working. Step-up (RFC 9470): on a demo whose window is
+ * 1 second, "Log out other devices" and "Change password" ask for the password, then go through.
+ * Slow actions show progress and failures say what failed: the server is slowed down by holding its
+ * token calls (the harness's `beforeTokenCall` hook) until the test has looked at the page, never by sleeping.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from 'redis-multitokens';
 import { DpopClient } from '../../src/testing/index.js';
-import { call, startDemo, type RunningDemo } from './harness.js';
+import { call, startDemo, type HookedOperation, type RunningDemo } from './harness.js';
 
 function findChromium(): string {
   if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
@@ -43,6 +47,19 @@ interface Device {
   page: Page;
   /** Requests leaving 127.0.0.1, console errors, page errors. */
   problems: string[];
+  /** Console errors a test expects (a failed request it caused on purpose), besides the handled 401s. */
+  expectedConsole: RegExp[];
+}
+
+/**
+ * One held token call of the demo server: the next call of `operation` waits, once the server reached
+ * it (`reached`), until the test lets it go on (`release`) or fail with an error (`fail`).
+ */
+interface Hold {
+  operation: HookedOperation;
+  reached: Promise<void>;
+  release(): void;
+  fail(error: Error): void;
 }
 
 describe('devices page (chromium)', () => {
@@ -51,10 +68,31 @@ describe('devices page (chromium)', () => {
   // Two devices of one user; the tests run in order and share them (a browser context costs ~1 s here).
   let laptop: Device;
   let phone: Device;
+  let holds: { operation: HookedOperation; arrive: () => void; until: Promise<void> }[] = [];
+
+  /** Holds the server's next `operation` call (see {@link Hold}). */
+  function hold(operation: HookedOperation): Hold {
+    let arrive!: () => void;
+    let settle!: (error?: Error) => void;
+    const reached = new Promise<void>((r) => (arrive = r));
+    const until = new Promise<void>((resolve, reject) => (settle = (error) => (error ? reject(error) : resolve())));
+    until.catch(() => undefined);
+    holds.push({ operation, arrive, until });
+    return { operation, reached, release: () => settle(), fail: (error) => settle(error) };
+  }
 
   beforeAll(async () => {
     [demo, browser] = await Promise.all([
-      startDemo({ store: 'memory' }),
+      startDemo({
+        store: 'memory',
+        beforeTokenCall: async (operation) => {
+          const i = holds.findIndex((h) => h.operation === operation);
+          if (i < 0) return;
+          const [h] = holds.splice(i, 1);
+          h!.arrive();
+          await h!.until;
+        },
+      }),
       chromium.launch({
         executablePath: findChromium(),
         args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
@@ -64,6 +102,8 @@ describe('devices page (chromium)', () => {
     [laptop, phone] = await Promise.all([device(), device({ userAgent: IPHONE_UA })]);
   });
   afterEach(() => {
+    expect(holds, 'every hold was reached').toEqual([]);
+    holds = [];
     expect([...laptop.problems, ...phone.problems]).toEqual([]);
   });
   afterAll(async () => {
@@ -72,9 +112,10 @@ describe('devices page (chromium)', () => {
   });
 
   /** A new browser context (a device) that records requests leaving 127.0.0.1 and console errors as problems. */
-  async function device(options: { userAgent?: string } = {}): Promise<Device> {
+  async function device(options: { userAgent?: string } = {}, baseUrl = demo.baseUrl): Promise<Device> {
     const context = await browser.newContext({ ...options, viewport: { width: 900, height: 640 } });
     const problems: string[] = [];
+    const expectedConsole: RegExp[] = [];
     const page = await context.newPage();
     page.on('request', (request) => {
       const url = new URL(request.url());
@@ -82,17 +123,18 @@ describe('devices page (chromium)', () => {
     });
     page.on('console', (msg) => {
       // The 401 answers the page handles show up as failed-resource console errors; anything else is a problem.
-      if (msg.type() === 'error' && !/status of 401/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+      // (and the 403 of a wrong password at the step-up prompt).
+      if (msg.type() === 'error' && ![/status of 40[13]/, ...expectedConsole].some((re) => re.test(msg.text()))) problems.push(`console: ${msg.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    await page.goto(demo.baseUrl + '/');
-    return { context, page, problems };
+    await page.goto(`${baseUrl}/`);
+    return { context, page, problems, expectedConsole };
   }
 
-  async function logIn(page: Page, deviceName: string) {
+  async function logIn(page: Page, deviceName: string, password = USER.password) {
     await expect.poll(() => page.locator('#login-view').isVisible()).toBe(true);
     await page.getByLabel('Username').fill(USER.username);
-    await page.getByLabel('Password').fill(USER.password);
+    await page.getByLabel('Password', { exact: true }).fill(password);
     await page.getByLabel('Device name').fill(deviceName);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.locator('#devices-view').waitFor({ state: 'visible' });
@@ -152,9 +194,9 @@ describe('devices page (chromium)', () => {
     await a.page.getByRole('button', { name: 'Refresh' }).click();
     await a.page.locator('#login-view').waitFor({ state: 'visible' });
     await a.page.getByLabel('Username').fill(USER.username);
-    await a.page.getByLabel('Password').fill('wrong password');
+    await a.page.getByLabel('Password', { exact: true }).fill('wrong password');
     await a.page.getByRole('button', { name: 'Log in' }).click();
-    await expect.poll(() => a.page.locator('#message').textContent()).toBe('wrong username or password');
+    await expect.poll(() => a.page.locator('#message').textContent()).toBe('Could not log in: wrong username or password');
     expect(await a.page.locator('#login-view').isVisible()).toBe(true);
   });
 
@@ -162,7 +204,7 @@ describe('devices page (chromium)', () => {
     const { page } = laptop;
     const sentProofs: string[] = [];
     page.on('request', (request) => {
-      const proof = request.headers()['dpop'];
+      const proof = request.headers().dpop;
       if (proof && new URL(request.url()).pathname === '/devices') sentProofs.push(proof);
     });
     await logIn(page, 'Bound laptop');
@@ -203,6 +245,138 @@ describe('devices page (chromium)', () => {
     expect(await page.locator('#devices li.current .badge.bound').textContent()).toBe('key-bound');
     await page.getByRole('button', { name: 'Log out this device' }).click();
     await page.locator('#login-view').waitFor({ state: 'visible' });
+  });
+
+  it('step-up: "Log out other devices" and "Change password" ask for the password when the login is too old, then go through', async () => {
+    const stepped = await startDemo({ store: 'memory', stepUpMaxAgeSeconds: 1 });
+    const devices: Device[] = [];
+    try {
+      expect((await call(stepped.baseUrl, 'POST', '/register', { json: USER })).status).toBe(201);
+      const [a, b] = await Promise.all([device({}, stepped.baseUrl), device({ userAgent: IPHONE_UA }, stepped.baseUrl)]);
+      devices.push(a, b);
+      await logIn(a.page, 'A');
+      await logIn(b.page, 'B');
+      await b.page.getByRole('button', { name: 'Refresh' }).click();
+      await expect.poll(() => rows(b.page).count()).toBe(2);
+      await b.page.waitForTimeout(1100); // B's login is now older than the 1-second window
+
+      // "Log out other devices": the server answers insufficient_user_authentication, the page asks for the password.
+      await b.page.getByRole('button', { name: 'Log out other devices' }).click();
+      await b.page.locator('#reauth-view').waitFor({ state: 'visible' });
+      expect(await b.page.locator('#message').textContent()).toBe('Please confirm your password to continue.');
+      expect(await rows(b.page).count()).toBe(2);
+      await b.page.getByLabel('Current password').fill('not the password');
+      await b.page.getByRole('button', { name: 'Confirm' }).click();
+      await expect.poll(() => b.page.locator('#message').textContent()).toBe('wrong password');
+      expect(await b.page.locator('#reauth-view').isVisible()).toBe(true);
+      await b.page.getByLabel('Current password').fill(USER.password);
+      await b.page.getByRole('button', { name: 'Confirm' }).click();
+      await expect.poll(() => b.page.locator('#message').textContent()).toBe('Logged out every other device.');
+      expect(await b.page.locator('#reauth-view').isVisible()).toBe(false);
+      expect(await rows(b.page).count()).toBe(1);
+      await a.page.getByRole('button', { name: 'Refresh' }).click();
+      await a.page.locator('#login-view').waitFor({ state: 'visible' });
+
+      // "Change password" once the window has passed again: asked, confirmed, A logged out again.
+      await logIn(a.page, 'A again');
+      await b.page.waitForTimeout(1100);
+      await b.page.getByLabel('New password').fill('a brand new password');
+      await b.page.getByRole('button', { name: 'Change password' }).click();
+      await b.page.locator('#reauth-view').waitFor({ state: 'visible' });
+      await b.page.getByLabel('Current password').fill(USER.password);
+      await b.page.getByRole('button', { name: 'Confirm' }).click();
+      await expect.poll(() => b.page.locator('#message').textContent()).toBe('Password changed. Logged out 1 other device.');
+      expect(await rows(b.page).count()).toBe(1);
+      await a.page.getByRole('button', { name: 'Refresh' }).click();
+      await a.page.locator('#login-view').waitFor({ state: 'visible' });
+      await logIn(a.page, 'A third time', 'a brand new password');
+      await expect.poll(() => rows(a.page).count()).toBe(2);
+
+      // Cancel leaves everything as it was.
+      await a.page.waitForTimeout(1100);
+      await a.page.getByRole('button', { name: 'Log out other devices' }).click();
+      await a.page.locator('#reauth-view').waitFor({ state: 'visible' });
+      await a.page.getByRole('button', { name: 'Cancel' }).click();
+      await expect.poll(() => a.page.locator('#message').textContent()).toBe('Cancelled: nothing was changed.');
+      expect(await a.page.locator('#devices-view').isVisible()).toBe(true);
+      expect(await rows(a.page).count()).toBe(2);
+      expect([...a.problems, ...b.problems]).toEqual([]);
+    } finally {
+      await Promise.all(devices.map((d) => d.context.close()));
+      await stepped.stop();
+    }
+  });
+
+  it('shows progress while logging in and logging a device out, and says what failed (server message, network failure)', async () => {
+    const { page } = laptop; // on its login form (the test above); the phone is logged in as "B"
+    const busy = () => page.evaluate(`document.querySelector('main').getAttribute('aria-busy')`);
+    const message = () => page.locator('#message');
+
+    // Logging in: the server holds the login's create until the page has been looked at.
+    const login = hold('create');
+    await page.getByLabel('Username').fill(USER.username);
+    await page.getByLabel('Password').fill(USER.password);
+    await page.getByLabel('Device name').fill('Laptop');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await login.reached;
+    const loginButton = page.locator('#login-form button');
+    expect(await loginButton.textContent()).toBe('Logging in…');
+    expect(await loginButton.isDisabled()).toBe(true);
+    expect(await loginButton.getAttribute('aria-busy')).toBe('true');
+    expect(await page.getByLabel('Username').isDisabled()).toBe(true);
+    expect(await page.getByLabel('Password').isDisabled()).toBe(true);
+    expect(await busy()).toBe('true');
+    expect(await message().textContent()).toBe('Logging in…');
+    login.release();
+    await page.locator('#devices-view').waitFor({ state: 'visible' });
+    await expect.poll(() => rows(page).count()).toBe(2);
+    expect(await busy()).toBeNull();
+    expect(await message().isVisible()).toBe(false);
+    expect(await loginButton.textContent()).toBe('Log in');
+    expect(await loginButton.isDisabled()).toBe(false);
+
+    // Logging the phone out while the server is held: that button says so, every control is disabled.
+    const phoneButton = page.getByRole('button', { name: 'Log out B' });
+    const failing = hold('revokeById');
+    await phoneButton.click();
+    await failing.reached;
+    expect(await phoneButton.textContent()).toBe('Logging out…');
+    expect(await phoneButton.isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Refresh' }).isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Log out this device' }).isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Log out other devices' }).isDisabled()).toBe(true);
+    expect(await message().textContent()).toBe('Logging out…');
+
+    // ...and the store fails: the page shows what failed and the server's own message (a 503).
+    laptop.expectedConsole.push(/status of 503/);
+    failing.fail(new StoreUnavailableError('the test held the store'));
+    await expect.poll(() => message().textContent()).toBe('Could not log out B: the token store is unavailable; retry shortly');
+    expect(await message().getAttribute('class')).toBe('error');
+    expect(await phoneButton.isDisabled()).toBe(false);
+    expect(await phoneButton.textContent()).toBe('Log out');
+    expect(await busy()).toBeNull();
+    expect(await rows(page).count()).toBe(2);
+
+    // A network failure (the request never reaches the server) says so.
+    laptop.expectedConsole.push(/ERR_CONNECTION_REFUSED|ERR_FAILED/);
+    await page.route('**/devices/*', (route) => route.abort('connectionrefused'));
+    await phoneButton.click();
+    await expect
+      .poll(() => message().textContent())
+      .toBe('Could not log out B: the server cannot be reached (network error): check your connection and try again');
+    expect(await phoneButton.isDisabled()).toBe(false);
+    await page.unroute('**/devices/*');
+
+    // Retried with the server back: held once more, then done.
+    const retry = hold('revokeById');
+    await phoneButton.click();
+    await retry.reached;
+    expect(await phoneButton.isDisabled()).toBe(true);
+    retry.release();
+    await expect.poll(() => message().textContent()).toBe('Logged out B.');
+    expect(await rows(page).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Refresh' }).isDisabled()).toBe(false);
+    await page.screenshot({ path: '/tmp/devices-page-after-retry.png', fullPage: true });
   });
 
   it('labels user agents and relative times', async () => {

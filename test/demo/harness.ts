@@ -31,9 +31,35 @@ export interface DemoOptions {
   redisUrl?: string;
   /** Default `express`. */
   framework?: DemoFramework;
+  /**
+   * A delay hook: awaited before each of these TokenManager calls the demo makes (the real call runs
+   * after it resolves; if it throws, the demo answers that error as it would the store's). Tests slow
+   * the server down with it deterministically, by holding a promise, never with a sleep.
+   */
+  beforeTokenCall?: (operation: HookedOperation) => Promise<void>;
+  /** The demo's step-up window in seconds (default: the demo's 300). */
+  stepUpMaxAgeSeconds?: number;
 }
 
-export async function startDemo({ store, tokenOptions = {}, redisUrl, framework = 'express' }: DemoOptions): Promise<RunningDemo> {
+/** The TokenManager calls {@link DemoOptions.beforeTokenCall} can hold. */
+export const HOOKED_OPERATIONS = ['create', 'verify', 'list', 'revokeById', 'revokeOthers', 'revokeAll', 'revoke'] as const;
+export type HookedOperation = (typeof HOOKED_OPERATIONS)[number];
+
+/** Makes every {@link HOOKED_OPERATIONS} call of `tokens` await `hook(operation)` first (on this instance only). */
+function hookTokenCalls(tokens: TokenManager, hook: (operation: HookedOperation) => Promise<void>): void {
+  for (const operation of HOOKED_OPERATIONS) {
+    const call = (tokens[operation] as (...args: unknown[]) => Promise<unknown>).bind(tokens);
+    Object.defineProperty(tokens, operation, {
+      configurable: true,
+      value: async (...args: unknown[]) => {
+        await hook(operation);
+        return call(...args);
+      },
+    });
+  }
+}
+
+export async function startDemo({ store, tokenOptions = {}, redisUrl, framework = 'express', stepUpMaxAgeSeconds, beforeTokenCall }: DemoOptions): Promise<RunningDemo> {
   const prefix = uniquePrefix('demo');
   const url = redisUrl ?? process.env.REDIS_URL;
   if (store === 'redis' && !url) throw new Error('REDIS_URL is not set (test/global-setup.ts sets it)');
@@ -42,10 +68,11 @@ export async function startDemo({ store, tokenOptions = {}, redisUrl, framework 
     secret: TEST_SECRET,
     store: store === 'redis' ? new IoredisStore({ url: url!, keyPrefix: prefix, commandTimeoutMs: 500 }) : undefined,
   });
+  if (beforeTokenCall) hookTokenCalls(tokens, beforeTokenCall);
   const db = new UserDb(':memory:');
   const errors: unknown[][] = [];
   const { createDemoServer } = (await import(`../../demo/frameworks/${framework}.ts`)) as { createDemoServer: DemoFactory };
-  const server = await createDemoServer({ tokens, db, logger: { error: (...args: unknown[]) => errors.push(args) } });
+  const server = await createDemoServer({ tokens, db, stepUpMaxAgeSeconds, logger: { error: (...args: unknown[]) => errors.push(args) } });
   const port = await server.listen(0, '127.0.0.1');
   return {
     baseUrl: `http://127.0.0.1:${port}`,
@@ -72,7 +99,8 @@ export interface Answer {
   status: number;
   headers: Headers;
   /** The parsed JSON body, or null when there is none. */
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: the tests read fields of JSON bodies of many shapes.
+  body: any;
   /** The raw body text. */
   text: string;
 }

@@ -3,7 +3,7 @@
  * Redis: the guides' common tour (test/support/doc-program.ts). Express and NestJS, which check more
  * (an outage; a shutdown), have files of their own.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { docProgram, docTour } from '../support/doc-program.js';
 import { REDIS_URL, deletePrefix, testRedis } from '../support/redis.js';
 

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import express5, { type NextFunction, type Request, type Response } from 'express';
 import express4 from 'express4';
 import { describe, it } from 'vitest';
-import { deviceFromRequest, dpopKeyFromRequest, getAuth, optionalTokenAuth, requireScopes, tokenAuth, tokenErrorHandler } from '../../src/express.js';
+import { deviceFromRequest, dpopKeyFromRequest, getAuth, optionalTokenAuth, requireScopes, requireStepUp, tokenAuth, tokenErrorHandler } from '../../src/express.js';
 import { httpContractCases, type HttpAdapterHarness, type HttpContractApp } from '../../src/testing/index.js';
 import { contractStores } from '../support/contract.js';
 
@@ -24,6 +24,13 @@ export function expressContractApp(express: typeof express5, { manager, auth }: 
     res.json({ authenticated: req.auth !== undefined, userId: req.auth?.userId ?? null });
   });
   app.get('/scoped', tokenAuth(manager, auth), requireScopes(manager, ['admin'], { realm: auth?.realm, errorBody: auth?.errorBody }), (_req: Request, res: Response) => {
+    res.json({ ok: true });
+  });
+  const given = { realm: auth?.realm, errorBody: auth?.errorBody };
+  app.get('/step-up', tokenAuth(manager, auth), requireStepUp(manager, { maxAgeSeconds: 1, ...given }), (_req: Request, res: Response) => {
+    res.json({ ok: true });
+  });
+  app.get('/step-up-acr', tokenAuth(manager, auth), requireStepUp(manager, { maxAgeSeconds: 600, acr: ['mfa', 'hwk'], ...given }), (_req: Request, res: Response) => {
     res.json({ ok: true });
   });
   app.post('/login', (req: Request, res: Response, next: NextFunction) => {

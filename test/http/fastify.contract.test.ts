@@ -39,6 +39,8 @@ export async function fastifyContractApp(mode: Mode, { manager, auth }: HttpCont
     app.get('/optional', { onRequest: app.tokenAuth({ optional: true }) }, optional);
     app.get('/scoped', { onRequest: [app.tokenAuth(), app.requireScopes('admin')] }, async () => ({ ok: true }));
     app.get('/devices', { onRequest: app.tokenAuth() }, devices);
+    app.get('/step-up', { onRequest: [app.tokenAuth(), app.requireStepUp({ maxAgeSeconds: 1 })] }, async () => ({ ok: true }));
+    app.get('/step-up-acr', { onRequest: [app.tokenAuth(), app.requireStepUp({ maxAgeSeconds: 600, acr: ['mfa', 'hwk'] })] }, async () => ({ ok: true }));
   } else {
     // fastify-plugin lifts the plugin into each context that registers it, and no further.
     await app.register(async (authenticated) => {
@@ -46,6 +48,8 @@ export async function fastifyContractApp(mode: Mode, { manager, auth }: HttpCont
       authenticated.get('/me', me);
       authenticated.get('/scoped', { preHandler: authenticated.requireScopes('admin') }, async () => ({ ok: true }));
       authenticated.get('/devices', devices);
+      authenticated.get('/step-up', { preHandler: authenticated.requireStepUp({ maxAgeSeconds: 1 }) }, async () => ({ ok: true }));
+      authenticated.get('/step-up-acr', { preHandler: authenticated.requireStepUp({ maxAgeSeconds: 600, acr: ['mfa', 'hwk'] }) }, async () => ({ ok: true }));
     });
     await app.register(async (anonymousAllowed) => {
       await anonymousAllowed.register(tokenAuthPlugin, { manager, ...auth, optional: true });

@@ -7,7 +7,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono } from 'hono';
 import { describe, it } from 'vitest';
-import { deviceFromRequest, dpopKeyFromRequest, optionalTokenAuth, requireScopes, tokenAuth, tokenErrorHandler } from '../../src/hono.js';
+import { deviceFromRequest, dpopKeyFromRequest, optionalTokenAuth, requireScopes, requireStepUp, tokenAuth, tokenErrorHandler } from '../../src/hono.js';
 import { httpContractCases, type HttpAdapterHarness, type HttpContractApp } from '../../src/testing/index.js';
 import { contractStores } from '../support/contract.js';
 
@@ -22,6 +22,9 @@ export function honoContractApp({ manager, auth }: HttpContractApp): Hono {
   });
   app.get('/optional', optionalTokenAuth(manager, auth), (c) => c.json({ authenticated: c.get('auth') !== undefined, userId: c.get('auth')?.userId ?? null }));
   app.get('/scoped', tokenAuth(manager, auth), requireScopes(manager, ['admin'], { realm: auth?.realm, errorBody: auth?.errorBody }), (c) => c.json({ ok: true }));
+  const given = { realm: auth?.realm, errorBody: auth?.errorBody };
+  app.get('/step-up', tokenAuth(manager, auth), requireStepUp(manager, { maxAgeSeconds: 1, ...given }), (c) => c.json({ ok: true }));
+  app.get('/step-up-acr', tokenAuth(manager, auth), requireStepUp(manager, { maxAgeSeconds: 600, acr: ['mfa', 'hwk'], ...given }), (c) => c.json({ ok: true }));
   app.post('/login', async (c) => {
     const body = ((await c.req.json()) ?? {}) as { userId?: never; deviceName?: never };
     const { token, tokenId, first, record } = await manager.create(body.userId as never, { deviceName: body.deviceName, ...deviceFromRequest(c, { getConnInfo }), jkt: await dpopKeyFromRequest(c) });

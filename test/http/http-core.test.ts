@@ -6,7 +6,7 @@
  * suite (src/testing/http-suite.ts).
  */
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   InvalidArgumentTypeError,

@@ -20,6 +20,7 @@ import {
   OptionalAuth,
   Public,
   RequireScopes,
+  RequireStepUp,
   TOKEN_MANAGER,
   TokenAuthGuard,
   TokenAuthModule,
@@ -47,6 +48,18 @@ class ContractController {
   @RequireScopes('admin')
   @Get('scoped')
   scoped() {
+    return { ok: true };
+  }
+
+  @RequireStepUp({ maxAgeSeconds: 1 })
+  @Get('step-up')
+  stepUp() {
+    return { ok: true };
+  }
+
+  @RequireStepUp({ maxAgeSeconds: 600, acr: ['mfa', 'hwk'] })
+  @Get('step-up-acr')
+  stepUpAcr() {
     return { ok: true };
   }
 

@@ -38,7 +38,7 @@ async function expect503(base: string): Promise<void> {
   }
 }
 
-const NAMES = ['deviceFromRequest', 'dpopKeyFromRequest', 'optionalTokenAuth', 'requireScopes', 'sendAuthError', 'tokenAuth', 'tokenErrorHandler'];
+const NAMES = ['deviceFromRequest', 'dpopKeyFromRequest', 'optionalTokenAuth', 'requireScopes', 'requireStepUp', 'sendAuthError', 'tokenAuth', 'tokenErrorHandler'];
 
 describe('redis-multitokens/koa from dist', () => {
   it('loads as ESM and as CommonJS with the same export names', async () => {

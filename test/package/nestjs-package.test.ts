@@ -24,7 +24,7 @@ describe('redis-multitokens/nestjs from dist', () => {
     const cjs = require('redis-multitokens/nestjs') as Record<string, unknown>;
     expect(Object.keys(esm).sort()).toEqual(
       [
-        'CurrentAuth', 'CurrentUser', 'Device', 'IS_PUBLIC_KEY', 'OPTIONAL_AUTH_KEY', 'OptionalAuth', 'Public', 'REQUIRED_SCOPES_KEY', 'RequireScopes',
+        'CurrentAuth', 'CurrentUser', 'Device', 'IS_PUBLIC_KEY', 'OPTIONAL_AUTH_KEY', 'OptionalAuth', 'Public', 'REQUIRED_SCOPES_KEY', 'REQUIRED_STEP_UP_KEY', 'RequireScopes', 'RequireStepUp',
         'TOKEN_AUTH_OPTIONS', 'TOKEN_MANAGER', 'TokenAuthException', 'TokenAuthGuard', 'TokenAuthModule', 'TokenErrorFilter', 'deviceFromRequest', 'dpopKeyFromRequest', 'requestAuth',
       ].sort(),
     );

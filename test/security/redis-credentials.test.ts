@@ -184,8 +184,8 @@ describe('no Redis password in errors, events, logs or inspected objects', () =>
           for (const e of errors) expect(e).toBeInstanceOf(StoreUnavailableError);
           expect(events.length).toBeGreaterThan(0);
         }
-        errors.forEach((e, i) => expectNoPassword(`error ${i}`, e));
-        events.forEach((e, i) => expectNoPassword(`storeUnavailable event ${i}`, e));
+        for (const [i, e] of errors.entries()) expectNoPassword(`error ${i}`, e);
+        for (const [i, e] of events.entries()) expectNoPassword(`storeUnavailable event ${i}`, e);
         expectNoPassword('the store', store, false);
         expectNoPassword('the driver', driver, false);
         expectNoPassword('the manager', manager, false);

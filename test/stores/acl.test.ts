@@ -94,7 +94,7 @@ describe.runIf(hasRedisServerBinary())('the doc ACL user runs the store through 
             const v = await m.verify(a.token);
             expect(v.valid).toBe(true);
             expect(v.valid && v.renewed).toBe(true);
-            expect((await m.verify(a.token.slice(0, -6) + 'AAAAAA')).valid).toBe(false); // a wrong secret: the failure counter (INCR)
+            expect((await m.verify(`${a.token.slice(0, -6)}AAAAAA`)).valid).toBe(false); // a wrong secret: the failure counter (INCR)
             // A DPoP-bound token: the key match and the jti's SET NX PX in the same script.
             const jkt = 'j'.repeat(43);
             const bound = await m.create(userId, { jkt });

@@ -65,7 +65,7 @@ describe.each(stores)('defects: %s', (_name, make) => {
     await store.close?.();
   });
 
-  it('evict-lru within touchIntervalSeconds: memory ranks by the last verify; Redis by the last write, as the README says (exact at 0)', async () => {
+  it('evict-lru within touchIntervalSeconds: memory ranks by the last verify; Redis by the last write, as docs/options.md ("Device limit") says (exact at 0)', async () => {
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const scenario = async (touchIntervalSeconds: number) => {
       const store = await make();

@@ -18,6 +18,12 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
+/** Node's `gc` when it was started without --expose-gc: set the flag, then read `gc` from a new context. */
+function exposeGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
 async function throwaway(): Promise<RedisServer> {
   const s = await startRedisServer();
   cleanups.push(() => s.stop());
@@ -79,7 +85,7 @@ describe('Redis faults', () => {
     await burst(); // warm-up
     // A real collection before each reading (also without --expose-gc): without it the figure says when
     // the young generation was last collected, not what stayed behind.
-    const gc = global.gc ?? (setFlagsFromString('--expose-gc'), runInNewContext('gc') as () => void);
+    const gc = global.gc ?? exposeGc();
     gc();
     const before = process.memoryUsage().heapUsed;
     const started = Date.now();

@@ -62,7 +62,7 @@ describe('Redis store: layout and secrets', () => {
     for (const key of await keysUnder(keyPrefix)) {
       const type = await redis.type(key);
       types.add(type);
-      dump += key + '\n';
+      dump += `${key}\n`;
       if (type === 'hash') dump += JSON.stringify(await redis.hgetall(key));
       else if (type === 'zset') dump += JSON.stringify(await redis.zrange(key, '0', '-1', 'WITHSCORES'));
       else dump += `unexpected type ${type}`;
@@ -291,6 +291,51 @@ describe('Redis store: users whose tags collide share a hash, harmlessly', () =>
   }
 });
 
+describe('Redis store: step-up fields (RFC 9470)', () => {
+  it('a new record has no last-authentication time (it is the creation time); reauthenticate writes it and `acr` into the record only, keeping its TTL', async () => {
+    const { m, store } = setup({ ttlSeconds: 3600 });
+    const c = await m.create('su', { userAgent: 'x'.repeat(100) }); // in pieces
+    const hash = store.keys.hashKey(m.userTag('su'));
+    const id = store.keys.field(c.tokenId);
+    const text = async () => {
+      const f = await redis.hgetall(hash);
+      let t = f[id]!.slice(1);
+      for (let i = 1; f[id + i] !== undefined; i++) t += f[id + i];
+      const [core, ...tail] = t.split('\x1f');
+      return { core: core!.split(','), tail };
+    };
+    const before = await text();
+    expect(before.core[10]).toBe(''); // u: none, the creation time
+    expect(before.tail.at(-1)).toBe(''); // acr: none
+    const v = await m.verify(c.token);
+    expect(v.valid && v.record.authenticatedAtMs).toBe(c.record.createdAtMs);
+    const ttlBefore = await redis.pttl(hash);
+    const r = await m.reauthenticate('su', c.tokenId, { acr: 'mfa' });
+    const after = await text();
+    expect(c.record.createdAtMs + parseInt(after.core[10]!, 36)).toBe(r!.authenticatedAtMs);
+    expect(after.tail.at(-1)).toBe('mfa');
+    expect([...after.core.slice(0, 10), ...after.tail.slice(0, -1)]).toEqual([...before.core.slice(0, 10), ...before.tail.slice(0, -1)]); // nothing else changed
+    const ttlAfter = await redis.pttl(hash);
+    expect(ttlAfter).toBeGreaterThan(0);
+    expect(Math.abs(ttlAfter - ttlBefore)).toBeLessThan(1000); // the expiry did not move
+    await m.reauthenticate('su', c.tokenId);
+    expect((await text()).tail.at(-1)).toBe(''); // cleared, not "null"
+    expect(await m.reauthenticate('someone-else', c.tokenId)).toBeNull(); // not theirs
+  });
+
+  it('verify reports the Redis clock (TIME) as verifiedAtMs', async () => {
+    const { m } = setup();
+    const c = await m.create('clock');
+    const [sec, usec] = await redis.time();
+    const v = await m.verify(c.token);
+    expect(v.valid).toBe(true);
+    if (!v.valid) return;
+    const redisNowMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    expect(v.verifiedAtMs).toBeGreaterThanOrEqual(redisNowMs);
+    expect(v.verifiedAtMs - redisNowMs).toBeLessThan(5000);
+  });
+});
+
 describe('IoredisStore options', () => {
   it('refuses a client with its own ioredis keyPrefix, and a key prefix with braces', () => {
     const prefixed = new Redis(REDIS_URL, { keyPrefix: 'app:', lazyConnect: true });
@@ -307,7 +352,7 @@ describe('IoredisStore options', () => {
 
   it('opens its own client from a URL, honours the database number, and closes it', async () => {
     const keyPrefix = uniquePrefix('url');
-    const url = REDIS_URL.replace(/\/\d*$/, '') + '/3';
+    const url = `${REDIS_URL.replace(/\/\d*$/, '')}/3`;
     const store = new IoredisStore({ url, keyPrefix });
     const m = new TokenManager({ store, secret: TEST_SECRET });
     const c = await m.create('db3');

@@ -101,7 +101,7 @@ describe.runIf(hasRedisServerBinary())('Redis Sentinel (1 primary, 1 replica, 3 
 
       it('is a replica indeed: a plain write is refused with READONLY', async () => {
         const { replica } = await pair();
-        await expect(replica.set(uniquePrefix('ro') + 'x')).rejects.toThrow(/READONLY/);
+        await expect(replica.set(`${uniquePrefix('ro')}x`)).rejects.toThrow(/READONLY/);
       });
 
       it.each(['token', 'user'] as const)('verifies a token whose renewal is due (renew: %s), without renewing it', async (renew) => {

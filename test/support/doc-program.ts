@@ -25,19 +25,26 @@ export interface DocProgram {
 }
 
 /**
- * Writes the first ```ts block of docs/frameworks/`name`.md to a file and returns how to check and run
- * it (or, with `doc` and `marker`, the first ```ts block of docs/`doc` that contains `marker`). `ready`
- * is a piece of the line the program prints once it listens. `tsconfigFile` also writes a
- * tsconfig naming the program (tsx applies a tsconfig only to the files it includes, and wildcards skip
- * dot files), for programs that need the root options at run time (NestJS: experimentalDecorators).
+ * Writes the first ```ts block of docs/frameworks/`name`.md (or of `options.markdown`, a path from the
+ * repository's root, or of docs/`options.doc`; with `options.marker`, the first ```ts block that contains
+ * it) to a file and returns how to check and run it. `ready` is a piece of the line the program prints
+ * once it listens. `tsconfigFile` also writes a tsconfig naming the program (tsx applies a tsconfig only
+ * to the files it includes, and wildcards skip dot files), for programs that need the root options at
+ * run time (NestJS: experimentalDecorators). `transform` changes the program's text before it is
+ * written (e.g. a fixed key prefix for a unique one).
  */
-export function docProgram(name: string, ready: string, options: { tsconfigFile?: boolean; doc?: string; marker?: string } = {}): DocProgram {
-  const markdown = readFileSync(`${ROOT}docs/${options.doc ?? `frameworks/${name}.md`}`, 'utf8');
+export function docProgram(
+  name: string,
+  ready: string,
+  options: { tsconfigFile?: boolean; markdown?: string; doc?: string; marker?: string; transform?: (program: string) => string } = {},
+): DocProgram {
+  const path = options.markdown ?? (options.doc === undefined ? `docs/frameworks/${name}.md` : `docs/${options.doc}`);
+  const markdown = readFileSync(`${ROOT}${path}`, 'utf8');
   const blocks = [...markdown.matchAll(/```ts\n([\s\S]*?)\n```/g)].map((m) => m[1]!);
   const program = blocks.find((b) => b.includes(options.marker ?? ''))!;
   const base = `.${name}-doc-${process.pid}`;
   const file = `${ROOT}test/docs/${base}.ts`;
-  writeFileSync(file, program + '\n');
+  writeFileSync(file, `${(options.transform ?? ((p: string) => p))(program)}\n`);
   const tsconfig = options.tsconfigFile ? `${ROOT}test/docs/${base}.tsconfig.json` : undefined;
   if (tsconfig) writeFileSync(tsconfig, JSON.stringify({ extends: '../../tsconfig.json', files: [`${base}.ts`], include: [] }));
   afterAll(() => {

@@ -157,7 +157,8 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
         'maxmemory-policy noeviction',
         ...(replicaOf ? [`replicaof ${HOST} ${replicaOf}`] : []),
         ...(options.dataConfig ?? []),
-      ].join('\n') + '\n',
+        '', // a final newline
+      ].join('\n'),
     );
     return file;
   };
@@ -188,7 +189,8 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
           `sentinel down-after-milliseconds ${MASTER_NAME} ${downAfterMs}`,
           `sentinel failover-timeout ${MASTER_NAME} ${failoverTimeoutMs}`,
           `sentinel parallel-syncs ${MASTER_NAME} 1`,
-        ].join('\n') + '\n',
+          '', // a final newline
+        ].join('\n'),
       );
       const child = launch([file, '--sentinel']);
       children.set(port, child);

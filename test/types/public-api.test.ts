@@ -19,6 +19,17 @@ describe('public types', () => {
     expectTypeOf<TokenEvents['revoked'][0]['reason']>().toEqualTypeOf<'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'admin'>();
   });
 
+  it('events: listeners typed by TokenEvents (the generic EventEmitter of @types/node >= 20.11.21)', () => {
+    void ((m: TokenManager) => {
+      m.on('verified', (e) => expectTypeOf(e.record).toEqualTypeOf<TokenRecord>());
+      m.once('authFailed', (e) => expectTypeOf(e.tokenId).toEqualTypeOf<string | null>());
+      // @ts-expect-error not an event of TokenManager
+      m.on('verifyed', () => {});
+      // @ts-expect-error the payload of `revoked` has no `record`
+      m.on('revoked', (e) => e.record);
+    });
+  });
+
   it('verify narrows on `valid`', () => {
     const v = {} as VerifyResult;
     if (v.valid) expectTypeOf(v.record).toEqualTypeOf<TokenRecord>();

@@ -54,7 +54,7 @@ describe('parseAuthorization: fixed cases', () => {
     expect(kindOf(parseAuthorization(h))).toBe('malformed');
   });
 
-  it.each([TOKEN, 'rmt_abc', 'Bearer' + TOKEN, 'Token' + TOKEN, '=' + TOKEN, ' ', '   ', 'x'])('no scheme or no separator: %j', (h) => {
+  it.each([TOKEN, 'rmt_abc', `Bearer${TOKEN}`, `Token${TOKEN}`, `=${TOKEN}`, ' ', '   ', 'x'])('no scheme or no separator: %j', (h) => {
     expect(kindOf(parseAuthorization(h))).toBe('malformed');
   });
 
@@ -142,12 +142,12 @@ describe('parseAuthorization: fixed cases', () => {
 
   it('long headers: the limit is 1024 characters, 8 KB and 64 KB are refused unread', () => {
     expect(MAX_AUTHORIZATION_LENGTH).toBe(1024);
-    const atLimit = 'Bearer ' + 'a'.repeat(1024 - 7);
+    const atLimit = `Bearer ${'a'.repeat(1024 - 7)}`;
     expect(atLimit.length).toBe(1024);
     expect(kindOf(parseAuthorization(atLimit))).toBe('token');
-    expect(kindOf(parseAuthorization(atLimit + 'a'))).toBe('malformed');
+    expect(kindOf(parseAuthorization(`${atLimit}a`))).toBe('malformed');
     for (const size of [8 * 1024, 8 * 1024 + 1, 10 * 1024, 64 * 1024, 1024 * 1024]) {
-      const r = parseAuthorization('Bearer ' + 'a'.repeat(size));
+      const r = parseAuthorization(`Bearer ${'a'.repeat(size)}`);
       expect(r.kind).toBe('malformed');
       if (r.kind === 'malformed') expect(r.description).toMatch(/too long/);
     }

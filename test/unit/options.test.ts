@@ -16,7 +16,11 @@ function recordingStore(): { store: Store; calls: string[] } {
   const store = new Proxy(inner, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? (...args: unknown[]) => (calls.push(String(prop)), v.apply(target, args)) : v;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        calls.push(String(prop));
+        return v.apply(target, args);
+      };
     },
   });
   return { store, calls };
@@ -153,7 +157,7 @@ describe('verifyCache option', () => {
 
   it('a store without watchRevocations is refused by name', () => {
     const { store } = recordingStore();
-    const bare: Store = { create: store.create.bind(store), verify: store.verify.bind(store), revokeToken: store.revokeToken.bind(store), revokeById: store.revokeById.bind(store), revokeAll: store.revokeAll.bind(store), list: store.list.bind(store), lookup: store.lookup.bind(store) };
+    const bare: Store = { create: store.create.bind(store), verify: store.verify.bind(store), revokeToken: store.revokeToken.bind(store), revokeById: store.revokeById.bind(store), revokeAll: store.revokeAll.bind(store), list: store.list.bind(store), lookup: store.lookup.bind(store), reauthenticate: store.reauthenticate.bind(store) };
     expect(make({ store: bare, verifyCache: {} })).toThrow(/verifyCache needs a store .*watchRevocations/);
   });
 

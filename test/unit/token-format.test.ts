@@ -24,7 +24,7 @@ const tagOf = (userId: string) => new KeyRing('tag-secret-tag-secret-tag-secret-
 
 const HEX = '0123456789abcdef';
 /** Every character a token may contain anywhere: base62 plus the `_` of the prefix. */
-const TOKEN_CHARS = BASE62 + '_';
+const TOKEN_CHARS = `${BASE62}_`;
 /** Documented layout: rmt_ + 8 lower-case hex (user tag) + 16 base62 (random id) + 43 base62 (secret) + 6 base62 (CRC-32). */
 const ORACLE_RE = /^rmt_[0-9a-f]{8}[0-9A-Za-z]{16}[0-9A-Za-z]{43}[0-9A-Za-z]{6}$/;
 
@@ -147,7 +147,7 @@ describe('parseToken', () => {
       expect(parseToken(body + oracleChecksum(body))).toBeNull();
     }
     // And an upper-case user tag is not the format either, checksum or not.
-    const upper = 'rmt_' + token.slice(4, 12).toUpperCase() + token.slice(12, 71);
+    const upper = `rmt_${token.slice(4, 12).toUpperCase()}${token.slice(12, 71)}`;
     if (upper !== token.slice(0, 71)) expect(parseToken(upper + oracleChecksum(upper))).toBeNull();
   });
 
@@ -188,8 +188,8 @@ describe('parseToken', () => {
       fc.string({ maxLength: 100 }),
       fc.string({ maxLength: 100, unit: 'binary' }),
       fc.string({ minLength: 77, maxLength: 77, unit: 'grapheme-ascii' }),
-      fc.string({ minLength: 73, maxLength: 73, unit: charOf(TOKEN_CHARS) }).map((s) => 'rmt_' + s),
-      bodyArb.map((b) => b + 'AAAAAA'),
+      fc.string({ minLength: 73, maxLength: 73, unit: charOf(TOKEN_CHARS) }).map((s) => `rmt_${s}`),
+      bodyArb.map((b) => `${b}AAAAAA`),
       validTokenArb,
       mutateArb,
     );

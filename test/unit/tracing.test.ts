@@ -39,7 +39,10 @@ function record(): { seen: Seen[]; stop(): void } {
     channel.subscribe(handlers);
     stops.push(() => channel.unsubscribe(handlers));
   }
-  return { seen, stop: () => stops.forEach((s) => s()) };
+  return { seen, stop: () => {
+      for (const s of stops) s();
+    },
+  };
 }
 
 let active: ReturnType<typeof record> | null = null;

@@ -166,14 +166,14 @@ export function hostPort(node: { host?: unknown; port?: unknown } | undefined): 
 
 /** Tracks the listeners a driver adds to an event emitter, so {@link RedisDriver.detach} can remove them all. */
 export class ListenerSet {
-  private readonly added: [Emitter, string, (...args: any[]) => void][] = [];
+  private readonly added: [Emitter, string, Listener][] = [];
   /** Adds `fn` for `event` on `target` and remembers it. */
-  on(target: Emitter, event: string, fn: (...args: any[]) => void): void {
+  on(target: Emitter, event: string, fn: Listener): void {
     target.on(event, fn);
     this.added.push([target, event, fn]);
   }
   /** Removes one remembered listener. */
-  off(target: Emitter, event: string, fn: (...args: any[]) => void): void {
+  off(target: Emitter, event: string, fn: Listener): void {
     target.off(event, fn);
     const i = this.added.findIndex(([t, e, f]) => t === target && e === event && f === fn);
     if (i >= 0) this.added.splice(i, 1);
@@ -184,11 +184,16 @@ export class ListenerSet {
   }
 }
 
+/** A listener as the clients type it: ioredis and node-redis declare `on(event, (...args: any[]) => void)`. */
+// biome-ignore lint/suspicious/noExplicitAny: the clients' own listener type (neither `unknown[]` nor `never[]` matches both sides).
+type Listener = (...args: any[]) => void;
+
 /** The part of `EventEmitter` a driver uses. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface Emitter {
-  on(event: string, fn: (...args: any[]) => void): unknown;
-  off(event: string, fn: (...args: any[]) => void): unknown;
+  /** Adds a listener (Node's `EventEmitter.on`). */
+  on(event: string, fn: Listener): unknown;
+  /** Removes a listener (Node's `EventEmitter.off`): the driver removes all it added on `close()`. */
+  off(event: string, fn: Listener): unknown;
 }
 
 /**

@@ -10,7 +10,6 @@ import {
   hashSlot,
   hostPort,
   isNoScript,
-  looksLikeIoredis,
   looksLikeNodeRedis,
   sharedWaiter,
   subscriptionState,
@@ -22,7 +21,13 @@ import type { LuaScript } from './scripts.js';
 import { RedisStore } from './store.js';
 
 /** The argument of {@link ioredisDriver}: the app's ioredis client, or `{ url }` to let the driver open (and own) one. */
-export type IoredisDriverInput = Redis | Cluster | { url: string };
+export type IoredisDriverInput =
+  | Redis
+  | Cluster
+  | {
+      /** A Redis URL (`redis://` or `rediss://`; the database as its path, e.g. `redis://host:6379/2`): the driver opens its own client and closes it with the store. */
+      url: string;
+    };
 
 /** A {@link RedisDriver} over ioredis, with the client it uses. */
 export interface IoredisDriver extends RedisDriver {
@@ -31,7 +36,14 @@ export interface IoredisDriver extends RedisDriver {
   /** True when the driver opened the client itself (from `url`) and closes it on `close()`. */
   readonly owned: boolean;
   /** What `JSON.stringify` shows (and `util.inspect`): the client library, the endpoint, `owned`; never the client or its options. */
-  toJSON(): { driver: string; endpoint: string; owned: boolean };
+  toJSON(): {
+    /** The client library, e.g. `'ioredis'`. */
+    driver: string;
+    /** `host:port` (or the cluster's or Sentinel's nodes), never a password. */
+    endpoint: string;
+    /** True when the driver opened the client itself. */
+    owned: boolean;
+  };
 }
 
 /** Events that end a start-up wait: connected, or the first attempt failed (ioredis then reconnects). */

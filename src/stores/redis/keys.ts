@@ -5,7 +5,7 @@ export const DEFAULT_KEY_PREFIX = 'rmt:';
 
 /**
  * The one place where Redis key names are built (the Lua scripts build a user's index key from the
- * hash key and the record's user id with {@link LUA_USER_KEY}, which must stay in step with
+ * hash key and the record's user id with `LUA_USER_KEY`, which must stay in step with
  * {@link RedisKeys.indexKey}; test/unit/keys.test.ts checks both on Redis).
  *
  * Layout (0.2), for key prefix `P`, user tag `T` (8 hex digits, carried by every token of the user) and
@@ -29,6 +29,7 @@ export const DEFAULT_KEY_PREFIX = 'rmt:';
  * Everything of one user sits in hash slot `{T}`, so every script touches one slot (Redis Cluster safe).
  */
 export class RedisKeys {
+  /** The key prefix every key starts with (default `"rmt:"`). */
   readonly prefix: string;
 
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a prefix that is not a string of 0-64 characters without `{` or `}`. */
@@ -71,7 +72,12 @@ export class RedisKeys {
   }
 
   /** What a key under this prefix is (see the layout above) and its user tag, or null for a key of another kind or prefix. */
-  parse(key: string): { kind: RedisKeyKind; userTag: string } | null {
+  parse(key: string): {
+    /** What the key holds. */
+    kind: RedisKeyKind;
+    /** The user tag in its hash tag. */
+    userTag: string;
+  } | null {
     if (!key.startsWith(this.prefix)) return null;
     const m = /^\{([0-9a-f]{8})\}(?::([ituf]):.)?/.exec(key.slice(this.prefix.length));
     if (!m) return null;

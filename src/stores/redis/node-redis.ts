@@ -26,13 +26,21 @@ import type { LuaScript } from './scripts.js';
  * node-redis 5 and 6 (whose generic types differ) are both accepted.
  */
 export interface NodeRedisClientLike extends Emitter {
+  /** node-redis: the socket is open (or opening). */
   readonly isOpen: boolean;
+  /** node-redis: connected and ready for commands. */
   readonly isReady: boolean;
+  /** node-redis: sends one command, e.g. `['EVALSHA', sha, ...]`. */
   sendCommand(args: string[]): Promise<unknown>;
+  /** node-redis: opens the connection (used only for a client the driver opened from `url`). */
   connect(): Promise<unknown>;
+  /** node-redis 5+: closes the connection after pending replies (for an owned client). */
   close?(): Promise<void>;
+  /** node-redis 5+: closes the connection at once (for an owned client). */
   destroy?(): void;
+  /** Node's `EventEmitter.listenerCount`, to keep one shared listener per event. */
   listenerCount(event: string): number;
+  /** node-redis: the client's options (read for the endpoint and the database; never shown). */
   readonly options?: unknown;
 }
 
@@ -45,34 +53,64 @@ interface PubSubClientLike extends Emitter {
 
 /** The parts of a node-redis cluster (`createCluster`) the driver uses. */
 export interface NodeRedisClusterLike extends Emitter {
+  /** node-redis: the cluster connection is open (or opening). */
   readonly isOpen: boolean;
+  /** node-redis: the primaries of the slot map. */
   readonly masters: readonly ClusterNodeLike[];
   /** The slot map: per hash slot, its shard (node-redis 5 and 6). */
-  readonly slots?: readonly ({ master?: ClusterNodeLike } | undefined)[];
+  readonly slots?: readonly (
+    | {
+        /** The primary serving the slot. */
+        master?: ClusterNodeLike;
+      }
+    | undefined
+  )[];
+  /** node-redis: the client of one node (for PING and `CONFIG GET` on every primary). */
   nodeClient(node: never): unknown;
+  /** node-redis: sends one command to the node serving `firstKey`. */
   sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  /** Node's `EventEmitter.listenerCount`. */
   listenerCount(event: string): number;
 }
 
 /** A node of a node-redis cluster's slot map (`cluster.masters`, `cluster.slots[i].master`). */
-interface ClusterNodeLike {
+export interface ClusterNodeLike {
+  /** The node's host. */
   readonly host?: string;
+  /** The node's port. */
   readonly port?: number;
   /** Its client, once made (undefined before, and after a failed connect). */
-  readonly client?: { readonly isReady?: boolean; readonly isOpen?: boolean };
+  readonly client?: {
+    /** node-redis: connected and ready. */
+    readonly isReady?: boolean;
+    /** node-redis: the socket is open (or opening). */
+    readonly isOpen?: boolean;
+  };
 }
 
 /** The parts of a node-redis Sentinel client (`createSentinel`) the driver uses. */
 export interface NodeRedisSentinelLike extends Emitter {
+  /** node-redis: the Sentinel client is open (or opening). */
   readonly isOpen: boolean;
+  /** node-redis: connected to the current primary and ready. */
   readonly isReady: boolean;
+  /** node-redis: the current primary's address (for messages). */
   getMasterNode(): unknown;
+  /** node-redis: sends one command to the primary. */
   sendCommand(isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  /** Node's `EventEmitter.listenerCount`. */
   listenerCount(event: string): number;
 }
 
 /** The argument of {@link nodeRedisDriver}: the app's node-redis client, cluster or Sentinel client, or `{ url }`. */
-export type NodeRedisDriverInput = NodeRedisClientLike | NodeRedisClusterLike | NodeRedisSentinelLike | { url: string };
+export type NodeRedisDriverInput =
+  | NodeRedisClientLike
+  | NodeRedisClusterLike
+  | NodeRedisSentinelLike
+  | {
+      /** A Redis URL (`redis://` or `rediss://`; the database as its path, e.g. `redis://host:6379/2`): the driver opens its own client and closes it with the store. */
+      url: string;
+    };
 
 /** A {@link RedisDriver} over node-redis, with the client it uses. */
 export interface NodeRedisDriver extends RedisDriver {
@@ -83,7 +121,14 @@ export interface NodeRedisDriver extends RedisDriver {
   /** True when the driver opened the client itself (from `url`) and closes it on `close()`. */
   readonly owned: boolean;
   /** What `JSON.stringify` shows (and `util.inspect`): the client library, the endpoint, `owned`; never the client or its options. */
-  toJSON(): { driver: string; endpoint: string; owned: boolean };
+  toJSON(): {
+    /** The client library, e.g. `'ioredis'`. */
+    driver: string;
+    /** `host:port` (or the cluster's or Sentinel's nodes), never a password. */
+    endpoint: string;
+    /** True when the driver opened the client itself. */
+    owned: boolean;
+  };
 }
 
 /**
@@ -164,7 +209,7 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
     if (kind !== 'cluster') return send(undefined, args);
     const master = cluster.masters.find((m) => nodeId(m) === id);
     if (!master) throw new Error(`node-redis: ${id} is not a primary of the cluster now`);
-    if (master.client && master.client.isOpen && master.client.isReady === false)
+    if (master.client?.isOpen && master.client.isReady === false)
       throw new Error(`node-redis: the connection to primary ${id} is down`);
     const node = (await cluster.nodeClient(master as never)) as NodeRedisClientLike;
     return node.sendCommand(args);

@@ -10,7 +10,7 @@ import { LUA_USER_KEY } from './keys.js';
  * A record is one line of text (so it reaches Node unchanged through any client, and Node decodes it):
  *
  * ```text
- * k,d,c,l,e,a,t,f,w,j<US>uid<US>name<US>user agent<US>ip<US>scopes<US>metadata
+ * k,d,c,l,e,a,t,f,w,j,u<US>uid<US>name<US>user agent<US>ip<US>scopes<US>metadata<US>acr
  * ```
  *
  * k key id; d the first 22 characters of the base64url HMAC-SHA-256 digest (132 bits, RFC 2104's "at
@@ -18,7 +18,8 @@ import { LUA_USER_KEY } from './keys.js';
  * last use, expiry and absolute expiry as base-36 offsets from c in ms (e empty = immortal, a empty =
  * none); t the token's own TTL in ms, base 36 (empty = the configured one); f the wrong-secret count
  * and w the end of its window (offset from c), both base 36, empty when none; j the DPoP key
- * thumbprint of a bound token (RFC 9449; empty = a bearer token); <US> is the byte 0x1f.
+ * thumbprint of a bound token (RFC 9449; empty = a bearer token); u the last authentication (step-up,
+ * RFC 9470) as an offset from c (empty = c); acr its level (empty = none); <US> is the byte 0x1f.
  * Text fields: empty = null; a value that is empty or holds NUL, 0x1e or 0x1f is stored as 0x1e + its JSON;
  * scopes and metadata are JSON text (scopes empty when none). Node's twin: `encodeTail`/`parseRecord`
  * in store.ts.
@@ -30,7 +31,9 @@ import { LUA_USER_KEY } from './keys.js';
  * hashtable); otherwise it is stored whole (digit 0).
  */
 export interface LuaScript {
+  /** A name for messages, e.g. `'verify'`. */
   readonly name: string;
+  /** The Lua source, sent with EVAL on `NOSCRIPT`. */
   readonly source: string;
   /** SHA-1 of `source`, computed once, for EVALSHA. */
   readonly sha: string;
@@ -81,12 +84,14 @@ local function rel36(v, c)
 end
 -- A record's text (see the header of scripts.ts) as a table; nil when it is not one.
 local function parse(rec)
-  local k, d, c, l, e, a, t, f, w, j, tail = string.match(rec, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^\\31]*)\\31(.*)$')
+  local k, d, c, l, e, a, t, f, w, j, u, tail = string.match(rec, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^\\31]*)\\31(.*)$')
   if k == nil then return nil end
   c = tonumber(c, 36)
   if c == nil then return nil end
   local r = { k = k, d = d, c = c, l = c + (n36(l) or 0), t = n36(t), f = n36(f) or 0, tail = tail, raw = rec }
   if j ~= '' then r.j = j end
+  u = n36(u)
+  if u then r.au = c + u end
   e = n36(e)
   if e then r.e = c + e end
   a = n36(a)
@@ -100,7 +105,7 @@ local function encode(r)
   if r.f and r.f > 0 and r.w then f, w = b36(r.f), b36(r.w - c) end
   local t = ''
   if r.t then t = b36(r.t) end
-  return r.k .. ',' .. r.d .. ',' .. b36(c) .. ',' .. b36(r.l - c) .. ',' .. rel36(r.e, c) .. ',' .. rel36(r.a, c) .. ',' .. t .. ',' .. f .. ',' .. w .. ',' .. (r.j or '') .. '\\31' .. r.tail
+  return r.k .. ',' .. r.d .. ',' .. b36(c) .. ',' .. b36(r.l - c) .. ',' .. rel36(r.e, c) .. ',' .. rel36(r.a, c) .. ',' .. t .. ',' .. f .. ',' .. w .. ',' .. (r.j or '') .. ',' .. rel36(r.au, c) .. '\\31' .. r.tail
 end
 -- A text field of the record's tail: '' = null; empty or holding NUL, 0x1e or 0x1f: 0x1e + JSON (store.ts encodeText is its twin).
 local function enc(v)
@@ -319,7 +324,8 @@ local function legacy_record(h, id, now)
   local o = cjson.decode(raw)
   if o.e and o.e <= now then return nil end
   local r = { k = o.k, d = string.sub(o.d, 1, 22), c = o.c, l = o.l or o.c, e = o.e, a = o.a, t = o.t, f = 0, uid = o.u, tid = tid,
-    tail = enc(o.u) .. '\\31' .. enc(o.n) .. '\\31' .. enc(o.ua) .. '\\31' .. enc(o.ip) .. '\\31' .. (o.s or '') .. '\\31' .. (o.m or '') }
+    j = o.j, au = o.au,
+    tail = enc(o.u) .. '\\31' .. enc(o.n) .. '\\31' .. enc(o.ua) .. '\\31' .. enc(o.ip) .. '\\31' .. (o.s or '') .. '\\31' .. (o.m or '') .. '\\31' .. enc(o.acr) }
   local fk = h .. ':f:' .. tid
   local fc = tonumber(redis.call('GET', fk) or '0')
   if fc > 0 then
@@ -438,7 +444,7 @@ function preludeFor(body: string, skip: ReadonlySet<string> = new Set()): string
       }
   };
   scan(body);
-  return PRELUDE_PARTS.filter((p) => used.has(p.name)).map((p) => p.text).join('\n') + '\n';
+  return `${PRELUDE_PARTS.filter((p) => used.has(p.name)).map((p) => p.text).join('\n')}\n`;
 }
 
 /**
@@ -607,7 +613,7 @@ function luaInt(name: string, n: number): string {
  * sends only what changes per token; the script is loaded by its SHA like the others).
  * KEYS: the hash (and, with `dpop`, the proof's jti key). ARGV: token id (16 characters; with `dpop`:
  * then the proof key's thumbprint and the replay window ms), then key id/digest (22 characters) pairs.
- * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record text}; {3} throttled; {4}-{7}
+ * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record text, now ms (Redis TIME)}; {3} throttled; {4}-{7}
  * the DPoP refusals of {@link dpopVerifyLua}.
  *
  * Cheap on the common path: one HGET (one HMGET more for a record in pieces) reads the record and its
@@ -661,8 +667,8 @@ ${failed}  return { 1 }
 end
 local now = now_ms()
 if r.e and r.e <= now then return { 0 } end
-${dpopVerifyLua(c.dpop === true)}if r.ro then return { 2, 0, encode(r) } end
-if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, r.raw } end
+${dpopVerifyLua(c.dpop === true)}if r.ro then return { 2, 0, encode(r), now } end
+if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, r.raw, now } end
 `;
   const writeBody = `
 -- A write is due. When Redis refuses writes (out of memory, a read-only replica) the token still
@@ -671,13 +677,13 @@ local raw = r.raw
 r.l = now
 ${c.mode === 'off' ? '' : 'r.e = renewed_expiry(r.e, r.t or cfg, overwrite, r.a, now)\n'}local idx = user_key(h .. ':i:', uid_of(r))
 local indexed = redis.call('EXISTS', idx) == 1
-if not save(h, id, r, r.n, true, indexed) then return { 2, 0, raw } end
+if not save(h, id, r, r.n, true, indexed) then return { 2, 0, raw, now } end
 cover(h, r.e, now)
 if indexed then
   redis.call('ZADD', idx, 'XX', score(r), id)
   cover(idx, r.e, now)
 end
-${others}return { 2, ${c.mode === 'off' ? 0 : 1}, r.raw }
+${others}return { 2, ${c.mode === 'off' ? 0 : 1}, r.raw, now }
 `;
   // The helpers of the write path are defined after the read path's returns: a verify with nothing to
   // write never creates them.
@@ -990,5 +996,28 @@ if #top > 0 then
   if tonumber(top[2]) >= 1e15 then redis.call('PERSIST', idx) else redis.call('PEXPIREAT', idx, top[2]) end
 end
 return dropped
+`,
+);
+
+
+/**
+ * reauthenticate (step-up, RFC 9470): sets the record's last authentication to now (Redis TIME) and
+ * its `acr`, when the record exists, belongs to the user and has not expired; touches nothing else
+ * (the hash keeps its TTL, the index its score). A missing record stays missing: never resurrected. A
+ * 0.1 record moves its user first. KEYS: the hash, the user's index. ARGV: token id (16 characters),
+ * user id, acr ('' = none). Reply: '' when nothing changed, else the record text.
+ */
+export const REAUTHENTICATE = script(
+  'reauthenticate',
+  `
+local h, idx = KEYS[1], KEYS[2]
+local id, uid = ARGV[1], ARGV[2]
+local now = now_ms()
+local r = find(h, id, now)
+if r == nil or r.ro or not owns(r, enc(uid)) then return '' end
+if r.e and r.e <= now then return '' end
+r.au = now
+r.tail = string.match(r.tail, '^(.*)\\31[^\\31]*$') .. '\\31' .. enc(ARGV[3] ~= '' and ARGV[3] or nil)
+return save(h, id, r, r.n, false, redis.call('EXISTS', idx) == 1)
 `,
 );

@@ -10,6 +10,7 @@ import type {
   StoreLookupResult,
   StoreListPage,
   StoreListPageInput,
+  StoreReauthenticateInput,
   StoreThrottlePolicy,
   StoreTokenRef,
   StoreVerifyInput,
@@ -20,7 +21,7 @@ import type { TokenDigest } from '../../core/key-ring.js';
 import { rejectUnknownOptions } from '../../core/options.js';
 import { ONLY_PRIMARY, safeError, type RedisDriver } from './driver.js';
 import { RedisKeys } from './keys.js';
-import { CREATE, DIGEST_CHARS, LIST, LOOKUP, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, verifyScript, type LuaScript } from './scripts.js';
+import { CREATE, DIGEST_CHARS, LIST, LOOKUP, REAUTHENTICATE, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, verifyScript, type LuaScript } from './scripts.js';
 import { noAdminCapability, pruneIndexes, storeStats, type AdminContext, type PruneOptions, type PruneResult, type StatsOptions, type StoreStats } from './admin.js';
 import { watchRedisRevocations } from './revocations.js';
 
@@ -76,6 +77,7 @@ const STORE_OPTIONS = ['driver', 'keyPrefix', 'commandTimeoutMs', 'policyCheckIn
  * `util.inspect(store)` and `JSON.stringify(store)` show the driver, the endpoint and the key prefix only.
  */
 export class RedisStore implements Store {
+  /** The key names of this store (its `keyPrefix`): see `RedisKeys`. */
   readonly keys: RedisKeys;
   /** The driver in use (closed by {@link RedisStore.close}). */
   readonly driver: RedisDriver;
@@ -137,6 +139,7 @@ export class RedisStore implements Store {
       encodeText(input.ip),
       input.scopes.length > 0 ? JSON.stringify(input.scopes) : '',
       input.metadataJson ?? '',
+      encodeText(input.acr ?? null),
     ].join(US);
     const reply = (await this.run(
       CREATE,
@@ -179,7 +182,7 @@ export class RedisStore implements Store {
     if (status === 1) return { status: 'mismatch' };
     if (status === 3) return { status: 'throttled' };
     if (status >= 4) return { status: DPOP_STATUSES[status - 4]! };
-    return { status: 'valid', renewed: Number(r[1]) === 1, record: parseRecord(tokenId, r[2]) };
+    return { status: 'valid', renewed: Number(r[1]) === 1, record: parseRecord(tokenId, r[2]), nowMs: r[3] == null ? undefined : Number(r[3]) };
   }
 
   /**
@@ -236,6 +239,14 @@ export class RedisStore implements Store {
     const keep = exceptTokenId !== undefined && exceptTokenId.slice(0, 8) === userTag ? this.keys.field(exceptTokenId) : '';
     const reply = String(await this.run(REVOKE_ALL, [this.keys.hashKey(userTag), this.keys.indexKey(userId, userTag)], [userId, keep]));
     return reply === '' ? [] : reply.split(',').map((id) => (id.length === 24 ? id : userTag + id));
+  }
+
+
+  /** Step-up: one script over the token's own record (see `REAUTHENTICATE` in scripts.ts). */
+  async reauthenticate(input: StoreReauthenticateInput): Promise<TokenRecord | null> {
+    if (input.tokenId.slice(0, 8) !== input.userTag) return null;
+    const reply = await this.run(REAUTHENTICATE, [this.keys.hashKey(input.userTag), this.keys.indexKey(input.userId, input.userTag)], [this.keys.field(input.tokenId), input.userId, input.acr ?? '']);
+    return reply === '' || reply === null ? null : parseRecord(input.tokenId, reply);
   }
 
   async list(userId: string, userTag: string, keyIds: readonly string[]): Promise<TokenRecord[]> {
@@ -378,7 +389,14 @@ export class RedisStore implements Store {
   }
 
   /** What `JSON.stringify` shows: safe facts only (never the client, its options or a password). */
-  toJSON(): { driver: string; endpoint: string; keyPrefix: string } {
+  toJSON(): {
+    /** The client library, e.g. `'ioredis'`. */
+    driver: string;
+    /** `host:port` (or the nodes), never a password. */
+    endpoint: string;
+    /** The store's key prefix. */
+    keyPrefix: string;
+  } {
     return { driver: this.driver.name, endpoint: this.endpointSafe(), keyPrefix: this.keys.prefix };
   }
 
@@ -620,10 +638,14 @@ export class RedisStore implements Store {
    */
   private checkPrimary(id: string, fresh = false): Promise<void> {
     let known = this.policies.get(id);
-    if (!known) this.policies.set(id, (known = { attemptedAtMs: 0 }));
+    if (!known) {
+      known = { attemptedAtMs: 0 };
+      this.policies.set(id, known);
+    }
     const record = known;
     if (fresh && record.inFlight) return record.inFlight.then(() => this.checkPrimary(id, true));
-    return (record.inFlight ??= (async () => {
+    if (record.inFlight) return record.inFlight;
+    record.inFlight = (async () => {
       let timer: NodeJS.Timeout | undefined;
       try {
         const read = this.perPrimary()
@@ -642,7 +664,8 @@ export class RedisStore implements Store {
         record.inFlight = undefined;
         this.policyFastOk = false; // a new answer: the next call goes through the gate again
       }
-    })());
+    })();
+    return record.inFlight;
   }
 
   /** Runs `fn` under the store's readiness and timeout rules (see {@link RedisStore.run}). */
@@ -774,7 +797,7 @@ export function parseRecord(tokenId: string, text: unknown): TokenRecord {
     const us = rec.indexOf(US);
     const core = rec.slice(0, us).split(',');
     const tail = rec.slice(us + 1).split(US);
-    if (us < 0 || core.length !== 10 || tail.length !== 6) throw new Error('shape');
+    if (us < 0 || core.length !== 11 || tail.length !== 7) throw new Error('shape');
     const createdAtMs = parseInt(core[2]!, 36);
     if (!Number.isSafeInteger(createdAtMs)) throw new Error('time');
     return {
@@ -790,6 +813,8 @@ export function parseRecord(tokenId: string, text: unknown): TokenRecord {
       scopes: tail[4] === '' ? [] : (JSON.parse(tail[4]!) as string[]),
       metadata: tail[5] === '' ? null : (JSON.parse(tail[5]!) as Record<string, unknown>),
       jkt: core[9] === '' ? null : core[9]!,
+      authenticatedAtMs: offset(createdAtMs, core[10]) ?? createdAtMs,
+      acr: decodeText(tail[6]),
     };
   } catch {
     throw new StoreUnavailableError(`token store unavailable: the stored record of token ${tokenId} is not a valid record`);

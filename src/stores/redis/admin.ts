@@ -40,18 +40,43 @@ export interface StoreStats {
   /** Users holding at least one live token. */
   usersWithTokens: number;
   /** Live tokens per user with at least one (min, median, max); null when there is no such user. */
-  tokensPerUser: { min: number; median: number; max: number } | null;
+  tokensPerUser: {
+    /** Fewest live tokens of one user. */
+    min: number;
+    /** Median count of live tokens per user. */
+    median: number;
+    /** Most live tokens of one user. */
+    max: number;
+  } | null;
   /**
    * Memory per token in bytes (`MEMORY USAGE ... SAMPLES 0` on up to `sampleSize` hashes and indexes):
    * a hash's bytes per record, an index's bytes per entry (users past 32 tokens only), and their sum;
    * null when nothing was sampled.
    */
-  bytesPerToken: { record: number; indexEntry: number; total: number; sampledRecords: number; sampledIndexes: number } | null;
+  bytesPerToken: {
+    /** Bytes of a user hash per record it holds (key, records, TTL, dict entry). */
+    record: number;
+    /** Bytes of a user index per entry (0 when no index was sampled). */
+    indexEntry: number;
+    /** `record` + `indexEntry`. */
+    total: number;
+    /** User hashes measured. */
+    sampledRecords: number;
+    /** User indexes measured. */
+    sampledIndexes: number;
+  } | null;
   /**
    * Keys that should expire but have no TTL: hashes of token records (`tokenRecords`) and user indexes
    * without an immortal token, 0.1 wrong-secret counters (data edited by hand). `prune` fixes hashes and indexes.
    */
-  keysWithoutTtl: { tokenRecords: number; userIndexes: number; failureCounters: number };
+  keysWithoutTtl: {
+    /** User hashes without a TTL and without an immortal live token. */
+    tokenRecords: number;
+    /** User indexes without a TTL and without an immortal live token. */
+    userIndexes: number;
+    /** 0.1 wrong-secret counters without a TTL. */
+    failureCounters: number;
+  };
   /** Expired or broken records still in a hash, and index entries whose record is gone or expired (what `prune` drops). */
   staleIndexEntries: number;
   /** Keys of the 0.1 layout still there (records, indexes, counters): they move at their user's next verify or login, or expire. */
@@ -78,7 +103,9 @@ export interface PruneResult {
   entriesDropped: number;
   /** Hashes and indexes with at least one such entry. */
   indexesChanged: number;
+  /** True when nothing was changed (`dryRun` was asked). */
   dryRun: boolean;
+  /** Primaries walked (3 on a 3-primary Cluster). */
   primaries: number;
   /** False when `limit` stopped the walk before its end. */
   complete: boolean;

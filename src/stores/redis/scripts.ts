@@ -21,7 +21,7 @@ import { LUA_USER_KEY } from './keys.js';
  * thumbprint of a bound token (RFC 9449; empty = a bearer token); u the last authentication (step-up,
  * RFC 9470) as an offset from c (empty = c); acr its level (empty = none); <US> is the byte 0x1f.
  * Text fields: empty = null; a value that is empty or holds NUL, 0x1e or 0x1f is stored as 0x1e + its JSON;
- * scopes and metadata are JSON text (scopes empty when none). Node's twin: `encodeTail`/`parseRecord`
+ * scopes and metadata are JSON text (scopes empty when none). Node's twins: `encodeText`/`parseRecord`
  * in store.ts.
  *
  * Stored, a record starts with one digit: how many more pieces it has (fields `<id>1`..`<id>7`).

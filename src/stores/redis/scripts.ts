@@ -999,7 +999,6 @@ return dropped
 `,
 );
 
-
 /**
  * reauthenticate (step-up, RFC 9470): sets the record's last authentication to now (Redis TIME) and
  * its `acr`, when the record exists, belongs to the user and has not expired; touches nothing else

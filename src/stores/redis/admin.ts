@@ -40,18 +40,43 @@ export interface StoreStats {
   /** User indexes holding at least one live token. */
   usersWithTokens: number;
   /** Live tokens per user with at least one (min, median, max); null when there is no such user. */
-  tokensPerUser: { min: number; median: number; max: number } | null;
+  tokensPerUser: {
+    /** Fewest live tokens of one user (1 at least). */
+    min: number;
+    /** The median over those users (the mean of the two middle counts when their number is even, so it may end in .5). */
+    median: number;
+    /** Most live tokens of one user. */
+    max: number;
+  } | null;
   /**
    * Memory per token in bytes (`MEMORY USAGE ... SAMPLES 0` on up to `sampleSize` records and indexes):
    * the record's own key, the index's bytes per entry, and their sum; null when nothing was sampled.
    */
-  bytesPerToken: { record: number; indexEntry: number; total: number; sampledRecords: number; sampledIndexes: number } | null;
+  bytesPerToken: {
+    /** Bytes of one token record's key: the mean `MEMORY USAGE` of the sampled records, rounded. */
+    record: number;
+    /** Bytes per entry of a user index: the sampled indexes' bytes over their entries (stale ones included), rounded; 0 when no index was sampled. */
+    indexEntry: number;
+    /** Bytes one token costs: `record + indexEntry`. */
+    total: number;
+    /** Token records measured (at most `sampleSize`). */
+    sampledRecords: number;
+    /** User indexes measured (at most `sampleSize`; only indexes holding a live token). */
+    sampledIndexes: number;
+  } | null;
   /**
    * Keys that should expire but have no TTL: token records with an expiry, user indexes without an
    * immortal token, wrong-secret counters (data edited by hand or written by older versions). `prune`
    * fixes the indexes; records and counters without TTL need a look (or `revoke-all` of their user).
    */
-  keysWithoutTtl: { tokenRecords: number; userIndexes: number; failureCounters: number };
+  keysWithoutTtl: {
+    /** Token records whose JSON has an expiry but whose key has no TTL (`PTTL` -1). */
+    tokenRecords: number;
+    /** User indexes with entries but no immortal token, and no TTL (`prune` sets it). */
+    userIndexes: number;
+    /** Wrong-secret counters without TTL (they should expire with their window). */
+    failureCounters: number;
+  };
   /** Index entries whose record is gone or expired (what `prune` drops). */
   staleIndexEntries: number;
   /** Keys of the store handled. */
@@ -76,7 +101,9 @@ export interface PruneResult {
   entriesDropped: number;
   /** Indexes with at least one such entry. */
   indexesChanged: number;
+  /** True when this was a dry run (`dryRun: true`): the counts say what would be dropped, nothing was. */
   dryRun: boolean;
+  /** Primaries scanned (3 on a 3-primary Cluster). */
   primaries: number;
   /** False when `limit` stopped the walk before its end. */
   complete: boolean;

@@ -65,7 +65,12 @@ export class RedisKeys {
   }
 
   /** What a key under this prefix is (see the layout above) and its user tag, or null for a key of another layout or prefix. */
-  parse(key: string): { kind: RedisKeyKind; userTag: string } | null {
+  parse(key: string): {
+    /** The key's kind, from its letter: `t` a token record, `u` a user index, `f` a wrong-secret counter. */
+    kind: RedisKeyKind;
+    /** The user tag `T` of its hash tag `{T}` (8 hex digits): the user's hash slot. */
+    userTag: string;
+  } | null {
     if (!key.startsWith(this.prefix)) return null;
     const m = /^\{([0-9a-f]{8})\}:([tuf]):./.exec(key.slice(this.prefix.length));
     return m ? { kind: LETTER_KIND[m[2]!]!, userTag: m[1]! } : null;

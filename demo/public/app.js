@@ -34,6 +34,8 @@ class ApiError extends Error {
 
 /** The server's answer for a sensitive action whose login is too old (RFC 9470 step-up). */
 const STEP_UP = 'insufficient_user_authentication';
+/** The code of the error a Cancel at the password prompt ends its action with (said as is, not as a failure). */
+const CANCELLED = 'cancelled';
 
 /** Calls the demo API with this tab's token; resolves to the JSON body (null for 204). */
 async function api(method, path, body) {
@@ -80,6 +82,8 @@ function confirmPassword() {
   const input = reauthForm.elements.namedItem('password');
   const cancel = $('reauth-cancel');
   reauthView.hidden = false;
+  // The action that asked is still running (busy() disabled every control): this form is what it waits for.
+  for (const c of reauthForm.querySelectorAll('button, input')) c.disabled = false;
   input.value = '';
   input.focus();
   return new Promise((resolve, reject) => {
@@ -102,7 +106,7 @@ function confirmPassword() {
         input.focus();
       }
     };
-    const onCancel = () => finish(() => reject(new ApiError(0, 'Cancelled: nothing was changed.')));
+    const onCancel = () => finish(() => reject(new ApiError(0, 'Cancelled: nothing was changed.', CANCELLED)));
     reauthForm.addEventListener('submit', onSubmit);
     cancel.addEventListener('click', onCancel);
   });
@@ -126,7 +130,9 @@ async function withStepUp(action) {
  * network failure.
  */
 function fail(error, what = 'That did not work') {
-  if (error instanceof ApiError && error.status === 401 && error.code !== STEP_UP && sessionStorage.getItem(TOKEN_KEY)) {
+  if (error instanceof ApiError && error.code === CANCELLED) {
+    showMessage(error.message);
+  } else if (error instanceof ApiError && error.status === 401 && error.code !== STEP_UP && sessionStorage.getItem(TOKEN_KEY)) {
     showLogin('You have been logged out on this device (the token was revoked or expired). Please log in again.', 'error');
   } else {
     showMessage(`${what}: ${error instanceof ApiError ? error.message : 'something went wrong'}`, 'error');

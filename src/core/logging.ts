@@ -13,9 +13,13 @@ export type TokenLogFn = (object: Record<string, unknown>, message: string) => v
 
 /** The logger {@link logTokenEvents} writes to: a pino `Logger` (or a child) fits as it is. */
 export interface TokenLogger {
+  /** Called (with the logger as `this`, as pino needs) for `storeUnavailable`: once per store outage. */
   error: TokenLogFn;
+  /** Called for `authFailed`, every reason but `missing`: a refused token (never the token itself). */
   warn: TokenLogFn;
+  /** Called for `storeRecovered`, `created` and `revoked`. */
   info: TokenLogFn;
+  /** Called for `authFailed` with reason `missing`: a request without an `Authorization` header. */
   debug: TokenLogFn;
 }
 

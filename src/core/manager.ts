@@ -243,9 +243,34 @@ export type VerifyResult =
  * `found`: a live record has the token's id; `valid`: and the token's secret matches it (it would verify).
  */
 export type InspectResult =
-  | { wellFormed: false }
-  | { wellFormed: true; tokenId: string; found: false }
-  | { wellFormed: true; tokenId: string; found: true; valid: boolean; record: TokenRecord };
+  | {
+      /** Not a token of this format: nothing was looked up (no store access happened). */
+      wellFormed: false;
+    }
+  | {
+      /** A token of this format. */
+      wellFormed: true;
+      /** The token's public id (24 characters, safe to show and log). */
+      tokenId: string;
+      /** No live token has this id (unknown, expired or revoked). */
+      found: false;
+    }
+  | {
+      /** A token of this format. */
+      wellFormed: true;
+      /** The token's public id (24 characters, safe to show and log). */
+      tokenId: string;
+      /** A live token has this id. */
+      found: true;
+      /**
+       * True when the token's secret matches the stored digest under the key id stored with it (the token
+       * would verify, unless DPoP-bound or locked out by wrong secrets); false for a wrong secret, or a
+       * token signed by a key dropped from the ring.
+       */
+      valid: boolean;
+      /** The live token's record, as stored: not renewed, no last-used write. */
+      record: TokenRecord;
+    };
 /** A verify refused by the DPoP check (see {@link StoreDpopCheck}): the token's secret was right. */
 export type DpopRefusal = 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound';
 
@@ -296,9 +321,14 @@ export interface TokenEvents {
       tokenId: string | null;
     },
   ];
-  /** The store failed after working (or at its first call): once per outage, not once per failed call. */
   /** `reauthenticate` renewed a token's authentication time (step-up, RFC 9470). */
-  reauthenticated: [event: { record: TokenRecord }];
+  reauthenticated: [
+    event: {
+      /** The token's updated record: `authenticatedAtMs` (epoch milliseconds, the store's clock) and `acr` of the new proof. */
+      record: TokenRecord;
+    },
+  ];
+  /** The store failed after working (or at its first call): once per outage, not once per failed call. */
   storeUnavailable: [
     event: {
       /** The TokenManager method that failed, e.g. `'verify'`. */

@@ -115,6 +115,7 @@ export interface StoreTokenRef {
 
 /** Input of {@link Store.lookup}. */
 export interface StoreLookupInput {
+  /** The token's public id (24 characters, starting with the user tag). */
   tokenId: string;
   /** The user tag, the first 8 characters of the token id (it places the token in its user's partition). */
   userTag: string;
@@ -124,6 +125,7 @@ export interface StoreLookupInput {
 
 /** Result of {@link Store.lookup}: the record, and whether a digest given matched (null: none given). */
 export interface StoreLookupResult {
+  /** The live token's record, as stored (not renewed, no last-used write). */
   record: TokenRecord;
   /** True when one of `digests` matches the stored one under the stored key id; false when none does (or the key id is not in the ring); null without `digests`. */
   digestMatches: boolean | null;
@@ -298,8 +300,11 @@ export interface StoreListPage {
 
 /** Input of {@link Store.reauthenticate}. */
 export interface StoreReauthenticateInput {
+  /** The user's id, normalised to a string by the core: a token of another user is left alone. */
   userId: string;
+  /** The user's tag (8 hex digits): the hash slot of the user's keys. */
   userTag: string;
+  /** The public id of the token to update (24 characters, starting with the user tag). */
   tokenId: string;
   /** The new authentication level (RFC 9470 `acr`), or null for none. */
   acr: string | null;

@@ -47,8 +47,15 @@ export interface DpopOptions {
 
 /** {@link DpopOptions} checked, with defaults (made once per middleware). */
 export interface ResolvedDpopSettings {
+  /** The `origin` option, normalised by WHATWG URL (`https://api.example.com`); null when not set (the request's own origin is used for `htu`). */
   origin: string | null;
+  /** JWS algorithms accepted for proofs (the `algorithms` option, frozen), default {@link DEFAULT_DPOP_ALGORITHMS}. */
   algorithms: readonly string[];
+  /**
+   * How far a proof's `iat` may be from the server's clock, in seconds, either way (the
+   * `proofWindowSeconds` option, default 60); a `jti` is remembered for twice as long, in milliseconds
+   * in {@link StoreDpopCheck.replayWindowMs}.
+   */
   windowSeconds: number;
   /** The `algs` parameter of the challenges: `algs="ES256 EdDSA ..."`. */
   algsParam: string;
@@ -72,7 +79,19 @@ export function dpopHeaderValue(value: string | readonly string[] | undefined | 
 }
 
 /** The outcome of {@link checkDpopProof}: the store's part of the check, or why the proof was refused. */
-export type DpopProofCheck = { ok: true; check: StoreDpopCheck } | { ok: false; description: string };
+export type DpopProofCheck =
+  | {
+      /** The proof passed every check made without I/O (RFC 9449 §4.3). */
+      ok: true;
+      /** What the store checks with the token, in the same round trip: the key's thumbprint, the `jti` hash and its replay window in milliseconds. */
+      check: StoreDpopCheck;
+    }
+  | {
+      /** The proof was refused (a 401 `invalid_dpop_proof`; at login, an `InvalidDpopProofError`). */
+      ok: false;
+      /** Why, in words safe to send to the client (`error_description`): it never quotes the proof or a token. */
+      description: string;
+    };
 
 const DEFAULT_RESOLVED: ResolvedDpopSettings = resolve(undefined, DEFAULT_DPOP_ALGORITHMS, DEFAULT_DPOP_PROOF_WINDOW_SECONDS);
 const resolvedCache = new WeakMap<DpopOptions, ResolvedDpopSettings>();

@@ -49,10 +49,24 @@ export const METRICS = Object.freeze({
 
 /** Attribute keys on spans and metrics. */
 export const ATTRIBUTES = Object.freeze({
+  /**
+   * The `TokenManager` method (`create`, `verify`, `revoke`, `revokeById`, `revokeAll`, `revokeOthers`,
+   * `list`): on every span, and on the `tokensRevoked` and `storeUnavailable` metrics.
+   */
   operation: 'redis_multitokens.operation',
+  /**
+   * How the call ended (`TraceOutcome`): `ok`, `valid` / `invalid` (verify) or `error` (it threw). On
+   * every span, and on the `verifications` and `verifyDuration` metrics.
+   */
   outcome: 'redis_multitokens.outcome',
+  /**
+   * Why: for an invalid verify, `malformed`, `invalid`, `throttled` or a DPoP refusal (`dpop_required`...);
+   * for an error, its `code`. On spans when there is one; on the verify metrics always (`''` for none).
+   */
   reason: 'redis_multitokens.reason',
+  /** The public token id (24 characters, safe to log), on spans when known; never on metrics (unbounded cardinality). */
   tokenId: 'redis_multitokens.token_id',
+  /** Tokens the call revoked (create: those evicted past `maxTokensPerUser`; a revoke that found nothing: 0), on the spans of create and the revokes. */
   revokedCount: 'redis_multitokens.revoked_count',
   /** OpenTelemetry's `error.type` (semantic conventions): the error's `code`. */
   errorType: 'error.type',

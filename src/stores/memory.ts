@@ -1,5 +1,6 @@
-import { InvalidArgumentValueError } from '../core/errors.js';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../core/errors.js';
 import { digestsEqual } from '../core/key-ring.js';
+import { countOption, rejectUnknownOptions } from '../core/options.js';
 import { isTokenId } from '../core/token-format.js';
 import { initialExpiresAtMs, isTouchDue, renewalTtlMs, renewedExpiresAtMs } from '../core/policy.js';
 import type {
@@ -57,9 +58,17 @@ export class MemoryStore implements Store {
   private readonly now: () => number;
   private readonly timer: NodeJS.Timeout | null;
 
+  /**
+   * @throws {InvalidArgumentTypeError} options not an object, an unknown option, `now` not a function,
+   *   `sweepIntervalMs` not a number.
+   * @throws {InvalidArgumentValueError} `sweepIntervalMs` not a whole number of milliseconds from 0 to 86,400,000 (one day).
+   */
   constructor(options: MemoryStoreOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentTypeError('MemoryStore options must be an object');
+    rejectUnknownOptions('MemoryStore', options, ['now', 'sweepIntervalMs']);
+    if (options.now !== undefined && typeof options.now !== 'function') throw new InvalidArgumentTypeError('MemoryStore: now must be a function returning epoch milliseconds');
     this.now = options.now ?? Date.now;
-    const every = options.sweepIntervalMs ?? 60_000;
+    const every = countOption('sweepIntervalMs', options.sweepIntervalMs, { allowNull: false, min: 0, max: 86_400_000, fallback: 60_000 })!;
     this.timer = every > 0 ? setInterval(() => this.sweep(), every) : null;
     this.timer?.unref();
   }

@@ -6,7 +6,7 @@
  * Tokens are made through the library with the same secret, read back through the library.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
@@ -38,6 +38,7 @@ function cli(args: string[], options: { input?: string; env?: Record<string, str
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
+    child.stdin.on('error', () => {}); // EPIPE: the CLI stopped reading (inspect reads at most 512 bytes)
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(options.input ?? '');
   });
@@ -88,9 +89,15 @@ async function withSetup(label: string, fn: (s: ReturnType<typeof setup>) => Pro
  * Runs the CLI on a pseudo-terminal (`script` gives it one as standard input and output, and copies
  * what it shows); `onOutput` sees the output so far and may write to the terminal. Resolves to the exit code and output.
  */
-function onTerminal(args: string[], onOutput: (out: string, stdin: NodeJS.WritableStream & { writableEnded: boolean }) => void = () => {}): Promise<{ code: number | null; out: string }> {
+function onTerminal(
+  args: string[],
+  onOutput: (out: string, stdin: NodeJS.WritableStream & { writableEnded: boolean }) => void = () => {},
+  extraEnv: Record<string, string | undefined> = {},
+): Promise<{ code: number | null; out: string }> {
   const command = [process.execPath, ...CLI, ...args].map((x) => `'${x}'`).join(' ');
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, REDIS_URL, TOKEN_SECRET: TEST_SECRET, NO_COLOR: '1' } });
+  const env: Record<string, string | undefined> = { ...process.env, REDIS_URL, TOKEN_SECRET: TEST_SECRET, NO_COLOR: '1', ...extraEnv };
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: env as NodeJS.ProcessEnv });
   let out = '';
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
@@ -277,6 +284,72 @@ describe('CLI against Redis', () => {
     expect((await s.manager.list('p1')).map((t) => t.tokenId)).toEqual([b.tokenId]);
     }), 60_000);
 
+  it('list and inspect escape control and bidi characters of device details (no forged lines, no terminal escapes)', () =>
+    withSetup('escape', async (s) => {
+    const forged = 'pwn\nrevoked 3 tokens of user 42:\x1b[2J';
+    const link = '\x1b]8;;https://evil.example/\x07click\x1b]8;;\x07 \u202eevil\u2066';
+    const a = await s.manager.create('esc', { deviceName: forged, userAgent: link, ip: '10.0.0.1\r', metadata: { note: 'x\x1b[31my\u202e' } });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: it looks for the control characters that must not be printed
+    const unsafe = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+    const list = await cli(['list', 'esc', ...s.flags]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).not.toMatch(unsafe);
+    expect(list.stdout.trimEnd().split('\n')).toHaveLength(2); // the header and one row: no forged line
+    expect(list.stdout).toContain('pwn\\x0arevoked 3');
+    expect(list.stdout).toContain('\\x1b]8;;https://evil');
+    const ins = await cli(['inspect', ...s.flags], { input: a.token });
+    expect(ins.code).toBe(0);
+    expect(ins.stdout).not.toMatch(unsafe);
+    expect(ins.stdout).toMatch(/^device: +pwn\\x0arevoked 3 tokens of user 42:\\x1b\[2J$/m);
+    expect(ins.stdout).toMatch(/^ip: +10\.0\.0\.1\\x0d$/m);
+    expect(ins.stdout).toContain('\\u202eevil\\u2066');
+    expect(ins.stdout).toMatch(/^metadata: +.*x\\u001b\[31my\\u202e/m); // JSON's escape, then ours
+    const json = JSON.parse((await cli(['list', 'esc', '--json', ...s.flags])).stdout) as { deviceName: string }[];
+    expect(json[0]!.deviceName).toBe(forged); // JSON keeps the value exactly (and JSON-escaped on the wire)
+    const user = 'u\x1b[2J\u202e';
+    await s.manager.create(user);
+    const revoked = await cli(['revoke-all', user, ...s.flags]);
+    expect(revoked.stdout).toMatch(/^revoked 1 token of user u\\x1b\[2J\\u202e:\n {2}\w{24}\n$/);
+    expectOneLineFailure(await cli(['list', 'a\nb\x1b[2J', ...s.flags]), /^redis-multitokens: user a\\x0ab\\x1b\[2J has no live tokens$/);
+    }), 60_000);
+
+  it('a token given where a user id is expected is refused and never echoed', () =>
+    withSetup('tokenuser', async (s) => {
+    const a = await s.manager.create('tu');
+    for (const args of [['list', a.token], ['revoke-all', a.token], ['revoke', a.tokenId, '--user', a.token], ['revoke-others', a.token, a.tokenId], ['list', `Bearer ${a.token}`]]) {
+      const r = await cli([...args, ...s.flags]);
+      expectOneLineFailure(r, /this looks like a token, not a user id: use `inspect`/);
+      expect(r.stderr).not.toContain(a.token.slice(4, 40));
+    }
+    expect((await s.manager.verify(a.token)).valid).toBe(true);
+    }), 60_000);
+
+  it('inspect: standard input is read up to 512 bytes; a Bearer or Token scheme is stripped', () =>
+    withSetup('stdin', async (s) => {
+    const a = await s.manager.create('bearer-user');
+    for (const input of [`Bearer ${a.token}\n`, `  Token ${a.token}  \r\n`, `Authorization: Bearer ${a.token}`]) {
+      const r = await cli(['inspect', ...s.flags], { input });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^user: +bearer-user$/m);
+    }
+    const big = await cli(['inspect', ...s.flags], { input: 'y\n'.repeat(1_000_000) });
+    expectOneLineFailure(big, /standard input holds more than 512 bytes/);
+    }), 60_000);
+
+  it.runIf(existsSync('/usr/bin/script'))('inspect checks its configuration before prompting for a token', async () => {
+    for (const [env, pattern] of [
+      [{ TOKEN_SECRET: undefined }, /no secret: set TOKEN_SECRET/],
+      [{ REDIS_URL: undefined }, /no Redis to talk to/],
+    ] as const) {
+      const { code, out } = await onTerminal(['inspect'], (shown, stdin) => {
+        if (shown.includes('Token (hidden)') && !stdin.writableEnded) stdin.end('x\r');
+      }, env);
+      expect(out).not.toContain('Token (hidden)');
+      expect(out).toMatch(pattern);
+      expect(code).toBe(1);
+    }
+  }, 30_000);
+
   it('secret: a new random 32-byte secret the library accepts', async () => {
     const [x, y] = await Promise.all([cli(['secret'], { env: { REDIS_URL: undefined, TOKEN_SECRET: undefined } }), cli(['secret'])]);
     expect(x.code).toBe(0);
@@ -309,7 +382,14 @@ describe('CLI failures: exit 1, one readable line, no stack trace', () => {
     expectOneLineFailure(await cli(['list', '1', '--redis-url', 'http://127.0.0.1:6379']), /must start with redis:\/\/ or rediss:\/\//);
     expectOneLineFailure(await cli(['list', '1', '--key-prefix', '{bad}']), /keyPrefix must be at most 64 characters/);
     expectOneLineFailure(await cli(['list', '1', '--timeout', '-5']), /--timeout.*whole number/);
-  }, 60_000);
+    const valued = await cli(['list', '1', '--secret=hunter2hunter2hunter2']);
+    expectOneLineFailure(valued, /unknown option '--secret'/); // the option's name only, never its value
+    expect(valued.stderr).not.toContain('hunter2');
+    expect((await cli(['list', '1', '-phunter2hunter2'])).stderr).not.toContain('hunter2');
+    expectOneLineFailure(await cli(['list', '1'], { env: { TOKEN_KEY_RING: 'null' } }), /TOKEN_KEY_RING must be a non-empty JSON array/);
+    expectOneLineFailure(await cli(['list', '1'], { env: { TOKEN_KEY_RING: '{"id":"k1"}' } }), /TOKEN_KEY_RING must be/);
+    expectOneLineFailure(await cli(['list', '1'], { env: { TOKEN_KEY_RING: '[{"id":"k1","secret":"short"}]' } }), /^redis-multitokens: TOKEN_KEY_RING: .*32 bytes/);
+  }, 120_000);
 
   it('config file: connection settings read from it; a secret in it is refused', async () => {
     const s = setup('config');
@@ -329,11 +409,34 @@ describe('CLI failures: exit 1, one readable line, no stack trace', () => {
       expectOneLineFailure(refused, /holds "secret": secrets come from environment variables only/);
       expect(refused.stderr).not.toContain(TEST_SECRET);
       expectOneLineFailure(await cli(['list', 'cfg', '--config', join(dir, 'absent.json')]), /cannot read the config file .*no such file/);
+      for (const [body, pattern] of [
+        [{ redisUrl: REDIS_URL, cluster: 'no' }, /"cluster" must be true or false/],
+        [{ redisUrl: 6379 }, /"redisUrl" must be a string/],
+        [{ redisUrl: REDIS_URL, commandTimeoutMs: '3000' }, /"commandTimeoutMs" must be a whole number/],
+      ] as const) {
+        writeFileSync(join(dir, 'typed.json'), JSON.stringify(body));
+        expectOneLineFailure(await cli(['list', 'cfg', '--config', join(dir, 'typed.json')], { env: { REDIS_URL: undefined } }), pattern);
+      }
       writeFileSync(join(dir, 'bad.json'), '{ nope');
       expectOneLineFailure(await cli(['list', 'cfg', '--config', join(dir, 'bad.json')]), /not valid JSON/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
       await s.done();
+    }
+  }, 60_000);
+
+  it.runIf(hasRedisServerBinary())('a refused command says why (the cause on the same line), never the password', async () => {
+    const server = await startRedisServer();
+    const admin2 = new Redis(server.url);
+    try {
+      await admin2.call('ACL', 'SETUSER', 'ops', 'on', '>opspassword-xyz', '~*', '+@all', '-scan');
+      const url = server.url.replace('redis://', 'redis://ops:opspassword-xyz@');
+      const r = await cli(['stats', '--redis-url', url]);
+      expectOneLineFailure(r, /SCAN failed at .*NOPERM/);
+      expect(r.stderr).not.toContain('opspassword-xyz');
+    } finally {
+      admin2.disconnect();
+      await server.stop();
     }
   }, 60_000);
 
@@ -389,6 +492,12 @@ describe.runIf(hasRedisServerBinary())('CLI against a Redis Cluster (3 primaries
     for (let u = 0; u < 10; u++) await m.revokeAll(`c${u}`);
     await store.close();
   }, 90_000);
+
+  it('without --cluster, a Cluster node is refused with one line saying to add it (never a partial stats or prune)', async () => {
+    const url = `redis://127.0.0.1:${cluster.nodes[0]!.port}`;
+    for (const args of [['stats'], ['prune', '--dry-run'], ['list', 'someone'], ['revoke-all', 'someone']])
+      expectOneLineFailure(await cli([...args, '--redis-url', url]), /is a node of a Redis Cluster: add --cluster/);
+  }, 60_000);
 });
 
 describe('the built bin (dist/cli.js, made by npm test)', () => {
@@ -398,5 +507,24 @@ describe('the built bin (dist/cli.js, made by npm test)', () => {
     const r = await cli(['--version'], { bin: [new URL('dist/cli.js', ROOT).pathname] });
     expect(r.stdout.trim()).toBe(pkg.version);
     expectOneLineFailure(await cli(['list', '1', '--bogus'], { bin: [new URL('dist/cli.js', ROOT).pathname] }), /unknown option '--bogus'/);
+  }, 30_000);
+
+  it.runIf(existsSync(new URL('dist/cli.js', ROOT)))('without ioredis installed: `secret` works, the others say one line (no ERR_MODULE_NOT_FOUND)', async () => {
+    // A copy of the package whose node_modules holds every installed package but ioredis (links to the shared ones).
+    const dir = mkdtempSync(join(tmpdir(), 'rmt-no-ioredis-'));
+    try {
+      cpSync(new URL('dist', ROOT), join(dir, 'dist'), { recursive: true });
+      cpSync(new URL('package.json', ROOT), join(dir, 'package.json'));
+      mkdirSync(join(dir, 'node_modules'));
+      const shared = new URL('node_modules/', ROOT).pathname;
+      for (const name of readdirSync(shared)) if (name !== 'ioredis' && name !== '.bin') symlinkSync(join(shared, name), join(dir, 'node_modules', name));
+      const bin = [join(dir, 'dist', 'cli.js')];
+      const secret = await cli(['secret'], { bin });
+      expect(secret.stderr).toBe('');
+      expect(secret.stdout.trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expectOneLineFailure(await cli(['list', '1'], { bin }), /through ioredis, which is not installed: npm install ioredis/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 30_000);
 });

@@ -315,7 +315,7 @@ describe('devices page (chromium)', () => {
     // Logging in: the server holds the login's create until the page has been looked at.
     const login = hold('create');
     await page.getByLabel('Username').fill(USER.username);
-    await page.getByLabel('Password').fill(USER.password);
+    await page.getByLabel('Password', { exact: true }).fill(USER.password);
     await page.getByLabel('Device name').fill('Laptop');
     await page.getByRole('button', { name: 'Log in' }).click();
     await login.reached;
@@ -324,7 +324,7 @@ describe('devices page (chromium)', () => {
     expect(await loginButton.isDisabled()).toBe(true);
     expect(await loginButton.getAttribute('aria-busy')).toBe('true');
     expect(await page.getByLabel('Username').isDisabled()).toBe(true);
-    expect(await page.getByLabel('Password').isDisabled()).toBe(true);
+    expect(await page.getByLabel('Password', { exact: true }).isDisabled()).toBe(true);
     expect(await busy()).toBe('true');
     expect(await message().textContent()).toBe('Logging in…');
     login.release();

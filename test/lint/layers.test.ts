@@ -84,6 +84,12 @@ const forbidden: Array<[string, string]> = [
   ['frameworks', '../redis.js'],
   ['frameworks', 'ioredis'],
   ['frameworks', 'redis'],
+  ['integrations', '../stores/memory.js'],
+  ['integrations', '../http/index.js'],
+  ['integrations', '../redis.js'],
+  ['integrations', 'redis-multitokens'],
+  ['integrations', '@opentelemetry/sdk-trace-base'],
+  ['integrations', 'ioredis'],
 ];
 
 /** [layer folder under src/, import specifier]: what each layer is meant to import, which must pass. */
@@ -99,6 +105,9 @@ const allowed: Array<[string, string]> = [
   ['frameworks', '../http/authenticate.js'],
   ['frameworks', '../core/manager.js'],
   ['frameworks', 'express'],
+  ['integrations', '../core/tracing.js'],
+  ['integrations', '@opentelemetry/api'],
+  ['integrations', 'node:perf_hooks'],
 ];
 
 const dynamicSources = [

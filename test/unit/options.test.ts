@@ -175,3 +175,16 @@ describe('verifyCache option', () => {
     await m.close();
   });
 });
+
+describe('MemoryStore options', () => {
+  it('refuses an unknown option, a bad clock and a sweep interval that is not a whole number of milliseconds from 0 to one day', () => {
+    expect(() => new MemoryStore({ sweepInterval: 5 } as never)).toThrow(/MemoryStore: unknown option `sweepInterval` \(did you mean `sweepIntervalMs`\?\)/);
+    expect(() => new MemoryStore({ sweepIntervalMs: -1 })).toThrow(RangeError);
+    expect(() => new MemoryStore({ sweepIntervalMs: 1.5 })).toThrow(/sweepIntervalMs must be a whole number from 0 to 86400000/);
+    expect(() => new MemoryStore({ sweepIntervalMs: 'x' as never })).toThrow(TypeError);
+    expect(() => new MemoryStore({ now: 5 as never })).toThrow(/now must be a function/);
+    expect(() => new MemoryStore(null as never)).toThrow(TypeError);
+    const ok = new MemoryStore({ sweepIntervalMs: 0, now: () => 1 });
+    expect(ok.size).toBe(0);
+  });
+});

@@ -41,9 +41,9 @@ export interface StoreStats {
   usersWithTokens: number;
   /** Live tokens per user with at least one (min, median, max); null when there is no such user. */
   tokensPerUser: {
-    /** Fewest live tokens of one user. */
+    /** Fewest live tokens of one user (1 at least). */
     min: number;
-    /** Median count of live tokens per user. */
+    /** The median over those users (the mean of the two middle counts when their number is even, so it may end in .5). */
     median: number;
     /** Most live tokens of one user. */
     max: number;

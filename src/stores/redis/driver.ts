@@ -188,12 +188,17 @@ export class ListenerSet {
 // biome-ignore lint/suspicious/noExplicitAny: the clients' own listener type (neither `unknown[]` nor `never[]` matches both sides).
 type Listener = (...args: any[]) => void;
 
-/** The part of `EventEmitter` a driver uses. */
+/**
+ * The part of `EventEmitter` a driver uses. Its listener type is spelled out, not `Listener`: the
+ * interface is public (the `...ClientLike` types extend it) and the alias is not.
+ */
 export interface Emitter {
   /** Adds a listener (Node's `EventEmitter.on`). */
-  on(event: string, fn: Listener): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: the clients' own listener type (see Listener).
+  on(event: string, fn: (...args: any[]) => void): unknown;
   /** Removes a listener (Node's `EventEmitter.off`): the driver removes all it added on `close()`. */
-  off(event: string, fn: Listener): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: the clients' own listener type (see Listener).
+  off(event: string, fn: (...args: any[]) => void): unknown;
 }
 
 /**

@@ -75,7 +75,7 @@ export class RedisKeys {
   parse(key: string): {
     /** What the key holds. */
     kind: RedisKeyKind;
-    /** The user tag in its hash tag. */
+    /** The user tag `T` of its hash tag `{T}` (8 hex digits): the user's hash slot. */
     userTag: string;
   } | null {
     if (!key.startsWith(this.prefix)) return null;

@@ -259,8 +259,12 @@ export interface DemoApi {
    * `{ loggedOutDevices }`, every other device of the user logged out.
    */
   changePassword(auth: DemoAuth, body: unknown): Promise<DemoResponse>;
-  /** `GET /devices`: 200 `{ devices }`, the current one marked. */
-  devices(auth: DemoAuth): Promise<DemoResponse>;
+  /**
+   * `GET /devices`: 200 `{ devices }`, the current one marked. With `?limit=N` (1 to 1,000), one page:
+   * 200 `{ devices, nextCursor }`; `&cursor=` the previous page's `nextCursor` (null after the last).
+   * A bad limit or cursor: 400. Give the query as the framework parsed it.
+   */
+  devices(auth: DemoAuth, query?: Record<string, unknown>): Promise<DemoResponse>;
   /**
    * `DELETE /devices/:id`: 204, or 404 for an id that is not one of the user's devices; 400 for an id
    * that is not a token id. Give the path segment as the router decoded it, or with `encoded: true` as
@@ -382,7 +386,14 @@ export function createDemoApi({ tokens, db, logger = console }: DemoAppOptions):
       return { status: 200, body: { loggedOutDevices: revoked.length } };
     }),
 
-    devices: guard(async ({ userId, token }: DemoAuth) => ({ status: 200, body: { devices: await tokens.list(userId, { currentTokenId: token.tokenId }) } })),
+    devices: guard(async ({ userId, token }: DemoAuth, query: Record<string, unknown> = {}) => {
+      if (query['limit'] === undefined) return { status: 200, body: { devices: await tokens.list(userId, { currentTokenId: token.tokenId }) } };
+      const limit = typeof query['limit'] === 'string' && /^[0-9]{1,4}$/.test(query['limit']) ? Number(query['limit']) : NaN;
+      const cursor = query['cursor'] === undefined ? null : typeof query['cursor'] === 'string' ? query['cursor'] : 0;
+      if (cursor === 0) return { status: 400, body: { error: 'invalid_request', message: 'cursor must be one value, from nextCursor' } };
+      const page = await tokens.list(userId, { currentTokenId: token.tokenId, limit, cursor });
+      return { status: 200, body: { devices: page.tokens, nextCursor: page.nextCursor } };
+    }),
 
     deleteDevice: guard(async ({ userId }: DemoAuth, id: string, options: { encoded?: boolean } = {}) => {
       let tokenId = id;

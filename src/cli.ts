@@ -439,20 +439,21 @@ function program(): Command {
       console.log(`live tokens:        ${s.liveTokens}\nusers with tokens:  ${s.usersWithTokens}`);
       console.log(`tokens per user:    ${t ? `min ${t.min}, median ${t.median}, max ${t.max}` : '-'}`);
       console.log(`bytes per token:    ${b ? `${b.total} (record ${b.record} + index entry ${b.indexEntry}; MEMORY USAGE of ${b.sampledRecords} records, ${b.sampledIndexes} indexes)` : '-'}`);
-      console.log(`keys without TTL:   ${w.tokenRecords + w.userIndexes + w.failureCounters} (token records ${w.tokenRecords}, user indexes ${w.userIndexes}, failure counters ${w.failureCounters})`);
-      console.log(`stale index entries: ${s.staleIndexEntries}${s.staleIndexEntries > 0 ? ' (run prune)' : ''}`);
+      console.log(`keys without TTL:   ${w.tokenRecords + w.userIndexes + w.failureCounters} (token hashes ${w.tokenRecords}, user indexes ${w.userIndexes}, 0.1 failure counters ${w.failureCounters})`);
+      console.log(`stale entries:      ${s.staleIndexEntries}${s.staleIndexEntries > 0 ? ' (run prune)' : ''}`);
+      if (s.legacyKeys > 0) console.log(`0.1 keys:           ${s.legacyKeys} (they move at their user's next verify or login, or expire)`);
       console.log(`scanned:            ${s.keysSeen} keys on ${s.primaries} primar${s.primaries === 1 ? 'y' : 'ies'}${s.complete ? '' : ' (stopped at --limit: partial)'}`);
     });
 
   connectionOptions(p.command('prune').description('drop user-index entries whose record is gone or expired'))
     .option('--dry-run', 'count only, change nothing')
-    .addOption(new Option('--limit <keys>', 'most user indexes to look at (default: all)').argParser(wholeNumber(1)))
+    .addOption(new Option('--limit <keys>', 'most user hashes and indexes to look at (default: all)').argParser(wholeNumber(1)))
     .option('--json', 'JSON for scripts')
     .action(async (flags: ConnectionFlags & { dryRun?: boolean; limit?: number; json?: boolean }) => {
       const r = await walkStore('prune', flags, (store, onProgress) => store.prune({ dryRun: flags.dryRun, limit: flags.limit, onProgress }));
       if (!r) return;
       const verb = r.dryRun ? 'would drop' : 'dropped';
-      console.log(`${verb} ${r.entriesDropped} stale entr${r.entriesDropped === 1 ? 'y' : 'ies'} from ${r.indexesChanged} of ${r.indexesSeen} user indexes on ${r.primaries} primar${r.primaries === 1 ? 'y' : 'ies'}${r.complete ? '' : ' (stopped at --limit: partial)'}`);
+      console.log(`${verb} ${r.entriesDropped} stale entr${r.entriesDropped === 1 ? 'y' : 'ies'} from ${r.indexesChanged} of ${r.indexesSeen} user hashes and indexes on ${r.primaries} primar${r.primaries === 1 ? 'y' : 'ies'}${r.complete ? '' : ' (stopped at --limit: partial)'}`);
     });
 
   p.command('secret')

@@ -18,7 +18,7 @@ const scenario: Scenario = {
     const tokens = byMode(ctx.mode, { full: 100_000, quick: 10_000, tiny: 200 });
     const rounds = byMode(ctx.mode, { full: 1, quick: 1, tiny: 1 });
     const detailBytes = Buffer.byteLength(DEVICE_DETAILS.deviceName + DEVICE_DETAILS.userAgent + DEVICE_DETAILS.ip);
-    result.params = { tokens, rounds, detailBytes, layout: 'today (0.1): a JSON STRING per token + a ZSET index per user', redisSettings: 'defaults (hash-max-listpack-*, zset-max-listpack-*)' };
+    result.params = { tokens, rounds, detailBytes, layout: '0.2: one HASH per user tag of compact text records (pieces of <= 64 B), a ZSET index only past 32 tokens', redisSettings: 'defaults (hash-max-listpack-*, zset-max-listpack-*)' };
     const admin = new Redis(ctx.redisUrl);
     const filler = oursFiller(ctx.redisUrl);
     try {
@@ -36,10 +36,10 @@ const scenario: Scenario = {
             await filler.fill({ tokens, devicesPerUser: devices, details, inFlight: 64, userPrefix });
             perToken.push(((await usedMemory(admin)) - before) / tokens);
             const keys = await filler.keysOfOneUser(userPrefix);
-            recordBytes.push(Number(await admin.call('MEMORY', 'USAGE', keys.record, 'SAMPLES', '0')));
-            indexBytes.push(Number(await admin.call('MEMORY', 'USAGE', keys.index, 'SAMPLES', '0')) / devices);
-            result.params[`${name}.indexEncoding`] = await admin.object('ENCODING', keys.index);
-            result.params[`${name}.recordValueBytes`] = await admin.strlen(keys.record);
+            recordBytes.push(Number(await admin.call('MEMORY', 'USAGE', keys.record, 'SAMPLES', '0')) / devices);
+            indexBytes.push(Number((await admin.call('MEMORY', 'USAGE', keys.index, 'SAMPLES', '0')) ?? 0) / devices);
+            result.params[`${name}.hashEncoding`] = await admin.object('ENCODING', keys.record);
+            result.params[`${name}.hashFields`] = await admin.hlen(keys.record);
           }
           result.figures[`${name}.bytesPerToken`] = figure(perToken, 'B');
           result.figures[`${name}.recordKeyBytes`] = figure(recordBytes, 'B');
@@ -52,7 +52,7 @@ const scenario: Scenario = {
       await admin.quit();
     }
     result.notes.push(
-      'bytesPerToken: (used_memory after − before) ÷ tokens, on an emptied Redis; recordKeyBytes: MEMORY USAGE of one token record (key, value, TTL, dict entry); indexBytesPerToken: MEMORY USAGE of one user index ÷ its devices.',
+      'bytesPerToken: (used_memory after − before) ÷ tokens, on an emptied Redis; recordKeyBytes: MEMORY USAGE of one user\'s hash ÷ its devices (key, records, TTL, dict entry); indexBytesPerToken: MEMORY USAGE of one user index ÷ its devices (0: none below 33 tokens).',
       'used_memory counts allocator size classes and dict growth: at small N it moves in steps (a dict resize), so compare at the same N.',
     );
     return result;

@@ -1,6 +1,6 @@
 /**
- * Variant: today's Redis layout, filled through the public API (`TokenManager.create` over the Redis
- * store), as an app would. A later layout is measured by adding a module like this one.
+ * Variant: the Redis store's layout (0.2: one hash per user tag), filled through the public API
+ * (`TokenManager.create` over the Redis store), as an app would. A later layout is measured by adding a module like this one.
  */
 import { Redis } from 'ioredis';
 import { TokenManager } from 'redis-multitokens';
@@ -17,7 +17,7 @@ export const DEVICE_DETAILS = {
 export interface Filler {
   /** Creates `tokens` tokens for users of `devicesPerUser` devices each, `inFlight` creates at a time. */
   fill(o: { tokens: number; devicesPerUser: number; details: boolean; inFlight: number; userPrefix: string }): Promise<void>;
-  /** Key names of one user's record and index, for MEMORY USAGE. */
+  /** Key names of one user's hash of records and index (which exists only past 32 tokens), for MEMORY USAGE. */
   keysOfOneUser(userPrefix: string): Promise<{ record: string; index: string }>;
   close(): Promise<void>;
 }
@@ -40,9 +40,7 @@ export function oursFiller(redisUrl: string, options: { maxTokensPerUser?: numbe
     async keysOfOneUser(userPrefix) {
       const userId = `${userPrefix}0`;
       const tag = manager.userTag(userId);
-      const index = store.keys.userKey(userId, tag);
-      const [id] = await redis.zrange(index, '0', '0');
-      return { record: store.keys.tokenKey(id!, tag), index };
+      return { record: store.keys.hashKey(tag), index: store.keys.indexKey(userId, tag) };
     },
     close: async () => {
       await store.close();

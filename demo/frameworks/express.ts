@@ -54,7 +54,7 @@ export function createApp(options: DemoAppOptions): express.Express {
   app.post('/reauthenticate', ...authed((req) => api.reauthenticate(getAuth<User>(req), req.body)));
   app.post('/logout-others', ...sensitive((req) => api.logoutOthers(getAuth<User>(req))));
   app.post('/change-password', ...sensitive((req) => api.changePassword(getAuth<User>(req), req.body)));
-  app.get('/devices', ...authed((req) => api.devices(getAuth<User>(req))));
+  app.get('/devices', ...authed((req) => api.devices(getAuth<User>(req), req.query as Record<string, unknown>)));
   app.delete('/devices/:id', ...authed((req) => api.deleteDevice(getAuth<User>(req), String(req.params.id))));
 
   app.use((_req: Request, res: Response) => send(res, api.notFound()));

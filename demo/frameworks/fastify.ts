@@ -62,7 +62,7 @@ export async function createApp(options: DemoAppOptions): Promise<FastifyInstanc
     const stepUp = { preHandler: authenticated.requireStepUp(demoStepUp(options)) };
     authenticated.post('/logout-others', stepUp, async (request, reply) => send(reply, await api.logoutOthers(authOf(request))));
     authenticated.post('/change-password', stepUp, async (request, reply) => send(reply, await api.changePassword(authOf(request), request.body)));
-    authenticated.get('/devices', async (request, reply) => send(reply, await api.devices(authOf(request))));
+    authenticated.get('/devices', async (request, reply) => send(reply, await api.devices(authOf(request), request.query as Record<string, unknown>)));
     authenticated.delete<{ Params: { id: string } }>('/devices/:id', async (request, reply) =>
       send(reply, await api.deleteDevice(authOf(request), request.params.id)),
     );

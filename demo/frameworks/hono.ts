@@ -102,7 +102,7 @@ export function createApp(options: DemoAppOptions): Hono {
   const stepUp = requireStepUp(options.tokens, demoStepUp(options));
   app.post('/logout-others', auth, stepUp, async (c) => send(c, await api.logoutOthers(c.get('auth'))));
   app.post('/change-password', limit, auth, stepUp, withBody((body, c) => api.changePassword(c.get('auth') as DemoAuth, body)));
-  app.get('/devices', auth, async (c) => send(c, await api.devices(c.get('auth'))));
+  app.get('/devices', auth, async (c) => send(c, await api.devices(c.get('auth'), c.req.query())));
   // The id as it was in the URL: Hono would keep a malformed %-escape as is, the handler answers it 400.
   app.delete('/devices/:id', auth, async (c) => {
     const encoded = new URL(c.req.url).pathname.slice('/devices/'.length);

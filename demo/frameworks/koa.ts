@@ -102,7 +102,7 @@ export function createApp(options: DemoAppOptions): Koa {
   const stepUp = requireStepUp(options.tokens, demoStepUp(options));
   router.post('/logout-others', auth, stepUp, async (ctx) => send(ctx, await api.logoutOthers(ctx.state.auth)));
   router.post('/change-password', auth, stepUp, async (ctx) => send(ctx, await api.changePassword(ctx.state.auth, await jsonBody(ctx))));
-  router.get('/devices', auth, async (ctx) => send(ctx, await api.devices(ctx.state.auth)));
+  router.get('/devices', auth, async (ctx) => send(ctx, await api.devices(ctx.state.auth, ctx.query)));
   // The id as it was in the URL: the router would keep a malformed %-escape as is, the handler answers it 400.
   router.delete('/devices/:id', auth, async (ctx) => send(ctx, await api.deleteDevice(ctx.state.auth, ctx.path.slice('/devices/'.length), { encoded: true })));
 

@@ -20,6 +20,7 @@ import {
   Module,
   NotFoundException,
   Param,
+  Query,
   Post,
   Req,
   Res,
@@ -108,8 +109,8 @@ class DemoController {
   }
 
   @Get('devices')
-  devices(@CurrentAuth() auth: CurrentAuth<User>, @Res() res: unknown) {
-    return this.answer(res, this.api.devices(auth));
+  devices(@CurrentAuth() auth: CurrentAuth<User>, @Query() query: Record<string, unknown>, @Res() res: unknown) {
+    return this.answer(res, this.api.devices(auth, query));
   }
 
   @Delete('devices/:id')

@@ -15,7 +15,7 @@ import {
 import type { Store, StoreDpopCheck, StoreRenewalPolicy, StoreThrottlePolicy } from './store.js';
 import { generateToken, isTokenId, parseToken } from './token-format.js';
 import { isTraced, settleRevoked, tokenChannels, traced, userIdOrNull, type TokenTraceContext } from './tracing.js';
-import type { AuthFailureReason, LimitPolicy, RenewMode, RevokeReason, TokenInfo, TokenRecord } from './types.js';
+import type { AuthFailureReason, LimitPolicy, ListPageOptions, RenewMode, RevokeReason, TokenInfo, TokenPage, TokenRecord } from './types.js';
 import { normalizeUserId, type UserIdInput } from './user-id.js';
 import { VerifyCache, verifyCacheOption, type VerifyCacheOptions, type VerifyCacheStats } from './verify-cache.js';
 
@@ -346,6 +346,9 @@ export interface TokenEvents {
   ];
 }
 
+/** The options `TokenManager.list` takes, paged or not. */
+type ListOptions = { currentTokenId?: string | null; limit?: number; cursor?: string | null };
+
 /**
  * The token manager: create, verify, revoke, revoke all, list. One instance per app (it is cheap).
  *
@@ -655,22 +658,45 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   /**
    * The user's live tokens, newest first, without secrets; `currentTokenId` is marked `current`.
    * Tokens signed by a key no longer in the ring are left out (they can never verify again).
-   * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id; a whole token given as `currentTokenId`.
+   *
+   * With `limit` (1 to 1,000), one page: `{ tokens, nextCursor }`; pass `nextCursor` back as `cursor`
+   * for the next page, until it is null. A page holds about `limit` tokens (the Redis store passes it
+   * to HSCAN's COUNT: a user with few devices comes whole in one page), newest first within the page;
+   * pages come in no particular order, and a token created or revoked while paging may be missed or
+   * seen twice, as with Redis SCAN. A store without paging (`Store.listPage`) gives everything as one page.
+   * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad user id; a whole token given as `currentTokenId`; a limit outside 1-1,000; a cursor that is not a string from `nextCursor`.
    * @throws {StoreUnavailableError}
    */
-  list(userId: UserIdInput, options: { currentTokenId?: string | null } = {}): Promise<TokenInfo[]> {
+  list(userId: UserIdInput, options?: { currentTokenId?: string | null }): Promise<TokenInfo[]>;
+  list(userId: UserIdInput, options: ListPageOptions): Promise<TokenPage>;
+  list(userId: UserIdInput, options: ListOptions = {}): Promise<TokenInfo[] | TokenPage> {
     if (!isTraced(tokenChannels.list)) return this.listTokens(userId, options);
     return traced('list', { userId: userIdOrNull(userId) }, () => this.listTokens(userId, options), (_, r) => r);
   }
 
-  private async listTokens(userId: UserIdInput, options: { currentTokenId?: string | null }): Promise<TokenInfo[]> {
+  private async listTokens(userId: UserIdInput, options: ListOptions): Promise<TokenInfo[] | TokenPage> {
     const uid = normalizeUserId(userId);
-    checkOptionsObject('list', options, ['currentTokenId']);
+    checkOptionsObject('list', options, ['currentTokenId', 'limit', 'cursor']);
     notAWholeToken('list', options.currentTokenId);
-    const records = await this.run('list', () => this.store.list(uid, this.keyRing.userTag(uid), this.keyRing.keyIds));
-    return records
-      .sort((a, b) => b.createdAtMs - a.createdAtMs || (a.tokenId < b.tokenId ? -1 : 1))
-      .map((r) => ({ ...r, current: r.tokenId === options.currentTokenId }));
+    const mark = (records: TokenRecord[]): TokenInfo[] =>
+      records
+        .sort((a, b) => b.createdAtMs - a.createdAtMs || (a.tokenId < b.tokenId ? -1 : 1))
+        .map((r) => ({ ...r, current: r.tokenId === options.currentTokenId }));
+    if (options.limit === undefined) {
+      if (options.cursor != null) throw new InvalidArgumentValueError('list: `cursor` needs `limit`');
+      return mark(await this.run('list', () => this.store.list(uid, this.keyRing.userTag(uid), this.keyRing.keyIds)));
+    }
+    const { limit, cursor = null } = options;
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new InvalidArgumentValueError(`list: limit must be a whole number of tokens from 1 to 1000; got ${String(limit)}`);
+    if (cursor !== null && typeof cursor !== 'string') throw new InvalidArgumentTypeError(`list: cursor must be a string from nextCursor, or null; got ${typeof cursor}`);
+    const tag = this.keyRing.userTag(uid);
+    const page = await this.run('list', async () => {
+      if (this.store.listPage) return this.store.listPage({ userId: uid, userTag: tag, keyIds: this.keyRing.keyIds, cursor, limit });
+      if (cursor !== null) throw new InvalidArgumentValueError('list: this store lists everything in one page; there is no next cursor');
+      return { records: await this.store.list(uid, tag, this.keyRing.keyIds), cursor: null };
+    });
+    return { tokens: mark(page.records), nextCursor: page.cursor };
   }
 
   /**

@@ -36,6 +36,13 @@ export interface Store {
    */
   list(userId: string, userTag: string, keyIds: readonly string[]): Promise<TokenRecord[]>;
   /**
+   * One page of the user's live tokens (same rules as {@link Store.list}), for users with many devices.
+   * Optional: without it, `TokenManager.list` with a `limit` returns {@link Store.list} as one page.
+   * Pages come in no particular order; a token created or revoked while paging may be missed or seen
+   * twice (as Redis SCAN), every token live from start to end is seen at least once.
+   */
+  listPage?(input: StoreListPageInput): Promise<StoreListPage>;
+  /**
    * Looks a live token up by its id alone, for operators (the CLI's `inspect`): no renewal, no
    * last-used write, no wrong-secret counting, nothing changed. With `digests`, also tells whether one
    * of them matches the stored digest (under the key id stored with it). Returns null when no live
@@ -268,6 +275,28 @@ export type StoreVerifyResult =
       /** Refused by the DPoP check (see {@link StoreDpopCheck}); the secret was right. */
       status: 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound';
     };
+
+/** Input of {@link Store.listPage}. */
+export interface StoreListPageInput {
+  /** The normalised user id. */
+  userId: string;
+  /** The user's tag (8 hex digits): the user's partition (Redis hash slot). */
+  userTag: string;
+  /** The ring's key ids: tokens signed by another key are left out. */
+  keyIds: readonly string[];
+  /** Where to resume: null for the first page, else the `cursor` of the previous page (opaque text). */
+  cursor: string | null;
+  /** About how many tokens a page holds, 1 to 1,000 (a hint: the Redis store passes it to HSCAN's COUNT, and a small hash comes whole). */
+  limit: number;
+}
+
+/** One page of {@link Store.listPage}: `cursor` is null after the last page. */
+export interface StoreListPage {
+  /** The user's live tokens in this page, in no particular order. */
+  records: TokenRecord[];
+  /** Where the next page starts (pass it back as `cursor`), or null after the last page. */
+  cursor: string | null;
+}
 
 /** Input of {@link Store.reauthenticate}. */
 export interface StoreReauthenticateInput {

@@ -62,6 +62,24 @@ export interface TokenInfo extends TokenRecord {
   current: boolean;
 }
 
+/** Options of a paged `TokenManager.list` (see there). */
+export interface ListPageOptions {
+  /** About how many tokens per page, 1 to 1,000 (a hint, as Redis SCAN's COUNT). */
+  limit: number;
+  /** Where to resume: omitted or null for the first page, else the previous page's `nextCursor`. */
+  cursor?: string | null;
+  /** The calling token's id, marked `current`. */
+  currentTokenId?: string | null;
+}
+
+/** One page of `TokenManager.list`: `nextCursor` is null after the last page. */
+export interface TokenPage {
+  /** The page's tokens, newest first. */
+  tokens: TokenInfo[];
+  /** Pass it as `cursor` for the next page; null after the last page. */
+  nextCursor: string | null;
+}
+
 /** Why tokens were revoked (carried by the `revoked` event). */
 export type RevokeReason = 'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'admin';
 

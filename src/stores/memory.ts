@@ -1,6 +1,7 @@
-import { InvalidArgumentTypeError } from '../core/errors.js';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../core/errors.js';
 import { digestsEqual } from '../core/key-ring.js';
 import { countOption, rejectUnknownOptions } from '../core/options.js';
+import { isTokenId } from '../core/token-format.js';
 import { initialExpiresAtMs, isTouchDue, renewalTtlMs, renewedExpiresAtMs } from '../core/policy.js';
 import type {
   RevocationListener,
@@ -9,6 +10,8 @@ import type {
   Store,
   StoreCreateInput,
   StoreCreateResult,
+  StoreListPage,
+  StoreListPageInput,
   StoreLookupInput,
   StoreLookupResult,
   StoreDpopCheck,
@@ -191,6 +194,21 @@ export class MemoryStore implements Store {
       if (e && !isExpired(e, now) && keyIds.includes(e.keyId)) out.push(copy(e.record));
     }
     return out;
+  }
+
+  /**
+   * One page of the user's live tokens, by token id: `cursor` is the last id of the previous page.
+   * @throws {InvalidArgumentValueError} a limit outside 1-1,000, a cursor that is not a token id.
+   */
+  async listPage(input: StoreListPageInput): Promise<StoreListPage> {
+    if (!Number.isInteger(input.limit) || input.limit < 1 || input.limit > 1000)
+      throw new InvalidArgumentValueError(`list: limit must be a whole number from 1 to 1000; got ${String(input.limit)}`);
+    if (input.cursor !== null && !isTokenId(input.cursor)) throw new InvalidArgumentValueError('list: cursor must be null or the cursor of the previous page');
+    const all = (await this.list(input.userId, input.userTag, input.keyIds)).sort((a, b) => (a.tokenId < b.tokenId ? -1 : 1));
+    const from = input.cursor === null ? 0 : all.findIndex((r) => r.tokenId > input.cursor!);
+    const records = from < 0 ? [] : all.slice(from, from + input.limit);
+    const more = from >= 0 && from + input.limit < all.length;
+    return { records, cursor: more ? records.at(-1)!.tokenId : null };
   }
 
   async lookup(input: StoreLookupInput): Promise<StoreLookupResult | null> {

@@ -17,7 +17,7 @@ import { TokenLimitError } from '../core/errors.js';
 import { encodeBase62Fixed, randomBase62 } from '../core/base62.js';
 import { crc32 } from '../core/crc32.js';
 import { SECRET_LENGTH, TOKEN_PREFIX, parseToken } from '../core/token-format.js';
-import type { RevokeReason } from '../core/types.js';
+import type { RevokeReason, TokenPage } from '../core/types.js';
 import { addDpopStoreCases } from './store-dpop-cases.js';
 
 /** Makes a fresh, empty store for one case, and cleans it up afterwards. */
@@ -86,6 +86,39 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     assert.equal(b.first, false);
     assert.notEqual(b.token, a.token);
     assert.equal((await m.create('bob')).first, true);
+  });
+
+  add('list in pages: every live token of the user once at least, none of another; the old call shape still lists all', 20_000, async ({ manager }) => {
+    const m = manager({ maxTokensPerUser: null });
+    const made = new Set<string>();
+    for (let i = 0; i < 45; i++) made.add((await m.create('pager', { deviceName: `d${i}` })).tokenId);
+    await m.create('other');
+    const gone = [...made][3]!;
+    await m.revokeById('pager', gone);
+    made.delete(gone);
+    for (const limit of [1, 7, 1000]) {
+      const seen = new Set<string>();
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const page: TokenPage = await m.list('pager', { limit, cursor, currentTokenId: [...made][0] });
+        for (const t of page.tokens) {
+          assert.equal(t.userId, 'pager');
+          assert.equal(t.current, t.tokenId === [...made][0]);
+          seen.add(t.tokenId);
+        }
+        for (let i = 1; i < page.tokens.length; i++) assert.ok(page.tokens[i - 1]!.createdAtMs >= page.tokens[i]!.createdAtMs, 'newest first within a page');
+        cursor = page.nextCursor;
+        pages++;
+        assert.ok(pages <= 100, 'paging ends');
+      } while (cursor !== null);
+      assert.deepEqual([...seen].sort(), [...made].sort(), `limit ${limit}`);
+    }
+    assert.deepEqual((await m.list('pager')).map((t) => t.tokenId).sort(), [...made].sort());
+    assert.deepEqual(await m.list('nobody', { limit: 10 }), { tokens: [], nextCursor: null });
+    await assert.rejects(m.list('pager', { limit: 0 }), /limit/);
+    await assert.rejects(m.list('pager', { limit: 1001 }), /limit/);
+    await assert.rejects(m.list('pager', { limit: 10, cursor: 'not a cursor' }), /cursor/);
   });
 
   add('verify returns the user id and the full record', 10_000, async ({ manager }) => {

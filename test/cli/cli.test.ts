@@ -237,7 +237,7 @@ describe('CLI against Redis', () => {
     const u3 = await Promise.all([1, 2, 3].map(() => s.manager.create('u3')));
     await s.manager.create('u4', { ttlSeconds: null }); // immortal: its record and index rightly have no TTL
     const unexpiring = u3[0]!;
-    await admin.persist(s.store.keys.tokenKey(unexpiring.tokenId, unexpiring.tokenId.slice(0, 8))); // edited by hand: lost its TTL
+    await admin.persist(s.store.keys.hashKey(unexpiring.tokenId.slice(0, 8))); // edited by hand: u3's hash lost its TTL
     const r = await cli(['stats', '--json', ...s.flags]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe(''); // piped: no progress bar
@@ -251,13 +251,13 @@ describe('CLI against Redis', () => {
       primaries: 1,
       complete: true,
     });
-    expect(stats.bytesPerToken.sampledRecords).toBe(7);
+    expect(stats.bytesPerToken.sampledRecords).toBe(4); // the four users' hashes
     expect(stats.bytesPerToken.record).toBeGreaterThan(50);
     expect(stats.bytesPerToken.total).toBe(stats.bytesPerToken.record + stats.bytesPerToken.indexEntry);
     const text = await cli(['stats', ...s.flags]);
     expect(text.stdout).toMatch(/^live tokens: +7$/m);
     expect(text.stdout).toMatch(/^tokens per user: +min 1, median 1\.5, max 3$/m);
-    expect(text.stdout).toMatch(/^keys without TTL: +1 \(token records 1,/m);
+    expect(text.stdout).toMatch(/^keys without TTL: +1 \(token hashes 1,/m);
     const limited = JSON.parse((await cli(['stats', '--json', '--limit', '3', ...s.flags])).stdout);
     expect(limited.complete).toBe(false);
     expect(limited.keysSeen).toBe(3);
@@ -265,19 +265,19 @@ describe('CLI against Redis', () => {
     expectOneLineFailure(await cli(['stats', '--limit', 'ten', ...s.flags]), /--limit.*whole number/);
     }), 60_000);
 
-  it('prune: drops index entries whose record is gone, --dry-run changes nothing', () =>
+  it('prune: drops records broken by hand (a piece gone), --dry-run changes nothing', () =>
     withSetup('prune', async (s) => {
-    const a = await s.manager.create('p1');
+    const a = await s.manager.create('p1', { userAgent: 'x'.repeat(100) }); // in pieces
     const b = await s.manager.create('p1');
     await s.manager.create('p2');
-    await admin.del(s.store.keys.tokenKey(a.tokenId, a.tokenId.slice(0, 8))); // a record deleted by hand
+    await admin.hdel(s.store.keys.hashKey(a.tokenId.slice(0, 8)), s.store.keys.field(a.tokenId) + '1'); // a record broken by hand
     const dry = await cli(['prune', '--dry-run', ...s.flags]);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toBe('would drop 1 stale entry from 1 of 2 user indexes on 1 primary\n');
+    expect(dry.stdout).toBe('would drop 1 stale entry from 1 of 2 user hashes and indexes on 1 primary\n');
     expect(dry.stderr).toBe('');
     expect(JSON.parse((await cli(['stats', '--json', ...s.flags])).stdout).staleIndexEntries).toBe(1); // still there
     const real = await cli(['prune', ...s.flags]);
-    expect(real.stdout).toBe('dropped 1 stale entry from 1 of 2 user indexes on 1 primary\n');
+    expect(real.stdout).toBe('dropped 1 stale entry from 1 of 2 user hashes and indexes on 1 primary\n');
     expect(JSON.parse((await cli(['stats', '--json', ...s.flags])).stdout)).toMatchObject({ staleIndexEntries: 0, liveTokens: 2 });
     expect(JSON.parse((await cli(['prune', '--json', ...s.flags])).stdout)).toMatchObject({ entriesDropped: 0, indexesSeen: 2, complete: true });
     expect((await s.manager.verify(b.token)).valid).toBe(true);
@@ -468,7 +468,7 @@ describe.runIf(hasRedisServerBinary())('CLI against a Redis Cluster (3 primaries
     const keyPrefix = uniquePrefix('cli-cluster');
     const store = new RedisStore({ driver: ioredisDriver(client), keyPrefix, commandTimeoutMs: 5000 });
     const m = new TokenManager({ store, secret: TEST_SECRET });
-    const made = await Promise.all(Array.from({ length: 30 }, (_, i) => m.create(`c${i % 10}`, { deviceName: `d${i}` })));
+    const made = await Promise.all(Array.from({ length: 30 }, (_, i) => m.create(`c${i % 10}`, { deviceName: `d${i}`, userAgent: 'x'.repeat(100) })));
     const url = `redis://127.0.0.1:${cluster.nodes[0]!.port}`;
     const flags = ['--cluster', '--redis-url', url, '--key-prefix', keyPrefix];
     const stats = await cli(['stats', '--json', ...flags]);
@@ -476,7 +476,7 @@ describe.runIf(hasRedisServerBinary())('CLI against a Redis Cluster (3 primaries
     expect(JSON.parse(stats.stdout)).toMatchObject({ liveTokens: 30, usersWithTokens: 10, tokensPerUser: { min: 3, median: 3, max: 3 }, primaries: 3, complete: true });
     const victim = made[4]!; // user c4
     const tag = victim.tokenId.slice(0, 8);
-    await client.del(store.keys.tokenKey(victim.tokenId, tag));
+    await client.hdel(store.keys.hashKey(tag), store.keys.field(victim.tokenId) + '1'); // a record broken by hand
     expect(JSON.parse((await cli(['prune', '--json', '--dry-run', ...flags])).stdout)).toMatchObject({ entriesDropped: 1, indexesSeen: 10, primaries: 3 });
     expect(JSON.parse((await cli(['prune', '--json', ...flags])).stdout)).toMatchObject({ entriesDropped: 1, indexesChanged: 1 });
     expect(JSON.parse((await cli(['stats', '--json', ...flags])).stdout)).toMatchObject({ liveTokens: 29, staleIndexEntries: 0 });

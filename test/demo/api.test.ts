@@ -123,6 +123,29 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
       }
     });
 
+    it('GET /devices?limit=N pages through the devices with nextCursor; a bad limit or cursor is a 400', async () => {
+      const name = freshName('pat');
+      await register(name);
+      const made = [];
+      for (let i = 0; i < 5; i++) made.push(await login(name, `device-${i}`));
+      const seen = new Set<string>();
+      let cursor: string | null = null;
+      for (let pages = 0; pages < 10; pages++) {
+        const res = await api('GET', `/devices?limit=2${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`, { token: made[0]!.token });
+        expect(res.status, res.text).toBe(200);
+        for (const d of res.body.devices) seen.add(d.tokenId);
+        cursor = res.body.nextCursor;
+        if (cursor === null) break;
+      }
+      expect(cursor).toBeNull();
+      expect([...seen].sort()).toEqual(made.map((m) => m.tokenId).sort());
+      for (const bad of ['limit=0', 'limit=x', 'limit=2&cursor=zz']) {
+        const res = await api('GET', `/devices?${bad}`, { token: made[0]!.token });
+        expect(res.status, bad).toBe(400);
+        expect(typeof res.body.message, bad).toBe('string');
+      }
+    });
+
     it("DELETE /devices/:id with another user's token id is a 404 and leaves that token alone", async () => {
       const carol = freshName('carol');
       const mallory = freshName('mallory');

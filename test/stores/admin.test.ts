@@ -34,55 +34,71 @@ for (const kind of clientKinds()) {
       }
     }
 
-    it('stats counts live tokens, users and tokens per user; failure counters and lost TTLs are found', async () => {
+    it('stats counts live tokens, users and tokens per user; lost TTLs and 0.1 counters are found', async () => {
       await withStore(async (store, m) => {
         expect(await store.stats()).toMatchObject({ liveTokens: 0, usersWithTokens: 0, tokensPerUser: null, bytesPerToken: null, keysSeen: 0, complete: true });
         const made = await Promise.all(['a', 'b', 'b', 'c', 'c', 'c', 'c'].map((u) => m.create(u, { userAgent: 'x'.repeat(100) })));
-        expect((await m.verify(forgeSecret(made[1]!.token))).valid).toBe(false); // a wrong secret: a failure counter, with its TTL
+        expect((await m.verify(forgeSecret(made[1]!.token))).valid).toBe(false); // a wrong secret: counted in the record
         const stats = await store.stats({ sampleSize: 3 });
-        expect(stats).toMatchObject({ liveTokens: 7, usersWithTokens: 3, tokensPerUser: { min: 1, median: 2, max: 4 }, staleIndexEntries: 0, primaries: 1, complete: true });
-        expect(stats.bytesPerToken).toMatchObject({ sampledRecords: 3, sampledIndexes: 3 });
+        expect(stats).toMatchObject({ liveTokens: 7, usersWithTokens: 3, tokensPerUser: { min: 1, median: 2, max: 4 }, staleIndexEntries: 0, legacyKeys: 0, keysSeen: 3, primaries: 1, complete: true });
+        expect(stats.bytesPerToken).toMatchObject({ sampledRecords: 3, sampledIndexes: 0, indexEntry: 0 });
         expect(stats.bytesPerToken!.record).toBeGreaterThan(100); // the user agent alone is 100 bytes
-        const one = made[0]!;
-        const recordBytes = Number(await admin.call('MEMORY', 'USAGE', store.keys.tokenKey(one.tokenId, one.tokenId.slice(0, 8)), 'SAMPLES', '0'));
-        expect(Math.abs(stats.bytesPerToken!.record - recordBytes)).toBeLessThanOrEqual(16); // the records differ by a few bytes at most (ids, times)
+        let bytes = 0;
+        for (const u of ['a', 'b', 'c']) bytes += Number(await admin.call('MEMORY', 'USAGE', store.keys.hashKey(m.userTag(u)), 'SAMPLES', '0'));
+        expect(stats.bytesPerToken!.record).toBe(Math.round(bytes / 7));
         expect(stats.keysWithoutTtl).toEqual({ tokenRecords: 0, userIndexes: 0, failureCounters: 0 });
-        const three = made[3]!;
-        await admin.persist(store.keys.tokenKey(three.tokenId, three.tokenId.slice(0, 8)));
-        await admin.persist(store.keys.userKey('c', three.tokenId.slice(0, 8)));
-        await admin.set(store.keys.failureKey(three.tokenId, three.tokenId.slice(0, 8)), '3');
-        expect((await store.stats()).keysWithoutTtl).toEqual({ tokenRecords: 1, userIndexes: 1, failureCounters: 1 });
+        for (let i = 0; i < 33; i++) await m.create('d'); // past 32 tokens: an index
+        const tagC = m.userTag('c');
+        await admin.persist(store.keys.hashKey(tagC));
+        await admin.persist(store.keys.indexKey('d', m.userTag('d')));
+        await admin.set(store.keys.legacyFailureKey(made[3]!.tokenId, tagC), '3');
+        expect(await store.stats()).toMatchObject({ keysWithoutTtl: { tokenRecords: 1, userIndexes: 1, failureCounters: 1 }, legacyKeys: 1, liveTokens: 40 });
         expect((await store.prune()).entriesDropped).toBe(0);
-        expect((await store.stats()).keysWithoutTtl.userIndexes).toBe(0); // prune sets the index TTL again
+        expect((await store.stats()).keysWithoutTtl).toEqual({ tokenRecords: 0, userIndexes: 0, failureCounters: 1 }); // prune fits hash and index TTLs; 0.1 keys are left alone
       });
     });
 
-    it('immortal tokens: their records and indexes rightly have no TTL', async () => {
+    it('immortal tokens: their hashes and indexes rightly have no TTL', async () => {
       await withStore(async (store, m) => {
         await m.create('forever', { ttlSeconds: null });
-        await m.create('forever');
-        expect(await store.stats()).toMatchObject({ liveTokens: 2, usersWithTokens: 1, keysWithoutTtl: { tokenRecords: 0, userIndexes: 0, failureCounters: 0 } });
+        for (let i = 0; i < 33; i++) await m.create('forever');
+        expect(await store.stats()).toMatchObject({ liveTokens: 34, usersWithTokens: 1, keysWithoutTtl: { tokenRecords: 0, userIndexes: 0, failureCounters: 0 } });
       });
     });
 
-    it('prune drops entries whose record vanished or expired, and only those; dry run changes nothing', async () => {
+    it('prune drops records that expired or lost a piece (and their index entries), and only those; dry run changes nothing', async () => {
       await withStore(async (store, m) => {
         const keep = await m.create('p');
-        const gone = await m.create('p');
+        const gone = await m.create('p', { userAgent: 'x'.repeat(100) }); // in pieces
         const short = await m.create('q', { ttlSeconds: 1 });
         const long = await m.create('q');
         await m.create('r');
-        await admin.del(store.keys.tokenKey(gone.tokenId, gone.tokenId.slice(0, 8)));
-        await new Promise((r) => setTimeout(r, 1100)); // `short` expires (its record goes by its TTL; its index entry stays)
+        const tagP = m.userTag('p');
+        expect(await admin.hdel(store.keys.hashKey(tagP), store.keys.field(gone.tokenId) + '1')).toBe(1); // a piece deleted by hand
+        await new Promise((r) => setTimeout(r, 1100)); // `short` expires (its record stays until the user's next write)
         expect(await store.prune({ dryRun: true })).toMatchObject({ indexesSeen: 3, entriesDropped: 2, indexesChanged: 2, dryRun: true, complete: true });
         expect((await store.stats()).staleIndexEntries).toBe(2);
         expect(await store.prune()).toMatchObject({ indexesSeen: 3, entriesDropped: 2, indexesChanged: 2, dryRun: false });
         expect(await store.prune({ dryRun: true })).toMatchObject({ entriesDropped: 0 });
         expect((await store.stats()).staleIndexEntries).toBe(0);
+        expect(await admin.hexists(store.keys.hashKey(tagP), store.keys.field(gone.tokenId))).toBe(0);
         expect((await m.verify(keep.token)).valid).toBe(true);
         expect((await m.list('p')).map((t) => t.tokenId)).toEqual([keep.tokenId]);
         expect((await m.list('q')).map((t) => t.tokenId)).toEqual([long.tokenId]);
         expect(await m.inspect(short.token)).toMatchObject({ wellFormed: true, found: false });
+      });
+    });
+
+    it('prune drops index entries whose record is gone (a user past 32 tokens)', async () => {
+      await withStore(async (store, m) => {
+        const made = [];
+        for (let i = 0; i < 34; i++) made.push(await m.create('big'));
+        const tag = m.userTag('big');
+        await admin.hdel(store.keys.hashKey(tag), store.keys.field(made[0]!.tokenId)); // the whole record, by hand
+        expect((await store.stats()).staleIndexEntries).toBe(1);
+        expect(await store.prune()).toMatchObject({ indexesSeen: 2, entriesDropped: 1, indexesChanged: 1 });
+        expect(await admin.zcard(store.keys.indexKey('big', tag))).toBe(33);
+        expect((await m.list('big')).length).toBe(33);
       });
     });
 
@@ -91,7 +107,7 @@ for (const kind of clientKinds()) {
         await Promise.all(Array.from({ length: 12 }, (_, i) => m.create(`l${i}`)));
         const seen: AdminProgress[] = [];
         const full = await store.stats({ onProgress: (p) => seen.push(p) });
-        expect(full).toMatchObject({ liveTokens: 12, usersWithTokens: 12, keysSeen: 24, complete: true });
+        expect(full).toMatchObject({ liveTokens: 12, usersWithTokens: 12, keysSeen: 12, complete: true });
         expect(seen.length).toBeGreaterThan(0);
         for (let i = 1; i < seen.length; i++) expect(seen[i]!.done).toBeGreaterThanOrEqual(seen[i - 1]!.done);
         expect(seen.at(-1)!.done).toBe(seen.at(-1)!.total);
@@ -110,8 +126,8 @@ for (const kind of clientKinds()) {
         const otherStore = new RedisStore({ driver: client.driver(), keyPrefix: `${store.keys.prefix}x:` });
         try {
           const other = new TokenManager({ store: otherStore, secret: TEST_SECRET });
-          const theirs = await other.create('theirs');
-          await admin.del(otherStore.keys.tokenKey(theirs.tokenId, theirs.tokenId.slice(0, 8)));
+          const theirs = await other.create('theirs', { userAgent: 'x'.repeat(100) }); // in pieces
+          await admin.hdel(otherStore.keys.hashKey(theirs.tokenId.slice(0, 8)), otherStore.keys.field(theirs.tokenId) + '1');
           expect(await store.stats()).toMatchObject({ liveTokens: 1, usersWithTokens: 1, staleIndexEntries: 0 });
           expect(await store.prune()).toMatchObject({ indexesSeen: 1, entriesDropped: 0 });
           expect(await otherStore.prune({ dryRun: true })).toMatchObject({ entriesDropped: 1 });

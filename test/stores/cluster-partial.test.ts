@@ -41,19 +41,19 @@ describe.runIf(hasRedisServerBinary())('Redis Cluster with one primary lost', ()
     admin.on('error', () => {});
     const m = new TokenManager({ store: new RedisStore({ driver: ioredisDriver(admin), keyPrefix }), secret: TEST_SECRET });
     const made = await Promise.all(Array.from({ length: USERS }, (_, i) => m.create(`partial-${i}`).then((c) => ({ userId: `partial-${i}`, ...c }))));
-    // Which primary holds each token: SCAN each node for its record key.
-    const nodeOfToken = new Map<string, number>();
+    // Which primary holds each token: SCAN each node for the hash of its user tag.
+    const nodeOfTag = new Map<string, number>();
     for (const [i, n] of cluster.nodes.entries()) {
       const r = new Redis(n.port, n.host);
       let cursor = '0';
       do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${keyPrefix}*:t:*`, 'COUNT', 1000);
+        const [next, keys] = await r.scan(cursor, 'MATCH', `${keyPrefix}{*}`, 'COUNT', 1000);
         cursor = next;
-        for (const k of keys) nodeOfToken.set(k.slice(k.lastIndexOf(':t:') + 3), i);
+        for (const k of keys) nodeOfTag.set(k.slice(k.lastIndexOf('{') + 1, -1), i);
       } while (cursor !== '0');
       r.disconnect();
     }
-    for (const c of made) users.push({ userId: c.userId, token: c.token, node: nodeOfToken.get(c.tokenId)! });
+    for (const c of made) users.push({ userId: c.userId, token: c.token, node: nodeOfTag.get(c.tokenId.slice(0, 8))! });
     victim = users[0]!.node;
     const v = cluster.nodes[victim]!;
     const r = new Redis(v.port, v.host);

@@ -42,7 +42,7 @@ const stores: [string, () => Promise<Store>][] = [
 
 /** Whether the wrong-secret counter of a token id is still held by the store. */
 async function hasCounter(store: Store, m: TokenManager, userId: string, tokenId: string): Promise<boolean> {
-  if (store instanceof RedisStore) return (await admin.exists(store.keys.failureKey(tokenId, m.userTag(userId)))) === 1;
+  if (store instanceof RedisStore) return (await admin.hexists(store.keys.hashKey(m.userTag(userId)), store.keys.field(tokenId))) === 1; // the count lives in the record
   return (store as unknown as { failures: Map<string, unknown> }).failures.has(tokenId);
 }
 

@@ -52,7 +52,7 @@ describe('races over two connections', () => {
       expect(await revoked).toBe(true);
       expect((await s1.verify(c.token)).valid).toBe(false);
       expect(await s2.list('rr')).toEqual([]);
-      expect(await a.exists(`${prefixes.at(-1)}{${c.tokenId.slice(0, 8)}}:t:${c.tokenId}`)).toBe(0);
+      expect(await a.hexists(`${prefixes.at(-1)}{${c.tokenId.slice(0, 8)}}`, c.tokenId.slice(8))).toBe(0);
     }
   });
 

@@ -1,7 +1,7 @@
 /**
- * Redis-specific promises of the Redis store, checked on a real Redis: key layout and hash slots,
- * nothing raw at rest, the user index pruned on every write, index TTLs, memory per token, and the
- * ioredis driver's options.
+ * Redis-specific promises of the Redis store, checked on a real Redis: key layout (0.2: one hash per
+ * user tag, an index past 32 tokens) and hash slots, nothing raw at rest, expired tokens pruned on every
+ * write, key TTLs, memory per token, and the ioredis driver's options.
  */
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
@@ -36,32 +36,38 @@ async function keysUnder(prefix: string): Promise<string[]> {
 }
 
 describe('Redis store: layout and secrets', () => {
-  it('keeps every key of one user in one hash slot, named by the user tag', async () => {
-    const { m, keyPrefix } = setup();
+  it('keeps every key of one user in one hash slot, named by the user tag: one hash, and an index past 32 tokens', async () => {
+    const { m, keyPrefix } = setup({ maxTokensPerUser: null });
     for (const uid of ['a:b', '{x}', '用户', '42']) {
       await m.create(uid);
       await m.create(uid);
       const tag = m.userTag(uid);
       const keys = (await keysUnder(keyPrefix)).filter((k) => k.includes(`{${tag}}`));
-      expect(keys.length).toBe(3); // two records and the index
-      expect(new Set(keys.map((k) => calculateSlot(k))).size).toBe(1);
+      expect(keys).toEqual([`${keyPrefix}{${tag}}`]); // the hash of the tag's records, nothing else
       expect(calculateSlot(keys[0]!)).toBe(calculateSlot(`{${tag}}`));
     }
+    for (let i = 0; i < 31; i++) await m.create('42');
+    const tag = m.userTag('42');
+    const keys = (await keysUnder(keyPrefix)).filter((k) => k.includes(`{${tag}}`));
+    expect(keys).toEqual([`${keyPrefix}{${tag}}`, `${keyPrefix}{${tag}}:i:${Buffer.from('42').toString('hex')}`]);
+    expect(new Set(keys.map((k) => calculateSlot(k))).size).toBe(1);
   });
 
   it('holds no token string nor any part of its secret, only HMAC digests', async () => {
-    const { m, keyPrefix } = setup();
+    const { m, keyPrefix } = setup({ maxTokensPerUser: null });
     const tokens = [];
-    for (let i = 0; i < 5; i++) tokens.push((await m.create(`user-${i % 2}`, { deviceName: 'd', metadata: { k: 'v' } })).token);
+    for (let i = 0; i < 70; i++) tokens.push((await m.create(`user-${i % 2 ? 1 : 0}`, { deviceName: 'd', metadata: { k: 'v' } })).token);
     let dump = '';
+    const types = new Set<string>();
     for (const key of await keysUnder(keyPrefix)) {
       const type = await redis.type(key);
+      types.add(type);
       dump += `${key}\n`;
-      if (type === 'string') dump += await redis.get(key);
+      if (type === 'hash') dump += JSON.stringify(await redis.hgetall(key));
       else if (type === 'zset') dump += JSON.stringify(await redis.zrange(key, '0', '-1', 'WITHSCORES'));
       else dump += `unexpected type ${type}`;
     }
-    expect(dump).not.toContain('unexpected type');
+    expect([...types].sort()).toEqual(['hash', 'zset']); // the scan saw records and an index
     for (const t of tokens) {
       expect(dump).not.toContain(t);
       const secret = t.slice(4 + 24, 4 + 24 + 43);
@@ -69,146 +75,252 @@ describe('Redis store: layout and secrets', () => {
     }
   });
 
-  it('a record key expires with its token; the index expires with its longest-lived token', async () => {
+  it('text fields survive the compact record: empty vs null, NUL, 0x1e, 0x1f, commas, Unicode, in user ids too', async () => {
+    const { m } = setup();
+    const odd = ['', '\u0000', 'a\u001eb', 'x\u001fy', '\u001e', ',,,', '用户 😀', 'é'.repeat(190)];
+    for (const [i, v] of odd.entries()) {
+      const uid = `u${v}${i}`;
+      const c = await m.create(uid, { deviceName: v, userAgent: v === '' ? null : v, ip: null, metadata: { v } });
+      expect(c.record).toMatchObject({ userId: uid, ip: null, metadata: { v } });
+      if (v !== '') expect(c.record).toMatchObject({ deviceName: v, userAgent: v });
+      const got = await m.verify(c.token);
+      expect(got.valid && got.record).toEqual(c.record);
+      expect(await m.list(uid)).toEqual([{ ...c.record, current: false }]);
+      expect(await m.revokeAll(uid)).toEqual([c.tokenId]);
+    }
+  });
+
+  it("the user's hash expires with its longest-lived token, and has no TTL while one is immortal", async () => {
     const { m, store } = setup({ ttlSeconds: 100 });
-    const a = await m.create('u');
-    const key = store.keys.tokenKey(a.tokenId, m.userTag('u'));
-    const idx = store.keys.userKey('u', m.userTag('u'));
-    const pttl = await redis.pttl(key);
+    await m.create('u');
+    const hash = store.keys.hashKey(m.userTag('u'));
+    const pttl = await redis.pttl(hash);
     expect(pttl).toBeGreaterThan(99_000);
     expect(pttl).toBeLessThanOrEqual(100_000);
-    expect(Math.abs((await redis.pttl(idx)) - pttl)).toBeLessThan(50);
     const imm = await m.create('u', { ttlSeconds: null });
-    expect(await redis.pttl(store.keys.tokenKey(imm.tokenId, m.userTag('u')))).toBe(-1);
-    expect(await redis.pttl(idx)).toBe(-1);
+    expect(await redis.pttl(hash)).toBe(-1);
     await m.revokeById('u', imm.tokenId);
-    expect(await redis.pttl(idx)).toBeGreaterThan(99_000);
+    expect(await redis.pttl(hash)).toBeGreaterThan(99_000);
   });
 });
+
+/** Every live token of `m`'s user as seen by the store: the latest expiry in ms from now (null: one is immortal). */
+async function longestLeftMs(m: TokenManager, userId: string): Promise<number | null> {
+  const now = Number((await redis.time())[0]) * 1000 + Math.floor(Number((await redis.time())[1]) / 1000);
+  let top = 0;
+  for (const t of await m.list(userId)) {
+    if (t.expiresAtMs === null) return null;
+    top = Math.max(top, t.expiresAtMs - now);
+  }
+  return top;
+}
 
 describe('Redis store: TTLs after renewal', () => {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  it("renewal moves the record's TTL and keeps the index's at its longest-lived token (growing, shrinking, to and from immortal)", async () => {
-    const { m, store } = setup({ ttlSeconds: 100, touchIntervalSeconds: 0 });
-    const tag = m.userTag('u');
-    const idx = store.keys.userKey('u', tag);
-    const a = await m.create('u');
-    const imm = await m.create('u', { ttlSeconds: null });
-    const keyA = store.keys.tokenKey(a.tokenId, tag);
-    const keyImm = store.keys.tokenKey(imm.tokenId, tag);
-    expect(await redis.pttl(idx)).toBe(-1);
-    const near = async (key: string, ms: number) => expect(Math.abs((await redis.pttl(key)) - ms)).toBeLessThan(50);
-    // from immortal (overwriteNoneTtl): the record and the index get the TTL
-    await sleep(20);
-    const v1 = await m.verify(imm.token);
-    expect(v1.valid && v1.renewed && v1.record.expiresAtMs !== null).toBe(true);
-    await near(keyImm, 100_000);
-    await near(idx, await redis.pttl(keyImm));
-    // growing: the index follows the longest-lived token
-    await sleep(30);
-    expect((await m.verify(a.token)).valid).toBe(true);
-    await near(keyA, 100_000);
-    await near(idx, await redis.pttl(keyA));
-    // shrinking (another configuration on the same store, so another verify script): the index comes down with them
-    const m50 = new TokenManager({ store, secret: TEST_SECRET, ttlSeconds: 50, touchIntervalSeconds: 0 });
-    expect((await m50.verify(a.token)).valid).toBe(true);
-    expect((await m50.verify(imm.token)).valid).toBe(true);
-    await near(keyA, 50_000);
-    await near(idx, Math.max(await redis.pttl(keyA), await redis.pttl(keyImm)));
-    expect(await redis.pttl(idx)).toBeLessThanOrEqual(50_000);
-    // to immortal (ttlSeconds: null): the record and the index lose their TTL
-    const mNone = new TokenManager({ store, secret: TEST_SECRET, ttlSeconds: null, touchIntervalSeconds: 0 });
-    const v2 = await mNone.verify(a.token);
-    expect(v2.valid && v2.renewed && v2.record.expiresAtMs === null).toBe(true);
-    expect(await redis.pttl(keyA)).toBe(-1);
-    expect(await redis.pttl(idx)).toBe(-1);
-    expect(await redis.zscore(idx, a.tokenId)).toBe('inf');
-  });
+  for (const devices of [2, 40]) {
+    it(`renewal keeps the hash (and index) TTL covering every token; the next write fits it exactly (${devices} devices: ${devices > 32 ? 'with' : 'without'} an index)`, async () => {
+      const { m, store } = setup({ ttlSeconds: 100, touchIntervalSeconds: 0, maxTokensPerUser: null });
+      const tag = m.userTag('u');
+      const hash = store.keys.hashKey(tag);
+      const idx = store.keys.indexKey('u', tag);
+      const a = await m.create('u');
+      const imm = await m.create('u', { ttlSeconds: null });
+      for (let i = 2; i < devices; i++) await m.create('u', { ttlSeconds: 10 });
+      expect(await redis.exists(idx)).toBe(devices > 32 ? 1 : 0);
+      const keys = devices > 32 ? [hash, idx] : [hash];
+      for (const k of keys) expect(await redis.pttl(k)).toBe(-1);
+      const covers = async () => {
+        const left = await longestLeftMs(m, 'u');
+        for (const k of keys) {
+          const p = await redis.pttl(k);
+          if (left === null) expect(p).toBe(-1);
+          else expect(p === -1 || p >= left - 50, `${k}: TTL ${p} ms covers ${left} ms`).toBe(true);
+        }
+      };
+      // from immortal (overwriteNoneTtl): the token gets the TTL
+      await sleep(20);
+      const v1 = await m.verify(imm.token);
+      expect(v1.valid && v1.renewed && v1.record.expiresAtMs !== null).toBe(true);
+      await covers();
+      // growing
+      await sleep(30);
+      expect((await m.verify(a.token)).valid).toBe(true);
+      await covers();
+      // shrinking (another configuration on the same store, so another verify script)
+      const m50 = new TokenManager({ store, secret: TEST_SECRET, ttlSeconds: 50, touchIntervalSeconds: 0 });
+      expect((await m50.verify(a.token)).valid).toBe(true);
+      expect((await m50.verify(imm.token)).valid).toBe(true);
+      await covers();
+      // the next write of the user fits it: at most the longest-lived token
+      const extra = await m50.create('u', { ttlSeconds: 20 });
+      await m50.revokeById('u', extra.tokenId);
+      const left = (await longestLeftMs(m, 'u'))!;
+      expect(Math.abs((await redis.pttl(hash)) - left)).toBeLessThan(devices > 32 ? 100_000 : 50);
+      await covers();
+      // to immortal (ttlSeconds: null): the hash and the index lose their TTL
+      const mNone = new TokenManager({ store, secret: TEST_SECRET, ttlSeconds: null, touchIntervalSeconds: 0 });
+      const v2 = await mNone.verify(a.token);
+      expect(v2.valid && v2.renewed && v2.record.expiresAtMs === null).toBe(true);
+      for (const k of keys) expect(await redis.pttl(k)).toBe(-1);
+      if (devices > 32) expect(Number(await redis.zscore(idx, store.keys.field(a.tokenId)))).toBeGreaterThanOrEqual(1e15);
+    });
+  }
 });
 
-describe('Redis store: nothing stale piles up', () => {
-  it("drops expired tokens from the user's index on the user's next write", async () => {
-    const { m, store } = setup({ ttlSeconds: 1, renew: 'off' });
-    const idx = store.keys.userKey('p', m.userTag('p'));
-    await m.create('p', { ttlSeconds: 3600 });
-    for (let i = 0; i < 3; i++) await m.create('p');
-    expect(await redis.zcard(idx)).toBe(4);
-    await new Promise((r) => setTimeout(r, 1100));
-    expect(await redis.zcard(idx)).toBe(4); // nothing has written for this user yet
-    await m.create('p', { ttlSeconds: 3600 });
-    expect(await redis.zcard(idx)).toBe(2);
-    const live = await m.list('p');
-    expect((await redis.zrange(idx, '0', '-1')).sort()).toEqual(live.map((r) => r.tokenId).sort());
-  });
+/** The token ids (16 characters, no tag) whose records the hash holds. */
+async function recordIds(hash: string): Promise<string[]> {
+  return (await redis.hkeys(hash)).filter((f) => f.length === 16).sort();
+}
 
-  it('members whose record vanished (deleted by hand) are never counted, and leave at the next write that walks the index', async () => {
+describe('Redis store: nothing stale piles up', () => {
+  for (const devices of [4, 40]) {
+    it(`drops expired tokens on the user's next write (${devices} devices)`, async () => {
+      const { m, store } = setup({ ttlSeconds: 1, renew: 'off', maxTokensPerUser: null });
+      const hash = store.keys.hashKey(m.userTag('p'));
+      await m.create('p', { ttlSeconds: 3600 });
+      for (let i = 1; i < devices; i++) await m.create('p');
+      expect((await recordIds(hash)).length).toBe(devices);
+      await new Promise((r) => setTimeout(r, 1100));
+      expect((await recordIds(hash)).length).toBe(devices); // nothing has written for this user yet
+      await m.create('p', { ttlSeconds: 3600 });
+      expect((await recordIds(hash)).length).toBe(2);
+      const live = await m.list('p');
+      expect(await recordIds(hash)).toEqual(live.map((r) => store.keys.field(r.tokenId)).sort());
+      if (devices > 32) expect((await redis.zrange(store.keys.indexKey('p', m.userTag('p')), '0', '-1')).sort()).toEqual(await recordIds(hash));
+    });
+  }
+
+  it('a record deleted or broken by hand (a piece missing) is never counted, and leaves at the next write', async () => {
     const { m, store } = setup({ maxTokensPerUser: 10 });
-    const idx = store.keys.userKey('v', m.userTag('v'));
-    const a = await m.create('v');
+    const hash = store.keys.hashKey(m.userTag('v'));
+    const a = await m.create('v', { userAgent: 'x'.repeat(100) }); // in pieces
     await m.create('v');
-    await redis.del(store.keys.tokenKey(a.tokenId, m.userTag('v')));
-    await m.create('v'); // a login under a limit counts live tokens, so it walks the whole index
-    expect(await redis.zcard(idx)).toBe(2);
+    expect(await redis.hexists(hash, store.keys.field(a.tokenId) + '1')).toBe(1);
+    await redis.hdel(hash, store.keys.field(a.tokenId) + '1');
+    expect((await m.verify(a.token)).valid).toBe(false);
+    expect((await m.list('v')).length).toBe(1);
+    await m.create('v');
+    expect((await recordIds(hash)).length).toBe(2);
+    expect(await redis.hexists(hash, store.keys.field(a.tokenId))).toBe(0);
     const { m: plain, store: s2 } = setup();
     const only = await plain.create('w');
-    await redis.del(s2.keys.tokenKey(only.tokenId, plain.userTag('w')));
+    await redis.hdel(s2.keys.hashKey(plain.userTag('w')), s2.keys.field(only.tokenId));
     expect((await plain.create('w')).first).toBe(true); // the vanished token is not "live"
-    expect(await redis.zcard(s2.keys.userKey('w', plain.userTag('w')))).toBe(1);
   });
 
-  it('a user with 10,000 expired tokens costs no more index memory after one login than a user with none', async () => {
+  it('a user with 10,000 expired tokens costs no more memory after one login than a user with none', async () => {
     const { m, store } = setup({ ttlSeconds: 5, renew: 'off', maxTokensPerUser: null });
     const tag = m.userTag('heavy');
+    await m.create('heavy', { ttlSeconds: 3600 }); // keeps the hash and the index alive
     for (let i = 0; i < 10_000; i += 500) await Promise.all(Array.from({ length: 500 }, () => m.create('heavy')));
-    const idx = store.keys.userKey('heavy', tag);
-    expect(await redis.zcard(idx)).toBe(10_000);
-    const fullBytes = Number(await redis.memory('USAGE', idx));
+    const idx = store.keys.indexKey('heavy', tag);
+    const hash = store.keys.hashKey(tag);
+    expect(await redis.zcard(idx)).toBe(10_001);
+    const usage = async (keys: string[]) => (await Promise.all(keys.map(async (k) => Number((await redis.memory('USAGE', k)) ?? 0)))).reduce((x, y) => x + y, 0);
+    const fullBytes = await usage([hash, idx]);
     await new Promise((r) => setTimeout(r, 5100)); // every one of them has expired now
     await m.create('heavy', { ttlSeconds: 3600 });
     await m.create('light', { ttlSeconds: 3600 });
-    const heavy = Number(await redis.memory('USAGE', idx));
-    const light = Number(await redis.memory('USAGE', store.keys.userKey('light', m.userTag('light'))));
-    expect(await redis.zcard(idx)).toBe(1);
-    expect(heavy).toBeLessThanOrEqual(light);
+    const heavy = await usage([hash, idx]);
+    const light = await usage([store.keys.hashKey(m.userTag('light'))]);
+    expect(await redis.zcard(idx), 'index').toBe(2);
+    expect(await redis.hlen(hash), 'hash').toBe(2);
+    expect(heavy).toBeLessThanOrEqual(6 * light); // a hashtable and a ZSET of two members, against a listpack of one
     expect(fullBytes).toBeGreaterThan(100 * heavy);
-    console.log(`[memory] index of 10,000 tokens: ${fullBytes} B; after pruning: ${heavy} B; fresh user: ${light} B`);
+    console.log(`[memory] hash and index of 10,000 tokens: ${fullBytes} B; after pruning: ${heavy} B; fresh user: ${light} B`);
   }, 60_000);
 
-  it('memory of one token record is bounded, measured with MEMORY USAGE (whole-Redis figures: bench/memory/, npm run bench)', async () => {
+  it('memory per token is bounded, measured with MEMORY USAGE (whole-Redis figures: bench/memory/, npm run bench)', async () => {
     const { m, store } = setup();
-    const c = await m.create('mem', { deviceName: "Alice's iPhone", userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1', ip: '203.0.113.7', scopes: ['read', 'write'] });
-    const recordBytes = Number(await redis.memory('USAGE', store.keys.tokenKey(c.tokenId, m.userTag('mem'))));
-    const bare = await m.create('mem2');
-    const bareBytes = Number(await redis.memory('USAGE', store.keys.tokenKey(bare.tokenId, m.userTag('mem2'))));
-    console.log(`[memory] one token record: ${bareBytes} B bare, ${recordBytes} B with device name, user agent, ip and scopes`);
-    expect(recordBytes).toBeLessThan(600);
-    expect(bareBytes).toBeLessThan(320);
+    await m.create('mem', { deviceName: "Alice's iPhone", userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1', ip: '203.0.113.7', scopes: ['read', 'write'] });
+    const recordBytes = Number(await redis.memory('USAGE', store.keys.hashKey(m.userTag('mem'))));
+    await m.create('mem2');
+    const bareBytes = Number(await redis.memory('USAGE', store.keys.hashKey(m.userTag('mem2'))));
+    for (let i = 0; i < 9; i++) await m.create('mem2');
+    const tenBytes = Number(await redis.memory('USAGE', store.keys.hashKey(m.userTag('mem2'))));
+    expect(await redis.object('ENCODING', store.keys.hashKey(m.userTag('mem2')))).toBe('listpack');
+    console.log(`[memory] one user's hash: ${bareBytes} B bare, ${recordBytes} B with device name, user agent, ip and scopes; ${tenBytes / 10} B per token at 10 bare`);
+    expect(recordBytes).toBeLessThan(500);
+    expect(bareBytes).toBeLessThan(250);
+    expect(tenBytes / 10).toBeLessThan(150);
   });
 });
 
+/** Two user ids whose user tags collide under TEST_SECRET (a birthday search: about 40,000 HMACs). */
+function collidingUsers(): [string, string] {
+  const m = new TokenManager({ store: new IoredisStore({ client: redis }), secret: TEST_SECRET });
+  const seen = new Map<string, string>();
+  for (let i = 0; ; i++) {
+    const id = `c${i}`;
+    const tag = m.userTag(id);
+    const other = seen.get(tag);
+    if (other !== undefined) return [other, id];
+    seen.set(tag, id);
+  }
+}
+
+describe('Redis store: users whose tags collide share a hash, harmlessly', () => {
+  const [a, b] = collidingUsers();
+  for (const many of [false, true]) {
+    it(`list, limits, revokeById, revokeAll and renewal stay per user (${many ? 'with' : 'without'} an index for one of them)`, async () => {
+      const { m, store, keyPrefix } = setup({ maxTokensPerUser: null, touchIntervalSeconds: 0, renew: 'user' });
+      expect(m.userTag(a)).toBe(m.userTag(b));
+      const mine = [];
+      for (let i = 0; i < (many ? 40 : 3); i++) mine.push(await m.create(a, { deviceName: `a${i}` }));
+      const theirs = [await m.create(b, { deviceName: 'b0' }), await m.create(b, { deviceName: 'b1' })];
+      expect(theirs[0]!.first).toBe(true); // a's tokens are not b's
+      expect((await keysUnder(keyPrefix)).filter((k) => !k.includes(':i:'))).toEqual([store.keys.hashKey(m.userTag(a))]);
+      expect((await m.list(b)).map((r) => r.deviceName).sort()).toEqual(['b0', 'b1']);
+      expect((await m.list(a)).length).toBe(mine.length);
+      const page = await m.list(b, { limit: 1000 });
+      expect(page.tokens.map((r) => r.userId)).toEqual([b, b]);
+      expect(await m.revokeById(a, theirs[0]!.tokenId)).toBe(false);
+      expect((await m.verify(mine[0]!.token)).valid).toBe(true); // renew: 'user' renews a's tokens only
+      const limited = new TokenManager({ store, secret: TEST_SECRET, maxTokensPerUser: 2, limitPolicy: 'evict-lru' });
+      const third = await limited.create(b);
+      expect(third.evictedTokenIds).toHaveLength(1);
+      expect(theirs.map((t) => t.tokenId)).toContain(third.evictedTokenIds[0]);
+      expect((await m.list(a)).length).toBe(mine.length); // nothing of a's evicted
+      expect((await m.revokeAll(a)).sort()).toEqual(mine.map((t) => t.tokenId).sort());
+      expect((await m.list(b)).length).toBe(2);
+      for (const t of mine) expect((await m.verify(t.token)).valid).toBe(false);
+      expect((await m.verify(third.token)).valid).toBe(true);
+      expect(await m.revokeAll(b)).toHaveLength(2);
+      expect(await keysUnder(keyPrefix)).toEqual([]);
+    });
+  }
+});
+
 describe('Redis store: step-up fields (RFC 9470)', () => {
-  it('a record without `au` (as 0.1 wrote them) counts as authenticated at creation; reauthenticate writes `au` and `acr` into the record only, keeping its TTL and the index', async () => {
+  it('a new record has no last-authentication time (it is the creation time); reauthenticate writes it and `acr` into the record only, keeping its TTL', async () => {
     const { m, store } = setup({ ttlSeconds: 3600 });
-    const c = await m.create('su');
-    const tag = m.userTag('su');
-    const key = store.keys.tokenKey(c.tokenId, tag);
-    const before = JSON.parse((await redis.get(key))!) as Record<string, unknown>;
-    expect(before.au).toBeUndefined(); // create writes no `au`: the 0.1 shape
-    expect(before.acr).toBeUndefined();
+    const c = await m.create('su', { userAgent: 'x'.repeat(100) }); // in pieces
+    const hash = store.keys.hashKey(m.userTag('su'));
+    const id = store.keys.field(c.tokenId);
+    const text = async () => {
+      const f = await redis.hgetall(hash);
+      let t = f[id]!.slice(1);
+      for (let i = 1; f[id + i] !== undefined; i++) t += f[id + i];
+      const [core, ...tail] = t.split('\x1f');
+      return { core: core!.split(','), tail };
+    };
+    const before = await text();
+    expect(before.core[10]).toBe(''); // u: none, the creation time
+    expect(before.tail.at(-1)).toBe(''); // acr: none
     const v = await m.verify(c.token);
     expect(v.valid && v.record.authenticatedAtMs).toBe(c.record.createdAtMs);
-    const [ttlBefore, scoreBefore] = [await redis.pttl(key), await redis.zscore(store.keys.userKey('su', tag), c.tokenId)];
+    const ttlBefore = await redis.pttl(hash);
     const r = await m.reauthenticate('su', c.tokenId, { acr: 'mfa' });
-    const after = JSON.parse((await redis.get(key))!) as Record<string, unknown>;
-    expect(after.au).toBe(r!.authenticatedAtMs);
-    expect(after.acr).toBe('mfa');
-    expect({ ...after, au: undefined, acr: undefined }).toEqual({ ...before, au: undefined, acr: undefined });
-    const ttlAfter = await redis.pttl(key);
+    const after = await text();
+    expect(c.record.createdAtMs + parseInt(after.core[10]!, 36)).toBe(r!.authenticatedAtMs);
+    expect(after.tail.at(-1)).toBe('mfa');
+    expect([...after.core.slice(0, 10), ...after.tail.slice(0, -1)]).toEqual([...before.core.slice(0, 10), ...before.tail.slice(0, -1)]); // nothing else changed
+    const ttlAfter = await redis.pttl(hash);
     expect(ttlAfter).toBeGreaterThan(0);
     expect(Math.abs(ttlAfter - ttlBefore)).toBeLessThan(1000); // the expiry did not move
-    expect(await redis.zscore(store.keys.userKey('su', tag), c.tokenId)).toBe(scoreBefore);
     await m.reauthenticate('su', c.tokenId);
-    expect((JSON.parse((await redis.get(key))!) as Record<string, unknown>).acr).toBeUndefined(); // cleared, not "null"
+    expect((await text()).tail.at(-1)).toBe(''); // cleared, not "null"
+    expect(await m.reauthenticate('someone-else', c.tokenId)).toBeNull(); // not theirs
   });
 
   it('verify reports the Redis clock (TIME) as verifiedAtMs', async () => {
@@ -246,8 +358,8 @@ describe('IoredisStore options', () => {
     const c = await m.create('db3');
     expect((await m.verify(c.token)).valid).toBe(true);
     const db3 = new Redis(url);
-    expect(await db3.exists(store.keys.tokenKey(c.tokenId, m.userTag('db3')))).toBe(1);
-    expect(await redis.exists(store.keys.tokenKey(c.tokenId, m.userTag('db3')))).toBe(0);
+    expect(await db3.hexists(store.keys.hashKey(m.userTag('db3')), store.keys.field(c.tokenId))).toBe(1);
+    expect(await redis.exists(store.keys.hashKey(m.userTag('db3')))).toBe(0);
     await m.revokeAll('db3');
     await db3.quit();
     await m.close();

@@ -14,7 +14,7 @@ describe('hashSlot', () => {
     const k = new RedisKeys('myapp:tokens:');
     for (let i = 0; i < 500; i++) {
       const tag = ((i * 2654435761) >>> 0).toString(16).padStart(8, '0');
-      keys.push(k.userKey(`user-${i}`, tag), k.tokenKey(`tok${i}`, tag), k.failureKey(`tok${i}`, tag));
+      keys.push(k.hashKey(tag), k.indexKey(`user-${i}`, tag), k.legacyTokenKey(`tok${i}`, tag), k.legacyUserKey(`user-${i}`, tag), k.legacyFailureKey(`tok${i}`, tag));
     }
     for (const key of keys) expect(hashSlot(key), key).toBe(calculateSlot(key));
     expect(hashSlot('123456789')).toBe(0x31c3); // the CRC16/XMODEM check value

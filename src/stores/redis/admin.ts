@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentValueError, StoreUnavailableError } from '../../core/errors.js';
 import type { RedisKeys } from './keys.js';
-import { INDEX_STATS, PRUNE_INDEX, type LuaScript } from './scripts.js';
+import { HASH_STATS, INDEX_STATS, PRUNE_HASH, PRUNE_INDEX, type LuaScript } from './scripts.js';
 
 /** How many keys one SCAN call is asked to look at (`COUNT`). */
 const SCAN_COUNT = 1000;
@@ -35,9 +35,9 @@ export interface StatsOptions extends AdminWalkOptions {
 
 /** Result of {@link RedisStore.stats}. Counts are of what the walk saw (all of it when `complete`). */
 export interface StoreStats {
-  /** Live token records. */
+  /** Live token records (in the 0.2 hashes; 0.1 records still waiting to move are counted in `legacyKeys`). */
   liveTokens: number;
-  /** User indexes holding at least one live token. */
+  /** Users holding at least one live token. */
   usersWithTokens: number;
   /** Live tokens per user with at least one (min, median, max); null when there is no such user. */
   tokensPerUser: {
@@ -49,36 +49,38 @@ export interface StoreStats {
     max: number;
   } | null;
   /**
-   * Memory per token in bytes (`MEMORY USAGE ... SAMPLES 0` on up to `sampleSize` records and indexes):
-   * the record's own key, the index's bytes per entry, and their sum; null when nothing was sampled.
+   * Memory per token in bytes (`MEMORY USAGE ... SAMPLES 0` on up to `sampleSize` hashes and indexes):
+   * a hash's bytes per record, an index's bytes per entry (users past 32 tokens only), and their sum;
+   * null when nothing was sampled.
    */
   bytesPerToken: {
-    /** Bytes of one token record's key: the mean `MEMORY USAGE` of the sampled records, rounded. */
+    /** Bytes of a user hash per record it holds (key, records, TTL, dict entry). */
     record: number;
-    /** Bytes per entry of a user index: the sampled indexes' bytes over their entries (stale ones included), rounded; 0 when no index was sampled. */
+    /** Bytes of a user index per entry (0 when no index was sampled). */
     indexEntry: number;
-    /** Bytes one token costs: `record + indexEntry`. */
+    /** `record` + `indexEntry`. */
     total: number;
-    /** Token records measured (at most `sampleSize`). */
+    /** User hashes measured. */
     sampledRecords: number;
-    /** User indexes measured (at most `sampleSize`; only indexes holding a live token). */
+    /** User indexes measured. */
     sampledIndexes: number;
   } | null;
   /**
-   * Keys that should expire but have no TTL: token records with an expiry, user indexes without an
-   * immortal token, wrong-secret counters (data edited by hand or written by older versions). `prune`
-   * fixes the indexes; records and counters without TTL need a look (or `revoke-all` of their user).
+   * Keys that should expire but have no TTL: hashes of token records (`tokenRecords`) and user indexes
+   * without an immortal token, 0.1 wrong-secret counters (data edited by hand). `prune` fixes hashes and indexes.
    */
   keysWithoutTtl: {
-    /** Token records whose JSON has an expiry but whose key has no TTL (`PTTL` -1). */
+    /** User hashes without a TTL and without an immortal live token. */
     tokenRecords: number;
-    /** User indexes with entries but no immortal token, and no TTL (`prune` sets it). */
+    /** User indexes without a TTL and without an immortal live token. */
     userIndexes: number;
-    /** Wrong-secret counters without TTL (they should expire with their window). */
+    /** 0.1 wrong-secret counters without a TTL. */
     failureCounters: number;
   };
-  /** Index entries whose record is gone or expired (what `prune` drops). */
+  /** Expired or broken records still in a hash, and index entries whose record is gone or expired (what `prune` drops). */
   staleIndexEntries: number;
+  /** Keys of the 0.1 layout still there (records, indexes, counters): they move at their user's next verify or login, or expire. */
+  legacyKeys: number;
   /** Keys of the store handled. */
   keysSeen: number;
   /** Primaries scanned (3 on a 3-primary Cluster). */
@@ -95,15 +97,15 @@ export interface PruneOptions extends AdminWalkOptions {
 
 /** Result of {@link RedisStore.prune}. */
 export interface PruneResult {
-  /** User indexes looked at. */
+  /** Hashes of token records and user indexes looked at. */
   indexesSeen: number;
-  /** Index entries dropped (or, in a dry run, that would be): their record was gone or expired. */
+  /** Records and index entries dropped (or, in a dry run, that would be): expired, broken, or their record gone. */
   entriesDropped: number;
-  /** Indexes with at least one such entry. */
+  /** Hashes and indexes with at least one such entry. */
   indexesChanged: number;
-  /** True when this was a dry run (`dryRun: true`): the counts say what would be dropped, nothing was. */
+  /** True when nothing was changed (`dryRun` was asked). */
   dryRun: boolean;
-  /** Primaries scanned (3 on a 3-primary Cluster). */
+  /** Primaries walked (3 on a 3-primary Cluster). */
   primaries: number;
   /** False when `limit` stopped the walk before its end. */
   complete: boolean;
@@ -168,11 +170,13 @@ export async function storeStats(ctx: AdminContext, options: StatsOptions = {}):
     bytesPerToken: null,
     keysWithoutTtl: { tokenRecords: 0, userIndexes: 0, failureCounters: 0 },
     staleIndexEntries: 0,
+    legacyKeys: 0,
     keysSeen: 0,
     primaries: 0,
     complete: true,
   };
   let recordBytes = 0;
+  let records = 0;
   let sampledRecords = 0;
   let indexBytes = 0;
   let indexEntries = 0;
@@ -183,33 +187,33 @@ export async function storeStats(ctx: AdminContext, options: StatsOptions = {}):
       keys.map(async (key) => {
         const parsed = ctx.keys.parse(key);
         if (parsed === null) return;
-        const { kind, userTag } = parsed;
         stats.keysSeen++;
-        if (kind === 'user') {
-          const [live, stale, shouldExpire] = ((await ctx.runScript(INDEX_STATS, [key], [ctx.keys.tokenKeyPrefix(userTag)])) as unknown[]).map(Number) as [number, number, number];
+        const { kind } = parsed;
+        if (kind === 'token' || kind === 'user' || kind === 'failure') {
+          stats.legacyKeys++;
+          if (kind === 'failure' && Number(await ctx.command(primary, ['PTTL', key])) === -1) stats.keysWithoutTtl.failureCounters++;
+          return;
+        }
+        if (kind === 'index') {
+          const [live, stale, shouldExpire] = ((await ctx.runScript(INDEX_STATS, [key], [])) as unknown[]).map(Number) as [number, number, number];
           stats.staleIndexEntries += stale;
           if (shouldExpire === 1 && Number(await ctx.command(primary, ['PTTL', key])) === -1) stats.keysWithoutTtl.userIndexes++;
-          if (live > 0) {
-            perUser.push(live);
-            if (sampledIndexes < sampleSize) {
-              sampledIndexes++;
-              indexEntries += live + stale;
-              const bytes = await memory(primary, key); // (awaited first: `x += await y` would read x before the wait, losing concurrent adds)
-              indexBytes += bytes;
-            }
+          if (live > 0 && sampledIndexes < sampleSize) {
+            sampledIndexes++;
+            indexEntries += live + stale;
+            const bytes = await memory(primary, key); // (awaited first: `x += await y` would read x before the wait, losing concurrent adds)
+            indexBytes += bytes;
           }
           return;
         }
-        const pttl = Number(await ctx.command(primary, ['PTTL', key]));
-        if (pttl === -2) return; // gone meanwhile
-        if (kind === 'failure') {
-          if (pttl === -1) stats.keysWithoutTtl.failureCounters++;
-          return;
-        }
-        stats.liveTokens++;
-        if (pttl === -1 && recordHasExpiry(await ctx.command(primary, ['GET', key]))) stats.keysWithoutTtl.tokenRecords++;
-        if (sampledRecords < sampleSize) {
+        const [live, stale, shouldExpire, counts] = (await ctx.runScript(HASH_STATS, [key], [])) as [unknown, unknown, unknown, unknown[]];
+        stats.liveTokens += Number(live);
+        stats.staleIndexEntries += Number(stale);
+        for (const n of counts) perUser.push(Number(n));
+        if (Number(shouldExpire) === 1 && Number(await ctx.command(primary, ['PTTL', key])) === -1) stats.keysWithoutTtl.tokenRecords++;
+        if (Number(live) + Number(stale) > 0 && sampledRecords < sampleSize) {
           sampledRecords++;
+          records += Number(live) + Number(stale);
           const bytes = await memory(primary, key);
           recordBytes += bytes;
         }
@@ -228,8 +232,8 @@ export async function storeStats(ctx: AdminContext, options: StatsOptions = {}):
       max: perUser[perUser.length - 1]!,
     };
   }
-  if (sampledRecords > 0) {
-    const record = Math.round(recordBytes / sampledRecords);
+  if (records > 0) {
+    const record = Math.round(recordBytes / records);
     const indexEntry = indexEntries > 0 ? Math.round(indexBytes / indexEntries) : 0;
     stats.bytesPerToken = { record, indexEntry, total: record + indexEntry, sampledRecords, sampledIndexes };
   }
@@ -240,34 +244,28 @@ export async function storeStats(ctx: AdminContext, options: StatsOptions = {}):
 export async function pruneIndexes(ctx: AdminContext, options: PruneOptions = {}): Promise<PruneResult> {
   const dryRun = options.dryRun === true;
   const result: PruneResult = { indexesSeen: 0, entriesDropped: 0, indexesChanged: 0, dryRun, primaries: 0, complete: true };
-  const { complete, primaries } = await walk(ctx, ctx.keys.scanPattern('user'), options, async (_primary, keys) => {
-    await Promise.all(
-      keys.map(async (key) => {
-        const parsed = ctx.keys.parse(key);
-        if (parsed?.kind !== 'user') return;
-        result.indexesSeen++;
-        const tokenPrefix = ctx.keys.tokenKeyPrefix(parsed.userTag);
-        const dropped = dryRun
-          ? Number(((await ctx.runScript(INDEX_STATS, [key], [tokenPrefix])) as unknown[])[1])
-          : Number(await ctx.runScript(PRUNE_INDEX, [key], [tokenPrefix]));
-        if (dropped > 0) {
-          result.entriesDropped += dropped;
-          result.indexesChanged++;
-        }
-      }),
-    );
+  const { complete, primaries } = await walk(ctx, ctx.keys.scanPattern(), options, async (_primary, keys) => {
+    // Hashes first, then indexes: an index entry whose record the hash's prune drops goes with it.
+    const parsed = keys.map((key) => ({ key, kind: ctx.keys.parse(key)?.kind }));
+    for (const kind of ['hash', 'index'] as const) {
+      await Promise.all(
+        parsed
+          .filter((p) => p.kind === kind)
+          .map(async ({ key }) => {
+            result.indexesSeen++;
+            const dropped =
+              kind === 'hash'
+                ? Number(dryRun ? ((await ctx.runScript(HASH_STATS, [key], [])) as unknown[])[1] : await ctx.runScript(PRUNE_HASH, [key], []))
+                : Number(dryRun ? ((await ctx.runScript(INDEX_STATS, [key], [])) as unknown[])[1] : await ctx.runScript(PRUNE_INDEX, [key], []));
+            if (dropped > 0) {
+              result.entriesDropped += dropped;
+              result.indexesChanged++;
+            }
+          }),
+      );
+    }
   });
   return { ...result, complete, primaries };
-}
-
-/** True when a stored record (raw JSON, see scripts.ts) has an expiry; unreadable: false (nothing to say). */
-function recordHasExpiry(raw: unknown): boolean {
-  if (typeof raw !== 'string') return false;
-  try {
-    return (JSON.parse(raw) as { e?: unknown }).e !== undefined;
-  } catch {
-    return false;
-  }
 }
 
 /** The error of an admin call on a driver that cannot send a command to one primary. */

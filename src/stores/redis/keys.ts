@@ -4,17 +4,27 @@ import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../core/
 export const DEFAULT_KEY_PREFIX = 'rmt:';
 
 /**
- * The one place where Redis key names are built (the Lua scripts build user-index keys from the record's
- * user id with `LUA_USER_KEY`, which must stay in step with {@link RedisKeys.userKey}).
+ * The one place where Redis key names are built (the Lua scripts build a user's index key from the
+ * hash key and the record's user id with `LUA_USER_KEY`, which must stay in step with
+ * {@link RedisKeys.indexKey}; test/unit/keys.test.ts checks both on Redis).
  *
- * Layout, for key prefix `P`, user tag `T` (8 hex digits, carried by every token of the user) and
+ * Layout (0.2), for key prefix `P`, user tag `T` (8 hex digits, carried by every token of the user) and
  * user id `U` (hex of its UTF-8 bytes, so `:`, `{`, `}`, `*`, spaces and Unicode never collide):
  *
- * - `P{T}:t:<tokenId>`: STRING, one token record as JSON (digest, times, device); its key TTL is the token's expiry.
- * - `P{T}:u:<hex U>`: ZSET, the user's index: token id -> expiry in epoch ms (`+inf` = immortal).
- * - `P{T}:f:<tokenId>`: STRING, count of wrong secrets for that token id; expires with its window.
+ * - `P{T}`: HASH, every token of the users with tag `T` (almost always one user): field = the token id
+ *   without its tag (16 characters), value = one compact record (see the header of scripts.ts), split
+ *   in pieces of at most 64 bytes (fields `<id>1`..`<id>7`) while the hash is small, so it keeps Redis's
+ *   compact listpack encoding under the default `hash-max-listpack-value 64`. The record carries the
+ *   user id (tags of two users may collide: every script checks it) and the token's wrong-secret count.
+ *   The key's TTL covers its longest-lived record (no TTL while one is immortal).
+ * - `P{T}:i:<hex U>`: ZSET, only for a user holding more than 32 tokens: token id (16 characters) ->
+ *   expiry in epoch ms (immortal tokens: 10^15 + last use in ms, so they sort last, by last use). It
+ *   keeps create at the device limit, pruning and revoke-all bounded for users with many devices.
  * - `P{T}:j:<jtiHash>`: STRING, a DPoP proof `jti` (RFC 9449 §11.1) seen for a user with tag T; expires
  *   with the replay window.
+ *
+ * The 0.1 layout (`P{T}:t:<tokenId>` records, `P{T}:u:<hex U>` indexes, `P{T}:f:<tokenId>` counters)
+ * is still read: see {@link RedisKeys.legacyUserKey} and the CHANGELOG (0.2) for the upgrade.
  *
  * Everything of one user sits in hash slot `{T}`, so every script touches one slot (Redis Cluster safe).
  */
@@ -30,19 +40,19 @@ export class RedisKeys {
     this.prefix = prefix;
   }
 
-  /** Prefix of the token record keys of the users with this tag: `P{T}:t:`. */
-  tokenKeyPrefix(userTag: string): string {
-    return `${this.prefix}{${userTag}}:t:`;
+  /** Key of the hash holding every token of the users with this tag: `P{T}`. */
+  hashKey(userTag: string): string {
+    return `${this.prefix}{${userTag}}`;
   }
 
-  /** Key of one token record: `P{T}:t:<tokenId>` (the token id starts with the tag). */
-  tokenKey(tokenId: string, userTag: string): string {
-    return this.tokenKeyPrefix(userTag) + tokenId;
+  /** Field of one token in {@link RedisKeys.hashKey}: the token id without its 8-character tag. */
+  field(tokenId: string): string {
+    return tokenId.slice(8);
   }
 
-  /** Key of the wrong-secret counter of one token id: `P{T}:f:<tokenId>`. */
-  failureKey(tokenId: string, userTag: string): string {
-    return `${this.prefix}{${userTag}}:f:${tokenId}`;
+  /** Key of one user's index (only users with more than 32 tokens have one): `P{T}:i:<hex of the user id's UTF-8 bytes>`. */
+  indexKey(userId: string, userTag: string): string {
+    return `${this.hashKey(userTag)}:i:${hexOf(userId)}`;
   }
 
   /** Key of a seen DPoP proof `jti` (its base64url SHA-256): `P{T}:j:<jtiHash>`, in the user's hash slot. */
@@ -50,30 +60,29 @@ export class RedisKeys {
     return `${this.prefix}{${userTag}}:j:${jtiHash}`;
   }
 
-  /** Prefix of the user index keys of the users with this tag: `P{T}:u:`. */
-  userKeyPrefix(userTag: string): string {
-    return `${this.prefix}{${userTag}}:u:`;
-  }
-
   /**
-   * SCAN `MATCH` pattern of every key of this layout under the prefix (`kind`: only token records,
-   * user indexes or failure counters), the prefix's glob characters escaped. For the admin methods.
+   * SCAN `MATCH` pattern of the keys of one kind under the prefix (none: every key with a user tag,
+   * which {@link RedisKeys.parse} sorts out), the prefix's glob characters escaped. For the admin methods.
    */
   scanPattern(kind?: RedisKeyKind): string {
-    const letter = kind === undefined ? '[tuf]' : KIND_LETTER[kind];
-    return `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}{????????}:${letter}:*`;
+    const base = `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}{????????}`;
+    if (kind === undefined) return `${base}*`;
+    if (kind === 'hash') return base;
+    return `${base}:${KIND_LETTER[kind]}:*`;
   }
 
-  /** What a key under this prefix is (see the layout above) and its user tag, or null for a key of another layout or prefix. */
+  /** What a key under this prefix is (see the layout above) and its user tag, or null for a key of another kind or prefix. */
   parse(key: string): {
-    /** The key's kind, from its letter: `t` a token record, `u` a user index, `f` a wrong-secret counter. */
+    /** What the key holds. */
     kind: RedisKeyKind;
     /** The user tag `T` of its hash tag `{T}` (8 hex digits): the user's hash slot. */
     userTag: string;
   } | null {
     if (!key.startsWith(this.prefix)) return null;
-    const m = /^\{([0-9a-f]{8})\}:([tuf]):./.exec(key.slice(this.prefix.length));
-    return m ? { kind: LETTER_KIND[m[2]!]!, userTag: m[1]! } : null;
+    const m = /^\{([0-9a-f]{8})\}(?::([ituf]):.)?/.exec(key.slice(this.prefix.length));
+    if (!m) return null;
+    if (m[2] === undefined) return key.length === this.prefix.length + 10 ? { kind: 'hash', userTag: m[1]! } : null;
+    return { kind: LETTER_KIND[m[2]]!, userTag: m[1]! };
   }
 
   /**
@@ -84,20 +93,38 @@ export class RedisKeys {
     return `${this.prefix}revoked`;
   }
 
-  /** Key of one user's index: `P{T}:u:<hex of the user id's UTF-8 bytes>`. */
-  userKey(userId: string, userTag: string): string {
-    return this.userKeyPrefix(userTag) + Buffer.from(userId, 'utf8').toString('hex');
+  /** 0.1 layout: key of one token record, `P{T}:t:<tokenId>` (read until those tokens expire). */
+  legacyTokenKey(tokenId: string, userTag: string): string {
+    return `${this.hashKey(userTag)}:t:${tokenId}`;
+  }
+
+  /** 0.1 layout: key of one user's index, `P{T}:u:<hex U>`. */
+  legacyUserKey(userId: string, userTag: string): string {
+    return `${this.hashKey(userTag)}:u:${hexOf(userId)}`;
+  }
+
+  /** 0.1 layout: key of one token id's wrong-secret counter, `P{T}:f:<tokenId>`. */
+  legacyFailureKey(tokenId: string, userTag: string): string {
+    return `${this.hashKey(userTag)}:f:${tokenId}`;
   }
 }
 
-/** The kinds of keys of the layout: token record, user index, wrong-secret counter. */
-export type RedisKeyKind = 'token' | 'user' | 'failure';
-const KIND_LETTER: Record<RedisKeyKind, string> = { token: 't', user: 'u', failure: 'f' };
-const LETTER_KIND: Record<string, RedisKeyKind> = { t: 'token', u: 'user', f: 'failure' };
+/**
+ * The kinds of keys of the layout: `hash` (a user tag's token records), `index` (a user's index past
+ * 32 tokens); and of the 0.1 layout, still read: `token` record, `user` index, `failure` counter.
+ */
+export type RedisKeyKind = 'hash' | 'index' | 'token' | 'user' | 'failure';
+const KIND_LETTER: Record<Exclude<RedisKeyKind, 'hash'>, string> = { index: 'i', token: 't', user: 'u', failure: 'f' };
+const LETTER_KIND: Record<string, RedisKeyKind> = { i: 'index', t: 'token', u: 'user', f: 'failure' };
+
+function hexOf(userId: string): string {
+  return Buffer.from(userId, 'utf8').toString('hex');
+}
 
 /**
- * Lua twin of {@link RedisKeys.userKey}: `user_key(user_key_prefix, user_id)`. One `string.format` over
- * the id's bytes (at most 768: 256 UTF-16 code units, 3 bytes each at most), not a function call per byte.
+ * Lua twin of the hex part of {@link RedisKeys.indexKey} and {@link RedisKeys.legacyUserKey}:
+ * `user_key(prefix, user_id)`. One `string.format` over the id's bytes (at most 768: 256 UTF-16 code
+ * units, 3 bytes each at most), not a function call per byte.
  */
 export const LUA_USER_KEY = `
 local function user_key(prefix, uid)

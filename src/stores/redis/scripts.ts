@@ -6,13 +6,29 @@ import { LUA_USER_KEY } from './keys.js';
  * keys (one hash slot), the same text for every Redis client. The expiry rules mirror
  * `core/policy.ts` (keep both in step; the conformance suite checks that the stores agree).
  *
- * A token record is one STRING holding a JSON object (Redis's built-in cjson reads and writes it):
- * u user id, k key id, d digest (base64url HMAC), c created ms, l last used ms, e expires ms (absent =
- * immortal), a absolute expiry ms, t per-token TTL ms, j DPoP key thumbprint (absent = bearer token), au
- * authenticated ms (step-up; absent = c), acr authentication level (absent = none), n device name, ua user agent, ip, s scopes and
- * m metadata (both as JSON text inside a string, so cjson never rewrites the app's JSON: it would turn
- * `[]` into `{}`). One string instead of a HASH: a HASH with any value over 64 bytes (most User-Agents)
- * leaves the compact listpack encoding and costs about three times the memory.
+ * Layout (see keys.ts): every token of a user tag in one HASH `P{T}`, field = token id without its tag.
+ * A record is one line of text (so it reaches Node unchanged through any client, and Node decodes it):
+ *
+ * ```text
+ * k,d,c,l,e,a,t,f,w,j,u<US>uid<US>name<US>user agent<US>ip<US>scopes<US>metadata<US>acr
+ * ```
+ *
+ * k key id; d the first 22 characters of the base64url HMAC-SHA-256 digest (132 bits, RFC 2104's "at
+ * least half the output"); c creation time, epoch ms in base 36 (8 characters, not 13); l, e, a
+ * last use, expiry and absolute expiry as base-36 offsets from c in ms (e empty = immortal, a empty =
+ * none); t the token's own TTL in ms, base 36 (empty = the configured one); f the wrong-secret count
+ * and w the end of its window (offset from c), both base 36, empty when none; j the DPoP key
+ * thumbprint of a bound token (RFC 9449; empty = a bearer token); u the last authentication (step-up,
+ * RFC 9470) as an offset from c (empty = c); acr its level (empty = none); <US> is the byte 0x1f.
+ * Text fields: empty = null; a value that is empty or holds NUL, 0x1e or 0x1f is stored as 0x1e + its JSON;
+ * scopes and metadata are JSON text (scopes empty when none). Node's twins: `encodeText`/`parseRecord`
+ * in store.ts.
+ *
+ * Stored, a record starts with one digit: how many more pieces it has (fields `<id>1`..`<id>7`).
+ * While the hash is small (under 100 fields) and its user has no index, a record is cut in pieces of
+ * at most 64 bytes on UTF-8 boundaries, so the hash stays a listpack under Redis's default
+ * `hash-max-listpack-value 64` and `hash-max-listpack-entries 128` (about 3 times smaller than a
+ * hashtable); otherwise it is stored whole (digit 0).
  */
 export interface LuaScript {
   /** A name for messages, e.g. `'verify'`. */
@@ -24,9 +40,15 @@ export interface LuaScript {
 }
 
 function script(name: string, body: string): LuaScript {
-  const source = PRELUDE + body;
+  const source = preludeFor(body) + body;
   return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
+
+/** A user gets an index (a ZSET by expiry) when they hold more than this many tokens; below, scripts read the whole hash. */
+export const INDEX_FROM_TOKENS = 32;
+
+/** Characters of the base64url digest kept in a record (22: 132 bits of the 256). */
+export const DIGEST_CHARS = 22;
 
 const PRELUDE = `
 if redis.replicate_commands then pcall(redis.replicate_commands) end
@@ -40,32 +62,238 @@ local function num(s)
   return tonumber(s)
 end
 local function fmt(n) return string.format('%.0f', n) end
--- A token record is one JSON string (one small key per token; see the header of this file).
-local function load(key)
-  local raw = redis.call('GET', key)
-  if not raw then return nil end
-  return cjson.decode(raw)
+-- A whole number in base 36 (a time in ms: 8 characters, not 13).
+local function b36(n)
+  if n < 0 then return '-' .. b36(-n) end
+  local s = ''
+  repeat
+    local d = n % 36
+    s = string.sub('0123456789abcdefghijklmnopqrstuvwxyz', d + 1, d + 1) .. s
+    n = (n - d) / 36
+  until n == 0
+  return s
 end
--- Writes the record and its key TTL (SET clears the TTL; an absent e means immortal).
-local function save(key, r)
-  redis.call('SET', key, cjson.encode(r))
-  if r.e then redis.call('PEXPIREAT', key, fmt(r.e)) end
+local function n36(s)
+  if s == nil or s == '' then return nil end
+  if string.byte(s, 1) == 45 then return -tonumber(string.sub(s, 2), 36) end
+  return tonumber(s, 36)
 end
--- The record as sent back to the client: no key id, no digest.
-local function reply_of(r)
-  r.k = nil
-  r.d = nil
-  return cjson.encode(r)
+local function rel36(v, c)
+  if v == nil then return '' end
+  return b36(v - c)
 end
--- Throttle of wrong secrets per token id (KEYS[2] is the counter; ARGV[maxi] max failures or '',
--- ARGV[maxi + 1] window ms). Counts only for ids that exist, so garbage creates no keys.
-local function throttled(fkey, max)
-  return max ~= nil and tonumber(redis.call('GET', fkey) or '0') >= max
+-- A record's text (see the header of scripts.ts) as a table; nil when it is not one.
+local function parse(rec)
+  local k, d, c, l, e, a, t, f, w, j, u, tail = string.match(rec, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^\\31]*)\\31(.*)$')
+  if k == nil then return nil end
+  c = tonumber(c, 36)
+  if c == nil then return nil end
+  local r = { k = k, d = d, c = c, l = c + (n36(l) or 0), t = n36(t), f = n36(f) or 0, tail = tail, raw = rec }
+  if j ~= '' then r.j = j end
+  u = n36(u)
+  if u then r.au = c + u end
+  e = n36(e)
+  if e then r.e = c + e end
+  a = n36(a)
+  if a then r.a = c + a end
+  w = n36(w)
+  if w then r.w = c + w end
+  return r
 end
-local function count_failure(fkey, max, window)
-  if max == nil then return end
-  local n = redis.pcall('INCR', fkey)
-  if n == 1 then redis.call('PEXPIRE', fkey, window) end
+local function encode(r)
+  local c, f, w = r.c, '', ''
+  if r.f and r.f > 0 and r.w then f, w = b36(r.f), b36(r.w - c) end
+  local t = ''
+  if r.t then t = b36(r.t) end
+  return r.k .. ',' .. r.d .. ',' .. b36(c) .. ',' .. b36(r.l - c) .. ',' .. rel36(r.e, c) .. ',' .. rel36(r.a, c) .. ',' .. t .. ',' .. f .. ',' .. w .. ',' .. (r.j or '') .. ',' .. rel36(r.au, c) .. '\\31' .. r.tail
+end
+-- A text field of the record's tail: '' = null; empty or holding NUL, 0x1e or 0x1f: 0x1e + JSON (store.ts encodeText is its twin).
+local function enc(v)
+  if v == nil or v == cjson.null then return '' end
+  if v == '' or string.find(v, '[%z\\30\\31]') then return '\\30' .. cjson.encode(v) end
+  return v
+end
+-- The user id a record belongs to (the first field of its tail).
+local function uid_of(r)
+  local eu = string.match(r.tail, '^[^\\31]*')
+  if string.byte(eu, 1) == 30 then return cjson.decode(string.sub(eu, 2)) end
+  return eu
+end
+-- True when record r belongs to the user whose encoded id is eu (tags of two users may collide).
+local function owns(r, eu) return string.sub(r.tail, 1, #eu + 1) == eu .. '\\31' end
+-- The stored pieces of a record: the first starts with the count of the others (see the header).
+local function pieces(rec, small)
+  if small and #rec < 512 then
+    local out, pos, room, len = {}, 1, 63, #rec
+    while pos <= len do
+      local cut = pos + room - 1
+      if cut >= len then
+        cut = len
+      else
+        while cut > pos do
+          local b = string.byte(rec, cut + 1)
+          if b < 128 or b >= 192 then break end
+          cut = cut - 1
+        end
+      end
+      out[#out + 1] = string.sub(rec, pos, cut)
+      pos, room = cut + 1, 64
+    end
+    if #out <= 8 then
+      out[1] = (#out - 1) .. out[1]
+      return out
+    end
+  end
+  return { '0' .. rec }
+end
+-- Writes record r of token id into hash h and returns its text (old_n: the replaced record's extra
+-- pieces; whole: never cut in pieces, for users with an index). guard: the script's first write, under
+-- pcall: false, with nothing changed, when Redis refuses it. Under maxmemory Redis refuses a script's
+-- writes only up to its first write, then lets them all through (to keep the script atomic); any
+-- refusal counts, not only OOM: READONLY (a replica, or the minutes of a failover), NOREPLICAS, MISCONF.
+local function save(h, id, r, old_n, guard, whole)
+  local rec = encode(r)
+  local ps = pieces(rec, not whole and redis.call('HLEN', h) < 100)
+  local args = { h, id, ps[1] }
+  for i = 2, #ps do
+    args[#args + 1] = id .. (i - 1)
+    args[#args + 1] = ps[i]
+  end
+  if guard then
+    local res = redis.pcall('HSET', unpack(args))
+    if type(res) == 'table' and res.err ~= nil then return false end
+  else
+    redis.call('HSET', unpack(args))
+  end
+  for i = #ps, (old_n or 0) do redis.call('HDEL', h, id .. i) end
+  r.n, r.raw = #ps - 1, rec
+  return rec
+end
+-- The record of token id in hash h, or nil (missing, or a piece missing).
+local function load(h, id)
+  local s = redis.call('HGET', h, id)
+  if not s then return nil end
+  local n = string.byte(s, 1) - 48
+  s = string.sub(s, 2)
+  if n > 0 then
+    local names = {}
+    for i = 1, n do names[i] = id .. i end
+    local more = redis.call('HMGET', h, unpack(names))
+    for i = 1, n do
+      if not more[i] then return nil end
+      s = s .. more[i]
+    end
+  end
+  local r = parse(s)
+  if r ~= nil then r.n = n end
+  return r
+end
+local function drop(h, id) redis.call('HDEL', h, id, id .. '1', id .. '2', id .. '3', id .. '4', id .. '5', id .. '6', id .. '7') end
+-- Tells every process's local verify cache that these token ids are gone: one classic PUBLISH (Redis
+-- Cluster broadcasts it to every node) on the key prefix's channel P .. 'revoked' (the Lua twin of
+-- RedisKeys.revocationChannel: h is P{T}, 10 characters after P), the whole ids space-separated (ids
+-- of 16 characters get the tag; 0.1 ids of 24 have it).
+local function publish_revoked(h, ids)
+  if #ids == 0 then return end
+  local tag, full = string.sub(h, -9, -2), {}
+  for i, id in ipairs(ids) do
+    if #id == 16 then full[i] = tag .. id else full[i] = id end
+  end
+  redis.call('PUBLISH', string.sub(h, 1, -11) .. 'revoked', table.concat(full, ' '))
+end
+-- Every record of hash h, each with its id (a record missing a piece: { id = id, bad = true }).
+-- Used only where the user has no index (at most about 32 tokens, unless tags collide).
+local function scan(h)
+  local flat = redis.call('HGETALL', h)
+  local map = {}
+  for i = 1, #flat, 2 do map[flat[i]] = flat[i + 1] end
+  local out = {}
+  for f, v in pairs(map) do
+    if #f == 16 then
+      local n, s, r = string.byte(v, 1) - 48, string.sub(v, 2), nil
+      for j = 1, n do
+        local p = map[f .. j]
+        if p == nil then s = nil break end
+        s = s .. p
+      end
+      if s then r = parse(s) end
+      if r == nil then r = { id = f, bad = true } else r.id, r.n = f, n end
+      out[#out + 1] = r
+    end
+  end
+  return out
+end
+-- Index scores: the expiry in ms; immortal tokens after every finite one, by last use.
+local function score(r)
+  if r.e then return fmt(r.e) end
+  return fmt(1e15 + r.l)
+end
+-- Raises the TTL of key (if it exists) so it covers time e (nil: immortal: no TTL); never lowers it.
+local function cover(key, e, now)
+  if e == nil then redis.call('PERSIST', key) return end
+  local p = redis.call('PTTL', key)
+  if p >= 0 and now + p < e then redis.call('PEXPIREAT', key, fmt(e)) end
+end
+-- Sets the TTL of key to cover exactly the records rs (those without gone = true).
+local function fit(key, rs)
+  local top = 0
+  for _, o in ipairs(rs) do
+    if not o.gone then
+      if o.e == nil then redis.call('PERSIST', key) return end
+      if o.e > top then top = o.e end
+    end
+  end
+  if top > 0 then redis.call('PEXPIREAT', key, fmt(top)) end
+end
+-- Rewrites a hash (or a ZSET: zset true) into a fresh key with the same TTL: after mass deletes Redis
+-- keeps the big table until enough later commands have moved its entries (incremental rehashing).
+local function compact(key, zset)
+  local p = redis.call('PTTL', key)
+  local flat
+  if zset then flat = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES') else flat = redis.call('HGETALL', key) end
+  if #flat == 0 then return end
+  redis.call('DEL', key)
+  for i = 1, #flat, 1000 do
+    local args = {}
+    for j = i, math.min(i + 998, #flat - 1), 2 do
+      if zset then
+        args[#args + 1] = flat[j + 1]
+        args[#args + 1] = flat[j]
+      else
+        args[#args + 1] = flat[j]
+        args[#args + 1] = flat[j + 1]
+      end
+    end
+    if zset then redis.call('ZADD', key, unpack(args)) else redis.call('HSET', key, unpack(args)) end
+  end
+  if p > 0 then redis.call('PEXPIRE', key, p) end
+end
+-- Drops expired tokens: through the user's index when there is one, else every expired record of the
+-- hash (whose TTL is then fitted exactly). Returns the scanned live records (nil with an index).
+local function tidy(h, idx, now)
+  if redis.call('EXISTS', idx) == 1 then
+    local gone = redis.call('ZRANGEBYSCORE', idx, '-inf', fmt(now))
+    for _, t in ipairs(gone) do drop(h, t) end
+    redis.call('ZREMRANGEBYSCORE', idx, '-inf', fmt(now))
+    if #gone > 64 and #gone > redis.call('ZCARD', idx) then
+      compact(h, false)
+      compact(idx, true)
+    end
+    return nil
+  end
+  local live = {}
+  for _, o in ipairs(scan(h)) do
+    if o.bad or (o.e and o.e <= now) then drop(h, o.id) else live[#live + 1] = o end
+  end
+  fit(h, live)
+  return live
+end
+-- The key ids of the ring (a comma-separated ARGV) as a set; tokens signed by other keys can never
+-- verify again, so they are not counted as live (they expire, or go with revokeAll).
+local function key_set(csv)
+  local set = {}
+  for kid in string.gmatch(csv, '[^,]+') do set[kid] = true end
+  return set
 end
 -- true: the digest matches; false: a wrong secret; nil: the record's key is not in this server's ring
 -- (a key it does not know yet, or one dropped): not the client's fault, so not counted as a failure.
@@ -75,100 +303,80 @@ local function digest_ok(r, argv, from)
   end
   return nil
 end
--- Deletes a token's record and its wrong-secret counter. The counter's key is the Lua twin of
--- RedisKeys.failureKey: the token key prefix P{T}:t: with t: replaced by f: (test/stores/redis-store.test.ts checks both agree).
-local function delete_token(tprefix, id)
-  redis.call('DEL', tprefix .. id, string.sub(tprefix, 1, -3) .. 'f:' .. id)
-end
--- Tells every process's local verify cache that these token ids are gone: one classic PUBLISH (Redis
--- Cluster broadcasts it to every node) on the key prefix's channel P .. 'revoked' (the Lua twin of
--- RedisKeys.revocationChannel: tprefix is P{T}:t:, 13 characters after P), the ids space-separated.
-local function publish_revoked(tprefix, ids)
-  if #ids > 0 then redis.call('PUBLISH', string.sub(tprefix, 1, -14) .. 'revoked', table.concat(ids, ' ')) end
-end
--- Drops the expired members of a user's index (cheap: one ZREMRANGEBYSCORE).
-local function drop_expired(idx, now)
-  redis.call('ZREMRANGEBYSCORE', idx, '-inf', fmt(now))
-end
--- The key ids of the ring (a comma-separated ARGV) as a set; tokens signed by other keys can never
--- verify again, so they are not counted as live (they expire, or go with revokeAll).
-local function key_set(csv)
-  local set = {}
-  for kid in string.gmatch(csv, '[^,]+') do set[kid] = true end
-  return set
-end
--- Drops expired members and members whose record vanished (deleted by hand); returns the live ids:
--- those whose record exists and, when kids is given, was signed by a key of the ring.
-local function prune(idx, tprefix, now, kids)
-  drop_expired(idx, now)
-  local live = {}
-  for _, id in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
-    if kids == nil then
-      if redis.call('EXISTS', tprefix .. id) == 1 then table.insert(live, id) else redis.call('ZREM', idx, id) end
-    else
-      local r = load(tprefix .. id)
-      if r == nil then redis.call('ZREM', idx, id) elseif kids[r.k] then table.insert(live, id) end
-    end
+-- A wrong secret: counted in the record (window from the first failure); never for a 0.1 record read only.
+local function count_failure(h, id, r, window)
+  if r.ro then return end
+  local now = now_ms()
+  if r.w == nil or r.w <= now or r.f == 0 then
+    r.f, r.w = 1, now + window
+  else
+    r.f = r.f + 1
   end
-  return live
+  save(h, id, r, r.n, true)
 end
--- True when the user has a live token (see prune); drops vanished members met on the way. Reads the
--- index 16 members at a time and stops at the first live one, so it costs O(log n) for a big index.
-local function has_live(idx, tprefix, kids)
-  local start, gone, found = 0, {}, false
-  while not found do
-    local batch = redis.call('ZRANGE', idx, start, start + 15)
-    if #batch == 0 then break end
-    for _, id in ipairs(batch) do
-      local r = load(tprefix .. id)
-      if r == nil then table.insert(gone, id) elseif kids[r.k] then found = true break end
-    end
-    start = start + 16
+local function throttled(r, max) return max ~= nil and r.f >= max and r.w ~= nil and r.w > now_ms() end
+-- 0.1 layout (see keys.ts): the record P{T}:t:<tag id> (JSON), as a record of this layout with uid
+-- and tid set; nil when missing or expired. Its wrong-secret counter P{T}:f:<tag id> comes along.
+local function legacy_record(h, id, now)
+  local tid = string.sub(h, -9, -2) .. id
+  local raw = redis.call('GET', h .. ':t:' .. tid)
+  if not raw then return nil end
+  local o = cjson.decode(raw)
+  if o.e and o.e <= now then return nil end
+  local r = { k = o.k, d = string.sub(o.d, 1, 22), c = o.c, l = o.l or o.c, e = o.e, a = o.a, t = o.t, f = 0, uid = o.u, tid = tid,
+    j = o.j, au = o.au,
+    tail = enc(o.u) .. '\\31' .. enc(o.n) .. '\\31' .. enc(o.ua) .. '\\31' .. enc(o.ip) .. '\\31' .. (o.s or '') .. '\\31' .. (o.m or '') .. '\\31' .. enc(o.acr) }
+  local fk = h .. ':f:' .. tid
+  local fc = tonumber(redis.call('GET', fk) or '0')
+  if fc > 0 then
+    local p = redis.call('PTTL', fk)
+    if p > 0 then r.f, r.w = fc, now + p end
   end
-  for _, id in ipairs(gone) do redis.call('ZREM', idx, id) end
-  return found
+  return r
 end
--- The index lives as long as its longest-lived member (forever if one is immortal).
-local function fix_index_ttl(idx)
-  local top = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
-  if #top == 0 then return end
-  local s = tonumber(top[2])
-  if s == math.huge then redis.call('PERSIST', idx) else redis.call('PEXPIREAT', idx, fmt(s)) end
-end
--- Redis 7 or later: SET ... PXAT and PEXPIREAT ... GT (redis.REDIS_VERSION_NUM is there since 7.0).
-local redis7 = redis.REDIS_VERSION_NUM ~= nil and redis.REDIS_VERSION_NUM >= 0x070000
--- Under maxmemory Redis refuses a script's writes only up to its first write: after that it lets them
--- all through (to keep the script atomic). So a script that may add data starts with a write that is
--- refused under OOM and changes nothing; verify, which can do without its writes, makes the record's
--- own SET its first write, under pcall. Any refusal counts, not only OOM: READONLY (a read-only
--- replica: a store pointed at one, or the minutes of a failover), NOREPLICAS (min-replicas-to-write
--- unmet), MISCONF (failing RDB saves).
--- try_save: the record's write as a script's first write: false, with nothing changed, when Redis
--- refuses it. SET clears the TTL; an absent e means immortal.
-local function try_save(key, json, e)
-  local res
-  if e and redis7 then res = redis.pcall('SET', key, json, 'PXAT', fmt(e))
-  else res = redis.pcall('SET', key, json) end
-  if type(res) == 'table' and res.err ~= nil then return false end
-  if e and not redis7 then redis.call('PEXPIREAT', key, fmt(e)) end
+-- Moves a user's live 0.1 tokens into hash h and deletes their 0.1 keys. guard: Redis may refuse
+-- writes (verify): false, with nothing changed, when it does.
+local function migrate(h, uid, now, guard)
+  local oidx = user_key(h .. ':u:', uid)
+  local tids = redis.call('ZRANGE', oidx, 0, -1)
+  if #tids == 0 then return true end
+  if guard then
+    local res = redis.pcall('SET', h .. ':o', '', 'XX')
+    if type(res) == 'table' and res.err ~= nil then return false end
+  end
+  local idx = user_key(h .. ':i:', uid)
+  local indexed = redis.call('EXISTS', idx) == 1
+  for _, tid in ipairs(tids) do
+    local id = string.sub(tid, 9)
+    local r = legacy_record(h, id, now)
+    if r ~= nil and redis.call('HEXISTS', h, id) == 0 then
+      save(h, id, r, nil, false, indexed)
+      cover(h, r.e, now)
+      if indexed then
+        redis.call('ZADD', idx, score(r), id)
+        cover(idx, r.e, now)
+      end
+    end
+    redis.call('DEL', h .. ':t:' .. tid, h .. ':f:' .. tid)
+  end
+  redis.call('DEL', oidx)
   return true
 end
--- The index TTL after one member's score changed from old_e to new_e (nil = immortal) by a ZADD whose
--- reply was added (1: the member was missing, so old_e says nothing of the index). The index lives as
--- long as its longest-lived member: when the score only grew on an index whose TTL covered it,
--- PEXPIREAT GT keeps that rule without reading the index; otherwise the top score is read.
-local function fix_index_ttl_after(idx, added, old_e, new_e)
-  if added == 0 and new_e == nil and old_e == nil then return end
-  if added == 0 and new_e == nil then redis.call('PERSIST', idx) return end
-  if added == 0 and redis7 and old_e ~= nil and new_e >= old_e then
-    redis.call('PEXPIREAT', idx, fmt(new_e), 'GT')
-    return
-  end
-  fix_index_ttl(idx)
+-- The record of token id: this layout's, else a 0.1 one (its user migrated when Redis takes writes,
+-- else read only: r.ro). nil when neither exists.
+local function find(h, id, now)
+  local r = load(h, id)
+  if r ~= nil then return r end
+  r = legacy_record(h, id, now)
+  if r == nil then return nil end
+  if migrate(h, r.uid, now, true) then return load(h, id) end
+  r.ro = true
+  return r
 end
-local function index_score(e)
-  if e then return fmt(e) end
-  return '+inf'
+-- Deletes a 0.1 record read only (find's r.ro), with its counter and index entry.
+local function drop_legacy(h, r)
+  redis.call('DEL', h .. ':t:' .. r.tid, h .. ':f:' .. r.tid)
+  redis.call('ZREM', user_key(h .. ':u:', r.uid), r.tid)
 end
 -- core/policy.ts renewedExpiresAtMs
 local function renewed_expiry(cur, ttl, overwrite, abs, now)
@@ -190,8 +398,8 @@ end
 
 /**
  * The prelude's definitions by name (`local function NAME` or `local NAME =`, with the comment lines
- * above it; `header` for the lines that define nothing), in source order. The verify script takes
- * only the ones it uses, so a call does not create two dozen closures it never calls.
+ * above it; `header` for the lines that define nothing), in source order. Each script takes only the
+ * ones it uses, so a call does not create closures it never calls.
  */
 const PRELUDE_PARTS: ReadonlyArray<{ name: string; text: string; fn: boolean }> = (() => {
   const parts: { name: string; text: string; fn: boolean }[] = [];
@@ -240,71 +448,122 @@ function preludeFor(body: string, skip: ReadonlySet<string> = new Set()): string
 }
 
 /**
- * create. KEYS: user index, token record. ARGV: token id, token key prefix, max tokens ('' = none),
- * limit policy, ttl ms ('' = immortal), ttl is override ('1'/'0'), absolute lifetime ms (''), the
- * record's JSON without times (u, k, d, n, ua, ip, s, m), the ring's key ids (comma-separated).
- * Reply: {0, limit} when refused; {1, first, record JSON (no k, d), evicted ids...}.
+ * create. KEYS: the hash, the user's index. ARGV: token id (16 characters, no tag), user id, max tokens
+ * ('' = none), limit policy, ttl ms ('' = immortal), ttl is override ('1'/'0'), absolute lifetime ms
+ * (''), key id, digest (22 characters), the record's tail after the user id (name, user agent, ip,
+ * scopes, metadata; see the header), the ring's key ids (comma-separated), the DPoP key thumbprint ('' = none).
+ * Reply: {0, limit} when refused; {1, first, record text, evicted ids (16 characters)...}.
  *
- * 'evict-lru' ranks by the stored last-used time `l`, written at most once per touch interval (see
- * the README for what that ranking can get wrong). Not used: `OBJECT IDLETIME` of the records, since
- * every login's pruning reads (and so touches) them all.
+ * Bounded: a user without an index has at most about 32 tokens, read with one HGETALL; a user with one
+ * is pruned with ZRANGEBYSCORE and, at the limit, evicts among the 16 tokens that expire first: the
+ * least recently used under sliding expiry with one TTL (what `evict-lru` means), the oldest-created
+ * when renewal is off. Users without an index get the exact least recently used (by `l`, written at
+ * most once per touch interval: see the README).
  */
 export const CREATE = script(
   'create',
   `
-local idx, key = KEYS[1], KEYS[2]
-local id, tprefix = ARGV[1], ARGV[2]
--- A write refused under OOM before anything changes (the new record key does not exist: SET XX is a no-op).
-redis.call('SET', key, '', 'XX')
+local h, idx = KEYS[1], KEYS[2]
+local id, uid = ARGV[1], ARGV[2]
+-- A write refused under OOM before anything changes (that key never exists: SET XX is a no-op).
+redis.call('SET', h .. ':o', '', 'XX')
 local now = now_ms()
+migrate(h, uid, now, false)
 local max = num(ARGV[3])
-local kids = key_set(ARGV[9])
-local first = 0
-local live = {}
-if max ~= nil then
-  live = prune(idx, tprefix, now, kids)
-  if #live == 0 then first = 1 end
+local kids = key_set(ARGV[11])
+local eu = enc(uid)
+local first, evicted = 1, {}
+local live = tidy(h, idx, now)
+local mine, owned = {}, {}
+if live == nil then
+  local n = redis.call('ZCARD', idx)
+  if n > 0 then first = 0 end
+  if max ~= nil and n >= max then
+    if ARGV[4] == 'reject' then return { 0, max } end
+    local cands = {}
+    for _, t in ipairs(redis.call('ZRANGE', idx, 0, n - max + 15)) do
+      local o = load(h, t)
+      if o == nil or not kids[o.k] then
+        drop(h, t)
+        redis.call('ZREM', idx, t)
+        n = n - 1
+      else
+        cands[#cands + 1] = { t, o.l, o.c }
+      end
+    end
+    table.sort(cands, function(x, y)
+      if x[2] ~= y[2] then return x[2] < y[2] end
+      if x[3] ~= y[3] then return x[3] < y[3] end
+      return x[1] < y[1]
+    end)
+    local i = 1
+    while n >= max and i <= #cands do
+      drop(h, cands[i][1])
+      redis.call('ZREM', idx, cands[i][1])
+      evicted[#evicted + 1] = cands[i][1]
+      n, i = n - 1, i + 1
+    end
+  end
 else
-  drop_expired(idx, now)
-  if not has_live(idx, tprefix, kids) then first = 1 end
-end
-local evicted = {}
-if max ~= nil and #live >= max then
-  if ARGV[4] == 'reject' then return { 0, max } end
-  local byuse = {}
-  for _, t in ipairs(live) do
-    local r = load(tprefix .. t)
-    table.insert(byuse, { t, r.l, r.c, r.l })
+  for _, o in ipairs(live) do
+    if owns(o, eu) then
+      owned[#owned + 1] = o
+      if kids[o.k] then mine[#mine + 1] = o end
+    end
   end
-  table.sort(byuse, function(x, y)
-    if x[2] ~= y[2] then return x[2] < y[2] end
-    if x[4] ~= y[4] then return x[4] < y[4] end
-    if x[3] ~= y[3] then return x[3] < y[3] end
-    return x[1] < y[1]
-  end)
-  for i = 1, #live - max + 1 do
-    delete_token(tprefix, byuse[i][1])
-    redis.call('ZREM', idx, byuse[i][1])
-    table.insert(evicted, byuse[i][1])
+  if #mine > 0 then first = 0 end
+  if max ~= nil and #mine >= max then
+    if ARGV[4] == 'reject' then return { 0, max } end
+    table.sort(mine, function(x, y)
+      if x.l ~= y.l then return x.l < y.l end
+      if x.c ~= y.c then return x.c < y.c end
+      return x.id < y.id
+    end)
+    for i = 1, #mine - max + 1 do
+      drop(h, mine[i].id)
+      mine[i].gone = true
+      evicted[#evicted + 1] = mine[i].id
+    end
   end
-  publish_revoked(tprefix, evicted)
 end
-local r = cjson.decode(ARGV[8])
-local ttl = num(ARGV[5])
-local abs = num(ARGV[7])
+local ttl, abs = num(ARGV[5]), num(ARGV[7])
 if abs ~= nil then abs = now + abs end
 local e = nil
 if ttl ~= nil then e = now + ttl end
 if abs ~= nil then
   if e == nil then e = abs else e = math.min(e, abs) end
 end
-r.c, r.l, r.e, r.a = now, now, e, abs
+local r = { k = ARGV[8], d = ARGV[9], c = now, l = now, e = e, a = abs, f = 0, tail = eu .. '\\31' .. ARGV[10] }
 if ARGV[6] == '1' then r.t = ttl end
-save(key, r)
-redis.call('ZADD', idx, index_score(e), id)
-fix_index_ttl(idx)
-local reply = { 1, first, reply_of(r) }
-for _, t in ipairs(evicted) do table.insert(reply, t) end
+if ARGV[12] ~= '' then r.j = ARGV[12] end
+if live == nil then
+  save(h, id, r, nil, false, true)
+  redis.call('ZADD', idx, score(r), id)
+  cover(idx, r.e, now)
+  cover(h, r.e, now)
+else
+  local kept = #owned - #evicted + 1
+  if kept > ${INDEX_FROM_TOKENS} then
+    -- From now on this user has an index, and whole records.
+    for _, o in ipairs(owned) do
+      if not o.gone then
+        if o.n > 0 then save(h, o.id, o, o.n, false, true) end
+        redis.call('ZADD', idx, score(o), o.id)
+      end
+    end
+  end
+  save(h, id, r, nil, false, kept > ${INDEX_FROM_TOKENS})
+  live[#live + 1] = r
+  fit(h, live)
+  if kept > ${INDEX_FROM_TOKENS} then
+    redis.call('ZADD', idx, score(r), id)
+    owned[#owned + 1] = r
+    fit(idx, owned)
+  end
+end
+publish_revoked(h, evicted)
+local reply = { 1, first, r.raw }
+for _, t in ipairs(evicted) do reply[#reply + 1] = t end
 return reply
 `,
 );
@@ -330,7 +589,7 @@ export interface VerifyScriptConfig {
 /**
  * The DPoP part of the verify script (RFC 9449; see `StoreDpopCheck`), run after the digest matched
  * and the token is live, before any renewal. Without a proof (`dpop` false) a bound record (field j)
- * is refused: {4}. With one (ARGV[2] thumbprint, ARGV[3] replay window ms, KEYS[3] the jti key of
+ * is refused: {4}. With one (ARGV[2] thumbprint, ARGV[3] replay window ms, KEYS[2] the jti key of
  * `RedisKeys.dpopJtiKey`): {7} an unbound record, {5} another key, {6} a jti already seen (SET NX PX
  * records it otherwise, in the user's hash slot).
  */
@@ -339,7 +598,7 @@ export function dpopVerifyLua(dpop: boolean): string {
 `;
   return `if not r.j then return { 7 } end
 if r.j ~= ARGV[2] then return { 5 } end
-if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[3]) then return { 6 } end
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then return { 6 } end
 `;
 }
 
@@ -352,79 +611,79 @@ function luaInt(name: string, n: number): string {
 /**
  * verify, one script per configuration ({@link VerifyScriptConfig} is part of its source, so a call
  * sends only what changes per token; the script is loaded by its SHA like the others).
- * KEYS: token record, failure counter (and, with `dpop`, the proof's jti key). ARGV: token id (with
- * `dpop`: then the proof key's thumbprint and the replay window ms), then key id/digest pairs.
- * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record JSON, now ms (Redis TIME)}; {3} throttled; {4}-{7} the
- * DPoP refusals of {@link dpopVerifyLua}. The record
- * JSON is the stored one (with k and d, which the client ignores) unless the call wrote it.
+ * KEYS: the hash (and, with `dpop`, the proof's jti key). ARGV: token id (16 characters; with `dpop`:
+ * then the proof key's thumbprint and the replay window ms), then key id/digest (22 characters) pairs.
+ * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record text, now ms (Redis TIME)}; {3} throttled; {4}-{7}
+ * the DPoP refusals of {@link dpopVerifyLua}.
  *
- * Cheap on the common path: a GET of the wrong-secret counter (none without a throttle) and one of the
- * record, one cjson decode, no encode unless a write is due. (Not one MGET for both: the ACL line of
- * docs/deployment.md does not allow MGET, and a deployment using it would fail every verify.) A due write starts with the record's
- * own SET (under `pcall`): when Redis refuses it (out of memory, a read-only replica, ...), nothing has
- * changed and the token verifies without renewal; once it is accepted, Redis lets the script's other
- * writes through. On Redis 7 the record's expiry goes with its SET (`PXAT`) and the user index's TTL
- * is raised with `PEXPIREAT ... GT` instead of being read back with ZRANGE.
+ * Cheap on the common path: one HGET (one HMGET more for a record in pieces) reads the record and its
+ * wrong-secret count together, one string.match parses it, nothing is written unless a write is due.
+ * A due write is the record's own HSET, first and under `pcall`: when Redis refuses it (out of memory,
+ * a read-only replica, ...), nothing has changed and the token verifies without renewal; once it is
+ * accepted, Redis lets the script's other writes through (the hash's TTL raised to cover the new
+ * expiry, the user's index updated when there is one). A token of the 0.1 layout is found on a miss
+ * (one GET more) and its user's tokens are moved to this layout.
  */
 export function verifyScript(c: VerifyScriptConfig): LuaScript {
   if (c.mode !== 'off' && c.mode !== 'token' && c.mode !== 'user') throw new RangeError(`verify script: unknown renewal mode ${String(c.mode)}`);
   const cfg = c.ttlMs === null ? 'nil' : luaInt('ttlMs', c.ttlMs);
   const maxf = c.maxFailures === null ? null : luaInt('maxFailures', c.maxFailures);
-  const read =
-    maxf === null
-      ? `local raw = redis.call('GET', key)`
-      : `if throttled(fkey, ${maxf}) then return { 3 } end
-local raw = redis.call('GET', key)`;
-  const failed = maxf === null ? '' : `  count_failure(fkey, ${maxf}, ${luaInt('failureWindowMs', c.failureWindowMs)})
-`;
-  const renew =
-    c.mode === 'off'
+  const check = maxf === null ? '' : `if throttled(r, ${maxf}) then return { 3 } end\n`;
+  const failed = maxf === null ? '' : `  count_failure(h, id, r, ${luaInt('failureWindowMs', c.failureWindowMs)})\n`;
+  const others =
+    c.mode !== 'user'
       ? ''
-      : `  local idx = user_key(string.sub(tprefix, 1, -3) .. 'u:', r.u)
-${
-  c.mode === 'user'
-    ? `  for _, t in ipairs(prune(idx, tprefix, now)) do
-    if t ~= id then
-      local tk = tprefix .. t
-      local o = load(tk)
-      o.e = renewed_expiry(o.e, o.t or cfg, overwrite, o.a, now)
-      save(tk, o)
-      redis.call('ZADD', idx, index_score(o.e), t)
-    end
+      : `local eu = string.match(r.tail, '^[^\\31]*')
+local rs = {}
+if indexed then
+  for _, t in ipairs(redis.call('ZRANGEBYSCORE', idx, '(' .. fmt(now), '+inf')) do
+    local o = load(h, t)
+    if o ~= nil then o.id = t rs[#rs + 1] = o end
   end
-  redis.call('ZADD', idx, index_score(r.e), id)
-  fix_index_ttl(idx)
-`
-    : `  fix_index_ttl_after(idx, redis.call('ZADD', idx, index_score(r.e), id), old_e, r.e)
-`
-}  renewed = 1
+else
+  rs = scan(h)
+end
+for _, o in ipairs(rs) do
+  if o.id ~= id and not o.bad and owns(o, eu) and not (o.e and o.e <= now) then
+    o.e = renewed_expiry(o.e, o.t or cfg, overwrite, o.a, now)
+    save(h, o.id, o, o.n, false, indexed)
+    cover(h, o.e, now)
+    if indexed then redis.call('ZADD', idx, 'XX', score(o), o.id) end
+  end
+end
 `;
   const readBody = `
-local key, fkey = KEYS[1], KEYS[2]
-local id = ARGV[1]
+local h, id = KEYS[1], ARGV[1]
 local cfg, overwrite = ${cfg}, ${c.overwriteNoneTtl ? 'true' : 'false'}
-${read}
-if not raw then return { 0 } end
-local r = cjson.decode(raw)
-local ok = digest_ok(r, ARGV, ${c.dpop ? 4 : 2})
+local r = load(h, id)
+if r == nil then
+  r = find(h, id, now_ms())
+  if r == nil then return { 0 } end
+end
+${check}local ok = digest_ok(r, ARGV, ${c.dpop ? 4 : 2})
 if ok == nil then return { 0 } end
 if not ok then
 ${failed}  return { 1 }
 end
 local now = now_ms()
 if r.e and r.e <= now then return { 0 } end
-${dpopVerifyLua(c.dpop === true)}if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, raw, now } end
+${dpopVerifyLua(c.dpop === true)}if r.ro then return { 2, 0, encode(r), now } end
+if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, r.raw, now } end
 `;
   const writeBody = `
 -- A write is due. When Redis refuses writes (out of memory, a read-only replica) the token still
 -- verifies; last-used and renewal wait until writes are accepted again.
-local tprefix = string.sub(key, 1, #key - #id)
-local old_e = r.e
+local raw = r.raw
 r.l = now
-${c.mode === 'off' ? '' : 'r.e = renewed_expiry(r.e, r.t or cfg, overwrite, r.a, now)\n'}local json = cjson.encode(r)
-if not try_save(key, json, r.e) then return { 2, 0, raw, now } end
-local renewed = 0
-${renew}return { 2, renewed, json, now }
+${c.mode === 'off' ? '' : 'r.e = renewed_expiry(r.e, r.t or cfg, overwrite, r.a, now)\n'}local idx = user_key(h .. ':i:', uid_of(r))
+local indexed = redis.call('EXISTS', idx) == 1
+if not save(h, id, r, r.n, true, indexed) then return { 2, 0, raw, now } end
+cover(h, r.e, now)
+if indexed then
+  redis.call('ZADD', idx, 'XX', score(r), id)
+  cover(idx, r.e, now)
+end
+${others}return { 2, ${c.mode === 'off' ? 0 : 1}, r.raw, now }
 `;
   // The helpers of the write path are defined after the read path's returns: a verify with nothing to
   // write never creates them.
@@ -435,134 +694,251 @@ ${renew}return { 2, renewed, json, now }
 }
 
 /**
- * revoke by token (deletes the record and its wrong-secret counter). KEYS: token record, failure counter. ARGV: token id, user key prefix, token key
- * prefix, max failures (''), failure window ms, then key id/digest pairs.
- * Reply: '' when nothing was revoked, else the record JSON (no k, d).
+ * revoke by token (deletes the record). KEYS: the hash. ARGV: token id (16 characters), max failures
+ * (''), failure window ms, then key id/digest pairs. Reply: '' when nothing was revoked, else the record text.
  */
 export const REVOKE_TOKEN = script(
   'revokeToken',
   `
-local key, fkey = KEYS[1], KEYS[2]
-local id, uprefix, tprefix = ARGV[1], ARGV[2], ARGV[3]
-local maxf = num(ARGV[4])
-if throttled(fkey, maxf) then return '' end
-local r = load(key)
+local h, id = KEYS[1], ARGV[1]
+local now = now_ms()
+local r = find(h, id, now)
 if r == nil then return '' end
-local ok = digest_ok(r, ARGV, 6)
+if throttled(r, num(ARGV[2])) then return '' end
+local ok = digest_ok(r, ARGV, 4)
 if ok == nil then return '' end
 if not ok then
-  count_failure(fkey, maxf, ARGV[5])
+  if ARGV[2] ~= '' then count_failure(h, id, r, tonumber(ARGV[3])) end
   return ''
 end
-local now = now_ms()
-redis.call('DEL', key, fkey)
-publish_revoked(tprefix, { id })
-local idx = user_key(uprefix, r.u)
+if r.ro then
+  drop_legacy(h, r)
+  publish_revoked(h, { r.tid })
+  return encode(r)
+end
+drop(h, id)
+publish_revoked(h, { id })
+local idx = user_key(h .. ':i:', uid_of(r))
 redis.call('ZREM', idx, id)
-drop_expired(idx, now)
-fix_index_ttl(idx)
+tidy(h, idx, now)
 if r.e and r.e <= now then return '' end
-return reply_of(r)
+return r.raw
 `,
 );
 
-/** revoke by id. KEYS: user index, token record. ARGV: token id, user id, token key prefix. Reply: 1 revoked, 0 not. */
+/** revoke by id. KEYS: the hash, the user's index. ARGV: token id (16 characters), user id. Reply: 1 revoked, 0 not. */
 export const REVOKE_BY_ID = script(
   'revokeById',
   `
-local idx, key = KEYS[1], KEYS[2]
-local id, uid, tprefix = ARGV[1], ARGV[2], ARGV[3]
+local h, idx = KEYS[1], KEYS[2]
+local id, uid = ARGV[1], ARGV[2]
+local now = now_ms()
 local done = 0
-local r = load(key)
-if r ~= nil and r.u == uid then
-  delete_token(tprefix, id)
+local r = load(h, id)
+if r ~= nil and owns(r, enc(uid)) then
+  drop(h, id)
   redis.call('ZREM', idx, id)
-  publish_revoked(tprefix, { id })
-  done = 1
+  publish_revoked(h, { id })
+  if not (r.e and r.e <= now) then done = 1 end
+elseif r == nil then
+  r = legacy_record(h, id, now)
+  if r ~= nil and r.uid == uid then
+    drop_legacy(h, r)
+    publish_revoked(h, { r.tid })
+    done = 1
+  end
 end
-drop_expired(idx, now_ms())
-fix_index_ttl(idx)
+tidy(h, idx, now)
 return done
 `,
 );
 
-/** revoke all. KEYS: user index. ARGV: token key prefix, token id to keep ('' = none). Reply: revoked ids. */
+/**
+ * revoke all. KEYS: the hash, the user's index. ARGV: user id, token id to keep ('' = none). Reply:
+ * the revoked ids, comma-separated in one string (one reply, not one per token): 16 characters, or 24
+ * with their tag for 0.1 tokens. A user whose tokens fill the hash (no colliding user, nothing kept)
+ * loses it with one UNLINK (freed off the main thread).
+ */
 export const REVOKE_ALL = script(
   'revokeAll',
   `
-local idx = KEYS[1]
-local tprefix, keep = ARGV[1], ARGV[2]
-local revoked = {}
-for _, t in ipairs(prune(idx, tprefix, now_ms())) do
-  if t ~= keep then
-    delete_token(tprefix, t)
-    redis.call('ZREM', idx, t)
-    table.insert(revoked, t)
+local h, idx = KEYS[1], KEYS[2]
+local uid, keep = ARGV[1], ARGV[2]
+local now = now_ms()
+local out = {}
+local oidx = user_key(h .. ':u:', uid)
+for _, tid in ipairs(redis.call('ZRANGE', oidx, 0, -1)) do
+  local id = string.sub(tid, 9)
+  if id ~= keep then
+    if legacy_record(h, id, now) ~= nil then out[#out + 1] = tid end
+    redis.call('DEL', h .. ':t:' .. tid, h .. ':f:' .. tid)
+    redis.call('ZREM', oidx, tid)
   end
 end
-publish_revoked(tprefix, revoked)
-fix_index_ttl(idx)
-return revoked
+if redis.call('EXISTS', idx) == 1 then
+  if keep == '' and redis.call('HLEN', h) == redis.call('ZCARD', idx) then
+    -- Every field of the hash is one of the user's whole records: one UNLINK (freed off the main thread).
+    local ids = redis.call('ZRANGEBYSCORE', idx, '(' .. fmt(now), '+inf')
+    redis.call('UNLINK', h, idx)
+    for _, t in ipairs(out) do ids[#ids + 1] = t end
+    publish_revoked(h, ids)
+    return table.concat(ids, ',')
+  end
+  local ids = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
+  local batch = {}
+  for i = 1, #ids, 2 do
+    local t = ids[i]
+    if t ~= keep then
+      if tonumber(ids[i + 1]) > now then out[#out + 1] = t end
+      batch[#batch + 1] = t
+      if #batch == 1000 then
+        redis.call('HDEL', h, unpack(batch))
+        redis.call('ZREM', idx, unpack(batch))
+        batch = {}
+      end
+    end
+  end
+  if #batch > 0 then
+    redis.call('HDEL', h, unpack(batch))
+    redis.call('ZREM', idx, unpack(batch))
+  end
+  publish_revoked(h, out)
+  return table.concat(out, ',')
+end
+local eu = enc(uid)
+local live = tidy(h, idx, now)
+local n = 0
+for _, o in ipairs(live) do
+  if o.id ~= keep and owns(o, eu) then
+    drop(h, o.id)
+    o.gone = true
+    out[#out + 1] = o.id
+    n = n + 1
+  end
+end
+if n < #live then fit(h, live) end
+publish_revoked(h, out)
+return table.concat(out, ',')
 `,
 );
 
 /**
- * list. KEYS: user index. ARGV: token key prefix, the ring's key ids (comma-separated). Read-only.
- * Reply: one {id, record JSON} per live token signed by a key of the ring.
+ * list. KEYS: the hash. ARGV: user id, cursor ('' = everything: one HGETALL; else an HSCAN cursor,
+ * '0' to start), count (HSCAN's COUNT hint). Read-only.
+ * Reply: {now ms, next cursor ('0' = done), 'field NUL stored value NUL ...' (one string: one reply, not
+ * two per field; no field or record holds a NUL), {piece field, value, ...},
+ * {0.1 token id, record text, ...}}: the hash's fields as stored (HGETALL, or one HSCAN page and the
+ * pieces of its records that the page lacks); Node puts records together from their pieces and keeps
+ * the user's live ones (RedisStore.list), so Redis does no more than one HGETALL for a whole list.
+ * 0.1 tokens on the first page only.
  */
 export const LIST = script(
   'list',
   `
-local idx = KEYS[1]
-local tprefix = ARGV[1]
-local kids = key_set(ARGV[2])
-local out = {}
-for _, t in ipairs(redis.call('ZRANGEBYSCORE', idx, '(' .. fmt(now_ms()), '+inf')) do
-  local r = load(tprefix .. t)
-  if r ~= nil and kids[r.k] then table.insert(out, { t, reply_of(r) }) end
+local h = KEYS[1]
+local uid, cursor = ARGV[1], ARGV[2]
+local now = now_ms()
+local flat, next, more = nil, '0', {}
+if cursor == '' then
+  flat = redis.call('HGETALL', h)
+else
+  local page = redis.call('HSCAN', h, cursor, 'COUNT', ARGV[3])
+  next, flat = page[1], page[2]
+  local seen = {}
+  for i = 1, #flat, 2 do seen[flat[i]] = true end
+  for i = 1, #flat, 2 do
+    local f = flat[i]
+    if #f == 16 then
+      for j = 1, string.byte(flat[i + 1], 1) - 48 do
+        if not seen[f .. j] then
+          more[#more + 1] = f .. j
+          more[#more + 1] = redis.call('HGET', h, f .. j) or ''
+        end
+      end
+    end
+  end
 end
-return out
+local old = {}
+if cursor == '' or cursor == '0' then
+  for _, tid in ipairs(redis.call('ZRANGE', user_key(h .. ':u:', uid), 0, -1)) do
+    local r = legacy_record(h, string.sub(tid, 9), now)
+    if r ~= nil then
+      old[#old + 1] = tid
+      old[#old + 1] = encode(r)
+    end
+  end
+end
+return { now, next, table.concat(flat, '\\0'), more, old }
 `,
 );
 
 /**
- * lookup by id, for operators (read-only: no renewal, no counting). KEYS: token record. ARGV: key
- * id/digest pairs (none: no check). Reply: false when no live record; else {record JSON (no k, d),
- * digest check: 1 match, 0 no match, -1 not asked}.
+ * lookup by id, for operators (read-only: no renewal, no counting, no move of a 0.1 token). KEYS: the
+ * hash. ARGV: token id (16 characters), then key id/digest pairs (none: no check). Reply: false when no
+ * live record; else {record text, digest check: 1 match, 0 no match, -1 not asked}.
  */
 export const LOOKUP = script(
   'lookup',
   `
-local r = load(KEYS[1])
-if r == nil or (r.e and r.e <= now_ms()) then return false end
+local h, id = KEYS[1], ARGV[1]
+local now = now_ms()
+local r = load(h, id) or legacy_record(h, id, now)
+if r == nil or (r.e and r.e <= now) then return false end
 local ok = -1
-if #ARGV > 0 then
-  if digest_ok(r, ARGV, 1) then ok = 1 else ok = 0 end
+if #ARGV > 1 then
+  if digest_ok(r, ARGV, 2) then ok = 1 else ok = 0 end
 end
-return { reply_of(r), ok }
+return { encode(r), ok }
 `,
 );
 
 /**
- * One user index as the admin `stats` sees it (read-only; only commands of the app's ACL line in
- * docs/deployment.md). KEYS: user index. ARGV: token key prefix. Reply: {live members (record there,
- * not expired), stale members (expired or record gone), 1 when the index should have a TTL (no
- * immortal live member) else 0}.
+ * One user tag's hash as the admin `stats` sees it (read-only). KEYS: the hash. Reply: {live records,
+ * stale records (expired, or a piece missing), 1 when the hash should have a TTL (no immortal live
+ * record) else 0, {live tokens of each user in the hash}}.
+ */
+export const HASH_STATS = script(
+  'hashStats',
+  `
+local now = now_ms()
+local live, stale, immortal, per = 0, 0, false, {}
+for _, o in ipairs(scan(KEYS[1])) do
+  if o.bad or (o.e and o.e <= now) then
+    stale = stale + 1
+  else
+    live = live + 1
+    if o.e == nil then immortal = true end
+    local u = string.match(o.tail, '^[^\\31]*')
+    per[u] = (per[u] or 0) + 1
+  end
+end
+local counts = {}
+for _, n in pairs(per) do counts[#counts + 1] = n end
+local should = 1
+if immortal or live == 0 then should = 0 end
+return { live, stale, should, counts }
+`,
+);
+
+/**
+ * One user index as the admin `stats` sees it (read-only). KEYS: the index. Reply: {live entries,
+ * stale entries (expired, or the record gone from the hash), 1 when the index should have a TTL}.
  */
 export const INDEX_STATS = script(
   'indexStats',
   `
-local idx, tprefix = KEYS[1], ARGV[1]
+local idx = KEYS[1]
+local h = string.match(idx, '^(.*}):i:')
 local now = now_ms()
 local live, stale, immortal = 0, 0, false
 local members = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
 for i = 1, #members, 2 do
   local score = tonumber(members[i + 1])
-  if score ~= math.huge and score <= now then stale = stale + 1
-  elseif redis.call('EXISTS', tprefix .. members[i]) == 0 then stale = stale + 1
+  if score <= now or redis.call('HEXISTS', h, members[i]) == 0 then
+    stale = stale + 1
   else
     live = live + 1
-    if score == math.huge then immortal = true end
+    if score >= 1e15 then immortal = true end
   end
 end
 local should = 1
@@ -572,39 +948,75 @@ return { live, stale, should }
 );
 
 /**
- * prune one user index (the admin `prune`; its dry run is {@link INDEX_STATS}'s stale count): drops
- * members that expired or whose record is gone (the prelude's prune), then sets the index's TTL (see
- * fix_index_ttl). KEYS: user index. ARGV: token key prefix. Reply: the number of members dropped
- * (prune keeps exactly the live ones). Only commands of the app's ACL line in docs/deployment.md.
+ * prune one hash (the admin `prune`; its dry run is {@link HASH_STATS}'s stale count): drops expired
+ * and broken records (and their index entries), then fits the hash's TTL to its longest-lived record.
+ * KEYS: the hash. Reply: the number of records dropped.
  */
-export const PRUNE_INDEX = script(
-  'pruneIndex',
+export const PRUNE_HASH = script(
+  'pruneHash',
   `
-local idx, tprefix = KEYS[1], ARGV[1]
-local before = #redis.call('ZRANGE', idx, 0, -1)
-local live = prune(idx, tprefix, now_ms())
-fix_index_ttl(idx)
-return before - #live
+local h = KEYS[1]
+local now = now_ms()
+local live, dropped = {}, 0
+for _, o in ipairs(scan(h)) do
+  if o.bad or (o.e and o.e <= now) then
+    drop(h, o.id)
+    if not o.bad then redis.call('ZREM', user_key(h .. ':i:', uid_of(o)), o.id) end
+    dropped = dropped + 1
+  else
+    live[#live + 1] = o
+  end
+end
+fit(h, live)
+return dropped
 `,
 );
 
 /**
- * reauthenticate (step-up, RFC 9470): sets the record's `au` to now (Redis TIME) and its `acr`, when the
- * record exists, belongs to the user and has not expired; touches nothing else (the key keeps its
- * expiry, the user index is unchanged). A missing record stays missing: never resurrected.
- * KEYS: token record. ARGV: user id, acr ('' = none). Reply: '' when nothing changed, else the record JSON (no k, d).
+ * prune one user index (the admin `prune`; its dry run is {@link INDEX_STATS}'s stale count): drops
+ * entries that expired or whose record is gone, then sets the index's TTL to its top score. KEYS: the
+ * index. Reply: the number of entries dropped.
+ */
+export const PRUNE_INDEX = script(
+  'pruneIndex',
+  `
+local idx = KEYS[1]
+local h = string.match(idx, '^(.*}):i:')
+local now = now_ms()
+local dropped = 0
+local members = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
+for i = 1, #members, 2 do
+  if tonumber(members[i + 1]) <= now or redis.call('HEXISTS', h, members[i]) == 0 then
+    redis.call('ZREM', idx, members[i])
+    dropped = dropped + 1
+  end
+end
+local top = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
+if #top > 0 then
+  if tonumber(top[2]) >= 1e15 then redis.call('PERSIST', idx) else redis.call('PEXPIREAT', idx, top[2]) end
+end
+return dropped
+`,
+);
+
+/**
+ * reauthenticate (step-up, RFC 9470): sets the record's last authentication to now (Redis TIME) and
+ * its `acr`, when the record exists, belongs to the user and has not expired; touches nothing else
+ * (the hash keeps its TTL, the index its score). A missing record stays missing: never resurrected. A
+ * 0.1 record moves its user first. KEYS: the hash, the user's index. ARGV: token id (16 characters),
+ * user id, acr ('' = none). Reply: '' when nothing changed, else the record text.
  */
 export const REAUTHENTICATE = script(
   'reauthenticate',
   `
-local key = KEYS[1]
-local r = load(key)
-if r == nil or r.u ~= ARGV[1] then return '' end
+local h, idx = KEYS[1], KEYS[2]
+local id, uid = ARGV[1], ARGV[2]
 local now = now_ms()
+local r = find(h, id, now)
+if r == nil or r.ro or not owns(r, enc(uid)) then return '' end
 if r.e and r.e <= now then return '' end
 r.au = now
-if ARGV[2] == '' then r.acr = nil else r.acr = ARGV[2] end
-save(key, r)
-return reply_of(r)
+r.tail = string.match(r.tail, '^(.*)\\31[^\\31]*$') .. '\\31' .. enc(ARGV[3] ~= '' and ARGV[3] or nil)
+return save(h, id, r, r.n, false, redis.call('EXISTS', idx) == 1)
 `,
 );

@@ -8,6 +8,8 @@ import type {
   StoreCreateResult,
   StoreLookupInput,
   StoreLookupResult,
+  StoreListPage,
+  StoreListPageInput,
   StoreReauthenticateInput,
   StoreThrottlePolicy,
   StoreTokenRef,
@@ -19,7 +21,7 @@ import type { TokenDigest } from '../../core/key-ring.js';
 import { rejectUnknownOptions } from '../../core/options.js';
 import { ONLY_PRIMARY, safeError, type RedisDriver } from './driver.js';
 import { RedisKeys } from './keys.js';
-import { CREATE, LIST, LOOKUP, REAUTHENTICATE, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, verifyScript, type LuaScript } from './scripts.js';
+import { CREATE, DIGEST_CHARS, LIST, LOOKUP, REAUTHENTICATE, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, verifyScript, type LuaScript } from './scripts.js';
 import { noAdminCapability, pruneIndexes, storeStats, type AdminContext, type PruneOptions, type PruneResult, type StatsOptions, type StoreStats } from './admin.js';
 import { watchRedisRevocations } from './revocations.js';
 
@@ -130,28 +132,31 @@ export class RedisStore implements Store {
   }
 
   async create(input: StoreCreateInput): Promise<StoreCreateResult> {
-    const { userTag: tag } = input;
-    const stored: StoredJson = { u: input.userId, k: input.digest.keyId, d: input.digest.digest };
-    if (input.deviceName !== null) stored.n = input.deviceName;
-    if (input.userAgent !== null) stored.ua = input.userAgent;
-    if (input.ip !== null) stored.ip = input.ip;
-    if (input.scopes.length > 0) stored.s = JSON.stringify(input.scopes);
-    if (input.metadataJson !== null) stored.m = input.metadataJson;
-    if (input.jkt) stored.j = input.jkt;
-    if (input.acr != null) stored.acr = input.acr;
+    const { userTag: tag, userId } = input;
+    const tail = [
+      encodeText(input.deviceName),
+      encodeText(input.userAgent),
+      encodeText(input.ip),
+      input.scopes.length > 0 ? JSON.stringify(input.scopes) : '',
+      input.metadataJson ?? '',
+      encodeText(input.acr ?? null),
+    ].join(US);
     const reply = (await this.run(
       CREATE,
-      [this.keys.userKey(input.userId, tag), this.keys.tokenKey(input.tokenId, tag)],
+      [this.keys.hashKey(tag), this.keys.indexKey(userId, tag)],
       [
-        input.tokenId,
-        this.keys.tokenKeyPrefix(tag),
+        this.keys.field(input.tokenId),
+        userId,
         input.maxTokens === null ? '' : String(input.maxTokens),
         input.limitPolicy,
         input.ttlMs === null ? '' : String(input.ttlMs),
         input.ttlIsOverride ? '1' : '0',
         input.absoluteLifetimeMs === null ? '' : String(input.absoluteLifetimeMs),
-        JSON.stringify(stored),
+        input.digest.keyId,
+        input.digest.digest.slice(0, DIGEST_CHARS),
+        tail,
         input.keyIds.join(','),
+        input.jkt ?? '',
       ],
     )) as unknown[];
     if (Number(reply[0]) === 0) return { status: 'limit', limit: Number(reply[1]) };
@@ -159,7 +164,7 @@ export class RedisStore implements Store {
       status: 'created',
       record: parseRecord(input.tokenId, reply[2]),
       first: Number(reply[1]) === 1,
-      evictedTokenIds: reply.slice(3).map(String),
+      evictedTokenIds: reply.slice(3).map((id) => tag + String(id)),
     };
   }
 
@@ -167,9 +172,9 @@ export class RedisStore implements Store {
     const { tokenId, userTag: tag, digests } = input;
     const dpop = input.dpop ?? null;
     const script = this.verifyScriptOf(input.renewal, input.throttle, dpop !== null);
-    const args = pushDigestArgs(dpop ? [tokenId, dpop.jkt, String(dpop.replayWindowMs)] : [tokenId], digests);
-    const key = this.keys.tokenKey(tokenId, tag);
-    const keys = [key, this.keys.failureKey(tokenId, tag)];
+    const field = this.keys.field(tokenId);
+    const args = pushDigestArgs(dpop ? [field, dpop.jkt, String(dpop.replayWindowMs)] : [field], digests);
+    const keys = [this.keys.hashKey(tag)];
     if (dpop) keys.push(this.keys.dpopJtiKey(dpop.jtiHash, tag));
     const r = (await this.run(script, keys, args)) as unknown[];
     const status = Number(r[0]);
@@ -218,39 +223,91 @@ export class RedisStore implements Store {
     const tag = input.userTag;
     const reply = await this.run(
       REVOKE_TOKEN,
-      [this.keys.tokenKey(input.tokenId, tag), this.keys.failureKey(input.tokenId, tag)],
-      [input.tokenId, this.keys.userKeyPrefix(tag), this.keys.tokenKeyPrefix(tag), ...throttleArgs(input.throttle), ...pushDigestArgs([], input.digests)],
+      [this.keys.hashKey(tag)],
+      [this.keys.field(input.tokenId), ...throttleArgs(input.throttle), ...pushDigestArgs([], input.digests)],
     );
     return reply === '' || reply === null ? null : parseRecord(input.tokenId, reply);
   }
 
   async revokeById(userId: string, userTag: string, tokenId: string): Promise<boolean> {
-    const reply = await this.run(
-      REVOKE_BY_ID,
-      [this.keys.userKey(userId, userTag), this.keys.tokenKey(tokenId, userTag)],
-      [tokenId, userId, this.keys.tokenKeyPrefix(userTag)],
-    );
+    if (tokenId.slice(0, 8) !== userTag) return false;
+    const reply = await this.run(REVOKE_BY_ID, [this.keys.hashKey(userTag), this.keys.indexKey(userId, userTag)], [this.keys.field(tokenId), userId]);
     return Number(reply) === 1;
   }
 
   async revokeAll(userId: string, userTag: string, exceptTokenId?: string): Promise<string[]> {
-    const reply = (await this.run(REVOKE_ALL, [this.keys.userKey(userId, userTag)], [this.keys.tokenKeyPrefix(userTag), exceptTokenId ?? ''])) as unknown[];
-    return reply.map(String);
+    const keep = exceptTokenId !== undefined && exceptTokenId.slice(0, 8) === userTag ? this.keys.field(exceptTokenId) : '';
+    const reply = String(await this.run(REVOKE_ALL, [this.keys.hashKey(userTag), this.keys.indexKey(userId, userTag)], [userId, keep]));
+    return reply === '' ? [] : reply.split(',').map((id) => (id.length === 24 ? id : userTag + id));
   }
+
 
   /** Step-up: one script over the token's own record (see `REAUTHENTICATE` in scripts.ts). */
   async reauthenticate(input: StoreReauthenticateInput): Promise<TokenRecord | null> {
-    const reply = await this.run(REAUTHENTICATE, [this.keys.tokenKey(input.tokenId, input.userTag)], [input.userId, input.acr ?? '']);
+    if (input.tokenId.slice(0, 8) !== input.userTag) return null;
+    const reply = await this.run(REAUTHENTICATE, [this.keys.hashKey(input.userTag), this.keys.indexKey(input.userId, input.userTag)], [this.keys.field(input.tokenId), input.userId, input.acr ?? '']);
     return reply === '' || reply === null ? null : parseRecord(input.tokenId, reply);
   }
 
   async list(userId: string, userTag: string, keyIds: readonly string[]): Promise<TokenRecord[]> {
-    const reply = (await this.run(LIST, [this.keys.userKey(userId, userTag)], [this.keys.tokenKeyPrefix(userTag), keyIds.join(',')])) as [string, string][];
-    return reply.map(([id, json]) => parseRecord(id, json));
+    return (await this.listRun(userId, userTag, keyIds, '', 0)).records;
+  }
+
+  /**
+   * One page of the user's tokens: an HSCAN of the user's hash with `limit` as its COUNT (a hint: a
+   * small hash, in Redis's listpack encoding, comes whole in one page). The cursor is HSCAN's.
+   * @throws {InvalidArgumentValueError} a cursor that is not one this method returned, a limit outside 1-1,000.
+   */
+  async listPage(input: StoreListPageInput): Promise<StoreListPage> {
+    const { cursor, limit } = input;
+    if (cursor !== null && (typeof cursor !== 'string' || !/^[1-9][0-9]{0,19}$/.test(cursor)))
+      throw new InvalidArgumentValueError('list: cursor must be null or the cursor of the previous page');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvalidArgumentValueError(`list: limit must be a whole number from 1 to 1000; got ${String(limit)}`);
+    return this.listRun(input.userId, input.userTag, input.keyIds, cursor ?? '0', limit);
+  }
+
+  /** Runs LIST, puts records together from their pieces, and keeps the user's live ones signed by a key of the ring (the script returns the hash as stored). */
+  private async listRun(userId: string, tag: string, keyIds: readonly string[], cursor: string, limit: number): Promise<StoreListPage> {
+    const [now, next, joined, more, old] = (await this.run(LIST, [this.keys.hashKey(tag)], [userId, cursor, String(limit)])) as [unknown, unknown, unknown, unknown[], unknown[]];
+    const flat = joined === '' ? [] : String(joined).split('\0');
+    const nowMs = Number(now);
+    const records: TokenRecord[] = [];
+    const keep = (id: string, rec: string) => {
+      if (!keyIds.includes(rec.slice(0, rec.indexOf(',')))) return;
+      const r = parseRecord(id, rec);
+      if (r.userId === userId && (r.expiresAtMs === null || r.expiresAtMs > nowMs)) records.push(r);
+    };
+    let fields: Map<string, string> | undefined;
+    const piece = (name: string): string | undefined => {
+      if (!fields) {
+        fields = new Map();
+        for (const list of [flat, more]) for (let i = 0; i < list.length; i += 2) fields.set(String(list[i]), String(list[i + 1]));
+      }
+      return fields.get(name) || undefined;
+    };
+    for (let i = 0; i < flat.length; i += 2) {
+      const field = String(flat[i]);
+      if (field.length !== 16) continue;
+      const value = String(flat[i + 1]);
+      let rec: string | null = value.slice(1);
+      for (let j = 1, n = value.charCodeAt(0) - 48; j <= n; j++) {
+        const p = piece(field + j);
+        if (p === undefined) {
+          rec = null; // a piece missing: not a record (as the scripts see it)
+          break;
+        }
+        rec += p;
+      }
+      if (rec !== null) keep(tag + field, rec);
+    }
+    for (let i = 0; i < old.length; i += 2) keep(String(old[i]), String(old[i + 1]));
+    return { records, cursor: String(next) === '0' ? null : String(next) };
   }
 
   async lookup(input: StoreLookupInput): Promise<StoreLookupResult | null> {
-    const reply = (await this.run(LOOKUP, [this.keys.tokenKey(input.tokenId, input.userTag)], pushDigestArgs([], input.digests ?? []))) as unknown[] | null;
+    if (input.tokenId.slice(0, 8) !== input.userTag) return null;
+    const args = pushDigestArgs([this.keys.field(input.tokenId)], input.digests ?? []);
+    const reply = (await this.run(LOOKUP, [this.keys.hashKey(input.userTag)], args)) as unknown[] | null;
     if (!Array.isArray(reply)) return null;
     const ok = Number(reply[1]);
     return { record: parseRecord(input.tokenId, reply[0]), digestMatches: ok === -1 ? null : ok === 1 };
@@ -259,9 +316,9 @@ export class RedisStore implements Store {
   /**
    * Counts what the store holds, for operators (the CLI's `stats`): live tokens, users with tokens,
    * tokens per user, bytes per token (`MEMORY USAGE` on a sample), keys that should expire but have no
-   * TTL, stale index entries. SCANs (never KEYS) every primary, `COUNT` 1,000 at a time, each command
+   * TTL, stale records and index entries. SCANs (never KEYS) every primary, `COUNT` 1,000 at a time, each command
    * under `commandTimeoutMs`; bounded by `options.limit` keys. Read-only. Not for the request path: it
-   * costs one or two commands per key.
+   * reads each user tag's whole hash.
    * @throws {InvalidArgumentValueError} a bad `limit` or `sampleSize`.
    * @throws {StoreUnavailableError} Redis cannot be reached; the driver cannot send commands per primary.
    * @throws {StoreMisconfiguredError} a primary evicts keys (see {@link RedisStore.checkEvictionPolicy}).
@@ -272,10 +329,10 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Drops user-index entries whose record is gone or expired, and sets each index's TTL, for data
-   * edited by hand or written by older versions (every write of a user already does it for that user).
-   * Each index is pruned atomically by one script; SCAN, limit and timeouts as {@link RedisStore.stats}.
-   * `dryRun` counts only.
+   * Drops expired and broken records from every hash (and their index entries), index entries whose
+   * record is gone, and fits each key's TTL, for data edited by hand (every write of a user already does
+   * it for that user). Each key is pruned atomically by one script; SCAN, limit and timeouts as
+   * {@link RedisStore.stats}. `dryRun` counts only. Keys of the 0.1 layout are left to expire.
    * @throws {InvalidArgumentValueError | StoreUnavailableError | StoreMisconfiguredError} as `stats`.
    */
   async prune(options: PruneOptions = {}): Promise<PruneResult> {
@@ -700,62 +757,66 @@ function throttleArgs(t: StoreThrottlePolicy | null | undefined): [string, strin
   return t == null ? ['', '0'] : [String(t.maxFailures), String(t.windowMs)];
 }
 
-/** Appends each digest as two script arguments (key id, digest) to `args`, and returns it (no array per digest: verify's hot path). */
+/** Appends each digest as two script arguments (key id, its first 22 characters) to `args`, and returns it (no array per digest: verify's hot path). */
 function pushDigestArgs(args: string[], digests: readonly TokenDigest[]): string[] {
-  for (const d of digests) args.push(d.keyId, d.digest);
+  for (const d of digests) args.push(d.keyId, d.digest.slice(0, DIGEST_CHARS));
   return args;
 }
 
 /** The DPoP refusals of the verify script, by reply code 4-7 (see `dpopVerifyLua`). */
 const DPOP_STATUSES = ['dpop_required', 'dpop_mismatch', 'dpop_replay', 'dpop_unbound'] as const;
 
-/** The JSON object stored per token (see the header of scripts.ts for the field names). */
-interface StoredJson {
-  u: string;
-  k?: string;
-  d?: string;
-  c?: number;
-  l?: number;
-  e?: number;
-  a?: number;
-  t?: number;
-  n?: string;
-  ua?: string;
-  ip?: string;
-  s?: string;
-  m?: string;
-  j?: string;
-  /** Authenticated at, epoch ms (step-up); absent = `c` (records of 0.1). */
-  au?: number;
-  /** Authentication level (RFC 9470 acr); absent = none. */
-  acr?: string;
+/** The separator of a record's tail fields (0x1f, unit separator); see the header of scripts.ts. */
+const US = '\x1f';
+/** Marks a text field stored as JSON (0x1e). */
+const JSON_MARK = '\x1e';
+
+/** A text field of a record (twin of the Lua `enc`): null = '', else raw unless it is empty or holds NUL, 0x1e or 0x1f (then 0x1e + JSON). */
+export function encodeText(v: string | null): string {
+  if (v === null) return '';
+  return v === '' || v.includes(JSON_MARK) || v.includes(US) || v.includes('\0') ? JSON_MARK + JSON.stringify(v) : v;
 }
 
-/** Turns a script's record JSON into a {@link TokenRecord}. */
-function parseRecord(tokenId: string, json: unknown): TokenRecord {
-  let r: StoredJson;
+function decodeText(v: string | undefined): string | null {
+  if (v === undefined || v === '') return null;
+  return v.charCodeAt(0) === 0x1e ? (JSON.parse(v.slice(1)) as string) : v;
+}
+
+/** A base-36 offset from `base` (ms), or null when empty. */
+function offset(base: number, v: string | undefined): number | null {
+  return v === undefined || v === '' ? null : base + parseInt(v, 36);
+}
+
+/**
+ * Turns a record's text (see the header of scripts.ts) into a {@link TokenRecord}.
+ * @throws {StoreUnavailableError} text that is not a record (edited by hand or by another tool): fail closed (503), nothing of it quoted.
+ */
+export function parseRecord(tokenId: string, text: unknown): TokenRecord {
   try {
-    r = JSON.parse(String(json)) as StoredJson;
+    const rec = String(text);
+    const us = rec.indexOf(US);
+    const core = rec.slice(0, us).split(',');
+    const tail = rec.slice(us + 1).split(US);
+    if (us < 0 || core.length !== 11 || tail.length !== 7) throw new Error('shape');
+    const createdAtMs = parseInt(core[2]!, 36);
+    if (!Number.isSafeInteger(createdAtMs)) throw new Error('time');
+    return {
+      tokenId,
+      userId: decodeText(tail[0])!,
+      deviceName: decodeText(tail[1]),
+      userAgent: decodeText(tail[2]),
+      ip: decodeText(tail[3]),
+      createdAtMs,
+      lastUsedAtMs: offset(createdAtMs, core[3]) ?? createdAtMs,
+      expiresAtMs: offset(createdAtMs, core[4]),
+      absoluteExpiresAtMs: offset(createdAtMs, core[5]),
+      scopes: tail[4] === '' ? [] : (JSON.parse(tail[4]!) as string[]),
+      metadata: tail[5] === '' ? null : (JSON.parse(tail[5]!) as Record<string, unknown>),
+      jkt: core[9] === '' ? null : core[9]!,
+      authenticatedAtMs: offset(createdAtMs, core[10]) ?? createdAtMs,
+      acr: decodeText(tail[6]),
+    };
   } catch {
-    // Returned as stored (verify does not re-encode it): a record edited by hand or by another tool.
-    // Fail closed with the store's own error (503), never a bare SyntaxError (a 500); nothing of it quoted.
-    throw new StoreUnavailableError(`token store unavailable: the stored record of token ${tokenId} is not valid JSON`);
+    throw new StoreUnavailableError(`token store unavailable: the stored record of token ${tokenId} is not a valid record`);
   }
-  const createdAtMs = Number(r.c);
-  return {
-    tokenId,
-    userId: String(r.u),
-    deviceName: r.n ?? null,
-    userAgent: r.ua ?? null,
-    ip: r.ip ?? null,
-    createdAtMs,
-    lastUsedAtMs: r.l === undefined ? createdAtMs : Number(r.l),
-    expiresAtMs: r.e === undefined ? null : Number(r.e),
-    absoluteExpiresAtMs: r.a === undefined ? null : Number(r.a),
-    scopes: r.s === undefined ? [] : (JSON.parse(r.s) as string[]),
-    metadata: r.m === undefined ? null : (JSON.parse(r.m) as Record<string, unknown>),
-    jkt: r.j ?? null,
-    authenticatedAtMs: r.au === undefined ? createdAtMs : Number(r.au),
-    acr: r.acr ?? null,
-  };
 }

@@ -140,10 +140,27 @@ export function sha256Base64url(text: string): string {
   return createHash('sha256').update(text).digest('base64url');
 }
 
-/** The request's URL for `htu`, without query and fragment (RFC 9449 §4.3 step 9), normalised by WHATWG URL (scheme and host case, default port, dot segments). */
+/**
+ * The request's URL for `htu`, without query and fragment (RFC 9449 §4.3 step 9), normalised by WHATWG
+ * URL (scheme and host case, default port, dot segments): the configured origin (or, without one, the
+ * request's own scheme and `Host`) followed by the PATH of the request target only. An absolute-form
+ * target (`GET http://other.example/me HTTP/1.1`, RFC 9112 §3.2.2) contributes its path alone: its
+ * scheme and authority are the client's words and never widen which proofs are accepted (the app
+ * serves the same route whatever authority the target names, so only the path is the app's).
+ * Null for a target that is neither origin-form nor absolute-form (`*`, authority-form).
+ */
 function requestUrl<R>(req: R, reader: DpopReader<R>, options: ResolvedDpopSettings): string | null {
   try {
-    const u = new URL(reader.path(req), options.origin ?? reader.origin(req));
+    const target = reader.path(req);
+    let path: string;
+    if (target.startsWith('/')) path = target.replace(/[?#].*$/s, '');
+    else if (/^https?:\/\//i.test(target)) path = new URL(target).pathname;
+    else return null;
+    const base = new URL(options.origin ?? reader.origin(req));
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') return null;
+    // Origin + path as text, never `new URL(path, base)`: a path such as `//other.example/x` stays a path.
+    const u = new URL(base.origin + path);
+    if (u.origin !== base.origin) return null;
     return u.origin + u.pathname;
   } catch {
     return null;

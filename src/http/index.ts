@@ -36,6 +36,8 @@ export {
   sha256Base64url,
   DEFAULT_DPOP_ALGORITHMS,
   DEFAULT_DPOP_PROOF_WINDOW_SECONDS,
+  DPOP_CLOCK_SKEW_ALLOWANCE_SECONDS,
+  dpopReplayWindowMs,
   MAX_DPOP_PROOF_LENGTH,
   type DpopOptions,
   type DpopProofCheck,

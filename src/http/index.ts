@@ -7,7 +7,7 @@
 export { parseAuthorization, authorizationFromRawHeaders, MAX_AUTHORIZATION_LENGTH, AUTH_SCHEMES, type AuthorizationParse } from './authorization.js';
 export { authenticate, checkAuthOptions, type AuthOptions, type AuthOutcome, type TokenAuth } from './authenticate.js';
 export { checkScopeList, checkScopes, checkRealm, scopeRequirement, type ScopeRequirementOptions } from './scopes.js';
-export { checkStepUp, checkStepUpRule, insufficientUserAuthentication, stepUpRequirement, type StepUpRule, type StepUpRequirementOptions } from './step-up.js';
+export { checkStepUp, checkStepUpRule, insufficientUserAuthentication, stepUpRequirement, type StepUpAuth, type StepUpRule, type StepUpRequirementOptions } from './step-up.js';
 export {
   applyErrorBody,
   checkErrorHandlerOptions,

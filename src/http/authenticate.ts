@@ -37,7 +37,10 @@ export interface TokenAuth<User = RegisteredUser> {
    * the proof algorithms the middleware accepts, for the `algs` of later `WWW-Authenticate: DPoP`
    * challenges (a step-up refusal answers a DPoP request with the DPoP scheme). Absent for bearer tokens.
    */
-  dpop?: { algorithms: readonly string[] };
+  dpop?: {
+    /** The JWS algorithms the middleware accepts for proofs (its `dpop.algorithms`), for the challenge's `algs`. */
+    algorithms: readonly string[];
+  };
 }
 
 /** Options shared by every framework adapter. */

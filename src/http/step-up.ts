@@ -22,7 +22,10 @@ export interface StepUpAuth {
   /** The store's clock at verification, epoch milliseconds (`Date.now()` when absent). */
   verifiedAtMs?: number;
   /** Set for a request authenticated with the DPoP scheme: its refusal is a `DPoP` challenge with these `algs`. */
-  dpop?: { algorithms: readonly string[] };
+  dpop?: {
+    /** The JWS algorithms the middleware accepts for proofs (its `dpop.algorithms`), for the challenge's `algs`. */
+    algorithms: readonly string[];
+  };
 }
 
 /** What a route requires of the authentication behind a token (at least one of the two). */

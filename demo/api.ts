@@ -17,7 +17,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { MemoryStore, RedisStore, TokenLimitError, isRedisMultitokensError, type TokenManager } from 'redis-multitokens';
-import { errorResponse, type DeviceDetails, type TokenAuth } from 'redis-multitokens/http';
+import { errorResponse, stepUpRequirement, type DeviceDetails, type TokenAuth } from 'redis-multitokens/http';
+import type { TokenRecord } from 'redis-multitokens';
 import { z } from 'zod';
 import type { User, UserDb } from './db.js';
 
@@ -228,8 +229,15 @@ export type DemoAuth = TokenAuth<User>;
 
 /** The demo's handlers. None throws: each answers every error with {@link DemoApi.error}'s answer. */
 export interface DemoApi {
-  /** For the adapter's `loadUser` option: the user, or null when deleted (401 `user_not_found`). */
-  loadUser(userId: string): Promise<User | null>;
+  /**
+   * For the adapter's `loadUser` option: the user, or null (401 `user_not_found`) when deleted, or when
+   * `token` comes from a login with a password that has been changed since (its metadata's `pwv` is not
+   * the user's password version, and it is not the device that changed the password): such a token is
+   * also revoked, so its next use is a plain 401 `invalid_token`. This stops a login with the OLD
+   * password that was in flight while the password changed (it created its token after
+   * change-password's revokeOthers ran).
+   */
+  loadUser(userId: string, token?: TokenRecord): Promise<User | null>;
   /** `GET /health`: 200 `{ ok: true, store }`; 503 while the token store is down. */
   health(): Promise<DemoResponse>;
   /** `POST /register` with `{ username, password }`: 201 `{ id, username }`, 409 taken, 400 invalid. */
@@ -244,7 +252,7 @@ export interface DemoApi {
   me(auth: DemoAuth): Promise<DemoResponse>;
   /** `POST /logout`: 204, this device logged out. */
   logout(auth: DemoAuth): Promise<DemoResponse>;
-  /** `POST /logout-all`: 204, every device of the user logged out. */
+  /** `POST /logout-all` (behind the step-up requirement): 204, every device of the user logged out. */
   logoutAll(auth: DemoAuth): Promise<DemoResponse>;
   /** `POST /logout-others`: 204, every other device logged out. */
   logoutOthers(auth: DemoAuth): Promise<DemoResponse>;
@@ -267,7 +275,9 @@ export interface DemoApi {
   devices(auth: DemoAuth, query?: Record<string, unknown>): Promise<DemoResponse>;
   /**
    * `DELETE /devices/:id`: 204, or 404 for an id that is not one of the user's devices; 400 for an id
-   * that is not a token id. Give the path segment as the router decoded it, or with `encoded: true` as
+   * that is not a token id. Logging ANOTHER device out is behind the step-up requirement (401
+   * `insufficient_user_authentication` without a recent password check); logging out the calling device
+   * itself needs no password. Give the path segment as the router decoded it, or with `encoded: true` as
    * it was in the URL (a malformed %-escape is then a 400).
    */
   deleteDevice(auth: DemoAuth, id: string, options?: { encoded?: boolean }): Promise<DemoResponse>;
@@ -282,7 +292,10 @@ export interface DemoApi {
 }
 
 /** The demo's handlers over `tokens` and `db`. */
-export function createDemoApi({ tokens, db, logger = console }: DemoAppOptions): DemoApi {
+export function createDemoApi(options: DemoAppOptions): DemoApi {
+  const { tokens, db, logger = console } = options;
+  // Step-up for logging another device out (a per-request condition, so checked here, not by a route's middleware).
+  const stepUp = stepUpRequirement(tokens, demoStepUp(options));
   const error = (err: unknown): DemoResponse => {
     if (err instanceof HttpError) {
       return { status: err.status, headers: err.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="api"' } : {}, body: err.body };
@@ -317,7 +330,17 @@ export function createDemoApi({ tokens, db, logger = console }: DemoAppOptions):
     };
 
   return {
-    loadUser: async (userId) => db.findById(userId),
+    loadUser: async (userId, token) => {
+      const user = db.findById(userId);
+      if (!user || !token) return user;
+      const state = db.authState(user.id);
+      if (!state) return null;
+      // Tokens from before password versions carry no `pwv`: they count as version 1.
+      const pwv = token.metadata?.pwv ?? 1;
+      if (pwv === state.passwordVersion || token.tokenId === state.passwordChangedBy) return user;
+      await tokens.revokeById(userId, token.tokenId, { reason: 'logout' }).catch(() => false);
+      return null;
+    },
     error,
     notFound: () => ({ status: 404, body: { error: 'not_found', message: 'no such route' } }),
 
@@ -339,7 +362,14 @@ export function createDemoApi({ tokens, db, logger = console }: DemoAppOptions):
       const user = await db.checkCredentials(body.username, body.password);
       if (!user) throw new HttpError(401, { error: 'invalid_credentials', message: 'wrong username or password' });
       try {
-        const created = await tokens.create(user.id, { userAgent: device.userAgent, ip: device.ip, deviceName: body.device ?? null, jkt });
+        // `pwv`: the password version this login checked; loadUser refuses the token once the password changes.
+        const created = await tokens.create(user.id, {
+          userAgent: device.userAgent,
+          ip: device.ip,
+          deviceName: body.device ?? null,
+          jkt,
+          metadata: { pwv: user.passwordVersion },
+        });
         return { status: 200, body: { token: created.token, tokenId: created.tokenId, first: created.first, tokenType: jkt ? 'DPoP' : 'Bearer' } };
       } catch (err) {
         // Only when the app configures `maxTokensPerUser` with `limitPolicy: 'reject'`.
@@ -381,7 +411,8 @@ export function createDemoApi({ tokens, db, logger = console }: DemoAppOptions):
 
     changePassword: guard(async ({ user, token }: DemoAuth, raw: unknown) => {
       const body = parseBody(ChangePasswordBody, raw);
-      await db.setPassword(user.id, body.newPassword);
+      // Bumps the password version (tokens of older logins, even one in flight, are refused) but keeps this device's.
+      await db.setPassword(user.id, body.newPassword, token.tokenId);
       const revoked = await tokens.revokeOthers(user.id, token.tokenId);
       return { status: 200, body: { loggedOutDevices: revoked.length } };
     }),
@@ -395,7 +426,8 @@ export function createDemoApi({ tokens, db, logger = console }: DemoAppOptions):
       return { status: 200, body: { devices: page.tokens, nextCursor: page.nextCursor } };
     }),
 
-    deleteDevice: guard(async ({ userId }: DemoAuth, id: string, options: { encoded?: boolean } = {}) => {
+    deleteDevice: guard(async (auth: DemoAuth, id: string, options: { encoded?: boolean } = {}) => {
+      const { userId } = auth;
       let tokenId = id;
       if (options.encoded) {
         try {
@@ -403,6 +435,11 @@ export function createDemoApi({ tokens, db, logger = console }: DemoAppOptions):
         } catch {
           throw new HttpError(400, { error: 'invalid_request', message: 'malformed %-escape in the path' });
         }
+      }
+      // Another device: only with a recent password check (a stale session must not log the owner's devices out).
+      if (tokenId !== auth.token.tokenId) {
+        const refused = stepUp(auth);
+        if (refused) return { status: refused.status, headers: refused.headers, body: refused.body };
       }
       // revokeById leaves another user's token alone and answers false, as for an unknown id.
       const revoked = await tokens.revokeById(userId, tokenId, { reason: 'logout' });

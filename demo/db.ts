@@ -57,6 +57,15 @@ interface UserRow {
   id: number;
   username: string;
   password_hash: string;
+  password_version: number;
+}
+
+/** What decides whether a token still stands after password changes (see {@link UserDb.authState}). */
+export interface PasswordState {
+  /** Bumped by every {@link UserDb.setPassword}; a login stores the one it checked in its token's metadata (`pwv`). */
+  passwordVersion: number;
+  /** The token id of the device that last changed the password (it stays logged in), or null. */
+  passwordChangedBy: string | null;
 }
 
 /** The users table. Usernames are unique case-insensitively (`Alice` and `alice` are one account). */
@@ -66,7 +75,8 @@ export class UserDb {
   private readonly byName: Database.Statement<[string], UserRow>;
   private readonly insert: Database.Statement<[string, string], unknown>;
   private readonly remove: Database.Statement<[number], unknown>;
-  private readonly updateHash: Database.Statement<[string, number], unknown>;
+  private readonly updateHash: Database.Statement<[string, string | null, number], unknown>;
+  private readonly stateById: Database.Statement<[number], { password_version: number; password_changed_by: string | null }>;
 
   /** Opens (and creates if needed) the database at `path`; `':memory:'` for a throwaway one. */
   constructor(path = ':memory:') {
@@ -77,13 +87,20 @@ export class UserDb {
         id            INTEGER PRIMARY KEY,
         username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
         password_hash TEXT NOT NULL,
-        created_at_ms INTEGER NOT NULL
+        created_at_ms INTEGER NOT NULL,
+        password_version    INTEGER NOT NULL DEFAULT 1,
+        password_changed_by TEXT
       )`);
+    // A database made before password versions: add the columns (every existing user at version 1).
+    const columns = new Set((this.sqlite.pragma('table_info(users)') as { name: string }[]).map((c) => c.name));
+    if (!columns.has('password_version')) this.sqlite.exec('ALTER TABLE users ADD COLUMN password_version INTEGER NOT NULL DEFAULT 1');
+    if (!columns.has('password_changed_by')) this.sqlite.exec('ALTER TABLE users ADD COLUMN password_changed_by TEXT');
     this.byId = this.sqlite.prepare('SELECT id, username FROM users WHERE id = ?');
-    this.byName = this.sqlite.prepare('SELECT id, username, password_hash FROM users WHERE username = ?');
+    this.byName = this.sqlite.prepare('SELECT id, username, password_hash, password_version FROM users WHERE username = ?');
+    this.stateById = this.sqlite.prepare('SELECT password_version, password_changed_by FROM users WHERE id = ?');
     this.insert = this.sqlite.prepare('INSERT INTO users (username, password_hash, created_at_ms) VALUES (?, ?, unixepoch() * 1000)');
     this.remove = this.sqlite.prepare('DELETE FROM users WHERE id = ?');
-    this.updateHash = this.sqlite.prepare('UPDATE users SET password_hash = ? WHERE id = ?');
+    this.updateHash = this.sqlite.prepare('UPDATE users SET password_hash = ?, password_version = password_version + 1, password_changed_by = ? WHERE id = ?');
   }
 
   /** Creates a user. @returns the user, or null when the username is taken. */
@@ -100,15 +117,18 @@ export class UserDb {
     }
   }
 
-  /** The user with this username and password, or null (unknown user or wrong password, indistinguishably). */
-  async checkCredentials(username: string, password: string): Promise<User | null> {
+  /**
+   * The user with this username and password, or null (unknown user or wrong password, indistinguishably),
+   * with the password version of the hash that was checked (read with it, before the slow check).
+   */
+  async checkCredentials(username: string, password: string): Promise<(User & { passwordVersion: number }) | null> {
     const row = this.byName.get(username);
     if (!row) {
       dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
       await verifyPassword(password, await dummyHash);
       return null;
     }
-    return (await verifyPassword(password, row.password_hash)) ? { id: row.id, username: row.username } : null;
+    return (await verifyPassword(password, row.password_hash)) ? { id: row.id, username: row.username, passwordVersion: row.password_version } : null;
   }
 
   /** The user with this id, or null. Accepts the token store's string user id. */
@@ -118,9 +138,19 @@ export class UserDb {
     return this.byId.get(n) ?? null;
   }
 
-  /** Sets a user's password (hashed as at registration). @returns true when the user exists. */
-  async setPassword(id: number, password: string): Promise<boolean> {
-    return (this.updateHash.run(await hashPassword(password), id) as Database.RunResult).changes > 0;
+  /** The password version of a user and the device that last changed the password, or null for no such user. */
+  authState(id: number): PasswordState | null {
+    const row = this.stateById.get(id);
+    return row ? { passwordVersion: row.password_version, passwordChangedBy: row.password_changed_by } : null;
+  }
+
+  /**
+   * Sets a user's password (hashed as at registration) and bumps its password version, so every token
+   * made from a login with an older password stops working (even one whose login was in flight); the
+   * token `byTokenId` (the device that changed it) is kept. @returns true when the user exists.
+   */
+  async setPassword(id: number, password: string, byTokenId: string | null = null): Promise<boolean> {
+    return (this.updateHash.run(await hashPassword(password), byTokenId, id) as Database.RunResult).changes > 0;
   }
 
   /** Deletes a user (their tokens then fail with 401 `user_not_found`). @returns true when a row was deleted. */

@@ -39,7 +39,7 @@ export function createApp(options: DemoAppOptions): express.Express {
   // strict: false: any JSON value (null, a string) reaches the handlers' validation, as on every framework.
   app.use(express.json({ limit: BODY_LIMIT_BYTES, strict: false }));
 
-  const auth = tokenAuth<User>(options.tokens, { loadUser: (userId) => api.loadUser(userId) });
+  const auth = tokenAuth<User>(options.tokens, { loadUser: (userId, token) => api.loadUser(userId, token) });
   const authed = (handler: (req: Request) => Promise<DemoResponse>) => [auth, async (req: Request, res: Response) => send(res, await handler(req))];
 
   app.get('/health', async (_req, res) => send(res, await api.health()));
@@ -47,12 +47,12 @@ export function createApp(options: DemoAppOptions): express.Express {
   app.post('/login', async (req, res) => send(res, await api.login(req.body, deviceFromRequest(req), () => dpopKeyFromRequest(req))));
   app.get('/me', ...authed((req) => api.me(getAuth<User>(req))));
   app.post('/logout', ...authed((req) => api.logout(getAuth<User>(req))));
-  app.post('/logout-all', ...authed((req) => api.logoutAll(getAuth<User>(req))));
   // Step-up (RFC 9470): the sensitive routes need a password check within the last stepUpMaxAgeSeconds.
   const stepUp = requireStepUp(options.tokens, demoStepUp(options));
   const sensitive = (handler: (req: Request) => Promise<DemoResponse>) => [auth, stepUp, async (req: Request, res: Response) => send(res, await handler(req))];
   app.post('/reauthenticate', ...authed((req) => api.reauthenticate(getAuth<User>(req), req.body)));
   app.post('/logout-others', ...sensitive((req) => api.logoutOthers(getAuth<User>(req))));
+  app.post('/logout-all', ...sensitive((req) => api.logoutAll(getAuth<User>(req))));
   app.post('/change-password', ...sensitive((req) => api.changePassword(getAuth<User>(req), req.body)));
   app.get('/devices', ...authed((req) => api.devices(getAuth<User>(req), req.query as Record<string, unknown>)));
   app.delete('/devices/:id', ...authed((req) => api.deleteDevice(getAuth<User>(req), String(req.params.id))));

@@ -53,14 +53,14 @@ export async function createApp(options: DemoAppOptions): Promise<FastifyInstanc
 
   // fastify-plugin lifts the plugin into this context only: every route here needs a token, the others above do not.
   await app.register(async (authenticated) => {
-    await authenticated.register(tokenAuthPlugin, { manager: options.tokens, loadUser: (userId) => api.loadUser(userId) });
+    await authenticated.register(tokenAuthPlugin, { manager: options.tokens, loadUser: (userId, token) => api.loadUser(userId, token) });
     authenticated.get('/me', async (request, reply) => send(reply, await api.me(authOf(request))));
     authenticated.post('/logout', async (request, reply) => send(reply, await api.logout(authOf(request))));
-    authenticated.post('/logout-all', async (request, reply) => send(reply, await api.logoutAll(authOf(request))));
     authenticated.post('/reauthenticate', async (request, reply) => send(reply, await api.reauthenticate(authOf(request), request.body)));
     // Step-up (RFC 9470): the sensitive routes need a password check within the last stepUpMaxAgeSeconds.
     const stepUp = { preHandler: authenticated.requireStepUp(demoStepUp(options)) };
     authenticated.post('/logout-others', stepUp, async (request, reply) => send(reply, await api.logoutOthers(authOf(request))));
+    authenticated.post('/logout-all', stepUp, async (request, reply) => send(reply, await api.logoutAll(authOf(request))));
     authenticated.post('/change-password', stepUp, async (request, reply) => send(reply, await api.changePassword(authOf(request), request.body)));
     authenticated.get('/devices', async (request, reply) => send(reply, await api.devices(authOf(request), request.query as Record<string, unknown>)));
     authenticated.delete<{ Params: { id: string } }>('/devices/:id', async (request, reply) =>

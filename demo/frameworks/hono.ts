@@ -89,18 +89,18 @@ export function createApp(options: DemoAppOptions): Hono {
     const body = await jsonBody(c);
     return send(c, body ? await handler(body.value, c) : invalidJson());
   };
-  const auth = tokenAuth<User>(options.tokens, { loadUser: (userId) => api.loadUser(userId) });
+  const auth = tokenAuth<User>(options.tokens, { loadUser: (userId, token) => api.loadUser(userId, token) });
 
   app.get('/health', async (c) => send(c, await api.health()));
   app.post('/register', limit, withBody((body) => api.register(body)));
   app.post('/login', limit, withBody((body, c) => api.login(body, deviceFromRequest(c, { getConnInfo, proxyHops }), () => dpopKeyFromRequest(c))));
   app.get('/me', auth, async (c) => send(c, await api.me(c.get('auth'))));
   app.post('/logout', auth, async (c) => send(c, await api.logout(c.get('auth'))));
-  app.post('/logout-all', auth, async (c) => send(c, await api.logoutAll(c.get('auth'))));
   app.post('/reauthenticate', limit, auth, withBody((body, c) => api.reauthenticate(c.get('auth') as DemoAuth, body)));
   // Step-up (RFC 9470): the sensitive routes need a password check within the last stepUpMaxAgeSeconds.
   const stepUp = requireStepUp(options.tokens, demoStepUp(options));
   app.post('/logout-others', auth, stepUp, async (c) => send(c, await api.logoutOthers(c.get('auth'))));
+  app.post('/logout-all', auth, stepUp, async (c) => send(c, await api.logoutAll(c.get('auth'))));
   app.post('/change-password', limit, auth, stepUp, withBody((body, c) => api.changePassword(c.get('auth') as DemoAuth, body)));
   app.get('/devices', auth, async (c) => send(c, await api.devices(c.get('auth'), c.req.query())));
   // The id as it was in the URL: Hono would keep a malformed %-escape as is, the handler answers it 400.

@@ -89,18 +89,18 @@ export function createApp(options: DemoAppOptions): Koa {
     ctx.body = file.content;
   });
 
-  const auth = tokenAuth<User>(options.tokens, { loadUser: (userId) => api.loadUser(userId) });
+  const auth = tokenAuth<User>(options.tokens, { loadUser: (userId, token) => api.loadUser(userId, token) });
 
   router.get('/health', async (ctx) => send(ctx, await api.health()));
   router.post('/register', async (ctx) => send(ctx, await api.register(await jsonBody(ctx))));
   router.post('/login', async (ctx) => send(ctx, await api.login(await jsonBody(ctx), deviceFromRequest(ctx), () => dpopKeyFromRequest(ctx))));
   router.get('/me', auth, async (ctx) => send(ctx, await api.me(ctx.state.auth)));
   router.post('/logout', auth, async (ctx) => send(ctx, await api.logout(ctx.state.auth)));
-  router.post('/logout-all', auth, async (ctx) => send(ctx, await api.logoutAll(ctx.state.auth)));
   router.post('/reauthenticate', auth, async (ctx) => send(ctx, await api.reauthenticate(ctx.state.auth, await jsonBody(ctx))));
   // Step-up (RFC 9470): the sensitive routes need a password check within the last stepUpMaxAgeSeconds.
   const stepUp = requireStepUp(options.tokens, demoStepUp(options));
   router.post('/logout-others', auth, stepUp, async (ctx) => send(ctx, await api.logoutOthers(ctx.state.auth)));
+  router.post('/logout-all', auth, stepUp, async (ctx) => send(ctx, await api.logoutAll(ctx.state.auth)));
   router.post('/change-password', auth, stepUp, async (ctx) => send(ctx, await api.changePassword(ctx.state.auth, await jsonBody(ctx))));
   router.get('/devices', auth, async (ctx) => send(ctx, await api.devices(ctx.state.auth, ctx.query)));
   // The id as it was in the URL: the router would keep a malformed %-escape as is, the handler answers it 400.

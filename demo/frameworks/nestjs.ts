@@ -98,11 +98,6 @@ class DemoController {
     return this.answer(res, this.api.logout(auth));
   }
 
-  @Post('logout-all')
-  logoutAll(@CurrentAuth() auth: CurrentAuth<User>, @Res() res: unknown) {
-    return this.answer(res, this.api.logoutAll(auth));
-  }
-
   @Post('reauthenticate')
   reauthenticate(@CurrentAuth() auth: CurrentAuth<User>, @Body() body: unknown, @Res() res: unknown) {
     return this.answer(res, this.api.reauthenticate(auth, body));
@@ -135,6 +130,11 @@ function sensitiveController(stepUp: { maxAgeSeconds: number }) {
     @Post('logout-others')
     async logoutOthers(@CurrentAuth() auth: CurrentAuth<User>, @Res() res: unknown) {
       send(this.adapterHost, res, await this.api.logoutOthers(auth));
+    }
+
+    @Post('logout-all')
+    async logoutAll(@CurrentAuth() auth: CurrentAuth<User>, @Res() res: unknown) {
+      send(this.adapterHost, res, await this.api.logoutAll(auth));
     }
 
     @Post('change-password')
@@ -182,7 +182,7 @@ export async function createNestApp(options: DemoAppOptions, platform: 'express'
   const api = createDemoApi(options);
 
   @Module({
-    imports: [TokenAuthModule.forRoot<User>({ manager: options.tokens, loadUser: (userId) => api.loadUser(userId) })],
+    imports: [TokenAuthModule.forRoot<User>({ manager: options.tokens, loadUser: (userId, token) => api.loadUser(userId, token) })],
     controllers: [DemoController, sensitiveController(demoStepUp(options))],
     providers: [
       { provide: DEMO_API, useValue: api },

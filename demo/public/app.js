@@ -210,7 +210,8 @@ function deviceRow(device) {
     busy(
       button,
       device.current ? logOutHere : async () => {
-        await api('DELETE', `/devices/${encodeURIComponent(device.tokenId)}`);
+        // Another device: behind step-up, so a stale session asks for the password first.
+        await withStepUp(() => api('DELETE', `/devices/${encodeURIComponent(device.tokenId)}`));
         await refresh(`Logged out ${label}.`);
       },
       { progress: 'Logging out…', failure: `Could not log out ${label}` },

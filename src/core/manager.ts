@@ -142,10 +142,18 @@ function checkOptionsObject(where: string, options: unknown, known: readonly str
   rejectUnknownOptions(where, options, known);
 }
 
-/** A whole token where its public id is expected is a programming error worth a loud one. */
-function notAWholeToken(where: string, value: unknown): void {
+/** What to do instead, for each method that takes a token id where a whole token was given. */
+const WHOLE_TOKEN_HINTS = {
+  revokeById: 'to revoke by the token use revoke(token)',
+  revokeOthers: 'pass the id of the token to keep (the request\'s auth.token.tokenId)',
+  list: 'pass the id of the calling token as currentTokenId (the request\'s auth.token.tokenId)',
+  reauthenticate: 'pass the id of the token whose user just proved who they are (the request\'s auth.token.tokenId, or record.tokenId from verify(token))',
+} as const;
+
+/** A whole token where its public id is expected is a programming error worth a loud one, with the right hint for each caller. */
+function notAWholeToken(where: keyof typeof WHOLE_TOKEN_HINTS, value: unknown): void {
   if (parseToken(value))
-    throw new InvalidArgumentValueError(`${where} takes a token id (record.tokenId, 24 characters), not the token itself; to revoke by the token use revoke(token)`);
+    throw new InvalidArgumentValueError(`${where} takes a token id (record.tokenId, 24 characters), not the token itself; ${WHOLE_TOKEN_HINTS[where]}`);
 }
 
 

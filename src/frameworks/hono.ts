@@ -212,11 +212,14 @@ export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): Error
   };
 }
 
-/** What the DPoP check reads off a Hono context (the origin of `c.req.url`). */
+/**
+ * What the DPoP check reads off a Hono context: the scheme of `c.req.url` and the `Host` header (not
+ * the authority of `c.req.url`, which an absolute-form request target sets to whatever it names).
+ */
 const DPOP_READER: DpopReader<Context> = {
   proof: (c) => dpopHeaderValue(c.req.header('DPoP')),
   method: (c) => c.req.method,
-  origin: (c) => new URL(c.req.url).origin,
+  origin: (c) => `${new URL(c.req.url).protocol}//${c.req.header('host') ?? new URL(c.req.url).host}`,
   path: (c) => c.req.path,
 };
 

@@ -32,6 +32,15 @@ export interface TokenAuth<User = RegisteredUser> {
   token: TokenRecord;
   /** The store's clock when the token was verified, epoch milliseconds (step-up requirements measure `token.authenticatedAtMs` against it). */
   verifiedAtMs?: number;
+  /**
+   * Set when the request was authenticated with the DPoP scheme (a token bound to a device key, RFC 9449):
+   * the proof algorithms the middleware accepts, for the `algs` of later `WWW-Authenticate: DPoP`
+   * challenges (a step-up refusal answers a DPoP request with the DPoP scheme). Absent for bearer tokens.
+   */
+  dpop?: {
+    /** The JWS algorithms the middleware accepts for proofs (its `dpop.algorithms`), for the challenge's `algs`. */
+    algorithms: readonly string[];
+  };
 }
 
 /** Options shared by every framework adapter. */
@@ -207,6 +216,8 @@ function authenticated<User>(
     const refused = checkScopes(manager, token, options.scopes, options.realm ?? DEFAULT_REALM);
     if (refused) return refuse(refused, options);
   }
+  // A bound token is only ever accepted under the DPoP scheme (as Bearer it is refused, `dpop_required`).
+  if (token.jkt !== null) return { kind: 'authenticated', auth: { userId, user, token, verifiedAtMs, dpop: { algorithms: resolveDpopOptions(options.dpop).algorithms } } };
   return { kind: 'authenticated', auth: { userId, user, token, verifiedAtMs } };
 }
 

@@ -25,6 +25,18 @@ export const MAX_DPOP_PROOF_LENGTH = 4096;
 export const DEFAULT_DPOP_ALGORITHMS: readonly string[] = Object.freeze(['ES256', 'EdDSA', 'ES384', 'PS256', 'RS256']);
 /** Default acceptance window of a proof's `iat`, in seconds either side of the server's clock. */
 export const DEFAULT_DPOP_PROOF_WINDOW_SECONDS = 60;
+/**
+ * How far apart, in seconds, the clocks of the app servers that share one store may be (60): each
+ * `jti` is remembered for twice the proof window plus this, so a proof accepted by one app server is
+ * still remembered when another, whose clock is up to this much behind or ahead, would accept its `iat`.
+ * Keep the app servers' clocks within it (NTP); a larger drift lets a proof be accepted twice.
+ */
+export const DPOP_CLOCK_SKEW_ALLOWANCE_SECONDS = 60;
+
+/** How long a proof's `jti` is remembered, in milliseconds: `2 x windowSeconds + DPOP_CLOCK_SKEW_ALLOWANCE_SECONDS` seconds (180,000 with the default window). */
+export function dpopReplayWindowMs(windowSeconds: number): number {
+  return (windowSeconds * 2 + DPOP_CLOCK_SKEW_ALLOWANCE_SECONDS) * 1000;
+}
 const ASYMMETRIC = new Set(['ES256', 'ES384', 'ES512', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512']);
 
 /** DPoP options of the adapters (`AuthOptions.dpop`, and the login helpers `dpopKeyFrom...`). */
@@ -40,7 +52,9 @@ export interface DpopOptions {
   algorithms?: readonly string[];
   /**
    * How far a proof's `iat` may be from the server's clock, in seconds, either way (1 to 600; default
-   * 60). Each `jti` is remembered for twice this many seconds, so a proof is never accepted twice.
+   * 60). Each `jti` is remembered for twice this many seconds plus {@link DPOP_CLOCK_SKEW_ALLOWANCE_SECONDS}
+   * (60), so a proof is never accepted twice as long as the app servers' clocks agree within that
+   * allowance (run NTP): each app server checks `iat` on its own clock.
    */
   proofWindowSeconds?: number;
 }
@@ -53,8 +67,9 @@ export interface ResolvedDpopSettings {
   algorithms: readonly string[];
   /**
    * How far a proof's `iat` may be from the server's clock, in seconds, either way (the
-   * `proofWindowSeconds` option, default 60); a `jti` is remembered for twice as long, in milliseconds
-   * in {@link StoreDpopCheck.replayWindowMs}.
+   * `proofWindowSeconds` option, default 60); a `jti` is remembered for twice as long plus
+   * {@link DPOP_CLOCK_SKEW_ALLOWANCE_SECONDS} ({@link dpopReplayWindowMs}), in milliseconds in
+   * {@link StoreDpopCheck.replayWindowMs}.
    */
   windowSeconds: number;
   /** The `algs` parameter of the challenges: `algs="ES256 EdDSA ..."`. */
@@ -140,10 +155,27 @@ export function sha256Base64url(text: string): string {
   return createHash('sha256').update(text).digest('base64url');
 }
 
-/** The request's URL for `htu`, without query and fragment (RFC 9449 §4.3 step 9), normalised by WHATWG URL (scheme and host case, default port, dot segments). */
+/**
+ * The request's URL for `htu`, without query and fragment (RFC 9449 §4.3 step 9), normalised by WHATWG
+ * URL (scheme and host case, default port, dot segments): the configured origin (or, without one, the
+ * request's own scheme and `Host`) followed by the PATH of the request target only. An absolute-form
+ * target (`GET http://other.example/me HTTP/1.1`, RFC 9112 §3.2.2) contributes its path alone: its
+ * scheme and authority are the client's words and never widen which proofs are accepted (the app
+ * serves the same route whatever authority the target names, so only the path is the app's).
+ * Null for a target that is neither origin-form nor absolute-form (`*`, authority-form).
+ */
 function requestUrl<R>(req: R, reader: DpopReader<R>, options: ResolvedDpopSettings): string | null {
   try {
-    const u = new URL(reader.path(req), options.origin ?? reader.origin(req));
+    const target = reader.path(req);
+    let path: string;
+    if (target.startsWith('/')) path = target.replace(/[?#].*$/s, '');
+    else if (/^https?:\/\//i.test(target)) path = new URL(target).pathname;
+    else return null;
+    const base = new URL(options.origin ?? reader.origin(req));
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') return null;
+    // Origin + path as text, never `new URL(path, base)`: a path such as `//other.example/x` stays a path.
+    const u = new URL(base.origin + path);
+    if (u.origin !== base.origin) return null;
     return u.origin + u.pathname;
   } catch {
     return null;
@@ -242,7 +274,7 @@ export async function checkDpopProof<R>(
   } catch {
     return fail('the DPoP proof\'s signature is not valid');
   }
-  return { ok: true, check: { jkt, jtiHash: sha256Base64url(claims.jti), replayWindowMs: options.windowSeconds * 2000 } };
+  return { ok: true, check: { jkt, jtiHash: sha256Base64url(claims.jti), replayWindowMs: dpopReplayWindowMs(options.windowSeconds) } };
 }
 
 /**

@@ -7,7 +7,7 @@
 export { parseAuthorization, authorizationFromRawHeaders, MAX_AUTHORIZATION_LENGTH, AUTH_SCHEMES, type AuthorizationParse } from './authorization.js';
 export { authenticate, checkAuthOptions, type AuthOptions, type AuthOutcome, type TokenAuth } from './authenticate.js';
 export { checkScopeList, checkScopes, checkRealm, scopeRequirement, type ScopeRequirementOptions } from './scopes.js';
-export { checkStepUp, checkStepUpRule, insufficientUserAuthentication, stepUpRequirement, type StepUpRule, type StepUpRequirementOptions } from './step-up.js';
+export { checkStepUp, checkStepUpRule, insufficientUserAuthentication, stepUpRequirement, type StepUpAuth, type StepUpRule, type StepUpRequirementOptions } from './step-up.js';
 export {
   applyErrorBody,
   checkErrorHandlerOptions,
@@ -36,6 +36,8 @@ export {
   sha256Base64url,
   DEFAULT_DPOP_ALGORITHMS,
   DEFAULT_DPOP_PROOF_WINDOW_SECONDS,
+  DPOP_CLOCK_SKEW_ALLOWANCE_SECONDS,
+  dpopReplayWindowMs,
   MAX_DPOP_PROOF_LENGTH,
   type DpopOptions,
   type DpopProofCheck,

@@ -2,8 +2,9 @@
  * Step-up for sensitive routes (RFC 9470, OAuth 2.0 Step Up Authentication Challenge Protocol),
  * framework-free: every adapter's per-route requirement ("authenticated within N seconds", "with one
  * of these authentication levels") is {@link stepUpRequirement}. A token that falls short gets 401
- * with `WWW-Authenticate: Bearer error="insufficient_user_authentication"` and the route's `max_age`
- * and/or `acr_values` (RFC 9470 §3), so the client knows to ask the user to prove themselves again;
+ * with `WWW-Authenticate: Bearer error="insufficient_user_authentication"` (`DPoP ..., algs="..."` for a
+ * request authenticated with the DPoP scheme, RFC 9449 §7.1) and the route's `max_age` and/or
+ * `acr_values` (RFC 9470 §3), so the client knows to ask the user to prove themselves again;
  * the app then checks the password (or a second factor) and calls `TokenManager.reauthenticate`.
  */
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../core/errors.js';
@@ -12,6 +13,20 @@ import type { TokenManager } from '../core/manager.js';
 import type { TokenRecord } from '../core/types.js';
 import { DEFAULT_REALM, applyErrorBody, authenticationRequired, challenge, type AuthErrorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from './responses.js';
 import { checkRealm } from './scopes.js';
+import { DEFAULT_DPOP_ALGORITHMS } from './dpop.js';
+
+/** The authentication a step-up check reads (a {@link TokenAuth}, or any object with these fields). */
+export interface StepUpAuth {
+  /** The verified token's record. */
+  token: TokenRecord;
+  /** The store's clock at verification, epoch milliseconds (`Date.now()` when absent). */
+  verifiedAtMs?: number;
+  /** Set for a request authenticated with the DPoP scheme: its refusal is a `DPoP` challenge with these `algs`. */
+  dpop?: {
+    /** The JWS algorithms the middleware accepts for proofs (its `dpop.algorithms`), for the challenge's `algs`. */
+    algorithms: readonly string[];
+  };
+}
 
 /** What a route requires of the authentication behind a token (at least one of the two). */
 export interface StepUpRule {
@@ -64,9 +79,12 @@ export function checkStepUpRule(where: string, options: unknown, extra: readonly
  * error_description="...", max_age="N", acr_values="a b"` (each of the last two when the route requires
  * it; quoted-strings as in the RFC's examples), `Cache-Control: no-store`, and the JSON body with reason
  * `insufficient_user_authentication`, `maxAgeSeconds` and `acrValues`.
+ * @param dpopAlgorithms for a request authenticated with the DPoP scheme: the challenge is
+ *   `DPoP realm="...", error="insufficient_user_authentication", ..., algs="..."` (RFC 9449 §7.1) instead.
  */
-export function insufficientUserAuthentication(rule: StepUpRule, message: string, realm = DEFAULT_REALM): AuthErrorResponse {
+export function insufficientUserAuthentication(rule: StepUpRule, message: string, realm = DEFAULT_REALM, dpopAlgorithms?: readonly string[]): AuthErrorResponse {
   const response = challenge(401, realm, 'insufficient_user_authentication', message, 'insufficient_user_authentication');
+  if (dpopAlgorithms) response.headers['WWW-Authenticate'] = `DPoP${response.headers['WWW-Authenticate']!.slice('Bearer'.length)}`;
   if (rule.maxAgeSeconds !== null) {
     response.headers['WWW-Authenticate'] += `, max_age="${rule.maxAgeSeconds}"`;
     response.body.maxAgeSeconds = rule.maxAgeSeconds;
@@ -75,6 +93,7 @@ export function insufficientUserAuthentication(rule: StepUpRule, message: string
     response.headers['WWW-Authenticate'] += `, acr_values="${rule.acrValues.join(' ')}"`;
     response.body.acrValues = [...rule.acrValues];
   }
+  if (dpopAlgorithms) response.headers['WWW-Authenticate'] += `, algs="${dpopAlgorithms.join(' ')}"`;
   return response;
 }
 
@@ -82,12 +101,13 @@ export function insufficientUserAuthentication(rule: StepUpRule, message: string
  * Checks a verified token against a step-up rule: its `acr` must be one of `rule.acrValues` (when
  * any), and `auth.verifiedAtMs - token.authenticatedAtMs` (the store's clock; `Date.now()` when the
  * authentication carries no `verifiedAtMs`) at most `rule.maxAgeSeconds` seconds. Returns the 401 of
- * {@link insufficientUserAuthentication} and emits `authFailed` (`insufficient_user_authentication`),
- * or null when the token qualifies.
+ * {@link insufficientUserAuthentication} (a `DPoP` challenge when `auth.dpop` is set, or the token is
+ * bound to a key: such a token is only accepted under the DPoP scheme) and emits `authFailed`
+ * (`insufficient_user_authentication`), or null when the token qualifies.
  */
 export function checkStepUp(
   manager: TokenManager,
-  auth: { token: TokenRecord; verifiedAtMs?: number },
+  auth: StepUpAuth,
   rule: StepUpRule,
   realm = DEFAULT_REALM,
 ): AuthErrorResponse | null {
@@ -99,7 +119,8 @@ export function checkStepUp(
     message = `more recent authentication is required: within the last ${rule.maxAgeSeconds} seconds`;
   if (message === null) return null;
   manager.emit('authFailed', { reason: 'insufficient_user_authentication', tokenId: token.tokenId });
-  return insufficientUserAuthentication(rule, message, realm);
+  const dpopAlgorithms = auth.dpop?.algorithms ?? (token.jkt !== null ? DEFAULT_DPOP_ALGORITHMS : undefined);
+  return insufficientUserAuthentication(rule, message, realm, dpopAlgorithms);
 }
 
 /**
@@ -114,7 +135,7 @@ export function checkStepUp(
 export function stepUpRequirement(
   manager: TokenManager,
   options: StepUpRequirementOptions,
-): (auth: { token: TokenRecord; verifiedAtMs?: number } | null | undefined) => HttpErrorResponse | null {
+): (auth: StepUpAuth | null | undefined) => HttpErrorResponse | null {
   if (!manager || typeof (manager as { emit?: unknown }).emit !== 'function') throw new InvalidArgumentTypeError('the first argument must be the TokenManager');
   const rule = checkStepUpRule('step-up requirement options', options, ['realm', 'errorBody']);
   const realm = checkRealm(options.realm);

@@ -5,11 +5,11 @@
  * sent as DPoP, and binding at login.
  */
 import assert from 'node:assert/strict';
-import type { OutgoingHttpHeaders } from 'node:http';
+import { type OutgoingHttpHeaders, request } from 'node:http';
 import type { TokenManager, TokenManagerOptions } from '../core/manager.js';
 import { MAX_DPOP_PROOF_LENGTH } from '../http/dpop.js';
 import { DpopClient } from './dpop-client.js';
-import type { ContractReply } from './http-suite.js';
+import type { ContractReply, HttpContractApp } from './http-suite.js';
 
 /** What a DPoP case uses of the suite's per-case context. */
 interface DpopCaseContext {
@@ -20,7 +20,7 @@ interface DpopCaseContext {
   counted(path: string, headers?: OutgoingHttpHeaders): Promise<ContractReply & { calls: number }>;
 }
 
-type AddCase = (name: string, setup: { manager?: Omit<TokenManagerOptions, 'store' | 'secret'> }, body: (ctx: DpopCaseContext) => Promise<void>) => void;
+type AddCase = (name: string, setup: { manager?: Omit<TokenManagerOptions, 'store' | 'secret'>; auth?: HttpContractApp['auth'] }, body: (ctx: DpopCaseContext) => Promise<void>) => void;
 
 function bodyOf(r: ContractReply): Record<string, unknown> {
   assert.ok(r.json !== null && typeof r.json === 'object' && !Array.isArray(r.json), `a JSON object body, got: ${r.text.slice(0, 200)}`);
@@ -42,6 +42,22 @@ function assertRefused(r: ContractReply, expected: { scheme: 'DPoP' | 'Bearer'; 
   assert.equal(body.error, expected.error, `${where}: body.error`);
   assert.equal(body.reason, expected.reason, `${where}: body.reason`);
   for (const s of expected.sent ?? []) assert.ok(!r.text.includes(s) && !c.includes(s), `${where}: nothing sent is echoed`);
+}
+
+/** GET with a raw request target (an absolute-form one: `GET http://evil.example/me HTTP/1.1`), to the app at `baseUrl`. */
+function rawGet(baseUrl: string, target: string, headers: OutgoingHttpHeaders): Promise<{ status: number; text: string }> {
+  const u = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: target, method: 'GET', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error(`no answer to GET ${target} within 10 s`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 const dpopHeaders = (token: string, proof: string | string[] | undefined, scheme = 'DPoP'): OutgoingHttpHeaders =>
@@ -112,6 +128,33 @@ export function addDpopContractCases(add: AddCase): void {
     assert.equal(malformed.calls, 0, 'malformed token: no store call');
     assert.equal((await ctx.get('/me', dpopHeaders(token, good))).status, 200, 'the good proof still passes');
   });
+
+  add('DPoP: an absolute-form request target contributes only its path to htu: a proof for the authority it names -> 401, one for the app\'s own URL -> 200', {}, async (ctx) => {
+    const device = await DpopClient.create('ES256');
+    const { token } = await ctx.manager.create(1, { jkt: device.jkt });
+    const evil = await rawGet(ctx.url, 'http://evil.example/me', dpopHeaders(token, await device.proof('GET', 'http://evil.example/me', token)));
+    assert.equal(evil.status, 401, `a proof for http://evil.example/me: ${evil.text}`);
+    assert.match(evil.text, /invalid_dpop_proof/);
+    const own = await rawGet(ctx.url, 'http://evil.example/me', dpopHeaders(token, await device.proof('GET', `${ctx.url}/me`, token)));
+    assert.equal(own.status, 200, `a proof for the app's own URL and the target's path: ${own.text}`);
+    const slashes = await rawGet(ctx.url, '//evil.example/me', dpopHeaders(token, await device.proof('GET', 'http://evil.example/me', token)));
+    assert.notEqual(slashes.status, 200, `a path of two slashes is a path, not an authority: ${slashes.text}`);
+  });
+
+  add(
+    'DPoP: with dpop.origin set, an absolute-form target naming another authority is checked against the origin and its path only',
+    { auth: { loadUser: (id: string) => ({ id }), dpop: { origin: 'https://api.example.com' } } },
+    async (ctx) => {
+      const device = await DpopClient.create('ES256');
+      const { token } = await ctx.manager.create(1, { jkt: device.jkt });
+      const evil = await rawGet(ctx.url, 'http://evil.example/me', dpopHeaders(token, await device.proof('GET', 'http://evil.example/me', token)));
+      assert.equal(evil.status, 401, `a proof for http://evil.example/me: ${evil.text}`);
+      const own = await rawGet(ctx.url, 'http://evil.example/me', dpopHeaders(token, await device.proof('GET', 'https://api.example.com/me', token)));
+      assert.equal(own.status, 200, `a proof for the configured origin and the target's path: ${own.text}`);
+      const direct = await rawGet(ctx.url, '/me', dpopHeaders(token, await device.proof('GET', 'https://api.example.com/me', token)));
+      assert.equal(direct.status, 200, `origin-form: ${direct.text}`);
+    },
+  );
 
   add('DPoP: a proof by another key -> 401 invalid_dpop_proof; a replayed proof -> 401; a new proof -> 200', {}, async (ctx) => {
     const device = await DpopClient.create('ES256');

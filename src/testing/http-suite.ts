@@ -23,6 +23,7 @@ import type { AuthErrorResponse } from '../http/responses.js';
 import type { ConformanceCase, StoreFactory } from './store-suite.js';
 import { forgeSecret } from './store-suite.js';
 import { addDpopContractCases } from './http-dpop-cases.js';
+import { DpopClient } from './dpop-client.js';
 
 /** What a harness builds an app from. */
 export interface HttpContractApp {
@@ -780,6 +781,27 @@ export function httpContractCases(harness: HttpAdapterHarness, stores: HttpContr
     const mfa = await ctx.manager.create(3, { acr: 'mfa' });
     assert.equal((await ctx.get('/step-up-acr', bearer(mfa.token))).status, 200, 'an mfa login passes');
     assertChallenge(await ctx.get('/step-up-acr'), { reason: 'missing_token', rfcError: null, where: 'no token' });
+  });
+
+  add('step-up: a DPoP request refused by step-up gets a DPoP challenge (RFC 9449 §7.1 + RFC 9470 §3) with algs, max_age and acr_values; a Bearer one a Bearer challenge', {}, async (ctx) => {
+    const device = await DpopClient.create('ES256');
+    const bound = await ctx.manager.create(1, { jkt: device.jkt });
+    const r = await ctx.get('/step-up-acr', { Authorization: `DPoP ${bound.token}`, DPoP: await device.proof('GET', `${ctx.url}/step-up-acr`, bound.token) });
+    assert.equal(r.status, 401, r.text);
+    const challenges = headerValues(r, 'www-authenticate');
+    assert.equal(challenges.length, 1, 'exactly one WWW-Authenticate header');
+    assert.match(
+      challenges[0]!,
+      /^DPoP realm="api", error="insufficient_user_authentication", error_description="[^"\\]+", max_age="600", acr_values="mfa hwk", algs="ES256 EdDSA [^"]*"$/,
+      'the DPoP scheme, with algs',
+    );
+    assert.equal(r.headers['cache-control'], 'no-store');
+    assert.equal(bodyOf(r).reason, 'insufficient_user_authentication');
+    await ctx.manager.reauthenticate(1, bound.tokenId, { acr: 'mfa' });
+    const ok = await ctx.get('/step-up-acr', { Authorization: `DPoP ${bound.token}`, DPoP: await device.proof('GET', `${ctx.url}/step-up-acr`, bound.token) });
+    assert.equal(ok.status, 200, `after reauthenticate: ${ok.text}`);
+    const plain = await ctx.manager.create(1);
+    assertStepUp(await ctx.get('/step-up-acr', bearer(plain.token)), 'a bearer token', { maxAge: 600, acr: 'mfa hwk' });
   });
 
   add(

@@ -212,6 +212,88 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
       }
     });
 
+    it('step-up: logging ANOTHER device out (DELETE /devices/:id) and POST /logout-all need a recent password check; logging yourself out does not', async () => {
+      const stepped = await startDemo({ framework, store, stepUpMaxAgeSeconds: 1 });
+      try {
+        const at = (method: string, path: string, options?: Parameters<typeof call>[3]) => call(stepped.baseUrl, method, path, options);
+        const name = freshName('hank');
+        expect((await at('POST', '/register', { json: { username: name, password: PASSWORD } })).status).toBe(201);
+        const signIn = async (device: string) => (await at('POST', '/login', { json: { username: name, password: PASSWORD, device } })).body as { token: string; tokenId: string };
+        const a = await signIn('a');
+        const b = await signIn('b');
+        const c = await signIn('c');
+        await new Promise((resolve) => setTimeout(resolve, 1100)); // past the 1-second window
+        const other = await at('DELETE', `/devices/${a.tokenId}`, { token: b.token });
+        expect(other.status).toBe(401);
+        expect(other.headers.get('www-authenticate')).toMatch(/^Bearer realm="api", error="insufficient_user_authentication", error_description="[^"]+", max_age="1"$/);
+        expect(other.body).toMatchObject({ error: 'insufficient_user_authentication', maxAgeSeconds: 1 });
+        const all = await at('POST', '/logout-all', { token: b.token });
+        expect(all.status).toBe(401);
+        expect(all.body).toMatchObject({ error: 'insufficient_user_authentication' });
+        expect((await at('GET', '/me', { token: a.token })).status).toBe(200);
+        expect((await at('GET', '/me', { token: b.token })).status).toBe(200);
+        // Logging the calling device itself out needs no password.
+        expect((await at('DELETE', `/devices/${c.tokenId}`, { token: c.token })).status).toBe(204);
+        expect((await at('GET', '/me', { token: c.token })).status).toBe(401);
+        expect((await at('POST', '/reauthenticate', { token: b.token, json: { password: PASSWORD } })).status).toBe(200);
+        expect((await at('DELETE', `/devices/${a.tokenId}`, { token: b.token })).status).toBe(204);
+        expect((await at('GET', '/me', { token: a.token })).status).toBe(401);
+        expect((await at('POST', '/logout-all', { token: b.token })).status).toBe(204);
+        expect((await at('GET', '/me', { token: b.token })).status).toBe(401);
+      } finally {
+        await stepped.stop();
+      }
+    });
+
+    it('a login with the OLD password in flight while the password changes gets a token that is refused (password version)', async () => {
+      let holdCreate: Promise<void> | null = null;
+      let createHeld: () => void = () => {};
+      const reached = new Promise<void>((resolve) => {
+        createHeld = resolve;
+      });
+      const raced = await startDemo({
+        framework,
+        store,
+        beforeTokenCall: async (operation) => {
+          if (operation === 'create' && holdCreate) {
+            const held = holdCreate;
+            holdCreate = null;
+            createHeld();
+            await held;
+          }
+        },
+      });
+      try {
+        const at = (method: string, path: string, options?: Parameters<typeof call>[3]) => call(raced.baseUrl, method, path, options);
+        const name = freshName('ivy');
+        expect((await at('POST', '/register', { json: { username: name, password: PASSWORD } })).status).toBe(201);
+        const owner = (await at('POST', '/login', { json: { username: name, password: PASSWORD, device: 'owner' } })).body as { token: string };
+        // The attacker's login with the old password: the password check passes, then its create is held.
+        let release: () => void = () => {};
+        holdCreate = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const inFlight = at('POST', '/login', { json: { username: name, password: PASSWORD, device: 'attacker' } });
+        await reached;
+        const changed = await at('POST', '/change-password', { token: owner.token, json: { newPassword: 'a new long password' } });
+        expect(changed.status).toBe(200);
+        release();
+        const late = await inFlight;
+        expect(late.status).toBe(200); // the token is created (after revokeOthers ran)...
+        const refused = await at('GET', '/me', { token: late.body.token });
+        expect(refused.status).toBe(401); // ...but refused: it comes from a login with the old password
+        expect(refused.body).toMatchObject({ error: 'invalid_token' });
+        expect((await at('GET', '/me', { token: late.body.token })).status).toBe(401);
+        // The device that changed the password stays logged in; a login with the new password works.
+        expect((await at('GET', '/me', { token: owner.token })).status).toBe(200);
+        const fresh = await at('POST', '/login', { json: { username: name, password: 'a new long password', device: 'new' } });
+        expect((await at('GET', '/me', { token: fresh.body.token })).status).toBe(200);
+        expect((await at('GET', '/me', { token: owner.token })).status).toBe(200);
+      } finally {
+        await raced.stop();
+      }
+    });
+
     it('a wrong password or an unknown user gets 401 JSON, the same answer for both', async () => {
       const name = freshName('erin');
       await register(name);

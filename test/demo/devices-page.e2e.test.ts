@@ -4,7 +4,7 @@
  * second's next request gets 401 and shows the login form. The page binds its tokens to a
  * non-extractable WebCrypto key (DPoP, RFC 9449): a token (and a proof) copied out of the page and
  * replayed from Node gets 401 while the page keeps working. Step-up (RFC 9470): on a demo whose window is
- * 1 second, "Log out other devices" and "Change password" ask for the password, then go through.
+ * 1 second, "Log out other devices", "Change password" and logging out another device ask for the password, then go through.
  * Slow actions show progress and failures say what failed: the server is slowed down by holding its
  * token calls (the harness's `beforeTokenCall` hook) until the test has looked at the page, never by sleeping.
  */
@@ -247,7 +247,7 @@ describe('devices page (chromium)', () => {
     await page.locator('#login-view').waitFor({ state: 'visible' });
   });
 
-  it('step-up: "Log out other devices" and "Change password" ask for the password when the login is too old, then go through', async () => {
+  it('step-up: "Log out other devices", "Change password" and logging out another device ask for the password when the login is too old, then go through', async () => {
     const stepped = await startDemo({ store: 'memory', stepUpMaxAgeSeconds: 1 });
     const devices: Device[] = [];
     try {
@@ -300,6 +300,18 @@ describe('devices page (chromium)', () => {
       await expect.poll(() => a.page.locator('#message').textContent()).toBe('Cancelled: nothing was changed.');
       expect(await a.page.locator('#devices-view').isVisible()).toBe(true);
       expect(await rows(a.page).count()).toBe(2);
+
+      // "Log out" on ANOTHER device's row is behind step-up too: asked, confirmed, B logged out.
+      await a.page.getByRole('button', { name: 'Log out B' }).click();
+      await a.page.locator('#reauth-view').waitFor({ state: 'visible' });
+      expect(await a.page.locator('#message').textContent()).toBe('Please confirm your password to continue.');
+      expect(await rows(a.page).count()).toBe(2);
+      await a.page.getByLabel('Current password').fill('a brand new password');
+      await a.page.getByRole('button', { name: 'Confirm' }).click();
+      await expect.poll(() => a.page.locator('#message').textContent()).toBe('Logged out B.');
+      expect(await rows(a.page).count()).toBe(1);
+      await b.page.getByRole('button', { name: 'Refresh' }).click();
+      await b.page.locator('#login-view').waitFor({ state: 'visible' });
       expect([...a.problems, ...b.problems]).toEqual([]);
     } finally {
       await Promise.all(devices.map((d) => d.context.close()));

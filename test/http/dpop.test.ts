@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../src/index.js';
-import { checkAuthOptions, checkDpopProof, resolveDpopOptions, type DpopReader } from '../../src/http/index.js';
+import { DPOP_CLOCK_SKEW_ALLOWANCE_SECONDS, checkAuthOptions, checkDpopProof, dpopReplayWindowMs, resolveDpopOptions, type DpopReader } from '../../src/http/index.js';
 import { TokenManager } from '../../src/index.js';
 import { DpopClient } from '../../src/testing/index.js';
 
@@ -48,6 +48,28 @@ describe('dpop options', () => {
   });
 });
 
+describe('the jti replay window', () => {
+  it('is twice the proof window plus the clock-skew allowance between app servers (60 s), for every window', async () => {
+    expect(DPOP_CLOCK_SKEW_ALLOWANCE_SECONDS).toBe(60);
+    expect(dpopReplayWindowMs(60)).toBe(180_000);
+    expect(dpopReplayWindowMs(1)).toBe(62_000);
+    expect(dpopReplayWindowMs(600)).toBe(1_260_000);
+    // A proof whose iat is at the edge of one server's window must still be remembered when a server
+    // whose clock is the whole allowance behind accepts its iat: first use at iat - window (server A
+    // ahead), last acceptance at iat + window + skew (server B behind).
+    const device = await DpopClient.create('ES256');
+    for (const w of [1, 60, 600]) {
+      const r = await checkDpopProof(
+        { method: 'GET', origin: 'https://a.example', path: '/me', proof: await device.proof('GET', 'https://a.example/me', 't') },
+        reader,
+        resolveDpopOptions({ proofWindowSeconds: w }),
+        't',
+      );
+      expect(r.ok && r.check.replayWindowMs).toBe((2 * w + 60) * 1000);
+    }
+  });
+});
+
 describe('checkDpopProof', () => {
   it('behind a proxy: htu is checked against `origin`, not the address the server saw', async () => {
     const device = await DpopClient.create('ES256');
@@ -56,7 +78,7 @@ describe('checkDpopProof', () => {
     const options = resolveDpopOptions({ origin: 'https://api.example.com' });
     const publicProof = await device.proof('GET', 'https://api.example.com/me', token);
     const ok = await checkDpopProof({ ...behind, proof: publicProof }, reader, options, token);
-    expect(ok).toMatchObject({ ok: true, check: { jkt: device.jkt, replayWindowMs: 120_000 } });
+    expect(ok).toMatchObject({ ok: true, check: { jkt: device.jkt, replayWindowMs: 180_000 } });
     const internalProof = await device.proof('GET', 'http://10.0.0.5:3000/me', token);
     expect(await checkDpopProof({ ...behind, proof: internalProof }, reader, options, token)).toEqual({ ok: false, description: "the DPoP proof's htu does not match the request URL" });
     // Without the option, the request's own origin counts.

@@ -89,9 +89,13 @@ describe('TokenManager options', () => {
     await expect(new TokenManager({ secret: TEST_SECRET }).list('u', { current: 'x' } as never)).rejects.toThrow(/unknown option `current`/);
     const m = new TokenManager({ secret: TEST_SECRET });
     const c = await m.create('u');
-    await expect(m.revokeById('u', c.token)).rejects.toThrow(/token id.*not the token itself/);
-    await expect(m.revokeOthers('u', c.token)).rejects.toThrow(/not the token itself/);
-    await expect(m.list('u', { currentTokenId: c.token })).rejects.toThrow(/not the token itself/);
+    await expect(m.revokeById('u', c.token)).rejects.toThrow(/token id.*not the token itself; to revoke by the token use revoke\(token\)$/);
+    await expect(m.revokeOthers('u', c.token)).rejects.toThrow(/^revokeOthers .*not the token itself; pass the id of the token to keep/);
+    await expect(m.list('u', { currentTokenId: c.token })).rejects.toThrow(/^list .*not the token itself; pass the id of the calling token as currentTokenId/);
+    // Each hint fits its caller: reauthenticate never suggests revoking.
+    const hint = await m.reauthenticate('u', c.token).then(() => '', (e: Error) => e.message);
+    expect(hint).toMatch(/^reauthenticate takes a token id .*not the token itself; pass the id of the token whose user just proved who they are/);
+    expect(hint).not.toMatch(/revoke/);
     await expect(m.revokeById('u', c.tokenId, { reason: 'oops' as never })).rejects.toThrow(/reason/);
     expect((await m.verify(c.token)).valid).toBe(true);
     expect(await m.revokeById('u', 'not-an-id')).toBe(false);

@@ -418,9 +418,9 @@ export function createDemoApi(options: DemoAppOptions): DemoApi {
     }),
 
     devices: guard(async ({ userId, token }: DemoAuth, query: Record<string, unknown> = {}) => {
-      if (query['limit'] === undefined) return { status: 200, body: { devices: await tokens.list(userId, { currentTokenId: token.tokenId }) } };
-      const limit = typeof query['limit'] === 'string' && /^[0-9]{1,4}$/.test(query['limit']) ? Number(query['limit']) : NaN;
-      const cursor = query['cursor'] === undefined ? null : typeof query['cursor'] === 'string' ? query['cursor'] : 0;
+      if (query.limit === undefined) return { status: 200, body: { devices: await tokens.list(userId, { currentTokenId: token.tokenId }) } };
+      const limit = typeof query.limit === 'string' && /^[0-9]{1,4}$/.test(query.limit) ? Number(query.limit) : NaN;
+      const cursor = query.cursor === undefined ? null : typeof query.cursor === 'string' ? query.cursor : 0;
       if (cursor === 0) return { status: 400, body: { error: 'invalid_request', message: 'cursor must be one value, from nextCursor' } };
       const page = await tokens.list(userId, { currentTokenId: token.tokenId, limit, cursor });
       return { status: 200, body: { devices: page.tokens, nextCursor: page.nextCursor } };

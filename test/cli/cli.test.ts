@@ -270,7 +270,7 @@ describe('CLI against Redis', () => {
     const a = await s.manager.create('p1', { userAgent: 'x'.repeat(100) }); // in pieces
     const b = await s.manager.create('p1');
     await s.manager.create('p2');
-    await admin.hdel(s.store.keys.hashKey(a.tokenId.slice(0, 8)), s.store.keys.field(a.tokenId) + '1'); // a record broken by hand
+    await admin.hdel(s.store.keys.hashKey(a.tokenId.slice(0, 8)), `${s.store.keys.field(a.tokenId)}1`); // a record broken by hand
     const dry = await cli(['prune', '--dry-run', ...s.flags]);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toBe('would drop 1 stale entry from 1 of 2 user hashes and indexes on 1 primary\n');
@@ -476,7 +476,7 @@ describe.runIf(hasRedisServerBinary())('CLI against a Redis Cluster (3 primaries
     expect(JSON.parse(stats.stdout)).toMatchObject({ liveTokens: 30, usersWithTokens: 10, tokensPerUser: { min: 3, median: 3, max: 3 }, primaries: 3, complete: true });
     const victim = made[4]!; // user c4
     const tag = victim.tokenId.slice(0, 8);
-    await client.hdel(store.keys.hashKey(tag), store.keys.field(victim.tokenId) + '1'); // a record broken by hand
+    await client.hdel(store.keys.hashKey(tag), `${store.keys.field(victim.tokenId)}1`); // a record broken by hand
     expect(JSON.parse((await cli(['prune', '--json', '--dry-run', ...flags])).stdout)).toMatchObject({ entriesDropped: 1, indexesSeen: 10, primaries: 3 });
     expect(JSON.parse((await cli(['prune', '--json', ...flags])).stdout)).toMatchObject({ entriesDropped: 1, indexesChanged: 1 });
     expect(JSON.parse((await cli(['stats', '--json', ...flags])).stdout)).toMatchObject({ liveTokens: 29, staleIndexEntries: 0 });

@@ -74,7 +74,7 @@ for (const kind of clientKinds()) {
         const long = await m.create('q');
         await m.create('r');
         const tagP = m.userTag('p');
-        expect(await admin.hdel(store.keys.hashKey(tagP), store.keys.field(gone.tokenId) + '1')).toBe(1); // a piece deleted by hand
+        expect(await admin.hdel(store.keys.hashKey(tagP), `${store.keys.field(gone.tokenId)}1`)).toBe(1); // a piece deleted by hand
         await new Promise((r) => setTimeout(r, 1100)); // `short` expires (its record stays until the user's next write)
         expect(await store.prune({ dryRun: true })).toMatchObject({ indexesSeen: 3, entriesDropped: 2, indexesChanged: 2, dryRun: true, complete: true });
         expect((await store.stats()).staleIndexEntries).toBe(2);
@@ -127,7 +127,7 @@ for (const kind of clientKinds()) {
         try {
           const other = new TokenManager({ store: otherStore, secret: TEST_SECRET });
           const theirs = await other.create('theirs', { userAgent: 'x'.repeat(100) }); // in pieces
-          await admin.hdel(otherStore.keys.hashKey(theirs.tokenId.slice(0, 8)), otherStore.keys.field(theirs.tokenId) + '1');
+          await admin.hdel(otherStore.keys.hashKey(theirs.tokenId.slice(0, 8)), `${otherStore.keys.field(theirs.tokenId)}1`);
           expect(await store.stats()).toMatchObject({ liveTokens: 1, usersWithTokens: 1, staleIndexEntries: 0 });
           expect(await store.prune()).toMatchObject({ indexesSeen: 1, entriesDropped: 0 });
           expect(await otherStore.prune({ dryRun: true })).toMatchObject({ entriesDropped: 1 });

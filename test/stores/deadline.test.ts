@@ -67,7 +67,7 @@ describe('a stored record that is not a valid record', () => {
     const broken = text.replace('{"k":"v"}', '{0x10}'); // the script does not read metadata, JSON.parse refuses it
     expect(broken).not.toBe(text);
     await admin.hdel(key!, ...Object.keys(fields));
-    await admin.hset(key!, id, '0' + broken);
+    await admin.hset(key!, id, `0${broken}`);
     const error = await manager.verify(c.token).then(
       () => undefined,
       (e: unknown) => e,

@@ -195,8 +195,8 @@ describe('Redis store: nothing stale piles up', () => {
     const hash = store.keys.hashKey(m.userTag('v'));
     const a = await m.create('v', { userAgent: 'x'.repeat(100) }); // in pieces
     await m.create('v');
-    expect(await redis.hexists(hash, store.keys.field(a.tokenId) + '1')).toBe(1);
-    await redis.hdel(hash, store.keys.field(a.tokenId) + '1');
+    expect(await redis.hexists(hash, `${store.keys.field(a.tokenId)}1`)).toBe(1);
+    await redis.hdel(hash, `${store.keys.field(a.tokenId)}1`);
     expect((await m.verify(a.token)).valid).toBe(false);
     expect((await m.list('v')).length).toBe(1);
     await m.create('v');

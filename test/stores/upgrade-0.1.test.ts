@@ -34,10 +34,10 @@ async function create01(redis: Redis, keys: Keys01, userId: string, o: { ttlMs?:
   const t = generateToken(tag);
   const d = ring.sign(t.token);
   const stored: Record<string, string> = { u: userId, k: d.keyId, d: d.digest };
-  if (o.deviceName) stored['n'] = o.deviceName;
-  if (o.userAgent) stored['ua'] = o.userAgent;
-  if (o.scopes) stored['s'] = JSON.stringify(o.scopes);
-  if (o.metadata) stored['m'] = JSON.stringify(o.metadata);
+  if (o.deviceName) stored.n = o.deviceName;
+  if (o.userAgent) stored.ua = o.userAgent;
+  if (o.scopes) stored.s = JSON.stringify(o.scopes);
+  if (o.metadata) stored.m = JSON.stringify(o.metadata);
   const ttl = o.ttlMs === undefined ? '3600000' : o.ttlMs === null ? '' : String(o.ttlMs);
   const reply = (await redis.eval(CREATE_01.source, 2, keys.userKey(userId, tag), keys.tokenKey(t.tokenId, tag), t.tokenId, keys.tokenKeyPrefix(tag), '', 'evict-lru', ttl, '0', '', JSON.stringify(stored), ring.keyIds.join(','))) as unknown[];
   expect(Number(reply[0])).toBe(1);

@@ -228,7 +228,7 @@ function preludeFor(body: string, skip: ReadonlySet<string> = new Set()): string
       }
   };
   scan(body);
-  return PRELUDE_PARTS.filter((p) => used.has(p.name)).map((p) => p.text).join('\n') + '\n';
+  return `${PRELUDE_PARTS.filter((p) => used.has(p.name)).map((p) => p.text).join('\n')}\n`;
 }
 
 /**

@@ -26,14 +26,19 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('usage: npm run bench [-- --quick] [--only verify|http|memory|scale[,...]] [--render] [--no-docs] [--out <dir>]');
+  console.log(
+    'usage: npm run bench [-- --quick] [--only verify|http|memory|scale[,...]] [--render] [--no-docs] [--out <dir>]',
+  );
   process.exit(0);
 }
 if (values.render) {
   renderResults({ writeDocs: !values['no-docs'], ...(values.out ? { outDir: values.out } : {}) });
   process.exit(0);
 }
-const only = (values.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+const only = (values.only ?? [])
+  .flatMap((s) => s.split(','))
+  .map((s) => s.trim())
+  .filter(Boolean);
 const unknown = only.filter((s) => !(SCENARIO_NAMES as readonly string[]).includes(s));
 if (unknown.length) {
   console.error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIO_NAMES.join(', ')}`);
@@ -53,5 +58,7 @@ const results = await runHarness({
   command: `npm run bench${args ? ` -- ${args}` : ''}`,
 });
 for (const row of results.table)
-  console.log(`${row.status.padEnd(12)} ${row.id.padEnd(24)} ${row.measured ? `${row.measured.median.toFixed(2)} ${row.measured.unit} (${row.measured.min.toFixed(2)}–${row.measured.max.toFixed(2)})` : '—'}  target ${row.target}; issue: ${row.issueToday}`);
+  console.log(
+    `${row.status.padEnd(12)} ${row.id.padEnd(24)} ${row.measured ? `${row.measured.median.toFixed(2)} ${row.measured.unit} (${row.measured.min.toFixed(2)}–${row.measured.max.toFixed(2)})` : '—'}  target ${row.target}; issue: ${row.issueToday}`,
+  );
 process.exit(0);

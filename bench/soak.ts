@@ -26,7 +26,12 @@ let unhandled = 0;
 process.on('unhandledRejection', () => unhandled++);
 
 const redis = new Redis(url);
-const tokens = new TokenManager({ store: new IoredisStore({ client: redis, keyPrefix }), secret: 'soak-secret-soak-secret-soak-secret-0123', ttlSeconds: 600, maxTokensPerUser: 5 });
+const tokens = new TokenManager({
+  store: new IoredisStore({ client: redis, keyPrefix }),
+  secret: 'soak-secret-soak-secret-soak-secret-0123',
+  ttlSeconds: 600,
+  maxTokensPerUser: 5,
+});
 const app = express();
 app.use(express.json());
 app.post('/login', async (req, res) => {
@@ -60,7 +65,13 @@ async function sample() {
     cursor = next;
     keys += batch.length;
   } while (cursor !== '0');
-  samples.push({ t: Math.round((durationS * 1000 - (deadline - Date.now())) / 1000), heapMB: process.memoryUsage().heapUsed / 2 ** 20, redisMB: used / 2 ** 20, keys, requests });
+  samples.push({
+    t: Math.round((durationS * 1000 - (deadline - Date.now())) / 1000),
+    heapMB: process.memoryUsage().heapUsed / 2 ** 20,
+    redisMB: used / 2 ** 20,
+    keys,
+    requests,
+  });
 }
 
 async function worker(id: number) {
@@ -70,7 +81,11 @@ async function worker(id: number) {
     i++;
     const user = (id * 7919 + i) % users;
     if (!token || i % 50 === 0) {
-      const r = await fetch(`${base}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) });
+      const r = await fetch(`${base}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user }),
+      });
       count(`login ${r.status}`);
       token = ((await r.json()) as { token: string }).token;
     } else if (i % 97 === 0) {
@@ -115,7 +130,8 @@ const lines = [
   ...samples.map((s) => `| ${s.t} | ${s.heapMB.toFixed(1)} | ${s.redisMB.toFixed(2)} | ${s.keys} | ${s.requests} |`),
 ];
 console.log(lines.join('\n'));
-if (process.env.SOAK_WRITE !== '0') writeFileSync(new URL('./results/soak.md', import.meta.url), `${lines.join('\n')}\n`);
+if (process.env.SOAK_WRITE !== '0')
+  writeFileSync(new URL('./results/soak.md', import.meta.url), `${lines.join('\n')}\n`);
 
 await deletePrefix(redis, keyPrefix);
 server.close();

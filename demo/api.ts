@@ -16,7 +16,13 @@ import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { MemoryStore, RedisStore, TokenLimitError, isRedisMultitokensError, type TokenManager } from 'redis-multitokens';
+import {
+  MemoryStore,
+  RedisStore,
+  TokenLimitError,
+  isRedisMultitokensError,
+  type TokenManager,
+} from 'redis-multitokens';
 import { errorResponse, stepUpRequirement, type DeviceDetails, type TokenAuth } from 'redis-multitokens/http';
 import type { TokenRecord } from 'redis-multitokens';
 import { z } from 'zod';
@@ -175,7 +181,10 @@ const username = z
 
 const RegisterBody = z.object({
   username,
-  password: z.string().min(8, 'password must be at least 8 characters').max(256, 'password must be at most 256 characters'),
+  password: z
+    .string()
+    .min(8, 'password must be at least 8 characters')
+    .max(256, 'password must be at most 256 characters'),
 });
 
 const LoginBody = z.object({
@@ -188,7 +197,10 @@ const LoginBody = z.object({
 const ReauthenticateBody = z.object({ password: z.string().min(1, 'password is required').max(256) });
 
 const ChangePasswordBody = z.object({
-  newPassword: z.string().min(8, 'newPassword must be at least 8 characters').max(256, 'newPassword must be at most 256 characters'),
+  newPassword: z
+    .string()
+    .min(8, 'newPassword must be at least 8 characters')
+    .max(256, 'newPassword must be at most 256 characters'),
 });
 
 /** An error answer a handler throws: status and JSON body. */
@@ -205,7 +217,10 @@ class HttpError extends Error {
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   if (body === INVALID_JSON_BODY) throw new HttpError(400, invalidJson().body as { error: string; message: string });
   if (body === undefined)
-    throw new HttpError(400, { error: 'invalid_request', message: 'send a JSON object body with Content-Type: application/json' });
+    throw new HttpError(400, {
+      error: 'invalid_request',
+      message: 'send a JSON object body with Content-Type: application/json',
+    });
   const result = schema.safeParse(body);
   if (!result.success) {
     const issues = result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
@@ -298,18 +313,34 @@ export function createDemoApi(options: DemoAppOptions): DemoApi {
   const stepUp = stepUpRequirement(tokens, demoStepUp(options));
   const error = (err: unknown): DemoResponse => {
     if (err instanceof HttpError) {
-      return { status: err.status, headers: err.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="api"' } : {}, body: err.body };
+      return {
+        status: err.status,
+        headers: err.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="api"' } : {},
+        body: err.body,
+      };
     }
     if (isRedisMultitokensError(err)) {
       const known = errorResponse(err);
-      if (known?.status === 400 && known.body.reason !== 'invalid_dpop_proof') return { status: 400, body: { error: 'invalid_request', message: known.body.message } };
+      if (known?.status === 400 && known.body.reason !== 'invalid_dpop_proof')
+        return { status: 400, body: { error: 'invalid_request', message: known.body.message } };
       if (known?.status === 503)
-        return { status: 503, headers: { 'Retry-After': known.headers['Retry-After']! }, body: { error: 'service_unavailable', message: 'the token store is unavailable; retry shortly' } };
+        return {
+          status: 503,
+          headers: { 'Retry-After': known.headers['Retry-After']! },
+          body: { error: 'service_unavailable', message: 'the token store is unavailable; retry shortly' },
+        };
       if (known) return { status: known.status, headers: known.headers, body: known.body };
     }
-    const e = err as { type?: unknown; status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown } | null;
+    const e = err as {
+      type?: unknown;
+      status?: unknown;
+      statusCode?: unknown;
+      expose?: unknown;
+      message?: unknown;
+    } | null;
     if (e?.type === 'entity.parse.failed') return invalidJson();
-    const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
+    const status =
+      typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
     if (status !== undefined && status >= 400 && status < 500) {
       // A body parser's other refusals (body too large 413, unsupported charset or encoding 415) and the
       // router's (a malformed %-escape in the path, 400): a client error, never a 500.
@@ -370,7 +401,15 @@ export function createDemoApi(options: DemoAppOptions): DemoApi {
           jkt,
           metadata: { pwv: user.passwordVersion },
         });
-        return { status: 200, body: { token: created.token, tokenId: created.tokenId, first: created.first, tokenType: jkt ? 'DPoP' : 'Bearer' } };
+        return {
+          status: 200,
+          body: {
+            token: created.token,
+            tokenId: created.tokenId,
+            first: created.first,
+            tokenType: jkt ? 'DPoP' : 'Bearer',
+          },
+        };
       } catch (err) {
         // Only when the app configures `maxTokensPerUser` with `limitPolicy: 'reject'`.
         if (err instanceof TokenLimitError)
@@ -383,7 +422,10 @@ export function createDemoApi(options: DemoAppOptions): DemoApi {
       }
     }),
 
-    me: guard(async ({ user, token }: DemoAuth) => ({ status: 200, body: { user: { id: user.id, username: user.username }, token } })),
+    me: guard(async ({ user, token }: DemoAuth) => ({
+      status: 200,
+      body: { user: { id: user.id, username: user.username }, token },
+    })),
 
     logout: guard(async ({ userId, token }: DemoAuth) => {
       await tokens.revokeById(userId, token.tokenId, { reason: 'logout' });
@@ -402,10 +444,12 @@ export function createDemoApi(options: DemoAppOptions): DemoApi {
 
     reauthenticate: guard(async ({ user, token }: DemoAuth, raw: unknown) => {
       const body = parseBody(ReauthenticateBody, raw);
-      if (!(await db.checkCredentials(user.username, body.password))) throw new HttpError(403, { error: 'wrong_password', message: 'wrong password' });
+      if (!(await db.checkCredentials(user.username, body.password)))
+        throw new HttpError(403, { error: 'wrong_password', message: 'wrong password' });
       const record = await tokens.reauthenticate(user.id, token.tokenId, { acr: 'pwd' });
       // Revoked meanwhile (another device logged this one out): as the middleware would answer.
-      if (!record) throw new HttpError(401, { error: 'invalid_token', message: 'the token is invalid, expired or revoked' });
+      if (!record)
+        throw new HttpError(401, { error: 'invalid_token', message: 'the token is invalid, expired or revoked' });
       return { status: 200, body: { authenticatedAtMs: record.authenticatedAtMs } };
     }),
 
@@ -418,10 +462,15 @@ export function createDemoApi(options: DemoAppOptions): DemoApi {
     }),
 
     devices: guard(async ({ userId, token }: DemoAuth, query: Record<string, unknown> = {}) => {
-      if (query.limit === undefined) return { status: 200, body: { devices: await tokens.list(userId, { currentTokenId: token.tokenId }) } };
+      if (query.limit === undefined)
+        return { status: 200, body: { devices: await tokens.list(userId, { currentTokenId: token.tokenId }) } };
       const limit = typeof query.limit === 'string' && /^[0-9]{1,4}$/.test(query.limit) ? Number(query.limit) : NaN;
       const cursor = query.cursor === undefined ? null : typeof query.cursor === 'string' ? query.cursor : 0;
-      if (cursor === 0) return { status: 400, body: { error: 'invalid_request', message: 'cursor must be one value, from nextCursor' } };
+      if (cursor === 0)
+        return {
+          status: 400,
+          body: { error: 'invalid_request', message: 'cursor must be one value, from nextCursor' },
+        };
       const page = await tokens.list(userId, { currentTokenId: token.tokenId, limit, cursor });
       return { status: 200, body: { devices: page.tokens, nextCursor: page.nextCursor } };
     }),

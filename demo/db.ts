@@ -76,7 +76,10 @@ export class UserDb {
   private readonly insert: Database.Statement<[string, string], unknown>;
   private readonly remove: Database.Statement<[number], unknown>;
   private readonly updateHash: Database.Statement<[string, string | null, number], unknown>;
-  private readonly stateById: Database.Statement<[number], { password_version: number; password_changed_by: string | null }>;
+  private readonly stateById: Database.Statement<
+    [number],
+    { password_version: number; password_changed_by: string | null }
+  >;
 
   /** Opens (and creates if needed) the database at `path`; `':memory:'` for a throwaway one. */
   constructor(path = ':memory:') {
@@ -93,14 +96,21 @@ export class UserDb {
       )`);
     // A database made before password versions: add the columns (every existing user at version 1).
     const columns = new Set((this.sqlite.pragma('table_info(users)') as { name: string }[]).map((c) => c.name));
-    if (!columns.has('password_version')) this.sqlite.exec('ALTER TABLE users ADD COLUMN password_version INTEGER NOT NULL DEFAULT 1');
+    if (!columns.has('password_version'))
+      this.sqlite.exec('ALTER TABLE users ADD COLUMN password_version INTEGER NOT NULL DEFAULT 1');
     if (!columns.has('password_changed_by')) this.sqlite.exec('ALTER TABLE users ADD COLUMN password_changed_by TEXT');
     this.byId = this.sqlite.prepare('SELECT id, username FROM users WHERE id = ?');
-    this.byName = this.sqlite.prepare('SELECT id, username, password_hash, password_version FROM users WHERE username = ?');
+    this.byName = this.sqlite.prepare(
+      'SELECT id, username, password_hash, password_version FROM users WHERE username = ?',
+    );
     this.stateById = this.sqlite.prepare('SELECT password_version, password_changed_by FROM users WHERE id = ?');
-    this.insert = this.sqlite.prepare('INSERT INTO users (username, password_hash, created_at_ms) VALUES (?, ?, unixepoch() * 1000)');
+    this.insert = this.sqlite.prepare(
+      'INSERT INTO users (username, password_hash, created_at_ms) VALUES (?, ?, unixepoch() * 1000)',
+    );
     this.remove = this.sqlite.prepare('DELETE FROM users WHERE id = ?');
-    this.updateHash = this.sqlite.prepare('UPDATE users SET password_hash = ?, password_version = password_version + 1, password_changed_by = ? WHERE id = ?');
+    this.updateHash = this.sqlite.prepare(
+      'UPDATE users SET password_hash = ?, password_version = password_version + 1, password_changed_by = ? WHERE id = ?',
+    );
   }
 
   /** Creates a user. @returns the user, or null when the username is taken. */
@@ -128,7 +138,9 @@ export class UserDb {
       await verifyPassword(password, await dummyHash);
       return null;
     }
-    return (await verifyPassword(password, row.password_hash)) ? { id: row.id, username: row.username, passwordVersion: row.password_version } : null;
+    return (await verifyPassword(password, row.password_hash))
+      ? { id: row.id, username: row.username, passwordVersion: row.password_version }
+      : null;
   }
 
   /** The user with this id, or null. Accepts the token store's string user id. */

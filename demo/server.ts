@@ -34,7 +34,9 @@ function parseTrustProxy(value: string | undefined): boolean | number | string {
 function chosenFramework(): DemoFramework {
   const value = (process.env.DEMO_FRAMEWORK ?? '').trim().toLowerCase() || 'express';
   if ((DEMO_FRAMEWORKS as readonly string[]).includes(value)) return value as DemoFramework;
-  console.error(`DEMO_FRAMEWORK must be one of ${DEMO_FRAMEWORKS.join(', ')}; got ${JSON.stringify(process.env.DEMO_FRAMEWORK)}`);
+  console.error(
+    `DEMO_FRAMEWORK must be one of ${DEMO_FRAMEWORKS.join(', ')}; got ${JSON.stringify(process.env.DEMO_FRAMEWORK)}`,
+  );
   process.exit(2);
 }
 
@@ -43,7 +45,8 @@ async function main(): Promise<void> {
   const { createDemoServer } = (await import(`./frameworks/${framework}.js`)) as { createDemoServer: DemoFactory };
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST || '127.0.0.1';
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number; got ${process.env.PORT}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`PORT must be a port number; got ${process.env.PORT}`);
   const sqlitePath = process.env.SQLITE_PATH || 'demo.sqlite';
   const redisUrl = process.env.REDIS_URL || undefined;
 
@@ -55,13 +58,17 @@ async function main(): Promise<void> {
 
   const clientName = process.env.REDIS_CLIENT || 'ioredis';
   if (!Object.hasOwn(REDIS_CLIENTS, clientName))
-    throw new Error(`REDIS_CLIENT must be ${Object.keys(REDIS_CLIENTS).join(' or ')}; got ${JSON.stringify(clientName)}`);
+    throw new Error(
+      `REDIS_CLIENT must be ${Object.keys(REDIS_CLIENTS).join(' or ')}; got ${JSON.stringify(clientName)}`,
+    );
   let store: Store | undefined;
   if (redisUrl) {
     const driver = REDIS_CLIENTS[clientName as keyof typeof REDIS_CLIENTS]({ url: redisUrl });
     const redisStore = new RedisStore({ driver, keyPrefix: process.env.REDIS_KEY_PREFIX || 'rmt-demo:' });
     store = redisStore;
-    console.log(`token store: redis via ${driver.name} at ${driver.endpoint()}, key prefix ${JSON.stringify(redisStore.keys.prefix)}`);
+    console.log(
+      `token store: redis via ${driver.name} at ${driver.endpoint()}, key prefix ${JSON.stringify(redisStore.keys.prefix)}`,
+    );
   } else {
     console.log('token store: memory (this process only; set REDIS_URL to use Redis)');
   }

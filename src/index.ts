@@ -64,8 +64,22 @@ export {
 export * from './core/types.js';
 export type { Register, RegisteredUser } from './core/register.js';
 export type * from './core/store.js';
-export { KeyRing, digestsEqual, MIN_SECRET_BYTES, type SecretKey, type SecretOption, type TokenDigest } from './core/key-ring.js';
-export { parseToken, isTokenId, TOKEN_PREFIX, TOKEN_LENGTH, TOKEN_ID_LENGTH, type ParsedToken } from './core/token-format.js';
+export {
+  KeyRing,
+  digestsEqual,
+  MIN_SECRET_BYTES,
+  type SecretKey,
+  type SecretOption,
+  type TokenDigest,
+} from './core/key-ring.js';
+export {
+  parseToken,
+  isTokenId,
+  TOKEN_PREFIX,
+  TOKEN_LENGTH,
+  TOKEN_ID_LENGTH,
+  type ParsedToken,
+} from './core/token-format.js';
 export { normalizeUserId, MAX_USER_ID_LENGTH, type UserIdInput } from './core/user-id.js';
 export { MAX_DURATION_SECONDS } from './core/options.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';

@@ -4,4 +4,10 @@
  * `redis-multitokens/redis`; and the deprecated one-call `IoredisStore`.
  * @packageDocumentation
  */
-export { ioredisDriver, IoredisStore, type IoredisDriver, type IoredisDriverInput, type IoredisStoreOptions } from './stores/redis/ioredis.js';
+export {
+  ioredisDriver,
+  IoredisStore,
+  type IoredisDriver,
+  type IoredisDriverInput,
+  type IoredisStoreOptions,
+} from './stores/redis/ioredis.js';

@@ -17,6 +17,13 @@ export {
   type RedisStoreOptions,
 } from './stores/redis/store.js';
 export type { RedisDriver, RedisDriverState, RedisSubscriptionHandlers } from './stores/redis/driver.js';
-export type { StoreStats, StatsOptions, PruneResult, PruneOptions, AdminWalkOptions, AdminProgress } from './stores/redis/admin.js';
+export type {
+  StoreStats,
+  StatsOptions,
+  PruneResult,
+  PruneOptions,
+  AdminWalkOptions,
+  AdminProgress,
+} from './stores/redis/admin.js';
 export { RedisKeys, DEFAULT_KEY_PREFIX, type RedisKeyKind } from './stores/redis/keys.js';
 export type { LuaScript } from './stores/redis/scripts.js';

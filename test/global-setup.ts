@@ -14,7 +14,9 @@ export async function setup(): Promise<void> {
     return;
   }
   if (!hasRedisServerBinary()) {
-    throw new Error(`No Redis answers at ${url} and redis-server is not installed: start Redis or set REDIS_URL (apt-get install redis-server)`);
+    throw new Error(
+      `No Redis answers at ${url} and redis-server is not installed: start Redis or set REDIS_URL (apt-get install redis-server)`,
+    );
   }
   server = await startRedisServer();
   process.env.REDIS_URL = server.url;

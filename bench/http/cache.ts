@@ -6,5 +6,13 @@
 import { expressOurs } from './express-ours.js';
 import { fastifyOurs } from './fastify-ours.js';
 
-export const expressOursCache = expressOurs('express-ours-cache', 'Express, our tokenAuth with the local verify cache', { verifyCache: {} });
-export const fastifyOursCache = fastifyOurs('fastify-ours-cache', 'Fastify, our tokenAuthPlugin with the local verify cache', { verifyCache: {} });
+export const expressOursCache = expressOurs(
+  'express-ours-cache',
+  'Express, our tokenAuth with the local verify cache',
+  { verifyCache: {} },
+);
+export const fastifyOursCache = fastifyOurs(
+  'fastify-ours-cache',
+  'Fastify, our tokenAuthPlugin with the local verify cache',
+  { verifyCache: {} },
+);

@@ -14,7 +14,11 @@ const variant: HttpVariant = {
     });
     const server = app.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    return { port: (server.address() as AddressInfo).port, headers: {}, close: () => new Promise((r) => server.close(() => r())) };
+    return {
+      port: (server.address() as AddressInfo).port,
+      headers: {},
+      close: () => new Promise((r) => server.close(() => r())),
+    };
   },
 };
 export default variant;

@@ -15,7 +15,11 @@ export const expressOurs = (name: string, title: string, options: Partial<TokenM
   title,
   async start(redisUrl) {
     const redis = new Redis(redisUrl);
-    const tokens = new TokenManager({ store: new RedisStore({ driver: ioredisDriver(redis), keyPrefix: `http-${name}:` }), secret: HTTP_SECRET, ...options });
+    const tokens = new TokenManager({
+      store: new RedisStore({ driver: ioredisDriver(redis), keyPrefix: `http-${name}:` }),
+      secret: HTTP_SECRET,
+      ...options,
+    });
     const { token } = await tokens.create(HTTP_USER);
     const app = express();
     app.get('/me', tokenAuth(tokens), (req, res) => {

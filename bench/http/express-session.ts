@@ -25,7 +25,15 @@ const variant: HttpVariant = {
     client.on('error', () => {});
     await client.connect();
     const app = express();
-    app.use(session({ store: new RedisStore({ client, prefix: 'sess:' }), secret: HTTP_SECRET, resave: false, saveUninitialized: false, name: 'sid' }));
+    app.use(
+      session({
+        store: new RedisStore({ client, prefix: 'sess:' }),
+        secret: HTTP_SECRET,
+        resave: false,
+        saveUninitialized: false,
+        name: 'sid',
+      }),
+    );
     app.post('/login', (req, res) => {
       req.session.userId = HTTP_USER;
       res.json({ ok: true });

@@ -13,7 +13,17 @@ import { redisCpuUs } from '../lib/redis.js';
 import { figure, pairedRatio } from '../lib/stats.js';
 import { byMode, emptyResult, type Scenario } from '../lib/types.js';
 
-const VARIANTS = ['express-none', 'express-hand', 'express-ours', 'express-ours-cache', 'express-session', 'fastify-none', 'fastify-hand', 'fastify-ours', 'fastify-ours-cache'] as const;
+const VARIANTS = [
+  'express-none',
+  'express-hand',
+  'express-ours',
+  'express-ours-cache',
+  'express-session',
+  'fastify-none',
+  'fastify-hand',
+  'fastify-ours',
+  'fastify-ours-cache',
+] as const;
 type VariantName = (typeof VARIANTS)[number];
 
 interface Child {
@@ -28,7 +38,11 @@ async function startChild(name: VariantName, redisUrl: string): Promise<Child> {
   // esbuild's keepNames, which adds a `__name` call (an Object.defineProperty) to every named closure
   // made per request, a cost only our variants paid (about 0.9 µs per request in `authenticate` alone).
   const env = { ...process.env, TSX_TSCONFIG_PATH: fileURLToPath(new URL('./tsconfig.dist.json', import.meta.url)) };
-  const proc = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [name, redisUrl], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [name, redisUrl], {
+    execArgv: ['--import', 'tsx'],
+    env,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const [msg] = (await Promise.race([
     once(proc, 'message'),
     once(proc, 'exit').then(() => {
@@ -45,28 +59,47 @@ async function childCpuUs(child: Child): Promise<number> {
 }
 
 async function cannon(child: Child, connections: number, durationS: number) {
-  const r = await autocannon({ url: `http://127.0.0.1:${child.port}/me`, connections, duration: durationS, headers: child.headers });
+  const r = await autocannon({
+    url: `http://127.0.0.1:${child.port}/me`,
+    connections,
+    duration: durationS,
+    headers: child.headers,
+  });
   const ok = r['2xx'];
   if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0 || ok === 0)
-    throw new Error(`http variant ${child.name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts of ${r.requests.total} requests`);
+    throw new Error(
+      `http variant ${child.name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts of ${r.requests.total} requests`,
+    );
   return { requests: ok, reqPerSec: ok / (r.duration || durationS), p50Ms: r.latency.p50, p99Ms: r.latency.p99 };
 }
 
 const scenario: Scenario = {
   name: 'http',
-  title: 'GET /me over loopback (autocannon): Express and Fastify with no auth, a hand-written SHA-256 + GET, ours, ours with the local verify cache; express-session + connect-redis',
+  title:
+    'GET /me over loopback (autocannon): Express and Fastify with no auth, a hand-written SHA-256 + GET, ours, ours with the local verify cache; express-session + connect-redis',
   async run(ctx) {
     const result = emptyResult();
     const rounds = byMode(ctx.mode, { full: 5, quick: 2, tiny: 1 });
     const durationS = byMode(ctx.mode, { full: 6, quick: 2, tiny: 1 });
     const connections = byMode(ctx.mode, { full: 50, quick: 50, tiny: 4 });
-    result.params = { rounds, durationSecondsPerBurst: durationS, connections, pipelining: 1, variants: [...VARIANTS], serverProcess: 'one child process per variant (tsx; the library imported from its build, dist/); autocannon in the runner' };
+    result.params = {
+      rounds,
+      durationSecondsPerBurst: durationS,
+      connections,
+      pipelining: 1,
+      variants: [...VARIANTS],
+      serverProcess:
+        'one child process per variant (tsx; the library imported from its build, dist/); autocannon in the runner',
+    };
     const info = new Redis(ctx.redisUrl);
     const children: Child[] = [];
     try {
       for (const name of VARIANTS) children.push(await startChild(name, ctx.redisUrl));
       for (const c of children) await cannon(c, connections, 1); // warm-up (JIT, connections)
-      const samples = new Map<VariantName, { reqPerSec: number; cpuUs: number; redisUs: number; p50Ms: number; p99Ms: number }[]>(VARIANTS.map((v) => [v, []]));
+      const samples = new Map<
+        VariantName,
+        { reqPerSec: number; cpuUs: number; redisUs: number; p50Ms: number; p99Ms: number }[]
+      >(VARIANTS.map((v) => [v, []]));
       for (let r = 0; r < rounds; r++)
         for (const c of children) {
           const cpu0 = await childCpuUs(c);
@@ -74,16 +107,37 @@ const scenario: Scenario = {
           const b = await cannon(c, connections, durationS);
           const cpu1 = await childCpuUs(c);
           const redis1 = await redisCpuUs(info);
-          samples.get(c.name)!.push({ reqPerSec: b.reqPerSec, cpuUs: (cpu1 - cpu0) / b.requests, redisUs: (redis1 - redis0) / b.requests, p50Ms: b.p50Ms, p99Ms: b.p99Ms });
+          samples.get(c.name)!.push({
+            reqPerSec: b.reqPerSec,
+            cpuUs: (cpu1 - cpu0) / b.requests,
+            redisUs: (redis1 - redis0) / b.requests,
+            p50Ms: b.p50Ms,
+            p99Ms: b.p99Ms,
+          });
           ctx.log(`http round ${r + 1}/${rounds} ${c.name}: ${Math.round(b.reqPerSec)} req/s`);
         }
       for (const v of VARIANTS) {
         const s = samples.get(v)!;
-        result.figures[`${v}.reqPerSec`] = figure(s.map((x) => x.reqPerSec), 'req/s');
-        result.figures[`${v}.serverCpuUsPerReq`] = figure(s.map((x) => x.cpuUs), 'µs');
-        result.figures[`${v}.redisCpuUsPerReq`] = figure(s.map((x) => x.redisUs), 'µs');
-        result.figures[`${v}.p50Ms`] = figure(s.map((x) => x.p50Ms), 'ms');
-        result.figures[`${v}.p99Ms`] = figure(s.map((x) => x.p99Ms), 'ms');
+        result.figures[`${v}.reqPerSec`] = figure(
+          s.map((x) => x.reqPerSec),
+          'req/s',
+        );
+        result.figures[`${v}.serverCpuUsPerReq`] = figure(
+          s.map((x) => x.cpuUs),
+          'µs',
+        );
+        result.figures[`${v}.redisCpuUsPerReq`] = figure(
+          s.map((x) => x.redisUs),
+          'µs',
+        );
+        result.figures[`${v}.p50Ms`] = figure(
+          s.map((x) => x.p50Ms),
+          'ms',
+        );
+        result.figures[`${v}.p99Ms`] = figure(
+          s.map((x) => x.p99Ms),
+          'ms',
+        );
       }
       const rps = (v: VariantName) => samples.get(v)!.map((x) => x.reqPerSec);
       const pairs: [VariantName, VariantName][] = [
@@ -112,8 +166,8 @@ const scenario: Scenario = {
       await info.quit();
     }
     result.notes.push(
-      'reqPerSec: 2xx responses per second; serverCpuUsPerReq: the app process\'s CPU (user + system) per request; redisCpuUsPerReq: Redis main-thread CPU per request.',
-      'On 2 cores the app, autocannon and Redis compete for CPU: the app\'s CPU per request is the steadier figure.',
+      "reqPerSec: 2xx responses per second; serverCpuUsPerReq: the app process's CPU (user + system) per request; redisCpuUsPerReq: Redis main-thread CPU per request.",
+      "On 2 cores the app, autocannon and Redis compete for CPU: the app's CPU per request is the steadier figure.",
     );
     return result;
   },

@@ -64,12 +64,23 @@ async function loadScenario(name: ScenarioName): Promise<Scenario> {
   return (await LOADERS[name]()).default;
 }
 
-const PACKAGES = ['redis-multitokens', 'ioredis', 'redis', 'express', 'fastify', 'express-session', 'connect-redis', 'autocannon', 'tinybench'];
+const PACKAGES = [
+  'redis-multitokens',
+  'ioredis',
+  'redis',
+  'express',
+  'fastify',
+  'express-session',
+  'connect-redis',
+  'autocannon',
+  'tinybench',
+];
 
 function packageVersions(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of PACKAGES) {
-    const file = p === 'redis-multitokens' ? join(REPO_ROOT, 'package.json') : join(REPO_ROOT, 'node_modules', p, 'package.json');
+    const file =
+      p === 'redis-multitokens' ? join(REPO_ROOT, 'package.json') : join(REPO_ROOT, 'node_modules', p, 'package.json');
     try {
       out[p] = (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
     } catch {
@@ -119,7 +130,13 @@ export async function runHarness(options: HarnessOptions): Promise<Results> {
       log(`[bench] ${name}: ${scenario.title}`);
       const result = await scenario.run({ mode: options.mode, redisUrl: server.url, log: (l) => log(`  ${l}`) });
       const durationSeconds = Math.round((performance.now() - t0) / 100) / 10;
-      scenarios[name] = { title: scenario.title, date: new Date().toISOString(), mode: options.mode, durationSeconds, ...result };
+      scenarios[name] = {
+        title: scenario.title,
+        date: new Date().toISOString(),
+        mode: options.mode,
+        durationSeconds,
+        ...result,
+      };
       log(`[bench] ${name} done in ${durationSeconds} s`);
     }
     await admin.quit();
@@ -144,12 +161,20 @@ export async function runHarness(options: HarnessOptions): Promise<Results> {
     mode: options.mode,
     command: options.command ?? `npm run bench${options.mode === 'quick' ? ' -- --quick' : ''}`,
     durationSeconds: Math.round((performance.now() - started) / 1000),
-    machine: { cpus: cpuList.length, cpuModel: cpuList[0]?.model ?? 'unknown', totalMemoryMB: Math.round(totalmem() / 2 ** 20), platform: process.platform, arch: process.arch },
+    machine: {
+      cpus: cpuList.length,
+      cpuModel: cpuList[0]?.model ?? 'unknown',
+      totalMemoryMB: Math.round(totalmem() / 2 ** 20),
+      platform: process.platform,
+      arch: process.arch,
+    },
     versions: { node: process.version, redis: version, packages: packageVersions() },
     scenarios: merged,
     table: resolveTable(merged),
   };
   writeOutputs(results, outDir, options.writeDocs ?? true);
-  log(`[bench] wrote ${jsonPath}${options.writeDocs ?? true ? ' and BENCHMARKS.md' : ''} (${results.durationSeconds} s in all)`);
+  log(
+    `[bench] wrote ${jsonPath}${(options.writeDocs ?? true) ? ' and BENCHMARKS.md' : ''} (${results.durationSeconds} s in all)`,
+  );
   return results;
 }

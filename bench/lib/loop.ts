@@ -40,7 +40,14 @@ export interface BurstOptions {
 async function tinyRun(fn: () => Promise<unknown>, concurrency: number, timeMs: number) {
   const bench =
     concurrency > 1
-      ? new Bench({ time: timeMs, iterations: 0, warmup: false, concurrency: 'task', threshold: concurrency, throws: true })
+      ? new Bench({
+          time: timeMs,
+          iterations: 0,
+          warmup: false,
+          concurrency: 'task',
+          threshold: concurrency,
+          throws: true,
+        })
       : new Bench({ time: timeMs, iterations: 1, warmup: false, throws: true });
   bench.add('op', fn);
   await bench.run();
@@ -64,7 +71,8 @@ export async function burst(o: BurstOptions): Promise<Burst> {
   const ops = latency.samplesCount;
   let cmdUs = Number.NaN;
   if (statsBefore && statsAfter)
-    cmdUs = o.commands!.reduce((sum, c) => sum + (statsAfter.get(c)?.usec ?? 0) - (statsBefore.get(c)?.usec ?? 0), 0) / ops;
+    cmdUs =
+      o.commands!.reduce((sum, c) => sum + (statsAfter.get(c)?.usec ?? 0) - (statsBefore.get(c)?.usec ?? 0), 0) / ops;
   return {
     ops,
     opsPerSec: (ops * 1000) / elapsedMs,

@@ -8,7 +8,9 @@ import { spreadPct, type Figure } from './stats.js';
 const num = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : '—');
 const digitsFor = (f: Figure) => (f.unit === 'x' ? 2 : f.unit === 'ms' ? 2 : f.unit === 'µs' ? 1 : 0);
 const cell = (f: Figure | null) =>
-  f ? `**${num(f.median, digitsFor(f))} ${f.unit}** (${num(f.min, digitsFor(f))}–${num(f.max, digitsFor(f))}, n=${f.n})` : 'not measured';
+  f
+    ? `**${num(f.median, digitsFor(f))} ${f.unit}** (${num(f.min, digitsFor(f))}–${num(f.max, digitsFor(f))}, n=${f.n})`
+    : 'not measured';
 
 /** Every figure of a scenario as Markdown table lines. */
 function figureLines(title: string, figures: Record<string, Figure>): string[] {
@@ -48,7 +50,10 @@ export function markdown(r: Results): string {
     '',
     '| figure | issue 9 "today" | measured now: median (min–max, rounds) | target | status | beside it |',
     '| --- | --- | --- | --- | --- | --- |',
-    ...r.table.map((row) => `| ${row.figure} | ${row.issueToday} | ${cell(row.measured)} | ${row.target} | ${row.status} | ${row.detail} |`),
+    ...r.table.map(
+      (row) =>
+        `| ${row.figure} | ${row.issueToday} | ${cell(row.measured)} | ${row.target} | ${row.status} | ${row.detail} |`,
+    ),
     '',
     '![issue 9 figures against their targets](bench/results/latest.svg)',
     '',
@@ -58,7 +63,8 @@ export function markdown(r: Results): string {
     '',
   ];
   const notBuilt = Object.values(r.scenarios).flatMap((s) => s?.notBuilt ?? []);
-  if (notBuilt.length) lines.push('Not built yet, so not measured (listed, not faked):', '', ...notBuilt.map((n) => `- ${n}`), '');
+  if (notBuilt.length)
+    lines.push('Not built yet, so not measured (listed, not faked):', '', ...notBuilt.map((n) => `- ${n}`), '');
   const notes = join(REPO_ROOT, 'bench', 'results', 'notes.md');
   if (existsSync(notes)) lines.push(readFileSync(notes, 'utf8').trimEnd(), '');
   lines.push(
@@ -83,8 +89,18 @@ export function markdown(r: Results): string {
   );
   for (const [name, s] of Object.entries(r.scenarios)) {
     if (!s) continue;
-    lines.push(`### ${name}`, '', `${s.title}. Run ${s.date.slice(0, 16).replace('T', ' ')} UTC, ${s.mode} mode, ${s.durationSeconds} s.`, '');
-    lines.push(`Parameters: ${Object.entries(s.params).map(([k, v]) => `${k} = ${Array.isArray(v) ? v.join('; ') : String(v)}`).join(', ')}.`, '');
+    lines.push(
+      `### ${name}`,
+      '',
+      `${s.title}. Run ${s.date.slice(0, 16).replace('T', ' ')} UTC, ${s.mode} mode, ${s.durationSeconds} s.`,
+      '',
+    );
+    lines.push(
+      `Parameters: ${Object.entries(s.params)
+        .map(([k, v]) => `${k} = ${Array.isArray(v) ? v.join('; ') : String(v)}`)
+        .join(', ')}.`,
+      '',
+    );
     for (const n of s.notes) lines.push(`- ${n}`);
     if (s.notes.length) lines.push('');
     lines.push(...figureLines('ratio', s.ratios), '', ...figureLines('figure', s.figures), '');

@@ -49,7 +49,11 @@ export async function commandStats(redis: Redis): Promise<Map<string, { calls: n
  * Runs `fn` and returns the Redis time (µs) and calls that commands `names` took meanwhile, from
  * INFO commandstats (the whole script for EVALSHA/EVAL: the time it held the server).
  */
-export async function redisTimeOf(redis: Redis, names: readonly string[], fn: () => Promise<unknown>): Promise<{ usec: number; calls: number }> {
+export async function redisTimeOf(
+  redis: Redis,
+  names: readonly string[],
+  fn: () => Promise<unknown>,
+): Promise<{ usec: number; calls: number }> {
   const before = await commandStats(redis);
   await fn();
   const after = await commandStats(redis);

@@ -49,7 +49,10 @@ export function figure(rounds: readonly number[], unit: string): Figure {
 /** Per-pair ratios `a[i] / b[i]` as a {@link Figure} (unit 'x'). */
 export function pairedRatio(a: readonly number[], b: readonly number[]): Figure {
   const n = Math.min(a.length, b.length);
-  return figure(Array.from({ length: n }, (_, i) => a[i]! / b[i]!), 'x');
+  return figure(
+    Array.from({ length: n }, (_, i) => a[i]! / b[i]!),
+    'x',
+  );
 }
 
 /** Spread of a figure as a percentage of its median: (max - min) / median. */

@@ -39,22 +39,30 @@ export function chartSvg(rows: readonly TableRow[], subtitle: string): string {
   }
   rows.forEach((row, i) => {
     const y = top + i * rowH;
-    out.push(`<text x="${labelW - 8}" y="${y + 15}" text-anchor="end"><title>${esc(row.figure)}</title>${esc(row.label)}</text>`);
+    out.push(
+      `<text x="${labelW - 8}" y="${y + 15}" text-anchor="end"><title>${esc(row.figure)}</title>${esc(row.label)}</text>`,
+    );
     const m = row.measured;
     if (!m) {
       out.push(`<text x="${labelW + 6}" y="${y + 15}" fill="#888">not measured</text>`);
     } else {
       const s = score(row, m.median);
       const color = row.status === 'met' ? '#2e7d32' : '#c62828';
-      out.push(`<rect x="${labelW}" y="${y + 5}" width="${Math.max(1, x(s) - labelW)}" height="14" fill="${color}" opacity="0.75"/>`);
+      out.push(
+        `<rect x="${labelW}" y="${y + 5}" width="${Math.max(1, x(s) - labelW)}" height="14" fill="${color}" opacity="0.75"/>`,
+      );
       const lo = score(row, row.direction === '>=' ? m.min : m.max);
       const hi = score(row, row.direction === '>=' ? m.max : m.min);
       out.push(`<line x1="${x(lo)}" x2="${x(hi)}" y1="${y + 12}" y2="${y + 12}" stroke="#000" stroke-width="1.2"/>`);
       const digits = m.unit === 'x' ? 2 : m.unit === 'ms' ? 2 : 0;
-      out.push(`<text x="${labelW + plotW + 10}" y="${y + 15}">${m.median.toFixed(digits)} ${m.unit === 'x' ? 'x' : m.unit} <tspan fill="#888">(${esc(row.target.replace(/[,(].*$/, '').trim())})</tspan></text>`);
+      out.push(
+        `<text x="${labelW + plotW + 10}" y="${y + 15}">${m.median.toFixed(digits)} ${m.unit === 'x' ? 'x' : m.unit} <tspan fill="#888">(${esc(row.target.replace(/[,(].*$/, '').trim())})</tspan></text>`,
+      );
     }
     const t = score(row, row.issueTodayValue);
-    out.push(`<circle cx="${x(t)}" cy="${y + 12}" r="4.5" fill="none" stroke="#1565c0" stroke-width="1.6"><title>issue's today: ${esc(row.issueToday)}</title></circle>`);
+    out.push(
+      `<circle cx="${x(t)}" cy="${y + 12}" r="4.5" fill="none" stroke="#1565c0" stroke-width="1.6"><title>issue's today: ${esc(row.issueToday)}</title></circle>`,
+    );
   });
   const ly = top + rows.length * rowH + 32;
   out.push(

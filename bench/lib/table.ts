@@ -36,16 +36,30 @@ type RowSpec = Omit<TableRow, 'measured' | 'detail' | 'status'> & {
   detail(r: Results): string;
 };
 
-const f = (fig: Figure | undefined, digits = 2) => (fig && Number.isFinite(fig.median) ? fig.median.toFixed(digits) : '—');
-const fig = (r: Results, scenario: string, kind: 'figures' | 'ratios', name: string): Figure | undefined => r[scenario]?.[kind][name];
+const f = (fig: Figure | undefined, digits = 2) =>
+  fig && Number.isFinite(fig.median) ? fig.median.toFixed(digits) : '—';
+const fig = (r: Results, scenario: string, kind: 'figures' | 'ratios', name: string): Figure | undefined =>
+  r[scenario]?.[kind][name];
 /** A µs figure divided by 1,000 (ms). */
 const toMs = (x: Figure | undefined): Figure | undefined =>
-  x && { ...x, median: x.median / 1000, min: x.min / 1000, max: x.max / 1000, unit: 'ms', rounds: x.rounds.map((v) => v / 1000) };
+  x && {
+    ...x,
+    median: x.median / 1000,
+    min: x.min / 1000,
+    max: x.max / 1000,
+    unit: 'ms',
+    rounds: x.rounds.map((v) => v / 1000),
+  };
 
 /** Per round: (Node + Redis CPU per op of `floor`) ÷ (the same of `v`): the throughput ratio if CPU were the only limit. */
 const cpuRatio = (r: Results, at: string, v: string, floor: string): string => {
   const g = (name: string, w: string) => fig(r, 'verify', 'figures', `${at}.${name}.${w}`)?.rounds ?? [];
-  const [vn, vr, fn, fr] = [g(v, 'nodeCpuUsPerOp'), g(v, 'redisCpuUsPerOp'), g(floor, 'nodeCpuUsPerOp'), g(floor, 'redisCpuUsPerOp')];
+  const [vn, vr, fn, fr] = [
+    g(v, 'nodeCpuUsPerOp'),
+    g(v, 'redisCpuUsPerOp'),
+    g(floor, 'nodeCpuUsPerOp'),
+    g(floor, 'redisCpuUsPerOp'),
+  ];
   const per = vn.map((_, i) => (fn[i]! + fr[i]!) / (vn[i]! + vr[i]!));
   return f(figure(per, 'x'));
 };
@@ -57,7 +71,8 @@ const SPECS: RowSpec[] = [
   {
     id: 'verify-c50',
     label: 'verify c50 ÷ bare EVALSHA',
-    figure: 'verify ops/s at 50 in flight ÷ a bare EVALSHA of a trivial script on the same connection (ioredis), no write due',
+    figure:
+      'verify ops/s at 50 in flight ÷ a bare EVALSHA of a trivial script on the same connection (ioredis), no write due',
     issueToday: '0.35x (Node 28 µs + Redis 23 µs CPU per verify, against 9.5 + 8)',
     issueTodayValue: 0.35,
     target: '>= 0.7x',
@@ -208,7 +223,8 @@ const SPECS: RowSpec[] = [
   {
     id: 'list-1000',
     label: 'list 1,000 ÷ MGET',
-    figure: 'list of 1,000 devices ÷ one MGET of the same keys (wall time of the call, decoding included; Redis time beside)',
+    figure:
+      'list of 1,000 devices ÷ one MGET of the same keys (wall time of the call, decoding included; Redis time beside)',
     issueToday: '7x',
     issueTodayValue: 7,
     target: '<= 2x, with paging for big lists',

@@ -12,13 +12,21 @@ import { DEVICE_DETAILS, oursFiller } from './ours.js';
 
 const scenario: Scenario = {
   name: 'memory',
-  title: 'Redis bytes per token (used_memory growth), 1 and 10 devices per user, without and with ~100 B of device details',
+  title:
+    'Redis bytes per token (used_memory growth), 1 and 10 devices per user, without and with ~100 B of device details',
   async run(ctx) {
     const result = emptyResult();
     const tokens = byMode(ctx.mode, { full: 100_000, quick: 10_000, tiny: 200 });
     const rounds = byMode(ctx.mode, { full: 1, quick: 1, tiny: 1 });
     const detailBytes = Buffer.byteLength(DEVICE_DETAILS.deviceName + DEVICE_DETAILS.userAgent + DEVICE_DETAILS.ip);
-    result.params = { tokens, rounds, detailBytes, layout: '0.2: one HASH per user tag of compact text records (pieces of <= 64 B), a ZSET index only past 32 tokens', redisSettings: 'defaults (hash-max-listpack-*, zset-max-listpack-*)' };
+    result.params = {
+      tokens,
+      rounds,
+      detailBytes,
+      layout:
+        '0.2: one HASH per user tag of compact text records (pieces of <= 64 B), a ZSET index only past 32 tokens',
+      redisSettings: 'defaults (hash-max-listpack-*, zset-max-listpack-*)',
+    };
     const admin = new Redis(ctx.redisUrl);
     const filler = oursFiller(ctx.redisUrl);
     try {
@@ -52,7 +60,7 @@ const scenario: Scenario = {
       await admin.quit();
     }
     result.notes.push(
-      'bytesPerToken: (used_memory after − before) ÷ tokens, on an emptied Redis; recordKeyBytes: MEMORY USAGE of one user\'s hash ÷ its devices (key, records, TTL, dict entry); indexBytesPerToken: MEMORY USAGE of one user index ÷ its devices (0: none below 33 tokens).',
+      "bytesPerToken: (used_memory after − before) ÷ tokens, on an emptied Redis; recordKeyBytes: MEMORY USAGE of one user's hash ÷ its devices (key, records, TTL, dict entry); indexBytesPerToken: MEMORY USAGE of one user index ÷ its devices (0: none below 33 tokens).",
       'used_memory counts allocator size classes and dict growth: at small N it moves in steps (a dict resize), so compare at the same N.',
     );
     return result;

@@ -16,7 +16,13 @@ export const DEVICE_DETAILS = {
 
 export interface Filler {
   /** Creates `tokens` tokens for users of `devicesPerUser` devices each, `inFlight` creates at a time. */
-  fill(o: { tokens: number; devicesPerUser: number; details: boolean; inFlight: number; userPrefix: string }): Promise<void>;
+  fill(o: {
+    tokens: number;
+    devicesPerUser: number;
+    details: boolean;
+    inFlight: number;
+    userPrefix: string;
+  }): Promise<void>;
   /** Key names of one user's hash of records and index (which exists only past 32 tokens), for MEMORY USAGE. */
   keysOfOneUser(userPrefix: string): Promise<{ record: string; index: string }>;
   close(): Promise<void>;
@@ -25,7 +31,11 @@ export interface Filler {
 export function oursFiller(redisUrl: string, options: { maxTokensPerUser?: number | null } = {}): Filler {
   const redis = new Redis(redisUrl);
   const store = new RedisStore({ driver: ioredisDriver(redis), keyPrefix: 'rmt:' });
-  const manager = new TokenManager({ store, secret: 'memory-bench-secret-memory-bench-secret-0123', maxTokensPerUser: options.maxTokensPerUser ?? 20 });
+  const manager = new TokenManager({
+    store,
+    secret: 'memory-bench-secret-memory-bench-secret-0123',
+    maxTokensPerUser: options.maxTokensPerUser ?? 20,
+  });
   return {
     async fill({ tokens, devicesPerUser, details, inFlight, userPrefix }) {
       let next = 0;

@@ -16,7 +16,11 @@ import { createMany, oursOn, type OursOnRedis } from './ours.js';
 
 const SCRIPT = ['evalsha', 'eval'];
 
-async function timed<T>(ours: OursOnRedis, commands: string[], fn: () => Promise<T>): Promise<{ redisUs: number; wallUs: number }> {
+async function timed<T>(
+  ours: OursOnRedis,
+  commands: string[],
+  fn: () => Promise<T>,
+): Promise<{ redisUs: number; wallUs: number }> {
   let wallUs = 0;
   const t = await redisTimeOf(ours.redis, commands, async () => {
     const t0 = performance.now();
@@ -31,20 +35,41 @@ async function verifyAtScale(ctx: Parameters<Scenario['run']>[0], result: Scenar
   const bigTokens = byMode(ctx.mode, { full: 1_000_000, quick: 50_000, tiny: 2_000 });
   const rounds = byMode(ctx.mode, { full: 5, quick: 3, tiny: 1 });
   const timeMs = byMode(ctx.mode, { full: 1500, quick: 400, tiny: 30 });
-  Object.assign(result.params, { smallTokens, bigTokens, verifyRounds: rounds, verifyBurstMs: timeMs, verifyRenewal: 'due every call (touchIntervalSeconds 0)' });
+  Object.assign(result.params, {
+    smallTokens,
+    bigTokens,
+    verifyRounds: rounds,
+    verifyBurstMs: timeMs,
+    verifyRenewal: 'due every call (touchIntervalSeconds 0)',
+  });
   const bigServer = await startBenchRedis();
   const small = oursOn(ctx.redisUrl);
   const big = oursOn(bigServer.url);
   try {
     const t0 = performance.now();
-    const smallSample = await createMany(small.fill, { count: smallTokens, perUser: 1, userPrefix: 'scale-s-', inFlight: 64, keepEvery: 1 });
-    const bigSample = await createMany(big.fill, { count: bigTokens, perUser: 1, userPrefix: 'scale-b-', inFlight: 128, keepEvery: Math.max(1, Math.floor(bigTokens / 20_000)) });
+    const smallSample = await createMany(small.fill, {
+      count: smallTokens,
+      perUser: 1,
+      userPrefix: 'scale-s-',
+      inFlight: 64,
+      keepEvery: 1,
+    });
+    const bigSample = await createMany(big.fill, {
+      count: bigTokens,
+      perUser: 1,
+      userPrefix: 'scale-b-',
+      inFlight: 128,
+      keepEvery: Math.max(1, Math.floor(bigTokens / 20_000)),
+    });
     const fillS = (performance.now() - t0) / 1000;
     result.params.fillSeconds = Math.round(fillS);
-    result.params.bigRedisUsedMemoryMB = Math.round(Number(/used_memory:(\d+)/.exec(await big.redis.info('memory'))![1]) / 2 ** 20);
+    result.params.bigRedisUsedMemoryMB = Math.round(
+      Number(/used_memory:(\d+)/.exec(await big.redis.info('memory'))![1]) / 2 ** 20,
+    );
     ctx.log(`scale: filled ${smallTokens} + ${bigTokens} tokens in ${fillS.toFixed(0)} s`);
     const op = (ours: OursOnRedis, sample: string[]) => async () => {
-      if (!(await ours.renewing.verify(sample[Math.floor(Math.random() * sample.length)]!)).valid) throw new Error('scale verify: token invalid');
+      if (!(await ours.renewing.verify(sample[Math.floor(Math.random() * sample.length)]!)).valid)
+        throw new Error('scale verify: token invalid');
     };
     for (const c of [1, 50]) {
       const runs: Record<'small' | 'big', Burst[]> = { small: [], big: [] };
@@ -53,12 +78,27 @@ async function verifyAtScale(ctx: Parameters<Scenario['run']>[0], result: Scenar
         runs.big.push(await burst({ fn: op(big, bigSample), concurrency: c, timeMs }));
       }
       for (const side of ['small', 'big'] as const) {
-        result.figures[`verify.c${c}.${side}.p50Us`] = figure(runs[side].map((b) => b.p50Us), 'µs');
-        result.figures[`verify.c${c}.${side}.p99Us`] = figure(runs[side].map((b) => b.p99Us), 'µs');
-        result.figures[`verify.c${c}.${side}.opsPerSec`] = figure(runs[side].map((b) => b.opsPerSec), 'ops/s');
+        result.figures[`verify.c${c}.${side}.p50Us`] = figure(
+          runs[side].map((b) => b.p50Us),
+          'µs',
+        );
+        result.figures[`verify.c${c}.${side}.p99Us`] = figure(
+          runs[side].map((b) => b.p99Us),
+          'µs',
+        );
+        result.figures[`verify.c${c}.${side}.opsPerSec`] = figure(
+          runs[side].map((b) => b.opsPerSec),
+          'ops/s',
+        );
       }
-      result.ratios[`verify.c${c}.big/small.p50Us`] = pairedRatio(runs.big.map((b) => b.p50Us), runs.small.map((b) => b.p50Us));
-      result.ratios[`verify.c${c}.big/small.p99Us`] = pairedRatio(runs.big.map((b) => b.p99Us), runs.small.map((b) => b.p99Us));
+      result.ratios[`verify.c${c}.big/small.p50Us`] = pairedRatio(
+        runs.big.map((b) => b.p50Us),
+        runs.small.map((b) => b.p50Us),
+      );
+      result.ratios[`verify.c${c}.big/small.p99Us`] = pairedRatio(
+        runs.big.map((b) => b.p99Us),
+        runs.small.map((b) => b.p99Us),
+      );
       ctx.log(`scale verify c${c}: p99 big/small ${result.ratios[`verify.c${c}.big/small.p99Us`]!.median.toFixed(2)}x`);
     }
   } finally {
@@ -92,19 +132,32 @@ async function perDeviceCount(ctx: Parameters<Scenario['run']>[0], result: Scena
       const limited = ours.limited(d);
       const create = [];
       for (let i = 0; i < creates; i++) create.push(await timed(ours, SCRIPT, () => limited.create(userId)));
-      result.figures[`create-at-limit.d${d}.redisUs`] = figure(create.map((x) => x.redisUs), 'µs');
-      result.figures[`create-at-limit.d${d}.wallUs`] = figure(create.map((x) => x.wallUs), 'µs');
+      result.figures[`create-at-limit.d${d}.redisUs`] = figure(
+        create.map((x) => x.redisUs),
+        'µs',
+      );
+      result.figures[`create-at-limit.d${d}.wallUs`] = figure(
+        create.map((x) => x.wallUs),
+        'µs',
+      );
 
       const listed = (await ours.fill.list(userId)).length;
       if (listed !== d) throw new Error(`scale: expected ${d} devices, the store lists ${listed}`);
       const allKeys = [hashKey, ...((await ours.redis.exists(indexKey)) === 1 ? [indexKey] : [])];
-      const snapshot = await Promise.all(allKeys.map(async (k) => ({ k, dump: (await ours.redis.dumpBuffer(k))!, pttl: await ours.redis.pttl(k) })));
+      const snapshot = await Promise.all(
+        allKeys.map(async (k) => ({ k, dump: (await ours.redis.dumpBuffer(k))!, pttl: await ours.redis.pttl(k) })),
+      );
       const restore = async () => {
         const p = ours.redis.pipeline();
         for (const s of snapshot) p.restore(s.k, Math.max(s.pttl, 0), s.dump, 'REPLACE');
         await p.exec();
       };
-      const rows: Record<'list' | 'mget' | 'revoke-all' | 'del', { redisUs: number; wallUs: number }[]> = { list: [], mget: [], 'revoke-all': [], del: [] };
+      const rows: Record<'list' | 'mget' | 'revoke-all' | 'del', { redisUs: number; wallUs: number }[]> = {
+        list: [],
+        mget: [],
+        'revoke-all': [],
+        del: [],
+      };
       for (let r = 0; r < rounds; r++) {
         rows.list.push(await timed(ours, SCRIPT, () => ours.fill.list(userId)));
         rows.mget.push(await timed(ours, ['hgetall'], () => ours.redis.hgetall(hashKey)));
@@ -114,12 +167,24 @@ async function perDeviceCount(ctx: Parameters<Scenario['run']>[0], result: Scena
         await restore();
       }
       for (const [name, xs] of Object.entries(rows)) {
-        result.figures[`${name}.d${d}.redisUs`] = figure(xs.map((x) => x.redisUs), 'µs');
-        result.figures[`${name}.d${d}.wallUs`] = figure(xs.map((x) => x.wallUs), 'µs');
+        result.figures[`${name}.d${d}.redisUs`] = figure(
+          xs.map((x) => x.redisUs),
+          'µs',
+        );
+        result.figures[`${name}.d${d}.wallUs`] = figure(
+          xs.map((x) => x.wallUs),
+          'µs',
+        );
       }
       for (const unit of ['redisUs', 'wallUs'] as const) {
-        result.ratios[`list.d${d}/mget.${unit}`] = pairedRatio(rows.list.map((x) => x[unit]), rows.mget.map((x) => x[unit]));
-        result.ratios[`revoke-all.d${d}/del.${unit}`] = pairedRatio(rows['revoke-all'].map((x) => x[unit]), rows.del.map((x) => x[unit]));
+        result.ratios[`list.d${d}/mget.${unit}`] = pairedRatio(
+          rows.list.map((x) => x[unit]),
+          rows.mget.map((x) => x[unit]),
+        );
+        result.ratios[`revoke-all.d${d}/del.${unit}`] = pairedRatio(
+          rows['revoke-all'].map((x) => x[unit]),
+          rows.del.map((x) => x[unit]),
+        );
       }
       ctx.log(
         `scale d${d}: create at limit ${(result.figures[`create-at-limit.d${d}.redisUs`]!.median / 1000).toFixed(2)} ms Redis; list/MGET ${result.ratios[`list.d${d}/mget.redisUs`]!.median.toFixed(1)}x; revoke-all/DEL ${result.ratios[`revoke-all.d${d}/del.redisUs`]!.median.toFixed(1)}x`,
@@ -133,7 +198,8 @@ async function perDeviceCount(ctx: Parameters<Scenario['run']>[0], result: Scena
 
 const scenario: Scenario = {
   name: 'scale',
-  title: 'verify p50/p99 at 1k vs many live tokens; create at the device limit, list and revoke-all at 1 to 1,000 devices vs one HGETALL / one DEL of the same keys',
+  title:
+    'verify p50/p99 at 1k vs many live tokens; create at the device limit, list and revoke-all at 1 to 1,000 devices vs one HGETALL / one DEL of the same keys',
   async run(ctx) {
     const result = emptyResult();
     await verifyAtScale(ctx, result);

@@ -25,7 +25,8 @@ export function oursOn(redisUrl: string): OursOnRedis {
     store,
     fill: new TokenManager({ store, secret: SCALE_SECRET, maxTokensPerUser: null }),
     renewing: new TokenManager({ store, secret: SCALE_SECRET, touchIntervalSeconds: 0 }),
-    limited: (max) => new TokenManager({ store, secret: SCALE_SECRET, maxTokensPerUser: max, limitPolicy: 'evict-lru' }),
+    limited: (max) =>
+      new TokenManager({ store, secret: SCALE_SECRET, maxTokensPerUser: max, limitPolicy: 'evict-lru' }),
     close: async () => {
       await store.close();
       await redis.quit();
@@ -34,7 +35,10 @@ export function oursOn(redisUrl: string): OursOnRedis {
 }
 
 /** Creates `count` tokens (users `${userPrefix}${i / perUser}`), `inFlight` at a time; keeps every `keepEvery`-th token. */
-export async function createMany(manager: TokenManager, o: { count: number; perUser: number; userPrefix: string; inFlight: number; keepEvery: number }): Promise<string[]> {
+export async function createMany(
+  manager: TokenManager,
+  o: { count: number; perUser: number; userPrefix: string; inFlight: number; keepEvery: number },
+): Promise<string[]> {
   const kept: string[] = [];
   let next = 0;
   const worker = async () => {

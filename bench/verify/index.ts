@@ -20,21 +20,42 @@ import type { VerifyVariant } from './variant.js';
 
 import { dpopProof, oursDpop } from './ours-dpop.js';
 
-const VARIANTS: VerifyVariant[] = [bareGet, bareEvalsha, oursNoWrite, oursTraced, oursOtel, oursRenewal, oursRenewUser, oursCache, oursDpop, memoryStore, malformed, dpopProof];
+const VARIANTS: VerifyVariant[] = [
+  bareGet,
+  bareEvalsha,
+  oursNoWrite,
+  oursTraced,
+  oursOtel,
+  oursRenewal,
+  oursRenewUser,
+  oursCache,
+  oursDpop,
+  memoryStore,
+  malformed,
+  dpopProof,
+];
 /** Distinct users (one token each) the operations rotate over. */
 const USERS = 64;
 
 // The no-I/O variants go in the ioredis pass only; their figures are named `c1.memory-store...`, not per client.
 const scenario: Scenario = {
   name: 'verify',
-  title: 'verify one token: ours through ioredis and node-redis vs a bare GET and a bare EVALSHA on the same connection',
+  title:
+    'verify one token: ours through ioredis and node-redis vs a bare GET and a bare EVALSHA on the same connection',
   async run(ctx) {
     const result = emptyResult();
     const rounds = byMode(ctx.mode, { full: 7, quick: 3, tiny: 1 });
     const timeMs = byMode(ctx.mode, { full: 1000, quick: 250, tiny: 20 });
     const clients: ClientKind[] = ctx.mode === 'tiny' ? ['ioredis'] : ['ioredis', 'node-redis'];
     const concurrencies = [1, 50];
-    result.params = { rounds, timeMsPerBurst: timeMs, clients, concurrencies, usersRotated: USERS, variants: VARIANTS.map((v) => `${v.name}: ${v.title}`) };
+    result.params = {
+      rounds,
+      timeMsPerBurst: timeMs,
+      clients,
+      concurrencies,
+      usersRotated: USERS,
+      variants: VARIANTS.map((v) => `${v.name}: ${v.title}`),
+    };
     const info = new Redis(ctx.redisUrl);
     try {
       for (const kind of clients) {
@@ -49,7 +70,9 @@ const scenario: Scenario = {
               for (const v of variants) {
                 const deactivate = v.activate?.();
                 try {
-                  runs.get(v.name)!.push(await burst({ fn: ops.get(v.name)!, concurrency: c, timeMs, info, commands: v.commands }));
+                  runs
+                    .get(v.name)!
+                    .push(await burst({ fn: ops.get(v.name)!, concurrency: c, timeMs, info, commands: v.commands }));
                 } finally {
                   deactivate?.();
                 }
@@ -58,13 +81,33 @@ const scenario: Scenario = {
             for (const v of variants) {
               const key = v.clients ? `c${c}` : at;
               const b = runs.get(v.name)!;
-              result.figures[`${key}.${v.name}.opsPerSec`] = figure(b.map((x) => x.opsPerSec), 'ops/s');
-              result.figures[`${key}.${v.name}.nodeCpuUsPerOp`] = figure(b.map((x) => x.nodeCpuUsPerOp), 'µs');
-              result.figures[`${key}.${v.name}.redisCpuUsPerOp`] = figure(b.map((x) => x.redisCpuUsPerOp), 'µs');
-              result.figures[`${key}.${v.name}.redisCmdUsPerOp`] = figure(b.map((x) => x.redisCmdUsPerOp), 'µs');
-              result.figures[`${key}.${v.name}.p50Us`] = figure(b.map((x) => x.p50Us), 'µs');
-              result.figures[`${key}.${v.name}.p99Us`] = figure(b.map((x) => x.p99Us), 'µs');
-              ctx.log(`verify ${at} ${v.name}: ${Math.round(result.figures[`${key}.${v.name}.opsPerSec`]!.median)} ops/s`);
+              result.figures[`${key}.${v.name}.opsPerSec`] = figure(
+                b.map((x) => x.opsPerSec),
+                'ops/s',
+              );
+              result.figures[`${key}.${v.name}.nodeCpuUsPerOp`] = figure(
+                b.map((x) => x.nodeCpuUsPerOp),
+                'µs',
+              );
+              result.figures[`${key}.${v.name}.redisCpuUsPerOp`] = figure(
+                b.map((x) => x.redisCpuUsPerOp),
+                'µs',
+              );
+              result.figures[`${key}.${v.name}.redisCmdUsPerOp`] = figure(
+                b.map((x) => x.redisCmdUsPerOp),
+                'µs',
+              );
+              result.figures[`${key}.${v.name}.p50Us`] = figure(
+                b.map((x) => x.p50Us),
+                'µs',
+              );
+              result.figures[`${key}.${v.name}.p99Us`] = figure(
+                b.map((x) => x.p99Us),
+                'µs',
+              );
+              ctx.log(
+                `verify ${at} ${v.name}: ${Math.round(result.figures[`${key}.${v.name}.opsPerSec`]!.median)} ops/s`,
+              );
             }
             const ops_ = (name: string) => runs.get(name)!.map((x) => x.opsPerSec);
             result.ratios[`${at}.ours-dpop/ours.opsPerSec`] = pairedRatio(ops_('ours-dpop'), ops_('ours'));
@@ -86,7 +129,7 @@ const scenario: Scenario = {
       await info.quit();
     }
     result.notes.push(
-      'opsPerSec: completed calls per second of wall time; nodeCpuUsPerOp: this process\'s CPU (user + system) per call, harness included;',
+      "opsPerSec: completed calls per second of wall time; nodeCpuUsPerOp: this process's CPU (user + system) per call, harness included;",
       'redisCpuUsPerOp: Redis main-thread CPU per call (INFO cpu), network handling included; redisCmdUsPerOp: INFO commandstats usec per call (the script or command alone).',
       'p50Us/p99Us: latency of one call; at 50 in flight it includes queueing behind the other 49.',
     );

@@ -12,7 +12,12 @@ export const oursCache: VerifyVariant = {
   title: 'our verify with the local verify cache, no write due',
   commands: ['evalsha', 'eval'],
   async prepare(conn, users) {
-    const manager = new TokenManager({ store: conn.store, secret: BENCH_SECRET, touchIntervalSeconds: 3600, verifyCache: {} });
+    const manager = new TokenManager({
+      store: conn.store,
+      secret: BENCH_SECRET,
+      touchIntervalSeconds: 3600,
+      verifyCache: {},
+    });
     const deadline = Date.now() + 10_000;
     while (!manager.verifyCacheStats!.active) {
       if (Date.now() > deadline) throw new Error('ours-cache: the revocation channel did not come in sync within 10 s');
@@ -22,7 +27,8 @@ export const oursCache: VerifyVariant = {
     for (let u = 0; u < users; u++) tokens.push((await manager.create(`verify-c-${u}`)).token);
     let i = 0;
     return async () => {
-      if (!(await manager.verify(tokens[i++ % tokens.length]!)).valid) throw new Error('our verify with the cache: token invalid');
+      if (!(await manager.verify(tokens[i++ % tokens.length]!)).valid)
+        throw new Error('our verify with the cache: token invalid');
     };
   },
 };

@@ -28,7 +28,12 @@ const OPTIONS = resolveDpopOptions({ proofWindowSeconds: 600 });
 /** The jti keys' lifetime in the bench, in milliseconds: short, so a long run does not fill Redis with them. */
 const BENCH_REPLAY_WINDOW_MS = 2_000;
 
-async function boundTokens(manager: TokenManager, device: DpopClient, users: number, tag: string): Promise<BenchRequest[]> {
+async function boundTokens(
+  manager: TokenManager,
+  device: DpopClient,
+  users: number,
+  tag: string,
+): Promise<BenchRequest[]> {
   const out: BenchRequest[] = [];
   for (let u = 0; u < users; u++) {
     const { token } = await manager.create(`verify-${tag}-${u}`, { jkt: device.jkt });
@@ -51,7 +56,11 @@ export const oursDpop: VerifyVariant = {
       const req = requests[n % requests.length]!;
       const proof = await checkDpopProof(req, READER, OPTIONS, req.url);
       if (!proof.ok) throw new Error(`ours-dpop: proof refused: ${proof.description}`);
-      const dpop = { ...proof.check, jtiHash: `${proof.check.jtiHash.slice(0, 30)}${n}`, replayWindowMs: BENCH_REPLAY_WINDOW_MS };
+      const dpop = {
+        ...proof.check,
+        jtiHash: `${proof.check.jtiHash.slice(0, 30)}${n}`,
+        replayWindowMs: BENCH_REPLAY_WINDOW_MS,
+      };
       if (!(await manager.verify(req.url, { dpop })).valid) throw new Error('ours-dpop: token invalid');
     };
   },

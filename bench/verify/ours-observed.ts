@@ -10,7 +10,12 @@
  * global to the process, and the other variants run interleaved with them.
  */
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { InMemoryMetricExporter, AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  InMemoryMetricExporter,
+  AggregationTemporality,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import { subscribeTokenTracing } from 'redis-multitokens';
 import { enableOpenTelemetry } from 'redis-multitokens/opentelemetry';
 import { oursNoWrite } from './ours.js';
@@ -22,7 +27,10 @@ export const oursTraced: VerifyVariant = {
   ...oursNoWrite,
   name: 'ours-traced',
   title: 'our verify, no write due, with a do-nothing subscriber on the verify tracing channel',
-  activate: () => subscribeTokenTracing({ start: nothing, end: nothing, asyncStart: nothing, asyncEnd: nothing, error: nothing }, ['verify']),
+  activate: () =>
+    subscribeTokenTracing({ start: nothing, end: nothing, asyncStart: nothing, asyncEnd: nothing, error: nothing }, [
+      'verify',
+    ]),
 };
 
 const dropSpans: SpanExporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
@@ -30,10 +38,14 @@ const dropSpans: SpanExporter = { export: (_spans, done) => done({ code: 0 }), s
 export const oursOtel: VerifyVariant = {
   ...oursNoWrite,
   name: 'ours-otel',
-  title: 'our verify, no write due, with enableOpenTelemetry() on the OpenTelemetry SDK (spans batched and dropped, metrics aggregated)',
+  title:
+    'our verify, no write due, with enableOpenTelemetry() on the OpenTelemetry SDK (spans batched and dropped, metrics aggregated)',
   activate() {
     const tracerProvider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(dropSpans)] });
-    const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 3_600_000 });
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+      exportIntervalMillis: 3_600_000,
+    });
     const meterProvider = new MeterProvider({ readers: [reader] });
     const disable = enableOpenTelemetry({ tracerProvider, meterProvider });
     return () => {

@@ -14,7 +14,11 @@ function ours(renewal: boolean): VerifyVariant {
     title: renewal ? 'our verify, renewal due every call' : 'our verify, no write due',
     commands: ['evalsha', 'eval'],
     async prepare(conn, users) {
-      const manager = new TokenManager({ store: conn.store, secret: BENCH_SECRET, touchIntervalSeconds: renewal ? 0 : 3600 });
+      const manager = new TokenManager({
+        store: conn.store,
+        secret: BENCH_SECRET,
+        touchIntervalSeconds: renewal ? 0 : 3600,
+      });
       const tokens: string[] = [];
       for (let u = 0; u < users; u++) tokens.push((await manager.create(`verify-${renewal ? 'r' : 'n'}-${u}`)).token);
       let i = 0;
@@ -34,9 +38,15 @@ export const oursRenewUser: VerifyVariant = {
   title: "our verify, renew: 'user' with 5 devices, renewal due every call",
   commands: ['evalsha', 'eval'],
   async prepare(conn, users) {
-    const manager = new TokenManager({ store: conn.store, secret: BENCH_SECRET, touchIntervalSeconds: 0, renew: 'user' });
+    const manager = new TokenManager({
+      store: conn.store,
+      secret: BENCH_SECRET,
+      touchIntervalSeconds: 0,
+      renew: 'user',
+    });
     const tokens: string[] = [];
-    for (let u = 0; u < users; u++) for (let d = 0; d < 5; d++) tokens.push((await manager.create(`verify-u-${u}`)).token);
+    for (let u = 0; u < users; u++)
+      for (let d = 0; d < 5; d++) tokens.push((await manager.create(`verify-u-${u}`)).token);
     let i = 0;
     return async () => {
       if (!(await manager.verify(tokens[i++ % tokens.length]!)).valid) throw new Error('our verify: token invalid');

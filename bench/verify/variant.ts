@@ -16,4 +16,11 @@ export interface VerifyVariant {
 }
 
 /** The value the bare variants read: about the size of one token record today. */
-export const RECORD_SIZED_VALUE = JSON.stringify({ u: 'user-00042', k: 'k1', d: 'x'.repeat(43), c: 1767225600000, l: 1767225600000, e: 1768435200000 });
+export const RECORD_SIZED_VALUE = JSON.stringify({
+  u: 'user-00042',
+  k: 'k1',
+  d: 'x'.repeat(43),
+  c: 1767225600000,
+  l: 1767225600000,
+  e: 1768435200000,
+});

@@ -5,7 +5,19 @@
 import { createServer } from 'node:http';
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
 import { deviceFromRequest, dpopKeyFromRequest, getAuth, requireStepUp, tokenAuth } from 'redis-multitokens/express';
-import { API_HEADERS, BODY_LIMIT_BYTES, PUBLIC_DIR, SECURITY_HEADERS, demoStepUp, nodeServer, createDemoApi, type DemoAppOptions, type DemoFactory, type DemoResponse, type User } from '../api.js';
+import {
+  API_HEADERS,
+  BODY_LIMIT_BYTES,
+  PUBLIC_DIR,
+  SECURITY_HEADERS,
+  demoStepUp,
+  nodeServer,
+  createDemoApi,
+  type DemoAppOptions,
+  type DemoFactory,
+  type DemoResponse,
+  type User,
+} from '../api.js';
 
 /** Sends a handler's answer: status, headers, and the body as JSON (none when undefined). */
 function send(res: Response, answer: DemoResponse): void {
@@ -40,16 +52,25 @@ export function createApp(options: DemoAppOptions): express.Express {
   app.use(express.json({ limit: BODY_LIMIT_BYTES, strict: false }));
 
   const auth = tokenAuth<User>(options.tokens, { loadUser: (userId, token) => api.loadUser(userId, token) });
-  const authed = (handler: (req: Request) => Promise<DemoResponse>) => [auth, async (req: Request, res: Response) => send(res, await handler(req))];
+  const authed = (handler: (req: Request) => Promise<DemoResponse>) => [
+    auth,
+    async (req: Request, res: Response) => send(res, await handler(req)),
+  ];
 
   app.get('/health', async (_req, res) => send(res, await api.health()));
   app.post('/register', async (req, res) => send(res, await api.register(req.body)));
-  app.post('/login', async (req, res) => send(res, await api.login(req.body, deviceFromRequest(req), () => dpopKeyFromRequest(req))));
+  app.post('/login', async (req, res) =>
+    send(res, await api.login(req.body, deviceFromRequest(req), () => dpopKeyFromRequest(req))),
+  );
   app.get('/me', ...authed((req) => api.me(getAuth<User>(req))));
   app.post('/logout', ...authed((req) => api.logout(getAuth<User>(req))));
   // Step-up (RFC 9470): the sensitive routes need a password check within the last stepUpMaxAgeSeconds.
   const stepUp = requireStepUp(options.tokens, demoStepUp(options));
-  const sensitive = (handler: (req: Request) => Promise<DemoResponse>) => [auth, stepUp, async (req: Request, res: Response) => send(res, await handler(req))];
+  const sensitive = (handler: (req: Request) => Promise<DemoResponse>) => [
+    auth,
+    stepUp,
+    async (req: Request, res: Response) => send(res, await handler(req)),
+  ];
   app.post('/reauthenticate', ...authed((req) => api.reauthenticate(getAuth<User>(req), req.body)));
   app.post('/logout-others', ...sensitive((req) => api.logoutOthers(getAuth<User>(req))));
   app.post('/logout-all', ...sensitive((req) => api.logoutAll(getAuth<User>(req))));

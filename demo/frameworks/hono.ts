@@ -10,7 +10,13 @@ import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { deviceFromRequest, dpopKeyFromRequest, requireStepUp, tokenAuth, tokenErrorHandler } from 'redis-multitokens/hono';
+import {
+  deviceFromRequest,
+  dpopKeyFromRequest,
+  requireStepUp,
+  tokenAuth,
+  tokenErrorHandler,
+} from 'redis-multitokens/hono';
 import {
   API_HEADERS,
   BODY_LIMIT_BYTES,
@@ -36,7 +42,8 @@ function send(c: Context, answer: DemoResponse): Response {
 
 /** The request's JSON body: undefined when it is not JSON (a form post reaches the handlers as "no JSON body"), null for bad JSON. */
 async function jsonBody(c: Context): Promise<{ value: unknown } | null> {
-  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(c.req.header('Content-Type') ?? '')) return { value: undefined };
+  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(c.req.header('Content-Type') ?? ''))
+    return { value: undefined };
   const text = await c.req.text();
   if (text.length === 0) return { value: undefined };
   try {
@@ -70,7 +77,8 @@ export function createApp(options: DemoAppOptions): Hono {
   app.use(async (c, next) => {
     await next();
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
-    if (!(PAGE_PATHS.includes(c.req.path) && c.res.status === 200)) for (const [name, value] of Object.entries(API_HEADERS)) c.res.headers.set(name, value);
+    if (!(PAGE_PATHS.includes(c.req.path) && c.res.status === 200))
+      for (const [name, value] of Object.entries(API_HEADERS)) c.res.headers.set(name, value);
   });
   // The adapter's refusals as they are; the library's errors as JSON 400/403/503; anything else the demo's answer.
   app.onError(tokenErrorHandler({ fallback: (error, c) => send(c, api.error(error)) }));
@@ -84,7 +92,10 @@ export function createApp(options: DemoAppOptions): Hono {
       return c.body(new Uint8Array(file.content), 200, { 'Content-Type': file.contentType });
     });
 
-  const limit = bodyLimit({ maxSize: BODY_LIMIT_BYTES, onError: (c) => send(c, { status: 413, body: { error: 'invalid_request', message: 'request entity too large' } }) });
+  const limit = bodyLimit({
+    maxSize: BODY_LIMIT_BYTES,
+    onError: (c) => send(c, { status: 413, body: { error: 'invalid_request', message: 'request entity too large' } }),
+  });
   const withBody = (handler: (body: unknown, c: Context) => Promise<DemoResponse>) => async (c: Context) => {
     const body = await jsonBody(c);
     return send(c, body ? await handler(body.value, c) : invalidJson());
@@ -92,16 +103,37 @@ export function createApp(options: DemoAppOptions): Hono {
   const auth = tokenAuth<User>(options.tokens, { loadUser: (userId, token) => api.loadUser(userId, token) });
 
   app.get('/health', async (c) => send(c, await api.health()));
-  app.post('/register', limit, withBody((body) => api.register(body)));
-  app.post('/login', limit, withBody((body, c) => api.login(body, deviceFromRequest(c, { getConnInfo, proxyHops }), () => dpopKeyFromRequest(c))));
+  app.post(
+    '/register',
+    limit,
+    withBody((body) => api.register(body)),
+  );
+  app.post(
+    '/login',
+    limit,
+    withBody((body, c) =>
+      api.login(body, deviceFromRequest(c, { getConnInfo, proxyHops }), () => dpopKeyFromRequest(c)),
+    ),
+  );
   app.get('/me', auth, async (c) => send(c, await api.me(c.get('auth'))));
   app.post('/logout', auth, async (c) => send(c, await api.logout(c.get('auth'))));
-  app.post('/reauthenticate', limit, auth, withBody((body, c) => api.reauthenticate(c.get('auth') as DemoAuth, body)));
+  app.post(
+    '/reauthenticate',
+    limit,
+    auth,
+    withBody((body, c) => api.reauthenticate(c.get('auth') as DemoAuth, body)),
+  );
   // Step-up (RFC 9470): the sensitive routes need a password check within the last stepUpMaxAgeSeconds.
   const stepUp = requireStepUp(options.tokens, demoStepUp(options));
   app.post('/logout-others', auth, stepUp, async (c) => send(c, await api.logoutOthers(c.get('auth'))));
   app.post('/logout-all', auth, stepUp, async (c) => send(c, await api.logoutAll(c.get('auth'))));
-  app.post('/change-password', limit, auth, stepUp, withBody((body, c) => api.changePassword(c.get('auth') as DemoAuth, body)));
+  app.post(
+    '/change-password',
+    limit,
+    auth,
+    stepUp,
+    withBody((body, c) => api.changePassword(c.get('auth') as DemoAuth, body)),
+  );
   app.get('/devices', auth, async (c) => send(c, await api.devices(c.get('auth'), c.req.query())));
   // The id as it was in the URL: Hono would keep a malformed %-escape as is, the handler answers it 400.
   app.delete('/devices/:id', auth, async (c) => {
@@ -112,4 +144,5 @@ export function createApp(options: DemoAppOptions): Hono {
 }
 
 /** The demo on Hono (`DEMO_FRAMEWORK=hono`), served by @hono/node-server. */
-export const createDemoServer: DemoFactory = async (options) => nodeServer(createAdaptorServer({ fetch: createApp(options).fetch }) as Server);
+export const createDemoServer: DemoFactory = async (options) =>
+  nodeServer(createAdaptorServer({ fetch: createApp(options).fetch }) as Server);

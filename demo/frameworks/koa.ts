@@ -49,7 +49,8 @@ async function jsonBody(ctx: ParameterizedContext): Promise<unknown> {
   let size = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > BODY_LIMIT_BYTES) throw new BodyError({ status: 413, body: { error: 'invalid_request', message: 'request entity too large' } });
+    if (size > BODY_LIMIT_BYTES)
+      throw new BodyError({ status: 413, body: { error: 'invalid_request', message: 'request entity too large' } });
     chunks.push(chunk);
   }
   if (size === 0) return undefined;
@@ -65,7 +66,10 @@ export function createApp(options: DemoAppOptions): Koa {
   const api = createDemoApi(options);
   // Koa's `app.proxy` trusts X-Forwarded-For; a number is the count of proxies (`maxIpsCount`), as Express's.
   const { trustProxy = false } = options;
-  const app = new Koa({ proxy: trustProxy !== false, ...(typeof trustProxy === 'number' ? { maxIpsCount: trustProxy } : {}) });
+  const app = new Koa({
+    proxy: trustProxy !== false,
+    ...(typeof trustProxy === 'number' ? { maxIpsCount: trustProxy } : {}),
+  });
 
   // Security headers on every answer, `no-store` on the API's; every error as the demo's JSON answer.
   app.use(async (ctx, next) => {
@@ -93,18 +97,26 @@ export function createApp(options: DemoAppOptions): Koa {
 
   router.get('/health', async (ctx) => send(ctx, await api.health()));
   router.post('/register', async (ctx) => send(ctx, await api.register(await jsonBody(ctx))));
-  router.post('/login', async (ctx) => send(ctx, await api.login(await jsonBody(ctx), deviceFromRequest(ctx), () => dpopKeyFromRequest(ctx))));
+  router.post('/login', async (ctx) =>
+    send(ctx, await api.login(await jsonBody(ctx), deviceFromRequest(ctx), () => dpopKeyFromRequest(ctx))),
+  );
   router.get('/me', auth, async (ctx) => send(ctx, await api.me(ctx.state.auth)));
   router.post('/logout', auth, async (ctx) => send(ctx, await api.logout(ctx.state.auth)));
-  router.post('/reauthenticate', auth, async (ctx) => send(ctx, await api.reauthenticate(ctx.state.auth, await jsonBody(ctx))));
+  router.post('/reauthenticate', auth, async (ctx) =>
+    send(ctx, await api.reauthenticate(ctx.state.auth, await jsonBody(ctx))),
+  );
   // Step-up (RFC 9470): the sensitive routes need a password check within the last stepUpMaxAgeSeconds.
   const stepUp = requireStepUp(options.tokens, demoStepUp(options));
   router.post('/logout-others', auth, stepUp, async (ctx) => send(ctx, await api.logoutOthers(ctx.state.auth)));
   router.post('/logout-all', auth, stepUp, async (ctx) => send(ctx, await api.logoutAll(ctx.state.auth)));
-  router.post('/change-password', auth, stepUp, async (ctx) => send(ctx, await api.changePassword(ctx.state.auth, await jsonBody(ctx))));
+  router.post('/change-password', auth, stepUp, async (ctx) =>
+    send(ctx, await api.changePassword(ctx.state.auth, await jsonBody(ctx))),
+  );
   router.get('/devices', auth, async (ctx) => send(ctx, await api.devices(ctx.state.auth, ctx.query)));
   // The id as it was in the URL: the router would keep a malformed %-escape as is, the handler answers it 400.
-  router.delete('/devices/:id', auth, async (ctx) => send(ctx, await api.deleteDevice(ctx.state.auth, ctx.path.slice('/devices/'.length), { encoded: true })));
+  router.delete('/devices/:id', auth, async (ctx) =>
+    send(ctx, await api.deleteDevice(ctx.state.auth, ctx.path.slice('/devices/'.length), { encoded: true })),
+  );
 
   app.use(router.routes());
   // Anything no route answered (router.allowedMethods() would answer 405 where the demo answers 404).

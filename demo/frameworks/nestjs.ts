@@ -34,8 +34,33 @@ import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-ex
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyReply } from 'fastify';
 import type { Response as ExpressResponse } from 'express';
-import { CurrentAuth, Device, dpopKeyFromRequest, Public, RequireStepUp, type NestHttpRequest, TokenAuthException, TokenAuthGuard, TokenAuthModule, type DeviceDetails } from 'redis-multitokens/nestjs';
-import { API_HEADERS, BODY_LIMIT_BYTES, INVALID_JSON_BODY, SECURITY_HEADERS, createDemoApi, demoStepUp, invalidJson, publicFile, type DemoApi, type DemoAppOptions, type DemoFactory, type DemoResponse, type User } from '../api.js';
+import {
+  CurrentAuth,
+  Device,
+  dpopKeyFromRequest,
+  Public,
+  RequireStepUp,
+  type NestHttpRequest,
+  TokenAuthException,
+  TokenAuthGuard,
+  TokenAuthModule,
+  type DeviceDetails,
+} from 'redis-multitokens/nestjs';
+import {
+  API_HEADERS,
+  BODY_LIMIT_BYTES,
+  INVALID_JSON_BODY,
+  SECURITY_HEADERS,
+  createDemoApi,
+  demoStepUp,
+  invalidJson,
+  publicFile,
+  type DemoApi,
+  type DemoAppOptions,
+  type DemoFactory,
+  type DemoResponse,
+  type User,
+} from '../api.js';
 
 /** Injection token of the demo's handlers. */
 const DEMO_API = 'DEMO_API';
@@ -43,7 +68,8 @@ const DEMO_API = 'DEMO_API';
 /** Sends a handler's answer (status, the API headers and its own, JSON body or none) on either platform. */
 function send(adapterHost: HttpAdapterHost, res: unknown, answer: DemoResponse): void {
   const adapter = adapterHost.httpAdapter;
-  for (const [name, value] of Object.entries({ ...API_HEADERS, ...answer.headers })) adapter.setHeader(res, name, value);
+  for (const [name, value] of Object.entries({ ...API_HEADERS, ...answer.headers }))
+    adapter.setHeader(res, name, value);
   if (answer.body === undefined) {
     adapter.status(res, answer.status);
     adapter.end(res);
@@ -85,7 +111,10 @@ class DemoController {
   @Public()
   @Post('login')
   login(@Body() body: unknown, @Device() device: DeviceDetails, @Req() req: NestHttpRequest, @Res() res: unknown) {
-    return this.answer(res, this.api.login(body, device, () => dpopKeyFromRequest(req)));
+    return this.answer(
+      res,
+      this.api.login(body, device, () => dpopKeyFromRequest(req)),
+    );
   }
 
   @Get('me')
@@ -169,7 +198,13 @@ class DemoExceptionFilter implements ExceptionFilter {
         : exception instanceof NotFoundException
           ? this.api.notFound()
           : status === 415 // not JSON: a 400, as on Express, where express.json() leaves such a body unread
-            ? { status: 400, body: { error: 'invalid_request', message: 'send a JSON object body with Content-Type: application/json' } }
+            ? {
+                status: 400,
+                body: {
+                  error: 'invalid_request',
+                  message: 'send a JSON object body with Content-Type: application/json',
+                },
+              }
             : status !== undefined && status >= 400 && status < 500
               ? { status, body: { error: 'invalid_request', message: 'bad request' } }
               : this.api.error(exception);
@@ -178,11 +213,19 @@ class DemoExceptionFilter implements ExceptionFilter {
 }
 
 /** Builds the demo app on NestJS (not yet listening). It opens nothing itself: the caller owns `tokens` and `db`. */
-export async function createNestApp(options: DemoAppOptions, platform: 'express' | 'fastify' = 'express'): Promise<INestApplication> {
+export async function createNestApp(
+  options: DemoAppOptions,
+  platform: 'express' | 'fastify' = 'express',
+): Promise<INestApplication> {
   const api = createDemoApi(options);
 
   @Module({
-    imports: [TokenAuthModule.forRoot<User>({ manager: options.tokens, loadUser: (userId, token) => api.loadUser(userId, token) })],
+    imports: [
+      TokenAuthModule.forRoot<User>({
+        manager: options.tokens,
+        loadUser: (userId, token) => api.loadUser(userId, token),
+      }),
+    ],
     controllers: [DemoController, sensitiveController(demoStepUp(options))],
     providers: [
       { provide: DEMO_API, useValue: api },
@@ -195,18 +238,27 @@ export async function createNestApp(options: DemoAppOptions, platform: 'express'
   const trustProxy = options.trustProxy ?? false;
   let app: INestApplication;
   if (platform === 'express') {
-    const express = await NestFactory.create<NestExpressApplication>(DemoModule, new ExpressAdapter(), { logger: false, bodyParser: false, abortOnError: false });
+    const express = await NestFactory.create<NestExpressApplication>(DemoModule, new ExpressAdapter(), {
+      logger: false,
+      bodyParser: false,
+      abortOnError: false,
+    });
     express.disable('x-powered-by');
     express.set('trust proxy', trustProxy);
     // strict: false: any JSON value (null, a string) reaches the handlers' validation, as on every framework.
     express.useBodyParser('json', { limit: BODY_LIMIT_BYTES, strict: false });
     // A body that is not JSON gets the demo's invalid_json answer here: Nest would turn body-parser's
     // error into a BadRequestException that no longer says what went wrong.
-    express.use((error: { type?: unknown } | undefined, _req: unknown, res: ExpressResponse, next: (error?: unknown) => void) => {
-      if (error?.type !== 'entity.parse.failed') return next(error);
-      const answer = invalidJson();
-      res.status(answer.status).set({ ...SECURITY_HEADERS, ...API_HEADERS }).json(answer.body);
-    });
+    express.use(
+      (error: { type?: unknown } | undefined, _req: unknown, res: ExpressResponse, next: (error?: unknown) => void) => {
+        if (error?.type !== 'entity.parse.failed') return next(error);
+        const answer = invalidJson();
+        res
+          .status(answer.status)
+          .set({ ...SECURITY_HEADERS, ...API_HEADERS })
+          .json(answer.body);
+      },
+    );
     app = express;
   } else {
     // Fastify's trustProxy takes true, a hop count, or addresses (a string of comma-separated ones).
@@ -216,7 +268,10 @@ export async function createNestApp(options: DemoAppOptions, platform: 'express'
       bodyLimit: BODY_LIMIT_BYTES,
       frameworkErrors: (error: Error, _request: unknown, reply: FastifyReply) => {
         const answer = api.error(error);
-        void reply.code(answer.status).headers({ ...SECURITY_HEADERS, ...API_HEADERS, ...answer.headers }).send(answer.body);
+        void reply
+          .code(answer.status)
+          .headers({ ...SECURITY_HEADERS, ...API_HEADERS, ...answer.headers })
+          .send(answer.body);
       },
     });
     // bodyParser: false keeps Fastify's JSON parser only (no form bodies), as express.json() does.

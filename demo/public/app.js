@@ -44,7 +44,8 @@ async function api(method, path, body) {
   const bound = sessionStorage.getItem(TOKEN_TYPE_KEY) === 'DPoP';
   if (token) headers.Authorization = `${bound ? 'DPoP' : 'Bearer'} ${token}`;
   // A proof on every bound request (with the token's hash), and on the login (it binds the new token).
-  if ((token && bound) || (!token && path === '/login' && dpopAvailable())) headers.DPoP = await dpopProof(method, path, token);
+  if ((token && bound) || (!token && path === '/login' && dpopAvailable()))
+    headers.DPoP = await dpopProof(method, path, token);
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
@@ -132,8 +133,16 @@ async function withStepUp(action) {
 function fail(error, what = 'That did not work') {
   if (error instanceof ApiError && error.code === CANCELLED) {
     showMessage(error.message);
-  } else if (error instanceof ApiError && error.status === 401 && error.code !== STEP_UP && sessionStorage.getItem(TOKEN_KEY)) {
-    showLogin('You have been logged out on this device (the token was revoked or expired). Please log in again.', 'error');
+  } else if (
+    error instanceof ApiError &&
+    error.status === 401 &&
+    error.code !== STEP_UP &&
+    sessionStorage.getItem(TOKEN_KEY)
+  ) {
+    showLogin(
+      'You have been logged out on this device (the token was revoked or expired). Please log in again.',
+      'error',
+    );
   } else {
     showMessage(`${what}: ${error instanceof ApiError ? error.message : 'something went wrong'}`, 'error');
   }
@@ -209,11 +218,13 @@ function deviceRow(device) {
   button.addEventListener('click', () =>
     busy(
       button,
-      device.current ? logOutHere : async () => {
-        // Another device: behind step-up, so a stale session asks for the password first.
-        await withStepUp(() => api('DELETE', `/devices/${encodeURIComponent(device.tokenId)}`));
-        await refresh(`Logged out ${label}.`);
-      },
+      device.current
+        ? logOutHere
+        : async () => {
+            // Another device: behind step-up, so a stale session asks for the password first.
+            await withStepUp(() => api('DELETE', `/devices/${encodeURIComponent(device.tokenId)}`));
+            await refresh(`Logged out ${label}.`);
+          },
       { progress: 'Logging out…', failure: `Could not log out ${label}` },
     ),
   );
@@ -244,26 +255,36 @@ async function logOutHere() {
 loginForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const form = new FormData(loginForm);
-  busy(loginForm.querySelector('button'), async () => {
-    const { token, tokenType } = await api('POST', '/login', {
-      username: String(form.get('username')),
-      password: String(form.get('password')),
-      device: String(form.get('device') ?? '') || null,
-    });
-    sessionStorage.setItem(TOKEN_KEY, token);
-    sessionStorage.setItem(TOKEN_TYPE_KEY, tokenType === 'DPoP' ? 'DPoP' : 'Bearer');
-    loginForm.elements.namedItem('password').value = '';
-    await refresh();
-  }, { progress: 'Logging in…', failure: 'Could not log in' });
+  busy(
+    loginForm.querySelector('button'),
+    async () => {
+      const { token, tokenType } = await api('POST', '/login', {
+        username: String(form.get('username')),
+        password: String(form.get('password')),
+        device: String(form.get('device') ?? '') || null,
+      });
+      sessionStorage.setItem(TOKEN_KEY, token);
+      sessionStorage.setItem(TOKEN_TYPE_KEY, tokenType === 'DPoP' ? 'DPoP' : 'Bearer');
+      loginForm.elements.namedItem('password').value = '';
+      await refresh();
+    },
+    { progress: 'Logging in…', failure: 'Could not log in' },
+  );
 });
 
-$('refresh').addEventListener('click', (event) => busy(event.currentTarget, () => refresh(), { progress: 'Refreshing…', failure: 'Could not refresh the list' }));
+$('refresh').addEventListener('click', (event) =>
+  busy(event.currentTarget, () => refresh(), { progress: 'Refreshing…', failure: 'Could not refresh the list' }),
+);
 
 logoutOthers.addEventListener('click', () =>
-  busy(logoutOthers, async () => {
-    await withStepUp(() => api('POST', '/logout-others'));
-    await refresh('Logged out every other device.');
-  }, { progress: 'Logging out other devices…', failure: 'Could not log out the other devices' }),
+  busy(
+    logoutOthers,
+    async () => {
+      await withStepUp(() => api('POST', '/logout-others'));
+      await refresh('Logged out every other device.');
+    },
+    { progress: 'Logging out other devices…', failure: 'Could not log out the other devices' },
+  ),
 );
 
 passwordForm.addEventListener('submit', (event) => {

@@ -56,7 +56,12 @@ export async function dpopProof(method, path, token) {
   const { privateKey, publicKey } = await deviceKey();
   const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', publicKey);
   const url = new URL(path, location.href);
-  const claims = { jti: crypto.randomUUID(), htm: method, htu: url.origin + url.pathname, iat: Math.floor(Date.now() / 1000) };
+  const claims = {
+    jti: crypto.randomUUID(),
+    htm: method,
+    htu: url.origin + url.pathname,
+    iat: Math.floor(Date.now() / 1000),
+  };
   if (token) claims.ath = b64url(await crypto.subtle.digest('SHA-256', utf8(token)));
   const input = `${b64url(utf8(JSON.stringify({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty, crv, x, y } })))}.${b64url(utf8(JSON.stringify(claims)))}`;
   // WebCrypto's ECDSA signature is r || s, the JWS form (RFC 7518 §3.4).

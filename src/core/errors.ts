@@ -23,7 +23,14 @@ export const RETRY_AFTER_SECONDS = 1;
 /** The registry key of the brand (shared by every copy of the package in one process). */
 const BRAND: unique symbol = Symbol.for('redis-multitokens.error') as never;
 
-type Kind = 'RedisMultitokensError' | 'StoreUnavailableError' | 'StoreMisconfiguredError' | 'TokenLimitError' | 'InvalidArgumentTypeError' | 'InvalidArgumentValueError' | 'InvalidDpopProofError';
+type Kind =
+  | 'RedisMultitokensError'
+  | 'StoreUnavailableError'
+  | 'StoreMisconfiguredError'
+  | 'TokenLimitError'
+  | 'InvalidArgumentTypeError'
+  | 'InvalidArgumentValueError'
+  | 'InvalidDpopProofError';
 
 /** Header names and values an error asks the HTTP answer to carry. */
 export type ErrorHeaders = Readonly<Record<string, string>>;
@@ -36,14 +43,20 @@ export function errorKinds(value: unknown): readonly string[] | null {
 }
 
 /** True when `value` is an error thrown by this library (any copy of it: ESM or CommonJS, any entry). */
-export function isRedisMultitokensError(value: unknown): value is RedisMultitokensError | InvalidArgumentTypeError | InvalidArgumentValueError {
+export function isRedisMultitokensError(
+  value: unknown,
+): value is RedisMultitokensError | InvalidArgumentTypeError | InvalidArgumentValueError {
   return errorKinds(value) !== null;
 }
 
 /** Brands `error` with the kinds of `ctor` and of every library class it extends. */
 function brand(error: object, ctor: unknown): void {
   const kinds: string[] = [];
-  for (let c = ctor as { kind?: unknown } | null; c && c !== Function.prototype; c = Object.getPrototypeOf(c) as { kind?: unknown } | null)
+  for (
+    let c = ctor as { kind?: unknown } | null;
+    c && c !== Function.prototype;
+    c = Object.getPrototypeOf(c) as { kind?: unknown } | null
+  )
     if (Object.hasOwn(c, 'kind') && typeof c.kind === 'string') kinds.push(c.kind);
   Object.defineProperty(error, BRAND, { value: Object.freeze(kinds), enumerable: false });
 }
@@ -103,7 +116,10 @@ export class StoreUnavailableError extends RedisMultitokensError {
   /** @internal */
   static override readonly kind: Kind = 'StoreUnavailableError';
   override readonly status: number = 503;
-  override readonly headers: ErrorHeaders = Object.freeze({ 'Retry-After': String(RETRY_AFTER_SECONDS), 'Cache-Control': 'no-store' });
+  override readonly headers: ErrorHeaders = Object.freeze({
+    'Retry-After': String(RETRY_AFTER_SECONDS),
+    'Cache-Control': 'no-store',
+  });
   constructor(message = 'token store unavailable', options?: { cause?: unknown; code?: string }) {
     super(options?.code ?? 'ERR_STORE_UNAVAILABLE', message, options);
   }

@@ -50,11 +50,14 @@ export class KeyRing {
     const list: readonly SecretKey[] =
       typeof secret === 'string' || secret instanceof Uint8Array ? [{ id: 'k1', secret }] : secret;
     if (!Array.isArray(list))
-      throw new InvalidArgumentTypeError('secret must be a string, a Uint8Array, or an array of { id, secret } (the key ring); set the `secret` option');
+      throw new InvalidArgumentTypeError(
+        'secret must be a string, a Uint8Array, or an array of { id, secret } (the key ring); set the `secret` option',
+      );
     if (list.length === 0) throw new InvalidArgumentValueError('secret: the key ring must hold at least one key');
     const seen = new Set<string>();
     this.#keys = list.map((k, i) => {
-      if (!k || typeof k !== 'object') throw new InvalidArgumentTypeError(`secret[${i}] must be an object { id, secret }`);
+      if (!k || typeof k !== 'object')
+        throw new InvalidArgumentTypeError(`secret[${i}] must be an object { id, secret }`);
       if (typeof k.id !== 'string' || !KEY_ID_RE.test(k.id))
         throw new InvalidArgumentValueError(`secret[${i}].id must be 1-32 characters of [A-Za-z0-9._-]`);
       if (seen.has(k.id)) throw new InvalidArgumentValueError(`secret: duplicate key id "${k.id}"`);

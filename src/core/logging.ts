@@ -43,11 +43,21 @@ export interface TokenLogger {
  */
 export function logTokenEvents(manager: TokenManager, logger: TokenLogger): () => void {
   const listeners: { [E in Logged]: (...args: TokenEvents[E]) => void } = {
-    authFailed: ({ reason, tokenId }) => (reason === 'missing' ? logger.debug : logger.warn).call(logger, { reason, tokenId }, 'token authentication failed'),
-    storeUnavailable: ({ operation, error }) => logger.error.call(logger, { operation, err: error }, 'token store unavailable'),
+    authFailed: ({ reason, tokenId }) =>
+      (reason === 'missing' ? logger.debug : logger.warn).call(
+        logger,
+        { reason, tokenId },
+        'token authentication failed',
+      ),
+    storeUnavailable: ({ operation, error }) =>
+      logger.error.call(logger, { operation, err: error }, 'token store unavailable'),
     storeRecovered: ({ operation }) => logger.info.call(logger, { operation }, 'token store recovered'),
     created: ({ record, first, evictedTokenIds }) =>
-      logger.info.call(logger, { userId: record.userId, tokenId: record.tokenId, first, evictedTokenIds }, 'token created'),
+      logger.info.call(
+        logger,
+        { userId: record.userId, tokenId: record.tokenId, first, evictedTokenIds },
+        'token created',
+      ),
     revoked: ({ userId, tokenIds, reason }) => logger.info.call(logger, { userId, tokenIds, reason }, 'tokens revoked'),
   };
   const events = Object.keys(listeners) as Logged[];

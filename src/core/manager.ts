@@ -1,5 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { InvalidArgumentTypeError, InvalidArgumentValueError, InvalidDpopProofError, StoreUnavailableError, TokenLimitError } from './errors.js';
+import {
+  InvalidArgumentTypeError,
+  InvalidArgumentValueError,
+  InvalidDpopProofError,
+  StoreUnavailableError,
+  TokenLimitError,
+} from './errors.js';
 import { KeyRing, type SecretOption } from './key-ring.js';
 import {
   booleanOption,
@@ -15,7 +21,16 @@ import {
 import type { Store, StoreDpopCheck, StoreRenewalPolicy, StoreThrottlePolicy } from './store.js';
 import { generateToken, isTokenId, parseToken } from './token-format.js';
 import { isTraced, settleRevoked, tokenChannels, traced, userIdOrNull, type TokenTraceContext } from './tracing.js';
-import type { AuthFailureReason, LimitPolicy, ListPageOptions, RenewMode, RevokeReason, TokenInfo, TokenPage, TokenRecord } from './types.js';
+import type {
+  AuthFailureReason,
+  LimitPolicy,
+  ListPageOptions,
+  RenewMode,
+  RevokeReason,
+  TokenInfo,
+  TokenPage,
+  TokenRecord,
+} from './types.js';
 import { normalizeUserId, type UserIdInput } from './user-id.js';
 import { VerifyCache, verifyCacheOption, type VerifyCacheOptions, type VerifyCacheStats } from './verify-cache.js';
 
@@ -128,8 +143,21 @@ export interface TokenManagerOptions {
 }
 
 const MANAGER_OPTIONS = [
-  'store', 'secret', 'userTagSecret', 'ttlSeconds', 'renew', 'overwriteNoneTtl', 'touchIntervalSeconds', 'absoluteLifetimeSeconds',
-  'maxTokensPerUser', 'limitPolicy', 'maxMetadataBytes', 'maxFailedVerifications', 'failedVerificationWindowSeconds', 'verifyCache', 'requireDpop',
+  'store',
+  'secret',
+  'userTagSecret',
+  'ttlSeconds',
+  'renew',
+  'overwriteNoneTtl',
+  'touchIntervalSeconds',
+  'absoluteLifetimeSeconds',
+  'maxTokensPerUser',
+  'limitPolicy',
+  'maxMetadataBytes',
+  'maxFailedVerifications',
+  'failedVerificationWindowSeconds',
+  'verifyCache',
+  'requireDpop',
 ] as const;
 const CREATE_OPTIONS = ['deviceName', 'userAgent', 'ip', 'scopes', 'metadata', 'ttlSeconds', 'jkt', 'acr'] as const;
 /** A JWK SHA-256 thumbprint (RFC 7638) in base64url: 43 characters. */
@@ -138,24 +166,27 @@ const REVOKE_REASONS: readonly RevokeReason[] = ['logout', 'logout-all', 'logout
 
 /** An options argument must be an object (or omitted) with known keys only. */
 function checkOptionsObject(where: string, options: unknown, known: readonly string[]): void {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError(`${where}: options must be an object`);
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentTypeError(`${where}: options must be an object`);
   rejectUnknownOptions(where, options, known);
 }
 
 /** What to do instead, for each method that takes a token id where a whole token was given. */
 const WHOLE_TOKEN_HINTS = {
   revokeById: 'to revoke by the token use revoke(token)',
-  revokeOthers: 'pass the id of the token to keep (the request\'s auth.token.tokenId)',
-  list: 'pass the id of the calling token as currentTokenId (the request\'s auth.token.tokenId)',
-  reauthenticate: 'pass the id of the token whose user just proved who they are (the request\'s auth.token.tokenId, or record.tokenId from verify(token))',
+  revokeOthers: "pass the id of the token to keep (the request's auth.token.tokenId)",
+  list: "pass the id of the calling token as currentTokenId (the request's auth.token.tokenId)",
+  reauthenticate:
+    "pass the id of the token whose user just proved who they are (the request's auth.token.tokenId, or record.tokenId from verify(token))",
 } as const;
 
 /** A whole token where its public id is expected is a programming error worth a loud one, with the right hint for each caller. */
 function notAWholeToken(where: keyof typeof WHOLE_TOKEN_HINTS, value: unknown): void {
   if (parseToken(value))
-    throw new InvalidArgumentValueError(`${where} takes a token id (record.tokenId, 24 characters), not the token itself; ${WHOLE_TOKEN_HINTS[where]}`);
+    throw new InvalidArgumentValueError(
+      `${where} takes a token id (record.tokenId, 24 characters), not the token itself; ${WHOLE_TOKEN_HINTS[where]}`,
+    );
 }
-
 
 /** Options of {@link TokenManager.create}: details of the device the token is for. */
 export interface CreateTokenOptions {
@@ -388,28 +419,63 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    */
   constructor(options: TokenManagerOptions) {
     super();
-    if (!options || typeof options !== 'object') throw new InvalidArgumentTypeError('TokenManager options must be an object with at least `secret`');
+    if (!options || typeof options !== 'object')
+      throw new InvalidArgumentTypeError('TokenManager options must be an object with at least `secret`');
     rejectUnknownOptions('TokenManager', options, MANAGER_OPTIONS);
     const store = options.store;
     if (!store || typeof store.verify !== 'function' || typeof store.create !== 'function')
-      throw new InvalidArgumentTypeError('store must implement the Store interface (create, verify, revokeToken, revokeById, revokeAll, list)');
+      throw new InvalidArgumentTypeError(
+        'store must implement the Store interface (create, verify, revokeToken, revokeById, revokeAll, list)',
+      );
     if (options.secret === undefined || options.secret === null || options.secret === '')
       throw new InvalidArgumentTypeError('secret is required: pass at least 32 random bytes (the `secret` option)');
     this.store = store;
     this.keyRing = new KeyRing(options.secret, options.userTagSecret);
-    this.ttlMs = secondsOption('ttlSeconds', options.ttlSeconds, { allowNull: true, min: 1, fallback: DEFAULT_TTL_SECONDS });
-    this.absoluteLifetimeMs = secondsOption('absoluteLifetimeSeconds', options.absoluteLifetimeSeconds, { allowNull: true, min: 1, fallback: null });
-    this.maxTokens = countOption('maxTokensPerUser', options.maxTokensPerUser, { allowNull: true, min: 1, max: MAX_TOKENS_PER_USER_LIMIT, fallback: DEFAULT_MAX_TOKENS_PER_USER });
+    this.ttlMs = secondsOption('ttlSeconds', options.ttlSeconds, {
+      allowNull: true,
+      min: 1,
+      fallback: DEFAULT_TTL_SECONDS,
+    });
+    this.absoluteLifetimeMs = secondsOption('absoluteLifetimeSeconds', options.absoluteLifetimeSeconds, {
+      allowNull: true,
+      min: 1,
+      fallback: null,
+    });
+    this.maxTokens = countOption('maxTokensPerUser', options.maxTokensPerUser, {
+      allowNull: true,
+      min: 1,
+      max: MAX_TOKENS_PER_USER_LIMIT,
+      fallback: DEFAULT_MAX_TOKENS_PER_USER,
+    });
     this.limitPolicy = enumOption('limitPolicy', options.limitPolicy, ['evict-lru', 'reject'] as const, 'evict-lru');
-    this.maxMetadataBytes = countOption('maxMetadataBytes', options.maxMetadataBytes, { allowNull: false, min: 0, max: 65536, fallback: DEFAULT_MAX_METADATA_BYTES })!;
+    this.maxMetadataBytes = countOption('maxMetadataBytes', options.maxMetadataBytes, {
+      allowNull: false,
+      min: 0,
+      max: 65536,
+      fallback: DEFAULT_MAX_METADATA_BYTES,
+    })!;
     this.renewal = {
       mode: enumOption('renew', options.renew, ['off', 'token', 'user'] as const, 'token'),
       ttlMs: this.ttlMs,
       overwriteNoneTtl: booleanOption('overwriteNoneTtl', options.overwriteNoneTtl, true),
-      touchIntervalMs: secondsOption('touchIntervalSeconds', options.touchIntervalSeconds, { allowNull: false, min: 0, fallback: DEFAULT_TOUCH_INTERVAL_SECONDS })!,
+      touchIntervalMs: secondsOption('touchIntervalSeconds', options.touchIntervalSeconds, {
+        allowNull: false,
+        min: 0,
+        fallback: DEFAULT_TOUCH_INTERVAL_SECONDS,
+      })!,
     };
-    const maxFailures = countOption('maxFailedVerifications', options.maxFailedVerifications, { allowNull: true, min: 1, max: 10_000, fallback: DEFAULT_MAX_FAILED_VERIFICATIONS });
-    const windowSeconds = countOption('failedVerificationWindowSeconds', options.failedVerificationWindowSeconds, { allowNull: false, min: 1, max: 86_400, fallback: DEFAULT_FAILED_VERIFICATION_WINDOW_SECONDS })!;
+    const maxFailures = countOption('maxFailedVerifications', options.maxFailedVerifications, {
+      allowNull: true,
+      min: 1,
+      max: 10_000,
+      fallback: DEFAULT_MAX_FAILED_VERIFICATIONS,
+    });
+    const windowSeconds = countOption('failedVerificationWindowSeconds', options.failedVerificationWindowSeconds, {
+      allowNull: false,
+      min: 1,
+      max: 86_400,
+      fallback: DEFAULT_FAILED_VERIFICATION_WINDOW_SECONDS,
+    })!;
     this.throttle = maxFailures === null ? null : { maxFailures, windowMs: windowSeconds * 1000 };
     this.requireDpop = booleanOption('requireDpop', options.requireDpop, false);
     const cacheOptions = verifyCacheOption(options.verifyCache);
@@ -446,11 +512,16 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    */
   create(userId: UserIdInput, options: CreateTokenOptions = {}): Promise<CreatedToken> {
     if (!isTraced(tokenChannels.create)) return this.createToken(userId, options);
-    return traced('create', { userId: userIdOrNull(userId) }, () => this.createToken(userId, options), (c, { token: _, ...shown }) => {
-      c.tokenId = shown.tokenId;
-      c.revokedCount = shown.evictedTokenIds.length;
-      return shown;
-    });
+    return traced(
+      'create',
+      { userId: userIdOrNull(userId) },
+      () => this.createToken(userId, options),
+      (c, { token: _, ...shown }) => {
+        c.tokenId = shown.tokenId;
+        c.revokedCount = shown.evictedTokenIds.length;
+        return shown;
+      },
+    );
   }
 
   private async createToken(userId: UserIdInput, options: CreateTokenOptions): Promise<CreatedToken> {
@@ -459,7 +530,8 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     rejectUnknownOptions('create', options, CREATE_OPTIONS);
     let ttlMs = this.ttlMs;
     const ttlIsOverride = options.ttlSeconds !== undefined;
-    if (ttlIsOverride) ttlMs = secondsOption('ttlSeconds', options.ttlSeconds, { allowNull: true, min: 1, fallback: null });
+    if (ttlIsOverride)
+      ttlMs = secondsOption('ttlSeconds', options.ttlSeconds, { allowNull: true, min: 1, fallback: null });
     const input = {
       userId: uid,
       deviceName: optionalText('deviceName', options.deviceName, 200),
@@ -505,15 +577,24 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    */
   verify(token: unknown, options?: VerifyOptions): Promise<VerifyResult> {
     if (!isTraced(tokenChannels.verify)) return this.verifyToken(token, options, null);
-    return traced('verify', {}, (c) => this.verifyToken(token, options, c), (c, r) => {
-      if (r.valid) c.userId = r.userId;
-      c.outcome = r.valid ? 'valid' : 'invalid';
-      return r;
-    });
+    return traced(
+      'verify',
+      {},
+      (c) => this.verifyToken(token, options, c),
+      (c, r) => {
+        if (r.valid) c.userId = r.userId;
+        c.outcome = r.valid ? 'valid' : 'invalid';
+        return r;
+      },
+    );
   }
 
   /** verify's body; `trace` (when traced) learns the token id and why a token was refused. */
-  private async verifyToken(token: unknown, options: VerifyOptions | undefined, trace: TokenTraceContext | null): Promise<VerifyResult> {
+  private async verifyToken(
+    token: unknown,
+    options: VerifyOptions | undefined,
+    trace: TokenTraceContext | null,
+  ): Promise<VerifyResult> {
     const parsed = parseToken(token);
     if (!parsed) {
       if (trace) trace.reason = 'malformed';
@@ -530,7 +611,13 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       if (cached !== undefined) {
         this.emit('verified', { record: cached, renewed: false });
         // No store call, so no store clock: the local clock moved by the store's offset seen last.
-        return { valid: true, userId: cached.userId, record: cached, renewed: false, verifiedAtMs: Date.now() + this.storeClockOffsetMs };
+        return {
+          valid: true,
+          userId: cached.userId,
+          record: cached,
+          renewed: false,
+          verifiedAtMs: Date.now() + this.storeClockOffsetMs,
+        };
       }
       at = cache.begin();
     }
@@ -556,7 +643,10 @@ export class TokenManager extends EventEmitter<TokenEvents> {
       this.emit('authFailed', { reason, tokenId: parsed.tokenId });
       return { valid: false, reason: dpop ?? 'invalid' };
     }
-    const record = at === undefined || res.record.jkt != null ? res.record : cache!.store(parsed.tokenId, parsed.token, res.record, at);
+    const record =
+      at === undefined || res.record.jkt != null
+        ? res.record
+        : cache!.store(parsed.tokenId, parsed.token, res.record, at);
     let verifiedAtMs = Date.now();
     if (res.nowMs !== undefined) {
       if (cache !== null) this.storeClockOffsetMs = res.nowMs - verifiedAtMs;
@@ -582,7 +672,12 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     if (!parsed) return false;
     if (trace) trace.tokenId = parsed.tokenId;
     const record = await this.run('revoke', () =>
-      this.store.revokeToken({ tokenId: parsed.tokenId, userTag: parsed.userTag, digests: this.keyRing.digestsOf(parsed.token), throttle: this.throttle }),
+      this.store.revokeToken({
+        tokenId: parsed.tokenId,
+        userTag: parsed.userTag,
+        digests: this.keyRing.digestsOf(parsed.token),
+        throttle: this.throttle,
+      }),
     );
     if (!record) return false;
     if (trace) trace.userId = record.userId;
@@ -605,12 +700,18 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     return traced('revokeById', ids, () => this.revokeTokenById(userId, tokenId, options), settleRevoked);
   }
 
-  private async revokeTokenById(userId: UserIdInput, tokenId: string, options: { reason?: RevokeReason }): Promise<boolean> {
+  private async revokeTokenById(
+    userId: UserIdInput,
+    tokenId: string,
+    options: { reason?: RevokeReason },
+  ): Promise<boolean> {
     const uid = normalizeUserId(userId);
     checkOptionsObject('revokeById', options, ['reason']);
-    if (typeof tokenId !== 'string') throw new InvalidArgumentTypeError(`revokeById: tokenId must be a string; got ${typeof tokenId}`);
+    if (typeof tokenId !== 'string')
+      throw new InvalidArgumentTypeError(`revokeById: tokenId must be a string; got ${typeof tokenId}`);
     const reason = options.reason ?? 'admin';
-    if (!REVOKE_REASONS.includes(reason)) throw new InvalidArgumentValueError(`reason must be one of ${REVOKE_REASONS.join(', ')}`);
+    if (!REVOKE_REASONS.includes(reason))
+      throw new InvalidArgumentValueError(`reason must be one of ${REVOKE_REASONS.join(', ')}`);
     notAWholeToken('revokeById', tokenId);
     if (!isTokenId(tokenId)) return false;
     const done = await this.run('revokeById', () => this.store.revokeById(uid, this.keyRing.userTag(uid), tokenId));
@@ -656,8 +757,11 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   private async revokeOtherTokens(userId: UserIdInput, currentTokenId: string): Promise<string[]> {
     const uid = normalizeUserId(userId);
     notAWholeToken('revokeOthers', currentTokenId);
-    if (!isTokenId(currentTokenId)) throw new InvalidArgumentValueError('currentTokenId must be a token id (24 characters)');
-    const ids = await this.run('revokeOthers', () => this.store.revokeAll(uid, this.keyRing.userTag(uid), currentTokenId));
+    if (!isTokenId(currentTokenId))
+      throw new InvalidArgumentValueError('currentTokenId must be a token id (24 characters)');
+    const ids = await this.run('revokeOthers', () =>
+      this.store.revokeAll(uid, this.keyRing.userTag(uid), currentTokenId),
+    );
     this.forget(ids);
     if (ids.length > 0) this.emit('revoked', { userId: uid, tokenIds: ids, reason: 'logout-others' });
     return ids;
@@ -679,7 +783,12 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   list(userId: UserIdInput, options: ListPageOptions): Promise<TokenPage>;
   list(userId: UserIdInput, options: ListOptions = {}): Promise<TokenInfo[] | TokenPage> {
     if (!isTraced(tokenChannels.list)) return this.listTokens(userId, options);
-    return traced('list', { userId: userIdOrNull(userId) }, () => this.listTokens(userId, options), (_, r) => r);
+    return traced(
+      'list',
+      { userId: userIdOrNull(userId) },
+      () => this.listTokens(userId, options),
+      (_, r) => r,
+    );
   }
 
   private async listTokens(userId: UserIdInput, options: ListOptions): Promise<TokenInfo[] | TokenPage> {
@@ -696,12 +805,19 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     }
     const { limit, cursor = null } = options;
     if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 1000)
-      throw new InvalidArgumentValueError(`list: limit must be a whole number of tokens from 1 to 1000; got ${String(limit)}`);
-    if (cursor !== null && typeof cursor !== 'string') throw new InvalidArgumentTypeError(`list: cursor must be a string from nextCursor, or null; got ${typeof cursor}`);
+      throw new InvalidArgumentValueError(
+        `list: limit must be a whole number of tokens from 1 to 1000; got ${String(limit)}`,
+      );
+    if (cursor !== null && typeof cursor !== 'string')
+      throw new InvalidArgumentTypeError(
+        `list: cursor must be a string from nextCursor, or null; got ${typeof cursor}`,
+      );
     const tag = this.keyRing.userTag(uid);
     const page = await this.run('list', async () => {
-      if (this.store.listPage) return this.store.listPage({ userId: uid, userTag: tag, keyIds: this.keyRing.keyIds, cursor, limit });
-      if (cursor !== null) throw new InvalidArgumentValueError('list: this store lists everything in one page; there is no next cursor');
+      if (this.store.listPage)
+        return this.store.listPage({ userId: uid, userTag: tag, keyIds: this.keyRing.keyIds, cursor, limit });
+      if (cursor !== null)
+        throw new InvalidArgumentValueError('list: this store lists everything in one page; there is no next cursor');
       return { records: await this.store.list(uid, tag, this.keyRing.keyIds), cursor: null };
     });
     return { tokens: mark(page.records), nextCursor: page.cursor };
@@ -718,10 +834,20 @@ export class TokenManager extends EventEmitter<TokenEvents> {
     const parsed = parseToken(token);
     if (!parsed) return { wellFormed: false };
     const found = await this.run('inspect', () =>
-      this.store.lookup({ tokenId: parsed.tokenId, userTag: parsed.userTag, digests: this.keyRing.digestsOf(parsed.token) }),
+      this.store.lookup({
+        tokenId: parsed.tokenId,
+        userTag: parsed.userTag,
+        digests: this.keyRing.digestsOf(parsed.token),
+      }),
     );
     if (!found) return { wellFormed: true, tokenId: parsed.tokenId, found: false };
-    return { wellFormed: true, tokenId: parsed.tokenId, found: true, valid: found.digestMatches === true, record: found.record };
+    return {
+      wellFormed: true,
+      tokenId: parsed.tokenId,
+      found: true,
+      valid: found.digestMatches === true,
+      record: found.record,
+    };
   }
 
   /**
@@ -738,14 +864,21 @@ export class TokenManager extends EventEmitter<TokenEvents> {
    *   `tokenId`, an `acr` that is not 1-64 printable ASCII characters without spaces, an unknown option.
    * @throws {StoreUnavailableError}
    */
-  async reauthenticate(userId: UserIdInput, tokenId: string, options: ReauthenticateOptions = {}): Promise<TokenRecord | null> {
+  async reauthenticate(
+    userId: UserIdInput,
+    tokenId: string,
+    options: ReauthenticateOptions = {},
+  ): Promise<TokenRecord | null> {
     const uid = normalizeUserId(userId);
     checkOptionsObject('reauthenticate', options, ['acr']);
-    if (typeof tokenId !== 'string') throw new InvalidArgumentTypeError(`reauthenticate: tokenId must be a string; got ${typeof tokenId}`);
+    if (typeof tokenId !== 'string')
+      throw new InvalidArgumentTypeError(`reauthenticate: tokenId must be a string; got ${typeof tokenId}`);
     notAWholeToken('reauthenticate', tokenId);
     const acr = acrOption(options.acr);
     if (!isTokenId(tokenId)) return null;
-    const record = await this.run('reauthenticate', () => this.store.reauthenticate({ userId: uid, userTag: this.keyRing.userTag(uid), tokenId, acr }));
+    const record = await this.run('reauthenticate', () =>
+      this.store.reauthenticate({ userId: uid, userTag: this.keyRing.userTag(uid), tokenId, acr }),
+    );
     // This process's cache drops the old record (its older authentication time would refuse the retry);
     // other processes' entries are at most maxStalenessMs old and only err on the strict side.
     this.forget([tokenId]);
@@ -793,11 +926,18 @@ export class TokenManager extends EventEmitter<TokenEvents> {
   /** Checks `create`'s `jkt` option; null for a bearer token. @throws {InvalidDpopProofError} none under `requireDpop`. */
   private jktOption(jkt: unknown): string | null {
     if (jkt === undefined || jkt === null) {
-      if (this.requireDpop) throw new InvalidDpopProofError('a DPoP proof is required to log in (requireDpop): send a `DPoP` header with the login request');
+      if (this.requireDpop)
+        throw new InvalidDpopProofError(
+          'a DPoP proof is required to log in (requireDpop): send a `DPoP` header with the login request',
+        );
       return null;
     }
-    if (typeof jkt !== 'string') throw new InvalidArgumentTypeError(`create: jkt must be a string (a JWK thumbprint); got ${typeof jkt}`);
-    if (!JKT_RE.test(jkt)) throw new InvalidArgumentValueError('create: jkt must be a JWK SHA-256 thumbprint (RFC 7638): 43 base64url characters');
+    if (typeof jkt !== 'string')
+      throw new InvalidArgumentTypeError(`create: jkt must be a string (a JWK thumbprint); got ${typeof jkt}`);
+    if (!JKT_RE.test(jkt))
+      throw new InvalidArgumentValueError(
+        'create: jkt must be a JWK SHA-256 thumbprint (RFC 7638): 43 base64url characters',
+      );
     return jkt;
   }
 

@@ -35,12 +35,21 @@ export function secondsOption(
  * Checks a positive-integer count option (or null for "no limit").
  * @throws {InvalidArgumentTypeError} / {@link InvalidArgumentValueError} naming the option.
  */
-export function countOption(name: string, value: unknown, opts: { allowNull: boolean; min: number; max: number; fallback: number | null }): number | null {
+export function countOption(
+  name: string,
+  value: unknown,
+  opts: { allowNull: boolean; min: number; max: number; fallback: number | null },
+): number | null {
   if (value === undefined) return opts.fallback;
   if (value === null && opts.allowNull) return null;
-  if (typeof value !== 'number') throw new InvalidArgumentTypeError(`${name} must be a whole number${opts.allowNull ? ' or null' : ''}; got ${value === null ? 'null' : typeof value}`);
+  if (typeof value !== 'number')
+    throw new InvalidArgumentTypeError(
+      `${name} must be a whole number${opts.allowNull ? ' or null' : ''}; got ${value === null ? 'null' : typeof value}`,
+    );
   if (!Number.isInteger(value) || value < opts.min || value > opts.max)
-    throw new InvalidArgumentValueError(`${name} must be a whole number from ${opts.min} to ${opts.max}; got ${String(value)}`);
+    throw new InvalidArgumentValueError(
+      `${name} must be a whole number from ${opts.min} to ${opts.max}; got ${String(value)}`,
+    );
   return value;
 }
 
@@ -48,7 +57,9 @@ export function countOption(name: string, value: unknown, opts: { allowNull: boo
 export function enumOption<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
-  throw new InvalidArgumentValueError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${JSON.stringify(value) ?? String(value)}`);
+  throw new InvalidArgumentValueError(
+    `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${JSON.stringify(value) ?? String(value)}`,
+  );
 }
 
 /** Checks a boolean option. @throws {InvalidArgumentTypeError} naming the option. */
@@ -102,7 +113,9 @@ export function scopesOption(value: unknown): string[] {
   if (value.length > MAX_SCOPES) throw new InvalidArgumentValueError(`scopes: at most ${MAX_SCOPES} scopes per token`);
   for (const s of value)
     if (!isScopeToken(s))
-      throw new InvalidArgumentValueError('scopes: each scope must be 1-64 printable ASCII characters without spaces, `"` or `\\` (RFC 6749 §3.3)');
+      throw new InvalidArgumentValueError(
+        'scopes: each scope must be 1-64 printable ASCII characters without spaces, `"` or `\\` (RFC 6749 §3.3)',
+      );
   return [...new Set(value as string[])];
 }
 
@@ -114,7 +127,11 @@ export function scopesOption(value: unknown): string[] {
  */
 export function metadataOption(value: unknown, maxBytes: number): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'object' || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null)
+  if (
+    typeof value !== 'object' ||
+    Array.isArray(value) ||
+    (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null)
+  )
     throw new InvalidArgumentTypeError('metadata must be a plain JSON object');
   let json: string;
   try {
@@ -124,7 +141,9 @@ export function metadataOption(value: unknown, maxBytes: number): string | null 
   }
   const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes > maxBytes)
-    throw new InvalidArgumentValueError(`metadata is ${bytes} bytes as JSON; the limit is maxMetadataBytes = ${maxBytes}`);
+    throw new InvalidArgumentValueError(
+      `metadata is ${bytes} bytes as JSON; the limit is maxMetadataBytes = ${maxBytes}`,
+    );
   return json;
 }
 
@@ -133,7 +152,9 @@ export function rejectUnknownOptions(where: string, options: object, known: read
   for (const key of Object.keys(options))
     if (!known.includes(key)) {
       const near = known.find((k) => k.toLowerCase().startsWith(key.toLowerCase().slice(0, 3)));
-      throw new InvalidArgumentTypeError(`${where}: unknown option \`${key}\`${near ? ` (did you mean \`${near}\`?)` : ''}; known options: ${known.join(', ')}`);
+      throw new InvalidArgumentTypeError(
+        `${where}: unknown option \`${key}\`${near ? ` (did you mean \`${near}\`?)` : ''}; known options: ${known.join(', ')}`,
+      );
     }
 }
 
@@ -146,6 +167,9 @@ export function rejectUnknownOptions(where: string, options: object, known: read
 export function acrOption(acr: unknown): string | null {
   if (acr === undefined || acr === null) return null;
   if (typeof acr !== 'string') throw new InvalidArgumentTypeError(`acr must be a string; got ${typeof acr}`);
-  if (!isScopeToken(acr)) throw new InvalidArgumentValueError('acr must be 1-64 printable ASCII characters without spaces, `"` or `\\` (it is quoted in WWW-Authenticate acr_values)');
+  if (!isScopeToken(acr))
+    throw new InvalidArgumentValueError(
+      'acr must be 1-64 printable ASCII characters without spaces, `"` or `\\` (it is quoted in WWW-Authenticate acr_values)',
+    );
   return acr;
 }

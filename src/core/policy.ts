@@ -41,7 +41,11 @@ export function renewedExpiresAtMs(
 }
 
 /** Expiry of a new token created at `nowMs`: `now + ttl`, capped by the absolute lifetime; null = immortal. */
-export function initialExpiresAtMs(ttlMs: number | null, absoluteExpiresAtMs: number | null, nowMs: number): number | null {
+export function initialExpiresAtMs(
+  ttlMs: number | null,
+  absoluteExpiresAtMs: number | null,
+  nowMs: number,
+): number | null {
   const idle = ttlMs === null ? null : nowMs + ttlMs;
   if (absoluteExpiresAtMs === null) return idle;
   return idle === null ? absoluteExpiresAtMs : Math.min(idle, absoluteExpiresAtMs);
@@ -52,7 +56,12 @@ export function initialExpiresAtMs(ttlMs: number | null, absoluteExpiresAtMs: nu
  * passed since the last write. The interval is clamped to half the token's renewal TTL, so a short
  * TTL still gets renewed before it runs out.
  */
-export function isTouchDue(lastUsedAtMs: number, nowMs: number, touchIntervalMs: number, ttlMs: number | null): boolean {
+export function isTouchDue(
+  lastUsedAtMs: number,
+  nowMs: number,
+  touchIntervalMs: number,
+  ttlMs: number | null,
+): boolean {
   const interval = ttlMs === null ? touchIntervalMs : Math.min(touchIntervalMs, Math.floor(ttlMs / 2));
   return nowMs - lastUsedAtMs >= interval;
 }

@@ -80,7 +80,10 @@ type Channel = TracingChannel<unknown, TokenTraceContext>;
 
 /** The tracing channels, per operation (Node keeps one per name: these are the ones subscribers get). */
 export const tokenChannels: Readonly<Record<TracedOperation, Channel>> = Object.freeze(
-  Object.fromEntries(Object.entries(TOKEN_TRACING_CHANNELS).map(([op, name]) => [op, tracingChannel(name)])) as Record<TracedOperation, Channel>,
+  Object.fromEntries(Object.entries(TOKEN_TRACING_CHANNELS).map(([op, name]) => [op, tracingChannel(name)])) as Record<
+    TracedOperation,
+    Channel
+  >,
 );
 
 /**
@@ -90,7 +93,13 @@ export const tokenChannels: Readonly<Record<TracedOperation, Channel>> = Object.
 export function isTraced(channel: Channel): boolean {
   const all = (channel as { hasSubscribers?: boolean }).hasSubscribers;
   if (all !== undefined) return all;
-  return channel.start.hasSubscribers || channel.end.hasSubscribers || channel.asyncStart.hasSubscribers || channel.asyncEnd.hasSubscribers || channel.error.hasSubscribers;
+  return (
+    channel.start.hasSubscribers ||
+    channel.end.hasSubscribers ||
+    channel.asyncStart.hasSubscribers ||
+    channel.asyncEnd.hasSubscribers ||
+    channel.error.hasSubscribers
+  );
 }
 
 /** What a call's result tells its context: outcome, reason and ids it learnt; returns what `result` shows. */
@@ -107,7 +116,14 @@ export function traced<T>(
   fn: (context: TokenTraceContext) => Promise<T>,
   settle: TraceSettle<T>,
 ): Promise<T> {
-  const context: TokenTraceContext = { operation, userId: ids.userId ?? null, tokenId: ids.tokenId ?? null, outcome: null, reason: null, revokedCount: 0 };
+  const context: TokenTraceContext = {
+    operation,
+    userId: ids.userId ?? null,
+    tokenId: ids.tokenId ?? null,
+    outcome: null,
+    reason: null,
+    revokedCount: 0,
+  };
   let value!: T;
   const settled = (v: T): unknown => {
     value = v;
@@ -117,7 +133,8 @@ export function traced<T>(
   };
   const failed = (error: unknown): never => {
     context.outcome = 'error';
-    context.reason = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : 'ERR_UNEXPECTED';
+    context.reason =
+      typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : 'ERR_UNEXPECTED';
     throw error;
   };
   // tracePromise stores what the inner promise resolves to as `result`: `settle`'s safe view, not `value`.
@@ -140,14 +157,19 @@ export function userIdOrNull(input: UserIdInput): string | null {
 }
 
 /** Handlers of {@link subscribeTokenTracing}: any of the five events of a tracing channel, each given the call's context. */
-export type TokenTracingHandlers = Partial<Record<'start' | 'end' | 'asyncStart' | 'asyncEnd' | 'error', (context: TokenTraceContext) => void>>;
+export type TokenTracingHandlers = Partial<
+  Record<'start' | 'end' | 'asyncStart' | 'asyncEnd' | 'error', (context: TokenTraceContext) => void>
+>;
 
 /**
  * Subscribes `handlers` to the tracing channels of `operations` (default: all seven), as
  * `diagnostics_channel.tracingChannel(name).subscribe` would, with the context typed. Returns the
  * function that unsubscribes them. Every call's `asyncEnd` comes after its `start`, error or not.
  */
-export function subscribeTokenTracing(handlers: TokenTracingHandlers, operations: readonly TracedOperation[] = Object.keys(tokenChannels) as TracedOperation[]): () => void {
+export function subscribeTokenTracing(
+  handlers: TokenTracingHandlers,
+  operations: readonly TracedOperation[] = Object.keys(tokenChannels) as TracedOperation[],
+): () => void {
   const subscribed = operations.map((op) => tokenChannels[op]);
   for (const channel of subscribed) channel.subscribe(handlers as never);
   return () => {

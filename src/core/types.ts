@@ -84,7 +84,15 @@ export interface TokenPage {
 export type RevokeReason = 'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'admin';
 
 /** Why an authentication failed (carried by the `authFailed` event; never carries the token). */
-export type AuthFailureReason = 'missing' | 'malformed' | 'invalid' | 'throttled' | 'user_not_found' | 'insufficient_scope' | 'insufficient_user_authentication' | DpopFailureReason;
+export type AuthFailureReason =
+  | 'missing'
+  | 'malformed'
+  | 'invalid'
+  | 'throttled'
+  | 'user_not_found'
+  | 'insufficient_scope'
+  | 'insufficient_user_authentication'
+  | DpopFailureReason;
 
 /**
  * Why a DPoP (RFC 9449) check refused a request: `dpop_proof` a proof that is missing, too big, not

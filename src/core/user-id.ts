@@ -20,13 +20,19 @@ export function normalizeUserId(userId: unknown): string {
     if (userId.length > MAX_USER_ID_LENGTH)
       throw new InvalidArgumentValueError(`userId must be at most ${MAX_USER_ID_LENGTH} characters long`);
     // String.prototype.isWellFormed (ES2024) is in every Node of `engines` (>= 20).
-    if (!userId.isWellFormed()) throw new InvalidArgumentValueError('userId must be well-formed Unicode (no lone surrogates)');
+    if (!userId.isWellFormed())
+      throw new InvalidArgumentValueError('userId must be well-formed Unicode (no lone surrogates)');
     return userId;
   }
   if (typeof userId === 'number') {
-    if (!Number.isSafeInteger(userId)) throw new InvalidArgumentTypeError('userId must be a string or a safe integer; got a non-integral or unsafe number');
+    if (!Number.isSafeInteger(userId))
+      throw new InvalidArgumentTypeError(
+        'userId must be a string or a safe integer; got a non-integral or unsafe number',
+      );
     return String(userId);
   }
   if (typeof userId === 'bigint') return normalizeUserId(userId.toString());
-  throw new InvalidArgumentTypeError(`userId must be a string, a safe integer or a bigint; got ${userId === null ? 'null' : typeof userId}`);
+  throw new InvalidArgumentTypeError(
+    `userId must be a string, a safe integer or a bigint; got ${userId === null ? 'null' : typeof userId}`,
+  );
 }

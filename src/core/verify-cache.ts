@@ -67,12 +67,24 @@ interface Entry {
 export function verifyCacheOption(value: unknown): Required<VerifyCacheOptions> | null {
   if (value === undefined || value === null || value === false) return null;
   if (typeof value !== 'object' || Array.isArray(value))
-    throw new InvalidArgumentTypeError('verifyCache must be an object ({ maxEntries, maxStalenessMs }), or null/false for none');
+    throw new InvalidArgumentTypeError(
+      'verifyCache must be an object ({ maxEntries, maxStalenessMs }), or null/false for none',
+    );
   rejectUnknownOptions('verifyCache', value, ['maxEntries', 'maxStalenessMs']);
   const v = value as VerifyCacheOptions;
   return {
-    maxEntries: countOption('verifyCache.maxEntries', v.maxEntries, { allowNull: false, min: 1, max: 1_000_000, fallback: DEFAULT_VERIFY_CACHE_MAX_ENTRIES })!,
-    maxStalenessMs: countOption('verifyCache.maxStalenessMs', v.maxStalenessMs, { allowNull: false, min: 10, max: 60_000, fallback: DEFAULT_VERIFY_CACHE_MAX_STALENESS_MS })!,
+    maxEntries: countOption('verifyCache.maxEntries', v.maxEntries, {
+      allowNull: false,
+      min: 1,
+      max: 1_000_000,
+      fallback: DEFAULT_VERIFY_CACHE_MAX_ENTRIES,
+    })!,
+    maxStalenessMs: countOption('verifyCache.maxStalenessMs', v.maxStalenessMs, {
+      allowNull: false,
+      min: 10,
+      max: 60_000,
+      fallback: DEFAULT_VERIFY_CACHE_MAX_STALENESS_MS,
+    })!,
   };
 }
 
@@ -119,7 +131,9 @@ export class VerifyCache {
     private readonly renewal: StoreRenewalPolicy,
   ) {
     if (typeof store.watchRevocations !== 'function')
-      throw new InvalidArgumentValueError('verifyCache needs a store that can tell every process of revocations (Store.watchRevocations): MemoryStore and RedisStore can; this store cannot');
+      throw new InvalidArgumentValueError(
+        'verifyCache needs a store that can tell every process of revocations (Store.watchRevocations): MemoryStore and RedisStore can; this store cannot',
+      );
     this.maxStalenessMs = options.maxStalenessMs;
     this.lru = new LRUCache<string, Entry>({ max: options.maxEntries });
     this.watch = store.watchRevocations(
@@ -170,14 +184,20 @@ export class VerifyCache {
    * invalidation came in since `at` (from {@link VerifyCache.begin}), the channel is out of sync, or it
    * would not be usable at all. Returns the record to hand out.
    */
-  store(tokenId: string, token: string, record: TokenRecord, at: { generation: number; sentAtMs: number; wallMs: number }): TokenRecord {
+  store(
+    tokenId: string,
+    token: string,
+    record: TokenRecord,
+    at: { generation: number; sentAtMs: number; wallMs: number },
+  ): TokenRecord {
     const frozen = freezeRecord(record);
     if (at.generation !== this.generation || !this.inSync(at.sentAtMs)) return frozen;
     let untilWallMs = record.lastUsedAtMs + this.touchIntervalMs(record);
     if (record.expiresAtMs !== null) untilWallMs = Math.min(untilWallMs, record.expiresAtMs);
     if (record.absoluteExpiresAtMs !== null) untilWallMs = Math.min(untilWallMs, record.absoluteExpiresAtMs);
     const forMs = Math.min(this.maxStalenessMs, untilWallMs - at.wallMs);
-    if (forMs > 0) this.lru.set(tokenId, { fingerprint: fingerprint(token), record: frozen, usableUntilMs: at.sentAtMs + forMs });
+    if (forMs > 0)
+      this.lru.set(tokenId, { fingerprint: fingerprint(token), record: frozen, usableUntilMs: at.sentAtMs + forMs });
     return frozen;
   }
 
@@ -191,7 +211,8 @@ export class VerifyCache {
     const p = this.renewal;
     let interval = p.touchIntervalMs;
     if (p.ttlMs !== null) interval = Math.min(interval, Math.floor(p.ttlMs / 2));
-    if (p.mode !== 'off' && r.expiresAtMs !== null) interval = Math.min(interval, Math.floor((r.expiresAtMs - r.lastUsedAtMs) / 2));
+    if (p.mode !== 'off' && r.expiresAtMs !== null)
+      interval = Math.min(interval, Math.floor((r.expiresAtMs - r.lastUsedAtMs) / 2));
     return interval;
   }
 
@@ -210,7 +231,13 @@ export class VerifyCache {
 
   /** Counters and state now. */
   stats(): VerifyCacheStats {
-    return { hits: this.hits, misses: this.misses, entries: this.lru.size, active: this.inSync(performance.now()), resets: this.resets };
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      entries: this.lru.size,
+      active: this.inSync(performance.now()),
+      resets: this.resets,
+    };
   }
 
   /** Stops the revocation watch and empties the cache. */

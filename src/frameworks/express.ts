@@ -16,7 +16,15 @@ import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from
 import { authorizationOfRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
 import { dpopHeaderValue, dpopKeyOf, type DpopOptions, type DpopReader } from '../http/dpop.js';
-import { ERROR_BODY_CONTENT_TYPE, applyErrorBody, checkErrorHandlerOptions, errorBodyJson, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
+import {
+  ERROR_BODY_CONTENT_TYPE,
+  applyErrorBody,
+  checkErrorHandlerOptions,
+  errorBodyJson,
+  errorResponse,
+  type ErrorBodyFormatter,
+  type HttpErrorResponse,
+} from '../http/responses.js';
 import { scopeRequirement, type ScopeRequirementOptions } from '../http/scopes.js';
 import { stepUpRequirement, type StepUpRequirementOptions } from '../http/step-up.js';
 
@@ -62,7 +70,10 @@ export function sendAuthError(res: Response, response: HttpErrorResponse): void 
  * `Cache-Control: no-store`. Errors thrown by `loadUser` go to `next(err)` (the app's error handler).
  * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options, when the middleware is made.
  */
-export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): RequestHandler {
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(
+  manager: TokenManager,
+  options: AuthOptions<User> = {},
+): RequestHandler {
   const checked = checkAuthOptions(manager, options);
   // No async wrapper: one `then` on `authenticate`, whose promise is returned (Express 5 passes a
   // rejection to `next(err)`), and nothing built per request but what the request keeps.
@@ -89,7 +100,10 @@ export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager:
 }
 
 /** `tokenAuth` with `optional: true`: anonymous requests pass with `req.auth` undefined; bad credentials still get 401. */
-export function optionalTokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: Omit<AuthOptions<User>, 'optional'> = {}): RequestHandler {
+export function optionalTokenAuth<User extends RegisteredUser = RegisteredUser>(
+  manager: TokenManager,
+  options: Omit<AuthOptions<User>, 'optional'> = {},
+): RequestHandler {
   return tokenAuth(manager, { ...options, optional: true });
 }
 
@@ -102,11 +116,19 @@ export function optionalTokenAuth<User extends RegisteredUser = RegisteredUser>(
  * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} no scope, a scope that is not a
  *   scope-token, a bad realm or an unknown option, when the middleware is made.
  */
-export function requireScopes(manager: TokenManager, scopes: readonly string[], options: ScopeRequirementOptions): RequestHandler;
+export function requireScopes(
+  manager: TokenManager,
+  scopes: readonly string[],
+  options: ScopeRequirementOptions,
+): RequestHandler;
 export function requireScopes(manager: TokenManager, ...scopes: (string | readonly string[])[]): RequestHandler;
-export function requireScopes(manager: TokenManager, ...args: (string | readonly string[] | ScopeRequirementOptions)[]): RequestHandler {
+export function requireScopes(
+  manager: TokenManager,
+  ...args: (string | readonly string[] | ScopeRequirementOptions)[]
+): RequestHandler {
   const last = args.at(-1);
-  const options = typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
+  const options =
+    typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
   const check = scopeRequirement(manager, (args as (string | readonly string[])[]).flat(), options);
   return (req: Request, res: Response, next: NextFunction) => {
     // The symbol, not req.auth: another library may have put its own object there.

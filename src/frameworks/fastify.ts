@@ -18,7 +18,16 @@ import { authenticate, checkAuthOptions, type AuthOptions, type TokenAuth } from
 import { authorizationOfRawHeaders } from '../http/authorization.js';
 import { deviceDetails, type DeviceDetails } from '../http/client.js';
 import { dpopHeaderValue, dpopKeyOf, type DpopOptions, type DpopReader } from '../http/dpop.js';
-import { DEFAULT_REALM, ERROR_BODY_CONTENT_TYPE, applyErrorBody, checkErrorHandlerOptions, errorBodyJson, errorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from '../http/responses.js';
+import {
+  DEFAULT_REALM,
+  ERROR_BODY_CONTENT_TYPE,
+  applyErrorBody,
+  checkErrorHandlerOptions,
+  errorBodyJson,
+  errorResponse,
+  type ErrorBodyFormatter,
+  type HttpErrorResponse,
+} from '../http/responses.js';
 import { checkScopes, scopeRequirement, type ScopeRequirementOptions } from '../http/scopes.js';
 import { stepUpRequirement, type StepUpRequirementOptions } from '../http/step-up.js';
 
@@ -134,12 +143,14 @@ function hookFor(manager: TokenManager, options: AuthOptions<RegisteredUser>): T
         return RESOLVED;
       }
     }
-    return authenticate(manager, authorizationOfRawHeaders(request.raw.rawHeaders), options, request, DPOP_READER).then((outcome) => {
-      if (outcome.kind === 'refused') return sendAuthError(reply, outcome.response);
-      (request as WithHookRun)[HOOK_RUN] = run;
-      if (outcome.kind === 'authenticated') request.auth = outcome.auth;
-      return undefined;
-    });
+    return authenticate(manager, authorizationOfRawHeaders(request.raw.rawHeaders), options, request, DPOP_READER).then(
+      (outcome) => {
+        if (outcome.kind === 'refused') return sendAuthError(reply, outcome.response);
+        (request as WithHookRun)[HOOK_RUN] = run;
+        if (outcome.kind === 'authenticated') request.auth = outcome.auth;
+        return undefined;
+      },
+    );
   };
 }
 
@@ -170,7 +181,10 @@ function scopeHook(
  * `tokenAuth` hook that ran for the request (one check made per realm seen). `make({})` is called at
  * once, so a bad requirement fails when the hook is made.
  */
-function realmAwareHook(givenRealm: string | undefined, make: (realm: { realm?: string }) => ReturnType<typeof scopeRequirement>): TokenAuthHook {
+function realmAwareHook(
+  givenRealm: string | undefined,
+  make: (realm: { realm?: string }) => ReturnType<typeof scopeRequirement>,
+): TokenAuthHook {
   const fixed = make({});
   if (givenRealm !== undefined) return scopeHook(fixed);
   const byRealm = new Map<string, ReturnType<typeof scopeRequirement>>();
@@ -188,11 +202,14 @@ function realmAwareHook(givenRealm: string | undefined, make: (realm: { realm?: 
 
 async function plugin(fastify: FastifyInstance, pluginOptions: FastifyTokenAuthOptions): Promise<void> {
   if (pluginOptions === null || typeof pluginOptions !== 'object')
-    throw new InvalidArgumentTypeError('redis-multitokens: the plugin options must be an object, e.g. { manager: tokens }');
+    throw new InvalidArgumentTypeError(
+      'redis-multitokens: the plugin options must be an object, e.g. { manager: tokens }',
+    );
   const { manager, global = true, ...rest } = pluginOptions;
   if (!manager || typeof (manager as { verify?: unknown }).verify !== 'function')
     throw new InvalidArgumentTypeError('redis-multitokens: the `manager` option must be the TokenManager');
-  if (typeof global !== 'boolean') throw new InvalidArgumentTypeError('redis-multitokens: the `global` option must be a boolean');
+  if (typeof global !== 'boolean')
+    throw new InvalidArgumentTypeError('redis-multitokens: the `global` option must be a boolean');
   const authOptions: Record<string, unknown> = { ...rest };
   for (const key of FASTIFY_REGISTER_OPTIONS) delete authOptions[key];
   const options = checkAuthOptions(manager, authOptions as AuthOptions<RegisteredUser>);
@@ -212,10 +229,13 @@ async function plugin(fastify: FastifyInstance, pluginOptions: FastifyTokenAuthO
   });
   fastify.decorate('requireScopes', (...args: (string | readonly string[] | ScopeRequirementOptions)[]) => {
     const last = args.at(-1);
-    const given = typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
+    const given =
+      typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
     const scopes = (args as (string | readonly string[])[]).flat();
     // Checked here, when the hook is made: the scopes, and the options as given.
-    return realmAwareHook(given.realm, (realm) => scopeRequirement(manager, scopes, { realm: options.realm, errorBody: options.errorBody, ...given, ...realm }));
+    return realmAwareHook(given.realm, (realm) =>
+      scopeRequirement(manager, scopes, { realm: options.realm, errorBody: options.errorBody, ...given, ...realm }),
+    );
   });
   fastify.decorate('requireStepUp', (given: StepUpRequirementOptions) =>
     realmAwareHook((given as StepUpRequirementOptions | undefined)?.realm, (realm) =>
@@ -254,7 +274,9 @@ export interface TokenErrorHandlerOptions {
  * the errors' `statusCode` and `headers`, with Fastify's own JSON body.
  * @throws {InvalidArgumentTypeError} bad options, when made.
  */
-export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): (error: Error, request: FastifyRequest, reply: FastifyReply) => FastifyReply {
+export function tokenErrorHandler(
+  options: TokenErrorHandlerOptions = {},
+): (error: Error, request: FastifyRequest, reply: FastifyReply) => FastifyReply {
   const { errorBody } = checkErrorHandlerOptions<TokenErrorHandlerOptions>('tokenErrorHandler options', options);
   return function redisMultitokensErrorHandler(error, request, reply) {
     const response = errorResponse(error);

@@ -40,7 +40,15 @@ import {
   type StepUpRequirementOptions,
 } from '../http/index.js';
 
-export type { AuthOptions, TokenAuth, AuthErrorResponse, ErrorBodyFormatter, HttpErrorResponse, DeviceDetails, ScopeRequirementOptions } from '../http/index.js';
+export type {
+  AuthOptions,
+  TokenAuth,
+  AuthErrorResponse,
+  ErrorBodyFormatter,
+  HttpErrorResponse,
+  DeviceDetails,
+  ScopeRequirementOptions,
+} from '../http/index.js';
 export type { StepUpRequirementOptions } from '../http/index.js';
 export type { Register, RegisteredUser } from '../core/register.js';
 
@@ -108,10 +116,22 @@ function authorizationOf(c: Context): string | string[] | undefined {
  * `HTTPException` holding that answer. Errors thrown by `loadUser` are thrown on, to `app.onError`.
  * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options, when the middleware is made.
  */
-export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> & { optional: true }): MiddlewareHandler<OptionalAuthEnv<User>>;
-export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options?: AuthOptions<User> & { optional?: false }): MiddlewareHandler<AuthEnv<User>>;
-export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options?: AuthOptions<User>): MiddlewareHandler<OptionalAuthEnv<User>>;
-export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): MiddlewareHandler<OptionalAuthEnv<User>> | MiddlewareHandler<AuthEnv<User>> {
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(
+  manager: TokenManager,
+  options: AuthOptions<User> & { optional: true },
+): MiddlewareHandler<OptionalAuthEnv<User>>;
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(
+  manager: TokenManager,
+  options?: AuthOptions<User> & { optional?: false },
+): MiddlewareHandler<AuthEnv<User>>;
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(
+  manager: TokenManager,
+  options?: AuthOptions<User>,
+): MiddlewareHandler<OptionalAuthEnv<User>>;
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(
+  manager: TokenManager,
+  options: AuthOptions<User> = {},
+): MiddlewareHandler<OptionalAuthEnv<User>> | MiddlewareHandler<AuthEnv<User>> {
   const checked = checkAuthOptions(manager, options);
   return createMiddleware<OptionalAuthEnv<User>>(async (c, next) => {
     const outcome = await authenticate(manager, authorizationOf(c), checked, c, DPOP_READER);
@@ -122,7 +142,10 @@ export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager:
 }
 
 /** `tokenAuth` with `optional: true`: anonymous requests pass with `c.get('auth')` undefined; bad credentials still get 401. */
-export function optionalTokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: Omit<AuthOptions<User>, 'optional'> = {}): MiddlewareHandler<OptionalAuthEnv<User>> {
+export function optionalTokenAuth<User extends RegisteredUser = RegisteredUser>(
+  manager: TokenManager,
+  options: Omit<AuthOptions<User>, 'optional'> = {},
+): MiddlewareHandler<OptionalAuthEnv<User>> {
   return tokenAuth<User>(manager, { ...options, optional: true as const });
 }
 
@@ -135,11 +158,19 @@ export function optionalTokenAuth<User extends RegisteredUser = RegisteredUser>(
  *   your `tokenAuth`.
  * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} no scope, a bad scope, realm or option, when made.
  */
-export function requireScopes(manager: TokenManager, scopes: readonly string[], options: ScopeRequirementOptions): MiddlewareHandler;
+export function requireScopes(
+  manager: TokenManager,
+  scopes: readonly string[],
+  options: ScopeRequirementOptions,
+): MiddlewareHandler;
 export function requireScopes(manager: TokenManager, ...scopes: (string | readonly string[])[]): MiddlewareHandler;
-export function requireScopes(manager: TokenManager, ...args: (string | readonly string[] | ScopeRequirementOptions)[]): MiddlewareHandler {
+export function requireScopes(
+  manager: TokenManager,
+  ...args: (string | readonly string[] | ScopeRequirementOptions)[]
+): MiddlewareHandler {
   const last = args.at(-1);
-  const options = typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
+  const options =
+    typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
   const check = scopeRequirement(manager, (args as (string | readonly string[])[]).flat(), options);
   return createMiddleware<OptionalAuthEnv<unknown>>(async (c, next) => {
     const refused = check(c.get('auth'));
@@ -196,8 +227,13 @@ const honoDefaultErrorHandler: ErrorHandler = (error, c) => {
  * @throws {InvalidArgumentTypeError} bad options, when it is made.
  */
 export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): ErrorHandler {
-  const { errorBody, fallback = honoDefaultErrorHandler } = checkErrorHandlerOptions<TokenErrorHandlerOptions>('tokenErrorHandler options', options, ['fallback']);
-  if (typeof fallback !== 'function') throw new InvalidArgumentTypeError('fallback must be an error handler (err, c) => Response');
+  const { errorBody, fallback = honoDefaultErrorHandler } = checkErrorHandlerOptions<TokenErrorHandlerOptions>(
+    'tokenErrorHandler options',
+    options,
+    ['fallback'],
+  );
+  if (typeof fallback !== 'function')
+    throw new InvalidArgumentTypeError('fallback must be an error handler (err, c) => Response');
   return (error, c) => {
     // The middleware's own refusals (401/403/503) are answered as they are, whatever the fallback does.
     let res: Response | undefined;
@@ -259,14 +295,22 @@ export interface DeviceFromRequestOptions {
  * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options.
  */
 export function deviceFromRequest(c: Context, options: DeviceFromRequestOptions = {}): DeviceDetails {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('deviceFromRequest options must be an object');
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentTypeError('deviceFromRequest options must be an object');
   rejectUnknownOptions('deviceFromRequest options', options, ['getConnInfo', 'proxyHops']);
   const { getConnInfo, proxyHops = 0 } = options;
-  if (getConnInfo !== undefined && typeof getConnInfo !== 'function') throw new InvalidArgumentTypeError('getConnInfo must be a function, e.g. getConnInfo from @hono/node-server/conninfo');
-  if (!Number.isSafeInteger(proxyHops) || proxyHops < 0) throw new InvalidArgumentValueError('proxyHops must be a whole number of proxies, 0 or more');
+  if (getConnInfo !== undefined && typeof getConnInfo !== 'function')
+    throw new InvalidArgumentTypeError(
+      'getConnInfo must be a function, e.g. getConnInfo from @hono/node-server/conninfo',
+    );
+  if (!Number.isSafeInteger(proxyHops) || proxyHops < 0)
+    throw new InvalidArgumentValueError('proxyHops must be a whole number of proxies, 0 or more');
   let ip: string | undefined;
   if (proxyHops > 0) {
-    const forwarded = (c.req.header('X-Forwarded-For') ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const forwarded = (c.req.header('X-Forwarded-For') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
     if (forwarded.length > 0) ip = forwarded[Math.max(0, forwarded.length - proxyHops)];
   }
   if (ip === undefined && getConnInfo) ip = getConnInfo(c).remote.address;

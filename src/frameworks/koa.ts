@@ -35,7 +35,15 @@ import {
   type StepUpRequirementOptions,
 } from '../http/index.js';
 
-export type { AuthOptions, TokenAuth, AuthErrorResponse, ErrorBodyFormatter, HttpErrorResponse, DeviceDetails, ScopeRequirementOptions } from '../http/index.js';
+export type {
+  AuthOptions,
+  TokenAuth,
+  AuthErrorResponse,
+  ErrorBodyFormatter,
+  HttpErrorResponse,
+  DeviceDetails,
+  ScopeRequirementOptions,
+} from '../http/index.js';
 export type { StepUpRequirementOptions } from '../http/index.js';
 export type { Register, RegisteredUser } from '../core/register.js';
 
@@ -69,13 +77,31 @@ export function sendAuthError(ctx: ParameterizedContext, response: HttpErrorResp
  * to Koa's error handling.
  * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} bad options, when the middleware is made.
  */
-export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> & { optional: true }): Middleware<OptionalAuthState<User>>;
-export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options?: AuthOptions<User> & { optional?: false }): Middleware<AuthState<User>>;
-export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options?: AuthOptions<User>): Middleware<OptionalAuthState<User>>;
-export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: AuthOptions<User> = {}): Middleware<OptionalAuthState<User>> {
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(
+  manager: TokenManager,
+  options: AuthOptions<User> & { optional: true },
+): Middleware<OptionalAuthState<User>>;
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(
+  manager: TokenManager,
+  options?: AuthOptions<User> & { optional?: false },
+): Middleware<AuthState<User>>;
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(
+  manager: TokenManager,
+  options?: AuthOptions<User>,
+): Middleware<OptionalAuthState<User>>;
+export function tokenAuth<User extends RegisteredUser = RegisteredUser>(
+  manager: TokenManager,
+  options: AuthOptions<User> = {},
+): Middleware<OptionalAuthState<User>> {
   const checked = checkAuthOptions(manager, options);
   return async function redisMultitokensAuth(ctx, next) {
-    const outcome = await authenticate(manager, authorizationOfRawHeaders(ctx.req.rawHeaders), checked, ctx, DPOP_READER);
+    const outcome = await authenticate(
+      manager,
+      authorizationOfRawHeaders(ctx.req.rawHeaders),
+      checked,
+      ctx,
+      DPOP_READER,
+    );
     if (outcome.kind === 'refused') return sendAuthError(ctx, outcome.response);
     if (outcome.kind === 'authenticated') ctx.state.auth = outcome.auth;
     await next();
@@ -83,7 +109,10 @@ export function tokenAuth<User extends RegisteredUser = RegisteredUser>(manager:
 }
 
 /** `tokenAuth` with `optional: true`: anonymous requests pass with `ctx.state.auth` undefined; bad credentials still get 401. */
-export function optionalTokenAuth<User extends RegisteredUser = RegisteredUser>(manager: TokenManager, options: Omit<AuthOptions<User>, 'optional'> = {}): Middleware<OptionalAuthState<User>> {
+export function optionalTokenAuth<User extends RegisteredUser = RegisteredUser>(
+  manager: TokenManager,
+  options: Omit<AuthOptions<User>, 'optional'> = {},
+): Middleware<OptionalAuthState<User>> {
   return tokenAuth<User>(manager, { ...options, optional: true });
 }
 
@@ -95,11 +124,22 @@ export function optionalTokenAuth<User extends RegisteredUser = RegisteredUser>(
  *   your `tokenAuth`.
  * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} no scope, a bad scope, realm or option, when made.
  */
-export function requireScopes(manager: TokenManager, scopes: readonly string[], options: ScopeRequirementOptions): Middleware<OptionalAuthState<unknown>>;
-export function requireScopes(manager: TokenManager, ...scopes: (string | readonly string[])[]): Middleware<OptionalAuthState<unknown>>;
-export function requireScopes(manager: TokenManager, ...args: (string | readonly string[] | ScopeRequirementOptions)[]): Middleware<OptionalAuthState<unknown>> {
+export function requireScopes(
+  manager: TokenManager,
+  scopes: readonly string[],
+  options: ScopeRequirementOptions,
+): Middleware<OptionalAuthState<unknown>>;
+export function requireScopes(
+  manager: TokenManager,
+  ...scopes: (string | readonly string[])[]
+): Middleware<OptionalAuthState<unknown>>;
+export function requireScopes(
+  manager: TokenManager,
+  ...args: (string | readonly string[] | ScopeRequirementOptions)[]
+): Middleware<OptionalAuthState<unknown>> {
   const last = args.at(-1);
-  const options = typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
+  const options =
+    typeof last === 'object' && last !== null && !Array.isArray(last) ? (args.pop() as ScopeRequirementOptions) : {};
   const check = scopeRequirement(manager, (args as (string | readonly string[])[]).flat(), options);
   return async function redisMultitokensScopes(ctx, next) {
     const refused = check(ctx.state.auth);
@@ -115,7 +155,10 @@ export function requireScopes(manager: TokenManager, ...args: (string | readonly
  * `acr_values` in `WWW-Authenticate`; 401 when the request is not authenticated. No store call.
  * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad requirement, realm or option, when made.
  */
-export function requireStepUp(manager: TokenManager, options: StepUpRequirementOptions): Middleware<OptionalAuthState<unknown>> {
+export function requireStepUp(
+  manager: TokenManager,
+  options: StepUpRequirementOptions,
+): Middleware<OptionalAuthState<unknown>> {
   const check = stepUpRequirement(manager, options);
   return async function redisMultitokensStepUp(ctx, next) {
     const refused = check(ctx.state.auth);

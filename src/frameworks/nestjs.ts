@@ -93,7 +93,8 @@ export interface TokenAuthModuleOptions<User extends RegisteredUser = Registered
 }
 
 /** Options of {@link TokenAuthModule.forRootAsync}: a factory (with its `inject` and `imports`) for the options. */
-export interface TokenAuthModuleAsyncOptions<User extends RegisteredUser = RegisteredUser> extends Pick<ModuleMetadata, 'imports'> {
+export interface TokenAuthModuleAsyncOptions<User extends RegisteredUser = RegisteredUser>
+  extends Pick<ModuleMetadata, 'imports'> {
   /** Called with the instances of `inject`, in order (Nest's own `FactoryProvider` type). */
   useFactory: FactoryProvider<TokenAuthModuleOptions<User>>['useFactory'];
   /** Providers whose instances are passed to `useFactory`, in order. */
@@ -142,13 +143,26 @@ export function dpopKeyFromRequest(request: NestHttpRequest, options?: DpopOptio
   return dpopKeyOf(request, DPOP_READER, options);
 }
 
-function checkModuleOptions<User extends RegisteredUser>(options: TokenAuthModuleOptions<User>, where: string): TokenAuthModuleOptions<User> {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError(`TokenAuthModule.${where}: the options must be an object, e.g. { manager: tokens }`);
+function checkModuleOptions<User extends RegisteredUser>(
+  options: TokenAuthModuleOptions<User>,
+  where: string,
+): TokenAuthModuleOptions<User> {
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentTypeError(
+      `TokenAuthModule.${where}: the options must be an object, e.g. { manager: tokens }`,
+    );
   const { manager, global: _global, ...auth } = options as TokenAuthModuleOptions<User> & { global?: unknown };
-  if (where !== 'forRoot' && _global !== undefined) throw new InvalidArgumentValueError('TokenAuthModule.forRootAsync: put `global` beside useFactory, not in what it returns');
-  if (_global !== undefined && typeof _global !== 'boolean') throw new InvalidArgumentTypeError('TokenAuthModule.forRoot: `global` must be a boolean');
+  if (where !== 'forRoot' && _global !== undefined)
+    throw new InvalidArgumentValueError(
+      'TokenAuthModule.forRootAsync: put `global` beside useFactory, not in what it returns',
+    );
+  if (_global !== undefined && typeof _global !== 'boolean')
+    throw new InvalidArgumentTypeError('TokenAuthModule.forRoot: `global` must be a boolean');
   for (const key of ['optional', 'scopes'])
-    if (key in auth) throw new InvalidArgumentValueError(`TokenAuthModule.${where}: \`${key}\` is set per route: use @OptionalAuth() or @RequireScopes(...)`);
+    if (key in auth)
+      throw new InvalidArgumentValueError(
+        `TokenAuthModule.${where}: \`${key}\` is set per route: use @OptionalAuth() or @RequireScopes(...)`,
+      );
   if (!manager || typeof (manager as { verify?: unknown }).verify !== 'function')
     throw new InvalidArgumentTypeError(`TokenAuthModule.${where}: the \`manager\` option must be the TokenManager`);
   const { loadUser, realm, errorBody, dpop } = checkAuthOptions(manager, auth as AuthOptions<User>);
@@ -164,30 +178,52 @@ function checkModuleOptions<User extends RegisteredUser>(options: TokenAuthModul
 // biome-ignore lint/complexity/noStaticOnlyClass: a Nest dynamic module is a class with static forRoot/forRootAsync.
 export class TokenAuthModule {
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message. */
-  static forRoot<User extends RegisteredUser = RegisteredUser>(options: TokenAuthModuleOptions<User> & { global?: boolean }): DynamicModule {
+  static forRoot<User extends RegisteredUser = RegisteredUser>(
+    options: TokenAuthModuleOptions<User> & { global?: boolean },
+  ): DynamicModule {
     const checked = checkModuleOptions(options, 'forRoot');
     return moduleOf(options.global ?? true, { provide: TOKEN_AUTH_OPTIONS, useValue: checked }, []);
   }
 
   /** The options from a factory (e.g. one that reads ConfigService). Bad options make the app's start-up fail, naming the option. */
-  static forRootAsync<User extends RegisteredUser = RegisteredUser>(options: TokenAuthModuleAsyncOptions<User>): DynamicModule {
+  static forRootAsync<User extends RegisteredUser = RegisteredUser>(
+    options: TokenAuthModuleAsyncOptions<User>,
+  ): DynamicModule {
     if (options === null || typeof options !== 'object' || typeof options.useFactory !== 'function')
-      throw new InvalidArgumentTypeError('TokenAuthModule.forRootAsync: give { useFactory, inject?, imports?, global? }');
+      throw new InvalidArgumentTypeError(
+        'TokenAuthModule.forRootAsync: give { useFactory, inject?, imports?, global? }',
+      );
     const unknown = Object.keys(options).filter((k) => !['useFactory', 'inject', 'imports', 'global'].includes(k));
-    if (unknown.length > 0) throw new InvalidArgumentValueError(`TokenAuthModule.forRootAsync: unknown option ${unknown.join(', ')} (only useFactory, inject, imports, global)`);
-    if (options.global !== undefined && typeof options.global !== 'boolean') throw new InvalidArgumentTypeError('TokenAuthModule.forRootAsync: `global` must be a boolean');
+    if (unknown.length > 0)
+      throw new InvalidArgumentValueError(
+        `TokenAuthModule.forRootAsync: unknown option ${unknown.join(', ')} (only useFactory, inject, imports, global)`,
+      );
+    if (options.global !== undefined && typeof options.global !== 'boolean')
+      throw new InvalidArgumentTypeError('TokenAuthModule.forRootAsync: `global` must be a boolean');
     const { useFactory } = options;
     return moduleOf(
       options.global ?? true,
-      { provide: TOKEN_AUTH_OPTIONS, useFactory: async (...args: unknown[]) => checkModuleOptions(await useFactory(...args), 'forRootAsync'), inject: options.inject ?? [] },
+      {
+        provide: TOKEN_AUTH_OPTIONS,
+        useFactory: async (...args: unknown[]) => checkModuleOptions(await useFactory(...args), 'forRootAsync'),
+        inject: options.inject ?? [],
+      },
       options.imports ?? [],
     );
   }
 }
 Module({})(TokenAuthModule);
 
-function moduleOf(global: boolean, optionsProvider: NonNullable<DynamicModule['providers']>[number], imports: NonNullable<ModuleMetadata['imports']>): DynamicModule {
-  const managerProvider = { provide: TOKEN_MANAGER, useFactory: (o: TokenAuthModuleOptions) => o.manager, inject: [TOKEN_AUTH_OPTIONS] };
+function moduleOf(
+  global: boolean,
+  optionsProvider: NonNullable<DynamicModule['providers']>[number],
+  imports: NonNullable<ModuleMetadata['imports']>,
+): DynamicModule {
+  const managerProvider = {
+    provide: TOKEN_MANAGER,
+    useFactory: (o: TokenAuthModuleOptions) => o.manager,
+    inject: [TOKEN_AUTH_OPTIONS],
+  };
   return {
     module: TokenAuthModule,
     global,
@@ -256,10 +292,16 @@ Object.defineProperty(TokenAuthException.prototype, Symbol.for('redis-multitoken
 
 /** True for a {@link TokenAuthException} from any copy of the package. */
 const isRefusal = (e: unknown): e is TokenAuthException =>
-  typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[Symbol.for('redis-multitokens.nestjs.refusal')] === true;
+  typeof e === 'object' &&
+  e !== null &&
+  (e as Record<symbol, unknown>)[Symbol.for('redis-multitokens.nestjs.refusal')] === true;
 
 /** Sets headers through Nest's HTTP adapter, or directly (Express `res.header`, Fastify `reply.header`). */
-function setHeaders(adapter: HttpServer | undefined, response: unknown, headers: Readonly<Record<string, string>>): void {
+function setHeaders(
+  adapter: HttpServer | undefined,
+  response: unknown,
+  headers: Readonly<Record<string, string>>,
+): void {
   for (const [name, value] of Object.entries(headers))
     if (adapter) adapter.setHeader(response, name, value);
     else (response as { header(name: string, value: string): void }).header(name, value);
@@ -282,7 +324,8 @@ export class TokenAuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (context.getType() !== 'http') throw new Error(`TokenAuthGuard guards HTTP routes only, not ${context.getType()} handlers`);
+    if (context.getType() !== 'http')
+      throw new Error(`TokenAuthGuard guards HTTP routes only, not ${context.getType()} handlers`);
     const targets = [context.getHandler(), context.getClass()];
     const request = context.switchToHttp().getRequest<NestHttpRequest & { [AUTH]?: TokenAuth | null }>();
     if (this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC_KEY, targets)) {
@@ -291,7 +334,10 @@ export class TokenAuthGuard implements CanActivate {
     }
     const scopes = [...new Set(this.reflector.getAllAndMerge<string[]>(REQUIRED_SCOPES_KEY, targets) ?? [])];
     const stepUp = this.reflector.getAllAndOverride<StepUpRule | undefined>(REQUIRED_STEP_UP_KEY, targets);
-    const optional = scopes.length === 0 && !stepUp && this.reflector.getAllAndOverride<boolean | undefined>(OPTIONAL_AUTH_KEY, targets) === true;
+    const optional =
+      scopes.length === 0 &&
+      !stepUp &&
+      this.reflector.getAllAndOverride<boolean | undefined>(OPTIONAL_AUTH_KEY, targets) === true;
     const { manager, loadUser, realm, errorBody, dpop } = this.options;
     let refused: HttpErrorResponse | null = null;
     const earlier = request[AUTH];
@@ -301,7 +347,13 @@ export class TokenAuthGuard implements CanActivate {
       refused = r && applyErrorBody(r, errorBody);
     } else {
       const raw = request.raw ?? request;
-      const outcome = await authenticate(manager, authorizationOfRawHeaders(raw.rawHeaders ?? []), { loadUser, realm, errorBody, optional, scopes, dpop }, request, DPOP_READER);
+      const outcome = await authenticate(
+        manager,
+        authorizationOfRawHeaders(raw.rawHeaders ?? []),
+        { loadUser, realm, errorBody, optional, scopes, dpop },
+        request,
+        DPOP_READER,
+      );
       if (outcome.kind === 'refused') refused = outcome.response;
       else request[AUTH] = outcome.kind === 'authenticated' ? outcome.auth : null;
     }
@@ -329,7 +381,9 @@ Inject(HttpAdapterHost)(TokenAuthGuard, undefined, 2);
 export function requestAuth<User = RegisteredUser>(request: object): TokenAuth<User> | null {
   const auth = (request as { [AUTH]?: TokenAuth<User> | null })[AUTH];
   if (auth === undefined)
-    throw new Error('redis-multitokens: TokenAuthGuard did not run for this route: register it with APP_GUARD or @UseGuards(TokenAuthGuard)');
+    throw new Error(
+      'redis-multitokens: TokenAuthGuard did not run for this route: register it with APP_GUARD or @UseGuards(TokenAuthGuard)',
+    );
   return auth;
 }
 
@@ -337,12 +391,16 @@ export function requestAuth<User = RegisteredUser>(request: object): TokenAuth<U
  * Parameter decorator: the request's authentication `{ userId, user, token }`, or null on an anonymous
  * request. Type the parameter with the type of the same name: `@CurrentAuth() auth: CurrentAuth`.
  */
-export const CurrentAuth: () => ParameterDecorator = createParamDecorator((_data: unknown, ctx: ExecutionContext) => requestAuth(ctx.switchToHttp().getRequest()));
+export const CurrentAuth: () => ParameterDecorator = createParamDecorator((_data: unknown, ctx: ExecutionContext) =>
+  requestAuth(ctx.switchToHttp().getRequest()),
+);
 /** The type of a `@CurrentAuth()` parameter: `TokenAuth` of the app's registered user type (add `| null` on optional routes). */
 export type CurrentAuth<User = RegisteredUser> = TokenAuth<User>;
 
 /** Parameter decorator: the user `loadUser` returned (or `{ id }`), or null on an anonymous request. `@CurrentUser() user: CurrentUser`. */
-export const CurrentUser: () => ParameterDecorator = createParamDecorator((_data: unknown, ctx: ExecutionContext) => requestAuth(ctx.switchToHttp().getRequest())?.user ?? null);
+export const CurrentUser: () => ParameterDecorator = createParamDecorator(
+  (_data: unknown, ctx: ExecutionContext) => requestAuth(ctx.switchToHttp().getRequest())?.user ?? null,
+);
 /** The type of a `@CurrentUser()` parameter: the user type declared in `Register` (add `| null` on optional routes). */
 export type CurrentUser = RegisteredUser;
 
@@ -356,7 +414,9 @@ export function deviceFromRequest(request: NestHttpRequest): DeviceDetails {
 }
 
 /** Parameter decorator: {@link deviceFromRequest} of the request (`@Device() device: DeviceDetails`). */
-export const Device: () => ParameterDecorator = createParamDecorator((_data: unknown, ctx: ExecutionContext) => deviceFromRequest(ctx.switchToHttp().getRequest()));
+export const Device: () => ParameterDecorator = createParamDecorator((_data: unknown, ctx: ExecutionContext) =>
+  deviceFromRequest(ctx.switchToHttp().getRequest()),
+);
 
 /** Options of {@link TokenErrorFilter} when made with `new`. */
 export interface TokenErrorFilterOptions {
@@ -370,7 +430,8 @@ function sendAnswer(adapter: HttpServer | undefined, response: unknown, answer: 
   setHeaders(adapter, response, { ...answer.headers, 'Content-Type': ERROR_BODY_CONTENT_TYPE });
   if (adapter) return void adapter.reply(response, text, answer.status);
   const r = response as { code?(s: number): { send(b: string): void }; status(s: number): { send(b: string): void } };
-  if (typeof r.code === 'function') r.code(answer.status).send(text); // Fastify reply
+  if (typeof r.code === 'function')
+    r.code(answer.status).send(text); // Fastify reply
   else r.status(answer.status).send(text); // Express response
 }
 
@@ -394,11 +455,17 @@ export class TokenErrorFilter extends BaseExceptionFilter {
    *   given first), options that are not an object, an unknown option ("did you mean `errorBody`"), or
    *   an `errorBody` that is not a function.
    */
-  constructor(applicationRef?: HttpServer, private readonly filterOptions: TokenErrorFilterOptions = {}) {
+  constructor(
+    applicationRef?: HttpServer,
+    private readonly filterOptions: TokenErrorFilterOptions = {},
+  ) {
     super(applicationRef);
-    if (applicationRef !== undefined && (applicationRef === null || typeof (applicationRef as { reply?: unknown }).reply !== 'function'))
+    if (
+      applicationRef !== undefined &&
+      (applicationRef === null || typeof (applicationRef as { reply?: unknown }).reply !== 'function')
+    )
       throw new InvalidArgumentTypeError(
-        'TokenErrorFilter: the first argument must be Nest\'s HTTP adapter (app.get(HttpAdapterHost).httpAdapter) or undefined; the options come second',
+        "TokenErrorFilter: the first argument must be Nest's HTTP adapter (app.get(HttpAdapterHost).httpAdapter) or undefined; the options come second",
       );
     this.filterOptions = checkErrorHandlerOptions<TokenErrorFilterOptions>('TokenErrorFilter options', filterOptions);
   }
@@ -409,7 +476,8 @@ export class TokenErrorFilter extends BaseExceptionFilter {
    */
   override catch(exception: unknown, host: ArgumentsHost): void {
     let answer: HttpErrorResponse | null = null;
-    if (isRefusal(exception)) answer = exception.refusal; // its body went through errorBody already
+    if (isRefusal(exception))
+      answer = exception.refusal; // its body went through errorBody already
     else {
       const library = errorResponse(exception);
       if (library) answer = applyErrorBody(library, this.filterOptions.errorBody ?? this.moduleOptions?.errorBody);
@@ -435,8 +503,12 @@ export class TokenErrorFilter extends BaseExceptionFilter {
     const status = http ? exception.getStatus() : 500;
     const nestBody = http ? exception.getResponse() : 'Internal server error';
     const body = typeof nestBody === 'object' ? nestBody : { statusCode: status, message: nestBody };
-    const r = response as { code?(s: number): { send(b: unknown): void }; status(s: number): { json(b: unknown): void } };
-    if (typeof r.code === 'function') r.code(status).send(body); // Fastify reply
+    const r = response as {
+      code?(s: number): { send(b: unknown): void };
+      status(s: number): { json(b: unknown): void };
+    };
+    if (typeof r.code === 'function')
+      r.code(status).send(body); // Fastify reply
     else r.status(status).json(body); // Express response
   }
 }

@@ -50,7 +50,10 @@ export interface AuthOptions<User = RegisteredUser> {
    * (`return user.active && user` works): the request then gets 401, as DRF's TokenAuthentication does.
    * Errors it throws propagate to the framework's error path (a 500 there, unless they are the library's).
    */
-  loadUser?: (userId: string, token: TokenRecord) => User | null | undefined | false | Promise<User | null | undefined | false>;
+  loadUser?: (
+    userId: string,
+    token: TokenRecord,
+  ) => User | null | undefined | false | Promise<User | null | undefined | false>;
   /** Scopes the token must all hold; a token lacking one gets 403 `insufficient_scope` (RFC 6750 §3.1). */
   scopes?: readonly string[];
   /**
@@ -111,12 +114,16 @@ export function checkAuthOptions<User>(manager: unknown, options: AuthOptions<Us
   if (!manager || typeof (manager as { verify?: unknown }).verify !== 'function')
     throw new InvalidArgumentTypeError('the first argument must be the TokenManager');
   if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('auth options must be an object');
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentTypeError('auth options must be an object');
   rejectUnknownOptions('auth options', options, ['loadUser', 'scopes', 'optional', 'realm', 'errorBody', 'dpop']);
   resolveDpopOptions(options.dpop);
-  if (options.loadUser !== undefined && typeof options.loadUser !== 'function') throw new InvalidArgumentTypeError('loadUser must be a function');
-  if (options.optional !== undefined && typeof options.optional !== 'boolean') throw new InvalidArgumentTypeError('optional must be a boolean');
-  if (options.errorBody !== undefined && typeof options.errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
+  if (options.loadUser !== undefined && typeof options.loadUser !== 'function')
+    throw new InvalidArgumentTypeError('loadUser must be a function');
+  if (options.optional !== undefined && typeof options.optional !== 'boolean')
+    throw new InvalidArgumentTypeError('optional must be a boolean');
+  if (options.errorBody !== undefined && typeof options.errorBody !== 'function')
+    throw new InvalidArgumentTypeError('errorBody must be a function');
   checkRealm(options.realm);
   return { ...options, scopes: checkScopeList(options.scopes) };
 }
@@ -165,7 +172,11 @@ export function refuse<User>(response: AuthErrorResponse, options: AuthOptions<U
 }
 
 /** The outcome for a missing or malformed header (no I/O). */
-function headerRefusal<User>(manager: TokenManager, parsed: Exclude<AuthorizationParse, { kind: 'token' }>, options: AuthOptions<User>): AuthOutcome<User> {
+function headerRefusal<User>(
+  manager: TokenManager,
+  parsed: Exclude<AuthorizationParse, { kind: 'token' }>,
+  options: AuthOptions<User>,
+): AuthOutcome<User> {
   const realm = options.realm ?? DEFAULT_REALM;
   if (parsed.kind === 'missing') {
     if (options.optional) return { kind: 'anonymous' };
@@ -173,7 +184,16 @@ function headerRefusal<User>(manager: TokenManager, parsed: Exclude<Authorizatio
     return refuse(authenticationRequired(realm), options);
   }
   manager.emit('authFailed', { reason: 'malformed', tokenId: null });
-  return refuse(challenge(401, realm, 'malformed_header', `malformed Authorization header: ${parsed.description}`, 'invalid_request'), options);
+  return refuse(
+    challenge(
+      401,
+      realm,
+      'malformed_header',
+      `malformed Authorization header: ${parsed.description}`,
+      'invalid_request',
+    ),
+    options,
+  );
 }
 
 /** A store outage is a 503 answer; any other fault propagates. */
@@ -183,20 +203,52 @@ export function verifyFailed<User>(error: unknown, options: AuthOptions<User>): 
 }
 
 /** After `verify`: refuse an invalid token, load the user (only when `loadUser` is set), check scopes. */
-export function afterVerify<User>(manager: TokenManager, result: VerifyResult, options: AuthOptions<User>): AuthOutcome<User> | Promise<AuthOutcome<User>> {
+export function afterVerify<User>(
+  manager: TokenManager,
+  result: VerifyResult,
+  options: AuthOptions<User>,
+): AuthOutcome<User> | Promise<AuthOutcome<User>> {
   if (!result.valid) {
     const realm = options.realm ?? DEFAULT_REALM;
-    if (result.reason !== 'malformed' && result.reason !== 'invalid') return refuse(dpopVerifyRefusal(result.reason, realm, options), options);
+    if (result.reason !== 'malformed' && result.reason !== 'invalid')
+      return refuse(dpopVerifyRefusal(result.reason, realm, options), options);
     return result.reason === 'malformed'
-      ? refuse(challenge(401, realm, 'malformed_token', 'the token is not in the expected format', 'invalid_token'), options)
-      : refuse(challenge(401, realm, 'invalid_token', 'the token is invalid, expired or revoked', 'invalid_token'), options);
+      ? refuse(
+          challenge(401, realm, 'malformed_token', 'the token is not in the expected format', 'invalid_token'),
+          options,
+        )
+      : refuse(
+          challenge(401, realm, 'invalid_token', 'the token is invalid, expired or revoked', 'invalid_token'),
+          options,
+        );
   }
-  if (!options.loadUser) return authenticated(manager, result.userId, { id: result.userId } as User, result.record, options, result.verifiedAtMs);
+  if (!options.loadUser)
+    return authenticated(
+      manager,
+      result.userId,
+      { id: result.userId } as User,
+      result.record,
+      options,
+      result.verifiedAtMs,
+    );
   const loading = options.loadUser(result.userId, result.record);
   // A promise (or any thenable, as `await` takes it) is waited for; a plain value is used at once.
-  if ((typeof loading === 'object' || typeof loading === 'function') && loading !== null && typeof (loading as { then?: unknown }).then === 'function')
-    return Promise.resolve(loading as PromiseLike<User | null | undefined | false>).then((user) => authenticated(manager, result.userId, user, result.record, options, result.verifiedAtMs));
-  return authenticated(manager, result.userId, loading as User | null | undefined | false, result.record, options, result.verifiedAtMs);
+  if (
+    (typeof loading === 'object' || typeof loading === 'function') &&
+    loading !== null &&
+    typeof (loading as { then?: unknown }).then === 'function'
+  )
+    return Promise.resolve(loading as PromiseLike<User | null | undefined | false>).then((user) =>
+      authenticated(manager, result.userId, user, result.record, options, result.verifiedAtMs),
+    );
+  return authenticated(
+    manager,
+    result.userId,
+    loading as User | null | undefined | false,
+    result.record,
+    options,
+    result.verifiedAtMs,
+  );
 }
 
 /** The outcome once the user is known: 401 for a missing or inactive user, 403 for a missing scope. */
@@ -210,17 +262,36 @@ function authenticated<User>(
 ): AuthOutcome<User> {
   if (user === null || user === undefined || user === false) {
     manager.emit('authFailed', { reason: 'user_not_found', tokenId: token.tokenId });
-    return refuse(challenge(401, options.realm ?? DEFAULT_REALM, 'user_not_found', 'the user of this token was not found or is inactive', 'invalid_token'), options);
+    return refuse(
+      challenge(
+        401,
+        options.realm ?? DEFAULT_REALM,
+        'user_not_found',
+        'the user of this token was not found or is inactive',
+        'invalid_token',
+      ),
+      options,
+    );
   }
   if (options.scopes !== undefined && options.scopes.length > 0) {
     const refused = checkScopes(manager, token, options.scopes, options.realm ?? DEFAULT_REALM);
     if (refused) return refuse(refused, options);
   }
   // A bound token is only ever accepted under the DPoP scheme (as Bearer it is refused, `dpop_required`).
-  if (token.jkt !== null) return { kind: 'authenticated', auth: { userId, user, token, verifiedAtMs, dpop: { algorithms: resolveDpopOptions(options.dpop).algorithms } } };
+  if (token.jkt !== null)
+    return {
+      kind: 'authenticated',
+      auth: { userId, user, token, verifiedAtMs, dpop: { algorithms: resolveDpopOptions(options.dpop).algorithms } },
+    };
   return { kind: 'authenticated', auth: { userId, user, token, verifiedAtMs } };
 }
 
 // Also reachable from here (adapters may import every http piece from '../http/index.js').
-export { authenticationRequired, unavailable, type AuthErrorReason, type AuthErrorResponse, type HttpErrorResponse } from './responses.js';
+export {
+  authenticationRequired,
+  unavailable,
+  type AuthErrorReason,
+  type AuthErrorResponse,
+  type HttpErrorResponse,
+} from './responses.js';
 export { checkScopeList, checkScopes } from './scopes.js';

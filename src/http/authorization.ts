@@ -56,15 +56,19 @@ export function parseAuthorization(values: string | readonly string[] | undefine
   // A header that is present but empty (or only whitespace, which Node trims away) is a bad header,
   // not an absent one: `optional` routes must not let it through as anonymous.
   if (value.length === 0) return { kind: 'malformed', description: 'empty Authorization header' };
-  if (value.length > MAX_AUTHORIZATION_LENGTH) return { kind: 'malformed', description: 'Authorization header too long' };
-  if (!/^[\x20-\x7e]*$/.test(value)) return { kind: 'malformed', description: 'Authorization header must be printable ASCII' };
+  if (value.length > MAX_AUTHORIZATION_LENGTH)
+    return { kind: 'malformed', description: 'Authorization header too long' };
+  if (!/^[\x20-\x7e]*$/.test(value))
+    return { kind: 'malformed', description: 'Authorization header must be printable ASCII' };
   const m = SHAPE_RE.exec(value);
   if (!m) return { kind: 'malformed', description: 'expected "Authorization: Bearer <token>"' };
   if (!(AUTH_SCHEMES as readonly string[]).includes(m[1]!.toLowerCase()))
     return { kind: 'malformed', description: 'unsupported authorization scheme: use Bearer, Token or DPoP' };
   const token = m[2]!;
   if (token.includes(',')) return { kind: 'malformed', description: 'one credential expected' };
-  return m[1]!.length === 4 && m[1]!.toLowerCase() === 'dpop' ? { kind: 'token', token, dpop: true } : { kind: 'token', token };
+  return m[1]!.length === 4 && m[1]!.toLowerCase() === 'dpop'
+    ? { kind: 'token', token, dpop: true }
+    : { kind: 'token', token };
 }
 
 /**

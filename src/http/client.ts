@@ -24,7 +24,15 @@ export interface DeviceDetails {
  * `ctx.ip` in Koa, the socket address in Hono), shown by {@link displayIp}.
  * `create` cuts a longer User-Agent to 512 characters at a grapheme boundary: a long one never fails a login.
  */
-export function deviceDetails(input: { userAgent?: string | readonly string[] | null; ip?: string | null }): DeviceDetails {
-  const ua = typeof input.userAgent === 'string' ? input.userAgent : Array.isArray(input.userAgent) ? input.userAgent[0] : undefined;
+export function deviceDetails(input: {
+  userAgent?: string | readonly string[] | null;
+  ip?: string | null;
+}): DeviceDetails {
+  const ua =
+    typeof input.userAgent === 'string'
+      ? input.userAgent
+      : Array.isArray(input.userAgent)
+        ? input.userAgent[0]
+        : undefined;
   return { userAgent: typeof ua === 'string' && ua.length > 0 ? ua : null, ip: displayIp(input.ip) };
 }

@@ -16,17 +16,45 @@ import { DEFAULT_REALM, challenge, type AuthErrorResponse } from './responses.js
  * a replayed proof is `invalid_dpop_proof`; an unbound token under the DPoP scheme is `invalid_token`
  * with a Bearer challenge (it is a bearer token: send it as one).
  */
-export function dpopVerifyRefusal<User>(reason: DpopRefusal, realm: string, options: AuthOptions<User>): AuthErrorResponse {
+export function dpopVerifyRefusal<User>(
+  reason: DpopRefusal,
+  realm: string,
+  options: AuthOptions<User>,
+): AuthErrorResponse {
   const dpop = resolveDpopOptions(options.dpop);
   switch (reason) {
     case 'dpop_required':
-      return dpopChallenge(realm, 'dpop_bound_token', 'the token is bound to a device key: send "Authorization: DPoP <token>" with a DPoP proof', 'invalid_token', dpop);
+      return dpopChallenge(
+        realm,
+        'dpop_bound_token',
+        'the token is bound to a device key: send "Authorization: DPoP <token>" with a DPoP proof',
+        'invalid_token',
+        dpop,
+      );
     case 'dpop_mismatch':
-      return dpopChallenge(realm, 'invalid_dpop_proof', 'the DPoP proof is not signed by the key the token is bound to', 'invalid_dpop_proof', dpop);
+      return dpopChallenge(
+        realm,
+        'invalid_dpop_proof',
+        'the DPoP proof is not signed by the key the token is bound to',
+        'invalid_dpop_proof',
+        dpop,
+      );
     case 'dpop_replay':
-      return dpopChallenge(realm, 'invalid_dpop_proof', 'the DPoP proof was already used (jti replay): sign a new proof for each request', 'invalid_dpop_proof', dpop);
+      return dpopChallenge(
+        realm,
+        'invalid_dpop_proof',
+        'the DPoP proof was already used (jti replay): sign a new proof for each request',
+        'invalid_dpop_proof',
+        dpop,
+      );
     case 'dpop_unbound':
-      return challenge(401, realm, 'dpop_unbound_token', 'the token is not bound to a device key: send it as "Authorization: Bearer <token>"', 'invalid_token');
+      return challenge(
+        401,
+        realm,
+        'dpop_unbound_token',
+        'the token is not bound to a device key: send it as "Authorization: Bearer <token>"',
+        'invalid_token',
+      );
   }
 }
 
@@ -47,7 +75,10 @@ export async function authenticateDpop<User, R>(
   const parsed = parseToken(token);
   if (!parsed) {
     manager.emit('authFailed', { reason: 'malformed', tokenId: null });
-    return refuse(dpopChallenge(realm, 'malformed_token', 'the token is not in the expected format', 'invalid_token', dpop), options);
+    return refuse(
+      dpopChallenge(realm, 'malformed_token', 'the token is not in the expected format', 'invalid_token', dpop),
+      options,
+    );
   }
   const proof = reader
     ? await checkDpopProof(req, reader, dpop, token)
@@ -63,6 +94,9 @@ export async function authenticateDpop<User, R>(
     return verifyFailed(error, options);
   }
   if (!result.valid && (result.reason === 'invalid' || result.reason === 'malformed'))
-    return refuse(dpopChallenge(realm, 'invalid_token', 'the token is invalid, expired or revoked', 'invalid_token', dpop), options);
+    return refuse(
+      dpopChallenge(realm, 'invalid_token', 'the token is invalid, expired or revoked', 'invalid_token', dpop),
+      options,
+    );
   return afterVerify(manager, result, options);
 }

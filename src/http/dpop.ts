@@ -89,7 +89,9 @@ export interface DpopReader<R> {
 }
 
 /** A `DPoP` header as frameworks give it (`string[]` from some, `''` from Koa's `ctx.get` when absent): undefined when absent or empty. */
-export function dpopHeaderValue(value: string | readonly string[] | undefined | null): string | readonly string[] | undefined {
+export function dpopHeaderValue(
+  value: string | readonly string[] | undefined | null,
+): string | readonly string[] | undefined {
   return value === null || value === undefined || value === '' ? undefined : value;
 }
 
@@ -108,10 +110,18 @@ export type DpopProofCheck =
       description: string;
     };
 
-const DEFAULT_RESOLVED: ResolvedDpopSettings = resolve(undefined, DEFAULT_DPOP_ALGORITHMS, DEFAULT_DPOP_PROOF_WINDOW_SECONDS);
+const DEFAULT_RESOLVED: ResolvedDpopSettings = resolve(
+  undefined,
+  DEFAULT_DPOP_ALGORITHMS,
+  DEFAULT_DPOP_PROOF_WINDOW_SECONDS,
+);
 const resolvedCache = new WeakMap<DpopOptions, ResolvedDpopSettings>();
 
-function resolve(origin: string | undefined, algorithms: readonly string[], windowSeconds: number): ResolvedDpopSettings {
+function resolve(
+  origin: string | undefined,
+  algorithms: readonly string[],
+  windowSeconds: number,
+): ResolvedDpopSettings {
   return { origin: origin ?? null, algorithms, windowSeconds, algsParam: `algs="${algorithms.join(' ')}"` };
 }
 
@@ -125,7 +135,8 @@ export function resolveDpopOptions(options: DpopOptions | undefined): ResolvedDp
   if (options === undefined) return DEFAULT_RESOLVED;
   const cached = resolvedCache.get(options);
   if (cached) return cached;
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('dpop options must be an object, e.g. { origin: "https://api.example.com" }');
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentTypeError('dpop options must be an object, e.g. { origin: "https://api.example.com" }');
   rejectUnknownOptions('dpop options', options, ['origin', 'algorithms', 'proofWindowSeconds']);
   let origin: string | undefined;
   if (options.origin !== undefined) {
@@ -135,13 +146,25 @@ export function resolveDpopOptions(options: DpopOptions | undefined): ResolvedDp
     } catch {
       url = null;
     }
-    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.pathname !== '/' || url.search || url.hash || url.username || url.password)
-      throw new InvalidArgumentValueError('dpop.origin must be an absolute http(s) origin without a path, e.g. "https://api.example.com"');
+    if (
+      !url ||
+      (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+      url.pathname !== '/' ||
+      url.search ||
+      url.hash ||
+      url.username ||
+      url.password
+    )
+      throw new InvalidArgumentValueError(
+        'dpop.origin must be an absolute http(s) origin without a path, e.g. "https://api.example.com"',
+      );
     origin = url.origin;
   }
   const algorithms = options.algorithms ?? DEFAULT_DPOP_ALGORITHMS;
   if (!Array.isArray(algorithms) || algorithms.length === 0 || !algorithms.every((a) => ASYMMETRIC.has(a)))
-    throw new InvalidArgumentValueError(`dpop.algorithms must be a non-empty list of asymmetric JWS algorithms (${[...ASYMMETRIC].join(', ')})`);
+    throw new InvalidArgumentValueError(
+      `dpop.algorithms must be a non-empty list of asymmetric JWS algorithms (${[...ASYMMETRIC].join(', ')})`,
+    );
   const w = options.proofWindowSeconds ?? DEFAULT_DPOP_PROOF_WINDOW_SECONDS;
   if (typeof w !== 'number' || !Number.isInteger(w) || w < 1 || w > 600)
     throw new InvalidArgumentValueError('dpop.proofWindowSeconds must be a whole number of seconds from 1 to 600');
@@ -230,23 +253,31 @@ export async function checkDpopProof<R>(
   nowMs = Date.now(),
 ): Promise<DpopProofCheck> {
   const values = reader.proof(req);
-  if (values === undefined || (typeof values !== 'string' && values.length === 0)) return fail('a DPoP proof is required: send a `DPoP` header');
+  if (values === undefined || (typeof values !== 'string' && values.length === 0))
+    return fail('a DPoP proof is required: send a `DPoP` header');
   if (typeof values !== 'string' && values.length > 1) return fail('more than one DPoP header');
   const proof = typeof values === 'string' ? values : values[0]!;
   if (proof.includes(',')) return fail('more than one DPoP header'); // Node and Fetch join repeated headers with ", "
-  if (proof.length > MAX_DPOP_PROOF_LENGTH) return fail(`the DPoP proof is longer than ${MAX_DPOP_PROOF_LENGTH} characters`);
+  if (proof.length > MAX_DPOP_PROOF_LENGTH)
+    return fail(`the DPoP proof is longer than ${MAX_DPOP_PROOF_LENGTH} characters`);
   const parts = proof.split('.');
-  if (parts.length !== 3 || !/^[A-Za-z0-9_-]+$/.test(parts[0]!) || !/^[A-Za-z0-9_-]+$/.test(parts[1]!) || !/^[A-Za-z0-9_-]+$/.test(parts[2]!))
+  if (
+    parts.length !== 3 ||
+    !/^[A-Za-z0-9_-]+$/.test(parts[0]!) ||
+    !/^[A-Za-z0-9_-]+$/.test(parts[1]!) ||
+    !/^[A-Za-z0-9_-]+$/.test(parts[2]!)
+  )
     return fail('the DPoP proof is not a compact JWS');
   const header = decodePart(parts[0]!);
   const claims = decodePart(parts[1]!);
   if (!header || !claims) return fail('the DPoP proof does not parse');
   if (header.typ !== 'dpop+jwt') return fail('the DPoP proof must have typ "dpop+jwt"');
-  if (typeof header.alg !== 'string' || !options.algorithms.includes(header.alg)) return fail(`the DPoP proof's algorithm is not accepted (accepted: ${options.algorithms.join(', ')})`);
+  if (typeof header.alg !== 'string' || !options.algorithms.includes(header.alg))
+    return fail(`the DPoP proof's algorithm is not accepted (accepted: ${options.algorithms.join(', ')})`);
   const jwk = header.jwk as JWK | undefined;
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return fail('the DPoP proof has no jwk header');
-  if ('d' in jwk || 'p' in jwk || 'k' in jwk) return fail('the DPoP proof\'s jwk must be a public key');
-  if (claims.htm !== reader.method(req)) return fail('the DPoP proof\'s htm does not match the request method');
+  if ('d' in jwk || 'p' in jwk || 'k' in jwk) return fail("the DPoP proof's jwk must be a public key");
+  if (claims.htm !== reader.method(req)) return fail("the DPoP proof's htm does not match the request method");
   if (typeof claims.htu !== 'string') return fail('the DPoP proof has no htu');
   const url = requestUrl(req, reader, options);
   let htu: string | null = null;
@@ -256,25 +287,30 @@ export async function checkDpopProof<R>(
   } catch {
     htu = null;
   }
-  if (url === null || htu !== url) return fail('the DPoP proof\'s htu does not match the request URL');
+  if (url === null || htu !== url) return fail("the DPoP proof's htu does not match the request URL");
   if (typeof claims.iat !== 'number' || !Number.isFinite(claims.iat)) return fail('the DPoP proof has no iat');
-  if (Math.abs(nowMs / 1000 - claims.iat) > options.windowSeconds) return fail('the DPoP proof is not fresh (iat outside the accepted window)');
+  if (Math.abs(nowMs / 1000 - claims.iat) > options.windowSeconds)
+    return fail('the DPoP proof is not fresh (iat outside the accepted window)');
   if (typeof claims.jti !== 'string' || claims.jti.length === 0) return fail('the DPoP proof has no jti');
-  if (accessToken !== null && claims.ath !== sha256Base64url(accessToken)) return fail('the DPoP proof\'s ath does not match the token');
+  if (accessToken !== null && claims.ath !== sha256Base64url(accessToken))
+    return fail("the DPoP proof's ath does not match the token");
   let jkt: string;
   let key: KeyLike;
   try {
     jkt = await calculateJwkThumbprint(jwk, 'sha256');
     key = await publicKeyOf(jwk, header.alg, jkt);
   } catch {
-    return fail('the DPoP proof\'s jwk is not a valid public key for its alg');
+    return fail("the DPoP proof's jwk is not a valid public key for its alg");
   }
   try {
     await compactVerify(proof, key, { algorithms: [header.alg] });
   } catch {
-    return fail('the DPoP proof\'s signature is not valid');
+    return fail("the DPoP proof's signature is not valid");
   }
-  return { ok: true, check: { jkt, jtiHash: sha256Base64url(claims.jti), replayWindowMs: dpopReplayWindowMs(options.windowSeconds) } };
+  return {
+    ok: true,
+    check: { jkt, jtiHash: sha256Base64url(claims.jti), replayWindowMs: dpopReplayWindowMs(options.windowSeconds) },
+  };
 }
 
 /**
@@ -296,7 +332,17 @@ export async function dpopKeyOf<R>(req: R, reader: DpopReader<R>, options?: Dpop
  * A 401 answer with a DPoP challenge (RFC 9449 §7.1): `WWW-Authenticate: DPoP realm="<realm>",
  * error="<error>", error_description="...", algs="..."`, `Cache-Control: no-store`, and the JSON body.
  */
-export function dpopChallenge(realm: string, reason: AuthErrorReason, message: string, rfcError: 'invalid_dpop_proof' | 'invalid_token', options: ResolvedDpopSettings): AuthErrorResponse {
+export function dpopChallenge(
+  realm: string,
+  reason: AuthErrorReason,
+  message: string,
+  rfcError: 'invalid_dpop_proof' | 'invalid_token',
+  options: ResolvedDpopSettings,
+): AuthErrorResponse {
   const value = `DPoP realm="${realm}", error="${rfcError}", error_description="${message.replace(/["\\]/g, "'")}", ${options.algsParam}`;
-  return { status: 401, headers: { 'WWW-Authenticate': value, 'Cache-Control': 'no-store' }, body: { error: rfcError, reason, message } };
+  return {
+    status: 401,
+    headers: { 'WWW-Authenticate': value, 'Cache-Control': 'no-store' },
+    body: { error: rfcError, reason, message },
+  };
 }

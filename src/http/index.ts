@@ -4,10 +4,24 @@
  * the answer for any error the library throws). Write an adapter for another framework with these.
  * @packageDocumentation
  */
-export { parseAuthorization, authorizationFromRawHeaders, MAX_AUTHORIZATION_LENGTH, AUTH_SCHEMES, type AuthorizationParse } from './authorization.js';
+export {
+  parseAuthorization,
+  authorizationFromRawHeaders,
+  MAX_AUTHORIZATION_LENGTH,
+  AUTH_SCHEMES,
+  type AuthorizationParse,
+} from './authorization.js';
 export { authenticate, checkAuthOptions, type AuthOptions, type AuthOutcome, type TokenAuth } from './authenticate.js';
 export { checkScopeList, checkScopes, checkRealm, scopeRequirement, type ScopeRequirementOptions } from './scopes.js';
-export { checkStepUp, checkStepUpRule, insufficientUserAuthentication, stepUpRequirement, type StepUpAuth, type StepUpRule, type StepUpRequirementOptions } from './step-up.js';
+export {
+  checkStepUp,
+  checkStepUpRule,
+  insufficientUserAuthentication,
+  stepUpRequirement,
+  type StepUpAuth,
+  type StepUpRule,
+  type StepUpRequirementOptions,
+} from './step-up.js';
 export {
   applyErrorBody,
   checkErrorHandlerOptions,

@@ -115,13 +115,20 @@ export interface ErrorHandlerOptions {
  * @throws {InvalidArgumentTypeError} not an object, an unknown option (with "did you mean" for a
  *   misspelling), or `errorBody` not a function.
  */
-export function checkErrorHandlerOptions<T extends ErrorHandlerOptions = ErrorHandlerOptions>(where: string, options: unknown, extra: readonly string[] = []): T {
+export function checkErrorHandlerOptions<T extends ErrorHandlerOptions = ErrorHandlerOptions>(
+  where: string,
+  options: unknown,
+  extra: readonly string[] = [],
+): T {
   if (options === undefined) return {} as T;
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidArgumentTypeError(`${where} must be an object, e.g. { errorBody }`);
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new InvalidArgumentTypeError(`${where} must be an object, e.g. { errorBody }`);
   rejectUnknownOptions(where, options, ['errorBody', ...extra]);
   const { errorBody } = options as ErrorHandlerOptions;
   if (errorBody !== undefined && typeof errorBody !== 'function')
-    throw new InvalidArgumentTypeError(`${where}: errorBody must be a function (response) => body; got ${errorBody === null ? 'null' : typeof errorBody}`);
+    throw new InvalidArgumentTypeError(
+      `${where}: errorBody must be a function (response) => body; got ${errorBody === null ? 'null' : typeof errorBody}`,
+    );
   return options as T;
 }
 
@@ -145,7 +152,11 @@ export function challenge(
   let value = `Bearer realm="${realm}"`;
   if (rfcError) value += `, error="${rfcError}", error_description="${message.replace(/["\\]/g, "'")}"`;
   if (scopes) value += `, scope="${scopes.join(' ')}"`;
-  return { status, headers: { 'WWW-Authenticate': value, 'Cache-Control': 'no-store' }, body: { error: rfcError ?? 'unauthorized', reason, message } };
+  return {
+    status,
+    headers: { 'WWW-Authenticate': value, 'Cache-Control': 'no-store' },
+    body: { error: rfcError ?? 'unauthorized', reason, message },
+  };
 }
 
 /**
@@ -164,7 +175,11 @@ export function storeUnavailableResponse(): AuthErrorResponse {
   return {
     status: 503,
     headers: { 'Retry-After': String(RETRY_AFTER_SECONDS), 'Cache-Control': 'no-store' },
-    body: { error: 'service_unavailable', reason: 'store_unavailable', message: 'authentication is temporarily unavailable; retry shortly' },
+    body: {
+      error: 'service_unavailable',
+      reason: 'store_unavailable',
+      message: 'authentication is temporarily unavailable; retry shortly',
+    },
   };
 }
 
@@ -203,11 +218,24 @@ export function errorResponse(error: unknown): AuthErrorResponse | null {
     return {
       status: 403,
       headers: { 'Cache-Control': 'no-store' },
-      body: { error: 'forbidden', reason: 'token_limit', message, ...(typeof e.limit === 'number' ? { limit: e.limit } : {}) },
+      body: {
+        error: 'forbidden',
+        reason: 'token_limit',
+        message,
+        ...(typeof e.limit === 'number' ? { limit: e.limit } : {}),
+      },
     };
   if (kinds.includes('InvalidDpopProofError'))
-    return { status: 400, headers: { 'Cache-Control': 'no-store' }, body: { error: 'invalid_dpop_proof', reason: 'invalid_dpop_proof', message } };
+    return {
+      status: 400,
+      headers: { 'Cache-Control': 'no-store' },
+      body: { error: 'invalid_dpop_proof', reason: 'invalid_dpop_proof', message },
+    };
   if (kinds.includes('InvalidArgumentTypeError') || kinds.includes('InvalidArgumentValueError'))
-    return { status: 400, headers: { 'Cache-Control': 'no-store' }, body: { error: 'bad_request', reason: 'invalid_argument', message } };
+    return {
+      status: 400,
+      headers: { 'Cache-Control': 'no-store' },
+      body: { error: 'bad_request', reason: 'invalid_argument', message },
+    };
   return null;
 }

@@ -6,7 +6,15 @@ import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../core/err
 import { isScopeToken, rejectUnknownOptions } from '../core/options.js';
 import type { TokenManager } from '../core/manager.js';
 import type { TokenRecord } from '../core/types.js';
-import { DEFAULT_REALM, applyErrorBody, authenticationRequired, challenge, type AuthErrorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from './responses.js';
+import {
+  DEFAULT_REALM,
+  applyErrorBody,
+  authenticationRequired,
+  challenge,
+  type AuthErrorResponse,
+  type ErrorBodyFormatter,
+  type HttpErrorResponse,
+} from './responses.js';
 
 const REALM_RE = /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
 
@@ -18,7 +26,9 @@ const REALM_RE = /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
 export function checkRealm(realm: unknown): string {
   if (realm === undefined) return DEFAULT_REALM;
   if (typeof realm !== 'string' || !REALM_RE.test(realm))
-    throw new InvalidArgumentValueError('realm must be 1-64 printable ASCII characters without `"` or `\\` (it is quoted in WWW-Authenticate)');
+    throw new InvalidArgumentValueError(
+      'realm must be 1-64 printable ASCII characters without `"` or `\\` (it is quoted in WWW-Authenticate)',
+    );
   return realm;
 }
 
@@ -29,10 +39,13 @@ export function checkRealm(realm: unknown): string {
  */
 export function checkScopeList(scopes: unknown): string[] {
   if (scopes === undefined) return [];
-  if (!Array.isArray(scopes)) throw new InvalidArgumentTypeError('scopes must be an array of strings, e.g. { scopes: [\'read\'] }');
+  if (!Array.isArray(scopes))
+    throw new InvalidArgumentTypeError("scopes must be an array of strings, e.g. { scopes: ['read'] }");
   for (const s of scopes)
     if (!isScopeToken(s))
-      throw new InvalidArgumentValueError(`scopes: ${JSON.stringify(s)} is not a scope (1-64 printable ASCII characters without spaces, \`"\` or \`\\\`)`);
+      throw new InvalidArgumentValueError(
+        `scopes: ${JSON.stringify(s)} is not a scope (1-64 printable ASCII characters without spaces, \`"\` or \`\\\`)`,
+      );
   return [...scopes];
 }
 
@@ -42,11 +55,23 @@ export function checkScopeList(scopes: unknown): string[] {
  * the missing ones in the body's `scopes`) and emits `authFailed` (`insufficient_scope`), or returns
  * null when all are held.
  */
-export function checkScopes(manager: TokenManager, token: TokenRecord, required: readonly string[], realm = DEFAULT_REALM): AuthErrorResponse | null {
+export function checkScopes(
+  manager: TokenManager,
+  token: TokenRecord,
+  required: readonly string[],
+  realm = DEFAULT_REALM,
+): AuthErrorResponse | null {
   const missing = required.filter((s) => !token.scopes.includes(s));
   if (missing.length === 0) return null;
   manager.emit('authFailed', { reason: 'insufficient_scope', tokenId: token.tokenId });
-  const response = challenge(403, realm, 'insufficient_scope', `the token lacks the scope${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`, 'insufficient_scope', required);
+  const response = challenge(
+    403,
+    realm,
+    'insufficient_scope',
+    `the token lacks the scope${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`,
+    'insufficient_scope',
+    required,
+  );
   response.body.scopes = missing;
   return response;
 }
@@ -71,13 +96,16 @@ export function scopeRequirement(
   scopes: readonly string[],
   options: ScopeRequirementOptions = {},
 ): (auth: { token: TokenRecord } | null | undefined) => HttpErrorResponse | null {
-  if (!manager || typeof (manager as { emit?: unknown }).emit !== 'function') throw new InvalidArgumentTypeError('the first argument must be the TokenManager');
+  if (!manager || typeof (manager as { emit?: unknown }).emit !== 'function')
+    throw new InvalidArgumentTypeError('the first argument must be the TokenManager');
   const required = checkScopeList(scopes);
   if (required.length === 0) throw new InvalidArgumentValueError('a scope requirement needs at least one scope');
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentTypeError('scope requirement options must be an object');
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentTypeError('scope requirement options must be an object');
   rejectUnknownOptions('scope requirement options', options, ['realm', 'errorBody']);
   const realm = checkRealm(options.realm);
-  if (options.errorBody !== undefined && typeof options.errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
+  if (options.errorBody !== undefined && typeof options.errorBody !== 'function')
+    throw new InvalidArgumentTypeError('errorBody must be a function');
   const errorBody = options.errorBody;
   return (auth) => {
     if (!auth) return applyErrorBody(authenticationRequired(realm), errorBody);

@@ -11,7 +11,15 @@ import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../core/err
 import { MAX_DURATION_SECONDS, isScopeToken, rejectUnknownOptions } from '../core/options.js';
 import type { TokenManager } from '../core/manager.js';
 import type { TokenRecord } from '../core/types.js';
-import { DEFAULT_REALM, applyErrorBody, authenticationRequired, challenge, type AuthErrorResponse, type ErrorBodyFormatter, type HttpErrorResponse } from './responses.js';
+import {
+  DEFAULT_REALM,
+  applyErrorBody,
+  authenticationRequired,
+  challenge,
+  type AuthErrorResponse,
+  type ErrorBodyFormatter,
+  type HttpErrorResponse,
+} from './responses.js';
 import { checkRealm } from './scopes.js';
 import { DEFAULT_DPOP_ALGORITHMS } from './dpop.js';
 
@@ -61,16 +69,31 @@ export interface StepUpRequirementOptions {
  */
 export function checkStepUpRule(where: string, options: unknown, extra: readonly string[] = []): StepUpRule {
   if (options === null || typeof options !== 'object' || Array.isArray(options))
-    throw new InvalidArgumentTypeError(`${where}: options must be an object, e.g. { maxAgeSeconds: 300 } or { acr: 'mfa' }`);
+    throw new InvalidArgumentTypeError(
+      `${where}: options must be an object, e.g. { maxAgeSeconds: 300 } or { acr: 'mfa' }`,
+    );
   rejectUnknownOptions(where, options, ['maxAgeSeconds', 'acr', ...extra]);
   const { maxAgeSeconds, acr } = options as StepUpRequirementOptions;
-  if (maxAgeSeconds !== undefined && (typeof maxAgeSeconds !== 'number' || !Number.isSafeInteger(maxAgeSeconds) || maxAgeSeconds < 1 || maxAgeSeconds > MAX_DURATION_SECONDS))
-    throw new InvalidArgumentValueError(`${where}: maxAgeSeconds must be a whole number of seconds from 1 to ${MAX_DURATION_SECONDS}; got ${String(maxAgeSeconds)}`);
-  const acrValues = acr === undefined ? [] : typeof acr === 'string' ? [acr] : Array.isArray(acr) ? [...(acr as unknown[])] : null;
+  if (
+    maxAgeSeconds !== undefined &&
+    (typeof maxAgeSeconds !== 'number' ||
+      !Number.isSafeInteger(maxAgeSeconds) ||
+      maxAgeSeconds < 1 ||
+      maxAgeSeconds > MAX_DURATION_SECONDS)
+  )
+    throw new InvalidArgumentValueError(
+      `${where}: maxAgeSeconds must be a whole number of seconds from 1 to ${MAX_DURATION_SECONDS}; got ${String(maxAgeSeconds)}`,
+    );
+  const acrValues =
+    acr === undefined ? [] : typeof acr === 'string' ? [acr] : Array.isArray(acr) ? [...(acr as unknown[])] : null;
   if (acrValues === null) throw new InvalidArgumentTypeError(`${where}: acr must be a string or an array of strings`);
   for (const a of acrValues)
-    if (!isScopeToken(a)) throw new InvalidArgumentValueError(`${where}: acr ${JSON.stringify(a)} is not 1-64 printable ASCII characters without spaces, \`"\` or \`\\\``);
-  if (maxAgeSeconds === undefined && acrValues.length === 0) throw new InvalidArgumentValueError(`${where}: give maxAgeSeconds, acr, or both`);
+    if (!isScopeToken(a))
+      throw new InvalidArgumentValueError(
+        `${where}: acr ${JSON.stringify(a)} is not 1-64 printable ASCII characters without spaces, \`"\` or \`\\\``,
+      );
+  if (maxAgeSeconds === undefined && acrValues.length === 0)
+    throw new InvalidArgumentValueError(`${where}: give maxAgeSeconds, acr, or both`);
   return { maxAgeSeconds: maxAgeSeconds ?? null, acrValues: [...new Set(acrValues as string[])] };
 }
 
@@ -82,9 +105,21 @@ export function checkStepUpRule(where: string, options: unknown, extra: readonly
  * @param dpopAlgorithms for a request authenticated with the DPoP scheme: the challenge is
  *   `DPoP realm="...", error="insufficient_user_authentication", ..., algs="..."` (RFC 9449 §7.1) instead.
  */
-export function insufficientUserAuthentication(rule: StepUpRule, message: string, realm = DEFAULT_REALM, dpopAlgorithms?: readonly string[]): AuthErrorResponse {
-  const response = challenge(401, realm, 'insufficient_user_authentication', message, 'insufficient_user_authentication');
-  if (dpopAlgorithms) response.headers['WWW-Authenticate'] = `DPoP${response.headers['WWW-Authenticate']!.slice('Bearer'.length)}`;
+export function insufficientUserAuthentication(
+  rule: StepUpRule,
+  message: string,
+  realm = DEFAULT_REALM,
+  dpopAlgorithms?: readonly string[],
+): AuthErrorResponse {
+  const response = challenge(
+    401,
+    realm,
+    'insufficient_user_authentication',
+    message,
+    'insufficient_user_authentication',
+  );
+  if (dpopAlgorithms)
+    response.headers['WWW-Authenticate'] = `DPoP${response.headers['WWW-Authenticate']!.slice('Bearer'.length)}`;
   if (rule.maxAgeSeconds !== null) {
     response.headers['WWW-Authenticate'] += `, max_age="${rule.maxAgeSeconds}"`;
     response.body.maxAgeSeconds = rule.maxAgeSeconds;
@@ -115,7 +150,10 @@ export function checkStepUp(
   let message: string | null = null;
   if (rule.acrValues.length > 0 && (token.acr === null || !rule.acrValues.includes(token.acr)))
     message = `a different authentication level is required: ${rule.acrValues.join(' or ')}`;
-  else if (rule.maxAgeSeconds !== null && (auth.verifiedAtMs ?? Date.now()) - token.authenticatedAtMs > rule.maxAgeSeconds * 1000)
+  else if (
+    rule.maxAgeSeconds !== null &&
+    (auth.verifiedAtMs ?? Date.now()) - token.authenticatedAtMs > rule.maxAgeSeconds * 1000
+  )
     message = `more recent authentication is required: within the last ${rule.maxAgeSeconds} seconds`;
   if (message === null) return null;
   manager.emit('authFailed', { reason: 'insufficient_user_authentication', tokenId: token.tokenId });
@@ -136,10 +174,12 @@ export function stepUpRequirement(
   manager: TokenManager,
   options: StepUpRequirementOptions,
 ): (auth: StepUpAuth | null | undefined) => HttpErrorResponse | null {
-  if (!manager || typeof (manager as { emit?: unknown }).emit !== 'function') throw new InvalidArgumentTypeError('the first argument must be the TokenManager');
+  if (!manager || typeof (manager as { emit?: unknown }).emit !== 'function')
+    throw new InvalidArgumentTypeError('the first argument must be the TokenManager');
   const rule = checkStepUpRule('step-up requirement options', options, ['realm', 'errorBody']);
   const realm = checkRealm(options.realm);
-  if (options.errorBody !== undefined && typeof options.errorBody !== 'function') throw new InvalidArgumentTypeError('errorBody must be a function');
+  if (options.errorBody !== undefined && typeof options.errorBody !== 'function')
+    throw new InvalidArgumentTypeError('errorBody must be a function');
   const errorBody = options.errorBody;
   return (auth) => {
     if (!auth) return applyErrorBody(authenticationRequired(realm), errorBody);

@@ -116,28 +116,46 @@ const OPTIONS = ['tracerProvider', 'meterProvider', 'spans', 'metrics', 'recordU
  * @throws {TypeError} an unknown option or one of the wrong type.
  */
 export function enableOpenTelemetry(options: OpenTelemetryOptions = {}): () => void {
-  if (options === null || typeof options !== 'object') throw new TypeError('enableOpenTelemetry: options must be an object');
-  for (const key of Object.keys(options)) if (!OPTIONS.includes(key)) throw new TypeError(`enableOpenTelemetry: unknown option "${key}" (known: ${OPTIONS.join(', ')})`);
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('enableOpenTelemetry: options must be an object');
+  for (const key of Object.keys(options))
+    if (!OPTIONS.includes(key))
+      throw new TypeError(`enableOpenTelemetry: unknown option "${key}" (known: ${OPTIONS.join(', ')})`);
   const wantSpans = options.spans ?? true;
   const wantMetrics = options.metrics ?? true;
   const recordUserId = options.recordUserId ?? false;
   const tracer = (options.tracerProvider ?? otelTrace.getTracerProvider()).getTracer(INSTRUMENTATION_NAME);
   const meter = (options.meterProvider ?? otelMetrics.getMeterProvider()).getMeter(INSTRUMENTATION_NAME);
-  const verifications = meter.createCounter(METRICS.verifications, { unit: '{verification}', description: 'Token verifications, by outcome and reason.' });
+  const verifications = meter.createCounter(METRICS.verifications, {
+    unit: '{verification}',
+    description: 'Token verifications, by outcome and reason.',
+  });
   const verifyDuration = meter.createHistogram(METRICS.verifyDuration, {
     unit: 's',
     description: 'Duration of one token verification (one store round trip), in seconds.',
     advice: { explicitBucketBoundaries: [...VERIFY_DURATION_BUCKETS_SECONDS] },
   });
   const created = meter.createCounter(METRICS.tokensCreated, { unit: '{token}', description: 'Tokens created.' });
-  const revoked = meter.createCounter(METRICS.tokensRevoked, { unit: '{token}', description: 'Tokens revoked, by operation (create: evicted past maxTokensPerUser).' });
-  const storeUnavailable = meter.createCounter(METRICS.storeUnavailable, { unit: '{call}', description: 'Calls that failed because the token store was unavailable (answered 503).' });
+  const revoked = meter.createCounter(METRICS.tokensRevoked, {
+    unit: '{token}',
+    description: 'Tokens revoked, by operation (create: evicted past maxTokensPerUser).',
+  });
+  const storeUnavailable = meter.createCounter(METRICS.storeUnavailable, {
+    unit: '{call}',
+    description: 'Calls that failed because the token store was unavailable (answered 503).',
+  });
 
   const calls = new WeakMap<TokenTraceContext, { span: Span | null; startedAtMs: number }>();
   const unsubscribe = subscribeTokenTracing({
     start(ctx) {
       const name = `${INSTRUMENTATION_NAME} ${ctx.operation}`;
-      const span = wantSpans ? tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes: { [ATTRIBUTES.operation]: ctx.operation } }, otelContext.active()) : null;
+      const span = wantSpans
+        ? tracer.startSpan(
+            name,
+            { kind: SpanKind.INTERNAL, attributes: { [ATTRIBUTES.operation]: ctx.operation } },
+            otelContext.active(),
+          )
+        : null;
       calls.set(ctx, { span, startedAtMs: performance.now() });
     },
     asyncEnd(ctx) {
@@ -154,12 +172,16 @@ export function enableOpenTelemetry(options: OpenTelemetryOptions = {}): () => v
   function record(ctx: TokenTraceContext, seconds: number, failed: boolean): void {
     const operation = ctx.operation;
     if (operation === 'verify') {
-      const attributes: Attributes = { [ATTRIBUTES.outcome]: ctx.outcome ?? 'error', [ATTRIBUTES.reason]: ctx.reason ?? '' };
+      const attributes: Attributes = {
+        [ATTRIBUTES.outcome]: ctx.outcome ?? 'error',
+        [ATTRIBUTES.reason]: ctx.reason ?? '',
+      };
       verifications.add(1, attributes);
       verifyDuration.record(seconds, attributes);
     }
     if (failed) {
-      if (ctx.error instanceof StoreUnavailableError) storeUnavailable.add(1, { [ATTRIBUTES.operation]: operation, [ATTRIBUTES.errorType]: ctx.reason ?? '' });
+      if (ctx.error instanceof StoreUnavailableError)
+        storeUnavailable.add(1, { [ATTRIBUTES.operation]: operation, [ATTRIBUTES.errorType]: ctx.reason ?? '' });
       return;
     }
     if (operation === 'create') created.add(1);

@@ -64,11 +64,18 @@ export class MemoryStore implements Store {
    * @throws {InvalidArgumentValueError} `sweepIntervalMs` not a whole number of milliseconds from 0 to 86,400,000 (one day).
    */
   constructor(options: MemoryStoreOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw new InvalidArgumentTypeError('MemoryStore options must be an object');
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentTypeError('MemoryStore options must be an object');
     rejectUnknownOptions('MemoryStore', options, ['now', 'sweepIntervalMs']);
-    if (options.now !== undefined && typeof options.now !== 'function') throw new InvalidArgumentTypeError('MemoryStore: now must be a function returning epoch milliseconds');
+    if (options.now !== undefined && typeof options.now !== 'function')
+      throw new InvalidArgumentTypeError('MemoryStore: now must be a function returning epoch milliseconds');
     this.now = options.now ?? Date.now;
-    const every = countOption('sweepIntervalMs', options.sweepIntervalMs, { allowNull: false, min: 0, max: 86_400_000, fallback: 60_000 })!;
+    const every = countOption('sweepIntervalMs', options.sweepIntervalMs, {
+      allowNull: false,
+      min: 0,
+      max: 86_400_000,
+      fallback: 60_000,
+    })!;
     this.timer = every > 0 ? setInterval(() => this.sweep(), every) : null;
     this.timer?.unref();
   }
@@ -88,7 +95,9 @@ export class MemoryStore implements Store {
 
   async create(input: StoreCreateInput): Promise<StoreCreateResult> {
     const now = this.now();
-    const ids = new Set([...this.prune(input.userId, now)].filter((id) => input.keyIds.includes(this.tokens.get(id)!.keyId)));
+    const ids = new Set(
+      [...this.prune(input.userId, now)].filter((id) => input.keyIds.includes(this.tokens.get(id)!.keyId)),
+    );
     const first = ids.size === 0;
     const evictedTokenIds: string[] = [];
     if (input.maxTokens !== null && ids.size >= input.maxTokens) {
@@ -96,7 +105,12 @@ export class MemoryStore implements Store {
       // Ranked by true last use: the stored last-used time lags it by up to touchIntervalSeconds.
       const byLastUse = [...ids]
         .map((id) => this.tokens.get(id)!)
-        .sort((a, b) => a.lastSeenMs - b.lastSeenMs || a.record.lastUsedAtMs - b.record.lastUsedAtMs || a.record.createdAtMs - b.record.createdAtMs);
+        .sort(
+          (a, b) =>
+            a.lastSeenMs - b.lastSeenMs ||
+            a.record.lastUsedAtMs - b.record.lastUsedAtMs ||
+            a.record.createdAtMs - b.record.createdAtMs,
+        );
       for (const e of byLastUse.slice(0, ids.size - input.maxTokens + 1)) {
         this.remove(e.record.tokenId, input.userId);
         evictedTokenIds.push(e.record.tokenId);
@@ -202,9 +216,14 @@ export class MemoryStore implements Store {
    */
   async listPage(input: StoreListPageInput): Promise<StoreListPage> {
     if (!Number.isInteger(input.limit) || input.limit < 1 || input.limit > 1000)
-      throw new InvalidArgumentValueError(`list: limit must be a whole number from 1 to 1000; got ${String(input.limit)}`);
-    if (input.cursor !== null && !isTokenId(input.cursor)) throw new InvalidArgumentValueError('list: cursor must be null or the cursor of the previous page');
-    const all = (await this.list(input.userId, input.userTag, input.keyIds)).sort((a, b) => (a.tokenId < b.tokenId ? -1 : 1));
+      throw new InvalidArgumentValueError(
+        `list: limit must be a whole number from 1 to 1000; got ${String(input.limit)}`,
+      );
+    if (input.cursor !== null && !isTokenId(input.cursor))
+      throw new InvalidArgumentValueError('list: cursor must be null or the cursor of the previous page');
+    const all = (await this.list(input.userId, input.userTag, input.keyIds)).sort((a, b) =>
+      a.tokenId < b.tokenId ? -1 : 1,
+    );
     const from = input.cursor === null ? 0 : all.findIndex((r) => r.tokenId > input.cursor!);
     const records = from < 0 ? [] : all.slice(from, from + input.limit);
     const more = from >= 0 && from + input.limit < all.length;
@@ -215,7 +234,10 @@ export class MemoryStore implements Store {
     const e = this.tokens.get(input.tokenId);
     if (!e || isExpired(e, this.now())) return null;
     const d = input.digests?.find((x) => x.keyId === e.keyId);
-    return { record: copy(e.record), digestMatches: input.digests === undefined ? null : d !== undefined && digestsEqual(d.digest, e.digest) };
+    return {
+      record: copy(e.record),
+      digestMatches: input.digests === undefined ? null : d !== undefined && digestsEqual(d.digest, e.digest),
+    };
   }
 
   async ping(): Promise<void> {}
@@ -250,7 +272,11 @@ export class MemoryStore implements Store {
   }
 
   /** The DPoP check of a found token ({@link StoreDpopCheck}): a refusal, or null (the proof's `jti` is then recorded). */
-  private dpopRefusal(e: Entry, dpop: StoreDpopCheck | null, now: number): 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound' | null {
+  private dpopRefusal(
+    e: Entry,
+    dpop: StoreDpopCheck | null,
+    now: number,
+  ): 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound' | null {
     const bound = e.record.jkt;
     if (bound === null) return dpop ? 'dpop_unbound' : null;
     if (!dpop) return 'dpop_required';
@@ -268,10 +294,17 @@ export class MemoryStore implements Store {
     if (!isTouchDue(e.record.lastUsedAtMs, now, policy.touchIntervalMs, ttl)) return false;
     e.record.lastUsedAtMs = now;
     if (policy.mode === 'off') return false;
-    const targets = policy.mode === 'user' ? [...this.prune(e.record.userId, now)].map((id) => this.tokens.get(id)!) : [e];
+    const targets =
+      policy.mode === 'user' ? [...this.prune(e.record.userId, now)].map((id) => this.tokens.get(id)!) : [e];
     for (const t of targets) {
       const r = t.record;
-      r.expiresAtMs = renewedExpiresAtMs(r.expiresAtMs, renewalTtlMs(t.ttlOverrideMs, policy.ttlMs), policy.overwriteNoneTtl, r.absoluteExpiresAtMs, now);
+      r.expiresAtMs = renewedExpiresAtMs(
+        r.expiresAtMs,
+        renewalTtlMs(t.ttlOverrideMs, policy.ttlMs),
+        policy.overwriteNoneTtl,
+        r.absoluteExpiresAtMs,
+        now,
+      );
     }
     return true;
   }

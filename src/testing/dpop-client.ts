@@ -38,9 +38,19 @@ export class DpopClient {
    * A `DPoP` proof for one request: `typ` `dpop+jwt`, this key's `alg` and public `jwk`; claims `jti`
    * (random), `htm`, `htu` (query and fragment dropped), `iat` (now, in seconds) and, with a token, `ath`.
    */
-  async proof(method: string, url: string, accessToken?: string | null, overrides: DpopProofOverrides = {}): Promise<string> {
+  async proof(
+    method: string,
+    url: string,
+    accessToken?: string | null,
+    overrides: DpopProofOverrides = {},
+  ): Promise<string> {
     const u = new URL(url);
-    const claims: Record<string, unknown> = { jti: randomUUID(), htm: method, htu: u.origin + u.pathname, iat: Math.floor(Date.now() / 1000) };
+    const claims: Record<string, unknown> = {
+      jti: randomUUID(),
+      htm: method,
+      htu: u.origin + u.pathname,
+      iat: Math.floor(Date.now() / 1000),
+    };
     if (accessToken) claims.ath = sha256Base64url(accessToken);
     for (const [k, v] of Object.entries(overrides.claims ?? {})) {
       if (v === undefined) delete claims[k];

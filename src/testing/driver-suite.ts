@@ -66,7 +66,12 @@ const SECRET = 'driver-suite-secret-0123456789-abcdefghijklmnop';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` every 50 ms until it resolves truthy, for at most `ms` milliseconds. */
-async function eventually(what: string, ms: number, fn: () => boolean | Promise<boolean>, detail?: () => string): Promise<void> {
+async function eventually(
+  what: string,
+  ms: number,
+  fn: () => boolean | Promise<boolean>,
+  detail?: () => string,
+): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
@@ -91,10 +96,19 @@ function describeDriver(driver: RedisDriver): string {
  */
 async function seesDown(server: DriverTestServer, driver: RedisDriver): Promise<void> {
   try {
-    await eventually('the driver sees the connection down', 10_000, () => driver.state() === 'down', () => describeDriver(driver));
+    await eventually(
+      'the driver sees the connection down',
+      10_000,
+      () => driver.state() === 'down',
+      () => describeDriver(driver),
+    );
   } catch (error) {
     const info = await server.command(['INFO', 'server']).then(
-      (reply) => String(reply).split('\r\n').filter((l) => /^(process_id|tcp_port|uptime_in_seconds|executable|config_file):/.test(l)).join(', '),
+      (reply) =>
+        String(reply)
+          .split('\r\n')
+          .filter((l) => /^(process_id|tcp_port|uptime_in_seconds|executable|config_file):/.test(l))
+          .join(', '),
       (e: unknown) => `nothing (${(e as Error).message})`,
     );
     throw new Error(`${(error as Error).message}; on the stopped server's port answers: ${info}`);
@@ -117,7 +131,11 @@ async function calls(server: DriverTestServer, command: string): Promise<number>
 /** The driver conformance cases, each on a server of its own (see {@link DriverFactory}). */
 export function driverConformanceCases(factory: DriverFactory): ConformanceCase[] {
   const cases: ConformanceCase[] = [];
-  const add = (name: string, timeoutMs: number, body: (server: DriverTestServer, cleanup: (fn: () => unknown) => void) => Promise<void>) =>
+  const add = (
+    name: string,
+    timeoutMs: number,
+    body: (server: DriverTestServer, cleanup: (fn: () => unknown) => void) => Promise<void>,
+  ) =>
     cases.push({
       name,
       timeoutMs,
@@ -135,221 +153,286 @@ export function driverConformanceCases(factory: DriverFactory): ConformanceCase[
 
   const managerOn = (store: RedisStore) => new TokenManager({ store, secret: SECRET, touchIntervalSeconds: 0 });
 
-  add('runs scripts by SHA, and by EVAL when the server answers NOSCRIPT after SCRIPT FLUSH', 20_000, async (server, cleanup) => {
-    const client = await factory.client(server.url);
-    cleanup(() => client.close());
-    const store = new RedisStore({ driver: client.driver(), commandTimeoutMs: 10_000 });
-    cleanup(() => store.close());
-    const m = managerOn(store);
-    const c = await m.create('u');
-    assert.equal((await m.verify(c.token)).valid, true);
-    const evalshaBefore = await calls(server, 'evalsha');
-    assert.ok(evalshaBefore >= 2, `scripts go by EVALSHA (saw ${evalshaBefore})`);
-    await server.command(['SCRIPT', 'FLUSH']);
-    const evalBefore = await calls(server, 'eval');
-    assert.equal((await m.verify(c.token)).valid, true, 'verify after SCRIPT FLUSH');
-    assert.ok((await calls(server, 'eval')) > evalBefore, 'the NOSCRIPT reply was answered with EVAL');
-    assert.equal((await m.verify(c.token)).valid, true, 'and by SHA again once loaded');
-    assert.equal(await m.revoke(c.token), true);
-  });
+  add(
+    'runs scripts by SHA, and by EVAL when the server answers NOSCRIPT after SCRIPT FLUSH',
+    20_000,
+    async (server, cleanup) => {
+      const client = await factory.client(server.url);
+      cleanup(() => client.close());
+      const store = new RedisStore({ driver: client.driver(), commandTimeoutMs: 10_000 });
+      cleanup(() => store.close());
+      const m = managerOn(store);
+      const c = await m.create('u');
+      assert.equal((await m.verify(c.token)).valid, true);
+      const evalshaBefore = await calls(server, 'evalsha');
+      assert.ok(evalshaBefore >= 2, `scripts go by EVALSHA (saw ${evalshaBefore})`);
+      await server.command(['SCRIPT', 'FLUSH']);
+      const evalBefore = await calls(server, 'eval');
+      assert.equal((await m.verify(c.token)).valid, true, 'verify after SCRIPT FLUSH');
+      assert.ok((await calls(server, 'eval')) > evalBefore, 'the NOSCRIPT reply was answered with EVAL');
+      assert.equal((await m.verify(c.token)).valid, true, 'and by SHA again once loaded');
+      assert.equal(await m.revoke(c.token), true);
+    },
+  );
 
-  add('after a restart of the server (empty script cache), calls fail while it is down and work again once it is back', 30_000, async (server, cleanup) => {
-    const client = await factory.client(server.url);
-    cleanup(() => client.close());
-    const driver = client.driver();
-    const store = new RedisStore({ driver, commandTimeoutMs: 10_000 });
-    cleanup(() => store.close());
-    const m = managerOn(store);
-    await m.create('u');
-    await server.stop();
-    await seesDown(server, driver);
-    await assert.rejects(m.create('u'), StoreUnavailableError);
-    await server.start();
-    await eventually('the store recovers by itself', 15_000, async () => {
-      await m.checkHealth();
-      return true;
-    });
-    const c = await m.create('u');
-    assert.equal((await m.verify(c.token)).valid, true, 'scripts load again on the restarted server');
-  });
+  add(
+    'after a restart of the server (empty script cache), calls fail while it is down and work again once it is back',
+    30_000,
+    async (server, cleanup) => {
+      const client = await factory.client(server.url);
+      cleanup(() => client.close());
+      const driver = client.driver();
+      const store = new RedisStore({ driver, commandTimeoutMs: 10_000 });
+      cleanup(() => store.close());
+      const m = managerOn(store);
+      await m.create('u');
+      await server.stop();
+      await seesDown(server, driver);
+      await assert.rejects(m.create('u'), StoreUnavailableError);
+      await server.start();
+      await eventually('the store recovers by itself', 15_000, async () => {
+        await m.checkHealth();
+        return true;
+      });
+      const c = await m.create('u');
+      assert.equal((await m.verify(c.token)).valid, true, 'scripts load again on the restarted server');
+    },
+  );
 
-  add('while the connection is down, every call fails at once with StoreUnavailableError (endpoint, cause; nothing queues)', 30_000, async (server, cleanup) => {
-    const client = await factory.client(server.url);
-    cleanup(() => client.close());
-    const driver = client.driver();
-    const store = new RedisStore({ driver, commandTimeoutMs: 10_000 });
-    cleanup(() => store.close());
-    const m = managerOn(store);
-    const c = await m.create('u');
-    await server.stop();
-    await seesDown(server, driver);
-    const started = Date.now();
-    const results = await Promise.allSettled(Array.from({ length: 200 }, () => m.verify(c.token)));
-    // A bound, not a speed measurement: failing at once rather than after the 10 s command timeout.
-    assert.ok(Date.now() - started < 5000, 'calls did not wait for the command timeout');
-    for (const r of results) assert.equal(r.status, 'rejected');
-    const error = (results[0] as PromiseRejectedResult).reason as StoreUnavailableError & { cause?: unknown };
-    assert.ok(error instanceof StoreUnavailableError, 'StoreUnavailableError');
-    assert.equal(error.code, 'ERR_STORE_UNAVAILABLE');
-    assert.ok(error.message.includes(hostPortOf(server.url)), `the message names the endpoint: ${error.message}`);
-    assert.ok(error.message.includes(driver.name), `the message names the client: ${error.message}`);
-    assert.ok(error.cause instanceof Error, 'the client error is the cause');
-    await server.start();
-    await eventually('the store recovers by itself', 15_000, async () => {
-      await m.checkHealth();
-      return true;
-    });
-  });
+  add(
+    'while the connection is down, every call fails at once with StoreUnavailableError (endpoint, cause; nothing queues)',
+    30_000,
+    async (server, cleanup) => {
+      const client = await factory.client(server.url);
+      cleanup(() => client.close());
+      const driver = client.driver();
+      const store = new RedisStore({ driver, commandTimeoutMs: 10_000 });
+      cleanup(() => store.close());
+      const m = managerOn(store);
+      const c = await m.create('u');
+      await server.stop();
+      await seesDown(server, driver);
+      const started = Date.now();
+      const results = await Promise.allSettled(Array.from({ length: 200 }, () => m.verify(c.token)));
+      // A bound, not a speed measurement: failing at once rather than after the 10 s command timeout.
+      assert.ok(Date.now() - started < 5000, 'calls did not wait for the command timeout');
+      for (const r of results) assert.equal(r.status, 'rejected');
+      const error = (results[0] as PromiseRejectedResult).reason as StoreUnavailableError & { cause?: unknown };
+      assert.ok(error instanceof StoreUnavailableError, 'StoreUnavailableError');
+      assert.equal(error.code, 'ERR_STORE_UNAVAILABLE');
+      assert.ok(error.message.includes(hostPortOf(server.url)), `the message names the endpoint: ${error.message}`);
+      assert.ok(error.message.includes(driver.name), `the message names the client: ${error.message}`);
+      assert.ok(error.cause instanceof Error, 'the client error is the cause');
+      await server.start();
+      await eventually('the store recovers by itself', 15_000, async () => {
+        await m.checkHealth();
+        return true;
+      });
+    },
+  );
 
-  add('readiness: a first connection under way is waited for; one that cannot be made fails within commandTimeoutMs', 20_000, async (server, cleanup) => {
-    const owned = factory.ownedDriver(server.url);
-    const store = new RedisStore({ driver: owned.driver, commandTimeoutMs: 10_000 });
-    cleanup(() => store.close());
-    const m = managerOn(store);
-    const c = await m.create('u'); // the very first call: the connection is not up yet
-    assert.equal((await m.verify(c.token)).valid, true);
-    assert.equal(owned.driver.state(), 'ready');
-    await server.stop();
-    const dead = factory.ownedDriver(server.url);
-    const deadStore = new RedisStore({ driver: dead.driver, commandTimeoutMs: 3000 });
-    cleanup(() => deadStore.close());
-    const error = await managerOn(deadStore).create('u').then(
-      () => assert.fail('create on a dead server resolved'),
-      (e: unknown) => e,
-    );
-    assert.ok(error instanceof StoreUnavailableError, 'StoreUnavailableError');
-    assert.ok(error.message.includes(hostPortOf(server.url)), `the message names the endpoint: ${error.message}`);
-    await server.start();
-  });
+  add(
+    'readiness: a first connection under way is waited for; one that cannot be made fails within commandTimeoutMs',
+    20_000,
+    async (server, cleanup) => {
+      const owned = factory.ownedDriver(server.url);
+      const store = new RedisStore({ driver: owned.driver, commandTimeoutMs: 10_000 });
+      cleanup(() => store.close());
+      const m = managerOn(store);
+      const c = await m.create('u'); // the very first call: the connection is not up yet
+      assert.equal((await m.verify(c.token)).valid, true);
+      assert.equal(owned.driver.state(), 'ready');
+      await server.stop();
+      const dead = factory.ownedDriver(server.url);
+      const deadStore = new RedisStore({ driver: dead.driver, commandTimeoutMs: 3000 });
+      cleanup(() => deadStore.close());
+      const error = await managerOn(deadStore)
+        .create('u')
+        .then(
+          () => assert.fail('create on a dead server resolved'),
+          (e: unknown) => e,
+        );
+      assert.ok(error instanceof StoreUnavailableError, 'StoreUnavailableError');
+      assert.ok(error.message.includes(hostPortOf(server.url)), `the message names the endpoint: ${error.message}`);
+      await server.start();
+    },
+  );
 
-  add('command timeout: a server held by CLIENT PAUSE answers StoreUnavailableError after commandTimeoutMs, then works', 30_000, async (server, cleanup) => {
-    const client = await factory.client(server.url);
-    cleanup(() => client.close());
-    const patient = new RedisStore({ driver: client.driver(), commandTimeoutMs: 10_000 });
-    cleanup(() => patient.close());
-    const c = await managerOn(patient).create('u');
-    const quick = new RedisStore({ driver: client.driver(), commandTimeoutMs: 300 });
-    cleanup(() => quick.close());
-    await server.command(['CLIENT', 'PAUSE', '3000', 'ALL']);
-    const started = Date.now();
-    const error = await managerOn(quick).verify(c.token).then(
-      () => assert.fail('verify resolved during CLIENT PAUSE'),
-      (e: unknown) => e,
-    );
-    assert.ok(Date.now() - started >= 280, 'not before commandTimeoutMs');
-    assert.ok(error instanceof StoreUnavailableError, 'StoreUnavailableError');
-    assert.match(error.message, /commandTimeoutMs = 300/);
-    assert.ok(error.message.includes(hostPortOf(server.url)), `the message names the endpoint: ${error.message}`);
-    assert.equal((await managerOn(patient).verify(c.token)).valid, true, 'works once the pause ends');
-  });
+  add(
+    'command timeout: a server held by CLIENT PAUSE answers StoreUnavailableError after commandTimeoutMs, then works',
+    30_000,
+    async (server, cleanup) => {
+      const client = await factory.client(server.url);
+      cleanup(() => client.close());
+      const patient = new RedisStore({ driver: client.driver(), commandTimeoutMs: 10_000 });
+      cleanup(() => patient.close());
+      const c = await managerOn(patient).create('u');
+      const quick = new RedisStore({ driver: client.driver(), commandTimeoutMs: 300 });
+      cleanup(() => quick.close());
+      await server.command(['CLIENT', 'PAUSE', '3000', 'ALL']);
+      const started = Date.now();
+      const error = await managerOn(quick)
+        .verify(c.token)
+        .then(
+          () => assert.fail('verify resolved during CLIENT PAUSE'),
+          (e: unknown) => e,
+        );
+      assert.ok(Date.now() - started >= 280, 'not before commandTimeoutMs');
+      assert.ok(error instanceof StoreUnavailableError, 'StoreUnavailableError');
+      assert.match(error.message, /commandTimeoutMs = 300/);
+      assert.ok(error.message.includes(hostPortOf(server.url)), `the message names the endpoint: ${error.message}`);
+      assert.equal((await managerOn(patient).verify(c.token)).valid, true, 'works once the pause ends');
+    },
+  );
 
-  add('commandOn (optional, for RedisStore.stats and prune): the raw reply of one primary; the admin calls fail fast while the server is down', 30_000, async (server, cleanup) => {
-    const client = await factory.client(server.url);
-    cleanup(() => client.close());
-    const store = new RedisStore({ driver: client.driver(), commandTimeoutMs: 2000 });
-    cleanup(() => store.close());
-    const d = store.driver;
-    if (typeof d.commandOn !== 'function') return; // a driver without it: stats and prune refuse (ERR_STORE_NO_ADMIN)
-    assert.equal(typeof d.primaries, 'function', 'commandOn comes with primaries()');
-    await server.command(['SET', 'driver-suite:k', 'v']);
-    const [primary] = d.primaries!();
-    assert.ok(primary !== undefined);
-    assert.equal(await d.commandOn(primary, ['GET', 'driver-suite:k']), 'v');
-    assert.equal(Number(await d.commandOn(primary, ['DBSIZE'])), 1);
-    const [cursor, keys] = (await d.commandOn(primary, ['SCAN', '0', 'MATCH', 'driver-suite:*', 'COUNT', '100'])) as [unknown, unknown[]];
-    assert.equal(String(cursor), '0');
-    assert.deepEqual(keys.map(String), ['driver-suite:k']);
-    const m = managerOn(store);
-    await m.create('admin-user');
-    assert.equal((await store.stats()).liveTokens, 1);
-    await server.stop();
-    const started = performance.now();
-    await assert.rejects(store.stats(), StoreUnavailableError);
-    await assert.rejects(store.prune({ dryRun: true }), StoreUnavailableError);
-    assert.ok(performance.now() - started < 4500, 'within commandTimeoutMs each, nothing queued');
-  });
+  add(
+    'commandOn (optional, for RedisStore.stats and prune): the raw reply of one primary; the admin calls fail fast while the server is down',
+    30_000,
+    async (server, cleanup) => {
+      const client = await factory.client(server.url);
+      cleanup(() => client.close());
+      const store = new RedisStore({ driver: client.driver(), commandTimeoutMs: 2000 });
+      cleanup(() => store.close());
+      const d = store.driver;
+      if (typeof d.commandOn !== 'function') return; // a driver without it: stats and prune refuse (ERR_STORE_NO_ADMIN)
+      assert.equal(typeof d.primaries, 'function', 'commandOn comes with primaries()');
+      await server.command(['SET', 'driver-suite:k', 'v']);
+      const [primary] = d.primaries!();
+      assert.ok(primary !== undefined);
+      assert.equal(await d.commandOn(primary, ['GET', 'driver-suite:k']), 'v');
+      assert.equal(Number(await d.commandOn(primary, ['DBSIZE'])), 1);
+      const [cursor, keys] = (await d.commandOn(primary, ['SCAN', '0', 'MATCH', 'driver-suite:*', 'COUNT', '100'])) as [
+        unknown,
+        unknown[],
+      ];
+      assert.equal(String(cursor), '0');
+      assert.deepEqual(keys.map(String), ['driver-suite:k']);
+      const m = managerOn(store);
+      await m.create('admin-user');
+      assert.equal((await store.stats()).liveTokens, 1);
+      await server.stop();
+      const started = performance.now();
+      await assert.rejects(store.stats(), StoreUnavailableError);
+      await assert.rejects(store.prune({ dryRun: true }), StoreUnavailableError);
+      assert.ok(performance.now() - started < 4500, 'within commandTimeoutMs each, nothing queued');
+    },
+  );
 
-  add('close: a client the driver opened is closed; an app client is left open and working', 20_000, async (server, cleanup) => {
-    const owned = factory.ownedDriver(server.url);
-    const ownStore = new RedisStore({ driver: owned.driver, commandTimeoutMs: 10_000 });
-    await managerOn(ownStore).create('u');
-    assert.equal(owned.isOpen(), true);
-    await ownStore.close();
-    assert.equal(owned.isOpen(), false, 'the owned client is closed');
-    await ownStore.close(); // idempotent
-    assert.equal(owned.driver.state(), 'down');
+  add(
+    'close: a client the driver opened is closed; an app client is left open and working',
+    20_000,
+    async (server, cleanup) => {
+      const owned = factory.ownedDriver(server.url);
+      const ownStore = new RedisStore({ driver: owned.driver, commandTimeoutMs: 10_000 });
+      await managerOn(ownStore).create('u');
+      assert.equal(owned.isOpen(), true);
+      await ownStore.close();
+      assert.equal(owned.isOpen(), false, 'the owned client is closed');
+      await ownStore.close(); // idempotent
+      assert.equal(owned.driver.state(), 'down');
 
-    const client = await factory.client(server.url);
-    cleanup(() => client.close());
-    const store = new RedisStore({ driver: client.driver(), commandTimeoutMs: 10_000 });
-    await managerOn(store).create('u');
-    await store.close();
-    assert.equal(client.isOpen(), true, "the app's client is left open");
-    const again = new RedisStore({ driver: client.driver(), commandTimeoutMs: 10_000 });
-    cleanup(() => again.close());
-    await again.ping();
-  });
+      const client = await factory.client(server.url);
+      cleanup(() => client.close());
+      const store = new RedisStore({ driver: client.driver(), commandTimeoutMs: 10_000 });
+      await managerOn(store).create('u');
+      await store.close();
+      assert.equal(client.isOpen(), true, "the app's client is left open");
+      const again = new RedisStore({ driver: client.driver(), commandTimeoutMs: 10_000 });
+      cleanup(() => again.close());
+      await again.ping();
+    },
+  );
 
-  add('listener hygiene: 11 stores on one client add no listener per store, and after close() the client has exactly the listeners it had', 20_000, async (server, cleanup) => {
-    const client = await factory.client(server.url);
-    cleanup(() => client.close());
-    const before = client.listenerCounts();
-    const stores = Array.from({ length: 11 }, (_, i) => new RedisStore({ driver: client.driver(), keyPrefix: `hyg${i}:`, commandTimeoutMs: 10_000 }));
-    await Promise.all(stores.map((s) => managerOn(s).create('u')));
-    const during = client.listenerCounts();
-    for (const [event, n] of Object.entries(during))
-      assert.ok(n - (before[event] ?? 0) <= 1, `11 stores added ${n - (before[event] ?? 0)} '${event}' listeners (expected at most one, shared)`);
-    await Promise.all(stores.slice(0, 5).map((s) => s.close()));
-    await managerOn(stores[5]!).create('still-works');
-    await Promise.all(stores.slice(5).map((s) => s.close()));
-    assert.deepEqual(client.listenerCounts(), before, 'every listener the stores added is gone');
-    assert.equal(client.isOpen(), true);
-  });
+  add(
+    'listener hygiene: 11 stores on one client add no listener per store, and after close() the client has exactly the listeners it had',
+    20_000,
+    async (server, cleanup) => {
+      const client = await factory.client(server.url);
+      cleanup(() => client.close());
+      const before = client.listenerCounts();
+      const stores = Array.from(
+        { length: 11 },
+        (_, i) => new RedisStore({ driver: client.driver(), keyPrefix: `hyg${i}:`, commandTimeoutMs: 10_000 }),
+      );
+      await Promise.all(stores.map((s) => managerOn(s).create('u')));
+      const during = client.listenerCounts();
+      for (const [event, n] of Object.entries(during))
+        assert.ok(
+          n - (before[event] ?? 0) <= 1,
+          `11 stores added ${n - (before[event] ?? 0)} '${event}' listeners (expected at most one, shared)`,
+        );
+      await Promise.all(stores.slice(0, 5).map((s) => s.close()));
+      await managerOn(stores[5]!).create('still-works');
+      await Promise.all(stores.slice(5).map((s) => s.close()));
+      assert.deepEqual(client.listenerCounts(), before, 'every listener the stores added is gone');
+      assert.equal(client.isOpen(), true);
+    },
+  );
 
   /** Subscribers on the server now (`CLIENT LIST TYPE pubsub`). */
-  const pubsubClients = async (server: DriverTestServer) => String(await server.command(['CLIENT', 'LIST', 'TYPE', 'pubsub'])).split('\n').filter((l) => l.trim()).length;
+  const pubsubClients = async (server: DriverTestServer) =>
+    String(await server.command(['CLIENT', 'LIST', 'TYPE', 'pubsub']))
+      .split('\n')
+      .filter((l) => l.trim()).length;
 
-  add('subscribe/publish (optional, both or neither): messages arrive in order, publish names 1 primary, the stop closes the subscriber connection and leaves the client as it was', 20_000, async (server, cleanup) => {
-    const client = await factory.client(server.url);
-    cleanup(() => client.close());
-    const driver = client.driver();
-    cleanup(() => driver.detach());
-    assert.equal(typeof driver.subscribe, typeof driver.publish, 'subscribe and publish come together');
-    if (typeof driver.subscribe !== 'function') return;
-    const listenersBefore = client.listenerCounts();
-    const got: string[] = [];
-    const states: boolean[] = [];
-    const stop = driver.subscribe('suite:chan', { message: (t) => got.push(t), state: (up) => states.push(up) });
-    await eventually('the subscription is confirmed', 10_000, () => states.at(-1) === true);
-    assert.equal(await pubsubClients(server), 1, 'one subscriber connection of its own');
-    assert.equal(await driver.publish!('suite:other', 'x'), 1);
-    for (let i = 0; i < 20; i++) assert.equal(await driver.publish!('suite:chan', `m${i}`), 1, 'one primary');
-    await eventually('20 messages arrive', 5_000, () => got.length === 20);
-    assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `m${i}`), 'in order, this channel only');
-    await stop();
-    await stop();
-    await eventually('the subscriber connection is closed', 5_000, async () => (await pubsubClients(server)) === 0);
-    assert.deepEqual(client.listenerCounts(), listenersBefore, 'no listener added to the app client');
-    assert.ok(client.isOpen());
-  });
+  add(
+    'subscribe/publish (optional, both or neither): messages arrive in order, publish names 1 primary, the stop closes the subscriber connection and leaves the client as it was',
+    20_000,
+    async (server, cleanup) => {
+      const client = await factory.client(server.url);
+      cleanup(() => client.close());
+      const driver = client.driver();
+      cleanup(() => driver.detach());
+      assert.equal(typeof driver.subscribe, typeof driver.publish, 'subscribe and publish come together');
+      if (typeof driver.subscribe !== 'function') return;
+      const listenersBefore = client.listenerCounts();
+      const got: string[] = [];
+      const states: boolean[] = [];
+      const stop = driver.subscribe('suite:chan', { message: (t) => got.push(t), state: (up) => states.push(up) });
+      await eventually('the subscription is confirmed', 10_000, () => states.at(-1) === true);
+      assert.equal(await pubsubClients(server), 1, 'one subscriber connection of its own');
+      assert.equal(await driver.publish!('suite:other', 'x'), 1);
+      for (let i = 0; i < 20; i++) assert.equal(await driver.publish!('suite:chan', `m${i}`), 1, 'one primary');
+      await eventually('20 messages arrive', 5_000, () => got.length === 20);
+      assert.deepEqual(
+        got,
+        Array.from({ length: 20 }, (_, i) => `m${i}`),
+        'in order, this channel only',
+      );
+      await stop();
+      await stop();
+      await eventually('the subscriber connection is closed', 5_000, async () => (await pubsubClients(server)) === 0);
+      assert.deepEqual(client.listenerCounts(), listenersBefore, 'no listener added to the app client');
+      assert.ok(client.isOpen());
+    },
+  );
 
-  add('subscribe: a subscriber connection killed (CLIENT KILL TYPE pubsub) reports state(false), then state(true) once resubscribed, and messages flow again', 30_000, async (server, cleanup) => {
-    const client = await factory.client(server.url);
-    cleanup(() => client.close());
-    const driver = client.driver();
-    cleanup(() => driver.detach());
-    if (typeof driver.subscribe !== 'function') return;
-    const got: string[] = [];
-    const states: boolean[] = [];
-    const stop = driver.subscribe('suite:chan', { message: (t) => got.push(t), state: (up) => states.push(up) });
-    cleanup(stop);
-    await eventually('the subscription is confirmed', 10_000, () => states.at(-1) === true);
-    await server.command(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
-    await eventually('the loss is reported, then the new subscription', 15_000, () => states.length >= 3 && states.at(-1) === true, () => JSON.stringify(states));
-    assert.deepEqual(states.slice(0, 3), [true, false, true]);
-    await driver.publish!('suite:chan', 'after');
-    await eventually('a message after the resubscription arrives', 5_000, () => got.includes('after'));
-  });
+  add(
+    'subscribe: a subscriber connection killed (CLIENT KILL TYPE pubsub) reports state(false), then state(true) once resubscribed, and messages flow again',
+    30_000,
+    async (server, cleanup) => {
+      const client = await factory.client(server.url);
+      cleanup(() => client.close());
+      const driver = client.driver();
+      cleanup(() => driver.detach());
+      if (typeof driver.subscribe !== 'function') return;
+      const got: string[] = [];
+      const states: boolean[] = [];
+      const stop = driver.subscribe('suite:chan', { message: (t) => got.push(t), state: (up) => states.push(up) });
+      cleanup(stop);
+      await eventually('the subscription is confirmed', 10_000, () => states.at(-1) === true);
+      await server.command(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      await eventually(
+        'the loss is reported, then the new subscription',
+        15_000,
+        () => states.length >= 3 && states.at(-1) === true,
+        () => JSON.stringify(states),
+      );
+      assert.deepEqual(states.slice(0, 3), [true, false, true]);
+      await driver.publish!('suite:chan', 'after');
+      await eventually('a message after the resubscription arrives', 5_000, () => got.includes('after'));
+    },
+  );
 
   add('the endpoint in messages never holds a password', 20_000, async (server, cleanup) => {
     await server.command(['CONFIG', 'SET', 'requirepass', 'pw-Sup3rSecret']);
@@ -361,7 +444,10 @@ export function driverConformanceCases(factory: DriverFactory): ConformanceCase[
     const m = managerOn(store);
     const c = await m.create('u');
     assert.ok(!owned.driver.endpoint().includes('pw-Sup3rSecret'), 'endpoint()');
-    assert.ok(owned.driver.endpoint().includes(hostPortOf(server.url)), `endpoint() names host:port: ${owned.driver.endpoint()}`);
+    assert.ok(
+      owned.driver.endpoint().includes(hostPortOf(server.url)),
+      `endpoint() names host:port: ${owned.driver.endpoint()}`,
+    );
     await server.stop();
     await seesDown(server, owned.driver);
     const error = await m.verify(c.token).then(

@@ -6,6 +6,18 @@
  * @packageDocumentation
  */
 export { storeConformanceCases, forgeSecret, type StoreFactory, type ConformanceCase } from './store-suite.js';
-export { driverConformanceCases, type DriverFactory, type DriverTestServer, type DriverTestClient } from './driver-suite.js';
-export { httpContractCases, sendRequest, type HttpAdapterHarness, type HttpContractApp, type HttpContractStores, type ContractReply } from './http-suite.js';
+export {
+  driverConformanceCases,
+  type DriverFactory,
+  type DriverTestServer,
+  type DriverTestClient,
+} from './driver-suite.js';
+export {
+  httpContractCases,
+  sendRequest,
+  type HttpAdapterHarness,
+  type HttpContractApp,
+  type HttpContractStores,
+  type ContractReply,
+} from './http-suite.js';
 export { DpopClient, type DpopProofOverrides } from './dpop-client.js';

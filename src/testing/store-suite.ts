@@ -88,42 +88,53 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     assert.equal((await m.create('bob')).first, true);
   });
 
-  add('list in pages: every live token of the user once at least, none of another; the old call shape still lists all', 20_000, async ({ manager }) => {
-    const m = manager({ maxTokensPerUser: null });
-    const made = new Set<string>();
-    for (let i = 0; i < 45; i++) made.add((await m.create('pager', { deviceName: `d${i}` })).tokenId);
-    await m.create('other');
-    const gone = [...made][3]!;
-    await m.revokeById('pager', gone);
-    made.delete(gone);
-    for (const limit of [1, 7, 1000]) {
-      const seen = new Set<string>();
-      let cursor: string | null = null;
-      let pages = 0;
-      do {
-        const page: TokenPage = await m.list('pager', { limit, cursor, currentTokenId: [...made][0] });
-        for (const t of page.tokens) {
-          assert.equal(t.userId, 'pager');
-          assert.equal(t.current, t.tokenId === [...made][0]);
-          seen.add(t.tokenId);
-        }
-        for (let i = 1; i < page.tokens.length; i++) assert.ok(page.tokens[i - 1]!.createdAtMs >= page.tokens[i]!.createdAtMs, 'newest first within a page');
-        cursor = page.nextCursor;
-        pages++;
-        assert.ok(pages <= 100, 'paging ends');
-      } while (cursor !== null);
-      assert.deepEqual([...seen].sort(), [...made].sort(), `limit ${limit}`);
-    }
-    assert.deepEqual((await m.list('pager')).map((t) => t.tokenId).sort(), [...made].sort());
-    assert.deepEqual(await m.list('nobody', { limit: 10 }), { tokens: [], nextCursor: null });
-    await assert.rejects(m.list('pager', { limit: 0 }), /limit/);
-    await assert.rejects(m.list('pager', { limit: 1001 }), /limit/);
-    await assert.rejects(m.list('pager', { limit: 10, cursor: 'not a cursor' }), /cursor/);
-  });
+  add(
+    'list in pages: every live token of the user once at least, none of another; the old call shape still lists all',
+    20_000,
+    async ({ manager }) => {
+      const m = manager({ maxTokensPerUser: null });
+      const made = new Set<string>();
+      for (let i = 0; i < 45; i++) made.add((await m.create('pager', { deviceName: `d${i}` })).tokenId);
+      await m.create('other');
+      const gone = [...made][3]!;
+      await m.revokeById('pager', gone);
+      made.delete(gone);
+      for (const limit of [1, 7, 1000]) {
+        const seen = new Set<string>();
+        let cursor: string | null = null;
+        let pages = 0;
+        do {
+          const page: TokenPage = await m.list('pager', { limit, cursor, currentTokenId: [...made][0] });
+          for (const t of page.tokens) {
+            assert.equal(t.userId, 'pager');
+            assert.equal(t.current, t.tokenId === [...made][0]);
+            seen.add(t.tokenId);
+          }
+          for (let i = 1; i < page.tokens.length; i++)
+            assert.ok(page.tokens[i - 1]!.createdAtMs >= page.tokens[i]!.createdAtMs, 'newest first within a page');
+          cursor = page.nextCursor;
+          pages++;
+          assert.ok(pages <= 100, 'paging ends');
+        } while (cursor !== null);
+        assert.deepEqual([...seen].sort(), [...made].sort(), `limit ${limit}`);
+      }
+      assert.deepEqual((await m.list('pager')).map((t) => t.tokenId).sort(), [...made].sort());
+      assert.deepEqual(await m.list('nobody', { limit: 10 }), { tokens: [], nextCursor: null });
+      await assert.rejects(m.list('pager', { limit: 0 }), /limit/);
+      await assert.rejects(m.list('pager', { limit: 1001 }), /limit/);
+      await assert.rejects(m.list('pager', { limit: 10, cursor: 'not a cursor' }), /cursor/);
+    },
+  );
 
   add('verify returns the user id and the full record', 10_000, async ({ manager }) => {
     const m = manager();
-    const c = await m.create('u1', { deviceName: 'laptop', userAgent: 'UA/1', ip: '10.0.0.1', scopes: ['read', 'write'], metadata: { plan: 'pro', n: 1 } });
+    const c = await m.create('u1', {
+      deviceName: 'laptop',
+      userAgent: 'UA/1',
+      ip: '10.0.0.1',
+      scopes: ['read', 'write'],
+      metadata: { plan: 'pro', n: 1 },
+    });
     const v = await m.verify(c.token);
     assert.equal(v.valid, true);
     if (!v.valid) return;
@@ -142,11 +153,19 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     const m = manager();
     const c = await m.create('u1');
     for (const bad of ['', 'rmt_', c.token.slice(0, -1), `${c.token}x`, c.token.toUpperCase(), 42, null, undefined, {}])
-      assert.deepEqual(await m.verify(bad), { valid: false, reason: 'malformed' }, `malformed: ${String(bad).slice(0, 20)}`);
+      assert.deepEqual(
+        await m.verify(bad),
+        { valid: false, reason: 'malformed' },
+        `malformed: ${String(bad).slice(0, 20)}`,
+      );
     const other = await manager().create('u2');
     await m.revokeAll('u2');
     assert.deepEqual(await m.verify(other.token), { valid: false, reason: 'invalid' });
-    assert.deepEqual(await m.verify(forgeSecret(c.token)), { valid: false, reason: 'invalid' }, 'same id, other secret');
+    assert.deepEqual(
+      await m.verify(forgeSecret(c.token)),
+      { valid: false, reason: 'invalid' },
+      'same id, other secret',
+    );
     assert.equal((await m.verify(c.token)).valid, true, 'the real one still works');
     assert.equal(await m.revoke(c.token), true);
     assert.deepEqual(await m.verify(c.token), { valid: false, reason: 'invalid' });
@@ -158,38 +177,74 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     assert.equal((await manager({ secret: SECRET_B }).verify(c.token)).valid, false);
   });
 
-  add('key ring: old tokens work after rotation; dropping the old key invalidates exactly them', 10_000, async ({ manager }) => {
-    // Day 1: one secret (its key id is "k1"). Day 2: a ring, new key first; userTagSecret keeps the
-    // user tag of day 1, so "log out everywhere" still finds the old tokens.
-    const single = manager({ secret: SECRET_A });
-    const old = await single.create('u1');
-    const rotated = manager({ secret: [{ id: 'k2', secret: SECRET_B }, { id: 'k1', secret: SECRET_A }], userTagSecret: SECRET_A });
-    assert.equal(rotated.userTag('u1'), single.userTag('u1'), 'the user tag survives the move to a key ring');
-    const fresh = await rotated.create('u1');
-    assert.equal(fresh.first, false, 'the old token is found in the same user index');
-    assert.equal((await rotated.verify(old.token)).valid, true, 'old token verifies after rotation');
-    assert.equal((await rotated.verify(fresh.token)).valid, true);
-    assert.equal((await single.verify(fresh.token)).valid, false, 'a server without the new key refuses new tokens');
-    const dropped = manager({ secret: [{ id: 'k2', secret: SECRET_B }], userTagSecret: SECRET_A });
-    assert.equal((await dropped.verify(old.token)).valid, false, 'old key removed: old token invalid');
-    assert.equal((await dropped.verify(fresh.token)).valid, true, 'new token unaffected');
-    assert.deepEqual((await dropped.list('u1')).map((r) => r.tokenId), [fresh.tokenId], 'tokens of a dropped key are not listed as devices');
-    assert.equal((await rotated.revokeAll('u1')).length, 2, 'log out everywhere reaches tokens of both keys');
-    assert.throws(() => manager({ secret: [{ id: 'k2', secret: SECRET_B }] }), /userTagSecret/, 'a key ring without userTagSecret is refused');
-  });
+  add(
+    'key ring: old tokens work after rotation; dropping the old key invalidates exactly them',
+    10_000,
+    async ({ manager }) => {
+      // Day 1: one secret (its key id is "k1"). Day 2: a ring, new key first; userTagSecret keeps the
+      // user tag of day 1, so "log out everywhere" still finds the old tokens.
+      const single = manager({ secret: SECRET_A });
+      const old = await single.create('u1');
+      const rotated = manager({
+        secret: [
+          { id: 'k2', secret: SECRET_B },
+          { id: 'k1', secret: SECRET_A },
+        ],
+        userTagSecret: SECRET_A,
+      });
+      assert.equal(rotated.userTag('u1'), single.userTag('u1'), 'the user tag survives the move to a key ring');
+      const fresh = await rotated.create('u1');
+      assert.equal(fresh.first, false, 'the old token is found in the same user index');
+      assert.equal((await rotated.verify(old.token)).valid, true, 'old token verifies after rotation');
+      assert.equal((await rotated.verify(fresh.token)).valid, true);
+      assert.equal((await single.verify(fresh.token)).valid, false, 'a server without the new key refuses new tokens');
+      const dropped = manager({ secret: [{ id: 'k2', secret: SECRET_B }], userTagSecret: SECRET_A });
+      assert.equal((await dropped.verify(old.token)).valid, false, 'old key removed: old token invalid');
+      assert.equal((await dropped.verify(fresh.token)).valid, true, 'new token unaffected');
+      assert.deepEqual(
+        (await dropped.list('u1')).map((r) => r.tokenId),
+        [fresh.tokenId],
+        'tokens of a dropped key are not listed as devices',
+      );
+      assert.equal((await rotated.revokeAll('u1')).length, 2, 'log out everywhere reaches tokens of both keys');
+      assert.throws(
+        () => manager({ secret: [{ id: 'k2', secret: SECRET_B }] }),
+        /userTagSecret/,
+        'a key ring without userTagSecret is refused',
+      );
+    },
+  );
 
-  add('tokens of a dropped key neither count towards the limit nor make a login "not first"', 10_000, async ({ manager }) => {
-    const ring = { secret: [{ id: 'k2', secret: SECRET_B }, { id: 'k1', secret: SECRET_A }], userTagSecret: SECRET_A };
-    const old = manager({ ...ring });
-    await old.create('u1', { ttlSeconds: null });
-    await old.create('u1');
-    const dropped = manager({ secret: [{ id: 'k3', secret: SECRET_B.replace('B', 'C') }], userTagSecret: SECRET_A, maxTokensPerUser: 1, limitPolicy: 'reject' });
-    const c = await dropped.create('u1');
-    assert.equal(c.first, true, 'no live token under the current ring');
-    assert.deepEqual((await dropped.list('u1')).map((r) => r.tokenId), [c.tokenId]);
-    await assert.rejects(dropped.create('u1'), TokenLimitError, 'the limit counts live tokens of the ring only');
-    assert.equal((await dropped.revokeAll('u1')).length, 3, 'revokeAll still removes every record, dead ones too');
-  });
+  add(
+    'tokens of a dropped key neither count towards the limit nor make a login "not first"',
+    10_000,
+    async ({ manager }) => {
+      const ring = {
+        secret: [
+          { id: 'k2', secret: SECRET_B },
+          { id: 'k1', secret: SECRET_A },
+        ],
+        userTagSecret: SECRET_A,
+      };
+      const old = manager({ ...ring });
+      await old.create('u1', { ttlSeconds: null });
+      await old.create('u1');
+      const dropped = manager({
+        secret: [{ id: 'k3', secret: SECRET_B.replace('B', 'C') }],
+        userTagSecret: SECRET_A,
+        maxTokensPerUser: 1,
+        limitPolicy: 'reject',
+      });
+      const c = await dropped.create('u1');
+      assert.equal(c.first, true, 'no live token under the current ring');
+      assert.deepEqual(
+        (await dropped.list('u1')).map((r) => r.tokenId),
+        [c.tokenId],
+      );
+      await assert.rejects(dropped.create('u1'), TokenLimitError, 'the limit counts live tokens of the ring only');
+      assert.equal((await dropped.revokeAll('u1')).length, 3, 'revokeAll still removes every record, dead ones too');
+    },
+  );
 
   add('revoking a token with a wrong secret does nothing', 10_000, async ({ manager }) => {
     const m = manager();
@@ -198,29 +253,48 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     assert.equal((await m.verify(c.token)).valid, true);
   });
 
-  add('wrong secrets are throttled per token id: past the limit even the right secret waits out the window', 10_000, async ({ manager }) => {
-    const m = manager({ maxFailedVerifications: 3, failedVerificationWindowSeconds: 1 });
-    const failures: string[] = [];
-    m.on('authFailed', (e) => failures.push(e.reason));
-    const c = await m.create('u1');
-    const sibling = await m.create('u1');
-    for (let i = 0; i < 3; i++) assert.equal((await m.verify(forgeSecret(c.token))).valid, false);
-    assert.equal((await m.verify(c.token)).valid, false, 'locked out: the right secret is refused too');
-    assert.equal(await m.revoke(c.token), false, 'revoke by token is throttled as well');
-    assert.deepEqual(failures, ['invalid', 'invalid', 'invalid', 'throttled']);
-    assert.equal((await m.verify(sibling.token)).valid, true, "the user's other tokens are not affected");
-    await sleep(1100);
-    assert.equal((await m.verify(c.token)).valid, true, 'the window ended: the right secret works again');
-  });
+  add(
+    'wrong secrets are throttled per token id: past the limit even the right secret waits out the window',
+    10_000,
+    async ({ manager }) => {
+      const m = manager({ maxFailedVerifications: 3, failedVerificationWindowSeconds: 1 });
+      const failures: string[] = [];
+      m.on('authFailed', (e) => failures.push(e.reason));
+      const c = await m.create('u1');
+      const sibling = await m.create('u1');
+      for (let i = 0; i < 3; i++) assert.equal((await m.verify(forgeSecret(c.token))).valid, false);
+      assert.equal((await m.verify(c.token)).valid, false, 'locked out: the right secret is refused too');
+      assert.equal(await m.revoke(c.token), false, 'revoke by token is throttled as well');
+      assert.deepEqual(failures, ['invalid', 'invalid', 'invalid', 'throttled']);
+      assert.equal((await m.verify(sibling.token)).valid, true, "the user's other tokens are not affected");
+      await sleep(1100);
+      assert.equal((await m.verify(c.token)).valid, true, 'the window ended: the right secret works again');
+    },
+  );
 
-  add('a token signed by a key this server lacks is invalid here but never counted as a wrong secret', 10_000, async ({ manager }) => {
-    const tagSecret = { userTagSecret: SECRET_A };
-    const newer = manager({ secret: [{ id: 'k2', secret: SECRET_B }, { id: 'k1', secret: SECRET_A }], ...tagSecret, maxFailedVerifications: 2 });
-    const lagging = manager({ secret: [{ id: 'k1', secret: SECRET_A }], ...tagSecret, maxFailedVerifications: 2 });
-    const c = await newer.create('u1');
-    for (let i = 0; i < 5; i++) assert.equal((await lagging.verify(c.token)).valid, false);
-    assert.equal((await newer.verify(c.token)).valid, true, 'a lagging server during a rollout cannot lock the token out');
-  });
+  add(
+    'a token signed by a key this server lacks is invalid here but never counted as a wrong secret',
+    10_000,
+    async ({ manager }) => {
+      const tagSecret = { userTagSecret: SECRET_A };
+      const newer = manager({
+        secret: [
+          { id: 'k2', secret: SECRET_B },
+          { id: 'k1', secret: SECRET_A },
+        ],
+        ...tagSecret,
+        maxFailedVerifications: 2,
+      });
+      const lagging = manager({ secret: [{ id: 'k1', secret: SECRET_A }], ...tagSecret, maxFailedVerifications: 2 });
+      const c = await newer.create('u1');
+      for (let i = 0; i < 5; i++) assert.equal((await lagging.verify(c.token)).valid, false);
+      assert.equal(
+        (await newer.verify(c.token)).valid,
+        true,
+        'a lagging server during a rollout cannot lock the token out',
+      );
+    },
+  );
 
   add('throttling counts wrong secrets given to revoke too, and is off with null', 10_000, async ({ manager }) => {
     const m = manager({ maxFailedVerifications: 2, failedVerificationWindowSeconds: 60 });
@@ -234,30 +308,59 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     assert.equal((await open.verify(d.token)).valid, true, 'no throttling when maxFailedVerifications is null');
   });
 
-  add('user ids: 42, 42n and "42" are one user; ids with : { } * spaces and Unicode never collide', 15_000, async ({ manager }) => {
-    const m = manager();
-    await m.create(42);
-    assert.equal((await m.create('42')).first, false);
-    assert.equal((await m.create(42n)).first, false);
-    const ids = ['a', 'a:b', 'a:', ':a', '{a}', '{a', 'a}', 'a*', 'a b', 'a ', 'é', 'e\u0301', '用户', '😀', 'u:{x}:t:', '61'];
-    const made = new Map<string, string>();
-    for (const id of ids) made.set(id, (await m.create(id)).tokenId);
-    for (const id of ids) {
-      const listed = await m.list(id);
-      assert.deepEqual(listed.map((r) => r.tokenId), [made.get(id)], `user ${JSON.stringify(id)} sees only its own token`);
-      assert.equal(listed[0]!.userId, id);
-    }
-    assert.equal((await m.list('42')).length, 3);
-  });
+  add(
+    'user ids: 42, 42n and "42" are one user; ids with : { } * spaces and Unicode never collide',
+    15_000,
+    async ({ manager }) => {
+      const m = manager();
+      await m.create(42);
+      assert.equal((await m.create('42')).first, false);
+      assert.equal((await m.create(42n)).first, false);
+      const ids = [
+        'a',
+        'a:b',
+        'a:',
+        ':a',
+        '{a}',
+        '{a',
+        'a}',
+        'a*',
+        'a b',
+        'a ',
+        'é',
+        'e\u0301',
+        '用户',
+        '😀',
+        'u:{x}:t:',
+        '61',
+      ];
+      const made = new Map<string, string>();
+      for (const id of ids) made.set(id, (await m.create(id)).tokenId);
+      for (const id of ids) {
+        const listed = await m.list(id);
+        assert.deepEqual(
+          listed.map((r) => r.tokenId),
+          [made.get(id)],
+          `user ${JSON.stringify(id)} sees only its own token`,
+        );
+        assert.equal(listed[0]!.userId, id);
+      }
+      assert.equal((await m.list('42')).length, 3);
+    },
+  );
 
-  add('two managers with different stores never see each other (isolation)', 10_000, async ({ manager, otherStore }) => {
-    const a = manager();
-    const c = await a.create('u1');
-    const other = await otherStore();
-    const b = new TokenManager({ store: other, secret: SECRET_A });
-    assert.equal((await b.verify(c.token)).valid, false);
-    assert.deepEqual(await b.list('u1'), []);
-  });
+  add(
+    'two managers with different stores never see each other (isolation)',
+    10_000,
+    async ({ manager, otherStore }) => {
+      const a = manager();
+      const c = await a.create('u1');
+      const other = await otherStore();
+      const b = new TokenManager({ store: other, secret: SECRET_A });
+      assert.equal((await b.verify(c.token)).valid, false);
+      assert.deepEqual(await b.list('u1'), []);
+    },
+  );
 
   add('revoke one device; the other stays logged in', 10_000, async ({ manager }) => {
     const m = manager();
@@ -266,7 +369,10 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     assert.equal(await m.revoke(phone.token), true);
     assert.equal((await m.verify(phone.token)).valid, false);
     assert.equal((await m.verify(laptop.token)).valid, true);
-    assert.deepEqual((await m.list('u1')).map((r) => r.deviceName), ['laptop']);
+    assert.deepEqual(
+      (await m.list('u1')).map((r) => r.deviceName),
+      ['laptop'],
+    );
   });
 
   add('revokeAll ends every device; a user with no tokens is fine', 10_000, async ({ manager }) => {
@@ -313,8 +419,14 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
       await sleep(5);
     }
     const listed = await m.list('u1', { currentTokenId: made[1]!.tokenId });
-    assert.deepEqual(listed.map((r) => r.deviceName), ['three', 'two', 'one']);
-    assert.deepEqual(listed.map((r) => r.current), [false, true, false]);
+    assert.deepEqual(
+      listed.map((r) => r.deviceName),
+      ['three', 'two', 'one'],
+    );
+    assert.deepEqual(
+      listed.map((r) => r.current),
+      [false, true, false],
+    );
     const text = JSON.stringify(listed);
     for (const c of made) assert.ok(!text.includes(c.token.slice(28, 70)), 'no secret part in the listing');
     assert.ok(!/"digest"|"keyId"/.test(text));
@@ -333,7 +445,11 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
 
   add('immortal tokens only by name: ttlSeconds null', 10_000, async ({ manager }) => {
     const mortal = await manager().create('u1');
-    assert.equal(mortal.record.expiresAtMs! - mortal.record.createdAtMs, 14 * 24 * 3600 * 1000, 'default TTL is 14 days');
+    assert.equal(
+      mortal.record.expiresAtMs! - mortal.record.createdAtMs,
+      14 * 24 * 3600 * 1000,
+      'default TTL is 14 days',
+    );
     const m = manager({ ttlSeconds: null });
     const c = await m.create('u1');
     assert.equal(c.record.expiresAtMs, null);
@@ -364,19 +480,27 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     assert.ok(again.valid && again.record.expiresAtMs === null, 'stays immortal in the store');
   });
 
-  add('renewal, token immortal, configured TTL a number, overwriteNoneTtl true: gets the TTL', 10_000, async ({ manager }) => {
-    const c = await manager({ ttlSeconds: null }).create('u1');
-    const v = await manager({ ttlSeconds: 60, overwriteNoneTtl: true, touchIntervalSeconds: 0 }).verify(c.token);
-    assert.ok(v.valid);
-    assert.equal(v.record.expiresAtMs, v.record.lastUsedAtMs + 60_000);
-  });
+  add(
+    'renewal, token immortal, configured TTL a number, overwriteNoneTtl true: gets the TTL',
+    10_000,
+    async ({ manager }) => {
+      const c = await manager({ ttlSeconds: null }).create('u1');
+      const v = await manager({ ttlSeconds: 60, overwriteNoneTtl: true, touchIntervalSeconds: 0 }).verify(c.token);
+      assert.ok(v.valid);
+      assert.equal(v.record.expiresAtMs, v.record.lastUsedAtMs + 60_000);
+    },
+  );
 
-  add('renewal, token immortal, configured TTL a number, overwriteNoneTtl false: stays immortal', 10_000, async ({ manager }) => {
-    const c = await manager({ ttlSeconds: null }).create('u1');
-    const v = await manager({ ttlSeconds: 60, overwriteNoneTtl: false, touchIntervalSeconds: 0 }).verify(c.token);
-    assert.ok(v.valid);
-    assert.equal(v.record.expiresAtMs, null);
-  });
+  add(
+    'renewal, token immortal, configured TTL a number, overwriteNoneTtl false: stays immortal',
+    10_000,
+    async ({ manager }) => {
+      const c = await manager({ ttlSeconds: null }).create('u1');
+      const v = await manager({ ttlSeconds: 60, overwriteNoneTtl: false, touchIntervalSeconds: 0 }).verify(c.token);
+      assert.ok(v.valid);
+      assert.equal(v.record.expiresAtMs, null);
+    },
+  );
 
   add('renewal, token immortal, configured TTL null: stays immortal', 10_000, async ({ manager }) => {
     const m = manager({ ttlSeconds: null, touchIntervalSeconds: 0 });
@@ -506,7 +630,10 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     const m = manager({ maxTokensPerUser: 2, limitPolicy: 'reject' });
     const a = await m.create('u1');
     const b = await m.create('u1');
-    await assert.rejects(m.create('u1'), (e: unknown) => e instanceof TokenLimitError && e.code === 'ERR_TOKEN_LIMIT' && e.limit === 2);
+    await assert.rejects(
+      m.create('u1'),
+      (e: unknown) => e instanceof TokenLimitError && e.code === 'ERR_TOKEN_LIMIT' && e.limit === 2,
+    );
     assert.equal((await m.verify(a.token)).valid, true);
     assert.equal((await m.verify(b.token)).valid, true);
     assert.equal((await m.list('u1')).length, 2);
@@ -523,93 +650,141 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     await assert.rejects(manager({ maxTokensPerUser: 1, limitPolicy: 'reject' }).create('u1'), TokenLimitError);
   });
 
-  add('device texts: cut without splitting an emoji; lone surrogates stored as U+FFFD, never a store fault', 10_000, async ({ manager }) => {
-    const m = manager();
-    const c = await m.create('u1', { deviceName: `${'a'.repeat(199)}😀`, userAgent: 'UA \uD800 x', ip: '\uDC00' });
-    assert.equal(c.record.deviceName, 'a'.repeat(199), 'the cut at 200 does not leave half an emoji');
-    assert.equal(c.record.userAgent, 'UA \uFFFD x');
-    assert.equal(c.record.ip, '\uFFFD');
-    const v = await m.verify(c.token);
-    assert.ok(v.valid && v.record.userAgent === 'UA \uFFFD x' && v.record.deviceName === 'a'.repeat(199));
-    const flag = await m.create('u1', { deviceName: `${'a'.repeat(197)}🇫🇷`, userAgent: `${'b'.repeat(509)}👍🏽` });
-    assert.equal(flag.record.deviceName, 'a'.repeat(197), 'a flag is two code points: cut whole, not in half');
-    assert.equal(flag.record.userAgent, 'b'.repeat(509), 'an emoji with a skin tone is cut whole');
-    const emoji = await m.create('u1', { deviceName: '📱 Alice’s phone', metadata: { note: 'odd \uD800 text', list: [] } });
-    const listed = (await m.list('u1')).find((r) => r.tokenId === emoji.tokenId)!;
-    assert.equal(listed.deviceName, '📱 Alice’s phone');
-    assert.deepEqual(listed.metadata, { note: 'odd \uD800 text', list: [] }, 'metadata JSON kept as given, empty arrays included');
-  });
+  add(
+    'device texts: cut without splitting an emoji; lone surrogates stored as U+FFFD, never a store fault',
+    10_000,
+    async ({ manager }) => {
+      const m = manager();
+      const c = await m.create('u1', { deviceName: `${'a'.repeat(199)}😀`, userAgent: 'UA \uD800 x', ip: '\uDC00' });
+      assert.equal(c.record.deviceName, 'a'.repeat(199), 'the cut at 200 does not leave half an emoji');
+      assert.equal(c.record.userAgent, 'UA \uFFFD x');
+      assert.equal(c.record.ip, '\uFFFD');
+      const v = await m.verify(c.token);
+      assert.ok(v.valid && v.record.userAgent === 'UA \uFFFD x' && v.record.deviceName === 'a'.repeat(199));
+      const flag = await m.create('u1', { deviceName: `${'a'.repeat(197)}🇫🇷`, userAgent: `${'b'.repeat(509)}👍🏽` });
+      assert.equal(flag.record.deviceName, 'a'.repeat(197), 'a flag is two code points: cut whole, not in half');
+      assert.equal(flag.record.userAgent, 'b'.repeat(509), 'an emoji with a skin tone is cut whole');
+      const emoji = await m.create('u1', {
+        deviceName: '📱 Alice’s phone',
+        metadata: { note: 'odd \uD800 text', list: [] },
+      });
+      const listed = (await m.list('u1')).find((r) => r.tokenId === emoji.tokenId)!;
+      assert.equal(listed.deviceName, '📱 Alice’s phone');
+      assert.deepEqual(
+        listed.metadata,
+        { note: 'odd \uD800 text', list: [] },
+        'metadata JSON kept as given, empty arrays included',
+      );
+    },
+  );
 
   add('metadata: stored as given; too large is a RangeError before any store call', 10_000, async ({ manager }) => {
     const m = manager({ maxMetadataBytes: 64 });
     const c = await m.create('u1', { metadata: { a: [1, 2], b: 'x' } });
     assert.deepEqual(c.record.metadata, { a: [1, 2], b: 'x' });
-    await assert.rejects(m.create('u1', { metadata: { big: 'x'.repeat(100) } }), (e: unknown) => e instanceof RangeError && /maxMetadataBytes/.test((e as Error).message));
+    await assert.rejects(
+      m.create('u1', { metadata: { big: 'x'.repeat(100) } }),
+      (e: unknown) => e instanceof RangeError && /maxMetadataBytes/.test((e as Error).message),
+    );
     await assert.rejects(m.create('u1', { metadata: [1] as never }), TypeError);
     assert.equal((await m.list('u1')).length, 1, 'the refused creates stored nothing');
   });
 
-  add('events: created, verified, revoked (with reasons), authFailed (no token in payloads)', 10_000, async ({ manager }) => {
-    const m = manager({ touchIntervalSeconds: 0 });
-    const seen: [string, unknown][] = [];
-    for (const name of ['created', 'verified', 'revoked', 'authFailed'] as const) m.on(name, (e: unknown) => seen.push([name, e]));
-    const a = await m.create('u1');
-    const b = await m.create('u1');
-    const c = await m.create('u1');
-    await m.verify(a.token);
-    await m.verify('garbage');
-    await m.verify(forgeSecret(a.token));
-    await m.revoke(a.token);
-    await m.revokeById('u1', b.tokenId, { reason: 'logout' });
-    await m.revokeOthers('u1', c.tokenId);
-    await m.revokeAll('u1');
-    const names = seen.map(([n]) => n);
-    assert.deepEqual(names, ['created', 'created', 'created', 'verified', 'authFailed', 'authFailed', 'revoked', 'revoked', 'revoked']);
-    const reasons = seen.filter(([n]) => n === 'revoked').map(([, e]) => (e as { reason: string }).reason);
-    assert.deepEqual(reasons, ['logout', 'logout', 'logout-all']);
-    assert.deepEqual(seen.filter(([n]) => n === 'authFailed').map(([, e]) => e), [
-      { reason: 'malformed', tokenId: null },
-      { reason: 'invalid', tokenId: a.tokenId },
-    ]);
-    const text = JSON.stringify(seen);
-    for (const t of [a, b, c]) assert.ok(!text.includes(t.token), 'no token string in any event');
-  });
+  add(
+    'events: created, verified, revoked (with reasons), authFailed (no token in payloads)',
+    10_000,
+    async ({ manager }) => {
+      const m = manager({ touchIntervalSeconds: 0 });
+      const seen: [string, unknown][] = [];
+      for (const name of ['created', 'verified', 'revoked', 'authFailed'] as const)
+        m.on(name, (e: unknown) => seen.push([name, e]));
+      const a = await m.create('u1');
+      const b = await m.create('u1');
+      const c = await m.create('u1');
+      await m.verify(a.token);
+      await m.verify('garbage');
+      await m.verify(forgeSecret(a.token));
+      await m.revoke(a.token);
+      await m.revokeById('u1', b.tokenId, { reason: 'logout' });
+      await m.revokeOthers('u1', c.tokenId);
+      await m.revokeAll('u1');
+      const names = seen.map(([n]) => n);
+      assert.deepEqual(names, [
+        'created',
+        'created',
+        'created',
+        'verified',
+        'authFailed',
+        'authFailed',
+        'revoked',
+        'revoked',
+        'revoked',
+      ]);
+      const reasons = seen.filter(([n]) => n === 'revoked').map(([, e]) => (e as { reason: string }).reason);
+      assert.deepEqual(reasons, ['logout', 'logout', 'logout-all']);
+      assert.deepEqual(
+        seen.filter(([n]) => n === 'authFailed').map(([, e]) => e),
+        [
+          { reason: 'malformed', tokenId: null },
+          { reason: 'invalid', tokenId: a.tokenId },
+        ],
+      );
+      const text = JSON.stringify(seen);
+      for (const t of [a, b, c]) assert.ok(!text.includes(t.token), 'no token string in any event');
+    },
+  );
 
-  add('lookup by token id: the record, a digest check, nothing changed (no renewal, no counting)', 10_000, async ({ manager, store }) => {
-    const m = manager({ maxFailedVerifications: 2, touchIntervalSeconds: 0 });
-    const a = await m.create('looked-up', { deviceName: 'tablet', userAgent: 'UA/1', ip: '203.0.113.9' });
-    const userTag = a.tokenId.slice(0, 8);
-    const bare = await store.lookup({ tokenId: a.tokenId, userTag });
-    assert.ok(bare, 'found by id alone');
-    assert.equal(bare.digestMatches, null, 'no digests given: no check');
-    assert.deepEqual(bare.record, a.record);
-    const inspected = await m.inspect(a.token);
-    assert.ok(inspected.wellFormed && inspected.found);
-    assert.equal(inspected.valid, true);
-    assert.equal(inspected.record.userId, 'looked-up');
-    assert.equal(inspected.record.deviceName, 'tablet');
-    const forged = forgeSecret(a.token);
-    for (let i = 0; i < 5; i++) {
-      const f = await m.inspect(forged);
-      assert.ok(f.wellFormed && f.found, 'a forged secret finds the id');
-      assert.equal(f.valid, false, 'but does not match');
-    }
-    assert.equal((await m.verify(a.token)).valid, true, 'five wrong secrets through lookup were not counted (the throttle is 2)');
-    const afterVerify = (await store.lookup({ tokenId: a.tokenId, userTag }))!.record;
-    await sleep(20);
-    await m.inspect(a.token);
-    assert.equal((await store.lookup({ tokenId: a.tokenId, userTag }))!.record.lastUsedAtMs, afterVerify.lastUsedAtMs, 'lookup writes no last-used time');
-    assert.equal((await store.lookup({ tokenId: a.tokenId, userTag }))!.record.expiresAtMs, afterVerify.expiresAtMs, 'lookup renews nothing');
-    assert.deepEqual(await m.inspect('rmt_not-a-token'), { wellFormed: false });
-    const other = manager({ secret: SECRET_B });
-    const underB = await other.inspect(a.token);
-    assert.ok(underB.wellFormed && underB.found && underB.valid === false, 'another secret: found, not valid');
-    assert.equal(await m.revoke(a.token), true);
-    assert.equal(await store.lookup({ tokenId: a.tokenId, userTag }), null, 'revoked: gone');
-    const gone = await m.inspect(a.token);
-    assert.deepEqual(gone, { wellFormed: true, tokenId: a.tokenId, found: false });
-    assert.equal(await store.lookup({ tokenId: `${userTag}AAAAAAAAAAAAAAAA`, userTag }), null, 'unknown id');
-  });
+  add(
+    'lookup by token id: the record, a digest check, nothing changed (no renewal, no counting)',
+    10_000,
+    async ({ manager, store }) => {
+      const m = manager({ maxFailedVerifications: 2, touchIntervalSeconds: 0 });
+      const a = await m.create('looked-up', { deviceName: 'tablet', userAgent: 'UA/1', ip: '203.0.113.9' });
+      const userTag = a.tokenId.slice(0, 8);
+      const bare = await store.lookup({ tokenId: a.tokenId, userTag });
+      assert.ok(bare, 'found by id alone');
+      assert.equal(bare.digestMatches, null, 'no digests given: no check');
+      assert.deepEqual(bare.record, a.record);
+      const inspected = await m.inspect(a.token);
+      assert.ok(inspected.wellFormed && inspected.found);
+      assert.equal(inspected.valid, true);
+      assert.equal(inspected.record.userId, 'looked-up');
+      assert.equal(inspected.record.deviceName, 'tablet');
+      const forged = forgeSecret(a.token);
+      for (let i = 0; i < 5; i++) {
+        const f = await m.inspect(forged);
+        assert.ok(f.wellFormed && f.found, 'a forged secret finds the id');
+        assert.equal(f.valid, false, 'but does not match');
+      }
+      assert.equal(
+        (await m.verify(a.token)).valid,
+        true,
+        'five wrong secrets through lookup were not counted (the throttle is 2)',
+      );
+      const afterVerify = (await store.lookup({ tokenId: a.tokenId, userTag }))!.record;
+      await sleep(20);
+      await m.inspect(a.token);
+      assert.equal(
+        (await store.lookup({ tokenId: a.tokenId, userTag }))!.record.lastUsedAtMs,
+        afterVerify.lastUsedAtMs,
+        'lookup writes no last-used time',
+      );
+      assert.equal(
+        (await store.lookup({ tokenId: a.tokenId, userTag }))!.record.expiresAtMs,
+        afterVerify.expiresAtMs,
+        'lookup renews nothing',
+      );
+      assert.deepEqual(await m.inspect('rmt_not-a-token'), { wellFormed: false });
+      const other = manager({ secret: SECRET_B });
+      const underB = await other.inspect(a.token);
+      assert.ok(underB.wellFormed && underB.found && underB.valid === false, 'another secret: found, not valid');
+      assert.equal(await m.revoke(a.token), true);
+      assert.equal(await store.lookup({ tokenId: a.tokenId, userTag }), null, 'revoked: gone');
+      const gone = await m.inspect(a.token);
+      assert.deepEqual(gone, { wellFormed: true, tokenId: a.tokenId, found: false });
+      assert.equal(await store.lookup({ tokenId: `${userTag}AAAAAAAAAAAAAAAA`, userTag }), null, 'unknown id');
+    },
+  );
 
   add('lookup by token id: an expired token is not found', 10_000, async ({ manager, store }) => {
     const m = manager();
@@ -621,30 +796,42 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     assert.ok(i.wellFormed && !i.found);
   });
 
-  add('race: 200 concurrent logins of one user give 200 distinct valid tokens, all listed', 30_000, async ({ manager }) => {
-    const m = manager({ maxTokensPerUser: null }); // no device limit, by name
-    const made = await Promise.all(Array.from({ length: 200 }, (_, i) => m.create('racer', { deviceName: `d${i}` })));
-    assert.equal(new Set(made.map((c) => c.token)).size, 200);
-    assert.equal(made.filter((c) => c.first).length, 1, 'exactly one login saw no live token');
-    const results = await Promise.all(made.map((c) => m.verify(c.token)));
-    assert.ok(results.every((r) => r.valid));
-    assert.equal((await m.list('racer')).length, 200);
-  });
+  add(
+    'race: 200 concurrent logins of one user give 200 distinct valid tokens, all listed',
+    30_000,
+    async ({ manager }) => {
+      const m = manager({ maxTokensPerUser: null }); // no device limit, by name
+      const made = await Promise.all(Array.from({ length: 200 }, (_, i) => m.create('racer', { deviceName: `d${i}` })));
+      assert.equal(new Set(made.map((c) => c.token)).size, 200);
+      assert.equal(made.filter((c) => c.first).length, 1, 'exactly one login saw no live token');
+      const results = await Promise.all(made.map((c) => m.verify(c.token)));
+      assert.ok(results.every((r) => r.valid));
+      assert.equal((await m.list('racer')).length, 200);
+    },
+  );
 
-  add('race: 100 parallel logins against a limit of 10 leave exactly 10 (both policies)', 30_000, async ({ manager }) => {
-    const evict = manager({ maxTokensPerUser: 10, limitPolicy: 'evict-lru' });
-    const made = await Promise.all(Array.from({ length: 100 }, () => evict.create('lim')));
-    const listed = await evict.list('lim');
-    assert.equal(listed.length, 10);
-    const evicted = new Set(made.flatMap((c) => c.evictedTokenIds));
-    assert.equal(evicted.size, 90);
-    for (const c of made) assert.ok(!c.evictedTokenIds.includes(c.tokenId), 'a login never evicts its own token');
-    const reject = manager({ maxTokensPerUser: 10, limitPolicy: 'reject' });
-    const settled = await Promise.allSettled(Array.from({ length: 100 }, () => reject.create('lim2')));
-    assert.equal(settled.filter((s) => s.status === 'fulfilled').length, 10);
-    assert.ok(settled.filter((s) => s.status === 'rejected').every((s) => (s as PromiseRejectedResult).reason instanceof TokenLimitError));
-    assert.equal((await reject.list('lim2')).length, 10);
-  });
+  add(
+    'race: 100 parallel logins against a limit of 10 leave exactly 10 (both policies)',
+    30_000,
+    async ({ manager }) => {
+      const evict = manager({ maxTokensPerUser: 10, limitPolicy: 'evict-lru' });
+      const made = await Promise.all(Array.from({ length: 100 }, () => evict.create('lim')));
+      const listed = await evict.list('lim');
+      assert.equal(listed.length, 10);
+      const evicted = new Set(made.flatMap((c) => c.evictedTokenIds));
+      assert.equal(evicted.size, 90);
+      for (const c of made) assert.ok(!c.evictedTokenIds.includes(c.tokenId), 'a login never evicts its own token');
+      const reject = manager({ maxTokensPerUser: 10, limitPolicy: 'reject' });
+      const settled = await Promise.allSettled(Array.from({ length: 100 }, () => reject.create('lim2')));
+      assert.equal(settled.filter((s) => s.status === 'fulfilled').length, 10);
+      assert.ok(
+        settled
+          .filter((s) => s.status === 'rejected')
+          .every((s) => (s as PromiseRejectedResult).reason instanceof TokenLimitError),
+      );
+      assert.equal((await reject.list('lim2')).length, 10);
+    },
+  );
 
   add('race: revokeAll racing 100 logins leaves no token created before it', 30_000, async ({ manager }) => {
     const m = manager({ maxTokensPerUser: null }); // no device limit, by name
@@ -652,11 +839,16 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
     const racing = Array.from({ length: 100 }, () => m.create('r'));
     const revoked = await m.revokeAll('r');
     const during = await Promise.all(racing);
-    for (const c of before) assert.equal((await m.verify(c.token)).valid, false, 'created before revokeAll was called: revoked');
+    for (const c of before)
+      assert.equal((await m.verify(c.token)).valid, false, 'created before revokeAll was called: revoked');
     const revokedSet = new Set(revoked);
     for (const c of [...before, ...during]) {
       const valid = (await m.verify(c.token)).valid;
-      assert.equal(valid, !revokedSet.has(c.tokenId), 'each token is either revoked by revokeAll or created after it: never both, never neither');
+      assert.equal(
+        valid,
+        !revokedSet.has(c.tokenId),
+        'each token is either revoked by revokeAll or created after it: never both, never neither',
+      );
     }
     assert.equal((await m.list('r')).length, 120 - revoked.length);
   });
@@ -675,176 +867,237 @@ export function storeConformanceCases(factory: StoreFactory): ConformanceCase[] 
   });
 
   // The local verify cache and the store's revocation watch (Store.watchRevocations, optional).
-  add('watchRevocations announces every removal (revoke, revokeById, revokeAll, revokeOthers, eviction at create), nothing else', 20_000, async ({ store, manager }) => {
-    if (typeof store.watchRevocations !== 'function') {
-      assert.throws(() => manager({ verifyCache: {} }), { name: 'InvalidArgumentValueError' }, 'a store without watchRevocations refuses verifyCache');
-      return;
-    }
-    const heard = new Set<string>();
-    const watch = store.watchRevocations({
-        revoked: (ids) => {
-          for (const id of ids) heard.add(id);
+  add(
+    'watchRevocations announces every removal (revoke, revokeById, revokeAll, revokeOthers, eviction at create), nothing else',
+    20_000,
+    async ({ store, manager }) => {
+      if (typeof store.watchRevocations !== 'function') {
+        assert.throws(
+          () => manager({ verifyCache: {} }),
+          { name: 'InvalidArgumentValueError' },
+          'a store without watchRevocations refuses verifyCache',
+        );
+        return;
+      }
+      const heard = new Set<string>();
+      const watch = store.watchRevocations(
+        {
+          revoked: (ids) => {
+            for (const id of ids) heard.add(id);
+          },
+          reset: () => {},
         },
-        reset: () => {},
-      }, { heartbeatIntervalMs: 20 });
-    try {
-      const start = performance.now();
-      while (watch.syncedAtMs() < start) {
-        assert.ok(performance.now() - start < 10_000, 'the watch gets in sync within 10 s');
-        await sleep(10);
-      }
-      const m = manager({ maxTokensPerUser: 2 });
-      const [a, b, c, d, e, f, g] = [await m.create('w1'), await m.create('w1'), await m.create('w2'), await m.create('w2'), await m.create('w3'), await m.create('w3'), await m.create('w4')];
-      const h = await m.create('w4');
-      const evicting = await m.create('w4'); // evicts g or h (the least recently used; created in one millisecond they tie)
-      assert.equal(evicting.evictedTokenIds.length, 1);
-      const [evicted] = evicting.evictedTokenIds;
-      const survivor = evicted === g!.tokenId ? h : g;
-      assert.ok([g!.tokenId, h.tokenId].includes(evicted!));
-      assert.equal(await m.revoke(a!.token), true);
-      assert.equal(await m.revokeById('w1', b!.tokenId), true);
-      assert.deepEqual((await m.revokeAll('w2')).sort(), [c!.tokenId, d!.tokenId].sort());
-      assert.deepEqual(await m.revokeOthers('w3', e!.tokenId), [f!.tokenId]);
-      const expected = [...[a, b, c, d, f].map((t) => t!.tokenId), evicted!].sort();
-      const until = performance.now() + 5_000;
-      while (heard.size < expected.length && performance.now() < until) await sleep(5);
-      const synced = performance.now();
-      while (watch.syncedAtMs() < synced && performance.now() < until) await sleep(5); // anything else would have arrived by now
-      assert.deepEqual([...heard].sort(), expected, 'exactly the removed ids (not e, the surviving w4 token nor the new one)');
-      assert.ok(!heard.has(survivor!.tokenId) && !heard.has(evicting.tokenId));
-    } finally {
-      await watch.close();
-    }
-  });
-
-  add('verifyCache: a token revoked through one manager is refused by another manager\'s cache within maxStalenessMs; hits skip the store', 20_000, async ({ store, manager }) => {
-    if (typeof store.watchRevocations !== 'function') return assert.throws(() => manager({ verifyCache: {} }), { name: 'InvalidArgumentValueError' });
-    const maxStalenessMs = 500;
-    const writer = manager();
-    const reader = manager({ verifyCache: { maxStalenessMs } });
-    try {
-      while (!reader.verifyCacheStats!.active) await sleep(5);
-      for (const revokeBy of ['revoke', 'revokeById', 'revokeAll', 'revokeOthers'] as const) {
-        const t = await writer.create(`vc-${revokeBy}`, { scopes: ['read'] });
-        const keep = await writer.create(`vc-${revokeBy}`);
-        const first = await reader.verify(t.token);
-        assert.ok(first.valid);
-        const before = reader.verifyCacheStats!.hits;
-        const again = await reader.verify(t.token);
-        assert.ok(again.valid && again.renewed === false);
-        assert.deepEqual(again.record.scopes, ['read'], 'the stored scopes');
-        assert.equal(reader.verifyCacheStats!.hits, before + 1, 'the second verify is a hit');
+        { heartbeatIntervalMs: 20 },
+      );
+      try {
         const start = performance.now();
-        if (revokeBy === 'revoke') await writer.revoke(t.token);
-        else if (revokeBy === 'revokeById') await writer.revokeById(`vc-${revokeBy}`, t.tokenId);
-        else if (revokeBy === 'revokeAll') await writer.revokeAll(`vc-${revokeBy}`);
-        else await writer.revokeOthers(`vc-${revokeBy}`, keep.tokenId);
-        while ((await reader.verify(t.token)).valid) {
-          assert.ok(performance.now() - start <= maxStalenessMs, `${revokeBy}: refused within ${maxStalenessMs} ms`);
-          await new Promise((r) => setImmediate(r));
+        while (watch.syncedAtMs() < start) {
+          assert.ok(performance.now() - start < 10_000, 'the watch gets in sync within 10 s');
+          await sleep(10);
         }
+        const m = manager({ maxTokensPerUser: 2 });
+        const [a, b, c, d, e, f, g] = [
+          await m.create('w1'),
+          await m.create('w1'),
+          await m.create('w2'),
+          await m.create('w2'),
+          await m.create('w3'),
+          await m.create('w3'),
+          await m.create('w4'),
+        ];
+        const h = await m.create('w4');
+        const evicting = await m.create('w4'); // evicts g or h (the least recently used; created in one millisecond they tie)
+        assert.equal(evicting.evictedTokenIds.length, 1);
+        const [evicted] = evicting.evictedTokenIds;
+        const survivor = evicted === g!.tokenId ? h : g;
+        assert.ok([g!.tokenId, h.tokenId].includes(evicted!));
+        assert.equal(await m.revoke(a!.token), true);
+        assert.equal(await m.revokeById('w1', b!.tokenId), true);
+        assert.deepEqual((await m.revokeAll('w2')).sort(), [c!.tokenId, d!.tokenId].sort());
+        assert.deepEqual(await m.revokeOthers('w3', e!.tokenId), [f!.tokenId]);
+        const expected = [...[a, b, c, d, f].map((t) => t!.tokenId), evicted!].sort();
+        const until = performance.now() + 5_000;
+        while (heard.size < expected.length && performance.now() < until) await sleep(5);
+        const synced = performance.now();
+        while (watch.syncedAtMs() < synced && performance.now() < until) await sleep(5); // anything else would have arrived by now
+        assert.deepEqual(
+          [...heard].sort(),
+          expected,
+          'exactly the removed ids (not e, the surviving w4 token nor the new one)',
+        );
+        assert.ok(!heard.has(survivor!.tokenId) && !heard.has(evicting.tokenId));
+      } finally {
+        await watch.close();
       }
-    } finally {
-      await reader.close();
-    }
-  });
+    },
+  );
 
-  add('verifyCache: a wrong secret goes to the store (counted, throttled), even for a cached token id', 20_000, async ({ store, manager }) => {
-    if (typeof store.watchRevocations !== 'function') return assert.throws(() => manager({ verifyCache: {} }), { name: 'InvalidArgumentValueError' });
-    const m = manager({ verifyCache: {}, maxFailedVerifications: 3 });
-    try {
-      while (!m.verifyCacheStats!.active) await sleep(5);
-      const t = await m.create('vc-throttle');
-      assert.ok((await m.verify(t.token)).valid);
-      assert.ok((await m.verify(t.token)).valid);
-      assert.ok(m.verifyCacheStats!.hits >= 1, 'cached');
-      for (let i = 0; i < 3; i++) assert.equal((await m.verify(forgeSecret(t.token))).valid, false);
-      assert.equal((await m.verify(t.token)).valid, false, 'locked out: the right secret is refused by the store, not served from the cache');
-    } finally {
-      await m.close();
-    }
-  });
+  add(
+    "verifyCache: a token revoked through one manager is refused by another manager's cache within maxStalenessMs; hits skip the store",
+    20_000,
+    async ({ store, manager }) => {
+      if (typeof store.watchRevocations !== 'function')
+        return assert.throws(() => manager({ verifyCache: {} }), { name: 'InvalidArgumentValueError' });
+      const maxStalenessMs = 500;
+      const writer = manager();
+      const reader = manager({ verifyCache: { maxStalenessMs } });
+      try {
+        while (!reader.verifyCacheStats!.active) await sleep(5);
+        for (const revokeBy of ['revoke', 'revokeById', 'revokeAll', 'revokeOthers'] as const) {
+          const t = await writer.create(`vc-${revokeBy}`, { scopes: ['read'] });
+          const keep = await writer.create(`vc-${revokeBy}`);
+          const first = await reader.verify(t.token);
+          assert.ok(first.valid);
+          const before = reader.verifyCacheStats!.hits;
+          const again = await reader.verify(t.token);
+          assert.ok(again.valid && again.renewed === false);
+          assert.deepEqual(again.record.scopes, ['read'], 'the stored scopes');
+          assert.equal(reader.verifyCacheStats!.hits, before + 1, 'the second verify is a hit');
+          const start = performance.now();
+          if (revokeBy === 'revoke') await writer.revoke(t.token);
+          else if (revokeBy === 'revokeById') await writer.revokeById(`vc-${revokeBy}`, t.tokenId);
+          else if (revokeBy === 'revokeAll') await writer.revokeAll(`vc-${revokeBy}`);
+          else await writer.revokeOthers(`vc-${revokeBy}`, keep.tokenId);
+          while ((await reader.verify(t.token)).valid) {
+            assert.ok(performance.now() - start <= maxStalenessMs, `${revokeBy}: refused within ${maxStalenessMs} ms`);
+            await new Promise((r) => setImmediate(r));
+          }
+        }
+      } finally {
+        await reader.close();
+      }
+    },
+  );
 
-  add('verifyCache: last-used and renewal writes keep their throttled rate (a cached entry ends when a touch is due)', 20_000, async ({ store, manager }) => {
-    if (typeof store.watchRevocations !== 'function') return assert.throws(() => manager({ verifyCache: {} }), { name: 'InvalidArgumentValueError' });
-    const m = manager({ verifyCache: { maxStalenessMs: 60_000 }, touchIntervalSeconds: 1 });
-    try {
-      while (!m.verifyCacheStats!.active) await sleep(5);
-      const t = await m.create('vc-touch');
-      const r1 = await m.verify(t.token);
-      assert.ok(r1.valid && !r1.renewed);
-      for (let i = 0; i < 20; i++) assert.ok((await m.verify(t.token)).valid);
-      assert.ok(m.verifyCacheStats!.hits >= 20);
-      assert.equal((await m.list('vc-touch'))[0]!.lastUsedAtMs, t.record.createdAtMs, 'no write within the touch interval');
-      await sleep(1_100);
-      const r2 = await m.verify(t.token);
-      assert.ok(r2.valid && r2.renewed, 'the first verify after the interval goes to the store, which renews');
-      assert.ok((await m.list('vc-touch'))[0]!.lastUsedAtMs > t.record.createdAtMs, 'last-used written');
-      assert.ok((await m.verify(t.token)).valid);
-    } finally {
-      await m.close();
-    }
-  });
+  add(
+    'verifyCache: a wrong secret goes to the store (counted, throttled), even for a cached token id',
+    20_000,
+    async ({ store, manager }) => {
+      if (typeof store.watchRevocations !== 'function')
+        return assert.throws(() => manager({ verifyCache: {} }), { name: 'InvalidArgumentValueError' });
+      const m = manager({ verifyCache: {}, maxFailedVerifications: 3 });
+      try {
+        while (!m.verifyCacheStats!.active) await sleep(5);
+        const t = await m.create('vc-throttle');
+        assert.ok((await m.verify(t.token)).valid);
+        assert.ok((await m.verify(t.token)).valid);
+        assert.ok(m.verifyCacheStats!.hits >= 1, 'cached');
+        for (let i = 0; i < 3; i++) assert.equal((await m.verify(forgeSecret(t.token))).valid, false);
+        assert.equal(
+          (await m.verify(t.token)).valid,
+          false,
+          'locked out: the right secret is refused by the store, not served from the cache',
+        );
+      } finally {
+        await m.close();
+      }
+    },
+  );
+
+  add(
+    'verifyCache: last-used and renewal writes keep their throttled rate (a cached entry ends when a touch is due)',
+    20_000,
+    async ({ store, manager }) => {
+      if (typeof store.watchRevocations !== 'function')
+        return assert.throws(() => manager({ verifyCache: {} }), { name: 'InvalidArgumentValueError' });
+      const m = manager({ verifyCache: { maxStalenessMs: 60_000 }, touchIntervalSeconds: 1 });
+      try {
+        while (!m.verifyCacheStats!.active) await sleep(5);
+        const t = await m.create('vc-touch');
+        const r1 = await m.verify(t.token);
+        assert.ok(r1.valid && !r1.renewed);
+        for (let i = 0; i < 20; i++) assert.ok((await m.verify(t.token)).valid);
+        assert.ok(m.verifyCacheStats!.hits >= 20);
+        assert.equal(
+          (await m.list('vc-touch'))[0]!.lastUsedAtMs,
+          t.record.createdAtMs,
+          'no write within the touch interval',
+        );
+        await sleep(1_100);
+        const r2 = await m.verify(t.token);
+        assert.ok(r2.valid && r2.renewed, 'the first verify after the interval goes to the store, which renews');
+        assert.ok((await m.list('vc-touch'))[0]!.lastUsedAtMs > t.record.createdAtMs, 'last-used written');
+        assert.ok((await m.verify(t.token)).valid);
+      } finally {
+        await m.close();
+      }
+    },
+  );
 
   addDpopStoreCases(add);
-  add('step-up: authenticated at creation with its acr; reauthenticate sets the store clock\'s now and replaces the acr, nothing else', 10_000, async ({ manager }) => {
-    const m = manager({ touchIntervalSeconds: 3600 });
-    const c = await m.create('su', { acr: 'pwd' });
-    assert.equal(c.record.authenticatedAtMs, c.record.createdAtMs, 'a login is an authentication');
-    assert.equal(c.record.acr, 'pwd');
-    assert.equal((await m.create('su2')).record.acr, null, 'acr defaults to null');
-    const v1 = await m.verify(c.token);
-    assert.ok(v1.valid);
-    assert.equal(v1.record.authenticatedAtMs, c.record.createdAtMs);
-    assert.equal(v1.record.acr, 'pwd');
-    assert.ok(v1.verifiedAtMs >= c.record.createdAtMs, 'verifiedAtMs is the store clock at verification');
-    await sleep(25);
-    const events: unknown[] = [];
-    m.on('reauthenticated', (e) => events.push(e));
-    const r = await m.reauthenticate('su', c.tokenId, { acr: 'mfa' });
-    assert.ok(r, 'a live token is reauthenticated');
-    assert.ok(r.authenticatedAtMs >= c.record.createdAtMs + 20, `authenticatedAtMs moved to now (${r.authenticatedAtMs - c.record.createdAtMs} ms later)`);
-    assert.equal(r.acr, 'mfa');
-    assert.deepEqual(events, [{ record: r }]);
-    const v2 = await m.verify(c.token);
-    assert.ok(v2.valid);
-    assert.equal(v2.record.authenticatedAtMs, r.authenticatedAtMs, 'verify reads it back');
-    assert.equal(v2.record.acr, 'mfa');
-    assert.ok(v2.verifiedAtMs >= r.authenticatedAtMs, 'one clock: the store\'s');
-    assert.deepEqual(
-      { ...v2.record, authenticatedAtMs: 0, acr: null },
-      { ...v1.record, authenticatedAtMs: 0, acr: null },
-      'creation, last use, expiry, device details, scopes and metadata are untouched',
-    );
-    const listed = (await m.list('su')).find((t) => t.tokenId === c.tokenId);
-    assert.equal(listed?.authenticatedAtMs, r.authenticatedAtMs);
-    const plain = await m.reauthenticate('su', c.tokenId);
-    assert.equal(plain?.acr, null, 'a proof without acr clears the old one (time and level describe one proof)');
-    await assert.rejects(m.reauthenticate('su', c.token), /token id/, 'the whole token where its id is expected');
-    await assert.rejects(m.reauthenticate('su', c.tokenId, { acr: 'two words' }), /acr/);
-    await assert.rejects(m.create('su', { acr: '' }), /acr/);
-    await assert.rejects(m.reauthenticate('su', c.tokenId, { acr: 5 as never }), /acr/);
-    await assert.rejects(m.reauthenticate('su', c.tokenId, { acrs: 'x' } as never), /acrs/);
-  });
+  add(
+    "step-up: authenticated at creation with its acr; reauthenticate sets the store clock's now and replaces the acr, nothing else",
+    10_000,
+    async ({ manager }) => {
+      const m = manager({ touchIntervalSeconds: 3600 });
+      const c = await m.create('su', { acr: 'pwd' });
+      assert.equal(c.record.authenticatedAtMs, c.record.createdAtMs, 'a login is an authentication');
+      assert.equal(c.record.acr, 'pwd');
+      assert.equal((await m.create('su2')).record.acr, null, 'acr defaults to null');
+      const v1 = await m.verify(c.token);
+      assert.ok(v1.valid);
+      assert.equal(v1.record.authenticatedAtMs, c.record.createdAtMs);
+      assert.equal(v1.record.acr, 'pwd');
+      assert.ok(v1.verifiedAtMs >= c.record.createdAtMs, 'verifiedAtMs is the store clock at verification');
+      await sleep(25);
+      const events: unknown[] = [];
+      m.on('reauthenticated', (e) => events.push(e));
+      const r = await m.reauthenticate('su', c.tokenId, { acr: 'mfa' });
+      assert.ok(r, 'a live token is reauthenticated');
+      assert.ok(
+        r.authenticatedAtMs >= c.record.createdAtMs + 20,
+        `authenticatedAtMs moved to now (${r.authenticatedAtMs - c.record.createdAtMs} ms later)`,
+      );
+      assert.equal(r.acr, 'mfa');
+      assert.deepEqual(events, [{ record: r }]);
+      const v2 = await m.verify(c.token);
+      assert.ok(v2.valid);
+      assert.equal(v2.record.authenticatedAtMs, r.authenticatedAtMs, 'verify reads it back');
+      assert.equal(v2.record.acr, 'mfa');
+      assert.ok(v2.verifiedAtMs >= r.authenticatedAtMs, "one clock: the store's");
+      assert.deepEqual(
+        { ...v2.record, authenticatedAtMs: 0, acr: null },
+        { ...v1.record, authenticatedAtMs: 0, acr: null },
+        'creation, last use, expiry, device details, scopes and metadata are untouched',
+      );
+      const listed = (await m.list('su')).find((t) => t.tokenId === c.tokenId);
+      assert.equal(listed?.authenticatedAtMs, r.authenticatedAtMs);
+      const plain = await m.reauthenticate('su', c.tokenId);
+      assert.equal(plain?.acr, null, 'a proof without acr clears the old one (time and level describe one proof)');
+      await assert.rejects(m.reauthenticate('su', c.token), /token id/, 'the whole token where its id is expected');
+      await assert.rejects(m.reauthenticate('su', c.tokenId, { acr: 'two words' }), /acr/);
+      await assert.rejects(m.create('su', { acr: '' }), /acr/);
+      await assert.rejects(m.reauthenticate('su', c.tokenId, { acr: 5 as never }), /acr/);
+      await assert.rejects(m.reauthenticate('su', c.tokenId, { acrs: 'x' } as never), /acrs/);
+    },
+  );
 
-  add('step-up: reauthenticate never resurrects a revoked or expired token, nor touches another user\'s', 10_000, async ({ manager }) => {
-    const m = manager({ ttlSeconds: 1, renew: 'off' });
-    const gone = await m.create('sr');
-    await m.revoke(gone.token);
-    assert.equal(await m.reauthenticate('sr', gone.tokenId), null, 'revoked');
-    assert.equal((await m.verify(gone.token)).valid, false);
-    const mine = await m.create('sr');
-    assert.equal(await m.reauthenticate('someone-else', mine.tokenId, { acr: 'mfa' }), null, 'another user\'s token id');
-    const v = await m.verify(mine.token);
-    assert.ok(v.valid);
-    assert.equal(v.record.authenticatedAtMs, mine.record.createdAtMs, 'untouched');
-    assert.equal(v.record.acr, null);
-    assert.equal(await m.reauthenticate('sr', 'not-a-token-id'), null, 'not a token id: no store call needed');
-    await sleep(1100);
-    assert.equal(await m.reauthenticate('sr', mine.tokenId), null, 'expired');
-    assert.equal((await m.verify(mine.token)).valid, false, 'still expired');
-    assert.deepEqual(await m.list('sr'), []);
-  });
+  add(
+    "step-up: reauthenticate never resurrects a revoked or expired token, nor touches another user's",
+    10_000,
+    async ({ manager }) => {
+      const m = manager({ ttlSeconds: 1, renew: 'off' });
+      const gone = await m.create('sr');
+      await m.revoke(gone.token);
+      assert.equal(await m.reauthenticate('sr', gone.tokenId), null, 'revoked');
+      assert.equal((await m.verify(gone.token)).valid, false);
+      const mine = await m.create('sr');
+      assert.equal(
+        await m.reauthenticate('someone-else', mine.tokenId, { acr: 'mfa' }),
+        null,
+        "another user's token id",
+      );
+      const v = await m.verify(mine.token);
+      assert.ok(v.valid);
+      assert.equal(v.record.authenticatedAtMs, mine.record.createdAtMs, 'untouched');
+      assert.equal(v.record.acr, null);
+      assert.equal(await m.reauthenticate('sr', 'not-a-token-id'), null, 'not a token id: no store call needed');
+      await sleep(1100);
+      assert.equal(await m.reauthenticate('sr', mine.tokenId), null, 'expired');
+      assert.equal((await m.verify(mine.token)).valid, false, 'still expired');
+      assert.deepEqual(await m.list('sr'), []);
+    },
+  );
 
   add('race: reauthenticate racing revoke and revokeAll never brings a token back', 30_000, async ({ manager }) => {
     const m = manager();

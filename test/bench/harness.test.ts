@@ -15,7 +15,14 @@ afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 describe('bench harness (tiny mode)', () => {
   it('runs the verify scenario and writes latest.json with numeric figures, the table and the chart', async () => {
     const lines: string[] = [];
-    const returned = await runHarness({ mode: 'tiny', only: ['verify'], outDir, writeDocs: false, merge: false, log: (l) => lines.push(l) });
+    const returned = await runHarness({
+      mode: 'tiny',
+      only: ['verify'],
+      outDir,
+      writeDocs: false,
+      merge: false,
+      log: (l) => lines.push(l),
+    });
     const written = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as Results;
     expect(written).toEqual(JSON.parse(JSON.stringify(returned)));
     expect(written.schema).toBe(1);
@@ -25,7 +32,12 @@ describe('bench harness (tiny mode)', () => {
     expect(Object.keys(written.scenarios)).toEqual(['verify']);
 
     const verify = written.scenarios.verify!;
-    for (const name of ['ioredis.c1.ours.opsPerSec', 'ioredis.c50.evalsha.opsPerSec', 'ioredis.c50.ours-renewal.nodeCpuUsPerOp', 'ioredis.c50.ours.redisCpuUsPerOp']) {
+    for (const name of [
+      'ioredis.c1.ours.opsPerSec',
+      'ioredis.c50.evalsha.opsPerSec',
+      'ioredis.c50.ours-renewal.nodeCpuUsPerOp',
+      'ioredis.c50.ours.redisCpuUsPerOp',
+    ]) {
       const f = verify.figures[name];
       expect(f, name).toBeDefined();
       expect(Number.isFinite(f!.median) && f!.median > 0, name).toBe(true);

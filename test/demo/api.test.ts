@@ -15,7 +15,8 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
 
   describe.each<StoreKind>(['memory', 'redis'])('demo API on the %s store', (store) => {
     let demo: RunningDemo;
-    const api = (method: string, path: string, options?: Parameters<typeof call>[3]) => call(demo.baseUrl, method, path, options);
+    const api = (method: string, path: string, options?: Parameters<typeof call>[3]) =>
+      call(demo.baseUrl, method, path, options);
 
     async function register(username: string) {
       const res = await api('POST', '/register', { json: { username, password: PASSWORD } });
@@ -24,7 +25,10 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
     }
 
     async function login(username: string, device: string, userAgent = `test-agent ${device}`) {
-      const res = await api('POST', '/login', { json: { username, password: PASSWORD, device }, headers: { 'User-Agent': userAgent } });
+      const res = await api('POST', '/login', {
+        json: { username, password: PASSWORD, device },
+        headers: { 'User-Agent': userAgent },
+      });
       expect(res.status).toBe(200);
       return res.body as { token: string; tokenId: string; first: boolean };
     }
@@ -64,11 +68,19 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
       expect(laptop.first).toBe(true);
       expect(phone.first).toBe(false);
 
-      for (const [device, t] of [['laptop', laptop], ['phone', phone]] as const) {
+      for (const [device, t] of [
+        ['laptop', laptop],
+        ['phone', phone],
+      ] as const) {
         const me = await api('GET', '/me', { token: t.token });
         expect(me.status).toBe(200);
         expect(me.body.user).toEqual({ id: user.id, username: name });
-        expect(me.body.token).toMatchObject({ tokenId: t.tokenId, deviceName: device, userAgent: `test-agent ${device}`, ip: '127.0.0.1' });
+        expect(me.body.token).toMatchObject({
+          tokenId: t.tokenId,
+          deviceName: device,
+          userAgent: `test-agent ${device}`,
+          ip: '127.0.0.1',
+        });
         expect(me.text).not.toContain(t.token);
       }
 
@@ -97,7 +109,13 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
 
       const list = await api('GET', '/devices', { token: laptop.token });
       expect(list.status).toBe(200);
-      expect(list.body.devices.map((d: { tokenId: string; current: boolean; deviceName: string }) => [d.deviceName, d.tokenId, d.current])).toEqual([
+      expect(
+        list.body.devices.map((d: { tokenId: string; current: boolean; deviceName: string }) => [
+          d.deviceName,
+          d.tokenId,
+          d.current,
+        ]),
+      ).toEqual([
         ['phone', phone.tokenId, false],
         ['laptop', laptop.tokenId, true],
       ]);
@@ -131,7 +149,11 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
       const seen = new Set<string>();
       let cursor: string | null = null;
       for (let pages = 0; pages < 10; pages++) {
-        const res = await api('GET', `/devices?limit=2${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`, { token: made[0]!.token });
+        const res = await api(
+          'GET',
+          `/devices?limit=2${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`,
+          { token: made[0]!.token },
+        );
         expect(res.status, res.text).toBe(200);
         for (const d of res.body.devices) seen.add(d.tokenId);
         cursor = res.body.nextCursor;
@@ -176,18 +198,25 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
     it('step-up: log out other devices and change password need a recent password check (401 insufficient_user_authentication, POST /reauthenticate, then they work)', async () => {
       const stepped = await startDemo({ framework, store, stepUpMaxAgeSeconds: 1 });
       try {
-        const at = (method: string, path: string, options?: Parameters<typeof call>[3]) => call(stepped.baseUrl, method, path, options);
+        const at = (method: string, path: string, options?: Parameters<typeof call>[3]) =>
+          call(stepped.baseUrl, method, path, options);
         const name = freshName('erin');
         expect((await at('POST', '/register', { json: { username: name, password: PASSWORD } })).status).toBe(201);
-        const signIn = async (password: string) => at('POST', '/login', { json: { username: name, password, device: 'd' } });
+        const signIn = async (password: string) =>
+          at('POST', '/login', { json: { username: name, password, device: 'd' } });
         const a = (await signIn(PASSWORD)).body as { token: string };
         const b = (await signIn(PASSWORD)).body as { token: string };
         await new Promise((resolve) => setTimeout(resolve, 1100)); // past the 1-second window
         const stale = await at('POST', '/logout-others', { token: b.token });
         expect(stale.status).toBe(401);
-        expect(stale.headers.get('www-authenticate')).toMatch(/^Bearer realm="api", error="insufficient_user_authentication", error_description="[^"]+", max_age="1"$/);
+        expect(stale.headers.get('www-authenticate')).toMatch(
+          /^Bearer realm="api", error="insufficient_user_authentication", error_description="[^"]+", max_age="1"$/,
+        );
         expect(stale.body).toMatchObject({ error: 'insufficient_user_authentication', maxAgeSeconds: 1 });
-        expect((await at('POST', '/change-password', { token: b.token, json: { newPassword: 'a new long password' } })).status).toBe(401);
+        expect(
+          (await at('POST', '/change-password', { token: b.token, json: { newPassword: 'a new long password' } }))
+            .status,
+        ).toBe(401);
         expect((await at('GET', '/me', { token: a.token })).status).toBe(200);
         expect((await at('GET', '/me', { token: b.token })).status).toBe(200);
         const wrong = await at('POST', '/reauthenticate', { token: b.token, json: { password: 'not the password' } });
@@ -197,8 +226,13 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
         const ok = await at('POST', '/reauthenticate', { token: b.token, json: { password: PASSWORD } });
         expect(ok.status).toBe(200);
         expect(typeof ok.body.authenticatedAtMs).toBe('number');
-        expect((await at('POST', '/change-password', { token: b.token, json: { newPassword: 'short' } })).status).toBe(400);
-        const changed = await at('POST', '/change-password', { token: b.token, json: { newPassword: 'a new long password' } });
+        expect((await at('POST', '/change-password', { token: b.token, json: { newPassword: 'short' } })).status).toBe(
+          400,
+        );
+        const changed = await at('POST', '/change-password', {
+          token: b.token,
+          json: { newPassword: 'a new long password' },
+        });
         expect(changed.status).toBe(200);
         expect(changed.body).toEqual({ loggedOutDevices: 1 });
         expect((await at('GET', '/me', { token: a.token })).status).toBe(401);
@@ -215,17 +249,24 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
     it('step-up: logging ANOTHER device out (DELETE /devices/:id) and POST /logout-all need a recent password check; logging yourself out does not', async () => {
       const stepped = await startDemo({ framework, store, stepUpMaxAgeSeconds: 1 });
       try {
-        const at = (method: string, path: string, options?: Parameters<typeof call>[3]) => call(stepped.baseUrl, method, path, options);
+        const at = (method: string, path: string, options?: Parameters<typeof call>[3]) =>
+          call(stepped.baseUrl, method, path, options);
         const name = freshName('hank');
         expect((await at('POST', '/register', { json: { username: name, password: PASSWORD } })).status).toBe(201);
-        const signIn = async (device: string) => (await at('POST', '/login', { json: { username: name, password: PASSWORD, device } })).body as { token: string; tokenId: string };
+        const signIn = async (device: string) =>
+          (await at('POST', '/login', { json: { username: name, password: PASSWORD, device } })).body as {
+            token: string;
+            tokenId: string;
+          };
         const a = await signIn('a');
         const b = await signIn('b');
         const c = await signIn('c');
         await new Promise((resolve) => setTimeout(resolve, 1100)); // past the 1-second window
         const other = await at('DELETE', `/devices/${a.tokenId}`, { token: b.token });
         expect(other.status).toBe(401);
-        expect(other.headers.get('www-authenticate')).toMatch(/^Bearer realm="api", error="insufficient_user_authentication", error_description="[^"]+", max_age="1"$/);
+        expect(other.headers.get('www-authenticate')).toMatch(
+          /^Bearer realm="api", error="insufficient_user_authentication", error_description="[^"]+", max_age="1"$/,
+        );
         expect(other.body).toMatchObject({ error: 'insufficient_user_authentication', maxAgeSeconds: 1 });
         const all = await at('POST', '/logout-all', { token: b.token });
         expect(all.status).toBe(401);
@@ -235,7 +276,9 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
         // Logging the calling device itself out needs no password.
         expect((await at('DELETE', `/devices/${c.tokenId}`, { token: c.token })).status).toBe(204);
         expect((await at('GET', '/me', { token: c.token })).status).toBe(401);
-        expect((await at('POST', '/reauthenticate', { token: b.token, json: { password: PASSWORD } })).status).toBe(200);
+        expect((await at('POST', '/reauthenticate', { token: b.token, json: { password: PASSWORD } })).status).toBe(
+          200,
+        );
         expect((await at('DELETE', `/devices/${a.tokenId}`, { token: b.token })).status).toBe(204);
         expect((await at('GET', '/me', { token: a.token })).status).toBe(401);
         expect((await at('POST', '/logout-all', { token: b.token })).status).toBe(204);
@@ -264,10 +307,12 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
         },
       });
       try {
-        const at = (method: string, path: string, options?: Parameters<typeof call>[3]) => call(raced.baseUrl, method, path, options);
+        const at = (method: string, path: string, options?: Parameters<typeof call>[3]) =>
+          call(raced.baseUrl, method, path, options);
         const name = freshName('ivy');
         expect((await at('POST', '/register', { json: { username: name, password: PASSWORD } })).status).toBe(201);
-        const owner = (await at('POST', '/login', { json: { username: name, password: PASSWORD, device: 'owner' } })).body as { token: string };
+        const owner = (await at('POST', '/login', { json: { username: name, password: PASSWORD, device: 'owner' } }))
+          .body as { token: string };
         // The attacker's login with the old password: the password check passes, then its create is held.
         let release: () => void = () => {};
         holdCreate = new Promise<void>((resolve) => {
@@ -275,7 +320,10 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
         });
         const inFlight = at('POST', '/login', { json: { username: name, password: PASSWORD, device: 'attacker' } });
         await reached;
-        const changed = await at('POST', '/change-password', { token: owner.token, json: { newPassword: 'a new long password' } });
+        const changed = await at('POST', '/change-password', {
+          token: owner.token,
+          json: { newPassword: 'a new long password' },
+        });
         expect(changed.status).toBe(200);
         release();
         const late = await inFlight;
@@ -286,7 +334,9 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
         expect((await at('GET', '/me', { token: late.body.token })).status).toBe(401);
         // The device that changed the password stays logged in; a login with the new password works.
         expect((await at('GET', '/me', { token: owner.token })).status).toBe(200);
-        const fresh = await at('POST', '/login', { json: { username: name, password: 'a new long password', device: 'new' } });
+        const fresh = await at('POST', '/login', {
+          json: { username: name, password: 'a new long password', device: 'new' },
+        });
         expect((await at('GET', '/me', { token: fresh.body.token })).status).toBe(200);
         expect((await at('GET', '/me', { token: owner.token })).status).toBe(200);
       } finally {
@@ -319,18 +369,30 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
     });
 
     it('the same 400 body on every framework: valid JSON that is not an object gets the validation answer, broken JSON invalid_json', async () => {
-      for (const [raw, type] of [['null', 'null'], ['"just a string"', 'string'], ['42', 'number'], ['true', 'boolean']]) {
+      for (const [raw, type] of [
+        ['null', 'null'],
+        ['"just a string"', 'string'],
+        ['42', 'number'],
+        ['true', 'boolean'],
+      ]) {
         for (const path of ['/login', '/register']) {
           const res = await api('POST', path, { raw });
           expect(res.status, `${path} ${raw}`).toBe(400);
           expect(res.headers.get('content-type')).toMatch(/^application\/json/);
           const message = `Invalid input: expected object, received ${type}`;
-          expect(res.body, `${path} ${raw}`).toEqual({ error: 'invalid_request', message, issues: [{ path: '', message }] });
+          expect(res.body, `${path} ${raw}`).toEqual({
+            error: 'invalid_request',
+            message,
+            issues: [{ path: '', message }],
+          });
         }
       }
       for (const raw of ['{"username": "x",', 'not json', '{"a":1}}']) {
         const res = await api('POST', '/login', { raw });
-        expect([res.status, res.body], raw).toEqual([400, { error: 'invalid_json', message: 'the request body is not valid JSON' }]);
+        expect([res.status, res.body], raw).toEqual([
+          400,
+          { error: 'invalid_json', message: 'the request body is not valid JSON' },
+        ]);
       }
       expect(demo.errors).toEqual([]);
     });
@@ -350,10 +412,16 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
         const res = await api('POST', path, { json });
         expect(res.status, JSON.stringify(json)).toBe(400);
         expect(res.body.error).toBe('invalid_request');
-        expect(res.body.issues.map((i: { path: string }) => i.path), JSON.stringify(json)).toContain(field);
+        expect(
+          res.body.issues.map((i: { path: string }) => i.path),
+          JSON.stringify(json),
+        ).toContain(field);
       }
       // A body that is not JSON at all (a form post) is a 400 too, not a crash.
-      const form = await api('POST', '/login', { raw: 'username=x&password=y', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+      const form = await api('POST', '/login', {
+        raw: 'username=x&password=y',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      });
       expect(form.status).toBe(400);
       expect(form.body.error).toBe('invalid_request');
     });
@@ -375,7 +443,12 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
           expect(res.body).toMatchObject({ error: expect.any(String), reason: expect.any(String) });
         }
       }
-      for (const [method, path] of [['POST', '/logout'], ['POST', '/logout-all'], ['POST', '/logout-others'], ['DELETE', '/devices/x']] as const) {
+      for (const [method, path] of [
+        ['POST', '/logout'],
+        ['POST', '/logout-all'],
+        ['POST', '/logout-others'],
+        ['DELETE', '/devices/x'],
+      ] as const) {
         const res = await api(method, path);
         expect(res.status, path).toBe(401);
         expect(res.headers.get('www-authenticate')).toBe('Bearer realm="api"');
@@ -385,18 +458,26 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
     it('a login with a DPoP proof gets a bound token (DPoP only, shown in /devices); a bad proof gets 400 invalid_dpop_proof', async () => {
       const { username } = await register(freshName('dpop'));
       const key = await DpopClient.create('ES256');
-      const res = await api('POST', '/login', { json: { username, password: PASSWORD, device: 'bound' }, headers: { DPoP: await key.proof('POST', `${demo.baseUrl}/login`) } });
+      const res = await api('POST', '/login', {
+        json: { username, password: PASSWORD, device: 'bound' },
+        headers: { DPoP: await key.proof('POST', `${demo.baseUrl}/login`) },
+      });
       expect(res.status, res.text).toBe(200);
       expect(res.body.tokenType).toBe('DPoP');
       const token = res.body.token as string;
       expect((await api('GET', '/me', { token })).status).toBe(401);
-      const devices = await api('GET', '/devices', { headers: { Authorization: `DPoP ${token}`, DPoP: await key.proof('GET', `${demo.baseUrl}/devices`, token) } });
+      const devices = await api('GET', '/devices', {
+        headers: { Authorization: `DPoP ${token}`, DPoP: await key.proof('GET', `${demo.baseUrl}/devices`, token) },
+      });
       expect(devices.status, devices.text).toBe(200);
       expect(devices.body.devices[0].jkt).toBe(key.jkt);
-      const bad = await api('POST', '/login', { json: { username, password: PASSWORD }, headers: { DPoP: await key.proof('GET', `${demo.baseUrl}/login`) } });
+      const bad = await api('POST', '/login', {
+        json: { username, password: PASSWORD },
+        headers: { DPoP: await key.proof('GET', `${demo.baseUrl}/login`) },
+      });
       expect(bad.status).toBe(400);
       expect(bad.body.error).toBe('invalid_dpop_proof');
-      expect((await login(username, 'plain') as { tokenType?: string }).tokenType).toBe('Bearer');
+      expect(((await login(username, 'plain')) as { tokenType?: string }).tokenType).toBe('Bearer');
     });
 
     it("a deleted user's token gets 401", async () => {
@@ -410,7 +491,11 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
     });
 
     it('unknown routes get 404 JSON', async () => {
-      for (const [method, path] of [['GET', '/nope'], ['POST', '/me'], ['GET', '/devices/x/y']] as const) {
+      for (const [method, path] of [
+        ['GET', '/nope'],
+        ['POST', '/me'],
+        ['GET', '/devices/x/y'],
+      ] as const) {
         const res = await api(method, path);
         expect(res.status, path).toBe(404);
         expect(res.body).toEqual({ error: 'not_found', message: 'no such route' });
@@ -429,10 +514,18 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
     });
 
     it('a login over the device limit gets 409 JSON when the app configures reject', async () => {
-      const limited = await startDemo({ framework, store, tokenOptions: { maxTokensPerUser: 2, limitPolicy: 'reject' } });
+      const limited = await startDemo({
+        framework,
+        store,
+        tokenOptions: { maxTokensPerUser: 2, limitPolicy: 'reject' },
+      });
       try {
-        const l = (device: string) => call(limited.baseUrl, 'POST', '/login', { json: { username: 'limited', password: PASSWORD, device } });
-        expect((await call(limited.baseUrl, 'POST', '/register', { json: { username: 'limited', password: PASSWORD } })).status).toBe(201);
+        const l = (device: string) =>
+          call(limited.baseUrl, 'POST', '/login', { json: { username: 'limited', password: PASSWORD, device } });
+        expect(
+          (await call(limited.baseUrl, 'POST', '/register', { json: { username: 'limited', password: PASSWORD } }))
+            .status,
+        ).toBe(201);
         const first = await l('a');
         expect((await l('b')).status).toBe(200);
         const third = await l('c');
@@ -452,12 +545,16 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
       // Port 1 on loopback: nothing listens there, so every Redis call fails at once.
       const demo = await startDemo({ framework, store: 'redis', redisUrl: 'redis://127.0.0.1:1' });
       try {
-        expect((await call(demo.baseUrl, 'POST', '/register', { json: { username: 'gina', password: PASSWORD } })).status).toBe(201);
+        expect(
+          (await call(demo.baseUrl, 'POST', '/register', { json: { username: 'gina', password: PASSWORD } })).status,
+        ).toBe(201);
         const login = await call(demo.baseUrl, 'POST', '/login', { json: { username: 'gina', password: PASSWORD } });
         expect(login.status, login.text).toBe(503);
         expect(login.headers.get('retry-after')).toBe('1');
         expect(login.body).toMatchObject({ error: 'service_unavailable' });
-        const me = await call(demo.baseUrl, 'GET', '/me', { token: 'rmt_6b86b273kind5FntlMJiNnZWLEv8upYpB2FxXselUtFdeFWkrT2snjUJBt2VrKe6Fnb1ShqlY' });
+        const me = await call(demo.baseUrl, 'GET', '/me', {
+          token: 'rmt_6b86b273kind5FntlMJiNnZWLEv8upYpB2FxXselUtFdeFWkrT2snjUJBt2VrKe6Fnb1ShqlY',
+        });
         expect(me.status, me.text).toBe(503);
         expect(me.headers.get('retry-after')).toBe('1');
         const health = await call(demo.baseUrl, 'GET', '/health');
@@ -503,7 +600,12 @@ describe.each(demoFrameworks)('demo on %s', (framework) => {
       expect(csp).not.toContain('unsafe-inline');
       expect(res.text).toContain('<script type="module" src="/app.js"></script>');
       expect(res.text).not.toMatch(/<script>|<script type="module">|\son[a-z]+=|style=/i);
-      for (const [file, type] of [['/app.js', /javascript/], ['/format.js', /javascript/], ['/dpop.js', /javascript/], ['/style.css', /text\/css/]] as const) {
+      for (const [file, type] of [
+        ['/app.js', /javascript/],
+        ['/format.js', /javascript/],
+        ['/dpop.js', /javascript/],
+        ['/style.css', /text\/css/],
+      ] as const) {
         const asset = await call(demo.baseUrl, 'GET', file);
         expect(asset.status, file).toBe(200);
         expect(asset.headers.get('content-type'), file).toMatch(type);
@@ -522,6 +624,8 @@ describe('DEMO_FRAMEWORK', () => {
     });
     expect(run.status).toBe(2);
     expect(run.stdout).toBe('');
-    expect(run.stderr.trim().split('\n')).toEqual(['DEMO_FRAMEWORK must be one of express, fastify, koa, hono, nestjs; got "rails"']);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      'DEMO_FRAMEWORK must be one of express, fastify, koa, hono, nestjs; got "rails"',
+    ]);
   });
 });

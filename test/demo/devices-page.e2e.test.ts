@@ -95,7 +95,16 @@ describe('devices page (chromium)', () => {
       }),
       chromium.launch({
         executablePath: findChromium(),
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
       }),
     ]);
     expect((await call(demo.baseUrl, 'POST', '/register', { json: USER })).status).toBe(201);
@@ -124,7 +133,8 @@ describe('devices page (chromium)', () => {
     page.on('console', (msg) => {
       // The 401 answers the page handles show up as failed-resource console errors; anything else is a problem.
       // (and the 403 of a wrong password at the step-up prompt).
-      if (msg.type() === 'error' && ![/status of 40[13]/, ...expectedConsole].some((re) => re.test(msg.text()))) problems.push(`console: ${msg.text()}`);
+      if (msg.type() === 'error' && ![/status of 40[13]/, ...expectedConsole].some((re) => re.test(msg.text())))
+        problems.push(`console: ${msg.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     await page.goto(`${baseUrl}/`);
@@ -152,11 +162,15 @@ describe('devices page (chromium)', () => {
     const [phoneRow, laptopRow] = [rows(laptop.page).nth(0), rows(laptop.page).nth(1)];
     expect(await laptop.page.locator('#username').textContent()).toBe(USER.username);
     expect(await phoneRow.locator('.name').textContent()).toBe('Phonekey-bound');
-    expect(await phoneRow.locator('.meta').textContent()).toMatch(/^Safari on iOS · 127\.0\.0\.1 · last used just now$/);
+    expect(await phoneRow.locator('.meta').textContent()).toMatch(
+      /^Safari on iOS · 127\.0\.0\.1 · last used just now$/,
+    );
     expect(await laptopRow.locator('.name').textContent()).toBe('Laptopthis devicekey-bound');
     expect(await laptopRow.locator('.badge:not(.bound)').textContent()).toBe('this device');
     expect(await laptopRow.locator('.badge.bound').textContent()).toBe('key-bound');
-    expect(await laptopRow.locator('.meta').textContent()).toMatch(/^Chrome on Linux · 127\.0\.0\.1 · last used just now$/);
+    expect(await laptopRow.locator('.meta').textContent()).toMatch(
+      /^Chrome on Linux · 127\.0\.0\.1 · last used just now$/,
+    );
     expect(await laptop.page.getByRole('button', { name: 'Log out other devices' }).isVisible()).toBe(true);
     await laptop.page.screenshot({ path: '/tmp/devices-page.png', fullPage: true });
 
@@ -196,7 +210,9 @@ describe('devices page (chromium)', () => {
     await a.page.getByLabel('Username').fill(USER.username);
     await a.page.getByLabel('Password', { exact: true }).fill('wrong password');
     await a.page.getByRole('button', { name: 'Log in' }).click();
-    await expect.poll(() => a.page.locator('#message').textContent()).toBe('Could not log in: wrong username or password');
+    await expect
+      .poll(() => a.page.locator('#message').textContent())
+      .toBe('Could not log in: wrong username or password');
     expect(await a.page.locator('#login-view').isVisible()).toBe(true);
   });
 
@@ -229,13 +245,18 @@ describe('devices page (chromium)', () => {
     const attempts: [string, Record<string, string>][] = [
       ['Bearer', { Authorization: `Bearer ${token}` }],
       ['DPoP without a proof', { Authorization: `DPoP ${token}` }],
-      ["DPoP with the attacker's key", { Authorization: `DPoP ${token}`, DPoP: await thief.proof('GET', `${demo.baseUrl}/devices`, token) }],
+      [
+        "DPoP with the attacker's key",
+        { Authorization: `DPoP ${token}`, DPoP: await thief.proof('GET', `${demo.baseUrl}/devices`, token) },
+      ],
       ['DPoP with the copied proof', { Authorization: `DPoP ${token}`, DPoP: sentProofs[0]! }],
     ];
     for (const [where, headers] of attempts) {
       const r = await call(demo.baseUrl, 'GET', '/devices', { headers });
       expect(r.status, where).toBe(401);
-      expect(r.headers.get('www-authenticate'), where).toMatch(/^DPoP realm="api", error="(invalid_token|invalid_dpop_proof)"/);
+      expect(r.headers.get('www-authenticate'), where).toMatch(
+        /^DPoP realm="api", error="(invalid_token|invalid_dpop_proof)"/,
+      );
     }
 
     // The page itself keeps working with the same token.
@@ -252,7 +273,10 @@ describe('devices page (chromium)', () => {
     const devices: Device[] = [];
     try {
       expect((await call(stepped.baseUrl, 'POST', '/register', { json: USER })).status).toBe(201);
-      const [a, b] = await Promise.all([device({}, stepped.baseUrl), device({ userAgent: IPHONE_UA }, stepped.baseUrl)]);
+      const [a, b] = await Promise.all([
+        device({}, stepped.baseUrl),
+        device({ userAgent: IPHONE_UA }, stepped.baseUrl),
+      ]);
       devices.push(a, b);
       await logIn(a.page, 'A');
       await logIn(b.page, 'B');
@@ -285,7 +309,9 @@ describe('devices page (chromium)', () => {
       await b.page.locator('#reauth-view').waitFor({ state: 'visible' });
       await b.page.getByLabel('Current password').fill(USER.password);
       await b.page.getByRole('button', { name: 'Confirm' }).click();
-      await expect.poll(() => b.page.locator('#message').textContent()).toBe('Password changed. Logged out 1 other device.');
+      await expect
+        .poll(() => b.page.locator('#message').textContent())
+        .toBe('Password changed. Logged out 1 other device.');
       expect(await rows(b.page).count()).toBe(1);
       await a.page.getByRole('button', { name: 'Refresh' }).click();
       await a.page.locator('#login-view').waitFor({ state: 'visible' });
@@ -362,7 +388,9 @@ describe('devices page (chromium)', () => {
     // ...and the store fails: the page shows what failed and the server's own message (a 503).
     laptop.expectedConsole.push(/status of 503/);
     failing.fail(new StoreUnavailableError('the test held the store'));
-    await expect.poll(() => message().textContent()).toBe('Could not log out B: the token store is unavailable; retry shortly');
+    await expect
+      .poll(() => message().textContent())
+      .toBe('Could not log out B: the token store is unavailable; retry shortly');
     expect(await message().getAttribute('class')).toBe('error');
     expect(await phoneButton.isDisabled()).toBe(false);
     expect(await phoneButton.textContent()).toBe('Log out');
@@ -412,6 +440,14 @@ describe('devices page (chromium)', () => {
       'Node.js',
       'Unknown browser',
     ]);
-    expect(samples.times).toEqual(['just now', 'just now', '1 minute ago', '5 minutes ago', '3 hours ago', '2 days ago', 'on Nov 16, 2024']);
+    expect(samples.times).toEqual([
+      'just now',
+      'just now',
+      '1 minute ago',
+      '5 minutes ago',
+      '3 hours ago',
+      '2 days ago',
+      'on Nov 16, 2024',
+    ]);
   });
 });

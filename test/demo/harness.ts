@@ -12,7 +12,9 @@ import { deletePrefix, TEST_SECRET, testRedis, uniquePrefix } from '../support/r
 export type StoreKind = 'memory' | 'redis';
 
 /** The frameworks whose demo/frameworks/<fw>.ts exists (the demo tests run on each). */
-export const demoFrameworks: DemoFramework[] = DEMO_FRAMEWORKS.filter((fw) => existsSync(new URL(`../../demo/frameworks/${fw}.ts`, import.meta.url)));
+export const demoFrameworks: DemoFramework[] = DEMO_FRAMEWORKS.filter((fw) =>
+  existsSync(new URL(`../../demo/frameworks/${fw}.ts`, import.meta.url)),
+);
 
 export interface RunningDemo {
   baseUrl: string;
@@ -42,7 +44,15 @@ export interface DemoOptions {
 }
 
 /** The TokenManager calls {@link DemoOptions.beforeTokenCall} can hold. */
-export const HOOKED_OPERATIONS = ['create', 'verify', 'list', 'revokeById', 'revokeOthers', 'revokeAll', 'revoke'] as const;
+export const HOOKED_OPERATIONS = [
+  'create',
+  'verify',
+  'list',
+  'revokeById',
+  'revokeOthers',
+  'revokeAll',
+  'revoke',
+] as const;
 export type HookedOperation = (typeof HOOKED_OPERATIONS)[number];
 
 /** Makes every {@link HOOKED_OPERATIONS} call of `tokens` await `hook(operation)` first (on this instance only). */
@@ -59,7 +69,14 @@ function hookTokenCalls(tokens: TokenManager, hook: (operation: HookedOperation)
   }
 }
 
-export async function startDemo({ store, tokenOptions = {}, redisUrl, framework = 'express', stepUpMaxAgeSeconds, beforeTokenCall }: DemoOptions): Promise<RunningDemo> {
+export async function startDemo({
+  store,
+  tokenOptions = {},
+  redisUrl,
+  framework = 'express',
+  stepUpMaxAgeSeconds,
+  beforeTokenCall,
+}: DemoOptions): Promise<RunningDemo> {
   const prefix = uniquePrefix('demo');
   const url = redisUrl ?? process.env.REDIS_URL;
   if (store === 'redis' && !url) throw new Error('REDIS_URL is not set (test/global-setup.ts sets it)');
@@ -71,8 +88,15 @@ export async function startDemo({ store, tokenOptions = {}, redisUrl, framework 
   if (beforeTokenCall) hookTokenCalls(tokens, beforeTokenCall);
   const db = new UserDb(':memory:');
   const errors: unknown[][] = [];
-  const { createDemoServer } = (await import(`../../demo/frameworks/${framework}.ts`)) as { createDemoServer: DemoFactory };
-  const server = await createDemoServer({ tokens, db, stepUpMaxAgeSeconds, logger: { error: (...args: unknown[]) => errors.push(args) } });
+  const { createDemoServer } = (await import(`../../demo/frameworks/${framework}.ts`)) as {
+    createDemoServer: DemoFactory;
+  };
+  const server = await createDemoServer({
+    tokens,
+    db,
+    stepUpMaxAgeSeconds,
+    logger: { error: (...args: unknown[]) => errors.push(args) },
+  });
   const port = await server.listen(0, '127.0.0.1');
   return {
     baseUrl: `http://127.0.0.1:${port}`,

@@ -73,7 +73,12 @@ function blocksOf(file: string): Block[] {
     while (end < lines.length && !/^```\s*$/.test(lines[end]!)) end++;
     const code = lines.slice(start, end).join('\n');
     const snippet = !/^\s*import\s/m.test(code);
-    blocks.push({ source: `${relative(ROOT, file)}:${start}`, code, snippet, register: /\binterface\s+Register\b/.test(code) });
+    blocks.push({
+      source: `${relative(ROOT, file)}:${start}`,
+      code,
+      snippet,
+      register: /\binterface\s+Register\b/.test(code),
+    });
     i = end;
   }
   return blocks;
@@ -88,7 +93,10 @@ function compilerOptions(): ts.CompilerOptions {
 
 /** Type-checks `files` as one program; returns the diagnostics as `README.md:17 (+3): message`. */
 function check(files: { path: string; block: Block }[], options: ts.CompilerOptions): string[] {
-  const program = ts.createProgram(files.map((f) => f.path), options);
+  const program = ts.createProgram(
+    files.map((f) => f.path),
+    options,
+  );
   const out: string[] = [];
   for (const f of files) {
     const sf = program.getSourceFile(f.path);
@@ -125,7 +133,10 @@ describe('code blocks of README.md and docs/', () => {
     });
     const options = compilerOptions();
     const errors = [
-      ...check(files.filter((f) => !f.block.register), options),
+      ...check(
+        files.filter((f) => !f.block.register),
+        options,
+      ),
       ...files.filter((f) => f.block.register).flatMap((f) => check([f], options)),
     ];
     expect(errors).toEqual([]);

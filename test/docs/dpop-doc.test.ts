@@ -11,7 +11,9 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function markdownFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? markdownFiles(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? markdownFiles(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : [],
+  );
 }
 
 describe('DPoP options in the docs', () => {
@@ -21,9 +23,14 @@ describe('DPoP options in the docs', () => {
     for (const file of [join(ROOT, 'README.md'), ...markdownFiles(join(ROOT, 'docs'))]) {
       const text = readFileSync(file, 'utf8');
       for (const [, block] of text.matchAll(/```ts\n([\s\S]*?)```/g)) {
-        if (!/dpopKeyFromRequest\(/.test(block!) || !/\bdpop\b[^\n]*(origin|proofWindowSeconds|algorithms)|tokenAuth\([^)]*\{[^)]*\bdpop\b/.test(block!)) continue;
+        if (
+          !/dpopKeyFromRequest\(/.test(block!) ||
+          !/\bdpop\b[^\n]*(origin|proofWindowSeconds|algorithms)|tokenAuth\([^)]*\{[^)]*\bdpop\b/.test(block!)
+        )
+          continue;
         checked++;
-        for (const call of block!.matchAll(/dpopKeyFromRequest\(\s*\w+\s*\)/g)) offending.push(`${relative(ROOT, file)}: ${call[0]}`);
+        for (const call of block!.matchAll(/dpopKeyFromRequest\(\s*\w+\s*\)/g))
+          offending.push(`${relative(ROOT, file)}: ${call[0]}`);
       }
     }
     expect(checked).toBeGreaterThan(0);

@@ -16,7 +16,9 @@ describe('docs/frameworks/nestjs.md', () => {
     try {
       await program.run(REDIS_URL, async (base, child) => {
         await docTour(base);
-        const exited = new Promise<[number | null, string | null]>((r) => child.once('exit', (code, signal) => r([code, signal])));
+        const exited = new Promise<[number | null, string | null]>((r) =>
+          child.once('exit', (code, signal) => r([code, signal])),
+        );
         child.kill('SIGTERM');
         expect(await exited).toEqual([null, 'SIGTERM']);
       });

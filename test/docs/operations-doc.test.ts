@@ -30,11 +30,14 @@ describe('docs/operations.md: the prom-client program', () => {
     try {
       await program.run(redisUrl, async (base) => {
         const { token } = (await (await fetch(`${base}/login`, { method: 'POST' })).json()) as { token: string };
-        const me = (authorization?: string) => fetch(`${base}/me`, { headers: authorization ? { Authorization: authorization } : {} });
+        const me = (authorization?: string) =>
+          fetch(`${base}/me`, { headers: authorization ? { Authorization: authorization } : {} });
         expect((await me(`Bearer ${token}`)).status).toBe(200);
         expect((await me(`Bearer ${token}`)).status).toBe(200);
         expect((await me(`Bearer ${forgeSecret(token)}`)).status).toBe(401);
-        expect((await me('Bearer rmt_0000000000000000000000000000000000000000000000000000000000000000000000000')).status).toBe(401);
+        expect(
+          (await me('Bearer rmt_0000000000000000000000000000000000000000000000000000000000000000000000000')).status,
+        ).toBe(401);
         expect((await me()).status).toBe(401);
         const metrics = await fetch(`${base}/metrics`);
         expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);

@@ -23,7 +23,18 @@ import { TEST_SECRET } from '../support/redis.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DOC = readFileSync(join(ROOT, 'docs', 'options.md'), 'utf8');
-const ENTRY_POINTS = ['index', 'redis', 'ioredis', 'node-redis', 'http', 'express', 'fastify', 'koa', 'hono', 'nestjs'].map((n) => join(ROOT, 'src', `${n}.ts`));
+const ENTRY_POINTS = [
+  'index',
+  'redis',
+  'ioredis',
+  'node-redis',
+  'http',
+  'express',
+  'fastify',
+  'koa',
+  'hono',
+  'nestjs',
+].map((n) => join(ROOT, 'src', `${n}.ts`));
 
 /** Runs `fn`, which must throw the "unknown option" error, and returns the known options it lists. */
 async function knownOptions(fn: () => unknown): Promise<string[]> {
@@ -48,18 +59,24 @@ describe('docs/options.md', () => {
       create: await knownOptions(() => tokens.create('u1', { zzUnknown: 1 } as never)),
       revokeById: await knownOptions(() => tokens.revokeById('u1', 'x'.repeat(24), { zzUnknown: 1 } as never)),
       list: await knownOptions(() => tokens.list('u1', { zzUnknown: 1 } as never)),
-      RedisStore: await knownOptions(() => new RedisStore({ driver: ioredisDriver({ url: 'redis://127.0.0.1:1' }), zzUnknown: 1 } as never)),
+      RedisStore: await knownOptions(
+        () => new RedisStore({ driver: ioredisDriver({ url: 'redis://127.0.0.1:1' }), zzUnknown: 1 } as never),
+      ),
       IoredisStore: await knownOptions(() => new IoredisStore({ url: 'redis://127.0.0.1:1', zzUnknown: 1 } as never)),
       ioredisDriver: await knownOptions(() => ioredisDriver({ url: 'redis://127.0.0.1:1', zzUnknown: 1 } as never)),
       nodeRedisDriver: await knownOptions(() => nodeRedisDriver({ url: 'redis://127.0.0.1:1', zzUnknown: 1 } as never)),
       'auth options': await knownOptions(() => checkAuthOptions(tokens, { zzUnknown: 1 } as never)),
       'scope requirement': await knownOptions(() => scopeRequirement(tokens, ['read'], { zzUnknown: 1 } as never)),
-      'error handler': await knownOptions(() => checkErrorHandlerOptions('tokenErrorHandler options', { zzUnknown: 1 })),
+      'error handler': await knownOptions(() =>
+        checkErrorHandlerOptions('tokenErrorHandler options', { zzUnknown: 1 }),
+      ),
       'hono deviceFromRequest': await knownOptions(() => honoDevice({} as never, { zzUnknown: 1 } as never)),
     };
     await tokens.close();
     for (const names of Object.values(lists)) expect(names.length).toBeGreaterThan(0);
-    const missing = Object.entries(lists).flatMap(([where, names]) => names.filter((n) => !documented(n)).map((n) => `${where}: ${n}`));
+    const missing = Object.entries(lists).flatMap(([where, names]) =>
+      names.filter((n) => !documented(n)).map((n) => `${where}: ${n}`),
+    );
     expect(missing).toEqual([]);
   });
 
@@ -75,11 +92,16 @@ describe('docs/options.md', () => {
         if (!/Options$/.test(exported.name)) continue;
         const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
         const type = checker.getDeclaredTypeOfSymbol(symbol);
-        found.set(`${file.slice(ROOT.length)}: ${exported.name}`, checker.getPropertiesOfType(type).map((p) => p.name));
+        found.set(
+          `${file.slice(ROOT.length)}: ${exported.name}`,
+          checker.getPropertiesOfType(type).map((p) => p.name),
+        );
       }
     }
     expect(found.size).toBeGreaterThan(10);
-    const missing = [...found].flatMap(([where, names]) => names.filter((n) => !documented(n)).map((n) => `${where}.${n}`));
+    const missing = [...found].flatMap(([where, names]) =>
+      names.filter((n) => !documented(n)).map((n) => `${where}.${n}`),
+    );
     expect(missing).toEqual([]);
   }, 60_000);
 });

@@ -31,14 +31,22 @@ afterAll(async () => {
 describe('README.md complete setup', () => {
   it('logs in, answers the first authenticated request, logs out', async () => {
     await program.run(REDIS_URL, async (base) => {
-      const login = await fetch(`${base}/login`, { method: 'POST', headers: json, body: JSON.stringify({ username: 'alice', password: 'correct horse battery', device: 'readme' }) });
+      const login = await fetch(`${base}/login`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ username: 'alice', password: 'correct horse battery', device: 'readme' }),
+      });
       expect(login.status).toBe(200);
       const { token, first } = (await login.json()) as { token: string; first: boolean };
       expect(first).toBe(true);
       const auth = { Authorization: `Bearer ${token}` };
       const me = await fetch(`${base}/me`, { headers: auth });
       expect(me.status).toBe(200);
-      expect(await me.json()).toMatchObject({ userId: '1', user: { name: 'Alice' }, token: { deviceName: 'readme', ip: '127.0.0.1' } });
+      expect(await me.json()).toMatchObject({
+        userId: '1',
+        user: { name: 'Alice' },
+        token: { deviceName: 'readme', ip: '127.0.0.1' },
+      });
       expect((await fetch(`${base}/logout`, { method: 'POST', headers: auth })).status).toBe(204);
       expect((await fetch(`${base}/me`, { headers: auth })).status).toBe(401);
     });

@@ -36,7 +36,9 @@ interface Walkthrough {
 }
 
 function markdownFiles(dir = join(ROOT, 'docs')): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? markdownFiles(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? markdownFiles(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** The curl walkthroughs of one markdown file, split into commands (continuation lines joined). */
@@ -63,7 +65,12 @@ function walkthroughs(file: string): Walkthrough[] {
       const comment = m ? m[2]! : '';
       const status = /^(\d{3})\b/.exec(comment);
       const fragment = /(\{.*?)(,\.\.\.\})?$/.exec(comment);
-      commands.push({ text: code, line: start + first + 1, status: status ? Number(status[1]) : null, fragment: fragment ? fragment[1]! : null });
+      commands.push({
+        text: code,
+        line: start + first + 1,
+        status: status ? Number(status[1]) : null,
+        fragment: fragment ? fragment[1]! : null,
+      });
     }
     out.push({ source: `${relative(ROOT, file)}:${start}`, commands });
   }
@@ -77,7 +84,14 @@ async function startDemo(env: NodeJS.ProcessEnv): Promise<{ base: string; child:
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], {
     cwd: ROOT,
-    env: { ...process.env, REDIS_URL: '', ...env, PORT: String(port), SQLITE_PATH: ':memory:', TOKEN_SECRET: randomBytes(32).toString('base64url') },
+    env: {
+      ...process.env,
+      REDIS_URL: '',
+      ...env,
+      PORT: String(port),
+      SQLITE_PATH: ':memory:',
+      TOKEN_SECRET: randomBytes(32).toString('base64url'),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -97,7 +111,10 @@ const MARK = '@@rmt-walkthrough-end';
 function run(commands: Command[], base: string): { stdout: string; statuses: number[] }[] {
   const script = [
     `curl() { command curl -w '%{stderr}@@status %{http_code}\\n' "$@"; }`,
-    ...commands.flatMap((c, i) => [c.text.replaceAll('localhost:3000', base), `printf '\\n${MARK} ${i}\\n'; printf '\\n${MARK} ${i}\\n' >&2`]),
+    ...commands.flatMap((c, i) => [
+      c.text.replaceAll('localhost:3000', base),
+      `printf '\\n${MARK} ${i}\\n'; printf '\\n${MARK} ${i}\\n' >&2`,
+    ]),
   ].join('\n');
   const result = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 60_000 });
   const split = (text: string) => text.split(new RegExp(`\\n${MARK} \\d+\\n`)).slice(0, commands.length);
@@ -118,30 +135,36 @@ describe.each([
     expect(WALKTHROUGHS.flatMap((w) => w.commands).filter((c) => c.status !== null).length).toBeGreaterThan(3);
   });
 
-  it.each(WALKTHROUGHS.map((w) => [w.source, w] as const))('%s answers as its comments say', async (_source, walkthrough) => {
-    const demo = await startDemo(env());
-    try {
-      expect(demo.output()).toContain(`token store: ${store}`);
-      const results = run(walkthrough.commands, demo.base);
-      const problems: string[] = [];
-      walkthrough.commands.forEach((command, i) => {
-        const { stdout, statuses } = results[i]!;
-        // A command with its own -w '%{http_code}' prints the status on stdout instead.
-        const seen = /%\{http_code\}/.test(command.text) && /^\d{3}$/.test(stdout) ? [Number(stdout)] : statuses;
-        const where = `line ${command.line}: ${command.text.trim().slice(0, 80)}`;
-        if (command.status !== null) {
-          if (seen.length !== 1 || seen[0] !== command.status) problems.push(`${where}: expected ${command.status}, got ${seen.join(', ') || 'nothing'}`);
-        } else if (/\bcurl\b/.test(command.text) && (seen.length === 0 || seen.some((s) => s < 200 || s > 299))) {
-          problems.push(`${where}: expected 2xx, got ${seen.join(', ') || 'nothing'}`);
-        }
-        if (command.fragment !== null && !stdout.includes(command.fragment)) problems.push(`${where}: expected ${command.fragment} in ${stdout}`);
-      });
-      expect(problems).toEqual([]);
-    } finally {
-      demo.child.kill('SIGTERM');
-      await new Promise((r) => (demo.child.exitCode !== null ? r(null) : demo.child.once('exit', r)));
-    }
-  }, 90_000);
+  it.each(WALKTHROUGHS.map((w) => [w.source, w] as const))(
+    '%s answers as its comments say',
+    async (_source, walkthrough) => {
+      const demo = await startDemo(env());
+      try {
+        expect(demo.output()).toContain(`token store: ${store}`);
+        const results = run(walkthrough.commands, demo.base);
+        const problems: string[] = [];
+        walkthrough.commands.forEach((command, i) => {
+          const { stdout, statuses } = results[i]!;
+          // A command with its own -w '%{http_code}' prints the status on stdout instead.
+          const seen = /%\{http_code\}/.test(command.text) && /^\d{3}$/.test(stdout) ? [Number(stdout)] : statuses;
+          const where = `line ${command.line}: ${command.text.trim().slice(0, 80)}`;
+          if (command.status !== null) {
+            if (seen.length !== 1 || seen[0] !== command.status)
+              problems.push(`${where}: expected ${command.status}, got ${seen.join(', ') || 'nothing'}`);
+          } else if (/\bcurl\b/.test(command.text) && (seen.length === 0 || seen.some((s) => s < 200 || s > 299))) {
+            problems.push(`${where}: expected 2xx, got ${seen.join(', ') || 'nothing'}`);
+          }
+          if (command.fragment !== null && !stdout.includes(command.fragment))
+            problems.push(`${where}: expected ${command.fragment} in ${stdout}`);
+        });
+        expect(problems).toEqual([]);
+      } finally {
+        demo.child.kill('SIGTERM');
+        await new Promise((r) => (demo.child.exitCode !== null ? r(null) : demo.child.once('exit', r)));
+      }
+    },
+    90_000,
+  );
 });
 
 const prefix = uniquePrefix('walkthrough');

@@ -5,7 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../src/index.js';
-import { DPOP_CLOCK_SKEW_ALLOWANCE_SECONDS, checkAuthOptions, checkDpopProof, dpopReplayWindowMs, resolveDpopOptions, type DpopReader } from '../../src/http/index.js';
+import {
+  DPOP_CLOCK_SKEW_ALLOWANCE_SECONDS,
+  checkAuthOptions,
+  checkDpopProof,
+  dpopReplayWindowMs,
+  resolveDpopOptions,
+  type DpopReader,
+} from '../../src/http/index.js';
 import { TokenManager } from '../../src/index.js';
 import { DpopClient } from '../../src/testing/index.js';
 
@@ -15,7 +22,12 @@ interface Req {
   origin: string;
   path: string;
 }
-const reader: DpopReader<Req> = { proof: (r) => r.proof, method: (r) => r.method, origin: (r) => r.origin, path: (r) => r.path };
+const reader: DpopReader<Req> = {
+  proof: (r) => r.proof,
+  method: (r) => r.method,
+  origin: (r) => r.origin,
+  path: (r) => r.path,
+};
 
 describe('dpop options', () => {
   it('defaults: ES256 EdDSA ES384 PS256 RS256, 60 seconds, origin from the request', () => {
@@ -36,7 +48,7 @@ describe('dpop options', () => {
     ['a window over 600 seconds', { proofWindowSeconds: 601 }, InvalidArgumentValueError],
     ['a fractional window', { proofWindowSeconds: 1.5 }, InvalidArgumentValueError],
     ['an unknown option', { orign: 'https://api.example.com' }, InvalidArgumentTypeError],
-  ])('refuses %s, also through the adapters\' checkAuthOptions', (_name, options, error) => {
+  ])("refuses %s, also through the adapters' checkAuthOptions", (_name, options, error) => {
     expect(() => resolveDpopOptions(options as never)).toThrow(error);
     const manager = new TokenManager({ secret: 's'.repeat(32) });
     expect(() => checkAuthOptions(manager, { dpop: options as never })).toThrow(error);
@@ -60,7 +72,12 @@ describe('the jti replay window', () => {
     const device = await DpopClient.create('ES256');
     for (const w of [1, 60, 600]) {
       const r = await checkDpopProof(
-        { method: 'GET', origin: 'https://a.example', path: '/me', proof: await device.proof('GET', 'https://a.example/me', 't') },
+        {
+          method: 'GET',
+          origin: 'https://a.example',
+          path: '/me',
+          proof: await device.proof('GET', 'https://a.example/me', 't'),
+        },
         reader,
         resolveDpopOptions({ proofWindowSeconds: w }),
         't',
@@ -80,19 +97,54 @@ describe('checkDpopProof', () => {
     const ok = await checkDpopProof({ ...behind, proof: publicProof }, reader, options, token);
     expect(ok).toMatchObject({ ok: true, check: { jkt: device.jkt, replayWindowMs: 180_000 } });
     const internalProof = await device.proof('GET', 'http://10.0.0.5:3000/me', token);
-    expect(await checkDpopProof({ ...behind, proof: internalProof }, reader, options, token)).toEqual({ ok: false, description: "the DPoP proof's htu does not match the request URL" });
+    expect(await checkDpopProof({ ...behind, proof: internalProof }, reader, options, token)).toEqual({
+      ok: false,
+      description: "the DPoP proof's htu does not match the request URL",
+    });
     // Without the option, the request's own origin counts.
-    expect((await checkDpopProof({ ...behind, proof: internalProof }, reader, resolveDpopOptions(undefined), token)).ok).toBe(true);
+    expect(
+      (await checkDpopProof({ ...behind, proof: internalProof }, reader, resolveDpopOptions(undefined), token)).ok,
+    ).toBe(true);
   });
 
   it('htu: scheme and host case and the default port do not matter; the path does (RFC 9449 §4.3)', async () => {
     const device = await DpopClient.create('EdDSA');
     const req = { method: 'POST', origin: 'https://api.example.com', path: '/login' };
     const options = resolveDpopOptions(undefined);
-    for (const htu of ['https://API.Example.com/login', 'https://api.example.com:443/login', 'https://api.example.com/login?next=/', 'https://api.example.com/login#top'])
-      expect((await checkDpopProof({ ...req, proof: await device.proof('POST', 'https://api.example.com/login', null, { claims: { htu } }) }, reader, options, null)).ok, htu).toBe(true);
-    for (const htu of ['https://api.example.com/login/', 'https://api.example.com/Login', 'https://api.example.com:8443/login', 'not a url'])
-      expect((await checkDpopProof({ ...req, proof: await device.proof('POST', 'https://api.example.com/login', null, { claims: { htu } }) }, reader, options, null)).ok, htu).toBe(false);
+    for (const htu of [
+      'https://API.Example.com/login',
+      'https://api.example.com:443/login',
+      'https://api.example.com/login?next=/',
+      'https://api.example.com/login#top',
+    ])
+      expect(
+        (
+          await checkDpopProof(
+            { ...req, proof: await device.proof('POST', 'https://api.example.com/login', null, { claims: { htu } }) },
+            reader,
+            options,
+            null,
+          )
+        ).ok,
+        htu,
+      ).toBe(true);
+    for (const htu of [
+      'https://api.example.com/login/',
+      'https://api.example.com/Login',
+      'https://api.example.com:8443/login',
+      'not a url',
+    ])
+      expect(
+        (
+          await checkDpopProof(
+            { ...req, proof: await device.proof('POST', 'https://api.example.com/login', null, { claims: { htu } }) },
+            reader,
+            options,
+            null,
+          )
+        ).ok,
+        htu,
+      ).toBe(false);
   });
 
   it('iat: accepted within the window either way, refused outside it', async () => {
@@ -100,7 +152,20 @@ describe('checkDpopProof', () => {
     const req = { method: 'GET', origin: 'https://a.example', path: '/' };
     const options = resolveDpopOptions({ proofWindowSeconds: 5 });
     const now = Math.floor(Date.now() / 1000);
-    const at = async (iat: number) => (await checkDpopProof({ ...req, proof: await device.proof('GET', 'https://a.example/', null, { claims: { iat } }) }, reader, options, null)).ok;
-    expect([await at(now - 4), await at(now + 4), await at(now - 7), await at(now + 7)]).toEqual([true, true, false, false]);
+    const at = async (iat: number) =>
+      (
+        await checkDpopProof(
+          { ...req, proof: await device.proof('GET', 'https://a.example/', null, { claims: { iat } }) },
+          reader,
+          options,
+          null,
+        )
+      ).ok;
+    expect([await at(now - 4), await at(now + 4), await at(now - 7), await at(now + 7)]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 });

@@ -24,13 +24,18 @@ const makers: [string, (options: unknown) => unknown, string][] = [
 describe.each(makers)('%s', (_name, make, where) => {
   it('refuses a misspelt option, naming the one meant', () => {
     expect(() => make({ errrorBody: () => ({}) })).toThrow(InvalidArgumentTypeError);
-    expect(() => make({ errrorBody: () => ({}) })).toThrow(`${where}: unknown option \`errrorBody\` (did you mean \`errorBody\`?)`);
+    expect(() => make({ errrorBody: () => ({}) })).toThrow(
+      `${where}: unknown option \`errrorBody\` (did you mean \`errorBody\`?)`,
+    );
   });
 
   it('refuses an errorBody that is not a function, and options that are not an object', () => {
     expect(() => make({ errorBody: 'oops' })).toThrow(InvalidArgumentTypeError);
-    expect(() => make({ errorBody: 'oops' })).toThrow(`${where}: errorBody must be a function (response) => body; got string`);
-    for (const bad of [null, 'x', 1, []]) expect(() => make(bad), JSON.stringify(bad)).toThrow(`${where} must be an object`);
+    expect(() => make({ errorBody: 'oops' })).toThrow(
+      `${where}: errorBody must be a function (response) => body; got string`,
+    );
+    for (const bad of [null, 'x', 1, []])
+      expect(() => make(bad), JSON.stringify(bad)).toThrow(`${where} must be an object`);
   });
 
   it('accepts none, {} and { errorBody }', () => {

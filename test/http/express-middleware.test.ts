@@ -16,7 +16,14 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError, TokenLimitError } from '../../src/core/errors.js';
 import { TokenManager } from '../../src/core/manager.js';
-import { deviceFromRequest, getAuth, optionalTokenAuth, requireScopes, tokenAuth, tokenErrorHandler } from '../../src/frameworks/express.js';
+import {
+  deviceFromRequest,
+  getAuth,
+  optionalTokenAuth,
+  requireScopes,
+  tokenAuth,
+  tokenErrorHandler,
+} from '../../src/frameworks/express.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { TEST_SECRET, uniquePrefix } from '../support/redis.js';
@@ -81,7 +88,8 @@ async function withApp<T>(app: express.Express, fn: (port: number) => Promise<T>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Text that looks like a stack trace, a source path or an internal error. */
-const LEAK_RE = /\n\s+at |\bat [\w.<>]+ \(|\.ts:\d+|\.js:\d+|node_modules|\/src\/|\bstack\b|TypeError|RangeError|ReferenceError/;
+const LEAK_RE =
+  /\n\s+at |\bat [\w.<>]+ \(|\.ts:\d+|\.js:\d+|node_modules|\/src\/|\bstack\b|TypeError|RangeError|ReferenceError/;
 
 function expect401(r: Reply, reason: string): void {
   expect(r.status, r.text).toBe(401);
@@ -97,7 +105,11 @@ describe('Express specifics', () => {
   it("loadUser throwing -> next(err): the app's own error handler gets the error", async () => {
     const seen: unknown[] = [];
     const app = express();
-    app.get('/me', tokenAuth(manager, { loadUser: async () => Promise.reject(new Error('user database exploded')) }), (_req, res) => res.json({ reached: true }));
+    app.get(
+      '/me',
+      tokenAuth(manager, { loadUser: async () => Promise.reject(new Error('user database exploded')) }),
+      (_req, res) => res.json({ reached: true }),
+    );
     app.use(tokenErrorHandler());
     app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
       seen.push(err);
@@ -115,9 +127,16 @@ describe('Express specifics', () => {
 
   it('requireScopes: arguments and arrays, several scopes, one missing named; after optionalTokenAuth', async () => {
     const app = express();
-    app.get('/rw', tokenAuth(manager), requireScopes(manager, ['read'], 'write', ['admin']), (_req, res) => res.json({ ok: true }));
+    app.get('/rw', tokenAuth(manager), requireScopes(manager, ['read'], 'write', ['admin']), (_req, res) =>
+      res.json({ ok: true }),
+    );
     app.get('/r', tokenAuth(manager), requireScopes(manager, 'read'), (_req, res) => res.json({ ok: true }));
-    app.get('/opt', optionalTokenAuth(manager), requireScopes(manager, ['read'], { realm: 'reading room' }), (_req, res) => res.json({ ok: true }));
+    app.get(
+      '/opt',
+      optionalTokenAuth(manager),
+      requireScopes(manager, ['read'], { realm: 'reading room' }),
+      (_req, res) => res.json({ ok: true }),
+    );
     const { token } = await manager.create('s', { scopes: ['read', 'write'] });
     await withApp(app, async (port) => {
       expect((await send(port, '/r', bearer(token))).status).toBe(200);
@@ -188,14 +207,17 @@ describe('Express specifics', () => {
     });
   });
 
-  it('Express 4: an async route wrapped in express-async-handler (the guide\'s recipe) reaches tokenErrorHandler: 503 JSON, no crash', async () => {
+  it("Express 4: an async route wrapped in express-async-handler (the guide's recipe) reaches tokenErrorHandler: 503 JSON, no crash", async () => {
     // Express 4 does not catch a rejected async handler: unwrapped, the rejection is unhandled (no answer, and
     // the process ends under Node's default --unhandled-rejections=throw). The guide says to wrap; this checks it.
     const outage = new TokenManager({ secret: TEST_SECRET, store: await outageStore() });
     const app = express4();
-    app.get('/login', asyncHandler(async (_req: Request, res: Response) => {
-      res.json(await outage.create('1', { deviceName: 'laptop' }));
-    }));
+    app.get(
+      '/login',
+      asyncHandler(async (_req: Request, res: Response) => {
+        res.json(await outage.create('1', { deviceName: 'laptop' }));
+      }),
+    );
     app.use(tokenErrorHandler());
     try {
       await withApp(app as unknown as express.Express, async (port) => {
@@ -223,7 +245,10 @@ describe('Express specifics', () => {
     );
     app.set('trust proxy', 'loopback');
     await withApp(app, async (port) => {
-      expect((await send(port, '/device', { 'X-Forwarded-For': '198.51.100.9' })).json).toEqual({ userAgent: null, ip: '198.51.100.9' });
+      expect((await send(port, '/device', { 'X-Forwarded-For': '198.51.100.9' })).json).toEqual({
+        userAgent: null,
+        ip: '198.51.100.9',
+      });
     });
   });
 
@@ -251,7 +276,10 @@ describe('Express specifics', () => {
     await withApp(app, async (port) => {
       expect((await send(port, '/me', bearer(token))).json).toEqual({ userId: '42' });
       expect((await send(port, '/me', bearer((await manager.create(42)).token))).status).toBe(403);
-      expect((await send(port, '/anon')).json).toMatchObject({ threw: true, message: expect.stringMatching(/not authenticated/) });
+      expect((await send(port, '/anon')).json).toMatchObject({
+        threw: true,
+        message: expect.stringMatching(/not authenticated/),
+      });
     });
   });
 });
@@ -260,7 +288,9 @@ describe('Express specifics', () => {
 function outageApp(m: TokenManager): express.Express {
   const app = express();
   app.get('/me', tokenAuth(m), (req: Request, res: Response) => res.json({ userId: getAuth(req).userId }));
-  app.get('/optional', optionalTokenAuth(m), (req: Request, res: Response) => res.json({ userId: req.auth?.userId ?? null }));
+  app.get('/optional', optionalTokenAuth(m), (req: Request, res: Response) =>
+    res.json({ userId: req.auth?.userId ?? null }),
+  );
   return app;
 }
 
@@ -297,7 +327,8 @@ describe('Redis outage over HTTP (a throwaway redis-server)', () => {
     expect(typeof r.json!.error).toBe('string');
     expect(typeof r.json!.message).toBe('string');
     expect(r.text).not.toMatch(LEAK_RE);
-    for (const leak of ['127.0.0.1', 'localhost', String(serverPort), 'redis://', 'ECONNREFUSED', 'ECONNRESET', prefix]) expect(r.text).not.toContain(leak);
+    for (const leak of ['127.0.0.1', 'localhost', String(serverPort), 'redis://', 'ECONNREFUSED', 'ECONNRESET', prefix])
+      expect(r.text).not.toContain(leak);
   }
 
   /** Retries `fn` until it resolves, for up to `ms` milliseconds. */

@@ -7,7 +7,16 @@ import type { AddressInfo } from 'node:net';
 import express5, { type NextFunction, type Request, type Response } from 'express';
 import express4 from 'express4';
 import { describe, it } from 'vitest';
-import { deviceFromRequest, dpopKeyFromRequest, getAuth, optionalTokenAuth, requireScopes, requireStepUp, tokenAuth, tokenErrorHandler } from '../../src/express.js';
+import {
+  deviceFromRequest,
+  dpopKeyFromRequest,
+  getAuth,
+  optionalTokenAuth,
+  requireScopes,
+  requireStepUp,
+  tokenAuth,
+  tokenErrorHandler,
+} from '../../src/express.js';
 import { httpContractCases, type HttpAdapterHarness, type HttpContractApp } from '../../src/testing/index.js';
 import { contractStores } from '../support/contract.js';
 
@@ -23,24 +32,42 @@ export function expressContractApp(express: typeof express5, { manager, auth }: 
   app.get('/optional', optionalTokenAuth(manager, auth), (req: Request, res: Response) => {
     res.json({ authenticated: req.auth !== undefined, userId: req.auth?.userId ?? null });
   });
-  app.get('/scoped', tokenAuth(manager, auth), requireScopes(manager, ['admin'], { realm: auth?.realm, errorBody: auth?.errorBody }), (_req: Request, res: Response) => {
-    res.json({ ok: true });
-  });
+  app.get(
+    '/scoped',
+    tokenAuth(manager, auth),
+    requireScopes(manager, ['admin'], { realm: auth?.realm, errorBody: auth?.errorBody }),
+    (_req: Request, res: Response) => {
+      res.json({ ok: true });
+    },
+  );
   const given = { realm: auth?.realm, errorBody: auth?.errorBody };
-  app.get('/step-up', tokenAuth(manager, auth), requireStepUp(manager, { maxAgeSeconds: 1, ...given }), (_req: Request, res: Response) => {
-    res.json({ ok: true });
-  });
-  app.get('/step-up-acr', tokenAuth(manager, auth), requireStepUp(manager, { maxAgeSeconds: 600, acr: ['mfa', 'hwk'], ...given }), (_req: Request, res: Response) => {
-    res.json({ ok: true });
-  });
+  app.get(
+    '/step-up',
+    tokenAuth(manager, auth),
+    requireStepUp(manager, { maxAgeSeconds: 1, ...given }),
+    (_req: Request, res: Response) => {
+      res.json({ ok: true });
+    },
+  );
+  app.get(
+    '/step-up-acr',
+    tokenAuth(manager, auth),
+    requireStepUp(manager, { maxAgeSeconds: 600, acr: ['mfa', 'hwk'], ...given }),
+    (_req: Request, res: Response) => {
+      res.json({ ok: true });
+    },
+  );
   app.post('/login', (req: Request, res: Response, next: NextFunction) => {
     const body = (req.body ?? {}) as { userId?: never; deviceName?: never };
     dpopKeyFromRequest(req)
-      .then((jkt) => manager.create(body.userId as never, { deviceName: body.deviceName, ...deviceFromRequest(req), jkt }))
+      .then((jkt) =>
+        manager.create(body.userId as never, { deviceName: body.deviceName, ...deviceFromRequest(req), jkt }),
+      )
       .then(
-      ({ token, tokenId, first, record }) => res.status(201).json({ token, tokenId, first, userAgent: record.userAgent, ip: record.ip }),
-      next,
-    );
+        ({ token, tokenId, first, record }) =>
+          res.status(201).json({ token, tokenId, first, userAgent: record.userAgent, ip: record.ip }),
+        next,
+      );
   });
   app.get('/devices', tokenAuth(manager, auth), (req: Request, res: Response, next: NextFunction) => {
     const { userId, token } = getAuth(req);

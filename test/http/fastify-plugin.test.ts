@@ -40,7 +40,12 @@ describe('registration', () => {
   const cases: [string, unknown, typeof InvalidArgumentTypeError | typeof InvalidArgumentValueError, RegExp][] = [
     ['no manager', {}, InvalidArgumentTypeError, /`manager`/],
     ['a manager that is not one', { manager: { verify: 1 } }, InvalidArgumentTypeError, /`manager`/],
-    ['a misspelt option', { manager: 'M', scope: ['admin'] }, InvalidArgumentTypeError, /`scope`.*did you mean `scopes`/],
+    [
+      'a misspelt option',
+      { manager: 'M', scope: ['admin'] },
+      InvalidArgumentTypeError,
+      /`scope`.*did you mean `scopes`/,
+    ],
     ['scopes not an array', { manager: 'M', scopes: 'admin' }, InvalidArgumentTypeError, /scopes/],
     ['a scope with a space', { manager: 'M', scopes: ['a b'] }, InvalidArgumentValueError, /scopes/],
     ['a realm with a quote', { manager: 'M', realm: 'a"b' }, InvalidArgumentValueError, /realm/],
@@ -65,17 +70,21 @@ describe('registration', () => {
     });
 
   it('plugin metadata: name redis-multitokens, fastify 5.x; Fastify register options are not refused', async () => {
-    const meta = (tokenAuthPlugin as unknown as Record<symbol, { name: string; fastify: string }>)[Symbol.for('plugin-meta')]!;
+    const meta = (tokenAuthPlugin as unknown as Record<symbol, { name: string; fastify: string }>)[
+      Symbol.for('plugin-meta')
+    ]!;
     expect(meta).toMatchObject({ name: 'redis-multitokens', fastify: '5.x' });
     const app = newApp();
     await app.register(tokenAuthPlugin, { manager: newManager(), prefix: '/api', logLevel: 'warn' } as never);
     expect(app.hasRequestDecorator('auth')).toBe(true);
   });
 
-  it('registered twice in one scope, or in a child of a scope that has it, or over another plugin\'s request.auth: a clear error', async () => {
+  it("registered twice in one scope, or in a child of a scope that has it, or over another plugin's request.auth: a clear error", async () => {
     const other = newApp();
     other.decorateRequest('auth', null);
-    await expect(other.register(tokenAuthPlugin, { manager: newManager() })).rejects.toThrow(/another plugin owns `request.auth`/);
+    await expect(other.register(tokenAuthPlugin, { manager: newManager() })).rejects.toThrow(
+      /another plugin owns `request.auth`/,
+    );
     const app = newApp();
     await app.register(tokenAuthPlugin, { manager: newManager() });
     await expect(app.register(tokenAuthPlugin, { manager: newManager() })).rejects.toThrow(/already decorated/);
@@ -102,7 +111,11 @@ describe('global and per-route use', () => {
     const manager = newManager();
     const app = newApp();
     await app.register(tokenAuthPlugin, { manager, loadUser: (id) => ({ id, name: `user ${id}` }) });
-    app.get('/me', async (request) => ({ userId: request.auth!.userId, user: request.auth!.user, tokenId: request.auth!.token.tokenId }));
+    app.get('/me', async (request) => ({
+      userId: request.auth!.userId,
+      user: request.auth!.user,
+      tokenId: request.auth!.token.tokenId,
+    }));
     const { token, tokenId } = await manager.create('u1');
     const ok = await app.inject({ url: '/me', headers: bearer(token) });
     expect(ok.statusCode).toBe(200);
@@ -131,9 +144,13 @@ describe('global and per-route use', () => {
     const app = newApp();
     await app.register(tokenAuthPlugin, { manager, global: false, realm: 'shop' });
     app.get('/open', async (request) => ({ auth: request.auth }));
-    app.get('/realm-kept', { onRequest: app.tokenAuth({ realm: undefined, optional: undefined }) }, async () => ({ ok: true }));
+    app.get('/realm-kept', { onRequest: app.tokenAuth({ realm: undefined, optional: undefined }) }, async () => ({
+      ok: true,
+    }));
     app.get('/me', { onRequest: app.tokenAuth() }, async (request) => ({ userId: request.auth!.userId }));
-    app.get('/maybe', { preHandler: app.tokenAuth({ optional: true }) }, async (request) => ({ userId: request.auth?.userId ?? null }));
+    app.get('/maybe', { preHandler: app.tokenAuth({ optional: true }) }, async (request) => ({
+      userId: request.auth?.userId ?? null,
+    }));
     app.get('/admin', { onRequest: app.tokenAuth({ scopes: ['admin'], realm: 'admin' }) }, async () => ({ ok: true }));
     app.get('/admin2', { onRequest: [app.tokenAuth(), app.requireScopes('admin')] }, async () => ({ ok: true }));
     app.get('/scopes-only', { onRequest: app.requireScopes(['admin']) }, async () => ({ ok: true }));
@@ -169,9 +186,21 @@ describe('global and per-route use', () => {
     const manager = newManager();
     const app = newApp();
     await app.register(tokenAuthPlugin, { manager, global: false });
-    app.get('/c', { onRequest: app.tokenAuth({ realm: 'admin' }), preHandler: app.requireScopes('admin') }, async () => ({ ok: true }));
-    app.get('/d', { onRequest: app.tokenAuth({ realm: 'admin' }), preHandler: app.requireScopes(['admin'], { realm: 'other' }) }, async () => ({ ok: true }));
-    app.get('/e', { onRequest: [app.tokenAuth({ optional: true, realm: 'admin' }), app.requireScopes('admin')] }, async () => ({ ok: true }));
+    app.get(
+      '/c',
+      { onRequest: app.tokenAuth({ realm: 'admin' }), preHandler: app.requireScopes('admin') },
+      async () => ({ ok: true }),
+    );
+    app.get(
+      '/d',
+      { onRequest: app.tokenAuth({ realm: 'admin' }), preHandler: app.requireScopes(['admin'], { realm: 'other' }) },
+      async () => ({ ok: true }),
+    );
+    app.get(
+      '/e',
+      { onRequest: [app.tokenAuth({ optional: true, realm: 'admin' }), app.requireScopes('admin')] },
+      async () => ({ ok: true }),
+    );
     const { token } = await manager.create('u2', { scopes: ['read'] });
     expect((await app.inject({ url: '/c' })).headers['www-authenticate']).toBe('Bearer realm="admin"');
     const c = await app.inject({ url: '/c', headers: bearer(token) });
@@ -206,9 +235,15 @@ describe('global and per-route use', () => {
     const loadUser = (id: string) => ({ id });
     await app.register(async (api) => {
       await api.register(tokenAuthPlugin, { manager, loadUser });
-      api.get('/a', { onRequest: api.tokenAuth({ scopes: ['admin'], realm: 'admin' }) }, async (request) => ({ userId: request.auth!.userId }));
+      api.get('/a', { onRequest: api.tokenAuth({ scopes: ['admin'], realm: 'admin' }) }, async (request) => ({
+        userId: request.auth!.userId,
+      }));
       api.get('/b', { preHandler: api.requireScopes('admin') }, async () => ({ ok: true }));
-      api.get('/other-loader', { onRequest: api.tokenAuth({ loadUser: (id) => ({ id, other: true }) }) }, async (request) => request.auth!.user);
+      api.get(
+        '/other-loader',
+        { onRequest: api.tokenAuth({ loadUser: (id) => ({ id, other: true }) }) },
+        async (request) => request.auth!.user,
+      );
     });
     const admin = await manager.create('u1', { scopes: ['admin'] });
     const reader = await manager.create('u2', { scopes: ['read'] });
@@ -226,7 +261,11 @@ describe('global and per-route use', () => {
     expect((await counted('/b', admin.token)).calls).toBe(1);
     // Without a token the global hook refuses first, in the plugin's realm, with no store call.
     const missing = await counted('/a');
-    expect([missing.r.statusCode, missing.r.headers['www-authenticate'], missing.calls]).toEqual([401, 'Bearer realm="api"', 0]);
+    expect([missing.r.statusCode, missing.r.headers['www-authenticate'], missing.calls]).toEqual([
+      401,
+      'Bearer realm="api"',
+      0,
+    ]);
     // Another loadUser than the one that authenticated: verified again, and its user is the route's.
     const other = await counted('/other-loader', admin.token);
     expect([other.r.statusCode, other.r.json()]).toEqual([200, { id: 'u1', other: true }]);
@@ -262,7 +301,10 @@ describe('encapsulation', () => {
       });
     });
     await app.register(async (sibling) => {
-      sibling.get('/sibling', async (request) => ({ hasAuth: 'auth' in request, hasHook: sibling.hasDecorator('tokenAuth') }));
+      sibling.get('/sibling', async (request) => ({
+        hasAuth: 'auth' in request,
+        hasHook: sibling.hasDecorator('tokenAuth'),
+      }));
     });
 
     expect((await app.inject({ url: '/api/me' })).statusCode).toBe(401);
@@ -291,7 +333,7 @@ describe('encapsulation', () => {
 });
 
 describe('nothing left behind', () => {
-  it('adds no listener to the manager, and app.close() leaves the app\'s manager open and working', async () => {
+  it("adds no listener to the manager, and app.close() leaves the app's manager open and working", async () => {
     const manager = newManager();
     const before = manager.eventNames().map((e) => [e, manager.listenerCount(e)]);
     const app = Fastify();
@@ -305,13 +347,16 @@ describe('nothing left behind', () => {
   });
 });
 
-describe('errors of the app\'s own routes', () => {
+describe("errors of the app's own routes", () => {
   async function loginApp(manager: TokenManager, withHandler: boolean) {
     const app = newApp();
     await app.register(tokenAuthPlugin, { manager, global: false });
     if (withHandler) app.setErrorHandler(tokenErrorHandler());
     app.post<{ Body: { userId: unknown; deviceName?: unknown } }>('/login', async (request, reply) => {
-      const created = await manager.create(request.body.userId as string, { deviceName: request.body.deviceName as string, ...deviceFromRequest(request) });
+      const created = await manager.create(request.body.userId as string, {
+        deviceName: request.body.deviceName as string,
+        ...deviceFromRequest(request),
+      });
       return reply.code(201).send({ token: created.token });
     });
     app.get('/teapot', async () => {
@@ -323,7 +368,7 @@ describe('errors of the app\'s own routes', () => {
     return app;
   }
 
-  it('tokenErrorHandler: 400 for a bad argument, 403 token_limit, and the app\'s own errors go on to Fastify\'s handler', async () => {
+  it("tokenErrorHandler: 400 for a bad argument, 403 token_limit, and the app's own errors go on to Fastify's handler", async () => {
     const manager = newManager({ maxTokensPerUser: 1, limitPolicy: 'reject' });
     const app = await loginApp(manager, true);
     const bad = await app.inject({ method: 'POST', url: '/login', payload: { userId: 'u7', deviceName: 42 } });
@@ -339,8 +384,12 @@ describe('errors of the app\'s own routes', () => {
     expect(crash.json()).toMatchObject({ statusCode: 500, error: 'Internal Server Error' });
   });
 
-  it('a store outage: 503 with Retry-After, with tokenErrorHandler and with Fastify\'s default handler alone', async () => {
-    const store = new IoredisStore({ url: `redis://127.0.0.1:${await freePort()}`, keyPrefix: 'rmt-test:fastify-outage:', commandTimeoutMs: 300 });
+  it("a store outage: 503 with Retry-After, with tokenErrorHandler and with Fastify's default handler alone", async () => {
+    const store = new IoredisStore({
+      url: `redis://127.0.0.1:${await freePort()}`,
+      keyPrefix: 'rmt-test:fastify-outage:',
+      commandTimeoutMs: 300,
+    });
     const manager = newManager({ store });
     for (const withHandler of [true, false]) {
       const app = await loginApp(manager, withHandler);
@@ -376,7 +425,7 @@ describe('errorBody and composing error handlers', () => {
     expect(limit.json()).toEqual({ code: 'token_limit', status: 403 });
   });
 
-  it('set in a child context, tokenErrorHandler hands every other error to the app\'s own handler of the parent', async () => {
+  it("set in a child context, tokenErrorHandler hands every other error to the app's own handler of the parent", async () => {
     const manager = newManager();
     const app = newApp();
     const seen: string[] = [];
@@ -411,11 +460,17 @@ describe('deviceFromRequest', () => {
     ] as const) {
       const app = newApp({ trustProxy });
       app.get('/device', async (request) => deviceFromRequest(request));
-      const r = await app.inject({ url: '/device', remoteAddress: '::ffff:10.1.2.3', headers: { 'user-agent': 'ua/1', 'x-forwarded-for': '203.0.113.7' } });
+      const r = await app.inject({
+        url: '/device',
+        remoteAddress: '::ffff:10.1.2.3',
+        headers: { 'user-agent': 'ua/1', 'x-forwarded-for': '203.0.113.7' },
+      });
       expect(r.json()).toEqual({ userAgent: 'ua/1', ip: expected });
     }
     const app = newApp();
     app.get('/device', async (request) => deviceFromRequest(request));
-    expect((await app.inject({ url: '/device', remoteAddress: '2001:db8::1', headers: { 'user-agent': '' } })).json()).toEqual({ userAgent: null, ip: '2001:db8::1' });
+    expect(
+      (await app.inject({ url: '/device', remoteAddress: '2001:db8::1', headers: { 'user-agent': '' } })).json(),
+    ).toEqual({ userAgent: null, ip: '2001:db8::1' });
   });
 });

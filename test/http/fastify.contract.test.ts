@@ -16,7 +16,10 @@ const me = async (request: FastifyRequest) => {
   const { userId, user, token } = request.auth!;
   return { userId, user, tokenId: token.tokenId, scopes: token.scopes };
 };
-const optional = async (request: FastifyRequest) => ({ authenticated: request.auth !== null, userId: request.auth?.userId ?? null });
+const optional = async (request: FastifyRequest) => ({
+  authenticated: request.auth !== null,
+  userId: request.auth?.userId ?? null,
+});
 
 /** The contract app on Fastify 5. */
 export async function fastifyContractApp(mode: Mode, { manager, auth }: HttpContractApp): Promise<FastifyInstance> {
@@ -25,13 +28,18 @@ export async function fastifyContractApp(mode: Mode, { manager, auth }: HttpCont
   app.setErrorHandler(tokenErrorHandler());
   app.post('/login', async (request, reply) => {
     const body = (request.body ?? {}) as { userId?: never; deviceName?: never };
-    const { token, tokenId, first, record } = await manager.create(body.userId as never, { deviceName: body.deviceName, ...deviceFromRequest(request), jkt: await dpopKeyFromRequest(request) });
+    const { token, tokenId, first, record } = await manager.create(body.userId as never, {
+      deviceName: body.deviceName,
+      ...deviceFromRequest(request),
+      jkt: await dpopKeyFromRequest(request),
+    });
     return reply.code(201).send({ token, tokenId, first, userAgent: record.userAgent, ip: record.ip });
   });
   app.get('/crash', async () => {
     throw new Error('boom');
   });
-  const devices = async (request: FastifyRequest) => manager.list(request.auth!.userId, { currentTokenId: request.auth!.token.tokenId });
+  const devices = async (request: FastifyRequest) =>
+    manager.list(request.auth!.userId, { currentTokenId: request.auth!.token.tokenId });
 
   if (mode === 'per route') {
     await app.register(tokenAuthPlugin, { manager, ...auth, global: false });
@@ -39,8 +47,14 @@ export async function fastifyContractApp(mode: Mode, { manager, auth }: HttpCont
     app.get('/optional', { onRequest: app.tokenAuth({ optional: true }) }, optional);
     app.get('/scoped', { onRequest: [app.tokenAuth(), app.requireScopes('admin')] }, async () => ({ ok: true }));
     app.get('/devices', { onRequest: app.tokenAuth() }, devices);
-    app.get('/step-up', { onRequest: [app.tokenAuth(), app.requireStepUp({ maxAgeSeconds: 1 })] }, async () => ({ ok: true }));
-    app.get('/step-up-acr', { onRequest: [app.tokenAuth(), app.requireStepUp({ maxAgeSeconds: 600, acr: ['mfa', 'hwk'] })] }, async () => ({ ok: true }));
+    app.get('/step-up', { onRequest: [app.tokenAuth(), app.requireStepUp({ maxAgeSeconds: 1 })] }, async () => ({
+      ok: true,
+    }));
+    app.get(
+      '/step-up-acr',
+      { onRequest: [app.tokenAuth(), app.requireStepUp({ maxAgeSeconds: 600, acr: ['mfa', 'hwk'] })] },
+      async () => ({ ok: true }),
+    );
   } else {
     // fastify-plugin lifts the plugin into each context that registers it, and no further.
     await app.register(async (authenticated) => {
@@ -48,8 +62,14 @@ export async function fastifyContractApp(mode: Mode, { manager, auth }: HttpCont
       authenticated.get('/me', me);
       authenticated.get('/scoped', { preHandler: authenticated.requireScopes('admin') }, async () => ({ ok: true }));
       authenticated.get('/devices', devices);
-      authenticated.get('/step-up', { preHandler: authenticated.requireStepUp({ maxAgeSeconds: 1 }) }, async () => ({ ok: true }));
-      authenticated.get('/step-up-acr', { preHandler: authenticated.requireStepUp({ maxAgeSeconds: 600, acr: ['mfa', 'hwk'] }) }, async () => ({ ok: true }));
+      authenticated.get('/step-up', { preHandler: authenticated.requireStepUp({ maxAgeSeconds: 1 }) }, async () => ({
+        ok: true,
+      }));
+      authenticated.get(
+        '/step-up-acr',
+        { preHandler: authenticated.requireStepUp({ maxAgeSeconds: 600, acr: ['mfa', 'hwk'] }) },
+        async () => ({ ok: true }),
+      );
     });
     await app.register(async (anonymousAllowed) => {
       await anonymousAllowed.register(tokenAuthPlugin, { manager, ...auth, optional: true });

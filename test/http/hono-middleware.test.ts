@@ -13,7 +13,13 @@ import { HTTPException } from 'hono/http-exception';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../src/core/errors.js';
 import { TokenManager } from '../../src/core/manager.js';
-import { deviceFromRequest, optionalTokenAuth, requireScopes, tokenAuth, tokenErrorHandler } from '../../src/frameworks/hono.js';
+import {
+  deviceFromRequest,
+  optionalTokenAuth,
+  requireScopes,
+  tokenAuth,
+  tokenErrorHandler,
+} from '../../src/frameworks/hono.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { sendRequest, type ContractReply } from '../../src/testing/http-suite.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
@@ -24,7 +30,8 @@ import { TEST_SECRET } from '../support/redis.js';
 // biome-ignore lint/suspicious/noExplicitAny: the tests read fields of JSON bodies of many shapes.
 type Reply = Omit<ContractReply, 'json'> & { json: any };
 
-const send = (url: string, path: string, init: Parameters<typeof sendRequest>[2] = {}): Promise<Reply> => sendRequest(url, path, init);
+const send = (url: string, path: string, init: Parameters<typeof sendRequest>[2] = {}): Promise<Reply> =>
+  sendRequest(url, path, init);
 
 async function start(app: Hono, hostname = '127.0.0.1'): Promise<{ url: string; close(): Promise<void> }> {
   let server!: ServerType;
@@ -48,7 +55,12 @@ const USERS = new Map<string, User>([['1', { id: '1', name: 'Alice' }]]);
 
 describe('Hono 4 adapter on @hono/node-server', () => {
   const manager = new TokenManager({ secret: TEST_SECRET, store: new MemoryStore() });
-  const limited = new TokenManager({ secret: TEST_SECRET, store: new MemoryStore(), maxTokensPerUser: 1, limitPolicy: 'reject' });
+  const limited = new TokenManager({
+    secret: TEST_SECRET,
+    store: new MemoryStore(),
+    maxTokensPerUser: 1,
+    limitPolicy: 'reject',
+  });
   let outage: TokenManager;
   let alice: string;
   let admin: string;
@@ -84,10 +96,23 @@ describe('Hono 4 adapter on @hono/node-server', () => {
       c.json({ userId: c.get('auth').userId, name: c.get('auth').user.name, tokenId: c.get('auth').token.tokenId }),
     );
     app.get('/optional', optionalTokenAuth(manager), (c) => c.json({ anonymous: c.get('auth') === undefined }));
-    app.get('/admin', tokenAuth(manager, { realm: 'admin' }), requireScopes(manager, ['admin'], { realm: 'admin' }), (c) => c.json({ ok: true }));
-    app.get('/scoped-anonymous', optionalTokenAuth(manager), requireScopes(manager, 'read'), (c) => c.json({ ok: true }));
-    app.get('/custom-body', tokenAuth(manager, { errorBody: (r) => ({ code: r.body.reason }) }), (c) => c.json({ ok: true }));
-    app.get('/throwing-user', tokenAuth(manager, { loadUser: () => Promise.reject(new Error('db down at db.internal:5432')) }), (c) => c.json({ reached: true }));
+    app.get(
+      '/admin',
+      tokenAuth(manager, { realm: 'admin' }),
+      requireScopes(manager, ['admin'], { realm: 'admin' }),
+      (c) => c.json({ ok: true }),
+    );
+    app.get('/scoped-anonymous', optionalTokenAuth(manager), requireScopes(manager, 'read'), (c) =>
+      c.json({ ok: true }),
+    );
+    app.get('/custom-body', tokenAuth(manager, { errorBody: (r) => ({ code: r.body.reason }) }), (c) =>
+      c.json({ ok: true }),
+    );
+    app.get(
+      '/throwing-user',
+      tokenAuth(manager, { loadUser: () => Promise.reject(new Error('db down at db.internal:5432')) }),
+      (c) => c.json({ reached: true }),
+    );
     app.get('/bad-argument', async (c) => c.json(await manager.create(1, { deviceName: 42 as unknown as string })));
     app.get('/limit', async (c) => c.json(await limited.create(7)));
     app.get('/outage', async (c) => c.json(await outage.list(1)));
@@ -105,13 +130,18 @@ describe('Hono 4 adapter on @hono/node-server', () => {
     console.error = (...args: unknown[]) => void logged.push(args[0]);
     outage = new TokenManager({
       secret: TEST_SECRET,
-      store: new IoredisStore({ url: `redis://127.0.0.1:${await freePort()}`, keyPrefix: 'rmt-test:hono-outage:', commandTimeoutMs: 300 }),
+      store: new IoredisStore({
+        url: `redis://127.0.0.1:${await freePort()}`,
+        keyPrefix: 'rmt-test:hono-outage:',
+        commandTimeoutMs: 300,
+      }),
     });
     outage.on('storeUnavailable', () => {});
     alice = (await manager.create(1, { deviceName: 'laptop' })).token;
     admin = (await manager.create(1, { scopes: ['admin'] })).token;
     await limited.create(7);
-    for (const kind of ['tokenErrorHandler', 'hono-default', 'own-fallback', 'own-onError'] as const) servers[kind] = await start(buildApp(kind));
+    for (const kind of ['tokenErrorHandler', 'hono-default', 'own-fallback', 'own-onError'] as const)
+      servers[kind] = await start(buildApp(kind));
   });
 
   afterAll(async () => {
@@ -133,29 +163,35 @@ describe('Hono 4 adapter on @hono/node-server', () => {
     expect(bad.json.reason).toBe('malformed_token');
   });
 
-  it.each(['tokenErrorHandler', 'hono-default', 'own-fallback', 'own-onError'] as const)('refusals reach the client whole through %s (an HTTPException with the answer)', async (kind) => {
-    const before = seenByOnError.length;
-    const r = await send(servers[kind]!.url, '/me');
-    expect(r.status).toBe(401);
-    expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
-    expect(r.headers['www-authenticate']).toBe('Bearer realm="api"');
-    expect(r.headers['cache-control']).toBe('no-store');
-    expect(r.json.reason).toBe('missing_token');
-    // A header the app set with c.header() before the refusal stays, as with Hono's default handler
-    // (an onError returning err.getResponse() as is drops it: Hono's own behaviour).
-    if (kind !== 'own-onError') expect(r.headers['x-request-id'], 'a header the app set before the refusal').toBe('r1');
-    const seen = seenByOnError.slice(before);
-    if (kind === 'own-onError') {
-      // The app's own onError saw the refusal as an HTTPException (with the message), and returned its response.
-      expect(seen).toHaveLength(1);
-      expect(seen[0]).toBeInstanceOf(HTTPException);
-      expect((seen[0] as HTTPException).status).toBe(401);
-      expect((seen[0] as HTTPException).message).toMatch(/^authentication required/);
-    } else expect(seen).toEqual([]); // tokenErrorHandler answers the refusal itself: its fallback never sees it
-  });
+  it.each(['tokenErrorHandler', 'hono-default', 'own-fallback', 'own-onError'] as const)(
+    'refusals reach the client whole through %s (an HTTPException with the answer)',
+    async (kind) => {
+      const before = seenByOnError.length;
+      const r = await send(servers[kind]!.url, '/me');
+      expect(r.status).toBe(401);
+      expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(r.headers['www-authenticate']).toBe('Bearer realm="api"');
+      expect(r.headers['cache-control']).toBe('no-store');
+      expect(r.json.reason).toBe('missing_token');
+      // A header the app set with c.header() before the refusal stays, as with Hono's default handler
+      // (an onError returning err.getResponse() as is drops it: Hono's own behaviour).
+      if (kind !== 'own-onError')
+        expect(r.headers['x-request-id'], 'a header the app set before the refusal').toBe('r1');
+      const seen = seenByOnError.slice(before);
+      if (kind === 'own-onError') {
+        // The app's own onError saw the refusal as an HTTPException (with the message), and returned its response.
+        expect(seen).toHaveLength(1);
+        expect(seen[0]).toBeInstanceOf(HTTPException);
+        expect((seen[0] as HTTPException).status).toBe(401);
+        expect((seen[0] as HTTPException).message).toMatch(/^authentication required/);
+      } else expect(seen).toEqual([]); // tokenErrorHandler answers the refusal itself: its fallback never sees it
+    },
+  );
 
   it('two Authorization headers (joined by the Fetch API) are refused as one malformed header', async () => {
-    const r = await send(servers.tokenErrorHandler!.url, '/me', { headers: { Authorization: [`Bearer ${alice}`, `Bearer ${alice}`] } });
+    const r = await send(servers.tokenErrorHandler!.url, '/me', {
+      headers: { Authorization: [`Bearer ${alice}`, `Bearer ${alice}`] },
+    });
     expect(r.status).toBe(401);
     expect(r.json.reason).toBe('malformed_header');
   });
@@ -181,12 +217,16 @@ describe('Hono 4 adapter on @hono/node-server', () => {
 
   it('loadUser throwing goes to app.onError: the fallback sees the error itself; by default a logged 500', async () => {
     const before = seenByOnError.length;
-    const own = await send(servers['own-fallback']!.url, '/throwing-user', { headers: { Authorization: `Bearer ${alice}` } });
+    const own = await send(servers['own-fallback']!.url, '/throwing-user', {
+      headers: { Authorization: `Bearer ${alice}` },
+    });
     expect(own.status).toBe(500);
     expect(own.json).toEqual({ error: 'internal' });
     expect((seenByOnError.slice(before)[0] as Error).message).toBe('db down at db.internal:5432');
     const loggedBefore = logged.length;
-    const r = await send(servers.tokenErrorHandler!.url, '/throwing-user', { headers: { Authorization: `Bearer ${alice}` } });
+    const r = await send(servers.tokenErrorHandler!.url, '/throwing-user', {
+      headers: { Authorization: `Bearer ${alice}` },
+    });
     expect(r.status).toBe(500);
     expect(r.text).toBe('Internal Server Error');
     expect((logged.slice(loggedBefore)[0] as Error).message).toBe('db down at db.internal:5432');
@@ -215,7 +255,7 @@ describe('Hono 4 adapter on @hono/node-server', () => {
       expect(r.status).toBe(500);
     });
 
-    it('any other error goes on to Hono\'s default: a 500 without details', async () => {
+    it("any other error goes on to Hono's default: a 500 without details", async () => {
       const r = await send(servers.tokenErrorHandler!.url, '/crash');
       expect(r.status).toBe(500);
       expect(r.text).toBe('Internal Server Error');
@@ -226,7 +266,11 @@ describe('Hono 4 adapter on @hono/node-server', () => {
     function deviceApp(options: Parameters<typeof deviceFromRequest>[1]): Hono {
       return new Hono().get('/', (c) => c.json(deviceFromRequest(c, options)));
     }
-    async function device(options: Parameters<typeof deviceFromRequest>[1], headers: Record<string, string> = {}, hostname?: string) {
+    async function device(
+      options: Parameters<typeof deviceFromRequest>[1],
+      headers: Record<string, string> = {},
+      hostname?: string,
+    ) {
       const s = await start(deviceApp(options), hostname);
       try {
         return (await send(s.url, '/', { headers })).json;
@@ -236,11 +280,17 @@ describe('Hono 4 adapter on @hono/node-server', () => {
     }
 
     it('no getConnInfo, no proxyHops: ip is null (Hono has no runtime-free client address), X-Forwarded-For ignored', async () => {
-      expect(await device(undefined, { 'User-Agent': 'hono-test/1', 'X-Forwarded-For': '203.0.113.9' })).toEqual({ userAgent: 'hono-test/1', ip: null });
+      expect(await device(undefined, { 'User-Agent': 'hono-test/1', 'X-Forwarded-For': '203.0.113.9' })).toEqual({
+        userAgent: 'hono-test/1',
+        ip: null,
+      });
     });
 
     it("getConnInfo from @hono/node-server: the socket's address; X-Forwarded-For still ignored", async () => {
-      expect(await device({ getConnInfo }, { 'X-Forwarded-For': '203.0.113.9' })).toEqual({ userAgent: null, ip: '127.0.0.1' });
+      expect(await device({ getConnInfo }, { 'X-Forwarded-For': '203.0.113.9' })).toEqual({
+        userAgent: null,
+        ip: '127.0.0.1',
+      });
     });
 
     it('a dual-stack server: IPv4-mapped IPv6 shown as IPv4', async () => {
@@ -276,9 +326,16 @@ describe('Hono 4 adapter on @hono/node-server', () => {
   });
 
   it('adds no listener to the manager or the process', () => {
-    const counts = () => [manager.listenerCount('authFailed'), process.listenerCount('exit'), process.listenerCount('uncaughtException'), process.listenerCount('unhandledRejection')];
+    const counts = () => [
+      manager.listenerCount('authFailed'),
+      process.listenerCount('exit'),
+      process.listenerCount('uncaughtException'),
+      process.listenerCount('unhandledRejection'),
+    ];
     const before = counts();
-    new Hono().onError(tokenErrorHandler()).use(tokenAuth(manager), optionalTokenAuth(manager), requireScopes(manager, 'a'));
+    new Hono()
+      .onError(tokenErrorHandler())
+      .use(tokenAuth(manager), optionalTokenAuth(manager), requireScopes(manager, 'a'));
     expect(counts()).toEqual(before);
   });
 });

@@ -20,7 +20,15 @@ import {
 import { TokenManager } from '../../src/core/manager.js';
 import type { Store } from '../../src/core/store.js';
 import { parseToken } from '../../src/core/token-format.js';
-import { applyErrorBody, authenticate, checkAuthOptions, deviceDetails, errorResponse, parseAuthorization, scopeRequirement } from '../../src/http/index.js';
+import {
+  applyErrorBody,
+  authenticate,
+  checkAuthOptions,
+  deviceDetails,
+  errorResponse,
+  parseAuthorization,
+  scopeRequirement,
+} from '../../src/http/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { REDIS_URL, TEST_SECRET, deletePrefix, testRedis, uniquePrefix } from '../support/redis.js';
@@ -94,7 +102,11 @@ describe.each(['memory', 'ioredis'] as const)('authenticate() store calls, %s st
         fc.string({ unit: fc.constantFrom(...'rmt_0aZ*?[]{}:,'), minLength: 70, maxLength: 80 }),
       );
       const accepted = fc
-        .tuple(fc.constantFrom('Bearer', 'bearer', 'BEARER', 'Token', 'token', 'tOKEN'), fc.integer({ min: 1, max: 3 }), fc.oneof(fc.constantFrom(...live), wellFormedUnknown))
+        .tuple(
+          fc.constantFrom('Bearer', 'bearer', 'BEARER', 'Token', 'token', 'tOKEN'),
+          fc.integer({ min: 1, max: 3 }),
+          fc.oneof(fc.constantFrom(...live), wellFormedUnknown),
+        )
         .map(([s, n, t]) => s + ' '.repeat(n) + t);
       const single = fc.oneof(
         { weight: 4, arbitrary: fc.tuple(schemes, seps, candidates).map(([s, sep, t]) => s + sep + t) },
@@ -102,7 +114,10 @@ describe.each(['memory', 'ioredis'] as const)('authenticate() store calls, %s st
         { weight: 1, arbitrary: fc.string({ maxLength: 100 }) },
         { weight: 1, arbitrary: fc.constant('') },
       );
-      const header = fc.oneof({ weight: 6, arbitrary: single }, { weight: 1, arbitrary: fc.array(single, { minLength: 0, maxLength: 3 }) });
+      const header = fc.oneof(
+        { weight: 6, arbitrary: single },
+        { weight: 1, arbitrary: fc.array(single, { minLength: 0, maxLength: 3 }) },
+      );
       const tally = { zero: 0, one: 0 };
       await fc.assert(
         fc.asyncProperty(header, async (h) => {
@@ -140,35 +155,86 @@ describe.each(['memory', 'ioredis'] as const)('authenticate() store calls, %s st
 
 describe('errors speak HTTP', () => {
   const cases: [string, Error, number, Record<string, string>, boolean][] = [
-    ['StoreUnavailableError', new StoreUnavailableError(), 503, { 'Retry-After': '1', 'Cache-Control': 'no-store' }, false],
-    ['StoreMisconfiguredError', new StoreMisconfiguredError('maxmemory-policy is allkeys-lru'), 503, { 'Retry-After': '1', 'Cache-Control': 'no-store' }, false],
+    [
+      'StoreUnavailableError',
+      new StoreUnavailableError(),
+      503,
+      { 'Retry-After': '1', 'Cache-Control': 'no-store' },
+      false,
+    ],
+    [
+      'StoreMisconfiguredError',
+      new StoreMisconfiguredError('maxmemory-policy is allkeys-lru'),
+      503,
+      { 'Retry-After': '1', 'Cache-Control': 'no-store' },
+      false,
+    ],
     ['TokenLimitError', new TokenLimitError(3), 403, { 'Cache-Control': 'no-store' }, true],
-    ['InvalidArgumentTypeError', new InvalidArgumentTypeError('userId must be a string'), 400, { 'Cache-Control': 'no-store' }, true],
-    ['InvalidArgumentValueError', new InvalidArgumentValueError('userId must not be empty'), 400, { 'Cache-Control': 'no-store' }, true],
+    [
+      'InvalidArgumentTypeError',
+      new InvalidArgumentTypeError('userId must be a string'),
+      400,
+      { 'Cache-Control': 'no-store' },
+      true,
+    ],
+    [
+      'InvalidArgumentValueError',
+      new InvalidArgumentValueError('userId must not be empty'),
+      400,
+      { 'Cache-Control': 'no-store' },
+      true,
+    ],
     ['RedisMultitokensError', new RedisMultitokensError('ERR_X', 'x'), 500, { 'Cache-Control': 'no-store' }, false],
   ];
-  it.each(cases)('%s has status, statusCode, headers and expose (http-errors convention)', (_name, error, status, headers, expose) => {
-    const e = error as unknown as { status: number; statusCode: number; headers: Record<string, string>; expose: boolean };
-    expect(e.status).toBe(status);
-    expect(e.statusCode).toBe(status);
-    expect(e.headers).toEqual(headers);
-    expect(e.expose).toBe(expose);
-    expect(isRedisMultitokensError(error)).toBe(true);
-  });
+  it.each(cases)(
+    '%s has status, statusCode, headers and expose (http-errors convention)',
+    (_name, error, status, headers, expose) => {
+      const e = error as unknown as {
+        status: number;
+        statusCode: number;
+        headers: Record<string, string>;
+        expose: boolean;
+      };
+      expect(e.status).toBe(status);
+      expect(e.statusCode).toBe(status);
+      expect(e.headers).toEqual(headers);
+      expect(e.expose).toBe(expose);
+      expect(isRedisMultitokensError(error)).toBe(true);
+    },
+  );
 
   it('errorResponse: 503 / 403 token_limit / 400 with JSON bodies; null for other errors and values', () => {
-    expect(errorResponse(new StoreUnavailableError('connection is down', { cause: new Error('ECONNREFUSED 10.0.0.5:6379') }))).toEqual({
+    expect(
+      errorResponse(
+        new StoreUnavailableError('connection is down', { cause: new Error('ECONNREFUSED 10.0.0.5:6379') }),
+      ),
+    ).toEqual({
       status: 503,
       headers: { 'Retry-After': '1', 'Cache-Control': 'no-store' },
-      body: { error: 'service_unavailable', reason: 'store_unavailable', message: 'authentication is temporarily unavailable; retry shortly' },
+      body: {
+        error: 'service_unavailable',
+        reason: 'store_unavailable',
+        message: 'authentication is temporarily unavailable; retry shortly',
+      },
     });
-    expect(errorResponse(new TokenLimitError(2))).toMatchObject({ status: 403, body: { error: 'forbidden', reason: 'token_limit', limit: 2 } });
+    expect(errorResponse(new TokenLimitError(2))).toMatchObject({
+      status: 403,
+      body: { error: 'forbidden', reason: 'token_limit', limit: 2 },
+    });
     expect(errorResponse(new InvalidArgumentTypeError('deviceName must be a string; got number'))).toEqual({
       status: 400,
       headers: { 'Cache-Control': 'no-store' },
       body: { error: 'bad_request', reason: 'invalid_argument', message: 'deviceName must be a string; got number' },
     });
-    for (const other of [new Error('boom'), new TypeError('x'), { status: 503 }, null, undefined, 'text', new RedisMultitokensError('ERR_X', 'x')])
+    for (const other of [
+      new Error('boom'),
+      new TypeError('x'),
+      { status: 503 },
+      null,
+      undefined,
+      'text',
+      new RedisMultitokensError('ERR_X', 'x'),
+    ])
       expect(errorResponse(other)).toBeNull();
   });
 
@@ -218,8 +284,19 @@ describe('errorBody, scopeRequirement, deviceDetails', () => {
       return { code: r.body.reason };
     };
     const outcome = await authenticate(manager, undefined, { errorBody, realm: 'x' });
-    expect(outcome).toEqual({ kind: 'refused', reason: 'missing_token', response: { status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="x"', 'Cache-Control': 'no-store' }, body: { code: 'missing_token' } } });
-    expect(applyErrorBody(errorResponse(new TokenLimitError(1))!, errorBody)).toMatchObject({ status: 403, body: { code: 'token_limit' } });
+    expect(outcome).toEqual({
+      kind: 'refused',
+      reason: 'missing_token',
+      response: {
+        status: 401,
+        headers: { 'WWW-Authenticate': 'Bearer realm="x"', 'Cache-Control': 'no-store' },
+        body: { code: 'missing_token' },
+      },
+    });
+    expect(applyErrorBody(errorResponse(new TokenLimitError(1))!, errorBody)).toMatchObject({
+      status: 403,
+      body: { code: 'token_limit' },
+    });
     expect(() => checkAuthOptions(manager, { errorBody: 'json' as never })).toThrow(/errorBody must be a function/);
   });
 
@@ -230,17 +307,25 @@ describe('errorBody, scopeRequirement, deviceDetails', () => {
     expect(() => scopeRequirement(manager, ['admin'], { relm: 'x' } as never)).toThrow(/unknown option `relm`.*realm/);
     expect(() => scopeRequirement(null as never, ['admin'])).toThrow(/TokenManager/);
     const check = scopeRequirement(manager, ['admin', 'write'], { realm: 'admin area' });
-    expect(check(undefined)).toMatchObject({ status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="admin area"' } });
+    expect(check(undefined)).toMatchObject({
+      status: 401,
+      headers: { 'WWW-Authenticate': 'Bearer realm="admin area"' },
+    });
     const { record } = await manager.create(1, { scopes: ['write'] });
     const refused = check({ token: record });
     expect(refused?.status).toBe(403);
-    expect(refused?.headers['WWW-Authenticate']).toMatch(/^Bearer realm="admin area", error="insufficient_scope", error_description="[^"]*", scope="admin write"$/);
+    expect(refused?.headers['WWW-Authenticate']).toMatch(
+      /^Bearer realm="admin area", error="insufficient_scope", error_description="[^"]*", scope="admin write"$/,
+    );
     expect(refused?.body).toMatchObject({ reason: 'insufficient_scope', scopes: ['admin'] });
     expect(check({ token: { ...record, scopes: ['admin', 'write', 'read'] } })).toBeNull();
   });
 
   it('deviceDetails: the first User-Agent, empty as null, IPv4-mapped IPv6 as IPv4 (RFC 4291 §2.5.5.2)', () => {
-    expect(deviceDetails({ userAgent: 'curl/8', ip: '::ffff:203.0.113.7' })).toEqual({ userAgent: 'curl/8', ip: '203.0.113.7' });
+    expect(deviceDetails({ userAgent: 'curl/8', ip: '::ffff:203.0.113.7' })).toEqual({
+      userAgent: 'curl/8',
+      ip: '203.0.113.7',
+    });
     expect(deviceDetails({ userAgent: ['a', 'b'], ip: '::FFFF:10.1.2.3' })).toEqual({ userAgent: 'a', ip: '10.1.2.3' });
     expect(deviceDetails({ userAgent: '', ip: '' })).toEqual({ userAgent: null, ip: null });
     expect(deviceDetails({})).toEqual({ userAgent: null, ip: null });

@@ -10,7 +10,13 @@ import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../src/core/errors.js';
 import { TokenManager } from '../../src/core/manager.js';
-import { deviceFromRequest, optionalTokenAuth, requireScopes, tokenAuth, tokenErrorHandler } from '../../src/frameworks/koa.js';
+import {
+  deviceFromRequest,
+  optionalTokenAuth,
+  requireScopes,
+  tokenAuth,
+  tokenErrorHandler,
+} from '../../src/frameworks/koa.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { sendRequest, type ContractReply } from '../../src/testing/http-suite.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
@@ -21,7 +27,8 @@ import { TEST_SECRET } from '../support/redis.js';
 // biome-ignore lint/suspicious/noExplicitAny: the tests read fields of JSON bodies of many shapes.
 type Reply = Omit<ContractReply, 'json'> & { json: any };
 
-const send = (url: string, path: string, init: Parameters<typeof sendRequest>[2] = {}): Promise<Reply> => sendRequest(url, path, init);
+const send = (url: string, path: string, init: Parameters<typeof sendRequest>[2] = {}): Promise<Reply> =>
+  sendRequest(url, path, init);
 
 async function serve(app: Koa, host = '127.0.0.1'): Promise<{ url: string; close(): Promise<void> }> {
   const server = app.listen(0, host);
@@ -44,7 +51,12 @@ const USERS = new Map<string, User>([['1', { id: '1', name: 'Alice' }]]);
 
 describe('Koa 3 adapter', () => {
   const manager = new TokenManager({ secret: TEST_SECRET, store: new MemoryStore() });
-  const limited = new TokenManager({ secret: TEST_SECRET, store: new MemoryStore(), maxTokensPerUser: 1, limitPolicy: 'reject' });
+  const limited = new TokenManager({
+    secret: TEST_SECRET,
+    store: new MemoryStore(),
+    maxTokensPerUser: 1,
+    limitPolicy: 'reject',
+  });
   let outage: TokenManager;
   let alice: string;
   let admin: string;
@@ -61,23 +73,36 @@ describe('Koa 3 adapter', () => {
     if (withErrorHandler) app.use(tokenErrorHandler());
     const router = new Router();
     router.get('/me', tokenAuth<User>(manager, { loadUser: (id) => USERS.get(id) ?? null }), (ctx) => {
-      ctx.body = { userId: ctx.state.auth.userId, name: ctx.state.auth.user.name, tokenId: ctx.state.auth.token.tokenId };
+      ctx.body = {
+        userId: ctx.state.auth.userId,
+        name: ctx.state.auth.user.name,
+        tokenId: ctx.state.auth.token.tokenId,
+      };
     });
     router.get('/optional', optionalTokenAuth(manager), (ctx) => {
       ctx.body = { anonymous: ctx.state.auth === undefined, state: Object.keys(ctx.state) };
     });
-    router.get('/admin', tokenAuth(manager, { realm: 'admin' }), requireScopes(manager, ['admin'], { realm: 'admin' }), (ctx) => {
-      ctx.body = { ok: true };
-    });
+    router.get(
+      '/admin',
+      tokenAuth(manager, { realm: 'admin' }),
+      requireScopes(manager, ['admin'], { realm: 'admin' }),
+      (ctx) => {
+        ctx.body = { ok: true };
+      },
+    );
     router.get('/scoped-anonymous', optionalTokenAuth(manager), requireScopes(manager, 'read'), (ctx) => {
       ctx.body = { ok: true };
     });
     router.get('/custom-body', tokenAuth(manager, { errorBody: (r) => ({ code: r.body.reason }) }), (ctx) => {
       ctx.body = { ok: true };
     });
-    router.get('/throwing-user', tokenAuth(manager, { loadUser: () => Promise.reject(new Error('db down at db.internal:5432')) }), (ctx) => {
-      ctx.body = { reached: true };
-    });
+    router.get(
+      '/throwing-user',
+      tokenAuth(manager, { loadUser: () => Promise.reject(new Error('db down at db.internal:5432')) }),
+      (ctx) => {
+        ctx.body = { reached: true };
+      },
+    );
     router.get('/device', (ctx) => {
       ctx.body = deviceFromRequest(ctx);
     });
@@ -104,7 +129,11 @@ describe('Koa 3 adapter', () => {
   beforeAll(async () => {
     outage = new TokenManager({
       secret: TEST_SECRET,
-      store: new IoredisStore({ url: `redis://127.0.0.1:${await freePort()}`, keyPrefix: 'rmt-test:koa-outage:', commandTimeoutMs: 300 }),
+      store: new IoredisStore({
+        url: `redis://127.0.0.1:${await freePort()}`,
+        keyPrefix: 'rmt-test:koa-outage:',
+        commandTimeoutMs: 300,
+      }),
     });
     outage.on('storeUnavailable', () => {});
     alice = (await manager.create(1, { deviceName: 'laptop' })).token;
@@ -143,7 +172,7 @@ describe('Koa 3 adapter', () => {
     expect(r.json.reason).toBe('missing_token');
   });
 
-  it('requireScopes: 403 in the route\'s realm, 200 with the scope, 401 when anonymous', async () => {
+  it("requireScopes: 403 in the route's realm, 200 with the scope, 401 when anonymous", async () => {
     const lacking = await send(withHandler.url, '/admin', { headers: { Authorization: `Bearer ${alice}` } });
     expect(lacking.status).toBe(403);
     expect(lacking.headers['www-authenticate']).toMatch(/^Bearer realm="admin", error="insufficient_scope"/);
@@ -193,16 +222,19 @@ describe('Koa 3 adapter', () => {
       ['/outage', 503, 'Service Unavailable'],
       ['/limit', 403, null],
       ['/bad-argument', 400, null],
-    ] as const)("%s -> %i from Koa's own ctx.onerror too (err.status, err.headers, err.expose), as text", async (path, status, text) => {
-      const r = await send(koaDefault.url, path);
-      expect(r.status).toBe(status);
-      expect(r.headers['content-type']).toBe('text/plain; charset=utf-8');
-      expect(r.headers['cache-control']).toBe('no-store');
-      if (status === 503) {
-        expect(r.headers['retry-after']).toBe('1');
-        expect(r.text).toBe(text); // expose: false, so no cause or host leaks
-      } else expect(r.text.length).toBeGreaterThan(0); // expose: true, the message names the argument or the limit
-    });
+    ] as const)(
+      "%s -> %i from Koa's own ctx.onerror too (err.status, err.headers, err.expose), as text",
+      async (path, status, text) => {
+        const r = await send(koaDefault.url, path);
+        expect(r.status).toBe(status);
+        expect(r.headers['content-type']).toBe('text/plain; charset=utf-8');
+        expect(r.headers['cache-control']).toBe('no-store');
+        if (status === 503) {
+          expect(r.headers['retry-after']).toBe('1');
+          expect(r.text).toBe(text); // expose: false, so no cause or host leaks
+        } else expect(r.text.length).toBeGreaterThan(0); // expose: true, the message names the argument or the limit
+      },
+    );
 
     it('any other error passes through tokenErrorHandler to Koa: 500, no details', async () => {
       const r = await send(withHandler.url, '/crash');
@@ -266,9 +298,18 @@ describe('Koa 3 adapter', () => {
 
   it('adds no listener to the app, the manager or the process', () => {
     const app = new Koa();
-    const counts = () => [app.listenerCount('error'), manager.listenerCount('authFailed'), process.listenerCount('exit'), process.listenerCount('uncaughtException')];
+    const counts = () => [
+      app.listenerCount('error'),
+      manager.listenerCount('authFailed'),
+      process.listenerCount('exit'),
+      process.listenerCount('uncaughtException'),
+    ];
     const before = counts();
-    app.use(tokenErrorHandler()).use(tokenAuth(manager)).use(optionalTokenAuth(manager)).use(requireScopes(manager, 'a'));
+    app
+      .use(tokenErrorHandler())
+      .use(tokenAuth(manager))
+      .use(optionalTokenAuth(manager))
+      .use(requireScopes(manager, 'a'));
     app.callback();
     // Koa itself adds its default 'error' listener in callback() when the app has none: that one is Koa's.
     expect(counts()).toEqual([before[0]! + 1, ...before.slice(1)]);

@@ -6,7 +6,15 @@ import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
 import { describe, it } from 'vitest';
-import { deviceFromRequest, dpopKeyFromRequest, optionalTokenAuth, requireScopes, requireStepUp, tokenAuth, tokenErrorHandler } from '../../src/koa.js';
+import {
+  deviceFromRequest,
+  dpopKeyFromRequest,
+  optionalTokenAuth,
+  requireScopes,
+  requireStepUp,
+  tokenAuth,
+  tokenErrorHandler,
+} from '../../src/koa.js';
 import { httpContractCases, type HttpAdapterHarness, type HttpContractApp } from '../../src/testing/index.js';
 import { contractStores } from '../support/contract.js';
 
@@ -39,19 +47,33 @@ export function koaContractApp({ manager, auth }: HttpContractApp): Koa {
   router.get('/optional', optionalTokenAuth(manager, auth), (ctx) => {
     ctx.body = { authenticated: ctx.state.auth !== undefined, userId: ctx.state.auth?.userId ?? null };
   });
-  router.get('/scoped', tokenAuth(manager, auth), requireScopes(manager, ['admin'], { realm: auth?.realm, errorBody: auth?.errorBody }), (ctx) => {
-    ctx.body = { ok: true };
-  });
+  router.get(
+    '/scoped',
+    tokenAuth(manager, auth),
+    requireScopes(manager, ['admin'], { realm: auth?.realm, errorBody: auth?.errorBody }),
+    (ctx) => {
+      ctx.body = { ok: true };
+    },
+  );
   const given = { realm: auth?.realm, errorBody: auth?.errorBody };
   router.get('/step-up', tokenAuth(manager, auth), requireStepUp(manager, { maxAgeSeconds: 1, ...given }), (ctx) => {
     ctx.body = { ok: true };
   });
-  router.get('/step-up-acr', tokenAuth(manager, auth), requireStepUp(manager, { maxAgeSeconds: 600, acr: ['mfa', 'hwk'], ...given }), (ctx) => {
-    ctx.body = { ok: true };
-  });
+  router.get(
+    '/step-up-acr',
+    tokenAuth(manager, auth),
+    requireStepUp(manager, { maxAgeSeconds: 600, acr: ['mfa', 'hwk'], ...given }),
+    (ctx) => {
+      ctx.body = { ok: true };
+    },
+  );
   router.post('/login', async (ctx) => {
     const body = ((await jsonBody(ctx)) ?? {}) as { userId?: never; deviceName?: never };
-    const { token, tokenId, first, record } = await manager.create(body.userId as never, { deviceName: body.deviceName, ...deviceFromRequest(ctx), jkt: await dpopKeyFromRequest(ctx) });
+    const { token, tokenId, first, record } = await manager.create(body.userId as never, {
+      deviceName: body.deviceName,
+      ...deviceFromRequest(ctx),
+      jkt: await dpopKeyFromRequest(ctx),
+    });
     ctx.status = 201;
     ctx.body = { token, tokenId, first, userAgent: record.userAgent, ip: record.ip };
   });

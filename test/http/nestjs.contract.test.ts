@@ -67,9 +67,17 @@ class ContractController {
   @Public()
   @Post('login')
   @HttpCode(201)
-  async login(@Body() body: { userId?: never; deviceName?: never } | undefined, @Device() device: DeviceDetails, @Req() req: NestHttpRequest) {
+  async login(
+    @Body() body: { userId?: never; deviceName?: never } | undefined,
+    @Device() device: DeviceDetails,
+    @Req() req: NestHttpRequest,
+  ) {
     const jkt = await dpopKeyFromRequest(req);
-    const { token, tokenId, first, record } = await this.tokens.create(body?.userId as never, { deviceName: body?.deviceName, ...device, jkt });
+    const { token, tokenId, first, record } = await this.tokens.create(body?.userId as never, {
+      deviceName: body?.deviceName,
+      ...device,
+      jkt,
+    });
     return { token, tokenId, first, userAgent: record.userAgent, ip: record.ip };
   }
 
@@ -104,9 +112,15 @@ function harness(name: string, platform: 'express' | 'fastify'): HttpAdapterHarn
     name,
     async start(contract) {
       const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter();
-      const app = await NestFactory.create(nestContractModule(contract), adapter, { logger: false, abortOnError: false });
+      const app = await NestFactory.create(nestContractModule(contract), adapter, {
+        logger: false,
+        abortOnError: false,
+      });
       await app.listen(0, '127.0.0.1');
-      return { url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`, close: () => app.close() };
+      return {
+        url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`,
+        close: () => app.close(),
+      };
     },
   };
 }

@@ -7,7 +7,21 @@
  * The shared HTTP contract runs in nestjs.contract.test.ts.
  */
 import 'reflect-metadata';
-import { Body, Controller, Get, HttpCode, ImATeapotException, Inject, Module, Post, UseGuards, type DynamicModule, type INestApplication, type Provider, type Type } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  ImATeapotException,
+  Inject,
+  Module,
+  Post,
+  UseGuards,
+  type DynamicModule,
+  type INestApplication,
+  type Provider,
+  type Type,
+} from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -75,9 +89,22 @@ class MainController {
   @Public()
   @Post('login')
   @HttpCode(201)
-  async login(@Body() body: { userId: string; deviceName?: string; scopes?: string[] }, @Device() device: DeviceDetails) {
-    const created = await this.tokens.create(body.userId, { deviceName: body.deviceName, scopes: body.scopes, ...device });
-    return { token: created.token, tokenId: created.tokenId, first: created.first, userAgent: created.record.userAgent, ip: created.record.ip };
+  async login(
+    @Body() body: { userId: string; deviceName?: string; scopes?: string[] },
+    @Device() device: DeviceDetails,
+  ) {
+    const created = await this.tokens.create(body.userId, {
+      deviceName: body.deviceName,
+      scopes: body.scopes,
+      ...device,
+    });
+    return {
+      token: created.token,
+      tokenId: created.tokenId,
+      first: created.first,
+      userAgent: created.record.userAgent,
+      ip: created.record.ip,
+    };
   }
 
   @Get('devices')
@@ -165,14 +192,21 @@ afterEach(async () => {
 async function start(platform: Platform, options: StartOptions): Promise<Running> {
   const providers: Provider[] = [];
   if (options.appGuard ?? true) providers.push({ provide: APP_GUARD, useClass: TokenAuthGuard });
-  if ((options.filter ?? 'provider') === 'provider') providers.push({ provide: APP_FILTER, useClass: TokenErrorFilter });
-  @Module({ imports: [options.module, ...(options.extraModules ?? [])], controllers: options.controllers ?? [MainController, ReportsController], providers })
+  if ((options.filter ?? 'provider') === 'provider')
+    providers.push({ provide: APP_FILTER, useClass: TokenErrorFilter });
+  @Module({
+    imports: [options.module, ...(options.extraModules ?? [])],
+    controllers: options.controllers ?? [MainController, ReportsController],
+    providers,
+  })
   class AppModule {}
-  const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter({ trustProxy: options.trustProxy ?? false });
+  const adapter =
+    platform === 'express' ? new ExpressAdapter() : new FastifyAdapter({ trustProxy: options.trustProxy ?? false });
   const app = await NestFactory.create(AppModule, adapter, { logger: false, abortOnError: false });
   running.push(app);
   if (platform === 'express' && options.trustProxy) (app as NestExpressApplication).set('trust proxy', true);
-  if (options.filter === 'global-with-adapter') app.useGlobalFilters(new TokenErrorFilter(app.get(HttpAdapterHost).httpAdapter, options.filterOptions));
+  if (options.filter === 'global-with-adapter')
+    app.useGlobalFilters(new TokenErrorFilter(app.get(HttpAdapterHost).httpAdapter, options.filterOptions));
   if (options.filter === 'global-bare') app.useGlobalFilters(new TokenErrorFilter(undefined, options.filterOptions));
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
@@ -187,11 +221,19 @@ interface Answer {
   body: any;
 }
 
-async function call(url: string, path: string, init: { method?: string; token?: string; headers?: Record<string, string>; json?: unknown } = {}): Promise<Answer> {
+async function call(
+  url: string,
+  path: string,
+  init: { method?: string; token?: string; headers?: Record<string, string>; json?: unknown } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.json !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(url + path, { method: init.method ?? (init.json !== undefined ? 'POST' : 'GET'), headers, body: init.json === undefined ? undefined : JSON.stringify(init.json) });
+  const res = await fetch(url + path, {
+    method: init.method ?? (init.json !== undefined ? 'POST' : 'GET'),
+    headers,
+    body: init.json === undefined ? undefined : JSON.stringify(init.json),
+  });
   const text = await res.text();
   let body: unknown;
   try {
@@ -209,7 +251,14 @@ function manager(options: Omit<TokenManagerOptions, 'store'> = { secret: TEST_SE
 /** A manager whose store is an IoredisStore on a loopback port nothing listens on. */
 async function outageManager(): Promise<TokenManager> {
   const port = await freePort();
-  return new TokenManager({ secret: TEST_SECRET, store: new IoredisStore({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'rmt-test:nest-outage:', commandTimeoutMs: 300 }) });
+  return new TokenManager({
+    secret: TEST_SECRET,
+    store: new IoredisStore({
+      url: `redis://127.0.0.1:${port}`,
+      keyPrefix: 'rmt-test:nest-outage:',
+      commandTimeoutMs: 300,
+    }),
+  });
 }
 
 function expectChallenge(r: Answer, status: 401 | 403, reason: string, realm = 'api'): void {
@@ -231,7 +280,11 @@ describe.each<Platform>(['express', 'fastify'])('NestJS on the %s platform', (pl
     expectChallenge(await call(url, '/me'), 401, 'missing_token');
     expect((await call(url, '/me')).headers.get('www-authenticate')).toBe('Bearer realm="api"');
     expectChallenge(await call(url, '/me', { headers: { authorization: 'Basic abc' } }), 401, 'malformed_header');
-    expectChallenge(await call(url, '/me', { token: token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A') }), 401, 'malformed_token');
+    expectChallenge(
+      await call(url, '/me', { token: token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A') }),
+      401,
+      'malformed_token',
+    );
     await tokens.revokeById('alice', tokenId);
     expectChallenge(await call(url, '/me', { token }), 401, 'invalid_token');
     const bob = await tokens.create('carol'); // no such user: loadUser gives null
@@ -251,7 +304,9 @@ describe.each<Platform>(['express', 'fastify'])('NestJS on the %s platform', (pl
 
   it('@RequireScopes: 403 insufficient_scope in the module realm; controller and route scopes add up', async () => {
     const tokens = manager();
-    const { url } = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens, loadUser, realm: 'reports' }) });
+    const { url } = await start(platform, {
+      module: TokenAuthModule.forRoot({ manager: tokens, loadUser, realm: 'reports' }),
+    });
     const plain = await tokens.create('alice');
     const admin = await tokens.create('alice', { scopes: ['admin'] });
     const refused = await call(url, '/scoped', { token: plain.token });
@@ -274,7 +329,10 @@ describe.each<Platform>(['express', 'fastify'])('NestJS on the %s platform', (pl
   it('TokenErrorFilter maps errors of create and list to 400, 403 token_limit and 503 + Retry-After; other errors stay a plain 500', async () => {
     const tokens = manager({ secret: TEST_SECRET, maxTokensPerUser: 1, limitPolicy: 'reject' });
     const { url } = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens, loadUser }) });
-    const first = await call(url, '/login', { json: { userId: 'alice', deviceName: 'phone' }, headers: { 'user-agent': 'ua/1' } });
+    const first = await call(url, '/login', {
+      json: { userId: 'alice', deviceName: 'phone' },
+      headers: { 'user-agent': 'ua/1' },
+    });
     expect(first.status, first.text).toBe(201);
     expect(first.body).toMatchObject({ first: true, userAgent: 'ua/1', ip: '127.0.0.1' });
     const limited = await call(url, '/login', { json: { userId: 'alice' } });
@@ -296,7 +354,9 @@ describe.each<Platform>(['express', 'fastify'])('NestJS on the %s platform', (pl
 
   it('with APP_FILTER the filter applies the module errorBody to route errors too', async () => {
     const tokens = manager({ secret: TEST_SECRET, maxTokensPerUser: 1, limitPolicy: 'reject' });
-    const { url } = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens, errorBody: (r) => ({ code: r.body.reason }) }) });
+    const { url } = await start(platform, {
+      module: TokenAuthModule.forRoot({ manager: tokens, errorBody: (r) => ({ code: r.body.reason }) }),
+    });
     await call(url, '/login', { json: { userId: 'alice' } });
     const limited = await call(url, '/login', { json: { userId: 'alice' } });
     expect([limited.status, limited.body]).toEqual([403, { code: 'token_limit' }]);
@@ -308,7 +368,10 @@ describe.each<Platform>(['express', 'fastify'])('NestJS on the %s platform', (pl
       const { url } = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens }) });
       const token = 'x'.repeat(10);
       const fake = (await manager().create('alice')).token; // well-formed, so it reaches the store
-      for (const r of [await call(url, '/me', { token: fake }), await call(url, '/login', { json: { userId: 'alice' } })]) {
+      for (const r of [
+        await call(url, '/me', { token: fake }),
+        await call(url, '/login', { json: { userId: 'alice' } }),
+      ]) {
         expect(r.status, r.text).toBe(503);
         expect(r.headers.get('retry-after')).toBe('1');
         expect(r.headers.get('cache-control')).toBe('no-store');
@@ -323,7 +386,12 @@ describe.each<Platform>(['express', 'fastify'])('NestJS on the %s platform', (pl
 
   it('errorBody replaces the body of refusals; status and headers stay', async () => {
     const tokens = manager();
-    const { url } = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens, errorBody: (r) => ({ code: r.body.reason, status: r.status }) }) });
+    const { url } = await start(platform, {
+      module: TokenAuthModule.forRoot({
+        manager: tokens,
+        errorBody: (r) => ({ code: r.body.reason, status: r.status }),
+      }),
+    });
     const r = await call(url, '/me');
     expect(r.status).toBe(401);
     expect(r.body).toEqual({ code: 'missing_token', status: 401 });
@@ -343,42 +411,71 @@ describe.each<Platform>(['express', 'fastify'])('NestJS on the %s platform', (pl
     expect(r.body.error).toBe('unauthorized');
   });
 
-  it.each(['none', 'provider'] as const)('an errorBody returning a string or null is sent as JSON, not wrapped by Nest (filter: %s)', async (filter) => {
-    const tokens = manager();
-    const errorBody = (r: { status: number; body: { reason: string } }) => (r.status === 401 ? `denied: ${r.body.reason}` : null);
-    const { url } = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens, errorBody }), filter });
-    const r = await call(url, '/me');
-    expect([r.status, r.text, r.headers.get('content-type')]).toEqual([401, '"denied: missing_token"', expect.stringMatching(/^application\/json/)]);
-    expect(r.headers.get('www-authenticate')).toBe('Bearer realm="api"');
-    const plain = await tokens.create('alice');
-    const s = await call(url, '/scoped', { token: plain.token });
-    expect([s.status, s.text, s.headers.get('content-type')]).toEqual([403, 'null', expect.stringMatching(/^application\/json/)]);
-    expect(s.headers.get('www-authenticate')).toContain('scope="admin"');
-  });
+  it.each(['none', 'provider'] as const)(
+    'an errorBody returning a string or null is sent as JSON, not wrapped by Nest (filter: %s)',
+    async (filter) => {
+      const tokens = manager();
+      const errorBody = (r: { status: number; body: { reason: string } }) =>
+        r.status === 401 ? `denied: ${r.body.reason}` : null;
+      const { url } = await start(platform, {
+        module: TokenAuthModule.forRoot({ manager: tokens, errorBody }),
+        filter,
+      });
+      const r = await call(url, '/me');
+      expect([r.status, r.text, r.headers.get('content-type')]).toEqual([
+        401,
+        '"denied: missing_token"',
+        expect.stringMatching(/^application\/json/),
+      ]);
+      expect(r.headers.get('www-authenticate')).toBe('Bearer realm="api"');
+      const plain = await tokens.create('alice');
+      const s = await call(url, '/scoped', { token: plain.token });
+      expect([s.status, s.text, s.headers.get('content-type')]).toEqual([
+        403,
+        'null',
+        expect.stringMatching(/^application\/json/),
+      ]);
+      expect(s.headers.get('www-authenticate')).toContain('scope="admin"');
+    },
+  );
 
-  it.each(['global-with-adapter', 'global-bare'] as const)('TokenErrorFilter made with new (%s) sends a string errorBody of a route error as JSON', async (filter) => {
-    const tokens = manager({ secret: TEST_SECRET, maxTokensPerUser: 1, limitPolicy: 'reject' });
-    const { url } = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens }), filter, filterOptions: { errorBody: (r) => `refused: ${r.body.reason}` } });
-    expect((await call(url, '/login', { json: { userId: 'bob' } })).status).toBe(201);
-    const limited = await call(url, '/login', { json: { userId: 'bob' } });
-    expect([limited.status, limited.text, limited.headers.get('content-type')]).toEqual([403, '"refused: token_limit"', expect.stringMatching(/^application\/json/)]);
-  });
+  it.each(['global-with-adapter', 'global-bare'] as const)(
+    'TokenErrorFilter made with new (%s) sends a string errorBody of a route error as JSON',
+    async (filter) => {
+      const tokens = manager({ secret: TEST_SECRET, maxTokensPerUser: 1, limitPolicy: 'reject' });
+      const { url } = await start(platform, {
+        module: TokenAuthModule.forRoot({ manager: tokens }),
+        filter,
+        filterOptions: { errorBody: (r) => `refused: ${r.body.reason}` },
+      });
+      expect((await call(url, '/login', { json: { userId: 'bob' } })).status).toBe(201);
+      const limited = await call(url, '/login', { json: { userId: 'bob' } });
+      expect([limited.status, limited.text, limited.headers.get('content-type')]).toEqual([
+        403,
+        '"refused: token_limit"',
+        expect.stringMatching(/^application\/json/),
+      ]);
+    },
+  );
 
-  it.each(['global-with-adapter', 'global-bare'] as const)('TokenErrorFilter with app.useGlobalFilters (%s)', async (filter) => {
-    const tokens = manager({ secret: TEST_SECRET, maxTokensPerUser: 1, limitPolicy: 'reject' });
-    const { url } = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens }), filter });
-    expect((await call(url, '/login', { json: { userId: 'bob' } })).status).toBe(201);
-    const limited = await call(url, '/login', { json: { userId: 'bob' } });
-    expect(limited.status).toBe(403);
-    expect(limited.body.reason).toBe('token_limit');
-    expectChallenge(await call(url, '/me'), 401, 'missing_token');
-    const crash = await call(url, '/crash');
-    expect(crash.status).toBe(500);
-    expect(crash.text).not.toContain('boom');
-    expect(crash.body).toEqual({ statusCode: 500, message: 'Internal server error' });
-    const teapot = await call(url, '/teapot');
-    expect([teapot.status, teapot.body]).toEqual([418, { brewing: false }]);
-  });
+  it.each(['global-with-adapter', 'global-bare'] as const)(
+    'TokenErrorFilter with app.useGlobalFilters (%s)',
+    async (filter) => {
+      const tokens = manager({ secret: TEST_SECRET, maxTokensPerUser: 1, limitPolicy: 'reject' });
+      const { url } = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens }), filter });
+      expect((await call(url, '/login', { json: { userId: 'bob' } })).status).toBe(201);
+      const limited = await call(url, '/login', { json: { userId: 'bob' } });
+      expect(limited.status).toBe(403);
+      expect(limited.body.reason).toBe('token_limit');
+      expectChallenge(await call(url, '/me'), 401, 'missing_token');
+      const crash = await call(url, '/crash');
+      expect(crash.status).toBe(500);
+      expect(crash.text).not.toContain('boom');
+      expect(crash.body).toEqual({ statusCode: 500, message: 'Internal server error' });
+      const teapot = await call(url, '/teapot');
+      expect([teapot.status, teapot.body]).toEqual([418, { brewing: false }]);
+    },
+  );
 
   it('per-controller @UseGuards without APP_GUARD; @CurrentAuth on an unguarded route is a 500, not anonymous', async () => {
     const tokens = manager();
@@ -401,7 +498,10 @@ describe.each<Platform>(['express', 'fastify'])('NestJS on the %s platform', (pl
       verifies++;
       return verify(t);
     };
-    const { url } = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens, loadUser }), controllers: [GuardedController] });
+    const { url } = await start(platform, {
+      module: TokenAuthModule.forRoot({ manager: tokens, loadUser }),
+      controllers: [GuardedController],
+    });
     const { token } = await tokens.create('bob');
     expect((await call(url, '/guarded', { token })).body).toEqual({ name: 'Bob' });
     expect(verifies).toBe(1);
@@ -425,7 +525,9 @@ describe.each<Platform>(['express', 'fastify'])('NestJS on the %s platform', (pl
 
   it('forRootAsync with bad options fails the start-up, naming the option', async () => {
     const tokens = manager();
-    const bad = start(platform, { module: TokenAuthModule.forRootAsync({ useFactory: () => ({ manager: tokens, realm: 'a"b' }) }) });
+    const bad = start(platform, {
+      module: TokenAuthModule.forRootAsync({ useFactory: () => ({ manager: tokens, realm: 'a"b' }) }),
+    });
     await expect(bad).rejects.toThrow(/realm/);
   });
 
@@ -434,8 +536,14 @@ describe.each<Platform>(['express', 'fastify'])('NestJS on the %s platform', (pl
     const direct = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens }) });
     const proxied = await start(platform, { module: TokenAuthModule.forRoot({ manager: tokens }), trustProxy: true });
     const headers = { 'x-forwarded-for': '203.0.113.7', 'user-agent': 'agent/2' };
-    expect((await call(direct.url, '/login', { json: { userId: 'alice' }, headers })).body).toMatchObject({ ip: '127.0.0.1', userAgent: 'agent/2' });
-    expect((await call(proxied.url, '/login', { json: { userId: 'alice' }, headers })).body).toMatchObject({ ip: '203.0.113.7', userAgent: 'agent/2' });
+    expect((await call(direct.url, '/login', { json: { userId: 'alice' }, headers })).body).toMatchObject({
+      ip: '127.0.0.1',
+      userAgent: 'agent/2',
+    });
+    expect((await call(proxied.url, '/login', { json: { userId: 'alice' }, headers })).body).toMatchObject({
+      ip: '203.0.113.7',
+      userAgent: 'agent/2',
+    });
   });
 
   it('app.close() leaves the manager open and adds no listener that outlives the app', async () => {
@@ -462,12 +570,24 @@ describe('TokenAuthModule option checks (at definition, before any request)', ()
     ['not a manager', () => TokenAuthModule.forRoot({ manager: {} as never }), /manager/],
     ['bad realm', () => TokenAuthModule.forRoot({ manager: tokens, realm: 'a"b' }), /realm/],
     ['a misspelt option', () => TokenAuthModule.forRoot({ manager: tokens, relam: 'x' } as never), /relam/],
-    ['scopes at module level', () => TokenAuthModule.forRoot({ manager: tokens, scopes: ['admin'] } as never), /RequireScopes/],
-    ['optional at module level', () => TokenAuthModule.forRoot({ manager: tokens, optional: true } as never), /OptionalAuth/],
+    [
+      'scopes at module level',
+      () => TokenAuthModule.forRoot({ manager: tokens, scopes: ['admin'] } as never),
+      /RequireScopes/,
+    ],
+    [
+      'optional at module level',
+      () => TokenAuthModule.forRoot({ manager: tokens, optional: true } as never),
+      /OptionalAuth/,
+    ],
     ['loadUser not a function', () => TokenAuthModule.forRoot({ manager: tokens, loadUser: 'x' as never }), /loadUser/],
     ['global not a boolean', () => TokenAuthModule.forRoot({ manager: tokens, global: 'yes' as never }), /global/],
     ['forRootAsync without useFactory', () => TokenAuthModule.forRootAsync({} as never), /useFactory/],
-    ['forRootAsync with useClass', () => TokenAuthModule.forRootAsync({ useFactory: () => ({ manager: tokens }), useClass: Object } as never), /useClass/],
+    [
+      'forRootAsync with useClass',
+      () => TokenAuthModule.forRootAsync({ useFactory: () => ({ manager: tokens }), useClass: Object } as never),
+      /useClass/,
+    ],
     ['@RequireScopes() without a scope', () => RequireScopes(), /at least one scope/],
     ['@RequireScopes with a bad scope', () => RequireScopes('has space'), /not a scope/],
   ])('%s', (_name, make, message) => {
@@ -475,8 +595,16 @@ describe('TokenAuthModule option checks (at definition, before any request)', ()
   });
 
   it.each<[string, () => unknown, RegExp]>([
-    ['errorBody not a function', () => new TokenErrorFilter(undefined, { errorBody: 'oops' as never }), /errorBody must be a function/],
-    ['a misspelt option', () => new TokenErrorFilter(undefined, { errrorBody: () => 1 } as never), /unknown option `errrorBody` \(did you mean `errorBody`\?\)/],
+    [
+      'errorBody not a function',
+      () => new TokenErrorFilter(undefined, { errorBody: 'oops' as never }),
+      /errorBody must be a function/,
+    ],
+    [
+      'a misspelt option',
+      () => new TokenErrorFilter(undefined, { errrorBody: () => 1 } as never),
+      /unknown option `errrorBody` \(did you mean `errorBody`\?\)/,
+    ],
     ['options not an object', () => new TokenErrorFilter(undefined, 'x' as never), /must be an object/],
     ['the options given first', () => new TokenErrorFilter({ errorBody: () => 1 } as never), /HTTP adapter/],
   ])('TokenErrorFilter checks its options when made: %s', (_name, make, message) => {

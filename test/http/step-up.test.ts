@@ -89,6 +89,9 @@ describe('stepUpRequirement', () => {
       expect(() => RequireStepUp(options as never)).toThrow(message);
     }
     expect(() => expressStepUp(manager, { maxAgeSeconds: 60, realm: 'a"b' })).toThrow(/realm/);
-    expect(checkStepUpRule('x', { maxAgeSeconds: 60, acr: ['mfa', 'mfa'] })).toEqual({ maxAgeSeconds: 60, acrValues: ['mfa'] });
+    expect(checkStepUpRule('x', { maxAgeSeconds: 60, acr: ['mfa', 'mfa'] })).toEqual({
+      maxAgeSeconds: 60,
+      acrValues: ['mfa'],
+    });
   });
 });

@@ -40,7 +40,17 @@ function capture() {
     },
   });
   const logger = pino({ level: 'debug', base: null, timestamp: false }, stream);
-  return { logger, raw, lines: () => raw.join('').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) };
+  return {
+    logger,
+    raw,
+    lines: () =>
+      raw
+        .join('')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Line),
+  };
 }
 const LEVEL = { debug: 20, info: 30, warn: 40, error: 50 } as const;
 
@@ -68,17 +78,64 @@ describe('logTokenEvents with pino', () => {
     await m.revokeAll('log-user-1'); // after stop: not logged
 
     expect(lines()).toEqual([
-      { level: LEVEL.info, component: 'tokens', msg: 'token created', userId: 'log-user-1', tokenId: a.tokenId, first: true, evictedTokenIds: [] },
-      { level: LEVEL.info, component: 'tokens', msg: 'token created', userId: 'log-user-1', tokenId: b.tokenId, first: false, evictedTokenIds: [] },
-      { level: LEVEL.warn, component: 'tokens', msg: 'token authentication failed', reason: 'invalid', tokenId: a.tokenId },
-      { level: LEVEL.warn, component: 'tokens', msg: 'token authentication failed', reason: 'throttled', tokenId: a.tokenId },
-      { level: LEVEL.warn, component: 'tokens', msg: 'token authentication failed', reason: 'malformed', tokenId: null },
-      { level: LEVEL.info, component: 'tokens', msg: 'tokens revoked', userId: 'log-user-1', tokenIds: [a.tokenId], reason: 'logout-others' },
+      {
+        level: LEVEL.info,
+        component: 'tokens',
+        msg: 'token created',
+        userId: 'log-user-1',
+        tokenId: a.tokenId,
+        first: true,
+        evictedTokenIds: [],
+      },
+      {
+        level: LEVEL.info,
+        component: 'tokens',
+        msg: 'token created',
+        userId: 'log-user-1',
+        tokenId: b.tokenId,
+        first: false,
+        evictedTokenIds: [],
+      },
+      {
+        level: LEVEL.warn,
+        component: 'tokens',
+        msg: 'token authentication failed',
+        reason: 'invalid',
+        tokenId: a.tokenId,
+      },
+      {
+        level: LEVEL.warn,
+        component: 'tokens',
+        msg: 'token authentication failed',
+        reason: 'throttled',
+        tokenId: a.tokenId,
+      },
+      {
+        level: LEVEL.warn,
+        component: 'tokens',
+        msg: 'token authentication failed',
+        reason: 'malformed',
+        tokenId: null,
+      },
+      {
+        level: LEVEL.info,
+        component: 'tokens',
+        msg: 'tokens revoked',
+        userId: 'log-user-1',
+        tokenIds: [a.tokenId],
+        reason: 'logout-others',
+      },
     ]);
     const text = raw.join('');
     for (const t of [a.token, b.token, forged]) expect(text).not.toContain(t);
     expect(text).not.toContain(TEST_SECRET);
-    expect(m.listenerCount('authFailed') + m.listenerCount('created') + m.listenerCount('revoked') + m.listenerCount('storeUnavailable') + m.listenerCount('storeRecovered')).toBe(0);
+    expect(
+      m.listenerCount('authFailed') +
+        m.listenerCount('created') +
+        m.listenerCount('revoked') +
+        m.listenerCount('storeUnavailable') +
+        m.listenerCount('storeRecovered'),
+    ).toBe(0);
   });
 
   it('a store outage is one error line with the error (code, no stack trace in the message) per outage', async () => {
@@ -87,14 +144,20 @@ describe('logTokenEvents with pino', () => {
     const m = new TokenManager({ store: down, secret: TEST_SECRET });
     const stop = logTokenEvents(m, logger);
     try {
-      for (let i = 0; i < 3; i++) await expect(m.list('log-user-2')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+      for (let i = 0; i < 3; i++)
+        await expect(m.list('log-user-2')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
     } finally {
       stop();
       await down.close();
     }
     const got = lines();
     expect(got).toHaveLength(1);
-    expect(got[0]).toMatchObject({ level: LEVEL.error, msg: 'token store unavailable', operation: 'list', err: { type: 'StoreUnavailableError', code: 'ERR_STORE_UNAVAILABLE' } });
+    expect(got[0]).toMatchObject({
+      level: LEVEL.error,
+      msg: 'token store unavailable',
+      operation: 'list',
+      err: { type: 'StoreUnavailableError', code: 'ERR_STORE_UNAVAILABLE' },
+    });
   });
 
   it('behind the Express middleware: a missing header at debug, a bad token at warn', async () => {
@@ -109,7 +172,9 @@ describe('logTokenEvents with pino', () => {
     try {
       const { token, tokenId } = await m.create('log-user-3');
       expect((await fetch(`${base}/me`)).status).toBe(401);
-      expect((await fetch(`${base}/me`, { headers: { Authorization: `Bearer ${forgeSecret(token)}` } })).status).toBe(401);
+      expect((await fetch(`${base}/me`, { headers: { Authorization: `Bearer ${forgeSecret(token)}` } })).status).toBe(
+        401,
+      );
       expect((await fetch(`${base}/me`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
       expect(lines().slice(1)).toEqual([
         { level: LEVEL.debug, msg: 'token authentication failed', reason: 'missing', tokenId: null },

@@ -47,7 +47,9 @@ beforeEach(() => {
   spans = new InMemorySpanExporter();
   tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
   metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-  meterProvider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 3_600_000 })] });
+  meterProvider = new MeterProvider({
+    readers: [new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 3_600_000 })],
+  });
   disable = enableOpenTelemetry({ tracerProvider, meterProvider });
 });
 afterEach(async () => {
@@ -59,7 +61,8 @@ afterEach(async () => {
 async function collected(): Promise<Map<string, MetricData>> {
   await meterProvider.forceFlush();
   const out = new Map<string, MetricData>();
-  for (const rm of metricExporter.getMetrics()) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) out.set(m.descriptor.name, m);
+  for (const rm of metricExporter.getMetrics())
+    for (const sm of rm.scopeMetrics) for (const m of sm.metrics) out.set(m.descriptor.name, m);
   return out;
 }
 const points = (m: MetricData | undefined) => (m?.dataPoints ?? []) as DataPoint<unknown>[];
@@ -85,19 +88,45 @@ describe('redis-multitokens/opentelemetry', () => {
     await m.revokeAll('otel-user-1');
 
     expect(named('create').map((s) => s.attributes)).toEqual([
-      { [ATTRIBUTES.operation]: 'create', [ATTRIBUTES.outcome]: 'ok', [ATTRIBUTES.tokenId]: a.tokenId, [ATTRIBUTES.revokedCount]: 0 },
-      { [ATTRIBUTES.operation]: 'create', [ATTRIBUTES.outcome]: 'ok', [ATTRIBUTES.tokenId]: b.tokenId, [ATTRIBUTES.revokedCount]: 0 },
-      { [ATTRIBUTES.operation]: 'create', [ATTRIBUTES.outcome]: 'ok', [ATTRIBUTES.tokenId]: c.tokenId, [ATTRIBUTES.revokedCount]: 1 },
+      {
+        [ATTRIBUTES.operation]: 'create',
+        [ATTRIBUTES.outcome]: 'ok',
+        [ATTRIBUTES.tokenId]: a.tokenId,
+        [ATTRIBUTES.revokedCount]: 0,
+      },
+      {
+        [ATTRIBUTES.operation]: 'create',
+        [ATTRIBUTES.outcome]: 'ok',
+        [ATTRIBUTES.tokenId]: b.tokenId,
+        [ATTRIBUTES.revokedCount]: 0,
+      },
+      {
+        [ATTRIBUTES.operation]: 'create',
+        [ATTRIBUTES.outcome]: 'ok',
+        [ATTRIBUTES.tokenId]: c.tokenId,
+        [ATTRIBUTES.revokedCount]: 1,
+      },
     ]);
     expect(named('verify').map((s) => s.attributes)).toEqual([
       { [ATTRIBUTES.operation]: 'verify', [ATTRIBUTES.outcome]: 'valid', [ATTRIBUTES.tokenId]: b.tokenId },
-      { [ATTRIBUTES.operation]: 'verify', [ATTRIBUTES.outcome]: 'invalid', [ATTRIBUTES.reason]: 'invalid', [ATTRIBUTES.tokenId]: b.tokenId },
+      {
+        [ATTRIBUTES.operation]: 'verify',
+        [ATTRIBUTES.outcome]: 'invalid',
+        [ATTRIBUTES.reason]: 'invalid',
+        [ATTRIBUTES.tokenId]: b.tokenId,
+      },
       { [ATTRIBUTES.operation]: 'verify', [ATTRIBUTES.outcome]: 'invalid', [ATTRIBUTES.reason]: 'malformed' },
     ]);
     expect(named('verify').map((s) => s.status.code)).toEqual([0, 0, 0]); // an invalid token is an outcome, not an error
     expect(named('list')).toHaveLength(1);
-    expect(named('revoke')[0]!.attributes).toMatchObject({ [ATTRIBUTES.tokenId]: b.tokenId, [ATTRIBUTES.revokedCount]: 1 });
-    expect(named('revokeById')[0]!.attributes).toMatchObject({ [ATTRIBUTES.tokenId]: c.tokenId, [ATTRIBUTES.revokedCount]: 1 });
+    expect(named('revoke')[0]!.attributes).toMatchObject({
+      [ATTRIBUTES.tokenId]: b.tokenId,
+      [ATTRIBUTES.revokedCount]: 1,
+    });
+    expect(named('revokeById')[0]!.attributes).toMatchObject({
+      [ATTRIBUTES.tokenId]: c.tokenId,
+      [ATTRIBUTES.revokedCount]: 1,
+    });
     expect(named('revokeOthers')[0]!.attributes).toMatchObject({ [ATTRIBUTES.revokedCount]: 0 });
     expect(named('revokeAll')[0]!.attributes).toMatchObject({ [ATTRIBUTES.revokedCount]: 0 });
     for (const s of spans.getFinishedSpans()) expect(s.instrumentationScope.name).toBe('redis-multitokens');
@@ -173,9 +202,16 @@ describe('redis-multitokens/opentelemetry', () => {
 
     const got = await collected();
     const outages = got.get(METRICS.storeUnavailable);
-    expect(sumOf(outages, { [ATTRIBUTES.operation]: 'verify', [ATTRIBUTES.errorType]: 'ERR_STORE_UNAVAILABLE' })).toBe(2);
+    expect(sumOf(outages, { [ATTRIBUTES.operation]: 'verify', [ATTRIBUTES.errorType]: 'ERR_STORE_UNAVAILABLE' })).toBe(
+      2,
+    );
     expect(sumOf(outages, { [ATTRIBUTES.operation]: 'list' })).toBe(1);
-    expect(sumOf(got.get(METRICS.verifications), { [ATTRIBUTES.outcome]: 'error', [ATTRIBUTES.reason]: 'ERR_STORE_UNAVAILABLE' })).toBe(2);
+    expect(
+      sumOf(got.get(METRICS.verifications), {
+        [ATTRIBUTES.outcome]: 'error',
+        [ATTRIBUTES.reason]: 'ERR_STORE_UNAVAILABLE',
+      }),
+    ).toBe(2);
   });
 
   it('the returned function switches it off: no subscriber left, no span, no metric', async () => {

@@ -22,14 +22,21 @@ const TOKEN = 'rmt_6b86b273kind5FntlMJiNnZWLEv8upYpB2FxXselUtFdeFWkrT2snjUJBt2Vr
 async function esmManagerInOutage() {
   const core = (await import('redis-multitokens')) as typeof import('../../src/index.js');
   const { IoredisStore } = (await import('redis-multitokens/ioredis')) as typeof import('../../src/ioredis.js');
-  const store = new IoredisStore({ url: `redis://127.0.0.1:${await freePort()}`, keyPrefix: 'rmt-test:dual:', commandTimeoutMs: 300 });
+  const store = new IoredisStore({
+    url: `redis://127.0.0.1:${await freePort()}`,
+    keyPrefix: 'rmt-test:dual:',
+    commandTimeoutMs: 300,
+  });
   const manager = new core.TokenManager({ secret: TEST_SECRET, store });
   manager.on('storeUnavailable', () => {});
   return manager;
 }
 
 async function expect503(base: string): Promise<void> {
-  for (const r of [await fetch(`${base}/me`, { headers: { Authorization: `Bearer ${TOKEN}` } }), await fetch(`${base}/login`, { method: 'POST' })]) {
+  for (const r of [
+    await fetch(`${base}/me`, { headers: { Authorization: `Bearer ${TOKEN}` } }),
+    await fetch(`${base}/login`, { method: 'POST' }),
+  ]) {
     const text = await r.text();
     expect(r.status, text).toBe(503);
     expect(r.headers.get('retry-after')).toBe('1');
@@ -38,14 +45,27 @@ async function expect503(base: string): Promise<void> {
   }
 }
 
-const NAMES = ['deviceFromRequest', 'dpopKeyFromRequest', 'optionalTokenAuth', 'requireScopes', 'requireStepUp', 'sendAuthError', 'tokenAuth', 'tokenErrorHandler'];
+const NAMES = [
+  'deviceFromRequest',
+  'dpopKeyFromRequest',
+  'optionalTokenAuth',
+  'requireScopes',
+  'requireStepUp',
+  'sendAuthError',
+  'tokenAuth',
+  'tokenErrorHandler',
+];
 
 describe('redis-multitokens/koa from dist', () => {
   it('loads as ESM and as CommonJS with the same export names', async () => {
     const esm = (await import('redis-multitokens/koa')) as Record<string, unknown>;
     const cjs = require('redis-multitokens/koa') as Record<string, unknown>;
     expect(Object.keys(esm).sort()).toEqual(NAMES);
-    expect(Object.keys(cjs).filter((k) => k !== 'default').sort()).toEqual(NAMES);
+    expect(
+      Object.keys(cjs)
+        .filter((k) => k !== 'default')
+        .sort(),
+    ).toEqual(NAMES);
   });
 
   it('an ESM TokenManager with the CommonJS middleware: a Redis outage is 503 + Retry-After, not 500', async () => {
@@ -80,7 +100,11 @@ describe('redis-multitokens/hono from dist', () => {
     const cjs = require('redis-multitokens/hono') as Record<string, unknown>;
     const names = [...NAMES.filter((n) => n !== 'sendAuthError'), 'authErrorResponse'].sort(); // Hono returns Responses: authErrorResponse instead of sendAuthError
     expect(Object.keys(esm).sort()).toEqual(names);
-    expect(Object.keys(cjs).filter((k) => k !== 'default').sort()).toEqual(names);
+    expect(
+      Object.keys(cjs)
+        .filter((k) => k !== 'default')
+        .sort(),
+    ).toEqual(names);
   });
 
   it('an ESM TokenManager with the CommonJS middleware: a Redis outage is 503 + Retry-After, not 500', async () => {

@@ -24,8 +24,26 @@ describe('redis-multitokens/nestjs from dist', () => {
     const cjs = require('redis-multitokens/nestjs') as Record<string, unknown>;
     expect(Object.keys(esm).sort()).toEqual(
       [
-        'CurrentAuth', 'CurrentUser', 'Device', 'IS_PUBLIC_KEY', 'OPTIONAL_AUTH_KEY', 'OptionalAuth', 'Public', 'REQUIRED_SCOPES_KEY', 'REQUIRED_STEP_UP_KEY', 'RequireScopes', 'RequireStepUp',
-        'TOKEN_AUTH_OPTIONS', 'TOKEN_MANAGER', 'TokenAuthException', 'TokenAuthGuard', 'TokenAuthModule', 'TokenErrorFilter', 'deviceFromRequest', 'dpopKeyFromRequest', 'requestAuth',
+        'CurrentAuth',
+        'CurrentUser',
+        'Device',
+        'IS_PUBLIC_KEY',
+        'OPTIONAL_AUTH_KEY',
+        'OptionalAuth',
+        'Public',
+        'REQUIRED_SCOPES_KEY',
+        'REQUIRED_STEP_UP_KEY',
+        'RequireScopes',
+        'RequireStepUp',
+        'TOKEN_AUTH_OPTIONS',
+        'TOKEN_MANAGER',
+        'TokenAuthException',
+        'TokenAuthGuard',
+        'TokenAuthModule',
+        'TokenErrorFilter',
+        'deviceFromRequest',
+        'dpopKeyFromRequest',
+        'requestAuth',
       ].sort(),
     );
     expect(Object.keys(cjs).sort()).toEqual(Object.keys(esm).sort());
@@ -35,7 +53,11 @@ describe('redis-multitokens/nestjs from dist', () => {
     const core = (await import('redis-multitokens')) as typeof import('../../src/index.js');
     const { IoredisStore } = (await import('redis-multitokens/ioredis')) as typeof import('../../src/ioredis.js');
     const nest = require('redis-multitokens/nestjs') as NestEntry;
-    const store = new IoredisStore({ url: `redis://127.0.0.1:${await freePort()}`, keyPrefix: 'rmt-test:nestjs-dual:', commandTimeoutMs: 300 });
+    const store = new IoredisStore({
+      url: `redis://127.0.0.1:${await freePort()}`,
+      keyPrefix: 'rmt-test:nestjs-dual:',
+      commandTimeoutMs: 300,
+    });
     const manager = new core.TokenManager({ secret: TEST_SECRET, store });
 
     @Controller()
@@ -66,7 +88,10 @@ describe('redis-multitokens/nestjs from dist', () => {
       await app.listen(0, '127.0.0.1');
       const base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
       const token = 'rmt_6b86b273kind5FntlMJiNnZWLEv8upYpB2FxXselUtFdeFWkrT2snjUJBt2VrKe6Fnb1ShqlY';
-      for (const r of [await fetch(`${base}/me`, { headers: { authorization: `Bearer ${token}` } }), await fetch(`${base}/login`, { method: 'POST' })]) {
+      for (const r of [
+        await fetch(`${base}/me`, { headers: { authorization: `Bearer ${token}` } }),
+        await fetch(`${base}/login`, { method: 'POST' }),
+      ]) {
         expect(r.status).toBe(503);
         expect(r.headers.get('retry-after')).toBe('1');
         expect(await r.json()).toMatchObject({ reason: 'store_unavailable' });

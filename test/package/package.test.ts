@@ -11,13 +11,16 @@ import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const require = createRequire(import.meta.url);
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { exports: Record<string, unknown> };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  exports: Record<string, unknown>;
+};
 const subpaths = Object.keys(pkg.exports)
   .filter((k) => k !== './package.json')
   .map((k) => (k === '.' ? 'redis-multitokens' : `redis-multitokens/${k.slice(2)}`));
 
 beforeAll(() => {
-  if (!existsSync(new URL('../../dist/index.js', import.meta.url))) execFileSync('npx', ['tsup', '--silent'], { stdio: 'inherit' });
+  if (!existsSync(new URL('../../dist/index.js', import.meta.url)))
+    execFileSync('npx', ['tsup', '--silent'], { stdio: 'inherit' });
 }, 180_000);
 
 describe('package exports', () => {
@@ -25,15 +28,33 @@ describe('package exports', () => {
     const esm = (await import(name)) as Record<string, unknown>;
     const cjs = require(name) as Record<string, unknown>;
     expect(Object.keys(esm).length).toBeGreaterThan(0);
-    expect(Object.keys(cjs).filter((k) => k !== 'default').sort()).toEqual(Object.keys(esm).filter((k) => k !== 'default').sort());
+    expect(
+      Object.keys(cjs)
+        .filter((k) => k !== 'default')
+        .sort(),
+    ).toEqual(
+      Object.keys(esm)
+        .filter((k) => k !== 'default')
+        .sort(),
+    );
   });
 
   it('shares one StoreUnavailableError class between entries, in both formats', async () => {
     const errorsOf = async (load: (n: string) => Promise<Record<string, unknown>>) => {
       const core = await load('redis-multitokens');
       const io = await load('redis-multitokens/ioredis');
-      const store = new (io.IoredisStore as new (o: unknown) => { verify(i: unknown): Promise<unknown> })({ url: 'redis://127.0.0.1:1', commandTimeoutMs: 200 });
-      const error = await store.verify({ tokenId: 'x', userTag: 'y', digests: [], renewal: { mode: 'off', ttlMs: null, overwriteNoneTtl: true, touchIntervalMs: 0 } }).catch((e: unknown) => e);
+      const store = new (io.IoredisStore as new (o: unknown) => { verify(i: unknown): Promise<unknown> })({
+        url: 'redis://127.0.0.1:1',
+        commandTimeoutMs: 200,
+      });
+      const error = await store
+        .verify({
+          tokenId: 'x',
+          userTag: 'y',
+          digests: [],
+          renewal: { mode: 'off', ttlMs: null, overwriteNoneTtl: true, touchIntervalMs: 0 },
+        })
+        .catch((e: unknown) => e);
       await (store as unknown as { close(): Promise<void> }).close();
       return error instanceof (core.StoreUnavailableError as new () => Error);
     };
@@ -61,25 +82,51 @@ describe('package exports', () => {
     failing.verify = async () => Promise.reject(new cjs.StoreUnavailableError());
     const manager = new esm.TokenManager({ secret: 'x'.repeat(32), store: failing });
     const { token } = await manager.create(1);
-    expect(await esmHttp.authenticate(manager, `Bearer ${token}`)).toMatchObject({ kind: 'refused', response: { status: 503 } });
+    expect(await esmHttp.authenticate(manager, `Bearer ${token}`)).toMatchObject({
+      kind: 'refused',
+      response: { status: 503 },
+    });
   });
 
   it('@arethetypeswrong/cli: every entry typed under node10, node16 (CJS and ESM) and bundler resolution', () => {
     let out: string;
     try {
-      out = execFileSync('npx', ['attw', '--pack', '.', '--format', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      out = execFileSync('npx', ['attw', '--pack', '.', '--format', 'json'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     } catch (error) {
       out = String((error as { stdout?: string }).stdout ?? ''); // attw exits 1 when it finds problems; the JSON says which
     }
-    const report = JSON.parse(out.slice(out.indexOf('{'))) as { analysis: { problems?: { kind: string; entrypoint?: string; resolutionKind?: string }[] } };
-    expect((report.analysis.problems ?? []).map((p) => `${p.kind} ${p.entrypoint ?? ''} ${p.resolutionKind ?? ''}`)).toEqual([]);
+    const report = JSON.parse(out.slice(out.indexOf('{'))) as {
+      analysis: { problems?: { kind: string; entrypoint?: string; resolutionKind?: string }[] };
+    };
+    expect(
+      (report.analysis.problems ?? []).map((p) => `${p.kind} ${p.entrypoint ?? ''} ${p.resolutionKind ?? ''}`),
+    ).toEqual([]);
   }, 120_000);
 
   it('the tarball carries the licence, the changelog and the security policy beside the code', () => {
-    const out = execFileSync('npm', ['pack', '--dry-run', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'CHANGELOG.md', 'SECURITY.md', 'package.json', 'dist/index.js', 'dist/index.cjs']));
-    expect(files.filter((f) => !/^(dist\/|LICENSE$|README\.md$|CHANGELOG\.md$|SECURITY\.md$|package\.json$)/.test(f)), 'nothing else (no tests, sources or bench)').toEqual([]);
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'LICENSE',
+        'README.md',
+        'CHANGELOG.md',
+        'SECURITY.md',
+        'package.json',
+        'dist/index.js',
+        'dist/index.cjs',
+      ]),
+    );
+    expect(
+      files.filter((f) => !/^(dist\/|LICENSE$|README\.md$|CHANGELOG\.md$|SECURITY\.md$|package\.json$)/.test(f)),
+      'nothing else (no tests, sources or bench)',
+    ).toEqual([]);
     expect(readFileSync(new URL('../../LICENSE', import.meta.url), 'utf8')).toMatch(/^MIT License/);
   }, 60_000);
 

@@ -73,12 +73,19 @@ function renderings(value: unknown, walkAll: boolean): string[] {
   } catch (e) {
     out.push(`JSON.stringify threw ${String(e)}`);
   }
-  if (value instanceof Error) out.push(String(value), value.stack ?? '', String(value.cause), JSON.stringify({ ...value, cause: walk(value.cause) }));
+  if (value instanceof Error)
+    out.push(
+      String(value),
+      value.stack ?? '',
+      String(value.cause),
+      JSON.stringify({ ...value, cause: walk(value.cause) }),
+    );
   return out;
 }
 
 function expectNoPassword(label: string, value: unknown, walkAll = true): void {
-  for (const text of renderings(value, walkAll)) for (const pw of PASSWORDS) expect(text.includes(pw), `${label} shows ${pw}:\n${text.slice(0, 4000)}`).toBe(false);
+  for (const text of renderings(value, walkAll))
+    for (const pw of PASSWORDS) expect(text.includes(pw), `${label} shows ${pw}:\n${text.slice(0, 4000)}`).toBe(false);
 }
 
 interface Case {
@@ -95,19 +102,38 @@ function ioredisApp(label: string, R: typeof Ioredis6, user: string | undefined,
     name: `${label} app client, ${right ? 'right' : 'wrong'} password${user ? ` (ACL user ${user})` : ''}`,
     right,
     async make() {
-      const redis = new R({ host: '127.0.0.1', port, username: user, password: pw, db: 3, maxRetriesPerRequest: 1, retryStrategy: () => 200 });
+      const redis = new R({
+        host: '127.0.0.1',
+        port,
+        username: user,
+        password: pw,
+        db: 3,
+        maxRetriesPerRequest: 1,
+        retryStrategy: () => 200,
+      });
       redis.on('error', () => {});
       return { driver: ioredisDriver(redis), close: () => redis.disconnect() };
     },
   };
 }
 
-function nodeRedisApp(label: string, create: typeof createClient6, user: string | undefined, pw: string, right: boolean): Case {
+function nodeRedisApp(
+  label: string,
+  create: typeof createClient6,
+  user: string | undefined,
+  pw: string,
+  right: boolean,
+): Case {
   return {
     name: `${label} app client, ${right ? 'right' : 'wrong'} password${user ? ` (ACL user ${user})` : ''}`,
     right,
     async make() {
-      const client = create({ socket: { host: '127.0.0.1', port, reconnectStrategy: () => 200 }, username: user, password: pw, database: 3 });
+      const client = create({
+        socket: { host: '127.0.0.1', port, reconnectStrategy: () => 200 },
+        username: user,
+        password: pw,
+        database: 3,
+      });
       client.on('error', () => {});
       const connecting = client.connect().catch(() => {});
       if (right) await connecting;
@@ -126,12 +152,36 @@ function nodeRedisApp(label: string, create: typeof createClient6, user: string 
 }
 
 const cases: Case[] = [
-  { name: 'ioredisDriver({ url }), wrong password (default user)', right: false, make: async () => ({ driver: ioredisDriver({ url: url('', WRONG_PW) }), close: () => {} }) },
-  { name: 'ioredisDriver({ url }), wrong password (ACL user)', right: false, make: async () => ({ driver: ioredisDriver({ url: url(USER, WRONG_PW) }), close: () => {} }) },
-  { name: 'ioredisDriver({ url }), right password (ACL user)', right: true, make: async () => ({ driver: ioredisDriver({ url: url(USER, USER_PW) }), close: () => {} }) },
-  { name: 'ioredisDriver({ url }), right password (default user)', right: true, make: async () => ({ driver: ioredisDriver({ url: url('', SERVER_PW) }), close: () => {} }) },
-  { name: 'nodeRedisDriver({ url }), wrong password (ACL user)', right: false, make: async () => ({ driver: nodeRedisDriver({ url: url(USER, WRONG_PW) }), close: () => {} }) },
-  { name: 'nodeRedisDriver({ url }), right password (ACL user)', right: true, make: async () => ({ driver: nodeRedisDriver({ url: url(USER, USER_PW) }), close: () => {} }) },
+  {
+    name: 'ioredisDriver({ url }), wrong password (default user)',
+    right: false,
+    make: async () => ({ driver: ioredisDriver({ url: url('', WRONG_PW) }), close: () => {} }),
+  },
+  {
+    name: 'ioredisDriver({ url }), wrong password (ACL user)',
+    right: false,
+    make: async () => ({ driver: ioredisDriver({ url: url(USER, WRONG_PW) }), close: () => {} }),
+  },
+  {
+    name: 'ioredisDriver({ url }), right password (ACL user)',
+    right: true,
+    make: async () => ({ driver: ioredisDriver({ url: url(USER, USER_PW) }), close: () => {} }),
+  },
+  {
+    name: 'ioredisDriver({ url }), right password (default user)',
+    right: true,
+    make: async () => ({ driver: ioredisDriver({ url: url('', SERVER_PW) }), close: () => {} }),
+  },
+  {
+    name: 'nodeRedisDriver({ url }), wrong password (ACL user)',
+    right: false,
+    make: async () => ({ driver: nodeRedisDriver({ url: url(USER, WRONG_PW) }), close: () => {} }),
+  },
+  {
+    name: 'nodeRedisDriver({ url }), right password (ACL user)',
+    right: true,
+    make: async () => ({ driver: nodeRedisDriver({ url: url(USER, USER_PW) }), close: () => {} }),
+  },
   ioredisApp('ioredis 6', Ioredis6, undefined, WRONG_PW, false),
   ioredisApp('ioredis 6', Ioredis6, USER, WRONG_PW, false),
   ioredisApp('ioredis 6', Ioredis6, USER, USER_PW, true),
@@ -157,10 +207,11 @@ describe('no Redis password in errors, events, logs or inspected objects', () =>
       const printed: string[] = [];
       const origErr = process.stderr.write.bind(process.stderr);
       const origOut = process.stdout.write.bind(process.stdout);
-      const tap = (orig: typeof origErr) => ((chunk: unknown, ...rest: unknown[]) => {
-        printed.push(String(chunk));
-        return (orig as (...a: unknown[]) => boolean)(chunk, ...rest);
-      }) as typeof origErr;
+      const tap = (orig: typeof origErr) =>
+        ((chunk: unknown, ...rest: unknown[]) => {
+          printed.push(String(chunk));
+          return (orig as (...a: unknown[]) => boolean)(chunk, ...rest);
+        }) as typeof origErr;
       process.stderr.write = tap(origErr);
       process.stdout.write = tap(origOut);
       try {
@@ -201,9 +252,17 @@ describe('no Redis password in errors, events, logs or inspected objects', () =>
   it('util.inspect(store) shows the driver, the endpoint and the key prefix', async () => {
     const store = new RedisStore({ driver: ioredisDriver({ url: url(USER, USER_PW) }), keyPrefix: 'rmt-cred:' });
     try {
-      expect(inspect(store, { breakLength: Infinity })).toBe(`RedisStore { driver: 'ioredis', endpoint: '127.0.0.1:${port} db 3', keyPrefix: 'rmt-cred:' }`);
-      expect(JSON.parse(JSON.stringify(store))).toEqual({ driver: 'ioredis', endpoint: `127.0.0.1:${port} db 3`, keyPrefix: 'rmt-cred:' });
-      expect(inspect(store.driver, { breakLength: Infinity })).toBe(`IoredisDriver { driver: 'ioredis', endpoint: '127.0.0.1:${port} db 3', owned: true }`);
+      expect(inspect(store, { breakLength: Infinity })).toBe(
+        `RedisStore { driver: 'ioredis', endpoint: '127.0.0.1:${port} db 3', keyPrefix: 'rmt-cred:' }`,
+      );
+      expect(JSON.parse(JSON.stringify(store))).toEqual({
+        driver: 'ioredis',
+        endpoint: `127.0.0.1:${port} db 3`,
+        keyPrefix: 'rmt-cred:',
+      });
+      expect(inspect(store.driver, { breakLength: Infinity })).toBe(
+        `IoredisDriver { driver: 'ioredis', endpoint: '127.0.0.1:${port} db 3', owned: true }`,
+      );
       const manager = new TokenManager({ store, secret: TEST_SECRET });
       expect(inspect(manager)).toContain(`store: RedisStore {`);
     } finally {

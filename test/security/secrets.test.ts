@@ -21,10 +21,19 @@ import { TEST_SECRET } from '../support/redis.js';
 describe('no secret when the manager is inspected or logged', () => {
   it('util.inspect shows key ids, never the secrets', async () => {
     const secret = 'S3cr3t-'.repeat(6);
-    const m = new TokenManager({ store: new (await import('../../src/stores/memory.js')).MemoryStore(), secret, userTagSecret: 'T4g-'.repeat(10) });
+    const m = new TokenManager({
+      store: new (await import('../../src/stores/memory.js')).MemoryStore(),
+      secret,
+      userTagSecret: 'T4g-'.repeat(10),
+    });
     const shown = inspect(m, { depth: 20, showHidden: true });
     expect(shown).toContain("keyIds: ['k1']");
-    for (const needle of [secret, 'T4g-T4g-', Buffer.from(secret).toString('hex').slice(0, 32), Buffer.from(secret).toString('base64').slice(0, 20)])
+    for (const needle of [
+      secret,
+      'T4g-T4g-',
+      Buffer.from(secret).toString('hex').slice(0, 32),
+      Buffer.from(secret).toString('base64').slice(0, 20),
+    ])
       expect(shown).not.toContain(needle);
   });
 });
@@ -41,17 +50,31 @@ describe('no token string in events, output, HTTP answers or Redis', () => {
     const redis = new Redis(server.url, { maxRetriesPerRequest: 0 });
     redis.on('error', () => {});
     closers.push(() => redis.disconnect());
-    const manager = new TokenManager({ store: new IoredisStore({ client: redis, commandTimeoutMs: 300 }), secret: TEST_SECRET, touchIntervalSeconds: 0, maxFailedVerifications: 3 });
+    const manager = new TokenManager({
+      store: new IoredisStore({ client: redis, commandTimeoutMs: 300 }),
+      secret: TEST_SECRET,
+      touchIntervalSeconds: 0,
+      maxFailedVerifications: 3,
+    });
 
     const captured: string[] = [];
-    const names: (keyof TokenEvents)[] = ['created', 'verified', 'revoked', 'authFailed', 'storeUnavailable', 'storeRecovered'];
-    for (const n of names) manager.on(n, (e: unknown) => captured.push(`${n} ${inspect(e, { depth: 10, showHidden: true })}`));
+    const names: (keyof TokenEvents)[] = [
+      'created',
+      'verified',
+      'revoked',
+      'authFailed',
+      'storeUnavailable',
+      'storeRecovered',
+    ];
+    for (const n of names)
+      manager.on(n, (e: unknown) => captured.push(`${n} ${inspect(e, { depth: 10, showHidden: true })}`));
     const origOut = process.stdout.write.bind(process.stdout);
     const origErr = process.stderr.write.bind(process.stderr);
-    const tap = (orig: typeof origOut) => ((chunk: unknown, ...rest: unknown[]) => {
-      captured.push(String(chunk));
-      return (orig as (...a: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof origOut;
+    const tap = (orig: typeof origOut) =>
+      ((chunk: unknown, ...rest: unknown[]) => {
+        captured.push(String(chunk));
+        return (orig as (...a: unknown[]) => boolean)(chunk, ...rest);
+      }) as typeof origOut;
     process.stdout.write = tap(origOut);
     process.stderr.write = tap(origErr);
     closers.push(() => {
@@ -103,7 +126,10 @@ describe('no token string in events, output, HTTP answers or Redis', () => {
       for (const key of keys) {
         const type = await redis.type(key);
         dump += `${key} ${type} `;
-        if (type === 'hash') dump += Object.entries(await redis.hgetall(key)).flat().join(' ');
+        if (type === 'hash')
+          dump += Object.entries(await redis.hgetall(key))
+            .flat()
+            .join(' ');
         else if (type === 'zset') dump += (await redis.zrange(key, '0', '-1', 'WITHSCORES')).join(' ');
         else dump += `(unexpected ${type})`;
       }

@@ -14,7 +14,12 @@ import { ioredisDriver } from '../../src/stores/redis/ioredis.js';
 import { nodeRedisDriver } from '../../src/stores/redis/node-redis.js';
 import { RedisStore } from '../../src/stores/redis/store.js';
 import { clientKinds } from '../support/redis-clients.js';
-import { hasRedisServerBinary, startRedisCluster, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import {
+  hasRedisServerBinary,
+  startRedisCluster,
+  startRedisServer,
+  type RedisServer,
+} from '../support/redis-server.js';
 import { TEST_SECRET } from '../support/redis.js';
 
 const doc = readFileSync(new URL('../../docs/deployment.md', import.meta.url), 'utf8');
@@ -30,10 +35,17 @@ describe('docs/deployment.md ACL line', () => {
   });
 
   it('allows every command the Lua scripts call', () => {
-    const sources = ['scripts.ts', 'keys.ts'].map((f) => readFileSync(new URL(`../../src/stores/redis/${f}`, import.meta.url), 'utf8')).join('\n');
+    const sources = ['scripts.ts', 'keys.ts']
+      .map((f) => readFileSync(new URL(`../../src/stores/redis/${f}`, import.meta.url), 'utf8'))
+      .join('\n');
     const called = new Set([...sources.matchAll(/redis\.p?call\(\s*'([A-Za-z]+)'/g)].map((m) => m[1]!.toLowerCase()));
     expect(called.size).toBeGreaterThan(10);
-    const allowed = new Set(aclLine.split(' ').filter((w) => w.startsWith('+')).map((w) => w.slice(1).toLowerCase()));
+    const allowed = new Set(
+      aclLine
+        .split(' ')
+        .filter((w) => w.startsWith('+'))
+        .map((w) => w.slice(1).toLowerCase()),
+    );
     for (const c of called) expect(allowed, c).toContain(c);
   });
 });
@@ -82,7 +94,8 @@ describe.runIf(hasRedisServerBinary())('the doc ACL user runs the store through 
             { touchIntervalSeconds: 0, verifyCache: {} }, // SUBSCRIBE and the heartbeat's PUBLISH on <prefix>revoked
           ]) {
             const m = new TokenManager({ store, secret: TEST_SECRET, ...options });
-            if ('verifyCache' in options) await vi.waitFor(() => expect(m.verifyCacheStats!.active).toBe(true), { timeout: 5_000 });
+            if ('verifyCache' in options)
+              await vi.waitFor(() => expect(m.verifyCacheStats!.active).toBe(true), { timeout: 5_000 });
             await m.checkHealth();
             await store.checkEvictionPolicy();
             const userId = `acl-${kind.name}-${form}`;
@@ -102,7 +115,9 @@ describe.runIf(hasRedisServerBinary())('the doc ACL user runs the store through 
             expect(await m.verify(bound.token, { dpop })).toMatchObject({ valid: true });
             expect(await m.verify(bound.token, { dpop })).toEqual({ valid: false, reason: 'dpop_replay' });
             expect(await m.revoke(bound.token)).toBe(true);
-            expect((await m.list(userId)).map((r) => r.tokenId).sort()).toEqual([a.tokenId, b.tokenId, c.tokenId, d.tokenId].sort());
+            expect((await m.list(userId)).map((r) => r.tokenId).sort()).toEqual(
+              [a.tokenId, b.tokenId, c.tokenId, d.tokenId].sort(),
+            );
             expect(await m.revokeById(userId, b.tokenId)).toBe(true);
             expect((await m.revokeOthers(userId, a.tokenId)).sort()).toEqual([c.tokenId, d.tokenId].sort());
             expect(await m.revoke(a.token)).toBe(true);
@@ -126,7 +141,10 @@ describe.runIf(hasRedisServerBinary())('the doc ACL user on a 3-primary cluster 
     const cluster = await startRedisCluster(3);
     const io = new Cluster(cluster.nodes, { lazyConnect: true, redisOptions: { username: user, password } }); // connects on first use, after the ACL
     io.on('error', () => {});
-    const nr = createCluster({ rootNodes: cluster.nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })), defaults: { username: user, password } });
+    const nr = createCluster({
+      rootNodes: cluster.nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })),
+      defaults: { username: user, password },
+    });
     nr.on('error', () => {});
     try {
       for (const n of cluster.nodes) {

@@ -36,15 +36,34 @@ for (const kind of clientKinds()) {
 
     it('stats counts live tokens, users and tokens per user; lost TTLs and 0.1 counters are found', async () => {
       await withStore(async (store, m) => {
-        expect(await store.stats()).toMatchObject({ liveTokens: 0, usersWithTokens: 0, tokensPerUser: null, bytesPerToken: null, keysSeen: 0, complete: true });
-        const made = await Promise.all(['a', 'b', 'b', 'c', 'c', 'c', 'c'].map((u) => m.create(u, { userAgent: 'x'.repeat(100) })));
+        expect(await store.stats()).toMatchObject({
+          liveTokens: 0,
+          usersWithTokens: 0,
+          tokensPerUser: null,
+          bytesPerToken: null,
+          keysSeen: 0,
+          complete: true,
+        });
+        const made = await Promise.all(
+          ['a', 'b', 'b', 'c', 'c', 'c', 'c'].map((u) => m.create(u, { userAgent: 'x'.repeat(100) })),
+        );
         expect((await m.verify(forgeSecret(made[1]!.token))).valid).toBe(false); // a wrong secret: counted in the record
         const stats = await store.stats({ sampleSize: 3 });
-        expect(stats).toMatchObject({ liveTokens: 7, usersWithTokens: 3, tokensPerUser: { min: 1, median: 2, max: 4 }, staleIndexEntries: 0, legacyKeys: 0, keysSeen: 3, primaries: 1, complete: true });
+        expect(stats).toMatchObject({
+          liveTokens: 7,
+          usersWithTokens: 3,
+          tokensPerUser: { min: 1, median: 2, max: 4 },
+          staleIndexEntries: 0,
+          legacyKeys: 0,
+          keysSeen: 3,
+          primaries: 1,
+          complete: true,
+        });
         expect(stats.bytesPerToken).toMatchObject({ sampledRecords: 3, sampledIndexes: 0, indexEntry: 0 });
         expect(stats.bytesPerToken!.record).toBeGreaterThan(100); // the user agent alone is 100 bytes
         let bytes = 0;
-        for (const u of ['a', 'b', 'c']) bytes += Number(await admin.call('MEMORY', 'USAGE', store.keys.hashKey(m.userTag(u)), 'SAMPLES', '0'));
+        for (const u of ['a', 'b', 'c'])
+          bytes += Number(await admin.call('MEMORY', 'USAGE', store.keys.hashKey(m.userTag(u)), 'SAMPLES', '0'));
         expect(stats.bytesPerToken!.record).toBe(Math.round(bytes / 7));
         expect(stats.keysWithoutTtl).toEqual({ tokenRecords: 0, userIndexes: 0, failureCounters: 0 });
         for (let i = 0; i < 33; i++) await m.create('d'); // past 32 tokens: an index
@@ -52,7 +71,11 @@ for (const kind of clientKinds()) {
         await admin.persist(store.keys.hashKey(tagC));
         await admin.persist(store.keys.indexKey('d', m.userTag('d')));
         await admin.set(store.keys.legacyFailureKey(made[3]!.tokenId, tagC), '3');
-        expect(await store.stats()).toMatchObject({ keysWithoutTtl: { tokenRecords: 1, userIndexes: 1, failureCounters: 1 }, legacyKeys: 1, liveTokens: 40 });
+        expect(await store.stats()).toMatchObject({
+          keysWithoutTtl: { tokenRecords: 1, userIndexes: 1, failureCounters: 1 },
+          legacyKeys: 1,
+          liveTokens: 40,
+        });
         expect((await store.prune()).entriesDropped).toBe(0);
         expect((await store.stats()).keysWithoutTtl).toEqual({ tokenRecords: 0, userIndexes: 0, failureCounters: 1 }); // prune fits hash and index TTLs; 0.1 keys are left alone
       });
@@ -62,7 +85,11 @@ for (const kind of clientKinds()) {
       await withStore(async (store, m) => {
         await m.create('forever', { ttlSeconds: null });
         for (let i = 0; i < 33; i++) await m.create('forever');
-        expect(await store.stats()).toMatchObject({ liveTokens: 34, usersWithTokens: 1, keysWithoutTtl: { tokenRecords: 0, userIndexes: 0, failureCounters: 0 } });
+        expect(await store.stats()).toMatchObject({
+          liveTokens: 34,
+          usersWithTokens: 1,
+          keysWithoutTtl: { tokenRecords: 0, userIndexes: 0, failureCounters: 0 },
+        });
       });
     });
 
@@ -76,9 +103,20 @@ for (const kind of clientKinds()) {
         const tagP = m.userTag('p');
         expect(await admin.hdel(store.keys.hashKey(tagP), `${store.keys.field(gone.tokenId)}1`)).toBe(1); // a piece deleted by hand
         await new Promise((r) => setTimeout(r, 1100)); // `short` expires (its record stays until the user's next write)
-        expect(await store.prune({ dryRun: true })).toMatchObject({ indexesSeen: 3, entriesDropped: 2, indexesChanged: 2, dryRun: true, complete: true });
+        expect(await store.prune({ dryRun: true })).toMatchObject({
+          indexesSeen: 3,
+          entriesDropped: 2,
+          indexesChanged: 2,
+          dryRun: true,
+          complete: true,
+        });
         expect((await store.stats()).staleIndexEntries).toBe(2);
-        expect(await store.prune()).toMatchObject({ indexesSeen: 3, entriesDropped: 2, indexesChanged: 2, dryRun: false });
+        expect(await store.prune()).toMatchObject({
+          indexesSeen: 3,
+          entriesDropped: 2,
+          indexesChanged: 2,
+          dryRun: false,
+        });
         expect(await store.prune({ dryRun: true })).toMatchObject({ entriesDropped: 0 });
         expect((await store.stats()).staleIndexEntries).toBe(0);
         expect(await admin.hexists(store.keys.hashKey(tagP), store.keys.field(gone.tokenId))).toBe(0);
@@ -127,7 +165,10 @@ for (const kind of clientKinds()) {
         try {
           const other = new TokenManager({ store: otherStore, secret: TEST_SECRET });
           const theirs = await other.create('theirs', { userAgent: 'x'.repeat(100) }); // in pieces
-          await admin.hdel(otherStore.keys.hashKey(theirs.tokenId.slice(0, 8)), `${otherStore.keys.field(theirs.tokenId)}1`);
+          await admin.hdel(
+            otherStore.keys.hashKey(theirs.tokenId.slice(0, 8)),
+            `${otherStore.keys.field(theirs.tokenId)}1`,
+          );
           expect(await store.stats()).toMatchObject({ liveTokens: 1, usersWithTokens: 1, staleIndexEntries: 0 });
           expect(await store.prune()).toMatchObject({ indexesSeen: 1, entriesDropped: 0 });
           expect(await otherStore.prune({ dryRun: true })).toMatchObject({ entriesDropped: 1 });

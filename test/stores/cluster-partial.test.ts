@@ -39,8 +39,13 @@ describe.runIf(hasRedisServerBinary())('Redis Cluster with one primary lost', ()
     }
     admin = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
     admin.on('error', () => {});
-    const m = new TokenManager({ store: new RedisStore({ driver: ioredisDriver(admin), keyPrefix }), secret: TEST_SECRET });
-    const made = await Promise.all(Array.from({ length: USERS }, (_, i) => m.create(`partial-${i}`).then((c) => ({ userId: `partial-${i}`, ...c }))));
+    const m = new TokenManager({
+      store: new RedisStore({ driver: ioredisDriver(admin), keyPrefix }),
+      secret: TEST_SECRET,
+    });
+    const made = await Promise.all(
+      Array.from({ length: USERS }, (_, i) => m.create(`partial-${i}`).then((c) => ({ userId: `partial-${i}`, ...c }))),
+    );
     // Which primary holds each token: SCAN each node for the hash of its user tag.
     const nodeOfTag = new Map<string, number>();
     for (const [i, n] of cluster.nodes.entries()) {
@@ -89,7 +94,10 @@ describe.runIf(hasRedisServerBinary())('Redis Cluster with one primary lost', ()
           const t0 = Date.now();
           const v = await m.verify(u.token).then(
             (r) => (r.valid ? 'valid' : 'INVALID'),
-            (e: unknown) => (e instanceof StoreUnavailableError && !(e instanceof StoreMisconfiguredError) ? '503' : `other ${String(e)}`),
+            (e: unknown) =>
+              e instanceof StoreUnavailableError && !(e instanceof StoreMisconfiguredError)
+                ? '503'
+                : `other ${String(e)}`,
           );
           const ms = Date.now() - t0;
           outcome.push(`${name} ${u.userId} node ${u.node === victim ? 'lost' : 'live'}: ${v}`);
@@ -148,7 +156,8 @@ describe.runIf(hasRedisServerBinary())('Redis Cluster with one primary lost', ()
           break;
         }
         expect(last, `${name}: only 503 while it comes back`).toBeInstanceOf(StoreUnavailableError);
-        if (Date.now() > deadline) throw new Error(`${name}: the restarted primary's users still fail after 30 s: ${String(last)}`);
+        if (Date.now() > deadline)
+          throw new Error(`${name}: the restarted primary's users still fail after 30 s: ${String(last)}`);
         await new Promise((r) => setTimeout(r, 250));
       }
       // Its users' old tokens died with its data: a definite "invalid", not a 503.

@@ -15,7 +15,8 @@ const admin = testRedis();
 afterAll(() => admin.quit());
 
 describe.concurrent('Store conformance: memory', () => {
-  for (const c of storeConformanceCases({ create: () => new MemoryStore(), destroy: (s) => s.close?.() })) it(c.name, c.run, c.timeoutMs);
+  for (const c of storeConformanceCases({ create: () => new MemoryStore(), destroy: (s) => s.close?.() }))
+    it(c.name, c.run, c.timeoutMs);
 });
 
 for (const kind of clientKinds()) {

@@ -32,27 +32,30 @@ describe('the command timeout and a stepped wall clock', () => {
   it.each([
     ['back by 60 s', -60_000],
     ['forward by 60 s', 60_000],
-  ])('the clock stepped %s during a call: it still fails after commandTimeoutMs, not at once and not never', async (_name, stepMs) => {
-    const { admin, manager } = await setup();
-    const c = await manager.create('u');
-    for (let i = 0; i < 20; i++) expect((await manager.verify(c.token)).valid).toBe(true);
-    await admin.client('PAUSE', 2000, 'ALL');
-    const started = performance.now();
-    const first = manager.verify(c.token).then(
-      () => 'resolved',
-      (e: unknown) => e,
-    );
-    const realNow = Date.now.bind(Date);
-    vi.spyOn(Date, 'now').mockImplementation(() => realNow() + stepMs);
-    const second = manager.verify(c.token).then(
-      () => 'resolved',
-      (e: unknown) => e,
-    );
-    for (const outcome of [await first, await second]) expect(outcome).toBeInstanceOf(StoreUnavailableError);
-    const elapsed = performance.now() - started;
-    expect(elapsed, 'after commandTimeoutMs (300 ms), well before the 2,000 ms pause ends').toBeLessThan(1500);
-    expect(elapsed, 'not at once').toBeGreaterThanOrEqual(250);
-  });
+  ])(
+    'the clock stepped %s during a call: it still fails after commandTimeoutMs, not at once and not never',
+    async (_name, stepMs) => {
+      const { admin, manager } = await setup();
+      const c = await manager.create('u');
+      for (let i = 0; i < 20; i++) expect((await manager.verify(c.token)).valid).toBe(true);
+      await admin.client('PAUSE', 2000, 'ALL');
+      const started = performance.now();
+      const first = manager.verify(c.token).then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
+      const realNow = Date.now.bind(Date);
+      vi.spyOn(Date, 'now').mockImplementation(() => realNow() + stepMs);
+      const second = manager.verify(c.token).then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
+      for (const outcome of [await first, await second]) expect(outcome).toBeInstanceOf(StoreUnavailableError);
+      const elapsed = performance.now() - started;
+      expect(elapsed, 'after commandTimeoutMs (300 ms), well before the 2,000 ms pause ends').toBeLessThan(1500);
+      expect(elapsed, 'not at once').toBeGreaterThanOrEqual(250);
+    },
+  );
 });
 
 describe('a stored record that is not a valid record', () => {

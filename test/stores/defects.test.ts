@@ -27,22 +27,29 @@ afterAll(async () => {
 
 const stores: [string, () => Promise<Store>][] = [
   ['memory', async () => new MemoryStore()],
-  ['redis (ioredis)', async () => {
-    const keyPrefix = uniquePrefix('defect');
-    prefixes.push(keyPrefix);
-    return new RedisStore({ driver: ioredisDriver(admin), keyPrefix });
-  }],
-  ['redis (node-redis)', async () => {
-    await ready;
-    const keyPrefix = uniquePrefix('defect');
-    prefixes.push(keyPrefix);
-    return new RedisStore({ driver: nodeRedisDriver(nodeClient), keyPrefix });
-  }],
+  [
+    'redis (ioredis)',
+    async () => {
+      const keyPrefix = uniquePrefix('defect');
+      prefixes.push(keyPrefix);
+      return new RedisStore({ driver: ioredisDriver(admin), keyPrefix });
+    },
+  ],
+  [
+    'redis (node-redis)',
+    async () => {
+      await ready;
+      const keyPrefix = uniquePrefix('defect');
+      prefixes.push(keyPrefix);
+      return new RedisStore({ driver: nodeRedisDriver(nodeClient), keyPrefix });
+    },
+  ],
 ];
 
 /** Whether the wrong-secret counter of a token id is still held by the store. */
 async function hasCounter(store: Store, m: TokenManager, userId: string, tokenId: string): Promise<boolean> {
-  if (store instanceof RedisStore) return (await admin.hexists(store.keys.hashKey(m.userTag(userId)), store.keys.field(tokenId))) === 1; // the count lives in the record
+  if (store instanceof RedisStore)
+    return (await admin.hexists(store.keys.hashKey(m.userTag(userId)), store.keys.field(tokenId))) === 1; // the count lives in the record
   return (store as unknown as { failures: Map<string, unknown> }).failures.has(tokenId);
 }
 
@@ -58,7 +65,12 @@ describe.each(stores)('defects: %s', (_name, make) => {
       await new Promise((r) => setTimeout(r, 2));
     }
     expect((await m.list('looper')).length).toBe(20);
-    expect(made.flatMap((c) => c.evictedTokenIds).sort()).toEqual(made.slice(0, 5).map((c) => c.tokenId).sort());
+    expect(made.flatMap((c) => c.evictedTokenIds).sort()).toEqual(
+      made
+        .slice(0, 5)
+        .map((c) => c.tokenId)
+        .sort(),
+    );
     const unlimited = new TokenManager({ store, secret: TEST_SECRET, maxTokensPerUser: null });
     for (let i = 0; i < 25; i++) await unlimited.create('many');
     expect((await m.list('many')).length).toBe(25);
@@ -69,7 +81,13 @@ describe.each(stores)('defects: %s', (_name, make) => {
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const scenario = async (touchIntervalSeconds: number) => {
       const store = await make();
-      const m = new TokenManager({ store, secret: TEST_SECRET, maxTokensPerUser: 2, limitPolicy: 'evict-lru', touchIntervalSeconds });
+      const m = new TokenManager({
+        store,
+        secret: TEST_SECRET,
+        maxTokensPerUser: 2,
+        limitPolicy: 'evict-lru',
+        touchIntervalSeconds,
+      });
       const inUse = await m.create('lru');
       await sleep(20);
       const idle = await m.create('lru');
@@ -78,7 +96,11 @@ describe.each(stores)('defects: %s', (_name, make) => {
       await sleep(20);
       const third = await m.create('lru');
       await store.close?.();
-      return third.evictedTokenIds[0] === idle.tokenId ? 'idle' : third.evictedTokenIds[0] === inUse.tokenId ? 'in use' : 'other';
+      return third.evictedTokenIds[0] === idle.tokenId
+        ? 'idle'
+        : third.evictedTokenIds[0] === inUse.tokenId
+          ? 'in use'
+          : 'other';
     };
     expect(await scenario(0)).toBe('idle');
     // Within the interval the verify writes nothing: the Redis store still ranks the device in use by its creation.
@@ -92,14 +114,17 @@ describe.each(stores)('defects: %s', (_name, make) => {
       ['revoke', (c) => m.revoke(c.token)],
       ['revokeById', (c) => m.revokeById('u', c.tokenId)],
       ['revokeAll', () => m.revokeAll('u')],
-      ['eviction', async () => {
-        // Logins a few milliseconds apart: evict-lru ranks by last-used time in milliseconds, and between
-        // equal times the one it evicts is undefined (seen under load: another token of the same ms went).
-        for (let i = 0; i < 3; i++) {
-          await new Promise((r) => setTimeout(r, 3));
-          await m.create('u');
-        }
-      }],
+      [
+        'eviction',
+        async () => {
+          // Logins a few milliseconds apart: evict-lru ranks by last-used time in milliseconds, and between
+          // equal times the one it evicts is undefined (seen under load: another token of the same ms went).
+          for (let i = 0; i < 3; i++) {
+            await new Promise((r) => setTimeout(r, 3));
+            await m.create('u');
+          }
+        },
+      ],
     ];
     for (const [way, revoke] of ways) {
       const c = await m.create('u');
@@ -129,7 +154,10 @@ describe('listeners on a shared client', () => {
       const nodeBefore = counts(nodeClient);
       const all = [
         ...Array.from({ length: 11 }, () => new IoredisStore({ client: io, keyPrefix: uniquePrefix('leak') })),
-        ...Array.from({ length: 11 }, () => new RedisStore({ driver: nodeRedisDriver(nodeClient), keyPrefix: uniquePrefix('leak') })),
+        ...Array.from(
+          { length: 11 },
+          () => new RedisStore({ driver: nodeRedisDriver(nodeClient), keyPrefix: uniquePrefix('leak') }),
+        ),
       ];
       await Promise.all(all.map((s) => new TokenManager({ store: s, secret: TEST_SECRET }).checkHealth()));
       await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
@@ -158,6 +186,8 @@ describe('driver and store options', () => {
     expect(() => ioredisDriver({ url: 'http://x' })).toThrow(/redis:\/\//);
     expect(() => new RedisStore({ client: admin } as never)).toThrow(/`driver`/);
     expect(() => new RedisStore({} as never)).toThrow(/driver/);
-    expect(() => new RedisStore({ driver: ioredisDriver(admin), keyprefix: 'x' } as never)).toThrow(/unknown option `keyprefix`.*keyPrefix/);
+    expect(() => new RedisStore({ driver: ioredisDriver(admin), keyprefix: 'x' } as never)).toThrow(
+      /unknown option `keyprefix`.*keyPrefix/,
+    );
   });
 });

@@ -10,7 +10,12 @@ import { createClient as createClient6, createClientPool as createClientPool6 } 
 import { createClient as createClient5, createClientPool as createClientPool5 } from 'redis5';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenManager } from '../../src/core/manager.js';
-import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreMisconfiguredError, StoreUnavailableError } from '../../src/core/errors.js';
+import {
+  InvalidArgumentTypeError,
+  InvalidArgumentValueError,
+  StoreMisconfiguredError,
+  StoreUnavailableError,
+} from '../../src/core/errors.js';
 import { RedisStore } from '../../src/stores/redis/store.js';
 import { ioredisDriver } from '../../src/stores/redis/ioredis.js';
 import { nodeRedisDriver } from '../../src/stores/redis/node-redis.js';
@@ -76,7 +81,9 @@ describe('a `{ url }` whose database is not a whole number is refused when the d
     };
     for (const query of ['?db=abc', '?db=-1', '?db=1&db=2', '?db=2&password=Pw-Query-771'])
       expect(bad(() => ioredisDriver({ url: `${server.url}/3${query}` }))).not.toContain('Pw-Query-771');
-    expect(bad(() => ioredisDriver({ url: `${server.url}/?db=abc&password=Pw-Query-771` }))).toMatch(/\?db=.*must be one whole number/);
+    expect(bad(() => ioredisDriver({ url: `${server.url}/?db=abc&password=Pw-Query-771` }))).toMatch(
+      /\?db=.*must be one whole number/,
+    );
     for (const url of [`${server.url}/?db=3`, `${server.url}?db=3`, `${server.url}/3?db=3&password=Pw-Query-771`]) {
       const message = bad(() => nodeRedisDriver({ url }));
       expect(message).toMatch(/ignores `\?db=`/);
@@ -106,17 +113,22 @@ describe('a `{ url }` whose database is not a whole number is refused when the d
 describe('a database the server does not have fails closed with a clear error', () => {
   const ioredisCases: [string, () => { driver: RedisDriver; close(): void }][] = [
     ['ioredisDriver({ url })', () => ({ driver: ioredisDriver({ url: `${server.url}/7` }), close: () => {} })],
-    ...([
-      ['ioredis 6', Ioredis6],
-      ['ioredis 5', Ioredis5 as unknown as typeof Ioredis6],
-    ] as const).map(([label, R]) => [
-      `${label} app client with db 7`,
-      () => {
-        const redis = new R({ host: '127.0.0.1', port: server.port, db: 7, maxRetriesPerRequest: 1 });
-        redis.on('error', () => {});
-        return { driver: ioredisDriver(redis), close: () => redis.disconnect() };
-      },
-    ] as [string, () => { driver: RedisDriver; close(): void }]),
+    ...(
+      [
+        ['ioredis 6', Ioredis6],
+        ['ioredis 5', Ioredis5 as unknown as typeof Ioredis6],
+      ] as const
+    ).map(
+      ([label, R]) =>
+        [
+          `${label} app client with db 7`,
+          () => {
+            const redis = new R({ host: '127.0.0.1', port: server.port, db: 7, maxRetriesPerRequest: 1 });
+            redis.on('error', () => {});
+            return { driver: ioredisDriver(redis), close: () => redis.disconnect() };
+          },
+        ] as [string, () => { driver: RedisDriver; close(): void }],
+    ),
   ];
   for (const [name, make] of ioredisCases)
     it(`${name}: StoreMisconfiguredError (ERR_STORE_DATABASE), and nothing written to database 0`, async () => {
@@ -132,7 +144,9 @@ describe('a database the server does not have fails closed with a clear error', 
           expect(error).toBeInstanceOf(StoreMisconfiguredError);
           expect(error).toBeInstanceOf(StoreUnavailableError);
           expect((error as StoreMisconfiguredError).code).toBe('ERR_STORE_DATABASE');
-          expect((error as Error).message).toContain(`database 7 does not exist on 127.0.0.1:${server.port} (databases 4)`);
+          expect((error as Error).message).toContain(
+            `database 7 does not exist on 127.0.0.1:${server.port} (databases 4)`,
+          );
         }
         expect(await admin.dbsize()).toBe(before);
       } finally {
@@ -159,7 +173,9 @@ describe('a database the server does not have fails closed with a clear error', 
           (e: unknown) => e,
         );
         expect(error).toBeInstanceOf(StoreUnavailableError);
-        expect((error as Error).message).toMatch(new RegExp(`127\\.0\\.0\\.1:${server.port} db 7 \\(node-redis\\) is down: ERR DB index is out of range`));
+        expect((error as Error).message).toMatch(
+          new RegExp(`127\\.0\\.0\\.1:${server.port} db 7 \\(node-redis\\) is down: ERR DB index is out of range`),
+        );
         await store.close();
       }
     } finally {
@@ -178,7 +194,9 @@ describe('node-redis client pools are refused', () => {
       await pool.connect();
       try {
         expect(() => nodeRedisDriver(pool as never)).toThrow(InvalidArgumentTypeError);
-        expect(() => nodeRedisDriver(pool as never)).toThrow(/does not take a node-redis client pool \(createClientPool\): pass one client from createClient/);
+        expect(() => nodeRedisDriver(pool as never)).toThrow(
+          /does not take a node-redis client pool \(createClientPool\): pass one client from createClient/,
+        );
       } finally {
         pool.destroy();
       }
@@ -212,12 +230,16 @@ describe("the other library's client is named as such", () => {
   it('a node-redis client given to ioredisDriver', () => {
     const client = createClient6({ url: server.url });
     expect(() => ioredisDriver(client as never)).toThrow(InvalidArgumentTypeError);
-    expect(() => ioredisDriver(client as never)).toThrow('ioredisDriver was given a node-redis client (createClient, createCluster or createSentinel): use nodeRedisDriver');
+    expect(() => ioredisDriver(client as never)).toThrow(
+      'ioredisDriver was given a node-redis client (createClient, createCluster or createSentinel): use nodeRedisDriver',
+    );
   });
   it('an ioredis client given to nodeRedisDriver', () => {
     const redis = new Ioredis6({ port: server.port, lazyConnect: true });
     expect(() => nodeRedisDriver(redis as never)).toThrow(InvalidArgumentTypeError);
-    expect(() => nodeRedisDriver(redis as never)).toThrow('nodeRedisDriver was given an ioredis client: use ioredisDriver');
+    expect(() => nodeRedisDriver(redis as never)).toThrow(
+      'nodeRedisDriver was given an ioredis client: use ioredisDriver',
+    );
     redis.disconnect();
   });
 });
@@ -235,7 +257,9 @@ describe('a node-redis client the app has not connected, or has closed, is named
         (e: unknown) => e,
       );
       expect(error).toBeInstanceOf(StoreUnavailableError);
-      expect((error as Error).message).toContain('the node-redis client is not connected (call client.connect() before using the store)');
+      expect((error as Error).message).toContain(
+        'the node-redis client is not connected (call client.connect() before using the store)',
+      );
       await store.close();
     });
     it(`${label}: closed by the app while the store uses it`, async () => {
@@ -264,7 +288,11 @@ describe('a store used after close() says it was closed', () => {
       const { store, manager } = managerOn(make());
       await manager.create('alice');
       await manager.close();
-      for (const call of [() => manager.create('alice'), () => manager.verify('x'.repeat(10)), () => manager.checkHealth()]) {
+      for (const call of [
+        () => manager.create('alice'),
+        () => manager.verify('x'.repeat(10)),
+        () => manager.checkHealth(),
+      ]) {
         const error = await call().then(
           () => null,
           (e: unknown) => e,
@@ -273,7 +301,9 @@ describe('a store used after close() says it was closed', () => {
         expect(error).toBeInstanceOf(StoreUnavailableError);
         expect((error as StoreUnavailableError).code).toBe('ERR_STORE_CLOSED');
         expect((error as StoreUnavailableError).status).toBe(503);
-        expect((error as Error).message).toMatch(/this store \(127\.0\.0\.1:\d+ \((ioredis|node-redis)\)\) was closed by store\.close\(\) or manager\.close\(\)/);
+        expect((error as Error).message).toMatch(
+          /this store \(127\.0\.0\.1:\d+ \((ioredis|node-redis)\)\) was closed by store\.close\(\) or manager\.close\(\)/,
+        );
       }
       expect(store).toBeDefined();
     });

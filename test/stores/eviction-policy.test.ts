@@ -28,21 +28,24 @@ async function setup(args: string[], policyCheckIntervalMs?: number) {
 }
 
 describe('Redis store and maxmemory-policy', () => {
-  it.each(['allkeys-lru', 'volatile-ttl', 'allkeys-random'])('refuses to work under %s, then recovers once it is noeviction', async (policy) => {
-    const { client, store, m } = await setup(['--maxmemory-policy', policy]);
-    const error = await m.create('u').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(StoreMisconfiguredError);
-    expect(error).toBeInstanceOf(StoreUnavailableError);
-    expect((error as StoreMisconfiguredError).code).toBe('ERR_STORE_EVICTION_POLICY');
-    expect((error as Error).message).toContain('noeviction');
-    await expect(store.checkEvictionPolicy()).rejects.toBeInstanceOf(StoreMisconfiguredError);
-    await expect(m.checkHealth()).rejects.toBeInstanceOf(StoreMisconfiguredError);
-    expect(await client.dbsize()).toBe(0);
-    await client.config('SET', 'maxmemory-policy', 'noeviction');
-    await m.checkHealth();
-    const c = await m.create('u');
-    expect((await m.verify(c.token)).valid).toBe(true);
-  });
+  it.each(['allkeys-lru', 'volatile-ttl', 'allkeys-random'])(
+    'refuses to work under %s, then recovers once it is noeviction',
+    async (policy) => {
+      const { client, store, m } = await setup(['--maxmemory-policy', policy]);
+      const error = await m.create('u').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreMisconfiguredError);
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as StoreMisconfiguredError).code).toBe('ERR_STORE_EVICTION_POLICY');
+      expect((error as Error).message).toContain('noeviction');
+      await expect(store.checkEvictionPolicy()).rejects.toBeInstanceOf(StoreMisconfiguredError);
+      await expect(m.checkHealth()).rejects.toBeInstanceOf(StoreMisconfiguredError);
+      expect(await client.dbsize()).toBe(0);
+      await client.config('SET', 'maxmemory-policy', 'noeviction');
+      await m.checkHealth();
+      const c = await m.create('u');
+      expect((await m.verify(c.token)).valid).toBe(true);
+    },
+  );
 
   it('notices a policy changed while running (background re-check), and fails closed from then on', async () => {
     const { client, m } = await setup(['--maxmemory-policy', 'noeviction'], 200);
@@ -73,10 +76,16 @@ describe('Redis store and maxmemory-policy', () => {
     const keys = await client.dbsize();
     await expect(m.create('user-0')).rejects.toBeInstanceOf(StoreUnavailableError);
     expect(await client.dbsize()).toBe(keys); // the refused login wrote nothing, not even pruning
-    const fresh = new TokenManager({ store: new IoredisStore({ client }), secret: TEST_SECRET, touchIntervalSeconds: 0 });
+    const fresh = new TokenManager({
+      store: new IoredisStore({ client }),
+      secret: TEST_SECRET,
+      touchIntervalSeconds: 0,
+    });
     const v = await fresh.verify(made[0]!.token); // a touch is due, but there is no memory for it
     expect(v.valid && !v.renewed).toBe(true);
-    expect((await fresh.verify(made[0]!.token.slice(0, 30) + 'x'.repeat(41) + made[0]!.token.slice(71))).valid).toBe(false);
+    expect((await fresh.verify(made[0]!.token.slice(0, 30) + 'x'.repeat(41) + made[0]!.token.slice(71))).valid).toBe(
+      false,
+    );
     for (let i = 0; i < 50; i++) await m.revokeAll(`user-${i}`);
     expect((await m.verify(made[0]!.token)).valid).toBe(false);
     const again = await m.create('user-0');

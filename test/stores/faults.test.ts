@@ -10,7 +10,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/core/errors.js';
 import { TokenManager } from '../../src/core/manager.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
-import { startBlackHoleProxy, startRedisServer, type BlackHoleProxy, type RedisServer } from '../support/redis-server.js';
+import {
+  startBlackHoleProxy,
+  startRedisServer,
+  type BlackHoleProxy,
+  type RedisServer,
+} from '../support/redis-server.js';
 import { TEST_SECRET } from '../support/redis.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -80,7 +85,11 @@ describe('Redis faults', () => {
     await new Promise((r) => setTimeout(r, 100));
     const burst = async () => {
       for (let i = 0; i < 10; i++)
-        await Promise.all(Array.from({ length: 1000 }, () => m.verify(c.token).catch((e: unknown) => e instanceof StoreUnavailableError)));
+        await Promise.all(
+          Array.from({ length: 1000 }, () =>
+            m.verify(c.token).catch((e: unknown) => e instanceof StoreUnavailableError),
+          ),
+        );
     };
     await burst(); // warm-up
     // A real collection before each reading (also without --expose-gc): without it the figure says when

@@ -22,7 +22,8 @@ afterAll(async () => {
 function servers(options: Partial<TokenManagerOptions> = {}) {
   const keyPrefix = uniquePrefix('race');
   prefixes.push(keyPrefix);
-  const make = (client: Redis) => new TokenManager({ store: new IoredisStore({ client, keyPrefix }), secret: TEST_SECRET, ...options });
+  const make = (client: Redis) =>
+    new TokenManager({ store: new IoredisStore({ client, keyPrefix }), secret: TEST_SECRET, ...options });
   return [make(a), make(b)] as const;
 }
 

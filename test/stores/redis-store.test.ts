@@ -56,7 +56,8 @@ describe('Redis store: layout and secrets', () => {
   it('holds no token string nor any part of its secret, only HMAC digests', async () => {
     const { m, keyPrefix } = setup({ maxTokensPerUser: null });
     const tokens = [];
-    for (let i = 0; i < 70; i++) tokens.push((await m.create(`user-${i % 2 ? 1 : 0}`, { deviceName: 'd', metadata: { k: 'v' } })).token);
+    for (let i = 0; i < 70; i++)
+      tokens.push((await m.create(`user-${i % 2 ? 1 : 0}`, { deviceName: 'd', metadata: { k: 'v' } })).token);
     let dump = '';
     const types = new Set<string>();
     for (const key of await keysUnder(keyPrefix)) {
@@ -162,7 +163,8 @@ describe('Redis store: TTLs after renewal', () => {
       const v2 = await mNone.verify(a.token);
       expect(v2.valid && v2.renewed && v2.record.expiresAtMs === null).toBe(true);
       for (const k of keys) expect(await redis.pttl(k)).toBe(-1);
-      if (devices > 32) expect(Number(await redis.zscore(idx, store.keys.field(a.tokenId)))).toBeGreaterThanOrEqual(1e15);
+      if (devices > 32)
+        expect(Number(await redis.zscore(idx, store.keys.field(a.tokenId)))).toBeGreaterThanOrEqual(1e15);
     });
   }
 });
@@ -186,7 +188,10 @@ describe('Redis store: nothing stale piles up', () => {
       expect((await recordIds(hash)).length).toBe(2);
       const live = await m.list('p');
       expect(await recordIds(hash)).toEqual(live.map((r) => store.keys.field(r.tokenId)).sort());
-      if (devices > 32) expect((await redis.zrange(store.keys.indexKey('p', m.userTag('p')), '0', '-1')).sort()).toEqual(await recordIds(hash));
+      if (devices > 32)
+        expect((await redis.zrange(store.keys.indexKey('p', m.userTag('p')), '0', '-1')).sort()).toEqual(
+          await recordIds(hash),
+        );
     });
   }
 
@@ -216,7 +221,11 @@ describe('Redis store: nothing stale piles up', () => {
     const idx = store.keys.indexKey('heavy', tag);
     const hash = store.keys.hashKey(tag);
     expect(await redis.zcard(idx)).toBe(10_001);
-    const usage = async (keys: string[]) => (await Promise.all(keys.map(async (k) => Number((await redis.memory('USAGE', k)) ?? 0)))).reduce((x, y) => x + y, 0);
+    const usage = async (keys: string[]) =>
+      (await Promise.all(keys.map(async (k) => Number((await redis.memory('USAGE', k)) ?? 0)))).reduce(
+        (x, y) => x + y,
+        0,
+      );
     const fullBytes = await usage([hash, idx]);
     await new Promise((r) => setTimeout(r, 5100)); // every one of them has expired now
     await m.create('heavy', { ttlSeconds: 3600 });
@@ -227,19 +236,29 @@ describe('Redis store: nothing stale piles up', () => {
     expect(await redis.hlen(hash), 'hash').toBe(2);
     expect(heavy).toBeLessThanOrEqual(6 * light); // a hashtable and a ZSET of two members, against a listpack of one
     expect(fullBytes).toBeGreaterThan(100 * heavy);
-    console.log(`[memory] hash and index of 10,000 tokens: ${fullBytes} B; after pruning: ${heavy} B; fresh user: ${light} B`);
+    console.log(
+      `[memory] hash and index of 10,000 tokens: ${fullBytes} B; after pruning: ${heavy} B; fresh user: ${light} B`,
+    );
   }, 60_000);
 
   it('memory per token is bounded, measured with MEMORY USAGE (whole-Redis figures: bench/memory/, npm run bench)', async () => {
     const { m, store } = setup();
-    await m.create('mem', { deviceName: "Alice's iPhone", userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1', ip: '203.0.113.7', scopes: ['read', 'write'] });
+    await m.create('mem', {
+      deviceName: "Alice's iPhone",
+      userAgent:
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1',
+      ip: '203.0.113.7',
+      scopes: ['read', 'write'],
+    });
     const recordBytes = Number(await redis.memory('USAGE', store.keys.hashKey(m.userTag('mem'))));
     await m.create('mem2');
     const bareBytes = Number(await redis.memory('USAGE', store.keys.hashKey(m.userTag('mem2'))));
     for (let i = 0; i < 9; i++) await m.create('mem2');
     const tenBytes = Number(await redis.memory('USAGE', store.keys.hashKey(m.userTag('mem2'))));
     expect(await redis.object('ENCODING', store.keys.hashKey(m.userTag('mem2')))).toBe('listpack');
-    console.log(`[memory] one user's hash: ${bareBytes} B bare, ${recordBytes} B with device name, user agent, ip and scopes; ${tenBytes / 10} B per token at 10 bare`);
+    console.log(
+      `[memory] one user's hash: ${bareBytes} B bare, ${recordBytes} B with device name, user agent, ip and scopes; ${tenBytes / 10} B per token at 10 bare`,
+    );
     expect(recordBytes).toBeLessThan(500);
     expect(bareBytes).toBeLessThan(250);
     expect(tenBytes / 10).toBeLessThan(150);
@@ -269,7 +288,9 @@ describe('Redis store: users whose tags collide share a hash, harmlessly', () =>
       for (let i = 0; i < (many ? 40 : 3); i++) mine.push(await m.create(a, { deviceName: `a${i}` }));
       const theirs = [await m.create(b, { deviceName: 'b0' }), await m.create(b, { deviceName: 'b1' })];
       expect(theirs[0]!.first).toBe(true); // a's tokens are not b's
-      expect((await keysUnder(keyPrefix)).filter((k) => !k.includes(':i:'))).toEqual([store.keys.hashKey(m.userTag(a))]);
+      expect((await keysUnder(keyPrefix)).filter((k) => !k.includes(':i:'))).toEqual([
+        store.keys.hashKey(m.userTag(a)),
+      ]);
       expect((await m.list(b)).map((r) => r.deviceName).sort()).toEqual(['b0', 'b1']);
       expect((await m.list(a)).length).toBe(mine.length);
       const page = await m.list(b, { limit: 1000 });
@@ -314,7 +335,10 @@ describe('Redis store: step-up fields (RFC 9470)', () => {
     const after = await text();
     expect(c.record.createdAtMs + parseInt(after.core[10]!, 36)).toBe(r!.authenticatedAtMs);
     expect(after.tail.at(-1)).toBe('mfa');
-    expect([...after.core.slice(0, 10), ...after.tail.slice(0, -1)]).toEqual([...before.core.slice(0, 10), ...before.tail.slice(0, -1)]); // nothing else changed
+    expect([...after.core.slice(0, 10), ...after.tail.slice(0, -1)]).toEqual([
+      ...before.core.slice(0, 10),
+      ...before.tail.slice(0, -1),
+    ]); // nothing else changed
     const ttlAfter = await redis.pttl(hash);
     expect(ttlAfter).toBeGreaterThan(0);
     expect(Math.abs(ttlAfter - ttlBefore)).toBeLessThan(1000); // the expiry did not move
@@ -345,7 +369,9 @@ describe('IoredisStore options', () => {
     expect(() => new IoredisStore({ client: redis, commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs/);
     expect(() => new IoredisStore({ url: 'http://x' })).toThrow(/redis:\/\//);
     expect(() => new IoredisStore({} as never)).toThrow(/url/);
-    expect(() => new IoredisStore({ client: redis, keyprefix: 'x:' } as never)).toThrow(/unknown option `keyprefix`.*keyPrefix/);
+    expect(() => new IoredisStore({ client: redis, keyprefix: 'x:' } as never)).toThrow(
+      /unknown option `keyprefix`.*keyPrefix/,
+    );
     expect(() => new IoredisStore({ client: {} as never })).toThrow(/ioredis Redis or Cluster/);
     expect(() => new IoredisStore({ client: REDIS_URL as never })).toThrow(/use `url`/);
   });

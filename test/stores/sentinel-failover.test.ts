@@ -51,7 +51,8 @@ function ioredisClient(name: string, extra: { failoverDetector?: boolean }): Sen
       const store = new RedisStore({ driver: ioredisDriver(redis), keyPrefix });
       return {
         store,
-        describe: () => `ioredis status ${redis.status}, connected again after "end" ${revived} times, last error: ${lastError}`,
+        describe: () =>
+          `ioredis status ${redis.status}, connected again after "end" ${revived} times, last error: ${lastError}`,
         close: async () => {
           closing = true;
           await store.close();
@@ -104,7 +105,8 @@ function buildApp(manager: TokenManager): express.Express {
     }
   });
   app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (error instanceof StoreUnavailableError) return res.status(503).set('Retry-After', '1').json({ error: 'service_unavailable' });
+    if (error instanceof StoreUnavailableError)
+      return res.status(503).set('Retry-After', '1').json({ error: 'service_unavailable' });
     next(error);
   });
   return app;
@@ -135,7 +137,11 @@ async function me(url: string, token: string): Promise<number> {
 }
 
 async function login(url: string, userId: string): Promise<{ status: number; token?: string }> {
-  const res = await fetch(`${url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId }) });
+  const res = await fetch(`${url}/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ userId }),
+  });
   const body = (await res.json().catch(() => ({}))) as { token?: string };
   return { status: res.status, token: body.token };
 }
@@ -149,7 +155,10 @@ function startLoad(url: string, tokens: string[], t0: { ms: number }, describe: 
     for (let i = 0; running; i++) {
       const k = n++;
       if (k % 8 === 7) {
-        const { status, token } = await login(url, `load-user-${w}-${i}`).catch(() => ({ status: -1, token: undefined }));
+        const { status, token } = await login(url, `load-user-${w}-${i}`).catch(() => ({
+          status: -1,
+          token: undefined,
+        }));
         samples.push({ atMs: Date.now() - t0.ms, kind: 'login', status, token });
       } else {
         const status = await me(url, tokens[k % tokens.length]!).catch(() => -1);
@@ -167,12 +176,22 @@ function startLoad(url: string, tokens: string[], t0: { ms: number }, describe: 
         const now = Date.now() - t0.ms;
         const recent = samples.filter((s) => s.atMs >= Math.max(afterMs, now - quietMs));
         const quietFor = now - Math.max(afterMs, ...samples.filter((s) => s.status === 503).map((s) => s.atMs));
-        if (quietFor >= quietMs && recent.length > 0 && recent.every((s) => s.status === 200 || s.status === 201)) return;
+        if (quietFor >= quietMs && recent.length > 0 && recent.every((s) => s.status === 200 || s.status === 201))
+          return;
         if (Date.now() > deadline) {
           const buckets = new Map<number, string[]>();
-          for (const s of samples) buckets.set(Math.floor(s.atMs / 1000), [...(buckets.get(Math.floor(s.atMs / 1000)) ?? []), `${s.kind[0]}${s.status}`]);
-          const timeline = [...buckets].map(([sec, st]) => `+${sec}s: ${[...new Set(st)].map((x) => `${x}x${st.filter((y) => y === x).length}`).join(' ')}`);
-          throw new Error(`the app did not recover within ${timeoutMs} ms (${describe()}); answers per second:\n${timeline.join('\n')}`);
+          for (const s of samples)
+            buckets.set(Math.floor(s.atMs / 1000), [
+              ...(buckets.get(Math.floor(s.atMs / 1000)) ?? []),
+              `${s.kind[0]}${s.status}`,
+            ]);
+          const timeline = [...buckets].map(
+            ([sec, st]) =>
+              `+${sec}s: ${[...new Set(st)].map((x) => `${x}x${st.filter((y) => y === x).length}`).join(' ')}`,
+          );
+          throw new Error(
+            `the app did not recover within ${timeoutMs} ms (${describe()}); answers per second:\n${timeline.join('\n')}`,
+          );
         }
         await sleep(50);
       }
@@ -190,7 +209,11 @@ function startLoad(url: string, tokens: string[], t0: { ms: number }, describe: 
  */
 const scenarios = [
   { name: 'SENTINEL FAILOVER', trigger: (set: RedisSentinelSet) => set.failover(), demoted: true },
-  { name: 'primary killed (SIGKILL)', trigger: async (set: RedisSentinelSet) => set.kill(await set.primary()), demoted: false },
+  {
+    name: 'primary killed (SIGKILL)',
+    trigger: async (set: RedisSentinelSet) => set.kill(await set.primary()),
+    demoted: false,
+  },
 ] as const;
 
 describe.runIf(hasRedisServerBinary())('Sentinel failover under load, over HTTP (Express)', () => {
@@ -199,7 +222,9 @@ describe.runIf(hasRedisServerBinary())('Sentinel failover under load, over HTTP 
   for (const scenario of scenarios)
     describe.concurrent(scenario.name, () => {
       for (const client of clients)
-        it(`${client.name}: ${scenario.name}: only 200/201 or 503 during the switch; tokens and logins work after it`, { timeout: 90_000 }, async ({ onTestFinished }) => {
+        it(`${client.name}: ${scenario.name}: only 200/201 or 503 during the switch; tokens and logins work after it`, {
+          timeout: 90_000,
+        }, async ({ onTestFinished }) => {
           const cleanups: (() => unknown)[] = [];
           onTestFinished(async () => {
             for (const c of cleanups.reverse()) await c();
@@ -233,14 +258,17 @@ describe.runIf(hasRedisServerBinary())('Sentinel failover under load, over HTTP 
           await load.stop();
 
           const { samples } = load;
-          const bad = samples.filter((s) => (s.kind === 'verify' ? s.status !== 200 && s.status !== 503 : s.status !== 201 && s.status !== 503));
+          const bad = samples.filter((s) =>
+            s.kind === 'verify' ? s.status !== 200 && s.status !== 503 : s.status !== 201 && s.status !== 503,
+          );
           expect(bad, 'statuses other than success or 503 during the switch').toEqual([]);
           const unavailable = samples.filter((s) => s.status === 503);
           const windowMs = unavailable.length ? unavailable.at(-1)!.atMs - unavailable[0]!.atMs : 0;
           console.log(
             `[failover] ${client.name} / ${scenario.name}: ${unavailable.length} of ${samples.length} answers were 503, ` +
               `window ${windowMs} ms (first 503 at +${unavailable[0]?.atMs ?? '-'} ms, last at +${unavailable.at(-1)?.atMs ?? '-'} ms); ` +
-              `sentinels agreed on ${after.port} at +${switchedAtMs} ms` + (scenario.demoted ? `, old primary demoted and in sync at +${settledAtMs} ms` : '') +
+              `sentinels agreed on ${after.port} at +${switchedAtMs} ms` +
+              (scenario.demoted ? `, old primary demoted and in sync at +${settledAtMs} ms` : '') +
               `; ${opened.describe()}`,
           );
           expect(samples.filter((s) => s.atMs > switchedAtMs && s.status === 200).length).toBeGreaterThan(0);
@@ -253,7 +281,10 @@ describe.runIf(hasRedisServerBinary())('Sentinel failover under load, over HTTP 
           // ... and it went to the new primary (read there directly, not through Sentinel).
           const direct = new Redis({ ...after, maxRetriesPerRequest: 1 });
           cleanups.push(() => direct.disconnect());
-          const onNewPrimary = new TokenManager({ store: new RedisStore({ driver: ioredisDriver(direct), keyPrefix }), secret: TEST_SECRET });
+          const onNewPrimary = new TokenManager({
+            store: new RedisStore({ driver: ioredisDriver(direct), keyPrefix }),
+            secret: TEST_SECRET,
+          });
           expect((await onNewPrimary.verify(fresh.token!)).valid).toBe(true);
 
           // Logins acknowledged during the switch but lost with it (written to the old primary after the
@@ -261,21 +292,33 @@ describe.runIf(hasRedisServerBinary())('Sentinel failover under load, over HTTP 
           const acknowledged = samples.filter((s) => s.kind === 'login' && s.status === 201);
           let lost = 0;
           for (const s of acknowledged) if ((await manager.verify(s.token!)).valid === false) lost++;
-          console.log(`[failover] ${client.name} / ${scenario.name}: ${lost} of ${acknowledged.length} logins acknowledged during the load were lost`);
+          console.log(
+            `[failover] ${client.name} / ${scenario.name}: ${lost} of ${acknowledged.length} logins acknowledged during the load were lost`,
+          );
         });
     });
 
-  it('ioredis: WAIT on the store\'s own client covers the revocation just sent, which then survives a killed primary', { timeout: 90_000 }, async ({ onTestFinished }) => {
+  it("ioredis: WAIT on the store's own client covers the revocation just sent, which then survives a killed primary", {
+    timeout: 90_000,
+  }, async ({ onTestFinished }) => {
     const cleanups: (() => unknown)[] = [];
     onTestFinished(async () => {
       for (const c of cleanups.reverse()) await c();
     });
     const set = await startRedisSentinel({ dataConfig: ['enable-debug-command local'] });
     cleanups.push(() => set.stop());
-    const redis = new Redis({ sentinels: set.sentinels, name: set.name, maxRetriesPerRequest: 1, failoverDetector: true });
+    const redis = new Redis({
+      sentinels: set.sentinels,
+      name: set.name,
+      maxRetriesPerRequest: 1,
+      failoverDetector: true,
+    });
     redis.on('error', () => {});
     cleanups.push(() => redis.disconnect());
-    const manager = new TokenManager({ store: new RedisStore({ driver: ioredisDriver(redis), keyPrefix: uniquePrefix('wait') }), secret: TEST_SECRET });
+    const manager = new TokenManager({
+      store: new RedisStore({ driver: ioredisDriver(redis), keyPrefix: uniquePrefix('wait') }),
+      secret: TEST_SECRET,
+    });
     const made = [await manager.create('u'), await manager.create('u')];
     const before = await set.primary();
     await waitReplicated(before);

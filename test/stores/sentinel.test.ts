@@ -56,8 +56,10 @@ describe.runIf(hasRedisServerBinary())('Redis Sentinel (1 primary, 1 replica, 3 
   // checks behaviour, not speed (200 concurrent logins of one user timed out at 1,000 ms under load).
   const commandTimeoutMs = 5000;
   const stores: Record<string, () => RedisStore> = {
-    ioredis: () => new RedisStore({ driver: ioredisDriver(ioredis), keyPrefix: uniquePrefix('sentinel'), commandTimeoutMs }),
-    'node-redis': () => new RedisStore({ driver: nodeRedisDriver(nodeRedis), keyPrefix: uniquePrefix('sentinel'), commandTimeoutMs }),
+    ioredis: () =>
+      new RedisStore({ driver: ioredisDriver(ioredis), keyPrefix: uniquePrefix('sentinel'), commandTimeoutMs }),
+    'node-redis': () =>
+      new RedisStore({ driver: nodeRedisDriver(nodeRedis), keyPrefix: uniquePrefix('sentinel'), commandTimeoutMs }),
   };
   for (const [client, create] of Object.entries(stores))
     describe.concurrent(`Store conformance: redis sentinel (${client})`, () => {
@@ -93,8 +95,18 @@ describe.runIf(hasRedisServerBinary())('Redis Sentinel (1 primary, 1 replica, 3 
       async function pair(options: { touchIntervalSeconds?: number; renew?: 'token' | 'user' | 'off' } = {}) {
         const keyPrefix = uniquePrefix('replica');
         const replica = await openReplica();
-        const onPrimary = new TokenManager({ store: new RedisStore({ driver: ioredisDriver(ioredis), keyPrefix }), secret: TEST_SECRET, ttlSeconds: 3600, ...options });
-        const onReplica = new TokenManager({ store: new RedisStore({ driver: replica.driver, keyPrefix }), secret: TEST_SECRET, ttlSeconds: 3600, ...options });
+        const onPrimary = new TokenManager({
+          store: new RedisStore({ driver: ioredisDriver(ioredis), keyPrefix }),
+          secret: TEST_SECRET,
+          ttlSeconds: 3600,
+          ...options,
+        });
+        const onReplica = new TokenManager({
+          store: new RedisStore({ driver: replica.driver, keyPrefix }),
+          secret: TEST_SECRET,
+          ttlSeconds: 3600,
+          ...options,
+        });
         cleanups.push(() => deletePrefix(ioredis, keyPrefix));
         return { onPrimary, onReplica, replica };
       }
@@ -104,18 +116,21 @@ describe.runIf(hasRedisServerBinary())('Redis Sentinel (1 primary, 1 replica, 3 
         await expect(replica.set(`${uniquePrefix('ro')}x`)).rejects.toThrow(/READONLY/);
       });
 
-      it.each(['token', 'user'] as const)('verifies a token whose renewal is due (renew: %s), without renewing it', async (renew) => {
-        const { onPrimary, onReplica } = await pair({ touchIntervalSeconds: 0, renew });
-        const a = await onPrimary.create('u1', { deviceName: 'phone' });
-        await onPrimary.create('u1', { deviceName: 'laptop' });
-        await waitReplicated(await set.primary());
-        const v = await onReplica.verify(a.token);
-        expect(v.valid).toBe(true);
-        if (!v.valid) return;
-        expect(v.userId).toBe('u1');
-        expect(v.record.expiresAtMs).toBe(a.record.expiresAtMs); // not renewed: the write was refused
-        expect(v.record.lastUsedAtMs).toBe(a.record.lastUsedAtMs);
-      });
+      it.each(['token', 'user'] as const)(
+        'verifies a token whose renewal is due (renew: %s), without renewing it',
+        async (renew) => {
+          const { onPrimary, onReplica } = await pair({ touchIntervalSeconds: 0, renew });
+          const a = await onPrimary.create('u1', { deviceName: 'phone' });
+          await onPrimary.create('u1', { deviceName: 'laptop' });
+          await waitReplicated(await set.primary());
+          const v = await onReplica.verify(a.token);
+          expect(v.valid).toBe(true);
+          if (!v.valid) return;
+          expect(v.userId).toBe('u1');
+          expect(v.record.expiresAtMs).toBe(a.record.expiresAtMs); // not renewed: the write was refused
+          expect(v.record.lastUsedAtMs).toBe(a.record.lastUsedAtMs);
+        },
+      );
 
       it('a wrong secret is still invalid (its failure count is simply not kept)', async () => {
         const { onPrimary, onReplica } = await pair();

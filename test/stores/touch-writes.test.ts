@@ -26,7 +26,12 @@ describe('touch interval, counted by Redis', () => {
   it('1,000 verifies of one token within the interval write once at most', async () => {
     server = await startRedisServer();
     redis = new Redis(server.url);
-    const m = new TokenManager({ store: new IoredisStore({ client: redis }), secret: TEST_SECRET, ttlSeconds: 3600, touchIntervalSeconds: 1 });
+    const m = new TokenManager({
+      store: new IoredisStore({ client: redis }),
+      secret: TEST_SECRET,
+      ttlSeconds: 3600,
+      touchIntervalSeconds: 1,
+    });
     const c = await m.create('hot');
     await new Promise((r) => setTimeout(r, 1100)); // the first touch is now due
     await redis.config('RESETSTAT');
@@ -37,7 +42,7 @@ describe('touch interval, counted by Redis', () => {
     expect(await calls('hset')).toBe(1); // once: the record (its HSET is also the script's first write, refused under OOM)
     expect(await calls('hget')).toBe(1000); // each verify reads the record, with its wrong-secret count, once
     expect(await calls('get')).toBe(0); // no separate counter (0.1 read one per verify)
-    expect(await calls('pexpireat') + (await calls('persist'))).toBeLessThanOrEqual(1); // the hash TTL raised once at most
+    expect((await calls('pexpireat')) + (await calls('persist'))).toBeLessThanOrEqual(1); // the hash TTL raised once at most
     expect(await calls('zadd')).toBe(0); // no index below 33 tokens
   });
 });

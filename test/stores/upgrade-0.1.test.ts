@@ -29,7 +29,12 @@ afterAll(async () => {
 const ring = new KeyRing(TEST_SECRET);
 
 /** Writes one token with the 0.1 create script, as a 0.1 server did; returns the token. */
-async function create01(redis: Redis, keys: Keys01, userId: string, o: { ttlMs?: number | null; deviceName?: string; userAgent?: string; scopes?: string[]; metadata?: object } = {}) {
+async function create01(
+  redis: Redis,
+  keys: Keys01,
+  userId: string,
+  o: { ttlMs?: number | null; deviceName?: string; userAgent?: string; scopes?: string[]; metadata?: object } = {},
+) {
   const tag = ring.userTag(userId);
   const t = generateToken(tag);
   const d = ring.sign(t.token);
@@ -39,16 +44,45 @@ async function create01(redis: Redis, keys: Keys01, userId: string, o: { ttlMs?:
   if (o.scopes) stored.s = JSON.stringify(o.scopes);
   if (o.metadata) stored.m = JSON.stringify(o.metadata);
   const ttl = o.ttlMs === undefined ? '3600000' : o.ttlMs === null ? '' : String(o.ttlMs);
-  const reply = (await redis.eval(CREATE_01.source, 2, keys.userKey(userId, tag), keys.tokenKey(t.tokenId, tag), t.tokenId, keys.tokenKeyPrefix(tag), '', 'evict-lru', ttl, '0', '', JSON.stringify(stored), ring.keyIds.join(','))) as unknown[];
+  const reply = (await redis.eval(
+    CREATE_01.source,
+    2,
+    keys.userKey(userId, tag),
+    keys.tokenKey(t.tokenId, tag),
+    t.tokenId,
+    keys.tokenKeyPrefix(tag),
+    '',
+    'evict-lru',
+    ttl,
+    '0',
+    '',
+    JSON.stringify(stored),
+    ring.keyIds.join(','),
+  )) as unknown[];
   expect(Number(reply[0])).toBe(1);
   return t;
 }
 
 /** A wrong secret for a 0.1 token, counted by the 0.1 verify script (its counter key). */
 async function wrongSecret01(redis: Redis, keys: Keys01, token: { token: string; tokenId: string; userTag: string }) {
-  const script = verifyScript01({ mode: 'token', ttlMs: 3_600_000, overwriteNoneTtl: true, touchIntervalMs: 60_000, maxFailures: 3, failureWindowMs: 300_000 });
+  const script = verifyScript01({
+    mode: 'token',
+    ttlMs: 3_600_000,
+    overwriteNoneTtl: true,
+    touchIntervalMs: 60_000,
+    maxFailures: 3,
+    failureWindowMs: 300_000,
+  });
   const forged = ring.sign(forgeSecret(token.token));
-  const reply = (await redis.eval(script.source, 2, keys.tokenKey(token.tokenId, token.userTag), keys.failureKey(token.tokenId, token.userTag), token.tokenId, forged.keyId, forged.digest)) as unknown[];
+  const reply = (await redis.eval(
+    script.source,
+    2,
+    keys.tokenKey(token.tokenId, token.userTag),
+    keys.failureKey(token.tokenId, token.userTag),
+    token.tokenId,
+    forged.keyId,
+    forged.digest,
+  )) as unknown[];
   expect(Number(reply[0])).toBe(1); // mismatch, counted
 }
 
@@ -68,7 +102,12 @@ for (const kind of clientKinds().filter((k) => k.newest)) {
       const keyPrefix = uniquePrefix('up');
       prefixes.push(keyPrefix);
       const store = new RedisStore({ driver: client.driver(), keyPrefix });
-      return { keyPrefix, store, keys01: new Keys01(keyPrefix), m: new TokenManager({ store, secret: TEST_SECRET, ...options }) };
+      return {
+        keyPrefix,
+        store,
+        keys01: new Keys01(keyPrefix),
+        m: new TokenManager({ store, secret: TEST_SECRET, ...options }),
+      };
     }
 
     async function keysOf(prefix: string): Promise<string[]> {
@@ -77,10 +116,17 @@ for (const kind of clientKinds().filter((k) => k.newest)) {
 
     it('a 0.1 token verifies, with its record; its user moves to the new hash and the old keys go', async () => {
       const { m, store, keys01, keyPrefix } = setup();
-      const a = await create01(raw, keys01, 'alice', { deviceName: 'phone', userAgent: 'UA/1 ✓', scopes: ['read'], metadata: { plan: 'pro' } });
+      const a = await create01(raw, keys01, 'alice', {
+        deviceName: 'phone',
+        userAgent: 'UA/1 ✓',
+        scopes: ['read'],
+        metadata: { plan: 'pro' },
+      });
       const b = await create01(raw, keys01, 'alice', { ttlMs: null });
       const tag = a.userTag;
-      expect(await keysOf(keyPrefix)).toEqual([keys01.tokenKey(a.tokenId, tag), keys01.tokenKey(b.tokenId, tag), keys01.userKey('alice', tag)].sort());
+      expect(await keysOf(keyPrefix)).toEqual(
+        [keys01.tokenKey(a.tokenId, tag), keys01.tokenKey(b.tokenId, tag), keys01.userKey('alice', tag)].sort(),
+      );
       const listed = await m.list('alice'); // read only: nothing moves
       expect(listed.map((r) => r.tokenId).sort()).toEqual([a.tokenId, b.tokenId].sort());
       expect((await keysOf(keyPrefix)).length).toBe(3);
@@ -88,11 +134,19 @@ for (const kind of clientKinds().filter((k) => k.newest)) {
       expect(v.valid).toBe(true);
       if (!v.valid) return;
       expect(v.userId).toBe('alice');
-      expect(v.record).toMatchObject({ tokenId: a.tokenId, deviceName: 'phone', userAgent: 'UA/1 ✓', scopes: ['read'], metadata: { plan: 'pro' } });
+      expect(v.record).toMatchObject({
+        tokenId: a.tokenId,
+        deviceName: 'phone',
+        userAgent: 'UA/1 ✓',
+        scopes: ['read'],
+        metadata: { plan: 'pro' },
+      });
       expect(await keysOf(keyPrefix)).toEqual([store.keys.hashKey(tag)]); // both tokens moved, the 0.1 keys deleted
       const vb = await m.verify(b.token);
       expect(vb.valid && vb.record.expiresAtMs).not.toBe(false);
-      expect((await m.list('alice')).find((r) => r.tokenId === b.tokenId)?.createdAtMs).toBe(listed.find((r) => r.tokenId === b.tokenId)?.createdAtMs);
+      expect((await m.list('alice')).find((r) => r.tokenId === b.tokenId)?.createdAtMs).toBe(
+        listed.find((r) => r.tokenId === b.tokenId)?.createdAtMs,
+      );
       expect((await m.create('alice')).first).toBe(false);
     });
 
@@ -166,7 +220,8 @@ describe('upgrade from 0.1 on a Redis out of memory (noeviction)', () => {
       const b = await create01(raw, keys01, 'olga');
       const c = await create01(raw, keys01, 'oscar');
       let full = false;
-      for (let i = 0; i < 1000 && !full; i++) await raw.set(`fill:${i}`, 'x'.repeat(100_000)).catch(() => (full = true));
+      for (let i = 0; i < 1000 && !full; i++)
+        await raw.set(`fill:${i}`, 'x'.repeat(100_000)).catch(() => (full = true));
       expect(full).toBe(true);
       const store = new RedisStore({ driver: ioredisDriver(raw), keyPrefix: 'oom:' });
       const m = new TokenManager({ store, secret: TEST_SECRET, touchIntervalSeconds: 0 });

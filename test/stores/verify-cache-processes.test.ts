@@ -17,7 +17,14 @@ import { StoreUnavailableError } from '../../src/core/errors.js';
 import { RedisStore } from '../../src/stores/redis/store.js';
 import type { VerifyCacheStats } from '../../src/core/verify-cache.js';
 import { clientKinds, type TestClient } from '../support/redis-clients.js';
-import { hasRedisServerBinary, startBlackHoleProxy, startRedisCluster, startRedisServer, type RedisClusterServer, type RedisServer } from '../support/redis-server.js';
+import {
+  hasRedisServerBinary,
+  startBlackHoleProxy,
+  startRedisCluster,
+  startRedisServer,
+  type RedisClusterServer,
+  type RedisServer,
+} from '../support/redis-server.js';
 import { REDIS_URL, TEST_SECRET, uniquePrefix } from '../support/redis.js';
 
 const CHILD = fileURLToPath(new URL('../support/cache-child.ts', import.meta.url));
@@ -32,7 +39,10 @@ interface ChildMsg {
 }
 
 async function startChild(config: object): Promise<{ proc: ChildProcess; next: () => Promise<ChildMsg> }> {
-  const proc = fork(CHILD, [JSON.stringify(config)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = fork(CHILD, [JSON.stringify(config)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const queue: ChildMsg[] = [];
   const waiters: ((m: ChildMsg) => void)[] = [];
   proc.on('message', (m: ChildMsg) => (waiters.length ? waiters.shift()!(m) : queue.push(m)));
@@ -40,7 +50,10 @@ async function startChild(config: object): Promise<{ proc: ChildProcess; next: (
     throw new Error('the cache child exited');
   });
   exited.catch(() => {});
-  const next = () => (queue.length ? Promise.resolve(queue.shift()!) : Promise.race([new Promise<ChildMsg>((resolve) => waiters.push(resolve)), exited]));
+  const next = () =>
+    queue.length
+      ? Promise.resolve(queue.shift()!)
+      : Promise.race([new Promise<ChildMsg>((resolve) => waiters.push(resolve)), exited]);
   expect((await next()).ready).toBe(true);
   return { proc, next };
 }
@@ -56,7 +69,11 @@ async function stopChild(proc: ChildProcess): Promise<void> {
  * seen), then this process removes it; the child's first refusal must come within MAX_STALENESS_MS of
  * the moment the removing call was made. Returns the delays seen (milliseconds), for the log.
  */
-async function revokeAcrossProcesses(manager: TokenManager, child: { proc: ChildProcess; next: () => Promise<ChildMsg> }, label: string): Promise<number[]> {
+async function revokeAcrossProcesses(
+  manager: TokenManager,
+  child: { proc: ChildProcess; next: () => Promise<ChildMsg> },
+  label: string,
+): Promise<number[]> {
   const delays: number[] = [];
   for (const op of ['revoke', 'revokeById', 'revokeAll', 'revokeOthers', 'evicted'] as const) {
     const user = `${label}-${op}-${Math.random().toString(36).slice(2)}`;
@@ -72,13 +89,20 @@ async function revokeAcrossProcesses(manager: TokenManager, child: { proc: Child
     else if (op === 'revokeAll') await manager.revokeAll(user);
     else if (op === 'revokeOthers') await manager.revokeOthers(user, keep.tokenId);
     else {
-      const evicting = await new TokenManager({ store: manager.store, secret: TEST_SECRET, maxTokensPerUser: 1 }).create(user);
+      const evicting = await new TokenManager({
+        store: manager.store,
+        secret: TEST_SECRET,
+        maxTokensPerUser: 1,
+      }).create(user);
       expect(evicting.evictedTokenIds.sort()).toEqual([t.tokenId, keep.tokenId].sort());
     }
     const refused = await child.next();
     expect(refused.refusedAtMs, `${label} ${op}: refused`).toBeTypeOf('number');
     const delay = refused.refusedAtMs! - startedAtMs;
-    expect(delay, `${label} ${op}: refused ${delay} ms after the revoke call (bound ${MAX_STALENESS_MS} ms)`).toBeLessThanOrEqual(MAX_STALENESS_MS);
+    expect(
+      delay,
+      `${label} ${op}: refused ${delay} ms after the revoke call (bound ${MAX_STALENESS_MS} ms)`,
+    ).toBeLessThanOrEqual(MAX_STALENESS_MS);
     expect(refused.stats!.hits).toBeGreaterThan(0);
     delays.push(delay);
   }
@@ -89,13 +113,29 @@ async function revokeAcrossProcesses(manager: TokenManager, child: { proc: Child
  * The parent's manager (no cache, over `io`) and a child on the same Redis (`where`: { url } or
  * { nodes }) with `client`; `rounds` rounds of every removal; logs the delays seen.
  */
-async function acrossProcesses(io: TestClient, where: object, client: string, label: string, rounds: number): Promise<void> {
+async function acrossProcesses(
+  io: TestClient,
+  where: object,
+  client: string,
+  label: string,
+  rounds: number,
+): Promise<void> {
   const keyPrefix = uniquePrefix('vcp');
-  const manager = new TokenManager({ store: new RedisStore({ driver: io.driver(), keyPrefix, commandTimeoutMs: 5_000 }), secret: TEST_SECRET });
-  const child = await startChild({ ...where, client, keyPrefix, secret: TEST_SECRET, maxStalenessMs: MAX_STALENESS_MS });
+  const manager = new TokenManager({
+    store: new RedisStore({ driver: io.driver(), keyPrefix, commandTimeoutMs: 5_000 }),
+    secret: TEST_SECRET,
+  });
+  const child = await startChild({
+    ...where,
+    client,
+    keyPrefix,
+    secret: TEST_SECRET,
+    maxStalenessMs: MAX_STALENESS_MS,
+  });
   try {
     const delays: number[] = [];
-    for (let round = 0; round < rounds; round++) delays.push(...(await revokeAcrossProcesses(manager, child, `${label} ${client} ${round}`)));
+    for (let round = 0; round < rounds; round++)
+      delays.push(...(await revokeAcrossProcesses(manager, child, `${label} ${client} ${round}`)));
     console.log(`verify cache, ${label}, ${client}: refused after ${delays.join(', ')} ms (bound ${MAX_STALENESS_MS})`);
   } finally {
     await stopChild(child.proc);
@@ -118,7 +158,13 @@ describe.runIf(hasRedisServerBinary())('verify cache across two processes', () =
     afterAll(() => cluster?.stop());
     for (const client of ['ioredis', 'node-redis'] as const)
       it(`${client}: every removal is refused by the other process within maxStalenessMs (users on every primary)`, async () => {
-        await acrossProcesses(await clientKinds()[0]!.cluster(cluster.nodes), { nodes: cluster.nodes }, client, 'cluster', 3);
+        await acrossProcesses(
+          await clientKinds()[0]!.cluster(cluster.nodes),
+          { nodes: cluster.nodes },
+          client,
+          'cluster',
+          3,
+        );
       }, 120_000);
   });
 });
@@ -133,7 +179,11 @@ describe.runIf(hasRedisServerBinary())('verify cache fallback when the revocatio
   for (const kind of clientKinds().filter((k) => k.newest)) {
     it(`${kind.name}: CLIENT KILL TYPE pubsub empties the cache, which serves again (empty at first) once resubscribed`, async () => {
       const client: TestClient = await kind.standalone(server.url);
-      const m = new TokenManager({ store: new RedisStore({ driver: client.driver(), keyPrefix: uniquePrefix('vcd') }), secret: TEST_SECRET, verifyCache: {} });
+      const m = new TokenManager({
+        store: new RedisStore({ driver: client.driver(), keyPrefix: uniquePrefix('vcd') }),
+        secret: TEST_SECRET,
+        verifyCache: {},
+      });
       try {
         while (!m.verifyCacheStats!.active) await sleep(5);
         const t = await m.create('drop');
@@ -167,7 +217,11 @@ describe.runIf(hasRedisServerBinary())('verify cache fallback when the revocatio
       const proxy = await startBlackHoleProxy(server.port);
       const client: TestClient = await kind.standalone(proxy.url);
       const maxStalenessMs = 400;
-      const m = new TokenManager({ store: new RedisStore({ driver: client.driver(), keyPrefix: uniquePrefix('vcl'), commandTimeoutMs: 100 }), secret: TEST_SECRET, verifyCache: { maxStalenessMs } });
+      const m = new TokenManager({
+        store: new RedisStore({ driver: client.driver(), keyPrefix: uniquePrefix('vcl'), commandTimeoutMs: 100 }),
+        secret: TEST_SECRET,
+        verifyCache: { maxStalenessMs },
+      });
       try {
         while (!m.verifyCacheStats!.active) await sleep(5);
         const t = await m.create('lag');

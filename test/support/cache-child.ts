@@ -28,7 +28,9 @@ const send = (msg: unknown) => process.send!(msg);
 
 async function driverOf(): Promise<{ driver: RedisDriver; close: () => Promise<void> }> {
   if (config.client === 'ioredis') {
-    const c = config.nodes ? new Cluster(config.nodes) : new Redis(config.url!, { retryStrategy: (n) => Math.min(n * 50, 500) });
+    const c = config.nodes
+      ? new Cluster(config.nodes)
+      : new Redis(config.url!, { retryStrategy: (n) => Math.min(n * 50, 500) });
     c.on('error', () => {});
     await c.ping();
     return { driver: ioredisDriver(c), close: async () => void c.disconnect() };

@@ -29,7 +29,11 @@ async function closedPort(): Promise<number> {
 
 /** A real ioredis store whose Redis cannot be reached: every call fails with StoreUnavailableError. */
 export async function outageStore(): Promise<IoredisStore> {
-  return new IoredisStore({ url: `redis://127.0.0.1:${await closedPort()}`, keyPrefix: uniquePrefix('outage'), commandTimeoutMs: 300 });
+  return new IoredisStore({
+    url: `redis://127.0.0.1:${await closedPort()}`,
+    keyPrefix: uniquePrefix('outage'),
+    commandTimeoutMs: 300,
+  });
 }
 
 /**

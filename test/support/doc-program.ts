@@ -36,7 +36,13 @@ export interface DocProgram {
 export function docProgram(
   name: string,
   ready: string,
-  options: { tsconfigFile?: boolean; markdown?: string; doc?: string; marker?: string; transform?: (program: string) => string } = {},
+  options: {
+    tsconfigFile?: boolean;
+    markdown?: string;
+    doc?: string;
+    marker?: string;
+    transform?: (program: string) => string;
+  } = {},
 ): DocProgram {
   const path = options.markdown ?? (options.doc === undefined ? `docs/frameworks/${name}.md` : `docs/${options.doc}`);
   const markdown = readFileSync(`${ROOT}${path}`, 'utf8');
@@ -46,7 +52,8 @@ export function docProgram(
   const file = `${ROOT}test/docs/${base}.ts`;
   writeFileSync(file, `${(options.transform ?? ((p: string) => p))(program)}\n`);
   const tsconfig = options.tsconfigFile ? `${ROOT}test/docs/${base}.tsconfig.json` : undefined;
-  if (tsconfig) writeFileSync(tsconfig, JSON.stringify({ extends: '../../tsconfig.json', files: [`${base}.ts`], include: [] }));
+  if (tsconfig)
+    writeFileSync(tsconfig, JSON.stringify({ extends: '../../tsconfig.json', files: [`${base}.ts`], include: [] }));
   afterAll(() => {
     rmSync(file, { force: true });
     if (tsconfig) rmSync(tsconfig, { force: true });
@@ -56,9 +63,18 @@ export function docProgram(
     file,
     async run(redisUrl, fn) {
       const port = await freePort();
-      const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), REDIS_URL: redisUrl, TOKEN_SECRET: randomBytes(32).toString('base64url') };
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        PORT: String(port),
+        REDIS_URL: redisUrl,
+        TOKEN_SECRET: randomBytes(32).toString('base64url'),
+      };
       if (tsconfig) env.TSX_TSCONFIG_PATH = tsconfig;
-      const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', file], {
+        cwd: ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       child.stdout.on('data', (c: Buffer) => (output += c.toString()));
       child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -66,7 +82,8 @@ export function docProgram(
       try {
         const deadline = Date.now() + 30_000;
         while (!output.includes(ready)) {
-          if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the program did not start:\n${output}`);
+          if (Date.now() > deadline || child.exitCode !== null)
+            throw new Error(`the program did not start:\n${output}`);
           await new Promise((r) => setTimeout(r, 100));
         }
         await fn(`http://127.0.0.1:${port}`, child);
@@ -87,21 +104,40 @@ const alice = { username: 'alice', password: 'correct horse battery' };
  * logout (204), then 401 for the same token.
  */
 export async function docTour(base: string): Promise<void> {
-  expect((await fetch(`${base}/login`, { method: 'POST', headers: json, body: JSON.stringify({ ...alice, password: 'nope' }) })).status).toBe(401);
-  const login = await fetch(`${base}/login`, { method: 'POST', headers: { ...json, 'User-Agent': 'doc-test' }, body: JSON.stringify({ ...alice, device: 'laptop' }) });
+  expect(
+    (
+      await fetch(`${base}/login`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ ...alice, password: 'nope' }),
+      })
+    ).status,
+  ).toBe(401);
+  const login = await fetch(`${base}/login`, {
+    method: 'POST',
+    headers: { ...json, 'User-Agent': 'doc-test' },
+    body: JSON.stringify({ ...alice, device: 'laptop' }),
+  });
   expect(login.status).toBe(200);
   const { token } = (await login.json()) as { token: string };
   const auth = { Authorization: `Bearer ${token}` };
   const me = await fetch(`${base}/me`, { headers: auth });
   expect(me.status).toBe(200);
-  expect(await me.json()).toMatchObject({ user: { id: '1', name: 'Alice' }, token: { deviceName: 'laptop', userAgent: 'doc-test', ip: '127.0.0.1' } });
+  expect(await me.json()).toMatchObject({
+    user: { id: '1', name: 'Alice' },
+    token: { deviceName: 'laptop', userAgent: 'doc-test', ip: '127.0.0.1' },
+  });
   const devices = await fetch(`${base}/devices`, { headers: auth });
   expect(devices.status).toBe(200);
   expect(((await devices.json()) as unknown[]).length).toBeGreaterThan(0);
   const stats = await fetch(`${base}/admin/stats`, { headers: auth });
   expect(stats.status).toBe(403);
   expect(stats.headers.get('www-authenticate')).toMatch(/error="insufficient_scope"/);
-  const badDevice = await fetch(`${base}/login`, { method: 'POST', headers: json, body: JSON.stringify({ ...alice, device: 42 }) });
+  const badDevice = await fetch(`${base}/login`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ ...alice, device: 42 }),
+  });
   expect(badDevice.status).toBe(400);
   expect(await badDevice.json()).toMatchObject({ reason: 'invalid_argument' });
   expect((await fetch(`${base}/logout`, { method: 'POST', headers: auth })).status).toBe(204);

@@ -49,7 +49,15 @@ export interface TestClient {
   close(): Promise<void>;
 }
 
-type IoredisLike = { status: string; eventNames(): (string | symbol)[]; listenerCount(e: string | symbol): number; quit(): Promise<unknown>; disconnect(): void; on(e: string, f: () => void): unknown; ping(): Promise<unknown> };
+type IoredisLike = {
+  status: string;
+  eventNames(): (string | symbol)[];
+  listenerCount(e: string | symbol): number;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  on(e: string, f: () => void): unknown;
+  ping(): Promise<unknown>;
+};
 
 function ioredisKind(name: string, newest: boolean, R: typeof Ioredis6, C: typeof IoCluster6): TestClientKind {
   const wrap = (client: IoredisLike): TestClient => ({
@@ -95,7 +103,12 @@ type NodeRedisLike = {
   destroy(): void;
 };
 
-function nodeRedisKind(name: string, newest: boolean, create: typeof createClient6, createCluster: typeof createCluster6): TestClientKind {
+function nodeRedisKind(
+  name: string,
+  newest: boolean,
+  create: typeof createClient6,
+  createCluster: typeof createCluster6,
+): TestClientKind {
   const wrap = (client: NodeRedisLike): TestClient => ({
     driver: () => nodeRedisDriver(client as never),
     emitter: client,
@@ -112,13 +125,18 @@ function nodeRedisKind(name: string, newest: boolean, create: typeof createClien
     name,
     newest,
     async standalone(url) {
-      const client = create({ url, socket: { reconnectStrategy: (n: number) => Math.min((n + 1) * 50, 500) } }) as unknown as NodeRedisLike;
+      const client = create({
+        url,
+        socket: { reconnectStrategy: (n: number) => Math.min((n + 1) * 50, 500) },
+      }) as unknown as NodeRedisLike;
       client.on('error', () => {}); // node-redis asks every app to listen for errors
       await client.connect();
       return wrap(client);
     },
     async cluster(nodes) {
-      const client = createCluster({ rootNodes: nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })) }) as unknown as NodeRedisLike;
+      const client = createCluster({
+        rootNodes: nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })),
+      }) as unknown as NodeRedisLike;
       client.on('error', () => {});
       await client.connect();
       return wrap(client);
@@ -135,7 +153,12 @@ const ALL: TestClientKind[] = [
   ioredisKind('ioredis 6', true, Ioredis6, IoCluster6),
   ioredisKind('ioredis 5', false, Ioredis5 as unknown as typeof Ioredis6, IoCluster5 as unknown as typeof IoCluster6),
   nodeRedisKind('node-redis 6', true, createClient6, createCluster6),
-  nodeRedisKind('node-redis 5', false, createClient5 as unknown as typeof createClient6, createCluster5 as unknown as typeof createCluster6),
+  nodeRedisKind(
+    'node-redis 5',
+    false,
+    createClient5 as unknown as typeof createClient6,
+    createCluster5 as unknown as typeof createCluster6,
+  ),
 ];
 
 /** The client kinds of this run: all four, or only the newest majors with RMT_CLIENTS=newest (the older ones always run when CI=true). */
@@ -155,7 +178,12 @@ export async function driverTestServer(): Promise<DriverTestServer> {
   let current: RedisServer = server;
   const url = server.url;
   const admin = () => {
-    const c = new Ioredis6(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    const c = new Ioredis6(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableOfflineQueue: false,
+    });
     c.on('error', () => {});
     return c;
   };
@@ -186,7 +214,8 @@ export function driverFactory(kind: TestClientKind): DriverFactory {
       const c = await kind.standalone(url);
       return {
         driver: () => c.driver(),
-        listenerCounts: () => Object.fromEntries(c.emitter.eventNames().map((e) => [String(e), c.emitter.listenerCount(e)])),
+        listenerCounts: () =>
+          Object.fromEntries(c.emitter.eventNames().map((e) => [String(e), c.emitter.listenerCount(e)])),
         isOpen: () => c.isOpen(),
         close: () => c.close(),
       };

@@ -102,7 +102,15 @@ async function waitAnswers(port: number, child: ChildProcess): Promise<void> {
 
 /** One short-lived admin connection: runs `fn`, always disconnects. */
 async function withAdmin<T>(port: number, fn: (c: Redis) => Promise<T>): Promise<T> {
-  const c = new Redis({ host: HOST, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000, enableOfflineQueue: false });
+  const c = new Redis({
+    host: HOST,
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1000,
+    enableOfflineQueue: false,
+  });
   c.on('error', () => {});
   try {
     await c.connect();
@@ -228,25 +236,30 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
   /** What is not yet settled, or null when everything is. */
   const notSettled = async (): Promise<string | null> => {
     const seen = await primariesSeen();
-    if (seen.some((p) => p === null) || new Set(seen).size !== 1) return `sentinels disagree on the primary: ${seen.join(', ')}`;
+    if (seen.some((p) => p === null) || new Set(seen).size !== 1)
+      return `sentinels disagree on the primary: ${seen.join(', ')}`;
     const primaryPortNow = seen[0]!;
     const replicaPortNow = dataPorts.find((p) => p !== primaryPortNow)!;
     for (const p of sentinelPorts) {
       const problem = await withAdmin(p, async (c) => {
         const master = fields(await c.call('SENTINEL', 'MASTER', MASTER_NAME));
         if (master.flags !== 'master') return `sentinel ${p} sees the primary as ${master.flags}`;
-        if (Number(master['num-other-sentinels']) !== 2) return `sentinel ${p} knows ${master['num-other-sentinels']} other sentinels`;
+        if (Number(master['num-other-sentinels']) !== 2)
+          return `sentinel ${p} knows ${master['num-other-sentinels']} other sentinels`;
         const replicas = ((await c.call('SENTINEL', 'REPLICAS', MASTER_NAME)) as unknown[]).map(fields);
         const up = replicas.filter((r) => Number(r.port) === replicaPortNow && r.flags === 'slave');
-        if (up.length !== 1) return `sentinel ${p} does not see replica ${replicaPortNow} up (${replicas.map((r) => `${r.port}:${r.flags}`).join(' ')})`;
+        if (up.length !== 1)
+          return `sentinel ${p} does not see replica ${replicaPortNow} up (${replicas.map((r) => `${r.port}:${r.flags}`).join(' ')})`;
         return null;
       }).catch((e: Error) => `sentinel ${p}: ${e.message}`);
       if (problem) return problem;
     }
     return withAdmin(replicaPortNow, async (c) => {
       const info = await c.info('replication');
-      if (!info.includes(`master_port:${primaryPortNow}`)) return `replica ${replicaPortNow} does not follow ${primaryPortNow}`;
-      if (!info.includes('master_link_status:up') || !info.includes('master_sync_in_progress:0')) return `replica ${replicaPortNow} is not in sync`;
+      if (!info.includes(`master_port:${primaryPortNow}`))
+        return `replica ${replicaPortNow} does not follow ${primaryPortNow}`;
+      if (!info.includes('master_link_status:up') || !info.includes('master_sync_in_progress:0'))
+        return `replica ${replicaPortNow} is not in sync`;
       return null;
     }).catch((e: Error) => `replica ${replicaPortNow}: ${e.message}`);
   };
@@ -266,7 +279,10 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
     for (;;) {
       const seen = await primariesSeen();
       if (seen[0] != null && seen[0] !== from.port && seen.every((p) => p === seen[0])) return endpoint(seen[0]);
-      if (Date.now() > deadline) throw new Error(`the sentinels did not switch away from ${from.port} within ${timeoutMs} ms: ${seen.join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `the sentinels did not switch away from ${from.port} within ${timeoutMs} ms: ${seen.join(', ')}`,
+        );
       await sleep(20);
     }
   };

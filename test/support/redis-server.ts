@@ -35,7 +35,13 @@ export async function freePort(): Promise<number> {
 
 /** PINGs `url` once; true when it answers PONG within `timeoutMs` milliseconds. */
 export async function redisAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -49,7 +55,13 @@ export async function redisAnswers(url: string, timeoutMs = 1000): Promise<boole
 
 /** True when the Redis at `url` answers and is the process `pid` (INFO server's process_id). */
 async function redisAnswersAs(url: string, pid: number | undefined): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 500,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -71,7 +83,19 @@ export async function startRedisServer(options: { port?: number; args?: string[]
   const port = options.port ?? (await freePort());
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...(options.args ?? [])],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'no',
+      ...(options.args ?? []),
+    ],
     { stdio: 'ignore' },
   );
   running.add(child);
@@ -118,7 +142,16 @@ export async function startRedisCluster(count = 3): Promise<RedisClusterServer> 
   const { join } = await import('node:path');
   const dir = mkdtempSync(join(tmpdir(), 'rmt-cluster-'));
   const servers: RedisServer[] = [];
-  const args = (port: number) => ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir, '--cluster-node-timeout', '2000'];
+  const args = (port: number) => [
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    join(dir, `nodes-${port}.conf`),
+    '--dir',
+    dir,
+    '--cluster-node-timeout',
+    '2000',
+  ];
   try {
     for (let i = 0; i < count; i++) {
       const port = await freePort();

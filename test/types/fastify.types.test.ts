@@ -5,7 +5,14 @@
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { describe, expectTypeOf, it } from 'vitest';
 import { TokenManager, type TokenRecord } from '../../src/index.js';
-import { deviceFromRequest, tokenAuthPlugin, tokenErrorHandler, type DeviceDetails, type TokenAuth, type TokenAuthHook } from '../../src/fastify.js';
+import {
+  deviceFromRequest,
+  tokenAuthPlugin,
+  tokenErrorHandler,
+  type DeviceDetails,
+  type TokenAuth,
+  type TokenAuthHook,
+} from '../../src/fastify.js';
 
 describe('fastify types (no registered user)', () => {
   it('request.auth, the plugin options, the route hooks, the error handler', async () => {
@@ -40,7 +47,9 @@ describe('fastify types (no registered user)', () => {
     // @ts-expect-error scopes are strings
     void (() => app.requireScopes(1));
     // The realm (and errorBody) of a scope check, as the other adapters' requireScopes.
-    expectTypeOf(app.requireScopes(['admin'], { realm: 'admin', errorBody: (r) => r.body.reason })).toEqualTypeOf<TokenAuthHook>();
+    expectTypeOf(
+      app.requireScopes(['admin'], { realm: 'admin', errorBody: (r) => r.body.reason }),
+    ).toEqualTypeOf<TokenAuthHook>();
     // @ts-expect-error requireScopes options take realm and errorBody only
     void (() => app.requireScopes(['admin'], { realms: 'x' }));
 

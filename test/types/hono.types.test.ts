@@ -55,11 +55,18 @@ describe('hono types (no registered user)', () => {
       void c.get('auth').userId;
       return c.text('ok');
     });
-    app.get('/admin', tokenAuth<MyUser>(manager, { realm: 'admin' }), requireScopes(manager, ['admin'], { realm: 'admin' }), (c) => {
-      expectTypeOf(c.get('auth').user.name).toEqualTypeOf<string>();
-      return c.text('ok');
-    });
-    app.get('/write', tokenAuth(manager), requireScopes(manager, 'read', ['write']), (c) => c.text(c.get('auth').userId));
+    app.get(
+      '/admin',
+      tokenAuth<MyUser>(manager, { realm: 'admin' }),
+      requireScopes(manager, ['admin'], { realm: 'admin' }),
+      (c) => {
+        expectTypeOf(c.get('auth').user.name).toEqualTypeOf<string>();
+        return c.text('ok');
+      },
+    );
+    app.get('/write', tokenAuth(manager), requireScopes(manager, 'read', ['write']), (c) =>
+      c.text(c.get('auth').userId),
+    );
     // @ts-expect-error no middleware, no `auth` variable
     app.get('/none', (c) => c.text(c.get('auth').userId));
   });
@@ -75,7 +82,9 @@ describe('hono types (no registered user)', () => {
       return c.text('ok');
     });
     app.onError(tokenErrorHandler());
-    app.onError(tokenErrorHandler({ fallback: (_err, c) => c.text('oops', 500), errorBody: (r) => ({ code: r.body.reason }) }));
+    app.onError(
+      tokenErrorHandler({ fallback: (_err, c) => c.text('oops', 500), errorBody: (r) => ({ code: r.body.reason }) }),
+    );
 
     expectTypeOf(tokenAuth(manager)).toEqualTypeOf<MiddlewareHandler<AuthEnv<unknown>>>();
     expectTypeOf(optionalTokenAuth(manager)).toEqualTypeOf<MiddlewareHandler<OptionalAuthEnv<unknown>>>();

@@ -54,9 +54,14 @@ describe('koa types (no registered user)', () => {
       expectTypeOf(ctx.state.auth).toEqualTypeOf<TokenAuth<unknown> | undefined>();
     });
     // requireScopes composes with tokenAuth, in both call forms.
-    router.get('/admin', tokenAuth<MyUser>(manager, { realm: 'admin' }), requireScopes(manager, ['admin'], { realm: 'admin' }), (ctx) => {
-      expectTypeOf(ctx.state.auth.user.name).toEqualTypeOf<string>();
-    });
+    router.get(
+      '/admin',
+      tokenAuth<MyUser>(manager, { realm: 'admin' }),
+      requireScopes(manager, ['admin'], { realm: 'admin' }),
+      (ctx) => {
+        expectTypeOf(ctx.state.auth.user.name).toEqualTypeOf<string>();
+      },
+    );
     router.get('/write', tokenAuth(manager), requireScopes(manager, 'read', ['write']), (ctx) => {
       expectTypeOf(ctx.state.auth.userId).toEqualTypeOf<string>();
     });
@@ -64,9 +69,12 @@ describe('koa types (no registered user)', () => {
 
   it('app.use chains carry the state; middleware and option types', () => {
     const app = new Koa();
-    app.use(tokenErrorHandler()).use(tokenAuth<MyUser>(manager)).use((ctx) => {
-      expectTypeOf(ctx.state.auth.user).toEqualTypeOf<MyUser>();
-    });
+    app
+      .use(tokenErrorHandler())
+      .use(tokenAuth<MyUser>(manager))
+      .use((ctx) => {
+        expectTypeOf(ctx.state.auth.user).toEqualTypeOf<MyUser>();
+      });
     // An app typed with the state up front, for routes registered apart from the middleware.
     const typed = new Router<AuthState<MyUser>>();
     typed.get('/x', (ctx) => {

@@ -42,7 +42,12 @@ describe('nestjs types (no Register declaration)', () => {
   });
 
   it('module options: loadUser returns the user type; scopes and optional are per route', () => {
-    TokenAuthModule.forRoot<AppUser>({ manager, loadUser: async (id) => ({ id, name: id }), realm: 'api', global: false });
+    TokenAuthModule.forRoot<AppUser>({
+      manager,
+      loadUser: async (id) => ({ id, name: id }),
+      realm: 'api',
+      global: false,
+    });
     TokenAuthModule.forRoot<AppUser>({ manager, loadUser: () => null });
     // @ts-expect-error loadUser must return the declared user (or null/undefined/false)
     void (() => TokenAuthModule.forRoot<AppUser>({ manager, loadUser: async (id: string) => ({ id }) }));
@@ -51,7 +56,10 @@ describe('nestjs types (no Register declaration)', () => {
     // @ts-expect-error scopes are set per route with @RequireScopes
     void (() => TokenAuthModule.forRoot({ manager, scopes: ['admin'] }));
     TokenAuthModule.forRoot({ manager, errorBody: (r) => ({ code: r.body.reason, status: r.status }) });
-    TokenAuthModule.forRootAsync({ inject: ['CONFIG'], useFactory: async (config: { realm: string }) => ({ manager, realm: config.realm }) });
+    TokenAuthModule.forRootAsync({
+      inject: ['CONFIG'],
+      useFactory: async (config: { realm: string }) => ({ manager, realm: config.realm }),
+    });
     // @ts-expect-error useFactory must give the module options (a manager)
     void (() => TokenAuthModule.forRootAsync({ useFactory: () => ({ realm: 'api' }) }));
   });
@@ -98,6 +106,8 @@ describe('nestjs types (no Register declaration)', () => {
   it('the guard and the filter are Nest enhancers', () => {
     expectTypeOf<TokenAuthGuard>().toExtend<CanActivate>();
     expectTypeOf<TokenErrorFilter>().toExtend<ExceptionFilter>();
-    expectTypeOf<ConstructorParameters<typeof TokenErrorFilter>>().toExtend<[unknown?, { errorBody?: (r: never) => unknown }?]>();
+    expectTypeOf<ConstructorParameters<typeof TokenErrorFilter>>().toExtend<
+      [unknown?, { errorBody?: (r: never) => unknown }?]
+    >();
   });
 });

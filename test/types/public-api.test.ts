@@ -4,7 +4,13 @@
  */
 import express from 'express';
 import { describe, expectTypeOf, it } from 'vitest';
-import { TokenManager, type TokenRecord, type VerifyResult, type TokenEvents, type CreatedToken } from '../../src/index.js';
+import {
+  TokenManager,
+  type TokenRecord,
+  type VerifyResult,
+  type TokenEvents,
+  type CreatedToken,
+} from '../../src/index.js';
 import { getAuth, tokenAuth, type TokenAuth } from '../../src/express.js';
 import { IoredisStore } from '../../src/ioredis.js';
 
@@ -16,7 +22,9 @@ describe('public types', () => {
     expectTypeOf<ReturnType<TokenManager['revokeAll']>>().resolves.toEqualTypeOf<string[]>();
     expectTypeOf<TokenRecord['expiresAtMs']>().toEqualTypeOf<number | null>();
     expectTypeOf<TokenRecord['jkt']>().toEqualTypeOf<string | null>();
-    expectTypeOf<TokenEvents['revoked'][0]['reason']>().toEqualTypeOf<'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'admin'>();
+    expectTypeOf<TokenEvents['revoked'][0]['reason']>().toEqualTypeOf<
+      'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'admin'
+    >();
   });
 
   it('events: listeners typed by TokenEvents (the generic EventEmitter of @types/node >= 20.11.21)', () => {
@@ -33,7 +41,10 @@ describe('public types', () => {
   it('verify narrows on `valid`', () => {
     const v = {} as VerifyResult;
     if (v.valid) expectTypeOf(v.record).toEqualTypeOf<TokenRecord>();
-    else expectTypeOf(v.reason).toEqualTypeOf<'malformed' | 'invalid' | 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound'>();
+    else
+      expectTypeOf(v.reason).toEqualTypeOf<
+        'malformed' | 'invalid' | 'dpop_required' | 'dpop_mismatch' | 'dpop_replay' | 'dpop_unbound'
+      >();
   });
 
   it('options: units in names, null only where documented', () => {
@@ -41,7 +52,12 @@ describe('public types', () => {
     void (() => new TokenManager({ secret: 'x'.repeat(32), ttlSeconds: '60' }));
     // @ts-expect-error touchIntervalSeconds cannot be null
     void (() => new TokenManager({ secret: 'x'.repeat(32), touchIntervalSeconds: null }));
-    void (() => new TokenManager({ secret: 'x'.repeat(32), ttlSeconds: null, store: new IoredisStore({ url: 'redis://localhost' }) }));
+    void (() =>
+      new TokenManager({
+        secret: 'x'.repeat(32),
+        ttlSeconds: null,
+        store: new IoredisStore({ url: 'redis://localhost' }),
+      }));
   });
 
   it('Express: req.auth is typed, getAuth takes the app user type', () => {

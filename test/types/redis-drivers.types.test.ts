@@ -6,7 +6,11 @@
 import { Redis, Cluster } from 'ioredis';
 import { Redis as Redis5, Cluster as Cluster5 } from 'ioredis5';
 import { createClient, createCluster, createSentinel } from 'redis';
-import { createClient as createClient5, createCluster as createCluster5, createSentinel as createSentinel5 } from 'redis5';
+import {
+  createClient as createClient5,
+  createCluster as createCluster5,
+  createSentinel as createSentinel5,
+} from 'redis5';
 import { describe, expectTypeOf, it } from 'vitest';
 import { RedisStore, type RedisDriver } from '../../src/redis.js';
 import { ioredisDriver } from '../../src/ioredis.js';

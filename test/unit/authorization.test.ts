@@ -5,7 +5,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateToken, parseToken } from '../../src/core/token-format.js';
-import { MAX_AUTHORIZATION_LENGTH, authorizationFromRawHeaders, authorizationOfRawHeaders, parseAuthorization, type AuthorizationParse } from '../../src/http/authorization.js';
+import {
+  MAX_AUTHORIZATION_LENGTH,
+  authorizationFromRawHeaders,
+  authorizationOfRawHeaders,
+  parseAuthorization,
+  type AuthorizationParse,
+} from '../../src/http/authorization.js';
 import { KeyRing } from '../../src/core/key-ring.js';
 
 /** User tags as a TokenManager with this test secret computes them. */
@@ -47,37 +53,62 @@ describe('parseAuthorization: fixed cases', () => {
     expect(parseAuthorization([''])).toEqual({ kind: 'malformed', description: 'empty Authorization header' });
     // Whitespace only: malformed here, and empty (so malformed too) after an adapter's trim.
     expect(kindOf(parseAuthorization('   '))).toBe('malformed');
-    expect(parseAuthorization(authorizationFromRawHeaders(['Authorization', '   ']))).toEqual({ kind: 'malformed', description: 'empty Authorization header' });
+    expect(parseAuthorization(authorizationFromRawHeaders(['Authorization', '   ']))).toEqual({
+      kind: 'malformed',
+      description: 'empty Authorization header',
+    });
   });
 
-  it.each(['Bearer', 'Bearer ', 'Bearer    ', 'Token', 'Token ', 'token  ', 'BEARER'])('empty or missing credential after the scheme: %j', (h) => {
-    expect(kindOf(parseAuthorization(h))).toBe('malformed');
-  });
-
-  it.each([TOKEN, 'rmt_abc', `Bearer${TOKEN}`, `Token${TOKEN}`, `=${TOKEN}`, ' ', '   ', 'x'])('no scheme or no separator: %j', (h) => {
-    expect(kindOf(parseAuthorization(h))).toBe('malformed');
-  });
-
-  it.each(['Bearor', 'Tokens', 'Basic', 'Digest', 'Bearer1', 'Beare', 'Toke', 'Bear-er', 'Bearer_', 'OAuth', 'JWT', 'Negotiate'])(
-    'unknown or near-miss scheme: %s <token>',
-    (scheme) => {
-      const r = parseAuthorization(`${scheme} ${TOKEN}`);
-      expect(r.kind).toBe('malformed');
-      if (r.kind === 'malformed') expect(r.description).toMatch(/scheme/);
+  it.each(['Bearer', 'Bearer ', 'Bearer    ', 'Token', 'Token ', 'token  ', 'BEARER'])(
+    'empty or missing credential after the scheme: %j',
+    (h) => {
+      expect(kindOf(parseAuthorization(h))).toBe('malformed');
     },
   );
+
+  it.each([TOKEN, 'rmt_abc', `Bearer${TOKEN}`, `Token${TOKEN}`, `=${TOKEN}`, ' ', '   ', 'x'])(
+    'no scheme or no separator: %j',
+    (h) => {
+      expect(kindOf(parseAuthorization(h))).toBe('malformed');
+    },
+  );
+
+  it.each([
+    'Bearor',
+    'Tokens',
+    'Basic',
+    'Digest',
+    'Bearer1',
+    'Beare',
+    'Toke',
+    'Bear-er',
+    'Bearer_',
+    'OAuth',
+    'JWT',
+    'Negotiate',
+  ])('unknown or near-miss scheme: %s <token>', (scheme) => {
+    const r = parseAuthorization(`${scheme} ${TOKEN}`);
+    expect(r.kind).toBe('malformed');
+    if (r.kind === 'malformed') expect(r.description).toMatch(/scheme/);
+  });
 
   it('Basic with real-looking base64 credentials', () => {
     expect(kindOf(parseAuthorization('Basic dXNlcjpwYXNz'))).toBe('malformed');
   });
 
-  it.each([` Bearer ${TOKEN}`, `  Token ${TOKEN}`, `x Bearer ${TOKEN}`, `, Bearer ${TOKEN}`])('scheme not at the start: %j', (h) => {
-    expect(kindOf(parseAuthorization(h))).toBe('malformed');
-  });
+  it.each([` Bearer ${TOKEN}`, `  Token ${TOKEN}`, `x Bearer ${TOKEN}`, `, Bearer ${TOKEN}`])(
+    'scheme not at the start: %j',
+    (h) => {
+      expect(kindOf(parseAuthorization(h))).toBe('malformed');
+    },
+  );
 
-  it.each(['Bearer', 'bearer', 'BEARER', 'bEaReR', 'Token', 'token', 'TOKEN', 'tOkEn'])('case variant of the scheme accepted: %s', (scheme) => {
-    expect(parseAuthorization(`${scheme} ${TOKEN}`)).toEqual({ kind: 'token', token: TOKEN });
-  });
+  it.each(['Bearer', 'bearer', 'BEARER', 'bEaReR', 'Token', 'token', 'TOKEN', 'tOkEn'])(
+    'case variant of the scheme accepted: %s',
+    (scheme) => {
+      expect(parseAuthorization(`${scheme} ${TOKEN}`)).toEqual({ kind: 'token', token: TOKEN });
+    },
+  );
 
   it.each([1, 2, 3, 10, 100])('%i space(s) between scheme and token accepted', (n) => {
     expect(parseAuthorization(`Bearer${' '.repeat(n)}${TOKEN}`)).toEqual({ kind: 'token', token: TOKEN });
@@ -113,7 +144,9 @@ describe('parseAuthorization: fixed cases', () => {
 
   it('two Authorization header values rejected, even identical or one empty', () => {
     expect(kindOf(parseAuthorization([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]))).toBe('malformed');
-    expect(kindOf(parseAuthorization([`Bearer ${TOKEN}`, `Token ${generateToken(tagOf('bob')).token}`]))).toBe('malformed');
+    expect(kindOf(parseAuthorization([`Bearer ${TOKEN}`, `Token ${generateToken(tagOf('bob')).token}`]))).toBe(
+      'malformed',
+    );
     expect(kindOf(parseAuthorization([`Bearer ${TOKEN}`, '']))).toBe('malformed');
     expect(kindOf(parseAuthorization(['', `Bearer ${TOKEN}`]))).toBe('malformed');
     expect(kindOf(parseAuthorization(['a', 'b', 'c']))).toBe('malformed');
@@ -128,7 +161,21 @@ describe('parseAuthorization: fixed cases', () => {
   });
 
   it('odd and short tokens pass the header parser as candidates, then fail the token format', () => {
-    for (const t of ['x', '1', '=', 'rmt_', 'rmt_x', TOKEN.slice(0, 76), 'null', 'undefined', '""', "'", '%00', '../../etc/passwd', '<script>']) {
+    for (const t of [
+      'x',
+      '1',
+      '=',
+      'rmt_',
+      'rmt_x',
+      TOKEN.slice(0, 76),
+      'null',
+      'undefined',
+      '""',
+      "'",
+      '%00',
+      '../../etc/passwd',
+      '<script>',
+    ]) {
       expect(parseAuthorization(`Bearer ${t}`)).toEqual({ kind: 'token', token: t });
       expect(parseToken(t)).toBeNull();
     }
@@ -158,7 +205,10 @@ describe('parseAuthorization: fixed cases', () => {
     ['emoji', `Bearer ${TOKEN}\u{1F600}`],
     ['a full-width letter', `Bearer Ａ${TOKEN.slice(1)}`],
     ['a non-ASCII scheme (Cyrillic e)', `B\u0435arer ${TOKEN}`],
-    ['UTF-8 bytes seen as latin1 (how Node decodes raw bytes)', `Bearer ${Buffer.from('é', 'utf8').toString('latin1')}${TOKEN}`],
+    [
+      'UTF-8 bytes seen as latin1 (how Node decodes raw bytes)',
+      `Bearer ${Buffer.from('é', 'utf8').toString('latin1')}${TOKEN}`,
+    ],
     ['a lone surrogate', `Bearer ${TOKEN}\uD800`],
     ['a zero-width space', `Bearer \u200b${TOKEN}`],
     ['a BOM', `\uFEFFBearer ${TOKEN}`],
@@ -168,13 +218,23 @@ describe('parseAuthorization: fixed cases', () => {
     if (r.kind === 'malformed') expect(r.description).toMatch(/ASCII/);
   });
 
-  it.each(['*', '?', '[', ']', '{', '}', ':', '\\', '"', '$', '%', '/'])('a token with %s in it is a candidate the token format rejects', (c) => {
-    for (const t of [c, `${TOKEN.slice(0, 30)}${c}${TOKEN.slice(31)}`, `${TOKEN.slice(0, 76)}${c}`, `{${TOKEN.slice(5, 13)}}`, `rmt_*`, `${c}${TOKEN}`]) {
-      const r = parseAuthorization(`Bearer ${t}`);
-      expect(r).toEqual({ kind: 'token', token: t });
-      expect(parseToken(t)).toBeNull();
-    }
-  });
+  it.each(['*', '?', '[', ']', '{', '}', ':', '\\', '"', '$', '%', '/'])(
+    'a token with %s in it is a candidate the token format rejects',
+    (c) => {
+      for (const t of [
+        c,
+        `${TOKEN.slice(0, 30)}${c}${TOKEN.slice(31)}`,
+        `${TOKEN.slice(0, 76)}${c}`,
+        `{${TOKEN.slice(5, 13)}}`,
+        `rmt_*`,
+        `${c}${TOKEN}`,
+      ]) {
+        const r = parseAuthorization(`Bearer ${t}`);
+        expect(r).toEqual({ kind: 'token', token: t });
+        expect(parseToken(t)).toBeNull();
+      }
+    },
+  );
 
   it('never throws on values of the wrong type passed by a careless adapter', () => {
     const odd: unknown[] = [0, 1, true, {}, [1], [null], [undefined], [{}], Symbol('x'), new String('Bearer x')];
@@ -191,7 +251,18 @@ describe('parseAuthorization: fixed cases', () => {
 
 describe('authorizationFromRawHeaders', () => {
   it('collects every Authorization value, any case of the name, trimmed, in order', () => {
-    expect(authorizationFromRawHeaders(['Host', 'x', 'authorization', ' Bearer a ', 'X-Other', 'y', 'AUTHORIZATION', 'Token b'])).toEqual(['Bearer a', 'Token b']);
+    expect(
+      authorizationFromRawHeaders([
+        'Host',
+        'x',
+        'authorization',
+        ' Bearer a ',
+        'X-Other',
+        'y',
+        'AUTHORIZATION',
+        'Token b',
+      ]),
+    ).toEqual(['Bearer a', 'Token b']);
     expect(authorizationFromRawHeaders(['Host', 'x'])).toEqual([]);
     expect(authorizationFromRawHeaders([])).toEqual([]);
     expect(authorizationFromRawHeaders(['Authorization'])).toEqual([]);
@@ -202,9 +273,26 @@ describe('authorizationFromRawHeaders', () => {
     expect(authorizationOfRawHeaders(['Host', 'x', 'authorization', ' Bearer a '])).toBe('Bearer a');
     expect(authorizationOfRawHeaders(['Host', 'x'])).toBeUndefined();
     expect(authorizationOfRawHeaders(['Authorization'])).toBeUndefined();
-    expect(authorizationOfRawHeaders(['authorization', 'Bearer a', 'AUTHORIZATION', 'Token b', 'Authorization', 'x'])).toEqual(['Bearer a', 'Token b', 'x']);
-    const name = fc.constantFrom('Authorization', 'authorization', 'AUTHORIZATION', 'AuThOrIzAtIoN', 'Authorisation', 'Authorization ', 'Host', 'Proxy-Authorization', 'X');
-    const value = fc.oneof(fc.constant(`Bearer ${TOKEN}`), fc.constant(` Token ${TOKEN} `), fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }));
+    expect(
+      authorizationOfRawHeaders(['authorization', 'Bearer a', 'AUTHORIZATION', 'Token b', 'Authorization', 'x']),
+    ).toEqual(['Bearer a', 'Token b', 'x']);
+    const name = fc.constantFrom(
+      'Authorization',
+      'authorization',
+      'AUTHORIZATION',
+      'AuThOrIzAtIoN',
+      'Authorisation',
+      'Authorization ',
+      'Host',
+      'Proxy-Authorization',
+      'X',
+    );
+    const value = fc.oneof(
+      fc.constant(`Bearer ${TOKEN}`),
+      fc.constant(` Token ${TOKEN} `),
+      fc.string({ maxLength: 40 }),
+      fc.string({ unit: 'binary', maxLength: 40 }),
+    );
     fc.assert(
       fc.property(fc.array(fc.tuple(name, value), { maxLength: 5 }), (pairs) => {
         const raw = pairs.flat();
@@ -219,25 +307,49 @@ describe('authorizationFromRawHeaders', () => {
 });
 
 describe('parseAuthorization: properties (fast-check, 100,000+ headers per run)', () => {
-  const schemes = fc.constantFrom('Bearer', 'bearer', 'BEARER', 'Token', 'token', 'TOKEN', 'bEARER', 'Bearor', 'Tokens', 'Basic', 'Digest', 'Bearer1', '', 'B', ' Bearer', 'Bearer,');
+  const schemes = fc.constantFrom(
+    'Bearer',
+    'bearer',
+    'BEARER',
+    'Token',
+    'token',
+    'TOKEN',
+    'bEARER',
+    'Bearor',
+    'Tokens',
+    'Basic',
+    'Digest',
+    'Bearer1',
+    '',
+    'B',
+    ' Bearer',
+    'Bearer,',
+  );
   const separators = fc.constantFrom(' ', ' ', ' ', '  ', '     ', '', '\t', '\u00a0', ' \t', ',', ', ', '=', ' , ');
   const tokenLike = fc.oneof(
     fc.constant(TOKEN),
     fc.constant(TOKEN + TOKEN),
     fc.string({ unit: 'grapheme-ascii', maxLength: 90 }),
     fc.string({ unit: 'binary', maxLength: 90 }),
-    fc.string({ unit: fc.constantFrom('a', 'Z', '0', '_', ',', ' ', '*', '?', '[', '{', '}', ':', '\t', '\u00a0', 'é', '='), maxLength: 90 }),
+    fc.string({
+      unit: fc.constantFrom('a', 'Z', '0', '_', ',', ' ', '*', '?', '[', '{', '}', ':', '\t', '\u00a0', 'é', '='),
+      maxLength: 90,
+    }),
     fc.nat(80).map((n) => TOKEN.slice(0, n)),
     fc.integer({ min: 900, max: 1100 }).map((n) => 'x'.repeat(n)),
   );
   const suffixes = fc.constantFrom('', '', '', ' ', '\t', ',', ', Bearer x', ' x', '\n', '\u00a0');
   const structured = fc.tuple(schemes, separators, tokenLike, suffixes).map(([s, sep, t, suf]) => s + sep + t + suf);
   // Headers that should mostly be accepted: an accepted scheme in any case, spaces, printable ASCII.
-  const acceptedScheme = fc.tuple(fc.constantFrom('bearer', 'token'), fc.array(fc.boolean(), { minLength: 6, maxLength: 6 })).map(([s, up]) =>
-    [...s].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''),
-  );
+  const acceptedScheme = fc
+    .tuple(fc.constantFrom('bearer', 'token'), fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }))
+    .map(([s, up]) => [...s].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
   const nearValid = fc
-    .tuple(acceptedScheme, fc.integer({ min: 1, max: 4 }), fc.oneof(fc.constant(TOKEN), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 100 })))
+    .tuple(
+      acceptedScheme,
+      fc.integer({ min: 1, max: 4 }),
+      fc.oneof(fc.constant(TOKEN), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 100 })),
+    )
     .map(([s, n, t]) => s + ' '.repeat(n) + t);
   const headers = fc.oneof(
     { weight: 1, arbitrary: fc.constantFrom('', ' ', '\t') },
@@ -281,7 +393,8 @@ describe('parseAuthorization: properties (fast-check, 100,000+ headers per run)'
         const r = parseAuthorization(list);
         check(KINDS.includes(r.kind), 'one of the three kinds');
         if (list.length === 0) check(r.kind === 'missing', 'no values: missing');
-        else if (list.length === 1) check(JSON.stringify(r) === JSON.stringify(parseAuthorization(list[0]!)), 'one value: as the single value');
+        else if (list.length === 1)
+          check(JSON.stringify(r) === JSON.stringify(parseAuthorization(list[0]!)), 'one value: as the single value');
         else check(r.kind === 'malformed', 'two or more values: malformed');
       }),
       { numRuns: 25_000 },

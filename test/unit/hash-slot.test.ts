@@ -10,11 +10,28 @@ import { RedisKeys } from '../../src/stores/redis/keys.js';
 
 describe('hashSlot', () => {
   it('matches cluster-key-slot on plain keys, hash tags and the store keys', () => {
-    const keys = ['', 'a', 'foo', '123456789', '{user1000}.following', 'foo{{bar}}zap', 'foo{bar}{zap}', '{}', 'héllo{wörld}', '日本語'];
+    const keys = [
+      '',
+      'a',
+      'foo',
+      '123456789',
+      '{user1000}.following',
+      'foo{{bar}}zap',
+      'foo{bar}{zap}',
+      '{}',
+      'héllo{wörld}',
+      '日本語',
+    ];
     const k = new RedisKeys('myapp:tokens:');
     for (let i = 0; i < 500; i++) {
       const tag = ((i * 2654435761) >>> 0).toString(16).padStart(8, '0');
-      keys.push(k.hashKey(tag), k.indexKey(`user-${i}`, tag), k.legacyTokenKey(`tok${i}`, tag), k.legacyUserKey(`user-${i}`, tag), k.legacyFailureKey(`tok${i}`, tag));
+      keys.push(
+        k.hashKey(tag),
+        k.indexKey(`user-${i}`, tag),
+        k.legacyTokenKey(`tok${i}`, tag),
+        k.legacyUserKey(`user-${i}`, tag),
+        k.legacyFailureKey(`tok${i}`, tag),
+      );
     }
     for (const key of keys) expect(hashSlot(key), key).toBe(calculateSlot(key));
     expect(hashSlot('123456789')).toBe(0x31c3); // the CRC16/XMODEM check value

@@ -16,7 +16,11 @@ afterAll(() => redis.quit());
 const userIds = fc
   .oneof(
     fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
-    fc.string({ unit: fc.constantFrom(':', '{', '}', '*', ' ', '?', '[', ']', '\\', 'a', '1', 'é', '😀', '\u0000'), minLength: 1, maxLength: 20 }),
+    fc.string({
+      unit: fc.constantFrom(':', '{', '}', '*', ' ', '?', '[', ']', '\\', 'a', '1', 'é', '😀', '\u0000'),
+      minLength: 1,
+      maxLength: 20,
+    }),
     fc.integer().map(String),
   )
   .filter((s) => s.length <= 256)
@@ -37,7 +41,11 @@ describe('Redis key encoding', () => {
     fc.assert(
       fc.property(userIds, (id) => {
         const k = keys.indexKey(id, '0123abcd');
-        return k.indexOf('{') === 'app:'.length && k.slice(k.indexOf('{') + 1, k.indexOf('}')) === '0123abcd' && !/[{}]/.test(k.slice(k.indexOf('}') + 1));
+        return (
+          k.indexOf('{') === 'app:'.length &&
+          k.slice(k.indexOf('{') + 1, k.indexOf('}')) === '0123abcd' &&
+          !/[{}]/.test(k.slice(k.indexOf('}') + 1))
+        );
       }),
       { numRuns: 20_000 },
     );

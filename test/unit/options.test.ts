@@ -26,15 +26,19 @@ function recordingStore(): { store: Store; calls: string[] } {
   return { store, calls };
 }
 
-const make = (o: Partial<TokenManagerOptions> & Record<string, unknown>) => () => new TokenManager({ secret: TEST_SECRET, ...o } as TokenManagerOptions);
+const make = (o: Partial<TokenManagerOptions> & Record<string, unknown>) => () =>
+  new TokenManager({ secret: TEST_SECRET, ...o } as TokenManagerOptions);
 
 describe('TokenManager options', () => {
   const durationOptions = ['ttlSeconds', 'touchIntervalSeconds', 'absoluteLifetimeSeconds'] as const;
   describe.each(durationOptions)('%s', (name) => {
-    it.each([-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 10 * 365 * 24 * 3600 + 1, -0.5])('rejects %s with a RangeError naming it', (value) => {
-      expect(make({ [name]: value })).toThrow(InvalidArgumentValueError);
-      expect(make({ [name]: value })).toThrow(new RegExp(name));
-    });
+    it.each([-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 10 * 365 * 24 * 3600 + 1, -0.5])(
+      'rejects %s with a RangeError naming it',
+      (value) => {
+        expect(make({ [name]: value })).toThrow(InvalidArgumentValueError);
+        expect(make({ [name]: value })).toThrow(new RegExp(name));
+      },
+    );
     it.each(['60', true, {}, [], 10n])('rejects %s (wrong type) with a TypeError naming it', (value) => {
       expect(make({ [name]: value })).toThrow(InvalidArgumentTypeError);
       expect(make({ [name]: value })).toThrow(new RegExp(name));
@@ -80,21 +84,40 @@ describe('TokenManager options', () => {
   it('refuses unknown (misspelt) options instead of silently using a default', async () => {
     expect(make({ ttl: 5 })).toThrow(/unknown option `ttl`.*ttlSeconds/);
     const m = new TokenManager({ secret: TEST_SECRET });
-    await expect(m.create('u', { deviceNmae: 'x' } as never)).rejects.toThrow(/unknown option `deviceNmae`.*deviceName/);
+    await expect(m.create('u', { deviceNmae: 'x' } as never)).rejects.toThrow(
+      /unknown option `deviceNmae`.*deviceName/,
+    );
   });
 
   it('a whole token where a token id is expected is a loud error; a bad revoke reason too', async () => {
-    await expect(new TokenManager({ secret: TEST_SECRET }).revokeById('u', 123 as never)).rejects.toThrow(InvalidArgumentTypeError);
-    await expect(new TokenManager({ secret: TEST_SECRET }).list('u', null as never)).rejects.toThrow(InvalidArgumentTypeError);
-    await expect(new TokenManager({ secret: TEST_SECRET }).list('u', { current: 'x' } as never)).rejects.toThrow(/unknown option `current`/);
+    await expect(new TokenManager({ secret: TEST_SECRET }).revokeById('u', 123 as never)).rejects.toThrow(
+      InvalidArgumentTypeError,
+    );
+    await expect(new TokenManager({ secret: TEST_SECRET }).list('u', null as never)).rejects.toThrow(
+      InvalidArgumentTypeError,
+    );
+    await expect(new TokenManager({ secret: TEST_SECRET }).list('u', { current: 'x' } as never)).rejects.toThrow(
+      /unknown option `current`/,
+    );
     const m = new TokenManager({ secret: TEST_SECRET });
     const c = await m.create('u');
-    await expect(m.revokeById('u', c.token)).rejects.toThrow(/token id.*not the token itself; to revoke by the token use revoke\(token\)$/);
-    await expect(m.revokeOthers('u', c.token)).rejects.toThrow(/^revokeOthers .*not the token itself; pass the id of the token to keep/);
-    await expect(m.list('u', { currentTokenId: c.token })).rejects.toThrow(/^list .*not the token itself; pass the id of the calling token as currentTokenId/);
+    await expect(m.revokeById('u', c.token)).rejects.toThrow(
+      /token id.*not the token itself; to revoke by the token use revoke\(token\)$/,
+    );
+    await expect(m.revokeOthers('u', c.token)).rejects.toThrow(
+      /^revokeOthers .*not the token itself; pass the id of the token to keep/,
+    );
+    await expect(m.list('u', { currentTokenId: c.token })).rejects.toThrow(
+      /^list .*not the token itself; pass the id of the calling token as currentTokenId/,
+    );
     // Each hint fits its caller: reauthenticate never suggests revoking.
-    const hint = await m.reauthenticate('u', c.token).then(() => '', (e: Error) => e.message);
-    expect(hint).toMatch(/^reauthenticate takes a token id .*not the token itself; pass the id of the token whose user just proved who they are/);
+    const hint = await m.reauthenticate('u', c.token).then(
+      () => '',
+      (e: Error) => e.message,
+    );
+    expect(hint).toMatch(
+      /^reauthenticate takes a token id .*not the token itself; pass the id of the token whose user just proved who they are/,
+    );
     expect(hint).not.toMatch(/revoke/);
     await expect(m.revokeById('u', c.tokenId, { reason: 'oops' as never })).rejects.toThrow(/reason/);
     expect((await m.verify(c.token)).valid).toBe(true);
@@ -107,7 +130,14 @@ describe('TokenManager options', () => {
     expect(make({ secret: 'é'.repeat(16) })).not.toThrow(); // 32 UTF-8 bytes
     expect(make({ secret: 'x'.repeat(31) })).toThrow(InvalidArgumentValueError);
     expect(make({ secret: [] })).toThrow(/at least one key/);
-    expect(make({ secret: [{ id: 'a', secret: TEST_SECRET }, { id: 'a', secret: TEST_SECRET }] })).toThrow(/duplicate/);
+    expect(
+      make({
+        secret: [
+          { id: 'a', secret: TEST_SECRET },
+          { id: 'a', secret: TEST_SECRET },
+        ],
+      }),
+    ).toThrow(/duplicate/);
     expect(make({ secret: [{ id: 'bad id!', secret: TEST_SECRET }] })).toThrow(/id/);
     expect(make({ secret: 42 as never })).toThrow(InvalidArgumentTypeError);
     expect(() => new TokenManager(undefined as never)).toThrow(InvalidArgumentTypeError);
@@ -127,7 +157,9 @@ describe('TokenManager options', () => {
     const m = new TokenManager({ store, secret: TEST_SECRET });
     for (const bad of ['', Number.NaN, 1.5, {}, null, undefined, [], 'x'.repeat(257), '\uD800', 10n ** 300n])
       await expect(m.create(bad as never)).rejects.toSatisfy(
-        (e: unknown) => (e instanceof InvalidArgumentTypeError || e instanceof InvalidArgumentValueError) && /userId/.test((e as Error).message),
+        (e: unknown) =>
+          (e instanceof InvalidArgumentTypeError || e instanceof InvalidArgumentValueError) &&
+          /userId/.test((e as Error).message),
       );
     await expect(m.create('u', { scopes: ['has space'] })).rejects.toThrow(/scopes/);
     await expect(m.create('u', { scopes: 'read' as never })).rejects.toThrow(/scopes/);
@@ -153,7 +185,8 @@ describe('verifyCache option', () => {
   });
 
   it('is off by default and with null or false (no stats); {} gives the defaults', async () => {
-    for (const v of [undefined, null, false] as const) expect(new TokenManager({ secret: TEST_SECRET, verifyCache: v }).verifyCacheStats).toBeNull();
+    for (const v of [undefined, null, false] as const)
+      expect(new TokenManager({ secret: TEST_SECRET, verifyCache: v }).verifyCacheStats).toBeNull();
     const m = new TokenManager({ secret: TEST_SECRET, verifyCache: {} });
     expect(m.verifyCacheStats).toEqual({ hits: 0, misses: 0, entries: 0, active: true, resets: 0 });
     await m.close();
@@ -161,7 +194,16 @@ describe('verifyCache option', () => {
 
   it('a store without watchRevocations is refused by name', () => {
     const { store } = recordingStore();
-    const bare: Store = { create: store.create.bind(store), verify: store.verify.bind(store), revokeToken: store.revokeToken.bind(store), revokeById: store.revokeById.bind(store), revokeAll: store.revokeAll.bind(store), list: store.list.bind(store), lookup: store.lookup.bind(store), reauthenticate: store.reauthenticate.bind(store) };
+    const bare: Store = {
+      create: store.create.bind(store),
+      verify: store.verify.bind(store),
+      revokeToken: store.revokeToken.bind(store),
+      revokeById: store.revokeById.bind(store),
+      revokeAll: store.revokeAll.bind(store),
+      list: store.list.bind(store),
+      lookup: store.lookup.bind(store),
+      reauthenticate: store.reauthenticate.bind(store),
+    };
     expect(make({ store: bare, verifyCache: {} })).toThrow(/verifyCache needs a store .*watchRevocations/);
   });
 
@@ -182,9 +224,13 @@ describe('verifyCache option', () => {
 
 describe('MemoryStore options', () => {
   it('refuses an unknown option, a bad clock and a sweep interval that is not a whole number of milliseconds from 0 to one day', () => {
-    expect(() => new MemoryStore({ sweepInterval: 5 } as never)).toThrow(/MemoryStore: unknown option `sweepInterval` \(did you mean `sweepIntervalMs`\?\)/);
+    expect(() => new MemoryStore({ sweepInterval: 5 } as never)).toThrow(
+      /MemoryStore: unknown option `sweepInterval` \(did you mean `sweepIntervalMs`\?\)/,
+    );
     expect(() => new MemoryStore({ sweepIntervalMs: -1 })).toThrow(RangeError);
-    expect(() => new MemoryStore({ sweepIntervalMs: 1.5 })).toThrow(/sweepIntervalMs must be a whole number from 0 to 86400000/);
+    expect(() => new MemoryStore({ sweepIntervalMs: 1.5 })).toThrow(
+      /sweepIntervalMs must be a whole number from 0 to 86400000/,
+    );
     expect(() => new MemoryStore({ sweepIntervalMs: 'x' as never })).toThrow(TypeError);
     expect(() => new MemoryStore({ now: 5 as never })).toThrow(/now must be a function/);
     expect(() => new MemoryStore(null as never)).toThrow(TypeError);

@@ -28,14 +28,14 @@ const TOKEN_CHARS = `${BASE62}_`;
 /** Documented layout: rmt_ + 8 lower-case hex (user tag) + 16 base62 (random id) + 43 base62 (secret) + 6 base62 (CRC-32). */
 const ORACLE_RE = /^rmt_[0-9a-f]{8}[0-9A-Za-z]{16}[0-9A-Za-z]{43}[0-9A-Za-z]{6}$/;
 
-
 /** The oracle: is `s` a well-formed token (exact layout and a correct checksum)? */
 function oracleAccepts(s: unknown): boolean {
   return typeof s === 'string' && ORACLE_RE.test(s) && oracleChecksum(s.slice(0, 71)) === s.slice(71);
 }
 
 const charOf = (alphabet: string) => fc.integer({ min: 0, max: alphabet.length - 1 }).map((i) => alphabet[i]!);
-const stringOf = (alphabet: string, length: number) => fc.array(charOf(alphabet), { minLength: length, maxLength: length }).map((a) => a.join(''));
+const stringOf = (alphabet: string, length: number) =>
+  fc.array(charOf(alphabet), { minLength: length, maxLength: length }).map((a) => a.join(''));
 /** A token body (everything before the checksum) in the right layout. */
 const bodyArb = fc.tuple(stringOf(HEX, 8), stringOf(BASE62, 16 + 43)).map(([tag, rest]) => TOKEN_PREFIX + tag + rest);
 /** A well-formed token with a correct checksum, built by the oracle, not by the library. */
@@ -76,7 +76,8 @@ describe('generateToken', () => {
 
   it('uses every base62 character in the random parts (no skewed alphabet)', () => {
     const counts = new Map<string, number>();
-    for (let i = 0; i < 2000; i++) for (const c of generateToken(tagOf('u')).token.slice(12, 71)) counts.set(c, (counts.get(c) ?? 0) + 1);
+    for (let i = 0; i < 2000; i++)
+      for (const c of generateToken(tagOf('u')).token.slice(12, 71)) counts.set(c, (counts.get(c) ?? 0) + 1);
     expect([...counts.keys()].sort().join('')).toBe([...BASE62].sort().join(''));
     // 118,000 characters over 62 symbols: about 1,903 each; a biased generator (e.g. `% 62` on 256) would be far off.
     for (const n of counts.values()) expect(n).toBeGreaterThan(1600);
@@ -180,10 +181,12 @@ describe('parseToken', () => {
   });
 
   it('never throws and accepts exactly the strings of the documented format (fast-check, 70,000 runs)', () => {
-    const mutateArb = fc.tuple(validTokenArb, fc.nat(), fc.string({ minLength: 0, maxLength: 3, unit: 'binary' })).map(([t, at, ins]) => {
-      const p = at % (t.length + 1);
-      return t.slice(0, p) + ins + t.slice(p + ins.length);
-    });
+    const mutateArb = fc
+      .tuple(validTokenArb, fc.nat(), fc.string({ minLength: 0, maxLength: 3, unit: 'binary' }))
+      .map(([t, at, ins]) => {
+        const p = at % (t.length + 1);
+        return t.slice(0, p) + ins + t.slice(p + ins.length);
+      });
     const candidates = fc.oneof(
       fc.string({ maxLength: 100 }),
       fc.string({ maxLength: 100, unit: 'binary' }),
@@ -210,11 +213,21 @@ describe('parseToken', () => {
     // The generators must reach the accepting side too, or the property proves little.
     expect(accepted).toBeGreaterThan(5_000);
     fc.assert(
-      fc.property(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withSparseArray: true }), (v) => {
-        const p = parseToken(v);
-        if (typeof v !== 'string') expect(p).toBeNull();
-        else expect(p !== null).toBe(oracleAccepts(v));
-      }),
+      fc.property(
+        fc.anything({
+          withBigInt: true,
+          withDate: true,
+          withMap: true,
+          withSet: true,
+          withTypedArray: true,
+          withSparseArray: true,
+        }),
+        (v) => {
+          const p = parseToken(v);
+          if (typeof v !== 'string') expect(p).toBeNull();
+          else expect(p !== null).toBe(oracleAccepts(v));
+        },
+      ),
       { numRuns: 10_000 },
     );
     fc.assert(
@@ -240,7 +253,8 @@ describe('normalizeUserId', () => {
   });
 
   it('keeps strings as they are, special characters included', () => {
-    for (const s of ['alice', ' a ', 'a:b', '{tag}', '*', '?', '[x]', 'é', '\u{1F600}', 'x'.repeat(MAX_USER_ID_LENGTH)]) expect(normalizeUserId(s)).toBe(s);
+    for (const s of ['alice', ' a ', 'a:b', '{tag}', '*', '?', '[x]', 'é', '\u{1F600}', 'x'.repeat(MAX_USER_ID_LENGTH)])
+      expect(normalizeUserId(s)).toBe(s);
     // "042" is a different string from 42: ids are not parsed as numbers.
     expect(normalizeUserId('042')).not.toBe(normalizeUserId(42));
   });
@@ -259,12 +273,15 @@ describe('normalizeUserId', () => {
     ['a function', () => 42],
     ['a String object', new String('42')],
   ];
-  it.each(typeErrors)('rejects %s with InvalidArgumentTypeError (a TypeError with code ERR_INVALID_ARG_TYPE)', (_name, value) => {
-    const error = errorOf(() => normalizeUserId(value));
-    expect(error).toBeInstanceOf(InvalidArgumentTypeError);
-    expect(error).toBeInstanceOf(TypeError);
-    expect((error as { code?: string }).code).toBe('ERR_INVALID_ARG_TYPE');
-  });
+  it.each(typeErrors)(
+    'rejects %s with InvalidArgumentTypeError (a TypeError with code ERR_INVALID_ARG_TYPE)',
+    (_name, value) => {
+      const error = errorOf(() => normalizeUserId(value));
+      expect(error).toBeInstanceOf(InvalidArgumentTypeError);
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as { code?: string }).code).toBe('ERR_INVALID_ARG_TYPE');
+    },
+  );
 
   const valueErrors: [string, unknown][] = [
     ['the empty string', ''],
@@ -273,24 +290,35 @@ describe('normalizeUserId', () => {
     ['a lone low surrogate', '\uDC00b'],
     ['reversed surrogates', '\uDE00\uD83D'],
   ];
-  it.each(valueErrors)('rejects %s with InvalidArgumentValueError (a RangeError with code ERR_INVALID_ARG_VALUE)', (_name, value) => {
-    const error = errorOf(() => normalizeUserId(value));
-    expect(error).toBeInstanceOf(InvalidArgumentValueError);
-    expect(error).toBeInstanceOf(RangeError);
-    expect((error as { code?: string }).code).toBe('ERR_INVALID_ARG_VALUE');
-  });
+  it.each(valueErrors)(
+    'rejects %s with InvalidArgumentValueError (a RangeError with code ERR_INVALID_ARG_VALUE)',
+    (_name, value) => {
+      const error = errorOf(() => normalizeUserId(value));
+      expect(error).toBeInstanceOf(InvalidArgumentValueError);
+      expect(error).toBeInstanceOf(RangeError);
+      expect((error as { code?: string }).code).toBe('ERR_INVALID_ARG_VALUE');
+    },
+  );
 
   it('never throws anything but its two typed errors (fast-check, 10,000 runs)', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.anything({ withBigInt: true }), fc.string({ unit: 'binary', maxLength: 300 }), fc.double(), fc.bigInt()), (v) => {
-        try {
-          const id = normalizeUserId(v);
-          expect(typeof id).toBe('string');
-          expect(id.length).toBeGreaterThan(0);
-        } catch (e) {
-          expect(e instanceof InvalidArgumentTypeError || e instanceof InvalidArgumentValueError).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.anything({ withBigInt: true }),
+          fc.string({ unit: 'binary', maxLength: 300 }),
+          fc.double(),
+          fc.bigInt(),
+        ),
+        (v) => {
+          try {
+            const id = normalizeUserId(v);
+            expect(typeof id).toBe('string');
+            expect(id.length).toBeGreaterThan(0);
+          } catch (e) {
+            expect(e instanceof InvalidArgumentTypeError || e instanceof InvalidArgumentValueError).toBe(true);
+          }
+        },
+      ),
       { numRuns: 10_000 },
     );
   });

@@ -7,7 +7,14 @@
 import { tracingChannel } from 'node:diagnostics_channel';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TokenManager } from '../../src/core/manager.js';
-import { TOKEN_TRACING_CHANNELS, isTraced, subscribeTokenTracing, tokenChannels, type TokenTraceContext, type TracedOperation } from '../../src/core/tracing.js';
+import {
+  TOKEN_TRACING_CHANNELS,
+  isTraced,
+  subscribeTokenTracing,
+  tokenChannels,
+  type TokenTraceContext,
+  type TracedOperation,
+} from '../../src/core/tracing.js';
 import { forgeSecret } from '../../src/testing/index.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { freePort } from '../support/redis-server.js';
@@ -34,12 +41,21 @@ function record(): { seen: Seen[]; stop(): void } {
   const stops: (() => void)[] = [];
   for (const [operation, name] of Object.entries(TOKEN_TRACING_CHANNELS) as [TracedOperation, string][]) {
     const channel = tracingChannel<unknown, TokenTraceContext>(name);
-    const on = (event: Seen['event']) => (context: TokenTraceContext) => seen.push({ event, operation, context, copy: { ...context } });
-    const handlers = { start: on('start'), end: on('end'), asyncStart: on('asyncStart'), asyncEnd: on('asyncEnd'), error: on('error') };
+    const on = (event: Seen['event']) => (context: TokenTraceContext) =>
+      seen.push({ event, operation, context, copy: { ...context } });
+    const handlers = {
+      start: on('start'),
+      end: on('end'),
+      asyncStart: on('asyncStart'),
+      asyncEnd: on('asyncEnd'),
+      error: on('error'),
+    };
     channel.subscribe(handlers);
     stops.push(() => channel.unsubscribe(handlers));
   }
-  return { seen, stop: () => {
+  return {
+    seen,
+    stop: () => {
       for (const s of stops) s();
     },
   };
@@ -54,7 +70,8 @@ function subscribe() {
   active = record();
   return active.seen;
 }
-const ends = (seen: Seen[], operation: TracedOperation) => seen.filter((s) => s.operation === operation && s.event === 'asyncEnd').map((s) => s.copy);
+const ends = (seen: Seen[], operation: TracedOperation) =>
+  seen.filter((s) => s.operation === operation && s.event === 'asyncEnd').map((s) => s.copy);
 
 describe('diagnostics_channel tracing', () => {
   it('names one tracing channel per operation, revoke variants apart', () => {
@@ -89,8 +106,19 @@ describe('diagnostics_channel tracing', () => {
     const b = await m.create('42');
     const c = await m.create('42');
     const d = await m.create('42');
-    expect(ends(seen, 'create')[0]).toMatchObject({ operation: 'create', userId: '42', tokenId: a.tokenId, outcome: 'ok', reason: null, revokedCount: 0 });
-    expect(ends(seen, 'create')[0]!.result).toMatchObject({ tokenId: a.tokenId, first: true, record: { deviceName: 'phone' } });
+    expect(ends(seen, 'create')[0]).toMatchObject({
+      operation: 'create',
+      userId: '42',
+      tokenId: a.tokenId,
+      outcome: 'ok',
+      reason: null,
+      revokedCount: 0,
+    });
+    expect(ends(seen, 'create')[0]!.result).toMatchObject({
+      tokenId: a.tokenId,
+      first: true,
+      record: { deviceName: 'phone' },
+    });
 
     expect((await m.verify(a.token)).valid).toBe(true);
     expect((await m.verify(forgeSecret(a.token))).valid).toBe(false);
@@ -111,14 +139,20 @@ describe('diagnostics_channel tracing', () => {
       { userId: null, tokenId: a.tokenId, outcome: 'ok', revokedCount: 0 },
     ]);
     expect(await m.revokeById(42, b.tokenId)).toBe(true);
-    expect(ends(seen, 'revokeById')).toMatchObject([{ userId: '42', tokenId: b.tokenId, outcome: 'ok', revokedCount: 1 }]);
+    expect(ends(seen, 'revokeById')).toMatchObject([
+      { userId: '42', tokenId: b.tokenId, outcome: 'ok', revokedCount: 1 },
+    ]);
     expect(await m.revokeOthers(42, d.tokenId)).toEqual([c.tokenId]);
-    expect(ends(seen, 'revokeOthers')).toMatchObject([{ userId: '42', tokenId: d.tokenId, outcome: 'ok', revokedCount: 1, result: [c.tokenId] }]);
+    expect(ends(seen, 'revokeOthers')).toMatchObject([
+      { userId: '42', tokenId: d.tokenId, outcome: 'ok', revokedCount: 1, result: [c.tokenId] },
+    ]);
     expect(await m.revokeAll(42)).toEqual([d.tokenId]);
     expect(ends(seen, 'revokeAll')).toMatchObject([{ userId: '42', outcome: 'ok', revokedCount: 1 }]);
 
     // Every call published start, end, asyncStart, asyncEnd on one context object, in that order.
-    const verifyEvents = seen.filter((s) => s.operation === 'verify' && s.context === seen.find((x) => x.operation === 'verify')!.context).map((s) => s.event);
+    const verifyEvents = seen
+      .filter((s) => s.operation === 'verify' && s.context === seen.find((x) => x.operation === 'verify')!.context)
+      .map((s) => s.event);
     expect(verifyEvents).toEqual(['start', 'end', 'asyncStart', 'asyncEnd']);
     expect(seen.filter((s) => s.event === 'start')).toHaveLength(4 + 3 + 1 + 2 + 1 + 1 + 1);
 
@@ -161,13 +195,18 @@ describe('diagnostics_channel tracing', () => {
     const m = new TokenManager({ store, secret: TEST_SECRET });
     const seen = subscribe();
     await expect(m.revokeOthers('u', 'not-a-token-id')).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
-    expect(ends(seen, 'revokeOthers')).toMatchObject([{ userId: 'u', tokenId: null, outcome: 'error', reason: 'ERR_INVALID_ARG_VALUE' }]);
+    expect(ends(seen, 'revokeOthers')).toMatchObject([
+      { userId: 'u', tokenId: null, outcome: 'error', reason: 'ERR_INVALID_ARG_VALUE' },
+    ]);
   });
 
   it('subscribeTokenTracing: typed handlers on the chosen operations only, removed by the function it returns', async () => {
     const m = new TokenManager({ store, secret: TEST_SECRET });
     const got: string[] = [];
-    const stop = subscribeTokenTracing({ start: (c) => got.push(`start ${c.operation}`), asyncEnd: (c) => got.push(`end ${c.operation} ${c.outcome}`) }, ['create', 'verify']);
+    const stop = subscribeTokenTracing(
+      { start: (c) => got.push(`start ${c.operation}`), asyncEnd: (c) => got.push(`end ${c.operation} ${c.outcome}`) },
+      ['create', 'verify'],
+    );
     const { token } = await m.create('sub-user');
     await m.list('sub-user');
     await m.verify(token);

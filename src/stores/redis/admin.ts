@@ -133,7 +133,8 @@ async function walk(
   onBatch: (primary: string, keys: string[]) => Promise<void>,
 ): Promise<{ complete: boolean; primaries: number }> {
   const limit = options.limit ?? Infinity;
-  if (!(limit === Infinity || (Number.isInteger(limit) && limit >= 1))) throw new InvalidArgumentValueError(`limit must be a whole number of keys, 1 or more; got ${String(limit)}`);
+  if (!(limit === Infinity || (Number.isInteger(limit) && limit >= 1)))
+    throw new InvalidArgumentValueError(`limit must be a whole number of keys, 1 or more; got ${String(limit)}`);
   const primaries = ctx.primaries();
   const sizes = await Promise.all(primaries.map(async (p) => Number(await ctx.command(p, ['DBSIZE']))));
   const total = sizes.reduce((a, b) => a + b, 0);
@@ -143,14 +144,22 @@ async function walk(
     let cursor = '0';
     let looked = 0;
     do {
-      const [next, found] = (await ctx.command(primary, ['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(SCAN_COUNT)])) as [string, string[]];
+      const [next, found] = (await ctx.command(primary, [
+        'SCAN',
+        cursor,
+        'MATCH',
+        pattern,
+        'COUNT',
+        String(SCAN_COUNT),
+      ])) as [string, string[]];
       cursor = String(next);
       const keys = found.slice(0, Math.max(0, limit - handed));
       handed += keys.length;
       if (keys.length > 0) await onBatch(primary, keys);
       looked = Math.min(looked + SCAN_COUNT, sizes[i]!);
       options.onProgress?.({ done: Math.min(done + looked, total), total });
-      if (handed >= limit && (cursor !== '0' || keys.length < found.length || i < primaries.length - 1)) return { complete: false, primaries: primaries.length };
+      if (handed >= limit && (cursor !== '0' || keys.length < found.length || i < primaries.length - 1))
+        return { complete: false, primaries: primaries.length };
     } while (cursor !== '0');
     done += sizes[i]!;
     options.onProgress?.({ done, total });
@@ -161,7 +170,8 @@ async function walk(
 /** See {@link RedisStore.stats}. */
 export async function storeStats(ctx: AdminContext, options: StatsOptions = {}): Promise<StoreStats> {
   const sampleSize = options.sampleSize ?? 100;
-  if (!Number.isInteger(sampleSize) || sampleSize < 0) throw new InvalidArgumentValueError(`sampleSize must be a whole number, 0 or more; got ${String(sampleSize)}`);
+  if (!Number.isInteger(sampleSize) || sampleSize < 0)
+    throw new InvalidArgumentValueError(`sampleSize must be a whole number, 0 or more; got ${String(sampleSize)}`);
   const perUser: number[] = [];
   const stats: StoreStats = {
     liveTokens: 0,
@@ -181,7 +191,8 @@ export async function storeStats(ctx: AdminContext, options: StatsOptions = {}):
   let indexBytes = 0;
   let indexEntries = 0;
   let sampledIndexes = 0;
-  const memory = async (primary: string, key: string) => Number((await ctx.command(primary, ['MEMORY', 'USAGE', key, 'SAMPLES', '0'])) ?? 0);
+  const memory = async (primary: string, key: string) =>
+    Number((await ctx.command(primary, ['MEMORY', 'USAGE', key, 'SAMPLES', '0'])) ?? 0);
   const { complete, primaries } = await walk(ctx, ctx.keys.scanPattern(), options, async (primary, keys) => {
     await Promise.all(
       keys.map(async (key) => {
@@ -191,13 +202,17 @@ export async function storeStats(ctx: AdminContext, options: StatsOptions = {}):
         const { kind } = parsed;
         if (kind === 'token' || kind === 'user' || kind === 'failure') {
           stats.legacyKeys++;
-          if (kind === 'failure' && Number(await ctx.command(primary, ['PTTL', key])) === -1) stats.keysWithoutTtl.failureCounters++;
+          if (kind === 'failure' && Number(await ctx.command(primary, ['PTTL', key])) === -1)
+            stats.keysWithoutTtl.failureCounters++;
           return;
         }
         if (kind === 'index') {
-          const [live, stale, shouldExpire] = ((await ctx.runScript(INDEX_STATS, [key], [])) as unknown[]).map(Number) as [number, number, number];
+          const [live, stale, shouldExpire] = ((await ctx.runScript(INDEX_STATS, [key], [])) as unknown[]).map(
+            Number,
+          ) as [number, number, number];
           stats.staleIndexEntries += stale;
-          if (shouldExpire === 1 && Number(await ctx.command(primary, ['PTTL', key])) === -1) stats.keysWithoutTtl.userIndexes++;
+          if (shouldExpire === 1 && Number(await ctx.command(primary, ['PTTL', key])) === -1)
+            stats.keysWithoutTtl.userIndexes++;
           if (live > 0 && sampledIndexes < sampleSize) {
             sampledIndexes++;
             indexEntries += live + stale;
@@ -206,11 +221,17 @@ export async function storeStats(ctx: AdminContext, options: StatsOptions = {}):
           }
           return;
         }
-        const [live, stale, shouldExpire, counts] = (await ctx.runScript(HASH_STATS, [key], [])) as [unknown, unknown, unknown, unknown[]];
+        const [live, stale, shouldExpire, counts] = (await ctx.runScript(HASH_STATS, [key], [])) as [
+          unknown,
+          unknown,
+          unknown,
+          unknown[],
+        ];
         stats.liveTokens += Number(live);
         stats.staleIndexEntries += Number(stale);
         for (const n of counts) perUser.push(Number(n));
-        if (Number(shouldExpire) === 1 && Number(await ctx.command(primary, ['PTTL', key])) === -1) stats.keysWithoutTtl.tokenRecords++;
+        if (Number(shouldExpire) === 1 && Number(await ctx.command(primary, ['PTTL', key])) === -1)
+          stats.keysWithoutTtl.tokenRecords++;
         if (Number(live) + Number(stale) > 0 && sampledRecords < sampleSize) {
           sampledRecords++;
           records += Number(live) + Number(stale);
@@ -243,7 +264,14 @@ export async function storeStats(ctx: AdminContext, options: StatsOptions = {}):
 /** See {@link RedisStore.prune}. */
 export async function pruneIndexes(ctx: AdminContext, options: PruneOptions = {}): Promise<PruneResult> {
   const dryRun = options.dryRun === true;
-  const result: PruneResult = { indexesSeen: 0, entriesDropped: 0, indexesChanged: 0, dryRun, primaries: 0, complete: true };
+  const result: PruneResult = {
+    indexesSeen: 0,
+    entriesDropped: 0,
+    indexesChanged: 0,
+    dryRun,
+    primaries: 0,
+    complete: true,
+  };
   const { complete, primaries } = await walk(ctx, ctx.keys.scanPattern(), options, async (_primary, keys) => {
     // Hashes first, then indexes: an index entry whose record the hash's prune drops goes with it.
     const parsed = keys.map((key) => ({ key, kind: ctx.keys.parse(key)?.kind }));
@@ -255,8 +283,16 @@ export async function pruneIndexes(ctx: AdminContext, options: PruneOptions = {}
             result.indexesSeen++;
             const dropped =
               kind === 'hash'
-                ? Number(dryRun ? ((await ctx.runScript(HASH_STATS, [key], [])) as unknown[])[1] : await ctx.runScript(PRUNE_HASH, [key], []))
-                : Number(dryRun ? ((await ctx.runScript(INDEX_STATS, [key], [])) as unknown[])[1] : await ctx.runScript(PRUNE_INDEX, [key], []));
+                ? Number(
+                    dryRun
+                      ? ((await ctx.runScript(HASH_STATS, [key], [])) as unknown[])[1]
+                      : await ctx.runScript(PRUNE_HASH, [key], []),
+                  )
+                : Number(
+                    dryRun
+                      ? ((await ctx.runScript(INDEX_STATS, [key], [])) as unknown[])[1]
+                      : await ctx.runScript(PRUNE_INDEX, [key], []),
+                  );
             if (dropped > 0) {
               result.entriesDropped += dropped;
               result.indexesChanged++;
@@ -270,7 +306,10 @@ export async function pruneIndexes(ctx: AdminContext, options: PruneOptions = {}
 
 /** The error of an admin call on a driver that cannot send a command to one primary. */
 export function noAdminCapability(driverName: string): StoreUnavailableError {
-  return new StoreUnavailableError(`the ${driverName} driver cannot send commands to each primary (RedisDriver.commandOn): stats and prune need it`, {
-    code: 'ERR_STORE_NO_ADMIN',
-  });
+  return new StoreUnavailableError(
+    `the ${driverName} driver cannot send commands to each primary (RedisDriver.commandOn): stats and prune need it`,
+    {
+      code: 'ERR_STORE_NO_ADMIN',
+    },
+  );
 }

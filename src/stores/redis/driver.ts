@@ -128,7 +128,11 @@ export interface RedisSubscriptionHandlers {
  * `handlers.state` (once per change, never after `stop`), `message(text)` a message (never after
  * `stop`); `stop()` returns true the first time only (the driver then closes its connection).
  */
-export function subscriptionState(handlers: RedisSubscriptionHandlers): { set(up: boolean): void; message(text: string): void; stop(): boolean } {
+export function subscriptionState(handlers: RedisSubscriptionHandlers): {
+  set(up: boolean): void;
+  message(text: string): void;
+  stop(): boolean;
+} {
   let stopped = false;
   let up = false;
   return {
@@ -268,18 +272,30 @@ const SAFE_ERROR_FIELDS = ['code', 'errno', 'syscall', 'address', 'port'] as con
  * `cause` of its errors.
  */
 export function safeError(error: unknown, depth = 0): Error {
-  if (!(error instanceof Error)) return new Error(typeof error === 'string' ? error : `non-error value thrown (${typeof error})`);
+  if (!(error instanceof Error))
+    return new Error(typeof error === 'string' ? error : `non-error value thrown (${typeof error})`);
   const copy = new Error(String(error.message));
   const name = typeof error.name === 'string' ? error.name : 'Error';
   Object.defineProperty(copy, 'name', { value: name, enumerable: false, writable: true, configurable: true });
-  Object.defineProperty(copy, 'stack', { value: typeof error.stack === 'string' ? error.stack : `${name}: ${copy.message}`, enumerable: false, writable: true, configurable: true });
+  Object.defineProperty(copy, 'stack', {
+    value: typeof error.stack === 'string' ? error.stack : `${name}: ${copy.message}`,
+    enumerable: false,
+    writable: true,
+    configurable: true,
+  });
   const fields = copy as unknown as Record<string, unknown>;
   for (const field of SAFE_ERROR_FIELDS) {
     const v = (error as unknown as Record<string, unknown>)[field];
     if (typeof v === 'string' || typeof v === 'number') fields[field] = v;
   }
   if (depth < 3) {
-    if (error.cause !== undefined) Object.defineProperty(copy, 'cause', { value: safeError(error.cause, depth + 1), enumerable: false, writable: true, configurable: true });
+    if (error.cause !== undefined)
+      Object.defineProperty(copy, 'cause', {
+        value: safeError(error.cause, depth + 1),
+        enumerable: false,
+        writable: true,
+        configurable: true,
+      });
     const errors = (error as { errors?: unknown }).errors;
     if (Array.isArray(errors)) fields.errors = errors.slice(0, 10).map((e) => safeError(e, depth + 1));
     const lastNodeError = (error as { lastNodeError?: unknown }).lastNodeError;
@@ -319,7 +335,9 @@ export function checkRedisUrl(fn: string, url: unknown, clientWord: string, opti
   try {
     u = new URL(url);
   } catch {
-    throw new InvalidArgumentValueError(`${fn}: \`url\` is not a parsable URL (redis://[[user]:password@]host:port[/db])`);
+    throw new InvalidArgumentValueError(
+      `${fn}: \`url\` is not a parsable URL (redis://[[user]:password@]host:port[/db])`,
+    );
   }
   const path = u.pathname.replace(/^\//, '');
   if (path !== '' && !/^\d{1,9}$/.test(path))
@@ -354,7 +372,10 @@ export function withSafeInspect<D extends { toJSON(): unknown }>(label: string, 
 }
 
 /** The facts about a driver that are safe to log: its client library, endpoint and whether it owns its client. */
-export function driverFacts(driver: Pick<RedisDriver, 'name' | 'endpoint'>, owned: boolean): { driver: string; endpoint: string; owned: boolean } {
+export function driverFacts(
+  driver: Pick<RedisDriver, 'name' | 'endpoint'>,
+  owned: boolean,
+): { driver: string; endpoint: string; owned: boolean } {
   let endpoint: string;
   try {
     endpoint = driver.endpoint();

@@ -61,7 +61,11 @@ interface IoredisWatch {
 
 const watches = new SharedWatches<IoredisWatch>((client, listeners) => {
   const redis = client as Redis | Cluster;
-  const w: IoredisWatch = { connections: redis.status === 'ready' ? 1 : 0, lastError: null, whenReady: sharedWaiter(listeners, redis, SETTLING_EVENTS) };
+  const w: IoredisWatch = {
+    connections: redis.status === 'ready' ? 1 : 0,
+    lastError: null,
+    whenReady: sharedWaiter(listeners, redis, SETTLING_EVENTS),
+  };
   listeners.on(redis, 'ready', () => {
     w.connections++;
     w.lastError = null;
@@ -74,7 +78,8 @@ const watches = new SharedWatches<IoredisWatch>((client, listeners) => {
     w.lastError = error;
     // Keep ioredis's own report for an app's client that has no error listener of its own: the stack
     // only, as ioredis prints it (the error object carries the failed command, AUTH password included).
-    if (!ownedClients.has(redis) && redis.listenerCount('error') === 1) console.error('[ioredis] Unhandled error event:', error?.stack ?? String(error));
+    if (!ownedClients.has(redis) && redis.listenerCount('error') === 1)
+      console.error('[ioredis] Unhandled error event:', error?.stack ?? String(error));
   });
   return w;
 });
@@ -101,7 +106,8 @@ const watches = new SharedWatches<IoredisWatch>((client, listeners) => {
  * @throws {InvalidArgumentValueError} a URL that is not `redis://` or `rediss://`; a client with ioredis's `keyPrefix` set.
  */
 export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
-  if (!input || typeof input !== 'object') throw new InvalidArgumentTypeError('ioredisDriver takes an ioredis Redis or Cluster client, or { url }');
+  if (!input || typeof input !== 'object')
+    throw new InvalidArgumentTypeError('ioredisDriver takes an ioredis Redis or Cluster client, or { url }');
   if (!isIoredisClient(input) && looksLikeNodeRedis(input))
     throw new InvalidArgumentTypeError(
       'ioredisDriver was given a node-redis client (createClient, createCluster or createSentinel): use nodeRedisDriver from redis-multitokens/node-redis for it',
@@ -113,12 +119,18 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
     redis = input as Redis | Cluster;
     const o = redis.options as RedisOptions & { redisOptions?: RedisOptions };
     if (o?.keyPrefix || o?.redisOptions?.keyPrefix)
-      throw new InvalidArgumentValueError("ioredisDriver: the client's ioredis `keyPrefix` option must be unset; use the store's `keyPrefix` option instead");
+      throw new InvalidArgumentValueError(
+        "ioredisDriver: the client's ioredis `keyPrefix` option must be unset; use the store's `keyPrefix` option instead",
+      );
     if (o?.db !== undefined && o.db !== null && !/^\d{1,9}$/.test(String(o.db)))
-      throw new InvalidArgumentValueError(`ioredisDriver: the client's \`db\` option must be a whole number (0 to 15 on a default Redis); got ${JSON.stringify(String(o.db))}`);
+      throw new InvalidArgumentValueError(
+        `ioredisDriver: the client's \`db\` option must be a whole number (0 to 15 on a default Redis); got ${JSON.stringify(String(o.db))}`,
+      );
   } else {
     rejectUnknownOptions('ioredisDriver', input, ['url']);
-    const url = checkRedisUrl('ioredisDriver', (input as { url?: unknown }).url, 'an ioredis client', { queryDb: true });
+    const url = checkRedisUrl('ioredisDriver', (input as { url?: unknown }).url, 'an ioredis client', {
+      queryDb: true,
+    });
     redis = new Redis(url, {
       lazyConnect: true, // connects on first use: a store refused for a bad option leaves no socket open
       enableOfflineQueue: false,
@@ -184,7 +196,8 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
   /** The server of a standalone or Sentinel-managed client, without its database: `host:port`. */
   function serverOf(): string {
     const o = (redis as Redis).options;
-    if (o.sentinels?.length) return `sentinel ${o.name ?? 'mymaster'} via ${o.sentinels.map((s) => hostPort(s)).join(',')}`;
+    if (o.sentinels?.length)
+      return `sentinel ${o.name ?? 'mymaster'} via ${o.sentinels.map((s) => hostPort(s)).join(',')}`;
     if (o.path) return o.path;
     return hostPort(o);
   }
@@ -222,7 +235,9 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
       await Promise.all(masters().map((n) => n.ping()));
     },
     async evictionPolicies() {
-      return (await Promise.all(masters().map((n) => evictionPolicyOf(idOf(n))))).filter((p): p is string => p !== null);
+      return (await Promise.all(masters().map((n) => evictionPolicyOf(idOf(n))))).filter(
+        (p): p is string => p !== null,
+      );
     },
     primaries: () => masters().map(idOf),
     primaryOf(key: string) {
@@ -233,7 +248,8 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
     async commandOn(id: string, args: readonly string[]) {
       const node = masters().find((n) => idOf(n) === id);
       if (!node) throw new Error(`ioredis: no connection to primary ${id} (not among the cluster's masters now)`);
-      if (redis.isCluster && node.status !== 'ready') throw new Error(`ioredis: the connection to primary ${id} is down`);
+      if (redis.isCluster && node.status !== 'ready')
+        throw new Error(`ioredis: the connection to primary ${id} is down`);
       return node.call(args[0]!, ...args.slice(1));
     },
     runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
@@ -249,7 +265,12 @@ export function ioredisDriver(input: IoredisDriverInput): IoredisDriver {
       const st = subscriptionState(handlers);
       // On every ready (the first and after each reconnect): SUBSCRIBE, and say so once Redis confirms.
       // ioredis's own autoResubscribe sends it too; a second SUBSCRIBE of one channel is a no-op.
-      sub.on('ready', () => sub.subscribe(channel).then(() => st.set(true), () => {}));
+      sub.on('ready', () =>
+        sub.subscribe(channel).then(
+          () => st.set(true),
+          () => {},
+        ),
+      );
       sub.on('close', () => st.set(false));
       sub.on('error', () => {}); // a lost connection is reported as state(false) by 'close'
       sub.on('message', (ch: string, text: string) => {
@@ -322,14 +343,30 @@ export class IoredisStore extends RedisStore {
   readonly redis: Redis | Cluster;
 
   constructor(options: IoredisStoreOptions) {
-    if (!options || typeof options !== 'object') throw new InvalidArgumentTypeError('IoredisStore options must be an object with `client` or `url`');
-    rejectUnknownOptions('IoredisStore', options, ['client', 'url', 'keyPrefix', 'commandTimeoutMs', 'policyCheckIntervalMs']);
-    if (options.client && options.url) throw new InvalidArgumentValueError('IoredisStore: give `client` or `url`, not both');
+    if (!options || typeof options !== 'object')
+      throw new InvalidArgumentTypeError('IoredisStore options must be an object with `client` or `url`');
+    rejectUnknownOptions('IoredisStore', options, [
+      'client',
+      'url',
+      'keyPrefix',
+      'commandTimeoutMs',
+      'policyCheckIntervalMs',
+    ]);
+    if (options.client && options.url)
+      throw new InvalidArgumentValueError('IoredisStore: give `client` or `url`, not both');
     if (options.client !== undefined && (typeof options.client !== 'object' || !isIoredisClient(options.client)))
-      throw new InvalidArgumentTypeError('IoredisStore: `client` must be an ioredis Redis or Cluster instance (for a URL string use `url`)');
-    if (!options.client && options.url === undefined) throw new InvalidArgumentTypeError('IoredisStore needs `client` (an ioredis client) or `url`');
+      throw new InvalidArgumentTypeError(
+        'IoredisStore: `client` must be an ioredis Redis or Cluster instance (for a URL string use `url`)',
+      );
+    if (!options.client && options.url === undefined)
+      throw new InvalidArgumentTypeError('IoredisStore needs `client` (an ioredis client) or `url`');
     const driver = ioredisDriver(options.client ?? { url: options.url as string });
-    super({ driver, keyPrefix: options.keyPrefix, commandTimeoutMs: options.commandTimeoutMs, policyCheckIntervalMs: options.policyCheckIntervalMs });
+    super({
+      driver,
+      keyPrefix: options.keyPrefix,
+      commandTimeoutMs: options.commandTimeoutMs,
+      policyCheckIntervalMs: options.policyCheckIntervalMs,
+    });
     this.redis = driver.redis;
   }
 }

@@ -159,10 +159,18 @@ export interface NodeRedisDriver extends RedisDriver {
  * @throws {InvalidArgumentValueError} a URL that is not `redis://` or `rediss://`, or whose database is not a whole number; a client with node-redis's `keyPrefix` set.
  */
 export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
-  if (!input || typeof input !== 'object' || typeof (input as { on?: unknown }).on !== 'function' && !('url' in input))
-    throw new InvalidArgumentTypeError('nodeRedisDriver takes a node-redis client (createClient, createCluster or createSentinel), or { url }');
+  if (
+    !input ||
+    typeof input !== 'object' ||
+    (typeof (input as { on?: unknown }).on !== 'function' && !('url' in input))
+  )
+    throw new InvalidArgumentTypeError(
+      'nodeRedisDriver takes a node-redis client (createClient, createCluster or createSentinel), or { url }',
+    );
   if (looksLikeIoredis(input))
-    throw new InvalidArgumentTypeError('nodeRedisDriver was given an ioredis client: use ioredisDriver from redis-multitokens/ioredis for it');
+    throw new InvalidArgumentTypeError(
+      'nodeRedisDriver was given an ioredis client: use ioredisDriver from redis-multitokens/ioredis for it',
+    );
   if (isClientPool(input))
     throw new InvalidArgumentTypeError(
       'nodeRedisDriver does not take a node-redis client pool (createClientPool): pass one client from createClient (the store pipelines its commands on one connection)',
@@ -171,7 +179,9 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
   let owned = false;
   if ('url' in input && typeof (input as { sendCommand?: unknown }).sendCommand !== 'function') {
     rejectUnknownOptions('nodeRedisDriver', input, ['url']);
-    const url = checkRedisUrl('nodeRedisDriver', (input as { url: unknown }).url, 'a node-redis client', { queryDb: false });
+    const url = checkRedisUrl('nodeRedisDriver', (input as { url: unknown }).url, 'a node-redis client', {
+      queryDb: false,
+    });
     client = createClient({
       url,
       disableOfflineQueue: true,
@@ -181,14 +191,19 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
   } else {
     client = input as NodeRedisClientLike;
     if (typeof client.sendCommand !== 'function' || typeof client.isOpen !== 'boolean')
-      throw new InvalidArgumentTypeError('nodeRedisDriver: not a node-redis client (createClient, createCluster or createSentinel), nor { url }');
+      throw new InvalidArgumentTypeError(
+        'nodeRedisDriver: not a node-redis client (createClient, createCluster or createSentinel), nor { url }',
+      );
   }
   const kind = kindOf(client);
   const opts = optionsOf(client);
   if (opts?.keyPrefix || (client as { _keyPrefix?: unknown })._keyPrefix)
-    throw new InvalidArgumentValueError("nodeRedisDriver: the client's node-redis `keyPrefix` option must be unset; use the store's `keyPrefix` option instead");
+    throw new InvalidArgumentValueError(
+      "nodeRedisDriver: the client's node-redis `keyPrefix` option must be unset; use the store's `keyPrefix` option instead",
+    );
   // node-redis reads the database from the URL's path only: an app client made with `?db=5` is in database 0.
-  if (!owned && typeof opts?.url === 'string') checkRedisUrl('nodeRedisDriver', opts.url, 'a node-redis client', { queryDb: false });
+  if (!owned && typeof opts?.url === 'string')
+    checkRedisUrl('nodeRedisDriver', opts.url, 'a node-redis client', { queryDb: false });
 
   const { watch, release } = watches.acquire(client);
   let detached = false;
@@ -216,7 +231,8 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
   }
 
   /** Runs `args` on every primary in parallel: each master of a cluster, else the one client. */
-  const onEveryPrimary = (args: string[]): Promise<unknown[]> => Promise.all(primaries().map((id) => onPrimary(id, args)));
+  const onEveryPrimary = (args: string[]): Promise<unknown[]> =>
+    Promise.all(primaries().map((id) => onPrimary(id, args)));
 
   /** One primary's policy; null when CONFIG is renamed or denied (the check cannot be made). */
   async function evictionPolicyOf(id: string): Promise<string | null> {
@@ -283,7 +299,9 @@ export function nodeRedisDriver(input: NodeRedisDriverInput): NodeRedisDriver {
         );
       // Errors the client met before this driver watched it were not seen: say where to look.
       if (!watch.lastError && !isReadyNow())
-        return new Error("the node-redis client is open but not ready (a refused AUTH, a database the server lacks and other start-up errors go to the client's 'error' listeners)");
+        return new Error(
+          "the node-redis client is open but not ready (a refused AUTH, a database the server lacks and other start-up errors go to the client's 'error' listeners)",
+        );
       return watch.lastError;
     },
     async ping() {
@@ -417,7 +435,11 @@ const watches = new SharedWatches<NodeRedisWatch>((client, listeners) => {
     failedSinceOpen: false,
     ended: false,
     clusterDiscovered: kind === 'cluster' && c.isOpen && (client as unknown as NodeRedisClusterLike).masters.length > 0,
-    whenReady: sharedWaiter(listeners, c, kind === 'cluster' ? ['connect', 'error', 'disconnect', 'end'] : ['ready', 'error', 'reconnecting', 'end']),
+    whenReady: sharedWaiter(
+      listeners,
+      c,
+      kind === 'cluster' ? ['connect', 'error', 'disconnect', 'end'] : ['ready', 'error', 'reconnecting', 'end'],
+    ),
   };
   if (readyNow(client, kind, w)) {
     w.everReady = true;
@@ -462,7 +484,8 @@ function optionsOf(client: object): Record<string, unknown> | undefined {
 function policyOf(reply: unknown): string | undefined {
   if (Array.isArray(reply)) return reply[1] === undefined ? undefined : String(reply[1]);
   if (reply instanceof Map) return reply.has('maxmemory-policy') ? String(reply.get('maxmemory-policy')) : undefined;
-  if (reply && typeof reply === 'object' && 'maxmemory-policy' in reply) return String((reply as Record<string, unknown>)['maxmemory-policy']);
+  if (reply && typeof reply === 'object' && 'maxmemory-policy' in reply)
+    return String((reply as Record<string, unknown>)['maxmemory-policy']);
   return undefined;
 }
 

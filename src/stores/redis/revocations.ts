@@ -31,7 +31,9 @@ export function watchRedisRevocations(
 ): RevocationWatch {
   const { subscribe, publish } = driver;
   if (typeof subscribe !== 'function' || typeof publish !== 'function')
-    throw new InvalidArgumentValueError(`verifyCache: the ${driver.name} driver cannot subscribe to pub/sub (RedisDriver.subscribe and publish), which the cache needs to hear of revocations`);
+    throw new InvalidArgumentValueError(
+      `verifyCache: the ${driver.name} driver cannot subscribe to pub/sub (RedisDriver.subscribe and publish), which the cache needs to hear of revocations`,
+    );
   const prefix = `~${randomBytes(6).toString('base64url')}:`;
   let seq = 0;
   let synced = -Infinity;

@@ -438,13 +438,19 @@ function preludeFor(body: string, skip: ReadonlySet<string> = new Set()): string
   const used = new Set<string>(['header']);
   const scan = (text: string) => {
     for (const p of PRELUDE_PARTS)
-      if (!used.has(p.name) && !skip.has(p.name) && new RegExp(p.fn ? `\\b${p.name}\\s*\\(` : `\\b${p.name}\\b`).test(text)) {
+      if (
+        !used.has(p.name) &&
+        !skip.has(p.name) &&
+        new RegExp(p.fn ? `\\b${p.name}\\s*\\(` : `\\b${p.name}\\b`).test(text)
+      ) {
         used.add(p.name);
         scan(p.text);
       }
   };
   scan(body);
-  return `${PRELUDE_PARTS.filter((p) => used.has(p.name)).map((p) => p.text).join('\n')}\n`;
+  return `${PRELUDE_PARTS.filter((p) => used.has(p.name))
+    .map((p) => p.text)
+    .join('\n')}\n`;
 }
 
 /**
@@ -594,7 +600,8 @@ export interface VerifyScriptConfig {
  * records it otherwise, in the user's hash slot).
  */
 export function dpopVerifyLua(dpop: boolean): string {
-  if (!dpop) return `if r.j then return { 4 } end
+  if (!dpop)
+    return `if r.j then return { 4 } end
 `;
   return `if not r.j then return { 7 } end
 if r.j ~= ARGV[2] then return { 5 } end
@@ -604,7 +611,8 @@ if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then return { 6 } en
 
 /** A whole number for Lua source (the settings are checked numbers; this guards the script text). */
 function luaInt(name: string, n: number): string {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`verify script: ${name} must be a whole number >= 0; got ${String(n)}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new RangeError(`verify script: ${name} must be a whole number >= 0; got ${String(n)}`);
   return String(n);
 }
 
@@ -625,7 +633,8 @@ function luaInt(name: string, n: number): string {
  * (one GET more) and its user's tokens are moved to this layout.
  */
 export function verifyScript(c: VerifyScriptConfig): LuaScript {
-  if (c.mode !== 'off' && c.mode !== 'token' && c.mode !== 'user') throw new RangeError(`verify script: unknown renewal mode ${String(c.mode)}`);
+  if (c.mode !== 'off' && c.mode !== 'token' && c.mode !== 'user')
+    throw new RangeError(`verify script: unknown renewal mode ${String(c.mode)}`);
   const cfg = c.ttlMs === null ? 'nil' : luaInt('ttlMs', c.ttlMs);
   const maxf = c.maxFailures === null ? null : luaInt('maxFailures', c.maxFailures);
   const check = maxf === null ? '' : `if throttled(r, ${maxf}) then return { 3 } end\n`;
@@ -689,7 +698,8 @@ ${others}return { 2, ${c.mode === 'off' ? 0 : 1}, r.raw, now }
   // write never creates them.
   const readPrelude = preludeFor(readBody);
   const readNames = new Set(PRELUDE_PARTS.filter((p) => readPrelude.includes(p.text)).map((p) => p.name));
-  const source = readPrelude + readBody + preludeFor(writeBody, readNames).replace(/^.*replicate_commands.*$/m, '') + writeBody;
+  const source =
+    readPrelude + readBody + preludeFor(writeBody, readNames).replace(/^.*replicate_commands.*$/m, '') + writeBody;
   return { name: 'verify', source, sha: createHash('sha1').update(source).digest('hex') };
 }
 

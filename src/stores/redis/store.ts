@@ -1,4 +1,9 @@
-import { InvalidArgumentTypeError, InvalidArgumentValueError, StoreMisconfiguredError, StoreUnavailableError } from '../../core/errors.js';
+import {
+  InvalidArgumentTypeError,
+  InvalidArgumentValueError,
+  StoreMisconfiguredError,
+  StoreUnavailableError,
+} from '../../core/errors.js';
 import type {
   RevocationListener,
   RevocationWatch,
@@ -21,8 +26,28 @@ import type { TokenDigest } from '../../core/key-ring.js';
 import { rejectUnknownOptions } from '../../core/options.js';
 import { ONLY_PRIMARY, safeError, type RedisDriver } from './driver.js';
 import { RedisKeys } from './keys.js';
-import { CREATE, DIGEST_CHARS, LIST, LOOKUP, REAUTHENTICATE, REVOKE_ALL, REVOKE_BY_ID, REVOKE_TOKEN, verifyScript, type LuaScript } from './scripts.js';
-import { noAdminCapability, pruneIndexes, storeStats, type AdminContext, type PruneOptions, type PruneResult, type StatsOptions, type StoreStats } from './admin.js';
+import {
+  CREATE,
+  DIGEST_CHARS,
+  LIST,
+  LOOKUP,
+  REAUTHENTICATE,
+  REVOKE_ALL,
+  REVOKE_BY_ID,
+  REVOKE_TOKEN,
+  verifyScript,
+  type LuaScript,
+} from './scripts.js';
+import {
+  noAdminCapability,
+  pruneIndexes,
+  storeStats,
+  type AdminContext,
+  type PruneOptions,
+  type PruneResult,
+  type StatsOptions,
+  type StoreStats,
+} from './admin.js';
 import { watchRedisRevocations } from './revocations.js';
 
 /** Options of {@link RedisStore}. */
@@ -109,9 +134,12 @@ export class RedisStore implements Store {
 
   /** @throws {InvalidArgumentTypeError | InvalidArgumentValueError} a bad option, named in the message. */
   constructor(options: RedisStoreOptions) {
-    if (!options || typeof options !== 'object') throw new InvalidArgumentTypeError('RedisStore options must be an object with `driver`');
+    if (!options || typeof options !== 'object')
+      throw new InvalidArgumentTypeError('RedisStore options must be an object with `driver`');
     if ('client' in options && !('driver' in options))
-      throw new InvalidArgumentTypeError('RedisStore takes `driver` now, not `client`: new RedisStore({ driver: ioredisDriver(client) }) (or nodeRedisDriver)');
+      throw new InvalidArgumentTypeError(
+        'RedisStore takes `driver` now, not `client`: new RedisStore({ driver: ioredisDriver(client) }) (or nodeRedisDriver)',
+      );
     rejectUnknownOptions('RedisStore', options, STORE_OPTIONS);
     if (!options.driver || typeof options.driver.runScript !== 'function' || typeof options.driver.state !== 'function')
       throw new InvalidArgumentTypeError(
@@ -120,14 +148,20 @@ export class RedisStore implements Store {
     this.driver = options.driver;
     this.keys = new RedisKeys(options.keyPrefix);
     const t = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    if (typeof t !== 'number') throw new InvalidArgumentTypeError(`commandTimeoutMs must be a number of milliseconds; got ${typeof t}`);
+    if (typeof t !== 'number')
+      throw new InvalidArgumentTypeError(`commandTimeoutMs must be a number of milliseconds; got ${typeof t}`);
     if (!Number.isInteger(t) || t < 1 || t > 60_000)
-      throw new InvalidArgumentValueError(`commandTimeoutMs must be a whole number of milliseconds from 1 to 60000; got ${String(t)}`);
+      throw new InvalidArgumentValueError(
+        `commandTimeoutMs must be a whole number of milliseconds from 1 to 60000; got ${String(t)}`,
+      );
     this.timeoutMs = t;
     const p = options.policyCheckIntervalMs ?? DEFAULT_POLICY_CHECK_INTERVAL_MS;
-    if (typeof p !== 'number') throw new InvalidArgumentTypeError(`policyCheckIntervalMs must be a number of milliseconds; got ${typeof p}`);
+    if (typeof p !== 'number')
+      throw new InvalidArgumentTypeError(`policyCheckIntervalMs must be a number of milliseconds; got ${typeof p}`);
     if (!Number.isInteger(p) || p < 100 || p > 86_400_000)
-      throw new InvalidArgumentValueError(`policyCheckIntervalMs must be a whole number of milliseconds from 100 to 86400000; got ${String(p)}`);
+      throw new InvalidArgumentValueError(
+        `policyCheckIntervalMs must be a whole number of milliseconds from 100 to 86400000; got ${String(p)}`,
+      );
     this.policyCheckIntervalMs = p;
   }
 
@@ -182,7 +216,12 @@ export class RedisStore implements Store {
     if (status === 1) return { status: 'mismatch' };
     if (status === 3) return { status: 'throttled' };
     if (status >= 4) return { status: DPOP_STATUSES[status - 4]! };
-    return { status: 'valid', renewed: Number(r[1]) === 1, record: parseRecord(tokenId, r[2]), nowMs: r[3] == null ? undefined : Number(r[3]) };
+    return {
+      status: 'valid',
+      renewed: Number(r[1]) === 1,
+      record: parseRecord(tokenId, r[2]),
+      nowMs: r[3] == null ? undefined : Number(r[3]),
+    };
   }
 
   /**
@@ -190,8 +229,13 @@ export class RedisStore implements Store {
    * sends the token id and digests only). The manager passes the same two objects on every call: the
    * last pair is kept by identity, other configurations by value.
    */
-  private verifyScriptOf(renewal: StoreVerifyInput['renewal'], throttle: StoreThrottlePolicy | null, dpop = false): LuaScript {
-    if (!dpop && renewal === this.lastRenewal && throttle === this.lastThrottle && this.lastVerifyScript) return this.lastVerifyScript;
+  private verifyScriptOf(
+    renewal: StoreVerifyInput['renewal'],
+    throttle: StoreThrottlePolicy | null,
+    dpop = false,
+  ): LuaScript {
+    if (!dpop && renewal === this.lastRenewal && throttle === this.lastThrottle && this.lastVerifyScript)
+      return this.lastVerifyScript;
     const config = {
       mode: renewal.mode,
       ttlMs: renewal.ttlMs,
@@ -231,21 +275,31 @@ export class RedisStore implements Store {
 
   async revokeById(userId: string, userTag: string, tokenId: string): Promise<boolean> {
     if (tokenId.slice(0, 8) !== userTag) return false;
-    const reply = await this.run(REVOKE_BY_ID, [this.keys.hashKey(userTag), this.keys.indexKey(userId, userTag)], [this.keys.field(tokenId), userId]);
+    const reply = await this.run(
+      REVOKE_BY_ID,
+      [this.keys.hashKey(userTag), this.keys.indexKey(userId, userTag)],
+      [this.keys.field(tokenId), userId],
+    );
     return Number(reply) === 1;
   }
 
   async revokeAll(userId: string, userTag: string, exceptTokenId?: string): Promise<string[]> {
-    const keep = exceptTokenId !== undefined && exceptTokenId.slice(0, 8) === userTag ? this.keys.field(exceptTokenId) : '';
-    const reply = String(await this.run(REVOKE_ALL, [this.keys.hashKey(userTag), this.keys.indexKey(userId, userTag)], [userId, keep]));
+    const keep =
+      exceptTokenId !== undefined && exceptTokenId.slice(0, 8) === userTag ? this.keys.field(exceptTokenId) : '';
+    const reply = String(
+      await this.run(REVOKE_ALL, [this.keys.hashKey(userTag), this.keys.indexKey(userId, userTag)], [userId, keep]),
+    );
     return reply === '' ? [] : reply.split(',').map((id) => (id.length === 24 ? id : userTag + id));
   }
-
 
   /** Step-up: one script over the token's own record (see `REAUTHENTICATE` in scripts.ts). */
   async reauthenticate(input: StoreReauthenticateInput): Promise<TokenRecord | null> {
     if (input.tokenId.slice(0, 8) !== input.userTag) return null;
-    const reply = await this.run(REAUTHENTICATE, [this.keys.hashKey(input.userTag), this.keys.indexKey(input.userId, input.userTag)], [this.keys.field(input.tokenId), input.userId, input.acr ?? '']);
+    const reply = await this.run(
+      REAUTHENTICATE,
+      [this.keys.hashKey(input.userTag), this.keys.indexKey(input.userId, input.userTag)],
+      [this.keys.field(input.tokenId), input.userId, input.acr ?? ''],
+    );
     return reply === '' || reply === null ? null : parseRecord(input.tokenId, reply);
   }
 
@@ -262,13 +316,24 @@ export class RedisStore implements Store {
     const { cursor, limit } = input;
     if (cursor !== null && (typeof cursor !== 'string' || !/^[1-9][0-9]{0,19}$/.test(cursor)))
       throw new InvalidArgumentValueError('list: cursor must be null or the cursor of the previous page');
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvalidArgumentValueError(`list: limit must be a whole number from 1 to 1000; got ${String(limit)}`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new InvalidArgumentValueError(`list: limit must be a whole number from 1 to 1000; got ${String(limit)}`);
     return this.listRun(input.userId, input.userTag, input.keyIds, cursor ?? '0', limit);
   }
 
   /** Runs LIST, puts records together from their pieces, and keeps the user's live ones signed by a key of the ring (the script returns the hash as stored). */
-  private async listRun(userId: string, tag: string, keyIds: readonly string[], cursor: string, limit: number): Promise<StoreListPage> {
-    const [now, next, joined, more, old] = (await this.run(LIST, [this.keys.hashKey(tag)], [userId, cursor, String(limit)])) as [unknown, unknown, unknown, unknown[], unknown[]];
+  private async listRun(
+    userId: string,
+    tag: string,
+    keyIds: readonly string[],
+    cursor: string,
+    limit: number,
+  ): Promise<StoreListPage> {
+    const [now, next, joined, more, old] = (await this.run(
+      LIST,
+      [this.keys.hashKey(tag)],
+      [userId, cursor, String(limit)],
+    )) as [unknown, unknown, unknown, unknown[], unknown[]];
     const flat = joined === '' ? [] : String(joined).split('\0');
     const nowMs = Number(now);
     const records: TokenRecord[] = [];
@@ -281,7 +346,8 @@ export class RedisStore implements Store {
     const piece = (name: string): string | undefined => {
       if (!fields) {
         fields = new Map();
-        for (const list of [flat, more]) for (let i = 0; i < list.length; i += 2) fields.set(String(list[i]), String(list[i + 1]));
+        for (const list of [flat, more])
+          for (let i = 0; i < list.length; i += 2) fields.set(String(list[i]), String(list[i + 1]));
       }
       return fields.get(name) || undefined;
     };
@@ -401,7 +467,11 @@ export class RedisStore implements Store {
   }
 
   /** What `util.inspect` (and `console.log`) shows: the driver, the endpoint and the key prefix. */
-  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: object, inspect: (v: unknown, o: object) => string): string {
+  [Symbol.for('nodejs.util.inspect.custom')](
+    _depth: number,
+    options: object,
+    inspect: (v: unknown, o: object) => string,
+  ): string {
     return `${this.constructor.name} ${inspect(this.toJSON(), options)}`;
   }
 
@@ -551,20 +621,26 @@ export class RedisStore implements Store {
     const notReady = this.driver.state() !== 'ready';
     return new StoreUnavailableError(
       `token store unavailable: no reply from Redis at ${this.where()} within commandTimeoutMs = ${this.timeoutMs} (${operation})` +
-        (notReady ? `; the connection is not ready: ${safeError(this.driver.lastError() ?? new Error('no reason given')).message}` : ''),
+        (notReady
+          ? `; the connection is not ready: ${safeError(this.driver.lastError() ?? new Error('no reason given')).message}`
+          : ''),
     );
   }
 
   /** A fault as `StoreUnavailableError`: never the client's error itself (ioredis attaches the failed command, AUTH password included). */
   private unavailable(operation: string, error: unknown): StoreUnavailableError {
     if (error instanceof StoreUnavailableError) return error;
-    return new StoreUnavailableError(`token store unavailable: Redis ${operation} failed at ${this.where()}`, { cause: safeError(error) });
+    return new StoreUnavailableError(`token store unavailable: Redis ${operation} failed at ${this.where()}`, {
+      cause: safeError(error),
+    });
   }
 
   /** True when the driver checks the policy per primary (see {@link RedisDriver.primaries}). */
   private perPrimary(): boolean {
     const d = this.driver;
-    return typeof d.primaries === 'function' && typeof d.primaryOf === 'function' && typeof d.evictionPolicyOf === 'function';
+    return (
+      typeof d.primaries === 'function' && typeof d.primaryOf === 'function' && typeof d.evictionPolicyOf === 'function'
+    );
   }
 
   /**
@@ -594,13 +670,16 @@ export class RedisStore implements Store {
     for (const id of ids) {
       const known = this.policies.get(id);
       if (fresh) waits.push(this.checkPrimary(id, true));
-      else if (known !== undefined && isEvicting(known.policy)) waits.push(this.checkPrimary(id)); // known bad: ask again (recovers without a restart)
+      else if (known !== undefined && isEvicting(known.policy))
+        waits.push(this.checkPrimary(id)); // known bad: ask again (recovers without a restart)
       else if (known?.policy !== undefined) {
         if (repeat) void this.checkPrimary(id); // known good: the background repeat
       } else if (needed.includes(id)) {
-        const failedJustNow = known?.error !== undefined && !known.inFlight && now - known.attemptedAtMs < RETRY_UNREACHABLE_PRIMARY_MS;
+        const failedJustNow =
+          known?.error !== undefined && !known.inFlight && now - known.attemptedAtMs < RETRY_UNREACHABLE_PRIMARY_MS;
         if (!failedJustNow) waits.push(this.checkPrimary(id));
-      } else if (!known?.inFlight && (known === undefined || now - known.attemptedAtMs >= RETRY_UNREACHABLE_PRIMARY_MS)) void this.checkPrimary(id);
+      } else if (!known?.inFlight && (known === undefined || now - known.attemptedAtMs >= RETRY_UNREACHABLE_PRIMARY_MS))
+        void this.checkPrimary(id);
     }
     await Promise.all(waits);
     for (const id of ids) {
@@ -620,10 +699,21 @@ export class RedisStore implements Store {
           known?.error === undefined ? undefined : { cause: safeError(known.error) },
         );
     }
-    if (key !== undefined && !fresh && connection === this.policyConnection && this.driver.connections() === connection) {
+    if (
+      key !== undefined &&
+      !fresh &&
+      connection === this.policyConnection &&
+      this.driver.connections() === connection
+    ) {
       const good = ids.filter((id) => {
         const k = this.policies.get(id);
-        return k !== undefined && k.policy !== undefined && !isEvicting(k.policy) && k.error === undefined && k.inFlight === undefined;
+        return (
+          k !== undefined &&
+          k.policy !== undefined &&
+          !isEvicting(k.policy) &&
+          k.error === undefined &&
+          k.inFlight === undefined
+        );
       });
       this.goodPrimaries = new Set(good);
       this.policyFastOk = good.length === ids.length;
@@ -650,9 +740,15 @@ export class RedisStore implements Store {
       try {
         const read = this.perPrimary()
           ? this.driver.evictionPolicyOf!(id)
-          : this.driver.evictionPolicies().then((ps) => ps.find((p) => p !== 'noeviction') ?? (ps.length > 0 ? 'noeviction' : null));
+          : this.driver
+              .evictionPolicies()
+              .then((ps) => ps.find((p) => p !== 'noeviction') ?? (ps.length > 0 ? 'noeviction' : null));
         const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no reply to CONFIG GET maxmemory-policy within commandTimeoutMs = ${this.timeoutMs}`)), this.timeoutMs);
+          timer = setTimeout(
+            () =>
+              reject(new Error(`no reply to CONFIG GET maxmemory-policy within commandTimeoutMs = ${this.timeoutMs}`)),
+            this.timeoutMs,
+          );
         });
         record.policy = await Promise.race([read, timeout]);
         record.error = undefined;
@@ -817,6 +913,8 @@ export function parseRecord(tokenId: string, text: unknown): TokenRecord {
       acr: decodeText(tail[6]),
     };
   } catch {
-    throw new StoreUnavailableError(`token store unavailable: the stored record of token ${tokenId} is not a valid record`);
+    throw new StoreUnavailableError(
+      `token store unavailable: the stored record of token ${tokenId} is not a valid record`,
+    );
   }
 }

@@ -24,7 +24,9 @@ export class RedisKeys {
   constructor(prefix: unknown = DEFAULT_KEY_PREFIX) {
     if (typeof prefix !== 'string') throw new InvalidArgumentTypeError('keyPrefix must be a string');
     if (prefix.length > 64 || /[{}]/.test(prefix))
-      throw new InvalidArgumentValueError('keyPrefix must be at most 64 characters and must not contain `{` or `}` (they would change the hash slot)');
+      throw new InvalidArgumentValueError(
+        'keyPrefix must be at most 64 characters and must not contain `{` or `}` (they would change the hash slot)',
+      );
     this.prefix = prefix;
   }
 

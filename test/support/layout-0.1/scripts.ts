@@ -222,13 +222,19 @@ function preludeFor(body: string, skip: ReadonlySet<string> = new Set()): string
   const used = new Set<string>(['header']);
   const scan = (text: string) => {
     for (const p of PRELUDE_PARTS)
-      if (!used.has(p.name) && !skip.has(p.name) && new RegExp(p.fn ? `\\b${p.name}\\s*\\(` : `\\b${p.name}\\b`).test(text)) {
+      if (
+        !used.has(p.name) &&
+        !skip.has(p.name) &&
+        new RegExp(p.fn ? `\\b${p.name}\\s*\\(` : `\\b${p.name}\\b`).test(text)
+      ) {
         used.add(p.name);
         scan(p.text);
       }
   };
   scan(body);
-  return `${PRELUDE_PARTS.filter((p) => used.has(p.name)).map((p) => p.text).join('\n')}\n`;
+  return `${PRELUDE_PARTS.filter((p) => used.has(p.name))
+    .map((p) => p.text)
+    .join('\n')}\n`;
 }
 
 /**
@@ -318,7 +324,8 @@ export interface VerifyScriptConfig {
 
 /** A whole number for Lua source (the settings are checked numbers; this guards the script text). */
 function luaInt(name: string, n: number): string {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`verify script: ${name} must be a whole number >= 0; got ${String(n)}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new RangeError(`verify script: ${name} must be a whole number >= 0; got ${String(n)}`);
   return String(n);
 }
 
@@ -338,7 +345,8 @@ function luaInt(name: string, n: number): string {
  * is raised with `PEXPIREAT ... GT` instead of being read back with ZRANGE.
  */
 export function verifyScript(c: VerifyScriptConfig): LuaScript {
-  if (c.mode !== 'off' && c.mode !== 'token' && c.mode !== 'user') throw new RangeError(`verify script: unknown renewal mode ${String(c.mode)}`);
+  if (c.mode !== 'off' && c.mode !== 'token' && c.mode !== 'user')
+    throw new RangeError(`verify script: unknown renewal mode ${String(c.mode)}`);
   const cfg = c.ttlMs === null ? 'nil' : luaInt('ttlMs', c.ttlMs);
   const maxf = c.maxFailures === null ? null : luaInt('maxFailures', c.maxFailures);
   const read =
@@ -346,7 +354,10 @@ export function verifyScript(c: VerifyScriptConfig): LuaScript {
       ? `local raw = redis.call('GET', key)`
       : `if throttled(fkey, ${maxf}) then return { 3 } end
 local raw = redis.call('GET', key)`;
-  const failed = maxf === null ? '' : `  count_failure(fkey, ${maxf}, ${luaInt('failureWindowMs', c.failureWindowMs)})
+  const failed =
+    maxf === null
+      ? ''
+      : `  count_failure(fkey, ${maxf}, ${luaInt('failureWindowMs', c.failureWindowMs)})
 `;
   const renew =
     c.mode === 'off'
@@ -401,7 +412,8 @@ ${renew}return { 2, renewed, json }
   // write never creates them.
   const readPrelude = preludeFor(readBody);
   const readNames = new Set(PRELUDE_PARTS.filter((p) => readPrelude.includes(p.text)).map((p) => p.name));
-  const source = readPrelude + readBody + preludeFor(writeBody, readNames).replace(/^.*replicate_commands.*$/m, '') + writeBody;
+  const source =
+    readPrelude + readBody + preludeFor(writeBody, readNames).replace(/^.*replicate_commands.*$/m, '') + writeBody;
   return { name: 'verify', source, sha: createHash('sha1').update(source).digest('hex') };
 }
 

@@ -6,7 +6,14 @@
 import express from 'express';
 import { describe, expectTypeOf, it } from 'vitest';
 import { TokenManager, type RegisteredUser } from '../../../src/index.js';
-import { getAuth, optionalTokenAuth, requireScopes, tokenAuth, tokenErrorHandler, type TokenAuth } from '../../../src/express.js';
+import {
+  getAuth,
+  optionalTokenAuth,
+  requireScopes,
+  tokenAuth,
+  tokenErrorHandler,
+  type TokenAuth,
+} from '../../../src/express.js';
 import type { AppUser } from './user.js';
 
 describe('express types with a registered user', () => {

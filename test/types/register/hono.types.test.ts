@@ -13,13 +13,18 @@ describe('hono types with a registered user', () => {
   it("c.get('auth').user is the registered user; loadUser must return it", () => {
     const manager = new TokenManager({ secret: 'x'.repeat(32) });
     const app = new Hono();
-    app.get('/me', tokenAuth(manager, { loadUser: async (id) => ({ id, name: `user ${id}` }) }), requireScopes(manager, 'read'), (c) => {
-      expectTypeOf(c.get('auth')).toEqualTypeOf<TokenAuth<AppUser>>();
-      expectTypeOf(c.var.auth.user.name).toEqualTypeOf<string>();
-      // @ts-expect-error AppUser has no `email`
-      void c.get('auth').user.email;
-      return c.text(c.get('auth').user.name);
-    });
+    app.get(
+      '/me',
+      tokenAuth(manager, { loadUser: async (id) => ({ id, name: `user ${id}` }) }),
+      requireScopes(manager, 'read'),
+      (c) => {
+        expectTypeOf(c.get('auth')).toEqualTypeOf<TokenAuth<AppUser>>();
+        expectTypeOf(c.var.auth.user.name).toEqualTypeOf<string>();
+        // @ts-expect-error AppUser has no `email`
+        void c.get('auth').user.email;
+        return c.text(c.get('auth').user.name);
+      },
+    );
     app.get('/maybe', optionalTokenAuth(manager), (c) => {
       expectTypeOf(c.get('auth')?.user).toEqualTypeOf<AppUser | undefined>();
       return c.text('ok');

@@ -14,12 +14,17 @@ describe('koa types with a registered user', () => {
   it('ctx.state.auth.user is the registered user; loadUser must return it', () => {
     const manager = new TokenManager({ secret: 'x'.repeat(32) });
     const router = new Router();
-    router.get('/me', tokenAuth(manager, { loadUser: async (id) => ({ id, name: `user ${id}` }) }), requireScopes(manager, 'read'), (ctx) => {
-      expectTypeOf(ctx.state.auth).toEqualTypeOf<TokenAuth<AppUser>>();
-      expectTypeOf(ctx.state.auth.user.name).toEqualTypeOf<string>();
-      // @ts-expect-error AppUser has no `email`
-      void ctx.state.auth.user.email;
-    });
+    router.get(
+      '/me',
+      tokenAuth(manager, { loadUser: async (id) => ({ id, name: `user ${id}` }) }),
+      requireScopes(manager, 'read'),
+      (ctx) => {
+        expectTypeOf(ctx.state.auth).toEqualTypeOf<TokenAuth<AppUser>>();
+        expectTypeOf(ctx.state.auth.user.name).toEqualTypeOf<string>();
+        // @ts-expect-error AppUser has no `email`
+        void ctx.state.auth.user.email;
+      },
+    );
     router.get('/maybe', optionalTokenAuth(manager), (ctx) => {
       expectTypeOf(ctx.state.auth?.user).toEqualTypeOf<AppUser | undefined>();
     });

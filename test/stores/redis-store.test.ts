@@ -398,3 +398,44 @@ describe('IoredisStore options', () => {
     expect(await redis.ping()).toBe('PONG');
   });
 });
+
+describe('Redis store: two users whose tags collide share one hash harmlessly', () => {
+  // Found once by brute force: with TEST_SECRET, user ids `u0`..`u399999` until two shared
+  // `manager.userTag(id)` (the first pair found: u22952 and u114440, tag 6954bd56).
+  const A = 'u22952';
+  const B = 'u114440';
+
+  it('a login of one user drops the other user expired records from its index too', async () => {
+    const { m, keyPrefix } = setup({ maxTokensPerUser: null });
+    expect(m.userTag(A)).toBe(m.userTag(B));
+    const h = `${keyPrefix}{${m.userTag(A)}}`;
+    const idx = `${h}:i:${Buffer.from(A).toString('hex')}`;
+    await m.create(A, { ttlSeconds: 1 });
+    await m.create(A, { ttlSeconds: 1 });
+    for (let i = 0; i < 33; i++) await m.create(A);
+    expect(await redis.zcard(idx)).toBe(35);
+    await new Promise((r) => setTimeout(r, 1100));
+    await m.create(B); // B has no index: its login tidies the whole hash, A's expired records included
+    expect(await redis.zcard(idx)).toBe(33);
+    expect((await m.list(A)).length).toBe(33);
+  });
+
+  it('revokeAll of a user with an index never deletes the other user tokens, even when HLEN equals its ZCARD', async () => {
+    const { m, keyPrefix } = setup({ maxTokensPerUser: null });
+    expect(m.userTag(A)).toBe(m.userTag(B));
+    const h = `${keyPrefix}{${m.userTag(A)}}`;
+    const idx = `${h}:i:${Buffer.from(A).toString('hex')}`;
+    const a = [];
+    for (let i = 0; i < 35; i++) a.push(await m.create(A));
+    // Two of A's records lost (by hand, or any stale index entry): A's index counts 2 more than its records.
+    await redis.hdel(h, a[0]!.tokenId.slice(8), a[1]!.tokenId.slice(8));
+    const bTokens = [(await m.create(B)).token];
+    for (let i = 0; i < 2 && (await redis.hlen(h)) < (await redis.zcard(idx)); i++)
+      bTokens.push((await m.create(B)).token);
+    expect(await redis.hlen(h)).toBe(await redis.zcard(idx)); // the counts agree by accident
+    await m.revokeAll(A);
+    expect(await m.list(A)).toEqual([]);
+    expect((await m.list(B)).length).toBe(bTokens.length);
+    for (const t of bTokens) expect((await m.verify(t)).valid).toBe(true);
+  });
+});

@@ -283,7 +283,13 @@ local function tidy(h, idx, now)
   end
   local live = {}
   for _, o in ipairs(scan(h)) do
-    if o.bad or (o.e and o.e <= now) then drop(h, o.id) else live[#live + 1] = o end
+    if o.bad or (o.e and o.e <= now) then
+      drop(h, o.id)
+      -- A record of another user (tags collide) may be in that user's index: keep it exact.
+      if not o.bad then redis.call('ZREM', user_key(h .. ':i:', uid_of(o)), o.id) end
+    else
+      live[#live + 1] = o
+    end
   end
   fit(h, live)
   return live
@@ -766,8 +772,8 @@ return done
 /**
  * revoke all. KEYS: the hash, the user's index. ARGV: user id, token id to keep ('' = none). Reply:
  * the revoked ids, comma-separated in one string (one reply, not one per token): 16 characters, or 24
- * with their tag for 0.1 tokens. A user whose tokens fill the hash (no colliding user, nothing kept)
- * loses it with one UNLINK (freed off the main thread).
+ * with their tag for 0.1 tokens. Only the user's own records are deleted (by their ids: never judged
+ * from counts, since two users' tags may collide); the hash goes once empty.
  */
 export const REVOKE_ALL = script(
   'revokeAll',
@@ -786,14 +792,6 @@ for _, tid in ipairs(redis.call('ZRANGE', oidx, 0, -1)) do
   end
 end
 if redis.call('EXISTS', idx) == 1 then
-  if keep == '' and redis.call('HLEN', h) == redis.call('ZCARD', idx) then
-    -- Every field of the hash is one of the user's whole records: one UNLINK (freed off the main thread).
-    local ids = redis.call('ZRANGEBYSCORE', idx, '(' .. fmt(now), '+inf')
-    redis.call('UNLINK', h, idx)
-    for _, t in ipairs(out) do ids[#ids + 1] = t end
-    publish_revoked(h, ids)
-    return table.concat(ids, ',')
-  end
   local ids = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
   local batch = {}
   for i = 1, #ids, 2 do
@@ -812,6 +810,8 @@ if redis.call('EXISTS', idx) == 1 then
     redis.call('HDEL', h, unpack(batch))
     redis.call('ZREM', idx, unpack(batch))
   end
+  -- Never decide from counts that the hash holds only this user (tags collide): it goes only once empty.
+  if redis.call('HLEN', h) == 0 then redis.call('UNLINK', h) end
   publish_revoked(h, out)
   return table.concat(out, ',')
 end

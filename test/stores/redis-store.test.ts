@@ -439,3 +439,32 @@ describe('Redis store: two users whose tags collide share one hash harmlessly', 
     for (const t of bTokens) expect((await m.verify(t)).valid).toBe(true);
   });
 });
+
+describe('Redis store: key TTLs past 32 tokens', () => {
+  it('once the immortal token of a user with an index is gone, its next write gives the hash and index a TTL again', async () => {
+    const { m, keyPrefix } = setup({ maxTokensPerUser: null, ttlSeconds: 3600 });
+    const h = `${keyPrefix}{${m.userTag('imm')}}`;
+    const idx = `${h}:i:${Buffer.from('imm').toString('hex')}`;
+    const imm = await m.create('imm', { ttlSeconds: null });
+    for (let i = 0; i < 33; i++) await m.create('imm');
+    expect(await redis.pttl(h)).toBe(-1);
+    expect(await redis.pttl(idx)).toBe(-1);
+    await m.revokeById('imm', imm.tokenId); // a write: both keys refitted to the longest-lived token left
+    for (const key of [h, idx]) {
+      const p = await redis.pttl(key);
+      expect(p).toBeGreaterThan(3590_000);
+      expect(p).toBeLessThanOrEqual(3600_000);
+    }
+    const again = await m.create('imm', { ttlSeconds: null });
+    expect(await redis.pttl(h)).toBe(-1);
+    expect(await redis.pttl(idx)).toBe(-1);
+    await m.revoke(again.token);
+    expect(await redis.pttl(h)).toBeGreaterThan(0);
+    expect(await redis.pttl(idx)).toBeGreaterThan(0);
+    await redis.persist(h);
+    await redis.persist(idx);
+    await m.create('imm'); // a create refits too (keys left without a TTL by hand)
+    expect(await redis.pttl(h)).toBeGreaterThan(0);
+    expect(await redis.pttl(idx)).toBeGreaterThan(0);
+  });
+});

@@ -245,6 +245,30 @@ local function fit(key, rs)
   end
   if top > 0 then redis.call('PEXPIREAT', key, fmt(top)) end
 end
+-- Fits the TTL of a user's index to its top score (the user's longest-lived token) and makes the hash's
+-- cover it: a hash left without a TTL (an immortal token now gone) is fitted to its live records (one
+-- scan, only then: another user of the tag may hold an immortal one), so nothing stays forever.
+local function refit(h, idx, now)
+  local top = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
+  if #top == 0 then return end
+  local s = tonumber(top[2])
+  if s >= 1e15 then
+    redis.call('PERSIST', idx)
+    redis.call('PERSIST', h)
+    return
+  end
+  redis.call('PEXPIREAT', idx, fmt(s))
+  local p = redis.call('PTTL', h)
+  if p == -1 then
+    local live = {}
+    for _, o in ipairs(scan(h)) do
+      if not o.bad and not (o.e and o.e <= now) then live[#live + 1] = o end
+    end
+    fit(h, live)
+  elseif p >= 0 and now + p < s then
+    redis.call('PEXPIREAT', h, fmt(s))
+  end
+end
 -- Rewrites a hash (or a ZSET: zset true) into a fresh key with the same TTL: after mass deletes Redis
 -- keeps the big table until enough later commands have moved its entries (incremental rehashing).
 local function compact(key, zset)
@@ -279,6 +303,7 @@ local function tidy(h, idx, now)
       compact(h, false)
       compact(idx, true)
     end
+    refit(h, idx, now)
     return nil
   end
   local live = {}
@@ -551,8 +576,7 @@ if ARGV[12] ~= '' then r.j = ARGV[12] end
 if live == nil then
   save(h, id, r, nil, false, true)
   redis.call('ZADD', idx, score(r), id)
-  cover(idx, r.e, now)
-  cover(h, r.e, now)
+  refit(h, idx, now)
 else
   local kept = #owned - #evicted + 1
   if kept > ${INDEX_FROM_TOKENS} then

@@ -468,3 +468,21 @@ describe('Redis store: key TTLs past 32 tokens', () => {
     expect(await redis.pttl(idx)).toBeGreaterThan(0);
   });
 });
+
+describe('Redis store: the device limit past 32 tokens', () => {
+  it("limitPolicy 'reject' counts only live records: records deleted by hand no longer lock the user out", async () => {
+    const { m, keyPrefix } = setup({ maxTokensPerUser: 36, limitPolicy: 'reject' });
+    const h = `${keyPrefix}{${m.userTag('lim')}}`;
+    const idx = `${h}:i:${Buffer.from('lim').toString('hex')}`;
+    const made = [];
+    for (let i = 0; i < 36; i++) made.push(await m.create('lim'));
+    await expect(m.create('lim')).rejects.toMatchObject({ code: 'ERR_TOKEN_LIMIT' });
+    await redis.hdel(h, made[3]!.tokenId.slice(8), made[7]!.tokenId.slice(8));
+    expect((await m.list('lim')).length).toBe(34);
+    await m.create('lim');
+    await m.create('lim');
+    expect(await redis.zcard(idx)).toBe(36); // the lost records' entries went while counting
+    await expect(m.create('lim')).rejects.toMatchObject({ code: 'ERR_TOKEN_LIMIT' });
+    expect((await m.list('lim')).length).toBe(36);
+  });
+});

@@ -515,8 +515,24 @@ local mine, owned = {}, {}
 if live == nil then
   local n = redis.call('ZCARD', idx)
   if n > 0 then first = 0 end
+  if max ~= nil and n >= max and ARGV[4] == 'reject' then
+    -- ZCARD also counts records deleted or broken by hand and tokens of keys dropped from the ring:
+    -- count only live records of the ring's keys, as below 33 tokens (entries whose record is gone are
+    -- dropped on the way; the walk stops at the limit).
+    local count = 0
+    for _, t in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+      local o = load(h, t)
+      if o == nil then
+        drop(h, t)
+        redis.call('ZREM', idx, t)
+      elseif kids[o.k] then
+        count = count + 1
+        if count >= max then return { 0, max } end
+      end
+    end
+    n = count
+  end
   if max ~= nil and n >= max then
-    if ARGV[4] == 'reject' then return { 0, max } end
     local cands = {}
     for _, t in ipairs(redis.call('ZRANGE', idx, 0, n - max + 15)) do
       local o = load(h, t)

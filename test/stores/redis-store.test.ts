@@ -486,3 +486,28 @@ describe('Redis store: the device limit past 32 tokens', () => {
     expect((await m.list('lim')).length).toBe(36);
   });
 });
+
+describe('Redis store: records edited by hand', () => {
+  it('an emptied or unparsable record is absent: no 503 for its user, stats and prune work, it goes at the next write', async () => {
+    const { m, store, keyPrefix } = setup();
+    const h = `${keyPrefix}{${m.userTag('ed')}}`;
+    const [a, b, c] = [await m.create('ed'), await m.create('ed'), await m.create('ed')];
+    await redis.hset(h, a.tokenId.slice(8), '');
+    const kid = String(await redis.hget(h, c.tokenId.slice(8)))
+      .slice(1)
+      .split(',')[0];
+    await redis.hset(h, b.tokenId.slice(8), `0${kid},not,a,record`);
+    expect((await m.verify(a.token)).valid).toBe(false);
+    expect((await m.verify(b.token)).valid).toBe(false);
+    expect((await m.verify(c.token)).valid).toBe(true);
+    expect((await m.list('ed')).map((t) => t.tokenId)).toEqual([c.tokenId]);
+    expect((await m.list('ed', { limit: 10 })).tokens.map((t) => t.tokenId)).toEqual([c.tokenId]);
+    expect(await store.stats()).toMatchObject({ liveTokens: 1, staleIndexEntries: 2 });
+    await m.create('ed'); // the user's next write drops both
+    expect(await redis.hexists(h, a.tokenId.slice(8))).toBe(0);
+    expect(await redis.hexists(h, b.tokenId.slice(8))).toBe(0);
+    await redis.hset(h, a.tokenId.slice(8), '');
+    expect(await store.prune()).toMatchObject({ entriesDropped: 1 });
+    expect(await redis.hexists(h, a.tokenId.slice(8))).toBe(0);
+  });
+});

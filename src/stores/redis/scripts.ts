@@ -169,11 +169,18 @@ local function save(h, id, r, old_n, guard, whole)
   r.n, r.raw = #ps - 1, rec
   return rec
 end
--- The record of token id in hash h, or nil (missing, or a piece missing).
+-- How many more pieces a stored value announces (its first digit), or nil when it is not a record's first piece.
+local function more_of(v)
+  local n = string.byte(v, 1)
+  if n == nil or n < 48 or n > 55 then return nil end
+  return n - 48
+end
+-- The record of token id in hash h, or nil (missing, a piece missing, or not readable: edited by hand).
 local function load(h, id)
   local s = redis.call('HGET', h, id)
   if not s then return nil end
-  local n = string.byte(s, 1) - 48
+  local n = more_of(s)
+  if n == nil then return nil end
   s = string.sub(s, 2)
   if n > 0 then
     local names = {}
@@ -201,7 +208,7 @@ local function publish_revoked(h, ids)
   end
   redis.call('PUBLISH', string.sub(h, 1, -11) .. 'revoked', table.concat(full, ' '))
 end
--- Every record of hash h, each with its id (a record missing a piece: { id = id, bad = true }).
+-- Every record of hash h, each with its id (a record missing a piece or unreadable: { id = id, bad = true }).
 -- Used only where the user has no index (at most about 32 tokens, unless tags collide).
 local function scan(h)
   local flat = redis.call('HGETALL', h)
@@ -210,8 +217,9 @@ local function scan(h)
   local out = {}
   for f, v in pairs(map) do
     if #f == 16 then
-      local n, s, r = string.byte(v, 1) - 48, string.sub(v, 2), nil
-      for j = 1, n do
+      local n, s, r = more_of(v), string.sub(v, 2), nil
+      if n == nil then s = nil end
+      for j = 1, n or 0 do
         local p = map[f .. j]
         if p == nil then s = nil break end
         s = s .. p
@@ -899,7 +907,7 @@ else
   for i = 1, #flat, 2 do
     local f = flat[i]
     if #f == 16 then
-      for j = 1, string.byte(flat[i + 1], 1) - 48 do
+      for j = 1, more_of(flat[i + 1]) or 0 do
         if not seen[f .. j] then
           more[#more + 1] = f .. j
           more[#more + 1] = redis.call('HGET', h, f .. j) or ''

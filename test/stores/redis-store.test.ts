@@ -511,3 +511,21 @@ describe('Redis store: records edited by hand', () => {
     expect(await redis.hexists(h, a.tokenId.slice(8))).toBe(0);
   });
 });
+
+describe('Redis store: stats and prune agree', () => {
+  it('counts an expired record of a user with an index once, and finds a hash of stale records without a TTL', async () => {
+    const { m, store, keyPrefix } = setup({ maxTokensPerUser: null });
+    await m.create('big', { ttlSeconds: 1 });
+    await m.create('big', { ttlSeconds: 1 });
+    for (let i = 0; i < 33; i++) await m.create('big');
+    await m.create('gone', { ttlSeconds: 1 });
+    await redis.persist(`${keyPrefix}{${m.userTag('gone')}}`); // a hash left without a TTL, by hand
+    await new Promise((r) => setTimeout(r, 1100));
+    const stats = await store.stats();
+    expect(stats.keysWithoutTtl.tokenRecords).toBe(1);
+    expect(stats.staleIndexEntries).toBe(3);
+    expect(await store.prune({ dryRun: true })).toMatchObject({ entriesDropped: 3 });
+    expect(await store.prune()).toMatchObject({ entriesDropped: 3 });
+    expect(await store.stats()).toMatchObject({ staleIndexEntries: 0, liveTokens: 33 });
+  });
+});

@@ -277,6 +277,16 @@ local function refit(h, idx, now)
     redis.call('PEXPIREAT', h, fmt(s))
   end
 end
+-- True when the admin prune drops entry t (score: its score) of index idx of hash h: its record is gone
+-- or unreadable, or the entry expired; not when its record expired, which the hash's prune drops with
+-- its entry (so stats and prune count it once, in whichever order they meet the two keys).
+local function index_stale(h, idx, t, score, now)
+  if redis.call('HEXISTS', h, t) == 0 then return true end
+  local r = load(h, t)
+  if r == nil then return true end
+  if r.e and r.e <= now and user_key(h .. ':i:', uid_of(r)) == idx then return false end
+  return score <= now
+end
 -- Rewrites a hash (or a ZSET: zset true) into a fresh key with the same TTL: after mass deletes Redis
 -- keeps the big table until enough later commands have moved its entries (incremental rehashing).
 local function compact(key, zset)
@@ -973,14 +983,16 @@ end
 local counts = {}
 for _, n in pairs(per) do counts[#counts + 1] = n end
 local should = 1
-if immortal or live == 0 then should = 0 end
+if immortal then should = 0 end
 return { live, stale, should, counts }
 `,
 );
 
 /**
  * One user index as the admin `stats` sees it (read-only). KEYS: the index. Reply: {live entries,
- * stale entries (expired, or the record gone from the hash), 1 when the index should have a TTL}.
+ * stale entries (what {@link PRUNE_INDEX} drops: the record gone or unreadable, or the entry expired while
+ * its record did not; an expired record is the hash's stale entry, dropped with its index entry), 1 when
+ * the index should have a TTL}.
  */
 export const INDEX_STATS = script(
   'indexStats',
@@ -992,9 +1004,9 @@ local live, stale, immortal = 0, 0, false
 local members = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
 for i = 1, #members, 2 do
   local score = tonumber(members[i + 1])
-  if score <= now or redis.call('HEXISTS', h, members[i]) == 0 then
+  if index_stale(h, idx, members[i], score, now) then
     stale = stale + 1
-  else
+  elseif score > now then
     live = live + 1
     if score >= 1e15 then immortal = true end
   end
@@ -1032,7 +1044,8 @@ return dropped
 
 /**
  * prune one user index (the admin `prune`; its dry run is {@link INDEX_STATS}'s stale count): drops
- * entries that expired or whose record is gone, then sets the index's TTL to its top score. KEYS: the
+ * entries whose record is gone or unreadable, or that expired while their record did not (an expired
+ * record goes with its entry in {@link PRUNE_HASH}), then sets the index's TTL to its top score. KEYS: the
  * index. Reply: the number of entries dropped.
  */
 export const PRUNE_INDEX = script(
@@ -1044,7 +1057,7 @@ local now = now_ms()
 local dropped = 0
 local members = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
 for i = 1, #members, 2 do
-  if tonumber(members[i + 1]) <= now or redis.call('HEXISTS', h, members[i]) == 0 then
+  if index_stale(h, idx, members[i], tonumber(members[i + 1]), now) then
     redis.call('ZREM', idx, members[i])
     dropped = dropped + 1
   end

@@ -398,3 +398,134 @@ describe('IoredisStore options', () => {
     expect(await redis.ping()).toBe('PONG');
   });
 });
+
+describe('Redis store: two users whose tags collide share one hash harmlessly', () => {
+  // Found once by brute force: with TEST_SECRET, user ids `u0`..`u399999` until two shared
+  // `manager.userTag(id)` (the first pair found: u22952 and u114440, tag 6954bd56).
+  const A = 'u22952';
+  const B = 'u114440';
+
+  it('a login of one user drops the other user expired records from its index too', async () => {
+    const { m, keyPrefix } = setup({ maxTokensPerUser: null });
+    expect(m.userTag(A)).toBe(m.userTag(B));
+    const h = `${keyPrefix}{${m.userTag(A)}}`;
+    const idx = `${h}:i:${Buffer.from(A).toString('hex')}`;
+    await m.create(A, { ttlSeconds: 1 });
+    await m.create(A, { ttlSeconds: 1 });
+    for (let i = 0; i < 33; i++) await m.create(A);
+    expect(await redis.zcard(idx)).toBe(35);
+    await new Promise((r) => setTimeout(r, 1100));
+    await m.create(B); // B has no index: its login tidies the whole hash, A's expired records included
+    expect(await redis.zcard(idx)).toBe(33);
+    expect((await m.list(A)).length).toBe(33);
+  });
+
+  it('revokeAll of a user with an index never deletes the other user tokens, even when HLEN equals its ZCARD', async () => {
+    const { m, keyPrefix } = setup({ maxTokensPerUser: null });
+    expect(m.userTag(A)).toBe(m.userTag(B));
+    const h = `${keyPrefix}{${m.userTag(A)}}`;
+    const idx = `${h}:i:${Buffer.from(A).toString('hex')}`;
+    const a = [];
+    for (let i = 0; i < 35; i++) a.push(await m.create(A));
+    // Two of A's records lost (by hand, or any stale index entry): A's index counts 2 more than its records.
+    await redis.hdel(h, a[0]!.tokenId.slice(8), a[1]!.tokenId.slice(8));
+    const bTokens = [(await m.create(B)).token];
+    for (let i = 0; i < 2 && (await redis.hlen(h)) < (await redis.zcard(idx)); i++)
+      bTokens.push((await m.create(B)).token);
+    expect(await redis.hlen(h)).toBe(await redis.zcard(idx)); // the counts agree by accident
+    await m.revokeAll(A);
+    expect(await m.list(A)).toEqual([]);
+    expect((await m.list(B)).length).toBe(bTokens.length);
+    for (const t of bTokens) expect((await m.verify(t)).valid).toBe(true);
+  });
+});
+
+describe('Redis store: key TTLs past 32 tokens', () => {
+  it('once the immortal token of a user with an index is gone, its next write gives the hash and index a TTL again', async () => {
+    const { m, keyPrefix } = setup({ maxTokensPerUser: null, ttlSeconds: 3600 });
+    const h = `${keyPrefix}{${m.userTag('imm')}}`;
+    const idx = `${h}:i:${Buffer.from('imm').toString('hex')}`;
+    const imm = await m.create('imm', { ttlSeconds: null });
+    for (let i = 0; i < 33; i++) await m.create('imm');
+    expect(await redis.pttl(h)).toBe(-1);
+    expect(await redis.pttl(idx)).toBe(-1);
+    await m.revokeById('imm', imm.tokenId); // a write: both keys refitted to the longest-lived token left
+    for (const key of [h, idx]) {
+      const p = await redis.pttl(key);
+      expect(p).toBeGreaterThan(3590_000);
+      expect(p).toBeLessThanOrEqual(3600_000);
+    }
+    const again = await m.create('imm', { ttlSeconds: null });
+    expect(await redis.pttl(h)).toBe(-1);
+    expect(await redis.pttl(idx)).toBe(-1);
+    await m.revoke(again.token);
+    expect(await redis.pttl(h)).toBeGreaterThan(0);
+    expect(await redis.pttl(idx)).toBeGreaterThan(0);
+    await redis.persist(h);
+    await redis.persist(idx);
+    await m.create('imm'); // a create refits too (keys left without a TTL by hand)
+    expect(await redis.pttl(h)).toBeGreaterThan(0);
+    expect(await redis.pttl(idx)).toBeGreaterThan(0);
+  });
+});
+
+describe('Redis store: the device limit past 32 tokens', () => {
+  it("limitPolicy 'reject' counts only live records: records deleted by hand no longer lock the user out", async () => {
+    const { m, keyPrefix } = setup({ maxTokensPerUser: 36, limitPolicy: 'reject' });
+    const h = `${keyPrefix}{${m.userTag('lim')}}`;
+    const idx = `${h}:i:${Buffer.from('lim').toString('hex')}`;
+    const made = [];
+    for (let i = 0; i < 36; i++) made.push(await m.create('lim'));
+    await expect(m.create('lim')).rejects.toMatchObject({ code: 'ERR_TOKEN_LIMIT' });
+    await redis.hdel(h, made[3]!.tokenId.slice(8), made[7]!.tokenId.slice(8));
+    expect((await m.list('lim')).length).toBe(34);
+    await m.create('lim');
+    await m.create('lim');
+    expect(await redis.zcard(idx)).toBe(36); // the lost records' entries went while counting
+    await expect(m.create('lim')).rejects.toMatchObject({ code: 'ERR_TOKEN_LIMIT' });
+    expect((await m.list('lim')).length).toBe(36);
+  });
+});
+
+describe('Redis store: records edited by hand', () => {
+  it('an emptied or unparsable record is absent: no 503 for its user, stats and prune work, it goes at the next write', async () => {
+    const { m, store, keyPrefix } = setup();
+    const h = `${keyPrefix}{${m.userTag('ed')}}`;
+    const [a, b, c] = [await m.create('ed'), await m.create('ed'), await m.create('ed')];
+    await redis.hset(h, a.tokenId.slice(8), '');
+    const kid = String(await redis.hget(h, c.tokenId.slice(8)))
+      .slice(1)
+      .split(',')[0];
+    await redis.hset(h, b.tokenId.slice(8), `0${kid},not,a,record`);
+    expect((await m.verify(a.token)).valid).toBe(false);
+    expect((await m.verify(b.token)).valid).toBe(false);
+    expect((await m.verify(c.token)).valid).toBe(true);
+    expect((await m.list('ed')).map((t) => t.tokenId)).toEqual([c.tokenId]);
+    expect((await m.list('ed', { limit: 10 })).tokens.map((t) => t.tokenId)).toEqual([c.tokenId]);
+    expect(await store.stats()).toMatchObject({ liveTokens: 1, staleIndexEntries: 2 });
+    await m.create('ed'); // the user's next write drops both
+    expect(await redis.hexists(h, a.tokenId.slice(8))).toBe(0);
+    expect(await redis.hexists(h, b.tokenId.slice(8))).toBe(0);
+    await redis.hset(h, a.tokenId.slice(8), '');
+    expect(await store.prune()).toMatchObject({ entriesDropped: 1 });
+    expect(await redis.hexists(h, a.tokenId.slice(8))).toBe(0);
+  });
+});
+
+describe('Redis store: stats and prune agree', () => {
+  it('counts an expired record of a user with an index once, and finds a hash of stale records without a TTL', async () => {
+    const { m, store, keyPrefix } = setup({ maxTokensPerUser: null });
+    await m.create('big', { ttlSeconds: 1 });
+    await m.create('big', { ttlSeconds: 1 });
+    for (let i = 0; i < 33; i++) await m.create('big');
+    await m.create('gone', { ttlSeconds: 1 });
+    await redis.persist(`${keyPrefix}{${m.userTag('gone')}}`); // a hash left without a TTL, by hand
+    await new Promise((r) => setTimeout(r, 1100));
+    const stats = await store.stats();
+    expect(stats.keysWithoutTtl.tokenRecords).toBe(1);
+    expect(stats.staleIndexEntries).toBe(3);
+    expect(await store.prune({ dryRun: true })).toMatchObject({ entriesDropped: 3 });
+    expect(await store.prune()).toMatchObject({ entriesDropped: 3 });
+    expect(await store.stats()).toMatchObject({ staleIndexEntries: 0, liveTokens: 33 });
+  });
+});

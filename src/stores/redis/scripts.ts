@@ -169,11 +169,18 @@ local function save(h, id, r, old_n, guard, whole)
   r.n, r.raw = #ps - 1, rec
   return rec
 end
--- The record of token id in hash h, or nil (missing, or a piece missing).
+-- How many more pieces a stored value announces (its first digit), or nil when it is not a record's first piece.
+local function more_of(v)
+  local n = string.byte(v, 1)
+  if n == nil or n < 48 or n > 55 then return nil end
+  return n - 48
+end
+-- The record of token id in hash h, or nil (missing, a piece missing, or not readable: edited by hand).
 local function load(h, id)
   local s = redis.call('HGET', h, id)
   if not s then return nil end
-  local n = string.byte(s, 1) - 48
+  local n = more_of(s)
+  if n == nil then return nil end
   s = string.sub(s, 2)
   if n > 0 then
     local names = {}
@@ -201,7 +208,7 @@ local function publish_revoked(h, ids)
   end
   redis.call('PUBLISH', string.sub(h, 1, -11) .. 'revoked', table.concat(full, ' '))
 end
--- Every record of hash h, each with its id (a record missing a piece: { id = id, bad = true }).
+-- Every record of hash h, each with its id (a record missing a piece or unreadable: { id = id, bad = true }).
 -- Used only where the user has no index (at most about 32 tokens, unless tags collide).
 local function scan(h)
   local flat = redis.call('HGETALL', h)
@@ -210,8 +217,9 @@ local function scan(h)
   local out = {}
   for f, v in pairs(map) do
     if #f == 16 then
-      local n, s, r = string.byte(v, 1) - 48, string.sub(v, 2), nil
-      for j = 1, n do
+      local n, s, r = more_of(v), string.sub(v, 2), nil
+      if n == nil then s = nil end
+      for j = 1, n or 0 do
         local p = map[f .. j]
         if p == nil then s = nil break end
         s = s .. p
@@ -244,6 +252,40 @@ local function fit(key, rs)
     end
   end
   if top > 0 then redis.call('PEXPIREAT', key, fmt(top)) end
+end
+-- Fits the TTL of a user's index to its top score (the user's longest-lived token) and makes the hash's
+-- cover it: a hash left without a TTL (an immortal token now gone) is fitted to its live records (one
+-- scan, only then: another user of the tag may hold an immortal one), so nothing stays forever.
+local function refit(h, idx, now)
+  local top = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
+  if #top == 0 then return end
+  local s = tonumber(top[2])
+  if s >= 1e15 then
+    redis.call('PERSIST', idx)
+    redis.call('PERSIST', h)
+    return
+  end
+  redis.call('PEXPIREAT', idx, fmt(s))
+  local p = redis.call('PTTL', h)
+  if p == -1 then
+    local live = {}
+    for _, o in ipairs(scan(h)) do
+      if not o.bad and not (o.e and o.e <= now) then live[#live + 1] = o end
+    end
+    fit(h, live)
+  elseif p >= 0 and now + p < s then
+    redis.call('PEXPIREAT', h, fmt(s))
+  end
+end
+-- True when the admin prune drops entry t (score: its score) of index idx of hash h: its record is gone
+-- or unreadable, or the entry expired; not when its record expired, which the hash's prune drops with
+-- its entry (so stats and prune count it once, in whichever order they meet the two keys).
+local function index_stale(h, idx, t, score, now)
+  if redis.call('HEXISTS', h, t) == 0 then return true end
+  local r = load(h, t)
+  if r == nil then return true end
+  if r.e and r.e <= now and user_key(h .. ':i:', uid_of(r)) == idx then return false end
+  return score <= now
 end
 -- Rewrites a hash (or a ZSET: zset true) into a fresh key with the same TTL: after mass deletes Redis
 -- keeps the big table until enough later commands have moved its entries (incremental rehashing).
@@ -279,11 +321,18 @@ local function tidy(h, idx, now)
       compact(h, false)
       compact(idx, true)
     end
+    refit(h, idx, now)
     return nil
   end
   local live = {}
   for _, o in ipairs(scan(h)) do
-    if o.bad or (o.e and o.e <= now) then drop(h, o.id) else live[#live + 1] = o end
+    if o.bad or (o.e and o.e <= now) then
+      drop(h, o.id)
+      -- A record of another user (tags collide) may be in that user's index: keep it exact.
+      if not o.bad then redis.call('ZREM', user_key(h .. ':i:', uid_of(o)), o.id) end
+    else
+      live[#live + 1] = o
+    end
   end
   fit(h, live)
   return live
@@ -484,8 +533,24 @@ local mine, owned = {}, {}
 if live == nil then
   local n = redis.call('ZCARD', idx)
   if n > 0 then first = 0 end
+  if max ~= nil and n >= max and ARGV[4] == 'reject' then
+    -- ZCARD also counts records deleted or broken by hand and tokens of keys dropped from the ring:
+    -- count only live records of the ring's keys, as below 33 tokens (entries whose record is gone are
+    -- dropped on the way; the walk stops at the limit).
+    local count = 0
+    for _, t in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+      local o = load(h, t)
+      if o == nil then
+        drop(h, t)
+        redis.call('ZREM', idx, t)
+      elseif kids[o.k] then
+        count = count + 1
+        if count >= max then return { 0, max } end
+      end
+    end
+    n = count
+  end
   if max ~= nil and n >= max then
-    if ARGV[4] == 'reject' then return { 0, max } end
     local cands = {}
     for _, t in ipairs(redis.call('ZRANGE', idx, 0, n - max + 15)) do
       local o = load(h, t)
@@ -545,8 +610,7 @@ if ARGV[12] ~= '' then r.j = ARGV[12] end
 if live == nil then
   save(h, id, r, nil, false, true)
   redis.call('ZADD', idx, score(r), id)
-  cover(idx, r.e, now)
-  cover(h, r.e, now)
+  refit(h, idx, now)
 else
   local kept = #owned - #evicted + 1
   if kept > ${INDEX_FROM_TOKENS} then
@@ -766,8 +830,8 @@ return done
 /**
  * revoke all. KEYS: the hash, the user's index. ARGV: user id, token id to keep ('' = none). Reply:
  * the revoked ids, comma-separated in one string (one reply, not one per token): 16 characters, or 24
- * with their tag for 0.1 tokens. A user whose tokens fill the hash (no colliding user, nothing kept)
- * loses it with one UNLINK (freed off the main thread).
+ * with their tag for 0.1 tokens. Only the user's own records are deleted (by their ids: never judged
+ * from counts, since two users' tags may collide); the hash goes once empty.
  */
 export const REVOKE_ALL = script(
   'revokeAll',
@@ -786,14 +850,6 @@ for _, tid in ipairs(redis.call('ZRANGE', oidx, 0, -1)) do
   end
 end
 if redis.call('EXISTS', idx) == 1 then
-  if keep == '' and redis.call('HLEN', h) == redis.call('ZCARD', idx) then
-    -- Every field of the hash is one of the user's whole records: one UNLINK (freed off the main thread).
-    local ids = redis.call('ZRANGEBYSCORE', idx, '(' .. fmt(now), '+inf')
-    redis.call('UNLINK', h, idx)
-    for _, t in ipairs(out) do ids[#ids + 1] = t end
-    publish_revoked(h, ids)
-    return table.concat(ids, ',')
-  end
   local ids = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
   local batch = {}
   for i = 1, #ids, 2 do
@@ -812,6 +868,8 @@ if redis.call('EXISTS', idx) == 1 then
     redis.call('HDEL', h, unpack(batch))
     redis.call('ZREM', idx, unpack(batch))
   end
+  -- Never decide from counts that the hash holds only this user (tags collide): it goes only once empty.
+  if redis.call('HLEN', h) == 0 then redis.call('UNLINK', h) end
   publish_revoked(h, out)
   return table.concat(out, ',')
 end
@@ -859,7 +917,7 @@ else
   for i = 1, #flat, 2 do
     local f = flat[i]
     if #f == 16 then
-      for j = 1, string.byte(flat[i + 1], 1) - 48 do
+      for j = 1, more_of(flat[i + 1]) or 0 do
         if not seen[f .. j] then
           more[#more + 1] = f .. j
           more[#more + 1] = redis.call('HGET', h, f .. j) or ''
@@ -925,14 +983,16 @@ end
 local counts = {}
 for _, n in pairs(per) do counts[#counts + 1] = n end
 local should = 1
-if immortal or live == 0 then should = 0 end
+if immortal then should = 0 end
 return { live, stale, should, counts }
 `,
 );
 
 /**
  * One user index as the admin `stats` sees it (read-only). KEYS: the index. Reply: {live entries,
- * stale entries (expired, or the record gone from the hash), 1 when the index should have a TTL}.
+ * stale entries (what {@link PRUNE_INDEX} drops: the record gone or unreadable, or the entry expired while
+ * its record did not; an expired record is the hash's stale entry, dropped with its index entry), 1 when
+ * the index should have a TTL}.
  */
 export const INDEX_STATS = script(
   'indexStats',
@@ -944,9 +1004,9 @@ local live, stale, immortal = 0, 0, false
 local members = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
 for i = 1, #members, 2 do
   local score = tonumber(members[i + 1])
-  if score <= now or redis.call('HEXISTS', h, members[i]) == 0 then
+  if index_stale(h, idx, members[i], score, now) then
     stale = stale + 1
-  else
+  elseif score > now then
     live = live + 1
     if score >= 1e15 then immortal = true end
   end
@@ -984,7 +1044,8 @@ return dropped
 
 /**
  * prune one user index (the admin `prune`; its dry run is {@link INDEX_STATS}'s stale count): drops
- * entries that expired or whose record is gone, then sets the index's TTL to its top score. KEYS: the
+ * entries whose record is gone or unreadable, or that expired while their record did not (an expired
+ * record goes with its entry in {@link PRUNE_HASH}), then sets the index's TTL to its top score. KEYS: the
  * index. Reply: the number of entries dropped.
  */
 export const PRUNE_INDEX = script(
@@ -996,7 +1057,7 @@ local now = now_ms()
 local dropped = 0
 local members = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
 for i = 1, #members, 2 do
-  if tonumber(members[i + 1]) <= now or redis.call('HEXISTS', h, members[i]) == 0 then
+  if index_stale(h, idx, members[i], tonumber(members[i + 1]), now) then
     redis.call('ZREM', idx, members[i])
     dropped = dropped + 1
   end

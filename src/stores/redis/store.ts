@@ -339,7 +339,12 @@ export class RedisStore implements Store {
     const records: TokenRecord[] = [];
     const keep = (id: string, rec: string) => {
       if (!keyIds.includes(rec.slice(0, rec.indexOf(',')))) return;
-      const r = parseRecord(id, rec);
+      let r: TokenRecord;
+      try {
+        r = parseRecord(id, rec);
+      } catch {
+        return; // an unreadable record (edited by hand) is absent: dropped at the user's next write, or by prune
+      }
       if (r.userId === userId && (r.expiresAtMs === null || r.expiresAtMs > nowMs)) records.push(r);
     };
     let fields: Map<string, string> | undefined;

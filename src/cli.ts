@@ -58,9 +58,11 @@ function clean(text: string): string {
   );
 }
 
+const TOKEN_SHAPED = new RegExp(`${TOKEN_PREFIX}[A-Za-z0-9]{16,}`);
+
 /** True when `value` holds a token, or the start of one: never echoed, never taken as a user id. */
 function tokenShaped(value: string): boolean {
-  return new RegExp(`${TOKEN_PREFIX}[A-Za-z0-9]{16,}`).test(value);
+  return TOKEN_SHAPED.test(value);
 }
 
 /** `userId` as given, refused when it is token-shaped (pasted in the wrong place: it would be echoed). */

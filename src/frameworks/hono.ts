@@ -109,8 +109,8 @@ function authorizationOf(c: Context): string | string[] | undefined {
 }
 
 /**
- * Middleware that authenticates `Authorization: Bearer <token>` or `Token <token>` and sets the
- * context variable `auth` ({ userId, user, token }), then calls `next()`. Bad, missing (unless
+ * Middleware that authenticates `Authorization: Bearer <token>` or `Token <token>` (or `DPoP <token>` with a proof, RFC 9449) and sets the
+ * context variable `auth` ({ userId, user, token, verifiedAtMs, dpop }), then calls `next()`. Bad, missing (unless
  * `optional`), invalid, expired or revoked tokens and unknown users get 401 with `WWW-Authenticate` and
  * a JSON body; missing scopes 403; a store outage 503 with `Retry-After`: each thrown as an
  * `HTTPException` holding that answer. Errors thrown by `loadUser` are thrown on, to `app.onError`.
@@ -255,7 +255,10 @@ export function tokenErrorHandler(options: TokenErrorHandlerOptions = {}): Error
 const DPOP_READER: DpopReader<Context> = {
   proof: (c) => dpopHeaderValue(c.req.header('DPoP')),
   method: (c) => c.req.method,
-  origin: (c) => `${new URL(c.req.url).protocol}//${c.req.header('host') ?? new URL(c.req.url).host}`,
+  origin: (c) => {
+    const url = new URL(c.req.url);
+    return `${url.protocol}//${c.req.header('host') ?? url.host}`;
+  },
   path: (c) => c.req.path,
 };
 

@@ -70,7 +70,7 @@ export function sendAuthError(ctx: ParameterizedContext, response: HttpErrorResp
 }
 
 /**
- * Middleware that authenticates `Authorization: Bearer <token>` or `Token <token>` and sets
+ * Middleware that authenticates `Authorization: Bearer <token>` or `Token <token>` (or `DPoP <token>` with a proof, RFC 9449) and sets
  * `ctx.state.auth` ({ userId, user, token }), then calls `next()`. Bad, missing (unless `optional`),
  * invalid, expired or revoked tokens and unknown users get 401 with `WWW-Authenticate` and a JSON body;
  * missing scopes 403; a store outage 503 with `Retry-After`. Errors thrown by `loadUser` are thrown on,

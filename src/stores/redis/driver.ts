@@ -308,7 +308,7 @@ export function safeError(error: unknown, depth = 0): Error {
  * A Redis URL with its user name, password and every query value replaced by `***`, for error messages
  * (ioredis also reads `?password=` from the query).
  */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

@@ -21,6 +21,7 @@ import type {
   StoreVerifyInput,
   StoreVerifyResult,
 } from '../../core/store.js';
+import { TOKEN_ID_LENGTH, USER_TAG_LENGTH } from '../../core/token-format.js';
 import type { TokenRecord } from '../../core/types.js';
 import type { TokenDigest } from '../../core/key-ring.js';
 import { rejectUnknownOptions } from '../../core/options.js';
@@ -117,9 +118,14 @@ export class RedisStore implements Store {
   private closed = false;
   /** Verify scripts by configuration (see {@link RedisStore.verifyScriptOf}). */
   private readonly verifyScripts = new Map<string, LuaScript>();
-  private lastRenewal: unknown = null;
-  private lastThrottle: unknown = undefined;
-  private lastVerifyScript: LuaScript | undefined;
+  /** The last verify script asked for, per kind (0 bearer, 1 DPoP), by the identity of its settings: the hot path skips the config key. */
+  private readonly lastVerify: [
+    { renewal: unknown; throttle: unknown; script: LuaScript | undefined },
+    { renewal: unknown; throttle: unknown; script: LuaScript | undefined },
+  ] = [
+    { renewal: null, throttle: undefined, script: undefined },
+    { renewal: null, throttle: undefined, script: undefined },
+  ];
   /**
    * True while the eviction-policy gate has nothing to do for a call whose primary is in `goodPrimaries`
    * (same connection, every known primary read as \`noeviction\` by the last check, no repeat due): the
@@ -234,8 +240,8 @@ export class RedisStore implements Store {
     throttle: StoreThrottlePolicy | null,
     dpop = false,
   ): LuaScript {
-    if (!dpop && renewal === this.lastRenewal && throttle === this.lastThrottle && this.lastVerifyScript)
-      return this.lastVerifyScript;
+    const last = this.lastVerify[dpop ? 1 : 0];
+    if (renewal === last.renewal && throttle === last.throttle && last.script) return last.script;
     const config = {
       mode: renewal.mode,
       ttlMs: renewal.ttlMs,
@@ -256,10 +262,9 @@ export class RedisStore implements Store {
       }
       this.verifyScripts.set(id, script);
     }
-    if (dpop) return script; // the identity shortcut above is for the bearer script only
-    this.lastRenewal = renewal;
-    this.lastThrottle = throttle;
-    this.lastVerifyScript = script;
+    last.renewal = renewal;
+    last.throttle = throttle;
+    last.script = script;
     return script;
   }
 
@@ -274,7 +279,7 @@ export class RedisStore implements Store {
   }
 
   async revokeById(userId: string, userTag: string, tokenId: string): Promise<boolean> {
-    if (tokenId.slice(0, 8) !== userTag) return false;
+    if (tokenId.slice(0, USER_TAG_LENGTH) !== userTag) return false;
     const reply = await this.run(
       REVOKE_BY_ID,
       [this.keys.hashKey(userTag), this.keys.indexKey(userId, userTag)],
@@ -285,16 +290,18 @@ export class RedisStore implements Store {
 
   async revokeAll(userId: string, userTag: string, exceptTokenId?: string): Promise<string[]> {
     const keep =
-      exceptTokenId !== undefined && exceptTokenId.slice(0, 8) === userTag ? this.keys.field(exceptTokenId) : '';
+      exceptTokenId !== undefined && exceptTokenId.slice(0, USER_TAG_LENGTH) === userTag
+        ? this.keys.field(exceptTokenId)
+        : '';
     const reply = String(
       await this.run(REVOKE_ALL, [this.keys.hashKey(userTag), this.keys.indexKey(userId, userTag)], [userId, keep]),
     );
-    return reply === '' ? [] : reply.split(',').map((id) => (id.length === 24 ? id : userTag + id));
+    return reply === '' ? [] : reply.split(',').map((id) => (id.length === TOKEN_ID_LENGTH ? id : userTag + id));
   }
 
   /** Step-up: one script over the token's own record (see `REAUTHENTICATE` in scripts.ts). */
   async reauthenticate(input: StoreReauthenticateInput): Promise<TokenRecord | null> {
-    if (input.tokenId.slice(0, 8) !== input.userTag) return null;
+    if (input.tokenId.slice(0, USER_TAG_LENGTH) !== input.userTag) return null;
     const reply = await this.run(
       REAUTHENTICATE,
       [this.keys.hashKey(input.userTag), this.keys.indexKey(input.userId, input.userTag)],
@@ -376,7 +383,7 @@ export class RedisStore implements Store {
   }
 
   async lookup(input: StoreLookupInput): Promise<StoreLookupResult | null> {
-    if (input.tokenId.slice(0, 8) !== input.userTag) return null;
+    if (input.tokenId.slice(0, USER_TAG_LENGTH) !== input.userTag) return null;
     const args = pushDigestArgs([this.keys.field(input.tokenId)], input.digests ?? []);
     const reply = (await this.run(LOOKUP, [this.keys.hashKey(input.userTag)], args)) as unknown[] | null;
     if (!Array.isArray(reply)) return null;

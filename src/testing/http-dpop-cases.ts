@@ -9,7 +9,7 @@ import { type OutgoingHttpHeaders, request } from 'node:http';
 import type { TokenManager, TokenManagerOptions } from '../core/manager.js';
 import { MAX_DPOP_PROOF_LENGTH } from '../http/dpop.js';
 import { DpopClient } from './dpop-client.js';
-import type { ContractReply, HttpContractApp } from './http-suite.js';
+import { bodyOf, type ContractReply, type HttpContractApp } from './http-suite.js';
 
 /** What a DPoP case uses of the suite's per-case context. */
 interface DpopCaseContext {
@@ -25,14 +25,6 @@ type AddCase = (
   setup: { manager?: Omit<TokenManagerOptions, 'store' | 'secret'>; auth?: HttpContractApp['auth'] },
   body: (ctx: DpopCaseContext) => Promise<void>,
 ) => void;
-
-function bodyOf(r: ContractReply): Record<string, unknown> {
-  assert.ok(
-    r.json !== null && typeof r.json === 'object' && !Array.isArray(r.json),
-    `a JSON object body, got: ${r.text.slice(0, 200)}`,
-  );
-  return r.json as Record<string, unknown>;
-}
 
 /** A 401 with one `WWW-Authenticate: <scheme> realm="api", error="<error>", ...` (with `algs` for DPoP), no-store, and the JSON body. */
 function assertRefused(

@@ -285,7 +285,8 @@ function headerValues(r: ContractReply, name: string): string[] {
   return r.rawHeaders.filter(([n]) => n === name).map(([, v]) => v);
 }
 
-function bodyOf(r: ContractReply): Record<string, unknown> {
+/** The reply's JSON body, asserted to be an object. */
+export function bodyOf(r: ContractReply): Record<string, unknown> {
   assert.ok(
     r.json !== null && typeof r.json === 'object' && !Array.isArray(r.json),
     `a JSON object body, got: ${r.text.slice(0, 200)}`,

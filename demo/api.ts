@@ -139,6 +139,11 @@ export function invalidJson(): DemoResponse {
   return { status: 400, body: { error: 'invalid_json', message: 'the request body is not valid JSON' } };
 }
 
+/** The answer to a body over BODY_LIMIT_BYTES, for frameworks that do not answer it themselves. */
+export function tooLarge(): DemoResponse {
+  return { status: 413, body: { error: 'invalid_request', message: 'request entity too large' } };
+}
+
 /**
  * What a framework passes to the handlers as the body when it could not parse it as JSON (for body
  * parsers that cannot answer themselves): the handlers answer it with {@link invalidJson}. Every other

@@ -26,6 +26,7 @@ import {
   nodeServer,
   createDemoApi,
   invalidJson,
+  tooLarge,
   publicFile,
   type DemoAppOptions,
   type DemoFactory,
@@ -94,7 +95,7 @@ export function createApp(options: DemoAppOptions): Hono {
 
   const limit = bodyLimit({
     maxSize: BODY_LIMIT_BYTES,
-    onError: (c) => send(c, { status: 413, body: { error: 'invalid_request', message: 'request entity too large' } }),
+    onError: (c) => send(c, tooLarge()),
   });
   const withBody = (handler: (body: unknown, c: Context) => Promise<DemoResponse>) => async (c: Context) => {
     const body = await jsonBody(c);

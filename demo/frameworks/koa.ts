@@ -15,6 +15,7 @@ import {
   nodeServer,
   createDemoApi,
   invalidJson,
+  tooLarge,
   publicFile,
   type DemoAppOptions,
   type DemoFactory,
@@ -50,7 +51,7 @@ async function jsonBody(ctx: ParameterizedContext): Promise<unknown> {
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > BODY_LIMIT_BYTES)
-      throw new BodyError({ status: 413, body: { error: 'invalid_request', message: 'request entity too large' } });
+      throw new BodyError(tooLarge());
     chunks.push(chunk);
   }
   if (size === 0) return undefined;

@@ -123,6 +123,9 @@ const PUBLIC_FILES: Readonly<Record<string, [file: string, contentType: string]>
   '/style.css': ['style.css', 'text/css; charset=utf-8'],
 };
 
+/** The URL paths of the devices page (cacheable: no `no-store`), for the frameworks' routes. */
+export const PAGE_PATHS: readonly string[] = Object.keys(PUBLIC_FILES);
+
 /**
  * A file of the devices page for a GET path (`/`, `/index.html`, `/app.js`, `/format.js`, `/dpop.js`,
  * `/style.css`), or null for any other path: for frameworks without a static file server of their own

@@ -40,7 +40,7 @@ export function createApp(options: DemoAppOptions): express.Express {
     next();
   });
 
-  // The devices page: index.html, app.js, format.js, style.css.
+  // The devices page: index.html, app.js, format.js, dpop.js, style.css.
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', redirect: false, dotfiles: 'ignore' }));
 
   // Everything below is the JSON API; its answers may carry tokens, so no cache keeps them.

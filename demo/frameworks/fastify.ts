@@ -13,6 +13,7 @@ import {
   createDemoApi,
   demoStepUp,
   invalidJson,
+  PAGE_PATHS,
   publicFile,
   type DemoAppOptions,
   type DemoAuth,
@@ -55,8 +56,8 @@ export async function createApp(options: DemoAppOptions): Promise<FastifyInstanc
   });
   app.setNotFoundHandler((_request, reply) => send(reply, api.notFound()));
 
-  // The devices page: index.html, app.js, format.js, style.css (cacheable: no `no-store`).
-  for (const path of ['/', '/index.html', '/app.js', '/format.js', '/dpop.js', '/style.css'])
+  // The devices page (cacheable: no `no-store`).
+  for (const path of PAGE_PATHS)
     app.get(path, async (request, reply) => {
       const file = await publicFile(request.routeOptions.url!);
       if (!file) return send(reply, api.notFound());

@@ -26,6 +26,7 @@ import {
   nodeServer,
   createDemoApi,
   invalidJson,
+  PAGE_PATHS,
   tooLarge,
   publicFile,
   type DemoAppOptions,
@@ -53,9 +54,6 @@ async function jsonBody(c: Context): Promise<{ value: unknown } | null> {
     return null;
   }
 }
-
-/** The paths of the devices page (cacheable: no `no-store`). */
-const PAGE_PATHS = ['/', '/index.html', '/app.js', '/format.js', '/dpop.js', '/style.css'];
 
 /**
  * How many proxies append to X-Forwarded-For, from the demo's `trustProxy` (Express's values): a number
@@ -85,7 +83,7 @@ export function createApp(options: DemoAppOptions): Hono {
   app.onError(tokenErrorHandler({ fallback: (error, c) => send(c, api.error(error)) }));
   app.notFound((c) => send(c, api.notFound()));
 
-  // The devices page: index.html, app.js, format.js, style.css.
+  // The devices page (PAGE_PATHS).
   for (const path of PAGE_PATHS)
     app.get(path, async (c) => {
       const file = await publicFile(path);

@@ -15,6 +15,7 @@ import {
   nodeServer,
   createDemoApi,
   invalidJson,
+  PAGE_PATHS,
   tooLarge,
   publicFile,
   type DemoAppOptions,
@@ -50,8 +51,7 @@ async function jsonBody(ctx: ParameterizedContext): Promise<unknown> {
   let size = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > BODY_LIMIT_BYTES)
-      throw new BodyError(tooLarge());
+    if (size > BODY_LIMIT_BYTES) throw new BodyError(tooLarge());
     chunks.push(chunk);
   }
   if (size === 0) return undefined;
@@ -85,8 +85,8 @@ export function createApp(options: DemoAppOptions): Koa {
   });
 
   const router = new Router();
-  // The devices page: index.html, app.js, format.js, style.css (cacheable: no `no-store`).
-  router.get(['/', '/index.html', '/app.js', '/format.js', '/dpop.js', '/style.css'], async (ctx) => {
+  // The devices page (cacheable: no `no-store`).
+  router.get([...PAGE_PATHS], async (ctx) => {
     const file = await publicFile(ctx.path);
     if (!file) return send(ctx, api.notFound());
     ctx.remove('Cache-Control');

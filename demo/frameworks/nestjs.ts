@@ -54,6 +54,7 @@ import {
   createDemoApi,
   demoStepUp,
   invalidJson,
+  PAGE_PATHS,
   publicFile,
   type DemoApi,
   type DemoAppOptions,
@@ -87,9 +88,9 @@ class DemoController {
     send(this.adapterHost, res, await answer);
   }
 
-  /** The devices page: index.html, app.js, format.js, style.css (no `Cache-Control: no-store` on these). */
+  /** The devices page (no `Cache-Control: no-store` on these). */
   @Public()
-  @Get(['/', 'index.html', 'app.js', 'format.js', 'dpop.js', 'style.css'])
+  @Get([...PAGE_PATHS])
   async page(@Req() req: { url: string }): Promise<StreamableFile> {
     const file = await publicFile(new URL(req.url, 'http://demo').pathname);
     if (!file) throw new NotFoundException();

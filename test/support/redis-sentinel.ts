@@ -313,7 +313,9 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
     stop,
   };
   try {
-    await settled();
+    // At start-up a sentinel can take longer than a failover's settle to report the primary on a loaded
+    // machine (seen once in CI: one of three answered nothing for 20 s): give the new set 40 s.
+    await settled(40_000);
   } catch (error) {
     await stop();
     throw error;

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { TokenManager, isTokenId, TOKEN_PREFIX, type SecretOption, type TokenInfo } from './index.js';
 import { RedisStore, DEFAULT_KEY_PREFIX, type AdminProgress } from './redis.js';
+import { checkRedisUrl } from './stores/redis/driver.js';
 // ioredis (a peer dependency, maybe absent) and the driver over it are imported when a command opens
 // Redis (see openStore), so that `secret` and `--help` work without it and the others say one line.
 
@@ -124,6 +125,13 @@ function connectionSettings(flags: ConnectionFlags): { url: string; parsed: URL;
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
     throw new CliError(`the Redis URL must start with redis:// or rediss://; got ${clean(parsed.protocol)}//`);
   if (parsed.password) redactions.add(decodeURIComponent(parsed.password));
+  // The drivers' own check of the database (`/abc`, a `?db=` that disagrees with the path), whose
+  // messages never show the password; ioredis reads both forms.
+  try {
+    checkRedisUrl('the Redis URL', url, 'an ioredis client', { queryDb: true });
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
   return { url, parsed, config };
 }
 

@@ -533,6 +533,15 @@ describe('CLI failures: exit 1, one readable line, no stack trace', () => {
       await cli(['list', '1', '--redis-url', 'http://127.0.0.1:6379']),
       /must start with redis:\/\/ or rediss:\/\//,
     );
+    // The drivers' database check: never database 0 by accident, never the password in the line.
+    for (const url of ['redis://:hunter2hunter2@127.0.0.1:6379/abc', 'redis://:hunter2hunter2@127.0.0.1:6379/2?db=3']) {
+      const r = await cli(['list', '1', '--redis-url', url]);
+      expectOneLineFailure(
+        r,
+        /the Redis URL: (the database in `url` must be a whole number|`\?db=` in `url` must be one whole number)/,
+      );
+      expect(r.stderr).not.toContain('hunter2');
+    }
     expectOneLineFailure(await cli(['list', '1', '--key-prefix', '{bad}']), /keyPrefix must be at most 64 characters/);
     expectOneLineFailure(await cli(['list', '1', '--timeout', '-5']), /--timeout.*whole number/);
     const valued = await cli(['list', '1', '--secret=hunter2hunter2hunter2']);

@@ -11,11 +11,12 @@
  * The blocks are written to test/.tmp-docs/ (inside the repository, so node_modules and the ESM
  * package type apply), removed afterwards.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
+import { markdownFiles } from '../support/doc-program.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TMP = join(ROOT, 'test', '.tmp-docs');
@@ -45,22 +46,6 @@ interface Block {
   code: string;
   snippet: boolean;
   register: boolean;
-}
-
-function markdownFiles(): string[] {
-  const out = [join(ROOT, 'README.md')];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) walk(join(dir, entry.name));
-      else if (entry.name.endsWith('.md')) out.push(join(dir, entry.name));
-    }
-  };
-  try {
-    walk(join(ROOT, 'docs'));
-  } catch {
-    // no docs/ yet
-  }
-  return out;
 }
 
 function blocksOf(file: string): Block[] {

@@ -3,24 +3,19 @@
  * route's `dpopKeyFromRequest` options too: behind the proxy such a block describes, a login proof
  * checked without the same `origin` would be refused.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { markdownFiles } from '../support/doc-program.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-function markdownFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? markdownFiles(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : [],
-  );
-}
 
 describe('DPoP options in the docs', () => {
   it('a block whose tokenAuth takes dpop options passes options to every dpopKeyFromRequest call', () => {
     const offending: string[] = [];
     let checked = 0;
-    for (const file of [join(ROOT, 'README.md'), ...markdownFiles(join(ROOT, 'docs'))]) {
+    for (const file of markdownFiles()) {
       const text = readFileSync(file, 'utf8');
       for (const [, block] of text.matchAll(/```ts\n([\s\S]*?)```/g)) {
         if (

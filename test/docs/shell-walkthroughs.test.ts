@@ -13,10 +13,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { markdownFiles } from '../support/doc-program.js';
 import { freePort } from '../support/redis-server.js';
 import { deletePrefix, testRedis, uniquePrefix } from '../support/redis.js';
 
@@ -33,12 +34,6 @@ interface Command {
 interface Walkthrough {
   source: string;
   commands: Command[];
-}
-
-function markdownFiles(dir = join(ROOT, 'docs')): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? markdownFiles(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : [],
-  );
 }
 
 /** The curl walkthroughs of one markdown file, split into commands (continuation lines joined). */
@@ -77,7 +72,7 @@ function walkthroughs(file: string): Walkthrough[] {
   return out;
 }
 
-const WALKTHROUGHS = [join(ROOT, 'README.md'), ...markdownFiles()].flatMap(walkthroughs);
+const WALKTHROUGHS = markdownFiles().flatMap(walkthroughs);
 
 /** Starts demo/server.ts as `npm start` does (the package's exports resolved by tsx from src/). */
 async function startDemo(env: NodeJS.ProcessEnv): Promise<{ base: string; child: ChildProcess; output: () => string }> {

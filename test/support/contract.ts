@@ -8,29 +8,17 @@
  *   describe.concurrent(`fastify 5 / ${storeName}`, () => { for (const c of httpContractCases(harness, stores)) it(c.name, c.run, c.timeoutMs); });
  * ```
  */
-import { createServer } from 'node:net';
 import { afterAll } from 'vitest';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import type { HttpContractStores } from '../../src/testing/index.js';
 import { deletePrefix, testRedis, uniquePrefix } from './redis.js';
-
-/** A loopback port that was free a moment ago and on which nothing listens now. */
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './redis-server.js';
 
 /** A real ioredis store whose Redis cannot be reached: every call fails with StoreUnavailableError. */
 export async function outageStore(): Promise<IoredisStore> {
   return new IoredisStore({
-    url: `redis://127.0.0.1:${await closedPort()}`,
+    url: `redis://127.0.0.1:${await freePort()}`,
     keyPrefix: uniquePrefix('outage'),
     commandTimeoutMs: 300,
   });

@@ -7,12 +7,21 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect } from 'vitest';
 import { freePort } from './redis-server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The README and every markdown file under docs/ (absolute paths): the pages whose examples the doc tests run. */
+export function markdownFiles(dir = join(ROOT, 'docs'), top = true): string[] {
+  const below = readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? markdownFiles(join(dir, e.name), false) : e.name.endsWith('.md') ? [join(dir, e.name)] : [],
+  );
+  return top ? [join(ROOT, 'README.md'), ...below] : below;
+}
 
 export interface DocProgram {
   /** Where the program was written (removed after the file's tests). */

@@ -7,13 +7,12 @@
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { outageStore } from '../support/contract.js';
 import { TokenManager } from '../../src/index.js';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../src/core/errors.js';
 import { deviceFromRequest, tokenAuthPlugin, tokenErrorHandler } from '../../src/frameworks/fastify.js';
-import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { TEST_SECRET } from '../support/redis.js';
-import { freePort } from '../support/redis-server.js';
 
 const apps: FastifyInstance[] = [];
 const managers: TokenManager[] = [];
@@ -385,11 +384,7 @@ describe("errors of the app's own routes", () => {
   });
 
   it("a store outage: 503 with Retry-After, with tokenErrorHandler and with Fastify's default handler alone", async () => {
-    const store = new IoredisStore({
-      url: `redis://127.0.0.1:${await freePort()}`,
-      keyPrefix: 'rmt-test:fastify-outage:',
-      commandTimeoutMs: 300,
-    });
+    const store = await outageStore();
     const manager = newManager({ store });
     for (const withHandler of [true, false]) {
       const app = await loginApp(manager, withHandler);

@@ -11,6 +11,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outageStore } from '../support/contract.js';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../src/core/errors.js';
 import { TokenManager } from '../../src/core/manager.js';
 import {
@@ -22,8 +23,6 @@ import {
 } from '../../src/frameworks/hono.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { sendRequest, type ContractReply } from '../../src/testing/http-suite.js';
-import { IoredisStore } from '../../src/stores/redis/ioredis.js';
-import { freePort } from '../support/redis-server.js';
 import { TEST_SECRET } from '../support/redis.js';
 
 /** A reply with its JSON body loosely typed, for terse assertions. */
@@ -130,11 +129,7 @@ describe('Hono 4 adapter on @hono/node-server', () => {
     console.error = (...args: unknown[]) => void logged.push(args[0]);
     outage = new TokenManager({
       secret: TEST_SECRET,
-      store: new IoredisStore({
-        url: `redis://127.0.0.1:${await freePort()}`,
-        keyPrefix: 'rmt-test:hono-outage:',
-        commandTimeoutMs: 300,
-      }),
+      store: await outageStore(),
     });
     outage.on('storeUnavailable', () => {});
     alice = (await manager.create(1, { deviceName: 'laptop' })).token;

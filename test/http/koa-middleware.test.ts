@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outageStore } from '../support/contract.js';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../src/core/errors.js';
 import { TokenManager } from '../../src/core/manager.js';
 import {
@@ -19,8 +20,6 @@ import {
 } from '../../src/frameworks/koa.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { sendRequest, type ContractReply } from '../../src/testing/http-suite.js';
-import { IoredisStore } from '../../src/stores/redis/ioredis.js';
-import { freePort } from '../support/redis-server.js';
 import { TEST_SECRET } from '../support/redis.js';
 
 /** A reply with its JSON body loosely typed, for terse assertions. */
@@ -129,11 +128,7 @@ describe('Koa 3 adapter', () => {
   beforeAll(async () => {
     outage = new TokenManager({
       secret: TEST_SECRET,
-      store: new IoredisStore({
-        url: `redis://127.0.0.1:${await freePort()}`,
-        keyPrefix: 'rmt-test:koa-outage:',
-        commandTimeoutMs: 300,
-      }),
+      store: await outageStore(),
     });
     outage.on('storeUnavailable', () => {});
     alice = (await manager.create(1, { deviceName: 'laptop' })).token;

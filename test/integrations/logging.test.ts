@@ -8,12 +8,12 @@ import { Writable } from 'node:stream';
 import express from 'express';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { outageStore } from '../support/contract.js';
 import { logTokenEvents, type TokenLogger } from '../../src/index.js';
 import { TokenManager } from '../../src/core/manager.js';
 import { tokenAuth } from '../../src/frameworks/express.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { forgeSecret } from '../../src/testing/index.js';
-import { freePort } from '../support/redis-server.js';
 import { TEST_SECRET, deletePrefix, testRedis, uniquePrefix } from '../support/redis.js';
 
 const redis = testRedis();
@@ -140,7 +140,7 @@ describe('logTokenEvents with pino', () => {
 
   it('a store outage is one error line with the error (code, no stack trace in the message) per outage', async () => {
     const { logger, lines } = capture();
-    const down = new IoredisStore({ url: `redis://127.0.0.1:${await freePort()}`, commandTimeoutMs: 300 });
+    const down = await outageStore();
     const m = new TokenManager({ store: down, secret: TEST_SECRET });
     const stop = logTokenEvents(m, logger);
     try {

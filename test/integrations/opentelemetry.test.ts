@@ -18,12 +18,12 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { outageStore } from '../support/contract.js';
 import { TokenManager } from '../../src/core/manager.js';
 import { isTraced, tokenChannels } from '../../src/core/tracing.js';
 import { ATTRIBUTES, METRICS, VERIFY_DURATION_BUCKETS_SECONDS, enableOpenTelemetry } from '../../src/opentelemetry.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { forgeSecret } from '../../src/testing/index.js';
-import { freePort } from '../support/redis-server.js';
 import { TEST_SECRET, deletePrefix, testRedis, uniquePrefix } from '../support/redis.js';
 
 const redis = testRedis();
@@ -183,7 +183,7 @@ describe('redis-multitokens/opentelemetry', () => {
   });
 
   it('a store outage: spans with status ERROR and error.type, the store-unavailable counter per operation', async () => {
-    const down = new IoredisStore({ url: `redis://127.0.0.1:${await freePort()}`, commandTimeoutMs: 300 });
+    const down = await outageStore();
     const m = new TokenManager({ store: down, secret: TEST_SECRET });
     const { token } = await new TokenManager({ store, secret: TEST_SECRET }).create('otel-user-4');
     try {

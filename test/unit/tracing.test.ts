@@ -6,6 +6,7 @@
  */
 import { tracingChannel } from 'node:diagnostics_channel';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { outageStore } from '../support/contract.js';
 import { TokenManager } from '../../src/core/manager.js';
 import {
   TOKEN_TRACING_CHANNELS,
@@ -17,7 +18,6 @@ import {
 } from '../../src/core/tracing.js';
 import { forgeSecret } from '../../src/testing/index.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
-import { freePort } from '../support/redis-server.js';
 import { TEST_SECRET, deletePrefix, testRedis, uniquePrefix } from '../support/redis.js';
 
 const redis = testRedis();
@@ -177,7 +177,7 @@ describe('diagnostics_channel tracing', () => {
   });
 
   it('a store outage: outcome "error", reason ERR_STORE_UNAVAILABLE, on the error channel too', async () => {
-    const down = new IoredisStore({ url: `redis://127.0.0.1:${await freePort()}`, commandTimeoutMs: 300 });
+    const down = await outageStore();
     const m = new TokenManager({ store: down, secret: TEST_SECRET });
     const seen = subscribe();
     try {

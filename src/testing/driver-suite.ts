@@ -14,6 +14,7 @@
  * open); and listener hygiene (after every store is closed the app's client has exactly the listeners
  * it had before; while many stores share it, they add no listener per store).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { TokenManager } from '../core/manager.js';
 import { StoreUnavailableError } from '../core/errors.js';
@@ -63,7 +64,6 @@ export interface DriverFactory {
 }
 
 const SECRET = 'driver-suite-secret-0123456789-abcdefghijklmnop';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` every 50 ms until it resolves truthy, for at most `ms` milliseconds. */
 async function eventually(

@@ -12,6 +12,7 @@
  *
  * The harness builds the contract app (see {@link HttpAdapterHarness}) with the adapter under test.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { TokenManager, type TokenManagerOptions } from '../core/manager.js';
@@ -364,7 +365,6 @@ function assert503(r: ContractReply, where: string): void {
 }
 
 const bearer = (token: string, scheme = 'Bearer'): OutgoingHttpHeaders => ({ Authorization: `${scheme} ${token}` });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What one case gets: the app's URL and helpers. */
 class Ctx {

@@ -3,6 +3,7 @@
  * store: the bound record (`jkt`), and the store's part of the check ({@link StoreDpopCheck}): bound
  * vs unbound, the key match, and the `jti` replay check in the same call as the token check.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { TokenManager, TokenManagerOptions } from '../core/manager.js';
@@ -15,7 +16,6 @@ type AddCase = (
   body: (ctx: { manager: (options?: Partial<Omit<TokenManagerOptions, 'store'>>) => TokenManager }) => Promise<void>,
 ) => void;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A random 43-character base64url string: the shape of a JWK SHA-256 thumbprint, or of a jti hash. */
 const b64 = () => randomBytes(32).toString('base64url');
 const check = (jkt: string, jtiHash = b64(), replayWindowMs = 120_000): StoreDpopCheck => ({

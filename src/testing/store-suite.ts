@@ -10,6 +10,7 @@
  * Cases that wait for expiry sleep for real (about 1.1 to 2.2 seconds each): stores take time from
  * their own clock (Redis `TIME`), which a test cannot move.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { TokenManager, type TokenManagerOptions } from '../core/manager.js';
 import type { Store } from '../core/store.js';
@@ -41,8 +42,6 @@ export interface ConformanceCase {
 /** A 46-byte secret for the suite's managers. */
 const SECRET_A = 'conformance-secret-A-0123456789-abcdefghijklmn';
 const SECRET_B = 'conformance-secret-B-0123456789-abcdefghijklmn';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The same token id with another secret and a valid checksum: a well-formed forgery. */
 export function forgeSecret(token: string): string {

@@ -7,6 +7,7 @@
  * middleware is made, and a real Redis outage and recovery (a throwaway redis-server killed and
  * restarted, CLIENT PAUSE) with the time the 503 takes.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, request, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -84,8 +85,6 @@ async function withApp<T>(app: express.Express, fn: (port: number) => Promise<T>
     await closeServer(server);
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Text that looks like a stack trace, a source path or an internal error. */
 const LEAK_RE =

@@ -2,6 +2,7 @@
  * Defects found under test (issue 8), each pinned on the stores it concerns: the default device limit,
  * the wrong-secret counter revoked with its token, and the listeners a store leaves on a shared client.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -78,7 +79,6 @@ describe.each(stores)('defects: %s', (_name, make) => {
   });
 
   it('evict-lru within touchIntervalSeconds: memory ranks by the last verify; Redis by the last write, as docs/options.md ("Device limit") says (exact at 0)', async () => {
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const scenario = async (touchIntervalSeconds: number) => {
       const store = await make();
       const m = new TokenManager({

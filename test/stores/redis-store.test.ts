@@ -3,6 +3,7 @@
  * user tag, an index past 32 tokens) and hash slots, nothing raw at rest, expired tokens pruned on every
  * write, key TTLs, memory per token, and the ioredis driver's options.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -117,7 +118,6 @@ async function longestLeftMs(m: TokenManager, userId: string): Promise<number | 
 }
 
 describe('Redis store: TTLs after renewal', () => {
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   for (const devices of [2, 40]) {
     it(`renewal keeps the hash (and index) TTL covering every token; the next write fits it exactly (${devices} devices: ${devices > 32 ? 'with' : 'without'} an index)`, async () => {
       const { m, store } = setup({ ttlSeconds: 100, touchIntervalSeconds: 0, maxTokensPerUser: null });

@@ -7,6 +7,7 @@
  * The window of 503s (from the first 503 answer to the last) is printed per client and scenario
  * (docs/deployment.md keeps the numbers); nothing here asserts speed, only correctness with bounded waits.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Redis } from 'ioredis';
@@ -22,8 +23,6 @@ import { RedisStore } from '../../src/stores/redis/store.js';
 import { hasRedisServerBinary } from '../support/redis-server.js';
 import { startRedisSentinel, waitReplicated, type RedisSentinelSet } from '../support/redis-sentinel.js';
 import { TEST_SECRET, uniquePrefix } from '../support/redis.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A Sentinel-aware client of one library, wrapped as a store; `close` ends the client. */
 interface SentinelClient {

@@ -6,6 +6,7 @@
  * (CLIENT KILL TYPE pubsub) empties the cache, which serves again once resubscribed; a channel that lags
  * (every byte held by a black-hole proxy) turns the cache off within `maxStalenessMs`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +30,6 @@ import { REDIS_URL, TEST_SECRET, uniquePrefix } from '../support/redis.js';
 
 const CHILD = fileURLToPath(new URL('../support/cache-child.ts', import.meta.url));
 const MAX_STALENESS_MS = 1_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface ChildMsg {
   ready?: true;

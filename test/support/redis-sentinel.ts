@@ -9,6 +9,7 @@
  * Timings are small so tests are fast: a node is subjectively down after `downAfterMs` (default 1,000)
  * without a reply, and a failover is retried after `failoverTimeoutMs` (default 4,000).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,7 +71,6 @@ process.once('exit', () => {
   for (const p of running) p.kill('SIGKILL');
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HOST = '127.0.0.1';
 const MASTER_NAME = 'rmt-primary';
 

@@ -96,20 +96,38 @@ export function scopeRequirement(
   scopes: readonly string[],
   options: ScopeRequirementOptions = {},
 ): (auth: { token: TokenRecord } | null | undefined) => HttpErrorResponse | null {
+  return routeRequirement(manager, options, () => {
+    const required = checkScopeList(scopes);
+    if (required.length === 0) throw new InvalidArgumentValueError('a scope requirement needs at least one scope');
+    if (options === null || typeof options !== 'object')
+      throw new InvalidArgumentTypeError('scope requirement options must be an object');
+    rejectUnknownOptions('scope requirement options', options, ['realm', 'errorBody']);
+    return (auth: { token: TokenRecord }, realm: string) => checkScopes(manager, auth.token, required, realm);
+  });
+}
+
+/**
+ * What every per-route requirement (scopes, step-up) shares, checked when the route is defined, in this
+ * order: the manager, then `prepare()` (which checks the requirement's own options and returns the
+ * check of an authenticated request), then `realm` and `errorBody`. The returned function answers 401
+ * `missing_token` for an anonymous request, the check's refusal (through `errorBody`), or null.
+ * @throws {InvalidArgumentTypeError | InvalidArgumentValueError} no manager, whatever `prepare` throws, a bad realm or errorBody.
+ */
+export function routeRequirement<A>(
+  manager: TokenManager,
+  options: { realm?: string; errorBody?: ErrorBodyFormatter },
+  prepare: () => (auth: A, realm: string) => AuthErrorResponse | null,
+): (auth: A | null | undefined) => HttpErrorResponse | null {
   if (!manager || typeof (manager as { emit?: unknown }).emit !== 'function')
     throw new InvalidArgumentTypeError('the first argument must be the TokenManager');
-  const required = checkScopeList(scopes);
-  if (required.length === 0) throw new InvalidArgumentValueError('a scope requirement needs at least one scope');
-  if (options === null || typeof options !== 'object')
-    throw new InvalidArgumentTypeError('scope requirement options must be an object');
-  rejectUnknownOptions('scope requirement options', options, ['realm', 'errorBody']);
+  const check = prepare();
   const realm = checkRealm(options.realm);
   if (options.errorBody !== undefined && typeof options.errorBody !== 'function')
     throw new InvalidArgumentTypeError('errorBody must be a function');
   const errorBody = options.errorBody;
   return (auth) => {
     if (!auth) return applyErrorBody(authenticationRequired(realm), errorBody);
-    const refused = checkScopes(manager, auth.token, required, realm);
+    const refused = check(auth, realm);
     return refused ? applyErrorBody(refused, errorBody) : null;
   };
 }

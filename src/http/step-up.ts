@@ -13,14 +13,12 @@ import type { TokenManager } from '../core/manager.js';
 import type { TokenRecord } from '../core/types.js';
 import {
   DEFAULT_REALM,
-  applyErrorBody,
-  authenticationRequired,
   challenge,
   type AuthErrorResponse,
   type ErrorBodyFormatter,
   type HttpErrorResponse,
 } from './responses.js';
-import { checkRealm } from './scopes.js';
+import { routeRequirement } from './scopes.js';
 import { DEFAULT_DPOP_ALGORITHMS } from './dpop.js';
 
 /** The authentication a step-up check reads (a {@link TokenAuth}, or any object with these fields). */
@@ -174,16 +172,8 @@ export function stepUpRequirement(
   manager: TokenManager,
   options: StepUpRequirementOptions,
 ): (auth: StepUpAuth | null | undefined) => HttpErrorResponse | null {
-  if (!manager || typeof (manager as { emit?: unknown }).emit !== 'function')
-    throw new InvalidArgumentTypeError('the first argument must be the TokenManager');
-  const rule = checkStepUpRule('step-up requirement options', options, ['realm', 'errorBody']);
-  const realm = checkRealm(options.realm);
-  if (options.errorBody !== undefined && typeof options.errorBody !== 'function')
-    throw new InvalidArgumentTypeError('errorBody must be a function');
-  const errorBody = options.errorBody;
-  return (auth) => {
-    if (!auth) return applyErrorBody(authenticationRequired(realm), errorBody);
-    const refused = checkStepUp(manager, auth, rule, realm);
-    return refused ? applyErrorBody(refused, errorBody) : null;
-  };
+  return routeRequirement(manager, options, () => {
+    const rule = checkStepUpRule('step-up requirement options', options, ['realm', 'errorBody']);
+    return (auth: StepUpAuth, realm: string) => checkStepUp(manager, auth, rule, realm);
+  });
 }

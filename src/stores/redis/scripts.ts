@@ -199,18 +199,21 @@ local function drop(h, id) redis.call('HDEL', h, id, id .. '1', id .. '2', id ..
 -- Tells every process's local verify cache that these token ids are gone: one classic PUBLISH (Redis
 -- Cluster broadcasts it to every node) on the key prefix's channel P .. 'revoked' (the Lua twin of
 -- RedisKeys.revocationChannel: h is P{T}, 10 characters after P), the whole ids space-separated. ids:
--- ids of 16 characters (the tag is put in front of each by one table.concat, not a loop: a revoke-all
--- of a thousand devices); old (optional): 0.1 ids of 24, which have it. Returns the message ('' for none).
+-- ids of 16 characters, which get the tag from one table.concat (the tag in the separator and in front
+-- of the first id: no loop, no copy of the whole message more, for a revoke-all of a thousand
+-- devices); old (optional): 0.1 ids of 24, which have it. Returns the message ('' for none).
 local function publish_revoked(h, ids, old)
-  local parts = {}
-  if old and #old > 0 then parts[1] = table.concat(old, ' ') end
+  local msg = ''
   if #ids > 0 then
-    local tag = string.sub(h, -9, -2)
-    parts[#parts + 1] = tag .. table.concat(ids, ' ' .. tag)
+    local tag, first = string.sub(h, -9, -2), ids[1]
+    ids[1] = tag .. first
+    msg = table.concat(ids, ' ' .. tag)
+    ids[1] = first
   end
-  if #parts == 0 then return '' end
-  local msg = table.concat(parts, ' ')
-  redis.call('PUBLISH', string.sub(h, 1, -11) .. 'revoked', msg)
+  if old and #old > 0 then
+    if msg == '' then msg = table.concat(old, ' ') else msg = table.concat(old, ' ') .. ' ' .. msg end
+  end
+  if msg ~= '' then redis.call('PUBLISH', string.sub(h, 1, -11) .. 'revoked', msg) end
   return msg
 end
 -- The mark of a hash that has held live records of two users at once (their user tags collide): its
@@ -872,6 +875,11 @@ return done
  *   off its main thread) after one ZRANGEBYSCORE reads the live ids to return; a token kept is written
  *   back into fresh keys. Otherwise (a marked hash, i.e. colliding user tags), each of the user's
  *   records is deleted by id (HDEL and ZREM in batches of 1,000), never judged from counts.
+ *   Why an unmarked hash is safe to drop: of this user's live record R and another user's live record
+ *   Q, the one written later was written beside the other (records are never written back once
+ *   deleted), by a login that read the whole hash (it marks), a 0.1 move into a non-empty hash (it
+ *   marks), or a login through its user's index, which marks unless a live record of that user, older
+ *   still, was in the hash: the same holds for that pair, and so on back to one of the first two.
  * - A user without an index: one scan of the hash reads every record; when every live one is the
  *   user's and none is kept, the hash goes whole, else the user's records go one by one.
  *

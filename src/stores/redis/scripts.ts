@@ -906,15 +906,15 @@ if redis.call('EXISTS', idx) == 1 then
     local ids = redis.call('ZRANGEBYSCORE', idx, '(' .. fmt(now), '+inf')
     if #ids > 0 and redis.call('HEXISTS', h, ids[1]) == 1 then
       -- Only this user's live records in the hash: both keys go whole.
-      local r, s = nil, nil
+      local r = nil
       if keep ~= '' then
-        s = redis.call('ZSCORE', idx, keep)
-        if s and tonumber(s) > now then r = load(h, keep) end
+        r = load(h, keep)
+        if r ~= nil and ((r.e and r.e <= now) or not owns(r, enc(uid))) then r = nil end
       end
       redis.call('UNLINK', h, idx)
       if r == nil then return publish_revoked(h, ids, old) end
       save(h, keep, r, nil, false, true)
-      redis.call('ZADD', idx, s, keep)
+      redis.call('ZADD', idx, score(r), keep)
       fit(h, { r })
       fit(idx, { r })
       for _, t in ipairs(ids) do

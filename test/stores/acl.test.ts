@@ -124,6 +124,12 @@ describe.runIf(hasRedisServerBinary())('the doc ACL user runs the store through 
             await m.create(userId);
             expect(await m.revokeAll(userId)).toHaveLength(1);
             expect(await m.list(userId)).toEqual([]);
+            // Past 32 tokens (an index): revokeOthers and revokeAll delete the keys whole and write the kept token back.
+            const unlimited = new TokenManager({ store, secret: TEST_SECRET, maxTokensPerUser: null });
+            const many = [];
+            for (let i = 0; i < 34; i++) many.push(await unlimited.create(userId));
+            expect(await unlimited.revokeOthers(userId, many[0]!.tokenId)).toHaveLength(33);
+            expect(await unlimited.revokeAll(userId)).toEqual([many[0]!.tokenId]);
           }
           expect(warnings).toEqual([]);
         } finally {

@@ -438,6 +438,75 @@ describe('Redis store: two users whose tags collide share one hash harmlessly', 
     expect((await m.list(B)).length).toBe(bTokens.length);
     for (const t of bTokens) expect((await m.verify(t)).valid).toBe(true);
   });
+
+  // revokeAll UNLINKs the whole hash of a user with an index unless the hash has the mark `shared`,
+  // which the write that first puts two users' live records side by side sets (see REVOKE_ALL).
+  for (const order of ['the other user first', 'the user with an index first'] as const)
+    it(`revokeAll of a user with an index keeps the other user's tokens when tags collide (${order})`, async () => {
+      const { m, keyPrefix } = setup({ maxTokensPerUser: null });
+      expect(m.userTag(A)).toBe(m.userTag(B));
+      const h = `${keyPrefix}{${m.userTag(A)}}`;
+      const b = [];
+      const a = [];
+      if (order === 'the other user first') b.push(await m.create(B));
+      for (let i = 0; i < 35; i++) a.push(await m.create(A));
+      if (order !== 'the other user first') b.push(await m.create(B));
+      b.push(await m.create(B)); // B has no index: its login reads the whole hash
+      expect(await redis.hget(h, 'shared')).toBe('1');
+      expect((await m.revokeAll(A)).sort()).toEqual(a.map((t) => t.tokenId).sort());
+      for (const t of a) expect((await m.verify(t.token)).valid).toBe(false);
+      for (const t of b) expect((await m.verify(t.token)).valid).toBe(true);
+      expect((await m.list(B)).length).toBe(2);
+      expect((await m.revokeAll(B)).sort()).toEqual(b.map((t) => t.tokenId).sort());
+      expect(await keysUnder(keyPrefix)).toEqual([]); // the mark does not keep an emptied hash alive
+    });
+
+  it("a login through a stale index (the user's records gone by hand) marks a hash holding another user's records", async () => {
+    const { m, keyPrefix } = setup({ maxTokensPerUser: null });
+    const h = `${keyPrefix}{${m.userTag(A)}}`;
+    const a = [];
+    for (let i = 0; i < 35; i++) a.push(await m.create(A));
+    await redis.del(h); // A's index stays, its records are gone: B's login reads no record of A
+    const b = await m.create(B);
+    expect(await redis.hexists(h, 'shared')).toBe(0);
+    const a2 = await m.create(A); // A's index names no record in the hash, which is not empty: marked
+    expect(await redis.hget(h, 'shared')).toBe('1');
+    expect(await m.revokeAll(A)).toContain(a2.tokenId);
+    expect((await m.verify(b.token)).valid).toBe(true);
+    expect((await m.verify(a2.token)).valid).toBe(false);
+  });
+
+  it('revokeAll and revokeOthers of a user alone in an unmarked hash delete both keys whole, and a kept token stays whole', async () => {
+    const { m, store, keyPrefix } = setup({ maxTokensPerUser: null, ttlSeconds: 3600 });
+    const h = `${keyPrefix}{${m.userTag(A)}}`;
+    const idx = `${h}:i:${Buffer.from(A).toString('hex')}`;
+    const a = [];
+    for (let i = 0; i < 40; i++) a.push(await m.create(A, { deviceName: `d${i}` }));
+    await redis.hset(h, 'x'.repeat(16), 'junk'); // not a record, not indexed: only a whole-hash delete drops it
+    expect(await redis.hexists(h, 'shared')).toBe(0);
+    const keep = a[7]!;
+    const others = await m.revokeOthers(A, keep.tokenId);
+    expect(others.sort()).toEqual(
+      a
+        .filter((t) => t !== keep)
+        .map((t) => t.tokenId)
+        .sort(),
+    );
+    expect(await redis.hkeys(h)).toEqual([store.keys.field(keep.tokenId)]);
+    expect(await redis.zrange(idx, '0', '-1')).toEqual([store.keys.field(keep.tokenId)]);
+    for (const key of [h, idx]) {
+      const p = await redis.pttl(key);
+      expect(p).toBeGreaterThan(3590_000);
+      expect(p).toBeLessThanOrEqual(3600_000);
+    }
+    const v = await m.verify(keep.token);
+    expect(v.valid && v.record.deviceName).toBe('d7');
+    for (const t of a.slice(0, 3)) expect((await m.verify(t.token)).valid).toBe(false);
+    const more = [];
+    for (let i = 0; i < 35; i++) more.push(await m.create(A, { ttlSeconds: null }));
+    expect((await m.revokeAll(A)).sort()).toEqual([keep, ...more].map((t) => t.tokenId).sort());
+    expect(await keysUnder(keyPrefix)).toEqual([]);
+  });
 });
 
 describe('Redis store: key TTLs past 32 tokens', () => {

@@ -166,6 +166,25 @@ for (const kind of clientKinds().filter((k) => k.newest)) {
       expect(await keysOf(keyPrefix)).toEqual([]);
     });
 
+    it("0.1 tokens moved beside a colliding user's records mark the hash: that user's revokeAll leaves them", async () => {
+      // Two user ids whose tags collide under TEST_SECRET (see redis-store.test.ts).
+      const [A, B] = ['u22952', 'u114440'];
+      const { m, store, keys01 } = setup({ maxTokensPerUser: null });
+      expect(ring.userTag(A)).toBe(ring.userTag(B));
+      const a = [];
+      for (let i = 0; i < 35; i++) a.push(await m.create(A)); // A has an index
+      const b = [await create01(raw, keys01, B), await create01(raw, keys01, B)];
+      const h = store.keys.hashKey(ring.userTag(A));
+      expect(await raw.hexists(h, 'shared')).toBe(0);
+      expect((await m.verify(b[0]!.token)).valid).toBe(true); // B's tokens move into the hash, unread by B
+      expect(await raw.hexists(h, 'shared')).toBe(1);
+      expect(await raw.hexists(h, store.keys.field(b[1]!.tokenId))).toBe(1);
+      expect((await m.revokeAll(A)).length).toBe(35);
+      for (const t of b) expect((await m.verify(t.token)).valid).toBe(true);
+      expect((await m.revokeAll(B)).sort()).toEqual(b.map((t) => t.tokenId).sort());
+      expect(await raw.exists(h)).toBe(0);
+    });
+
     it("a login moves the user's 0.1 tokens: they count towards the limit and `first`", async () => {
       const { m, store, keys01, keyPrefix } = setup({ maxTokensPerUser: 2, touchIntervalSeconds: 0 });
       const a = await create01(raw, keys01, 'carol');

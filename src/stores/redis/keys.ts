@@ -16,7 +16,9 @@ export const DEFAULT_KEY_PREFIX = 'rmt:';
  *   in pieces of at most 64 bytes (fields `<id>1`..`<id>7`) while the hash is small, so it keeps Redis's
  *   compact listpack encoding under the default `hash-max-listpack-value 64`. The record carries the
  *   user id (tags of two users may collide: every script checks it) and the token's wrong-secret count.
- *   The key's TTL covers its longest-lived record (no TTL while one is immortal).
+ *   The key's TTL covers its longest-lived record (no TTL while one is immortal). A hash that has held
+ *   live records of two users at once (their tags collide) also has the field `shared` (value `1`): the
+ *   mark that keeps `revokeAll` from deleting the hash whole (see REVOKE_ALL in scripts.ts).
  * - `P{T}:i:<hex U>`: ZSET, only for a user holding more than 32 tokens: token id (16 characters) ->
  *   expiry in epoch ms (immortal tokens: 10^15 + last use in ms, so they sort last, by last use). It
  *   keeps create at the device limit, pruning and revoke-all bounded for users with many devices.

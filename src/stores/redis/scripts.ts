@@ -198,15 +198,33 @@ end
 local function drop(h, id) redis.call('HDEL', h, id, id .. '1', id .. '2', id .. '3', id .. '4', id .. '5', id .. '6', id .. '7') end
 -- Tells every process's local verify cache that these token ids are gone: one classic PUBLISH (Redis
 -- Cluster broadcasts it to every node) on the key prefix's channel P .. 'revoked' (the Lua twin of
--- RedisKeys.revocationChannel: h is P{T}, 10 characters after P), the whole ids space-separated (ids
--- of 16 characters get the tag; 0.1 ids of 24 have it).
-local function publish_revoked(h, ids)
-  if #ids == 0 then return end
-  local tag, full = string.sub(h, -9, -2), {}
-  for i, id in ipairs(ids) do
-    if #id == 16 then full[i] = tag .. id else full[i] = id end
+-- RedisKeys.revocationChannel: h is P{T}, 10 characters after P), the whole ids space-separated. ids:
+-- ids of 16 characters, which get the tag from one table.concat (the tag in the separator and in front
+-- of the first id: no loop, no copy of the whole message more, for a revoke-all of a thousand
+-- devices); old (optional): 0.1 ids of 24, which have it. Returns the message ('' for none).
+local function publish_revoked(h, ids, old)
+  local msg = ''
+  if #ids > 0 then
+    local tag, first = string.sub(h, -9, -2), ids[1]
+    ids[1] = tag .. first
+    msg = table.concat(ids, ' ' .. tag)
+    ids[1] = first
   end
-  redis.call('PUBLISH', string.sub(h, 1, -11) .. 'revoked', table.concat(full, ' '))
+  if old and #old > 0 then
+    if msg == '' then msg = table.concat(old, ' ') else msg = table.concat(old, ' ') .. ' ' .. msg end
+  end
+  if msg ~= '' then redis.call('PUBLISH', string.sub(h, 1, -11) .. 'revoked', msg) end
+  return msg
+end
+-- The mark of a hash that has held live records of two users at once (their user tags collide): its
+-- field 'shared', set by the write that first puts a record beside another user's (CREATE, migrate)
+-- and kept as long as the hash lives. A hash without it holds records of one user only (expired ones
+-- of others aside), so REVOKE_ALL may UNLINK it whole. Costs nothing for the common user's hash.
+local function mark(h) redis.call('HSET', h, 'shared', '1') end
+local function marked(h) return redis.call('HEXISTS', h, 'shared') == 1 end
+-- Deletes hash h when the mark is all it holds (the mark must not keep an emptied hash alive).
+local function unmark(h)
+  if redis.call('HLEN', h) == 1 and marked(h) then redis.call('DEL', h) end
 end
 -- Every record of hash h, each with its id (a record missing a piece or unreadable: { id = id, bad = true }).
 -- Used only where the user has no index (at most about 32 tokens, unless tags collide).
@@ -322,6 +340,7 @@ local function tidy(h, idx, now)
       compact(idx, true)
     end
     refit(h, idx, now)
+    unmark(h)
     return nil
   end
   local live = {}
@@ -335,6 +354,7 @@ local function tidy(h, idx, now)
     end
   end
   fit(h, live)
+  if #live == 0 then unmark(h) end
   return live
 end
 -- The key ids of the ring (a comma-separated ARGV) as a set; tokens signed by other keys can never
@@ -384,7 +404,8 @@ local function legacy_record(h, id, now)
   return r
 end
 -- Moves a user's live 0.1 tokens into hash h and deletes their 0.1 keys. guard: Redis may refuse
--- writes (verify): false, with nothing changed, when it does.
+-- writes (verify): false, with nothing changed, when it does. A hash that held anything before gets
+-- the mark (see mark): another user's records may be there, and this does not read them.
 local function migrate(h, uid, now, guard)
   local oidx = user_key(h .. ':u:', uid)
   local tids = redis.call('ZRANGE', oidx, 0, -1)
@@ -395,10 +416,15 @@ local function migrate(h, uid, now, guard)
   end
   local idx = user_key(h .. ':i:', uid)
   local indexed = redis.call('EXISTS', idx) == 1
+  local shared = redis.call('EXISTS', h) == 1
   for _, tid in ipairs(tids) do
     local id = string.sub(tid, 9)
     local r = legacy_record(h, id, now)
     if r ~= nil and redis.call('HEXISTS', h, id) == 0 then
+      if shared then
+        mark(h)
+        shared = false
+      end
       save(h, id, r, nil, false, indexed)
       cover(h, r.e, now)
       if indexed then
@@ -531,6 +557,11 @@ local first, evicted = 1, {}
 local live = tidy(h, idx, now)
 local mine, owned = {}, {}
 if live == nil then
+  -- This login reads no other user's records: unless one of the user's own live records is in the
+  -- hash (then whoever wrote the other's, before or after it, saw it and marked the hash), a hash
+  -- holding anything gets the mark.
+  local one = redis.call('ZRANGE', idx, 0, 0)
+  if (one[1] == nil or redis.call('HEXISTS', h, one[1]) == 0) and redis.call('EXISTS', h) == 1 then mark(h) end
   local n = redis.call('ZCARD', idx)
   if n > 0 then first = 0 end
   if max ~= nil and n >= max and ARGV[4] == 'reject' then
@@ -576,12 +607,17 @@ if live == nil then
     end
   end
 else
+  local others = false
   for _, o in ipairs(live) do
     if owns(o, eu) then
       owned[#owned + 1] = o
       if kids[o.k] then mine[#mine + 1] = o end
+    else
+      others = true
     end
   end
+  -- Another user's live record (tags collide) beside this login's: the hash gets the mark.
+  if others then mark(h) end
   if #mine > 0 then first = 0 end
   if max ~= nil and #mine >= max then
     if ARGV[4] == 'reject' then return { 0, max } end
@@ -787,7 +823,7 @@ if not ok then
 end
 if r.ro then
   drop_legacy(h, r)
-  publish_revoked(h, { r.tid })
+  publish_revoked(h, {}, { r.tid })
   return encode(r)
 end
 drop(h, id)
@@ -818,7 +854,7 @@ elseif r == nil then
   r = legacy_record(h, id, now)
   if r ~= nil and r.uid == uid then
     drop_legacy(h, r)
-    publish_revoked(h, { r.tid })
+    publish_revoked(h, {}, { r.tid })
     done = 1
   end
 end
@@ -828,10 +864,26 @@ return done
 );
 
 /**
- * revoke all. KEYS: the hash, the user's index. ARGV: user id, token id to keep ('' = none). Reply:
- * the revoked ids, comma-separated in one string (one reply, not one per token): 16 characters, or 24
- * with their tag for 0.1 tokens. Only the user's own records are deleted (by their ids: never judged
- * from counts, since two users' tags may collide); the hash goes once empty.
+ * revoke all (and revoke others: a token to keep). KEYS: the hash, the user's index. ARGV: user id,
+ * token id to keep ('' = none). Reply: the revoked ids with their tag (24 characters), space-separated
+ * in one string (one reply, not one per token): the message `publish_revoked` sent to the verify
+ * caches. Only the user's own records go, and atomically:
+ *
+ * - A user with an index (more than 32 tokens): when the hash has no mark (see `mark`) and holds one
+ *   of the user's live records, it holds no other user's live record (the write that put two users'
+ *   records together marked it), so the hash and the index are UNLINKed whole (Redis frees big ones
+ *   off its main thread) after one ZRANGEBYSCORE reads the live ids to return; a token kept is written
+ *   back into fresh keys. Otherwise (a marked hash, i.e. colliding user tags), each of the user's
+ *   records is deleted by id (HDEL and ZREM in batches of 1,000), never judged from counts.
+ *   Why an unmarked hash is safe to drop: of this user's live record R and another user's live record
+ *   Q, the one written later was written beside the other (records are never written back once
+ *   deleted), by a login that read the whole hash (it marks), a 0.1 move into a non-empty hash (it
+ *   marks), or a login through its user's index, which marks unless a live record of that user, older
+ *   still, was in the hash: the same holds for that pair, and so on back to one of the first two.
+ * - A user without an index: one scan of the hash reads every record; when every live one is the
+ *   user's and none is kept, the hash goes whole, else the user's records go one by one.
+ *
+ * A 0.1 user's tokens (layout 0.1 keys) go too.
  */
 export const REVOKE_ALL = script(
   'revokeAll',
@@ -839,17 +891,38 @@ export const REVOKE_ALL = script(
 local h, idx = KEYS[1], KEYS[2]
 local uid, keep = ARGV[1], ARGV[2]
 local now = now_ms()
-local out = {}
+local old, out = {}, {}
 local oidx = user_key(h .. ':u:', uid)
 for _, tid in ipairs(redis.call('ZRANGE', oidx, 0, -1)) do
   local id = string.sub(tid, 9)
   if id ~= keep then
-    if legacy_record(h, id, now) ~= nil then out[#out + 1] = tid end
+    if legacy_record(h, id, now) ~= nil then old[#old + 1] = tid end
     redis.call('DEL', h .. ':t:' .. tid, h .. ':f:' .. tid)
     redis.call('ZREM', oidx, tid)
   end
 end
 if redis.call('EXISTS', idx) == 1 then
+  if not marked(h) then
+    local ids = redis.call('ZRANGEBYSCORE', idx, '(' .. fmt(now), '+inf')
+    if #ids > 0 and redis.call('HEXISTS', h, ids[1]) == 1 then
+      -- Only this user's live records in the hash: both keys go whole.
+      local r = nil
+      if keep ~= '' then
+        r = load(h, keep)
+        if r ~= nil and ((r.e and r.e <= now) or not owns(r, enc(uid))) then r = nil end
+      end
+      redis.call('UNLINK', h, idx)
+      if r == nil then return publish_revoked(h, ids, old) end
+      save(h, keep, r, nil, false, true)
+      redis.call('ZADD', idx, score(r), keep)
+      fit(h, { r })
+      fit(idx, { r })
+      for _, t in ipairs(ids) do
+        if t ~= keep then out[#out + 1] = t end
+      end
+      return publish_revoked(h, out, old)
+    end
+  end
   local ids = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
   local batch = {}
   for i = 1, #ids, 2 do
@@ -868,25 +941,27 @@ if redis.call('EXISTS', idx) == 1 then
     redis.call('HDEL', h, unpack(batch))
     redis.call('ZREM', idx, unpack(batch))
   end
-  -- Never decide from counts that the hash holds only this user (tags collide): it goes only once empty.
-  if redis.call('HLEN', h) == 0 then redis.call('UNLINK', h) end
-  publish_revoked(h, out)
-  return table.concat(out, ',')
+  unmark(h)
+  return publish_revoked(h, out, old)
 end
 local eu = enc(uid)
 local live = tidy(h, idx, now)
-local n = 0
 for _, o in ipairs(live) do
   if o.id ~= keep and owns(o, eu) then
-    drop(h, o.id)
     o.gone = true
     out[#out + 1] = o.id
-    n = n + 1
   end
 end
-if n < #live then fit(h, live) end
-publish_revoked(h, out)
-return table.concat(out, ',')
+if #out == #live then
+  -- Every live record in the hash is this user's (the scan read them all): it goes whole.
+  redis.call('UNLINK', h)
+elseif #out > 0 then
+  for _, o in ipairs(live) do
+    if o.gone then drop(h, o.id) end
+  end
+  fit(h, live)
+end
+return publish_revoked(h, out, old)
 `,
 );
 
@@ -1038,6 +1113,7 @@ for _, o in ipairs(scan(h)) do
   end
 end
 fit(h, live)
+unmark(h)
 return dropped
 `,
 );

@@ -21,7 +21,7 @@ import type {
   StoreVerifyInput,
   StoreVerifyResult,
 } from '../../core/store.js';
-import { TOKEN_ID_LENGTH, USER_TAG_LENGTH } from '../../core/token-format.js';
+import { USER_TAG_LENGTH } from '../../core/token-format.js';
 import type { TokenRecord } from '../../core/types.js';
 import type { TokenDigest } from '../../core/key-ring.js';
 import { rejectUnknownOptions } from '../../core/options.js';
@@ -296,7 +296,7 @@ export class RedisStore implements Store {
     const reply = String(
       await this.run(REVOKE_ALL, [this.keys.hashKey(userTag), this.keys.indexKey(userId, userTag)], [userId, keep]),
     );
-    return reply === '' ? [] : reply.split(',').map((id) => (id.length === TOKEN_ID_LENGTH ? id : userTag + id));
+    return reply === '' ? [] : reply.split(' ');
   }
 
   /** Step-up: one script over the token's own record (see `REAUTHENTICATE` in scripts.ts). */

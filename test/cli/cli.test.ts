@@ -22,7 +22,7 @@ import {
   startRedisServer,
   type RedisClusterServer,
 } from '../support/redis-server.js';
-import { REDIS_URL, TEST_SECRET, deletePrefix, testRedis, uniquePrefix } from '../support/redis.js';
+import { REDIS_URL, TEST_SECRET, deletePrefix, pieceFieldsOf, testRedis, uniquePrefix } from '../support/redis.js';
 
 const ROOT = new URL('../../', import.meta.url);
 const CLI = ['--import', 'tsx', new URL('src/cli.ts', ROOT).pathname];
@@ -360,7 +360,9 @@ describe('CLI against Redis', () => {
         const a = await s.manager.create('p1', { userAgent: 'x'.repeat(100) }); // in pieces
         const b = await s.manager.create('p1');
         await s.manager.create('p2');
-        await admin.hdel(s.store.keys.hashKey(a.tokenId.slice(0, 8)), `${s.store.keys.field(a.tokenId)}1`); // a record broken by hand
+        const hash = s.store.keys.hashKey(a.tokenId.slice(0, 8));
+        const [piece] = await pieceFieldsOf(admin, hash, s.store.keys.field(a.tokenId));
+        await admin.hdel(hash, piece!); // a record broken by hand
         const dry = await cli(['prune', '--dry-run', ...s.flags]);
         expect(dry.code).toBe(0);
         expect(dry.stdout).toBe('would drop 1 stale entry from 1 of 2 user hashes and indexes on 1 primary\n');
@@ -675,7 +677,8 @@ describe.runIf(hasRedisServerBinary())('CLI against a Redis Cluster (3 primaries
     });
     const victim = made[4]!; // user c4
     const tag = victim.tokenId.slice(0, 8);
-    await client.hdel(store.keys.hashKey(tag), `${store.keys.field(victim.tokenId)}1`); // a record broken by hand
+    const [piece] = await pieceFieldsOf(client, store.keys.hashKey(tag), store.keys.field(victim.tokenId));
+    await client.hdel(store.keys.hashKey(tag), piece!); // a record broken by hand
     expect(JSON.parse((await cli(['prune', '--json', '--dry-run', ...flags])).stdout)).toMatchObject({
       entriesDropped: 1,
       indexesSeen: 10,

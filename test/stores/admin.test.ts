@@ -11,7 +11,7 @@ import { RedisStore } from '../../src/stores/redis/store.js';
 import type { AdminProgress } from '../../src/stores/redis/admin.js';
 import { forgeSecret } from '../../src/testing/index.js';
 import { clientKinds, type TestClient } from '../support/redis-clients.js';
-import { REDIS_URL, TEST_SECRET, deletePrefix, testRedis, uniquePrefix } from '../support/redis.js';
+import { REDIS_URL, TEST_SECRET, deletePrefix, pieceFieldsOf, testRedis, uniquePrefix } from '../support/redis.js';
 
 const admin = testRedis();
 afterAll(() => admin.quit());
@@ -101,7 +101,8 @@ for (const kind of clientKinds()) {
         const long = await m.create('q');
         await m.create('r');
         const tagP = m.userTag('p');
-        expect(await admin.hdel(store.keys.hashKey(tagP), `${store.keys.field(gone.tokenId)}1`)).toBe(1); // a piece deleted by hand
+        const [piece] = await pieceFieldsOf(admin, store.keys.hashKey(tagP), store.keys.field(gone.tokenId));
+        expect(await admin.hdel(store.keys.hashKey(tagP), piece!)).toBe(1); // a piece deleted by hand
         await new Promise((r) => setTimeout(r, 1100)); // `short` expires (its record stays until the user's next write)
         expect(await store.prune({ dryRun: true })).toMatchObject({
           indexesSeen: 3,
@@ -165,10 +166,9 @@ for (const kind of clientKinds()) {
         try {
           const other = new TokenManager({ store: otherStore, secret: TEST_SECRET });
           const theirs = await other.create('theirs', { userAgent: 'x'.repeat(100) }); // in pieces
-          await admin.hdel(
-            otherStore.keys.hashKey(theirs.tokenId.slice(0, 8)),
-            `${otherStore.keys.field(theirs.tokenId)}1`,
-          );
+          const theirHash = otherStore.keys.hashKey(theirs.tokenId.slice(0, 8));
+          const [piece] = await pieceFieldsOf(admin, theirHash, otherStore.keys.field(theirs.tokenId));
+          await admin.hdel(theirHash, piece!);
           expect(await store.stats()).toMatchObject({ liveTokens: 1, usersWithTokens: 1, staleIndexEntries: 0 });
           expect(await store.prune()).toMatchObject({ indexesSeen: 1, entriesDropped: 0 });
           expect(await otherStore.prune({ dryRun: true })).toMatchObject({ entriesDropped: 1 });

@@ -9,7 +9,16 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TokenManager } from '../../src/core/manager.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
-import { REDIS_URL, TEST_SECRET, deletePrefix, testRedis, uniquePrefix } from '../support/redis.js';
+import { pieceFields } from '../../src/stores/redis/store.js';
+import {
+  REDIS_URL,
+  TEST_SECRET,
+  deletePrefix,
+  pieceFieldsOf,
+  storedText,
+  testRedis,
+  uniquePrefix,
+} from '../support/redis.js';
 
 const redis = testRedis();
 const prefixes: string[] = [];
@@ -200,8 +209,9 @@ describe('Redis store: nothing stale piles up', () => {
     const hash = store.keys.hashKey(m.userTag('v'));
     const a = await m.create('v', { userAgent: 'x'.repeat(100) }); // in pieces
     await m.create('v');
-    expect(await redis.hexists(hash, `${store.keys.field(a.tokenId)}1`)).toBe(1);
-    await redis.hdel(hash, `${store.keys.field(a.tokenId)}1`);
+    const [piece] = await pieceFieldsOf(redis, hash, store.keys.field(a.tokenId));
+    expect(await redis.hexists(hash, piece!)).toBe(1);
+    await redis.hdel(hash, piece!);
     expect((await m.verify(a.token)).valid).toBe(false);
     expect((await m.list('v')).length).toBe(1);
     await m.create('v');
@@ -319,9 +329,7 @@ describe('Redis store: step-up fields (RFC 9470)', () => {
     const hash = store.keys.hashKey(m.userTag('su'));
     const id = store.keys.field(c.tokenId);
     const text = async () => {
-      const f = await redis.hgetall(hash);
-      let t = f[id]!.slice(1);
-      for (let i = 1; f[id + i] !== undefined; i++) t += f[id + i];
+      const t = (await storedText(redis, hash, id))!;
       const [core, ...tail] = t.split('\x1f');
       return { core: core!.split(','), tail };
     };
@@ -596,5 +604,117 @@ describe('Redis store: stats and prune agree', () => {
     expect(await store.prune({ dryRun: true })).toMatchObject({ entriesDropped: 3 });
     expect(await store.prune()).toMatchObject({ entriesDropped: 3 });
     expect(await store.stats()).toMatchObject({ staleIndexEntries: 0, liveTokens: 33 });
+  });
+});
+
+describe('Redis store: pieces of a record (short field names announced by the first piece)', () => {
+  /** Every field of the hash, as { record id: its piece fields }; fields no record claims under `stray`. */
+  async function claims(hash: string): Promise<{ pieces: Map<string, string[]>; stray: string[] }> {
+    const all = await redis.hgetall(hash);
+    const pieces = new Map<string, string[]>();
+    const claimed = new Set<string>();
+    for (const [f, v] of Object.entries(all))
+      if (f.length === 16) {
+        const names = pieceFields(f, v)?.names ?? [];
+        pieces.set(f, names);
+        for (const n of [f, ...names]) {
+          expect(claimed.has(n), `field ${n} claimed twice`).toBe(false);
+          claimed.add(n);
+        }
+      }
+    return { pieces, stray: Object.keys(all).filter((f) => !claimed.has(f)) };
+  }
+
+  /** Rewrites a record as the released 0.2 stored it: a digit, then pieces of 63 and 64 bytes in fields `<id>1`.. (ASCII text here). */
+  async function storeAsReleased(hash: string, id: string): Promise<void> {
+    const text = (await storedText(redis, hash, id))!;
+    const rest: string[] = [];
+    for (let pos = 63; pos < text.length; pos += 64) rest.push(text.slice(pos, pos + 64));
+    await redis.hdel(hash, id, ...(await pieceFieldsOf(redis, hash, id)));
+    await redis.hset(hash, id, `${rest.length}${text.slice(0, 63)}`, ...rest.flatMap((p, i) => [`${id}${i + 1}`, p]));
+  }
+
+  it('a record stored by the released 0.2 (pieces <id>1..) still verifies, lists, inspects and revokes; its next write moves it to short names', async () => {
+    const { m, store } = setup({ ttlSeconds: 3600 });
+    const details = { deviceName: 'Pixel 8', userAgent: `Mozilla/5.0 ${'y'.repeat(120)}`, ip: '203.0.113.7' };
+    const x = await m.create('old', details);
+    const y = await m.create('old', { ...details, deviceName: 'Pixel 9' });
+    const hash = store.keys.hashKey(m.userTag('old'));
+    const [ix, iy] = [store.keys.field(x.tokenId), store.keys.field(y.tokenId)];
+    for (const id of [ix, iy]) await storeAsReleased(hash, id);
+    expect(await redis.hexists(hash, `${ix}2`)).toBe(1); // three pieces, the released way
+    const v = await m.verify(x.token);
+    expect(v.valid && v.record).toMatchObject({ tokenId: x.tokenId, userId: 'old', ...details });
+    expect((await m.list('old')).map((t) => [t.tokenId, t.deviceName, t.userAgent]).sort()).toEqual(
+      [
+        [x.tokenId, 'Pixel 8', details.userAgent],
+        [y.tokenId, 'Pixel 9', details.userAgent],
+      ].sort(),
+    );
+    const page = await m.list('old', { limit: 1 });
+    expect(page.tokens.length).toBeGreaterThanOrEqual(1);
+    expect(await m.inspect(y.token)).toMatchObject({ found: true, valid: true, record: { deviceName: 'Pixel 9' } });
+    expect(await m.reauthenticate('old', x.tokenId, { acr: 'mfa' })).not.toBeNull(); // a write: x moves
+    expect((await redis.hget(hash, ix))!.charCodeAt(0)).toBeGreaterThanOrEqual(97);
+    for (let i = 1; i <= 7; i++) expect(await redis.hexists(hash, `${ix}${i}`)).toBe(0);
+    const moved = await m.verify(x.token);
+    expect(moved.valid && moved.record).toMatchObject({ ...details, acr: 'mfa' });
+    expect(await m.revoke(y.token)).toBe(true);
+    expect((await m.verify(y.token)).valid).toBe(false);
+    const { pieces, stray } = await claims(hash);
+    expect([...pieces.keys()]).toEqual([ix]);
+    expect(stray).toEqual([]);
+  });
+
+  it('pieces of two users whose tags collide never share a field, through creates, renewals, growth and revokes', async () => {
+    const [a, b] = collidingUsers();
+    const { m, store } = setup({ maxTokensPerUser: null, touchIntervalSeconds: 0, renew: 'user' });
+    const hash = store.keys.hashKey(m.userTag(a));
+    const made = [];
+    for (let i = 0; i < 12; i++) {
+      const user = i % 2 === 0 ? a : b;
+      made.push({ user, i, c: await m.create(user, { deviceName: `d${i}`, userAgent: `${'u'.repeat(40 + i * 9)}` }) });
+    }
+    for (const { c } of made.slice(0, 6)) expect((await m.verify(c.token)).valid).toBe(true); // renews every token of its user
+    for (const { user, c } of made.filter((_, j) => j % 3 === 0))
+      await m.reauthenticate(user, c.tokenId, { acr: 'x'.repeat(60) }); // grows by a piece
+    await m.revokeById(b, made[3]!.c.tokenId);
+    await m.create(a, { userAgent: 'z'.repeat(150) });
+    const { pieces, stray } = await claims(hash);
+    expect(stray).toEqual([]);
+    expect([...pieces.values()].filter((n) => n.length > 1).length).toBeGreaterThan(5); // most are in pieces
+    for (const { user, i, c } of made) {
+      const v = await m.verify(c.token);
+      if (i === 3) {
+        expect(v.valid).toBe(false);
+        continue;
+      }
+      expect(v.valid && v.record).toMatchObject({
+        userId: user,
+        deviceName: `d${i}`,
+        userAgent: 'u'.repeat(40 + i * 9),
+      });
+    }
+    expect((await m.list(a)).length).toBe(7);
+    expect((await m.list(b)).map((t) => t.deviceName).sort()).toEqual(['d1', 'd11', 'd5', 'd7', 'd9']);
+  });
+
+  it('a record missing one of its pieces is absent (not a 503) for verify, inspect, revoke and list; the next write drops the rest of it', async () => {
+    const { m, store } = setup();
+    const a = await m.create('gap', { userAgent: 'g'.repeat(150) });
+    const b = await m.create('gap');
+    const hash = store.keys.hashKey(m.userTag('gap'));
+    const id = store.keys.field(a.tokenId);
+    const names = await pieceFieldsOf(redis, hash, id);
+    expect(names.length).toBeGreaterThanOrEqual(2);
+    await redis.hdel(hash, names[1]!);
+    expect((await m.verify(a.token)).valid).toBe(false);
+    expect(await m.inspect(a.token)).toMatchObject({ wellFormed: true, found: false });
+    expect(await m.revoke(a.token)).toBe(false);
+    expect((await m.list('gap')).map((t) => t.tokenId)).toEqual([b.tokenId]);
+    expect((await m.list('gap', { limit: 1 })).tokens.map((t) => t.tokenId)).toEqual([b.tokenId]);
+    await m.create('gap');
+    for (const f of [id, names[0]!]) expect(await redis.hexists(hash, f)).toBe(0);
+    expect((await claims(hash)).stray).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 /** Shared test helpers: the test Redis URL, a client, and a unique key prefix per test file. */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { pieceFields, storedRecordText } from '../../src/stores/redis/store.js';
 
 /** The Redis the tests use (set by test/global-setup.ts). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -27,3 +28,15 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<void> 
 
 /** A 32-byte test secret (not for production). */
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789';
+
+/** The field names of the other pieces of the record stored under `field` in `hash` (none: stored whole, or missing). */
+export async function pieceFieldsOf(redis: Pick<Redis, 'hget'>, hash: string, field: string): Promise<string[]> {
+  const v = await redis.hget(hash, field);
+  return v === null ? [] : (pieceFields(field, v)?.names ?? []);
+}
+
+/** A record's text put together from its stored pieces, as the scripts read it (null: missing, or a piece missing). */
+export async function storedText(redis: Pick<Redis, 'hgetall'>, hash: string, field: string): Promise<string | null> {
+  const all = await redis.hgetall(hash);
+  return all[field] === undefined ? null : storedRecordText(field, all[field], (name) => all[name]);
+}

@@ -13,8 +13,9 @@ export const DEFAULT_KEY_PREFIX = 'rmt:';
  *
  * - `P{T}`: HASH, every token of the users with tag `T` (almost always one user): field = the token id
  *   without its tag (16 characters), value = one compact record (see the header of scripts.ts), split
- *   in pieces of at most 64 bytes (fields `<id>1`..`<id>7`) while the hash is small, so it keeps Redis's
- *   compact listpack encoding under the default `hash-max-listpack-value 64`. The record carries the
+ *   in pieces of at most 63 bytes while the hash is small (their fields: small whole numbers that the
+ *   record's first piece names), so it keeps Redis's compact listpack encoding under the default
+ *   `hash-max-listpack-value 64`. The record carries the
  *   user id (tags of two users may collide: every script checks it) and the token's wrong-secret count.
  *   The key's TTL covers its longest-lived record (no TTL while one is immortal). A hash that has held
  *   live records of two users at once (their tags collide) also has the field `shared` (value `1`): the

@@ -24,11 +24,18 @@ import { LUA_USER_KEY } from './keys.js';
  * scopes and metadata are JSON text (scopes empty when none). Node's twins: `encodeText`/`parseRecord`
  * in store.ts.
  *
- * Stored, a record starts with one digit: how many more pieces it has (fields `<id>1`..`<id>7`).
- * While the hash is small (under 100 fields) and its user has no index, a record is cut in pieces of
- * at most 64 bytes on UTF-8 boundaries, so the hash stays a listpack under Redis's default
- * `hash-max-listpack-value 64` and `hash-max-listpack-entries 128` (about 3 times smaller than a
- * hashtable); otherwise it is stored whole (digit 0).
+ * Stored (layout 0.2.1). While the hash is small (under 100 fields) and its user has no index, a record
+ * is cut in pieces of at most 63 bytes on UTF-8 boundaries, so the hash stays a listpack under Redis's
+ * default `hash-max-listpack-value 64` and `hash-max-listpack-entries 128` (about 3 times smaller than a
+ * hashtable; a listpack string of up to 63 bytes has a 1-byte header). The first piece, field `<id>`, is
+ * a letter `a`-`h` (how many more pieces: 0-7), then the field name of each other piece as 2 base-36
+ * digits, then the text. A piece's field name is a small
+ * whole number (`0`..`1295`, written in decimal: Redis keeps it in a listpack as a 2-byte integer) that
+ * no other field of the hash has when the piece is first written (two users whose tags collide share
+ * the hash); a record keeps its names when rewritten. Otherwise a record is stored whole: `0` + its
+ * text. Read too: as layout 0.2 was released, a digit `1`-`7` (how many more pieces) + the whole text,
+ * the other pieces in fields `<id>1`..`<id>7`; such a record moves to the short names at its next write.
+ * A record missing a piece is absent. Node's twins: `pieceFields`/`storedRecordText` in store.ts.
  */
 export interface LuaScript {
   /** A name for messages, e.g. `'verify'`. */
@@ -121,43 +128,104 @@ local function uid_of(r)
 end
 -- True when record r belongs to the user whose encoded id is eu (tags of two users may collide).
 local function owns(r, eu) return string.sub(r.tail, 1, #eu + 1) == eu .. '\\31' end
--- The stored pieces of a record: the first starts with the count of the others (see the header).
-local function pieces(rec, small)
-  if small and #rec < 512 then
-    local out, pos, room, len = {}, 1, 63, #rec
-    while pos <= len do
-      local cut = pos + room - 1
-      if cut >= len then
-        cut = len
+-- Stored form (see the header): the first piece, field <id>, is a letter a-h (how many more pieces,
+-- 0-7), their field names (small integers, unique in the hash) as 2 base-36 digits each, then the
+-- text; or a digit 0-7 and the text, the other pieces in fields <id>1..<id>7 (layout 0.2 as released,
+-- read until the record's next write; and whole records, digit 0).
+-- The field names of the pieces a stored first piece v of token id announces, where its text starts
+-- and whether they are short names (0.2.1); nil when v is not a record's first piece.
+local function piece_names(id, v)
+  local b, names = string.byte(v, 1), {}
+  if b == nil then return nil end
+  if b >= 97 and b <= 104 then
+    for i = 1, b - 97 do
+      local n = tonumber(string.sub(v, 2 * i, 2 * i + 1), 36)
+      if n == nil then return nil end
+      names[i] = tostring(n)
+    end
+    return names, 2 * (b - 97) + 2, true
+  end
+  if b < 48 or b > 55 then return nil end
+  for i = 1, b - 48 do names[i] = id .. i end
+  return names, 2, false
+end
+-- The text of a record from its stored first piece v (piece_names(id, v) gave names and at) and the
+-- values of its pieces (more[i] of names[i]); nil when a piece is missing.
+local function joined(v, at, names, more)
+  local parts = { string.sub(v, at) }
+  for i = 1, #names do
+    if not more[i] then return nil end
+    parts[i + 1] = more[i]
+  end
+  return table.concat(parts)
+end
+-- Record text s cut in pieces of at most 63 bytes (a listpack string up to 63 bytes has a 1-byte
+-- header) on UTF-8 boundaries, the first leaving room for its header (a letter, 2 characters per other
+-- piece); nil when s needs more than 8.
+local function cut(s)
+  local len = #s
+  for n = 0, 7 do
+    local out, pos, room = {}, 1, 62 - 2 * n
+    while pos <= len and #out <= n do
+      local c = pos + room - 1
+      if c >= len then
+        c = len
       else
-        while cut > pos do
-          local b = string.byte(rec, cut + 1)
+        while c > pos do
+          local b = string.byte(s, c + 1)
           if b < 128 or b >= 192 then break end
-          cut = cut - 1
+          c = c - 1
         end
       end
-      out[#out + 1] = string.sub(rec, pos, cut)
-      pos, room = cut + 1, 64
+      out[#out + 1] = string.sub(s, pos, c)
+      pos, room = c + 1, 63
     end
-    if #out <= 8 then
-      out[1] = (#out - 1) .. out[1]
-      return out
-    end
+    if pos > len then return out end
   end
-  return { '0' .. rec }
+  return nil
 end
--- Writes record r of token id into hash h and returns its text (old_n: the replaced record's extra
--- pieces; whole: never cut in pieces, for users with an index). guard: the script's first write, under
--- pcall: false, with nothing changed, when Redis refuses it. Under maxmemory Redis refuses a script's
--- writes only up to its first write, then lets them all through (to keep the script atomic); any
--- refusal counts, not only OOM: READONLY (a replica, or the minutes of a failover), NOREPLICAS, MISCONF.
+-- n field names for the pieces of token id in hash h: the record's own (own: the names its stored
+-- pieces have now) first, then small integers no field of the hash has (tags collide: two users may
+-- share the hash), probed from a start taken from the id; nil when none is free.
+local function piece_fields(h, id, n, own)
+  local out, taken = {}, {}
+  for _, f in ipairs(own or {}) do
+    if #out < n and #f <= 4 then out[#out + 1], taken[f] = f, true end
+  end
+  local start = (string.byte(id, 1) * 31 + string.byte(id, 2)) % 128
+  for i = 0, 1295 do
+    if #out >= n then return out end
+    local f = tostring((start + i) % 1296)
+    if not taken[f] and redis.call('HEXISTS', h, f) == 0 then out[#out + 1], taken[f] = f, true end
+  end
+  if #out >= n then return out end
+  return nil
+end
+-- Writes record r of token id into hash h and returns its text (whole: never cut in pieces, for users
+-- with an index; old_n is unused: r.names, set by load and scan, says which pieces the record has now).
+-- guard: the script's first write, under pcall: false, with nothing changed, when Redis refuses it.
+-- Under maxmemory Redis refuses a script's writes only up to its first write, then lets them all
+-- through (to keep the script atomic); any refusal counts, not only OOM: READONLY (a replica, or the
+-- minutes of a failover), NOREPLICAS, MISCONF.
 local function save(h, id, r, old_n, guard, whole)
   local rec = encode(r)
-  local ps = pieces(rec, not whole and redis.call('HLEN', h) < 100)
-  local args = { h, id, ps[1] }
-  for i = 2, #ps do
-    args[#args + 1] = id .. (i - 1)
-    args[#args + 1] = ps[i]
+  local ps, names = nil, {}
+  if not whole and #rec < 512 and redis.call('HLEN', h) < 100 then
+    ps = cut(rec)
+    if ps then names = piece_fields(h, id, #ps - 1, r.names) end
+    if names == nil then ps, names = nil, {} end
+  end
+  local args = { h, id, '0' .. rec }
+  if ps then
+    local head = { string.char(96 + #ps) }
+    for i, f in ipairs(names) do
+      local d = b36(tonumber(f))
+      if #d < 2 then d = '0' .. d end
+      head[i + 1] = d
+      args[#args + 1] = f
+      args[#args + 1] = ps[i + 1]
+    end
+    args[3] = table.concat(head) .. ps[1]
   end
   if guard then
     local res = redis.pcall('HSET', unpack(args))
@@ -165,37 +233,39 @@ local function save(h, id, r, old_n, guard, whole)
   else
     redis.call('HSET', unpack(args))
   end
-  for i = #ps, (old_n or 0) do redis.call('HDEL', h, id .. i) end
-  r.n, r.raw = #ps - 1, rec
+  -- The record's former pieces it no longer uses (fewer pieces now, or the names of 0.2 as released).
+  local used, gone = {}, {}
+  for _, f in ipairs(names) do used[f] = true end
+  for _, f in ipairs(r.names or {}) do
+    if not used[f] then gone[#gone + 1] = f end
+  end
+  if #gone > 0 then redis.call('HDEL', h, unpack(gone)) end
+  r.n, r.names, r.raw = #names, names, rec
   return rec
-end
--- How many more pieces a stored value announces (its first digit), or nil when it is not a record's first piece.
-local function more_of(v)
-  local n = string.byte(v, 1)
-  if n == nil or n < 48 or n > 55 then return nil end
-  return n - 48
 end
 -- The record of token id in hash h, or nil (missing, a piece missing, or not readable: edited by hand).
 local function load(h, id)
-  local s = redis.call('HGET', h, id)
-  if not s then return nil end
-  local n = more_of(s)
-  if n == nil then return nil end
-  s = string.sub(s, 2)
-  if n > 0 then
-    local names = {}
-    for i = 1, n do names[i] = id .. i end
-    local more = redis.call('HMGET', h, unpack(names))
-    for i = 1, n do
-      if not more[i] then return nil end
-      s = s .. more[i]
-    end
-  end
+  local v = redis.call('HGET', h, id)
+  if not v then return nil end
+  local names, at = piece_names(id, v)
+  if names == nil then return nil end
+  local more = {}
+  if #names > 0 then more = redis.call('HMGET', h, unpack(names)) end
+  local s = joined(v, at, names, more)
+  if s == nil then return nil end
   local r = parse(s)
-  if r ~= nil then r.n = n end
+  if r ~= nil then r.n, r.names = #names, names end
   return r
 end
-local function drop(h, id) redis.call('HDEL', h, id, id .. '1', id .. '2', id .. '3', id .. '4', id .. '5', id .. '6', id .. '7') end
+-- Deletes the record of token id from hash h with its pieces (all 7 names of 0.2 as released, unless
+-- the first piece names its own).
+local function drop(h, id)
+  local v = redis.call('HGET', h, id)
+  local names, _, short = nil, nil, false
+  if v then names, _, short = piece_names(id, v) end
+  if not short then names = { id .. '1', id .. '2', id .. '3', id .. '4', id .. '5', id .. '6', id .. '7' } end
+  redis.call('HDEL', h, id, unpack(names))
+end
 -- Tells every process's local verify cache that these token ids are gone: one classic PUBLISH (Redis
 -- Cluster broadcasts it to every node) on the key prefix's channel P .. 'revoked' (the Lua twin of
 -- RedisKeys.revocationChannel: h is P{T}, 10 characters after P), the whole ids space-separated. ids:
@@ -235,15 +305,15 @@ local function scan(h)
   local out = {}
   for f, v in pairs(map) do
     if #f == 16 then
-      local n, s, r = more_of(v), string.sub(v, 2), nil
-      if n == nil then s = nil end
-      for j = 1, n or 0 do
-        local p = map[f .. j]
-        if p == nil then s = nil break end
-        s = s .. p
+      local names, at = piece_names(f, v)
+      local s, r = nil, nil
+      if names then
+        local more = {}
+        for j = 1, #names do more[j] = map[names[j]] or false end
+        s = joined(v, at, names, more)
       end
       if s then r = parse(s) end
-      if r == nil then r = { id = f, bad = true } else r.id, r.n = f, n end
+      if r == nil then r = { id = f, bad = true } else r.id, r.n, r.names = f, #names, names end
       out[#out + 1] = r
     end
   end
@@ -992,10 +1062,11 @@ else
   for i = 1, #flat, 2 do
     local f = flat[i]
     if #f == 16 then
-      for j = 1, more_of(flat[i + 1]) or 0 do
-        if not seen[f .. j] then
-          more[#more + 1] = f .. j
-          more[#more + 1] = redis.call('HGET', h, f .. j) or ''
+      for _, p in ipairs(piece_names(f, flat[i + 1]) or {}) do
+        if not seen[p] then
+          seen[p] = true
+          more[#more + 1] = p
+          more[#more + 1] = redis.call('HGET', h, p) or ''
         end
       end
     end

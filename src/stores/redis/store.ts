@@ -366,17 +366,8 @@ export class RedisStore implements Store {
     for (let i = 0; i < flat.length; i += 2) {
       const field = String(flat[i]);
       if (field.length !== 16) continue;
-      const value = String(flat[i + 1]);
-      let rec: string | null = value.slice(1);
-      for (let j = 1, n = value.charCodeAt(0) - 48; j <= n; j++) {
-        const p = piece(field + j);
-        if (p === undefined) {
-          rec = null; // a piece missing: not a record (as the scripts see it)
-          break;
-        }
-        rec += p;
-      }
-      if (rec !== null) keep(tag + field, rec);
+      const rec = storedRecordText(field, String(flat[i + 1]), piece);
+      if (rec !== null) keep(tag + field, rec); // null: a piece missing, not a record (as the scripts see it)
     }
     for (let i = 0; i < old.length; i += 2) keep(String(old[i]), String(old[i + 1]));
     return { records, cursor: String(next) === '0' ? null : String(next) };
@@ -888,6 +879,49 @@ export function encodeText(v: string | null): string {
 function decodeText(v: string | undefined): string | null {
   if (v === undefined || v === '') return null;
   return v.charCodeAt(0) === 0x1e ? (JSON.parse(v.slice(1)) as string) : v;
+}
+
+/**
+ * The field names of the pieces that a record's stored first piece announces (twin of the Lua
+ * `piece_names`; see the header of scripts.ts) and where its text starts; null when `value` is not a
+ * record's first piece.
+ * @param field the record's field: the token id without its tag (16 characters).
+ */
+export function pieceFields(field: string, value: string): { names: string[]; at: number } | null {
+  const b = value.charCodeAt(0);
+  const names: string[] = [];
+  if (b >= 97 && b <= 104) {
+    for (let i = 1; i <= b - 97; i++) {
+      const n = Number.parseInt(value.slice(2 * i - 1, 2 * i + 1), 36);
+      if (Number.isNaN(n)) return null;
+      names.push(String(n));
+    }
+    return { names, at: 2 * (b - 97) + 1 };
+  }
+  if (!(b >= 48 && b <= 55)) return null;
+  for (let i = 1; i <= b - 48; i++) names.push(field + i);
+  return { names, at: 1 };
+}
+
+/**
+ * A record's text from its stored first piece and its other pieces (twin of the Lua `joined`); null
+ * when a piece is missing or the value is not a record.
+ * @param piece the stored value of a piece field, or undefined when the hash lacks it.
+ */
+export function storedRecordText(
+  field: string,
+  value: string,
+  piece: (name: string) => string | undefined,
+): string | null {
+  const f = pieceFields(field, value);
+  if (f === null) return null;
+  let s = value.slice(f.at);
+  for (const name of f.names) {
+    const p = piece(name);
+    if (p === undefined) return null;
+    s += p;
+  }
+  return s;
 }
 
 /** A base-36 offset from `base` (ms), or null when empty. */

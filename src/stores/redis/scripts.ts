@@ -482,7 +482,10 @@ const PRELUDE_PARTS: ReadonlyArray<{ name: string; text: string; fn: boolean }> 
   return parts;
 })();
 
-/** The prelude parts that `body` uses (calls, for a function), directly or through each other, except those in `skip` (in source order). */
+/**
+ * The prelude parts that `body` uses (calls, for a function), directly or through each other, except
+ * those in `skip` (in source order; `'header'` in `skip` leaves out the lines that define nothing).
+ */
 function preludeFor(body: string, skip: ReadonlySet<string> = new Set()): string {
   const used = new Set<string>(['header']);
   const scan = (text: string) => {
@@ -497,7 +500,7 @@ function preludeFor(body: string, skip: ReadonlySet<string> = new Set()): string
       }
   };
   scan(body);
-  return `${PRELUDE_PARTS.filter((p) => used.has(p.name))
+  return `${PRELUDE_PARTS.filter((p) => used.has(p.name) && !skip.has(p.name))
     .map((p) => p.text)
     .join('\n')}\n`;
 }
@@ -702,7 +705,7 @@ export function verifyScript(c: VerifyScriptConfig): LuaScript {
   const cfg = c.ttlMs === null ? 'nil' : luaInt('ttlMs', c.ttlMs);
   const maxf = c.maxFailures === null ? null : luaInt('maxFailures', c.maxFailures);
   const check = maxf === null ? '' : `if throttled(r, ${maxf}) then return { 3 } end\n`;
-  const failed = maxf === null ? '' : `  count_failure(h, id, r, ${luaInt('failureWindowMs', c.failureWindowMs)})\n`;
+  const failed = maxf === null ? '' : `count_failure(h, id, r, ${luaInt('failureWindowMs', c.failureWindowMs)})\n`;
   const others =
     c.mode !== 'user'
       ? ''
@@ -725,22 +728,27 @@ for _, o in ipairs(rs) do
   end
 end
 `;
+  // The read path, with its rare branches (a miss that may find a 0.1 record, a wrong secret, a 0.1
+  // record read only) as cold(...): their helpers are defined inside the branch, so a verify that takes
+  // none of them creates only the closures of the common path (a closure per helper per call, each one
+  // about as costly as a Redis command of its own).
+  const cold = (code: string) => `\u0000${code}\u0000`;
   const readBody = `
 local h, id = KEYS[1], ARGV[1]
 local cfg, overwrite = ${cfg}, ${c.overwriteNoneTtl ? 'true' : 'false'}
 local r = load(h, id)
 if r == nil then
-  r = find(h, id, now_ms())
-  if r == nil then return { 0 } end
+${cold('r = find(h, id, now_ms())\n')}  if r == nil then return { 0 } end
 end
 ${check}local ok = digest_ok(r, ARGV, ${c.dpop ? 4 : 2})
 if ok == nil then return { 0 } end
 if not ok then
-${failed}  return { 1 }
+${failed === '' ? '' : cold(failed)}  return { 1 }
 end
 local now = now_ms()
 if r.e and r.e <= now then return { 0 } end
-${dpopVerifyLua(c.dpop === true)}if r.ro then return { 2, 0, encode(r), now } end
+${dpopVerifyLua(c.dpop === true)}if r.ro then
+${cold('return { 2, 0, encode(r), now }\n')}end
 if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, r.raw, now } end
 `;
   const writeBody = `
@@ -758,12 +766,16 @@ if indexed then
 end
 ${others}return { 2, ${c.mode === 'off' ? 0 : 1}, r.raw, now }
 `;
-  // The helpers of the write path are defined after the read path's returns: a verify with nothing to
-  // write never creates them.
-  const readPrelude = preludeFor(readBody);
-  const readNames = new Set(PRELUDE_PARTS.filter((p) => readPrelude.includes(p.text)).map((p) => p.name));
-  const source =
-    readPrelude + readBody + preludeFor(writeBody, readNames).replace(/^.*replicate_commands.*$/m, '') + writeBody;
+  // The helpers of the write path are defined after the read path's returns, those of a cold branch
+  // inside it: a verify with nothing to write creates only the read path's. The header (effects
+  // replication, for a Redis 5 or 6 set to \`lua-replicate-commands no\`) goes where writes may follow:
+  // it must come before the first write, not before TIME.
+  const parts = readBody.split('\u0000');
+  const hot = parts.filter((_, i) => i % 2 === 0).join('');
+  const hotPrelude = preludeFor(hot, new Set(['header']));
+  const defined = new Set(PRELUDE_PARTS.filter((p) => hotPrelude.includes(p.text)).map((p) => p.name));
+  const body = parts.map((p, i) => (i % 2 === 0 ? p : preludeFor(p, defined) + p)).join('');
+  const source = hotPrelude + body + preludeFor(writeBody, defined) + writeBody;
   return { name: 'verify', source, sha: createHash('sha1').update(source).digest('hex') };
 }
 

@@ -578,7 +578,10 @@ const PRELUDE_PARTS: ReadonlyArray<{ name: string; text: string; fn: boolean }> 
   return parts;
 })();
 
-/** The prelude parts that `body` uses (calls, for a function), directly or through each other, except those in `skip` (in source order). */
+/**
+ * The prelude parts that `body` uses (calls, for a function), directly or through each other, except
+ * those in `skip` (in source order; `'header'` in `skip` leaves out the lines that define nothing).
+ */
 function preludeFor(body: string, skip: ReadonlySet<string> = new Set()): string {
   const used = new Set<string>(['header']);
   const scan = (text: string) => {
@@ -593,7 +596,7 @@ function preludeFor(body: string, skip: ReadonlySet<string> = new Set()): string
       }
   };
   scan(body);
-  return `${PRELUDE_PARTS.filter((p) => used.has(p.name))
+  return `${PRELUDE_PARTS.filter((p) => used.has(p.name) && !skip.has(p.name))
     .map((p) => p.text)
     .join('\n')}\n`;
 }
@@ -765,17 +768,17 @@ export interface VerifyScriptConfig {
 /**
  * The DPoP part of the verify script (RFC 9449; see `StoreDpopCheck`), run after the digest matched
  * and the token is live, before any renewal. Without a proof (`dpop` false) a bound record (field j)
- * is refused: {4}. With one (ARGV[2] thumbprint, ARGV[3] replay window ms, KEYS[2] the jti key of
- * `RedisKeys.dpopJtiKey`): {7} an unbound record, {5} another key, {6} a jti already seen (SET NX PX
+ * is refused: 4. With one (ARGV[2] thumbprint, ARGV[3] replay window ms, KEYS[2] the jti key of
+ * `RedisKeys.dpopJtiKey`): 7 an unbound record, 5 another key, 6 a jti already seen (SET NX PX
  * records it otherwise, in the user's hash slot).
  */
 export function dpopVerifyLua(dpop: boolean): string {
   if (!dpop)
-    return `if r.j then return { 4 } end
+    return `if r.j then return 4 end
 `;
-  return `if not r.j then return { 7 } end
-if r.j ~= ARGV[2] then return { 5 } end
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then return { 6 } end
+  return `if not r.j then return 7 end
+if r.j ~= ARGV[2] then return 5 end
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then return 6 end
 `;
 }
 
@@ -791,8 +794,9 @@ function luaInt(name: string, n: number): string {
  * sends only what changes per token; the script is loaded by its SHA like the others).
  * KEYS: the hash (and, with `dpop`, the proof's jti key). ARGV: token id (16 characters; with `dpop`:
  * then the proof key's thumbprint and the replay window ms), then key id/digest (22 characters) pairs.
- * Reply: {0} not found; {1} digest mismatch; {2, renewed 0/1, record text, now ms (Redis TIME)}; {3} throttled; {4}-{7}
- * the DPoP refusals of {@link dpopVerifyLua}.
+ * Reply: an integer when refused: 0 not found, 1 digest mismatch, 3 throttled, 4-7 the DPoP refusals
+ * of {@link dpopVerifyLua}; when valid, one string: renewed (`0`/`1`), Redis's TIME in ms (decimal
+ * digits), a comma, the record text (one bulk string is cheaper to build, send and decode than an array).
  *
  * Cheap on the common path: one HGET (one HMGET more for a record in pieces) reads the record and its
  * wrong-secret count together, one string.match parses it, nothing is written unless a write is due.
@@ -807,8 +811,8 @@ export function verifyScript(c: VerifyScriptConfig): LuaScript {
     throw new RangeError(`verify script: unknown renewal mode ${String(c.mode)}`);
   const cfg = c.ttlMs === null ? 'nil' : luaInt('ttlMs', c.ttlMs);
   const maxf = c.maxFailures === null ? null : luaInt('maxFailures', c.maxFailures);
-  const check = maxf === null ? '' : `if throttled(r, ${maxf}) then return { 3 } end\n`;
-  const failed = maxf === null ? '' : `  count_failure(h, id, r, ${luaInt('failureWindowMs', c.failureWindowMs)})\n`;
+  const check = maxf === null ? '' : `if throttled(r, ${maxf}) then return 3 end\n`;
+  const failed = maxf === null ? '' : `count_failure(h, id, r, ${luaInt('failureWindowMs', c.failureWindowMs)})\n`;
   const others =
     c.mode !== 'user'
       ? ''
@@ -831,23 +835,28 @@ for _, o in ipairs(rs) do
   end
 end
 `;
+  // The read path, with its rare branches (a miss that may find a 0.1 record, a wrong secret, a 0.1
+  // record read only) as cold(...): their helpers are defined inside the branch, so a verify that takes
+  // none of them creates only the closures of the common path (a closure per helper per call, each one
+  // about as costly as a Redis command of its own).
+  const cold = (code: string) => `\u0000${code}\u0000`;
   const readBody = `
 local h, id = KEYS[1], ARGV[1]
 local cfg, overwrite = ${cfg}, ${c.overwriteNoneTtl ? 'true' : 'false'}
 local r = load(h, id)
 if r == nil then
-  r = find(h, id, now_ms())
-  if r == nil then return { 0 } end
+${cold('r = find(h, id, now_ms())\n')}  if r == nil then return 0 end
 end
 ${check}local ok = digest_ok(r, ARGV, ${c.dpop ? 4 : 2})
-if ok == nil then return { 0 } end
+if ok == nil then return 0 end
 if not ok then
-${failed}  return { 1 }
+${failed === '' ? '' : cold(failed)}  return 1
 end
 local now = now_ms()
-if r.e and r.e <= now then return { 0 } end
-${dpopVerifyLua(c.dpop === true)}if r.ro then return { 2, 0, encode(r), now } end
-if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return { 2, 0, r.raw, now } end
+if r.e and r.e <= now then return 0 end
+${dpopVerifyLua(c.dpop === true)}if r.ro then
+${cold("return '0' .. now .. ',' .. encode(r)\n")}end
+if not touch_due(r.l, now, ${luaInt('touchIntervalMs', c.touchIntervalMs)}, r.t or cfg) then return '0' .. now .. ',' .. r.raw end
 `;
   const writeBody = `
 -- A write is due. When Redis refuses writes (out of memory, a read-only replica) the token still
@@ -856,20 +865,24 @@ local raw = r.raw
 r.l = now
 ${c.mode === 'off' ? '' : 'r.e = renewed_expiry(r.e, r.t or cfg, overwrite, r.a, now)\n'}local idx = user_key(h .. ':i:', uid_of(r))
 local indexed = redis.call('EXISTS', idx) == 1
-if not save(h, id, r, r.n, true, indexed) then return { 2, 0, raw, now } end
+if not save(h, id, r, r.n, true, indexed) then return '0' .. now .. ',' .. raw end
 cover(h, r.e, now)
 if indexed then
   redis.call('ZADD', idx, 'XX', score(r), id)
   cover(idx, r.e, now)
 end
-${others}return { 2, ${c.mode === 'off' ? 0 : 1}, r.raw, now }
+${others}return '${c.mode === 'off' ? 0 : 1}' .. now .. ',' .. r.raw
 `;
-  // The helpers of the write path are defined after the read path's returns: a verify with nothing to
-  // write never creates them.
-  const readPrelude = preludeFor(readBody);
-  const readNames = new Set(PRELUDE_PARTS.filter((p) => readPrelude.includes(p.text)).map((p) => p.name));
-  const source =
-    readPrelude + readBody + preludeFor(writeBody, readNames).replace(/^.*replicate_commands.*$/m, '') + writeBody;
+  // The helpers of the write path are defined after the read path's returns, those of a cold branch
+  // inside it: a verify with nothing to write creates only the read path's. The header (effects
+  // replication, for a Redis 5 or 6 set to \`lua-replicate-commands no\`) goes where writes may follow:
+  // it must come before the first write, not before TIME.
+  const parts = readBody.split('\u0000');
+  const hot = parts.filter((_, i) => i % 2 === 0).join('');
+  const hotPrelude = preludeFor(hot, new Set(['header']));
+  const defined = new Set(PRELUDE_PARTS.filter((p) => hotPrelude.includes(p.text)).map((p) => p.name));
+  const body = parts.map((p, i) => (i % 2 === 0 ? p : preludeFor(p, defined) + p)).join('');
+  const source = hotPrelude + body + preludeFor(writeBody, defined) + writeBody;
   return { name: 'verify', source, sha: createHash('sha1').update(source).digest('hex') };
 }
 

@@ -216,17 +216,23 @@ export class RedisStore implements Store {
     const args = pushDigestArgs(dpop ? [field, dpop.jkt, String(dpop.replayWindowMs)] : [field], digests);
     const keys = [this.keys.hashKey(tag)];
     if (dpop) keys.push(this.keys.dpopJtiKey(dpop.jtiHash, tag));
-    const r = (await this.run(script, keys, args)) as unknown[];
-    const status = Number(r[0]);
-    if (status === 0) return { status: 'not_found' };
-    if (status === 1) return { status: 'mismatch' };
-    if (status === 3) return { status: 'throttled' };
-    if (status >= 4) return { status: DPOP_STATUSES[status - 4]! };
+    const r = await this.run(script, keys, args);
+    // A refusal is an integer; a valid token one string: renewed 0/1, now ms, ',', the record (see verifyScript).
+    if (typeof r !== 'string') {
+      const status = Number(r);
+      if (status === 1) return { status: 'mismatch' };
+      if (status === 3) return { status: 'throttled' };
+      if (status >= 4 && status <= 7) return { status: DPOP_STATUSES[status - 4]! };
+      if (status === 0) return { status: 'not_found' };
+    }
+    // Anything else is not a reply of the script: parseRecord fails closed (503).
+    const text = String(r);
+    const comma = text.indexOf(',');
     return {
       status: 'valid',
-      renewed: Number(r[1]) === 1,
-      record: parseRecord(tokenId, r[2]),
-      nowMs: r[3] == null ? undefined : Number(r[3]),
+      renewed: text.charCodeAt(0) === 0x31,
+      record: parseRecord(tokenId, comma < 0 ? '' : text.slice(comma + 1)),
+      nowMs: Number(text.slice(1, comma)),
     };
   }
 

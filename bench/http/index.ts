@@ -173,24 +173,14 @@ const scenario: Scenario = {
           'ms',
         );
       }
-      for (const [v, s] of cacheSamples) {
-        result.figures[`${v}.cacheHitShare`] = figure(
-          s.map((x) => x.hitShare),
-          'share',
-        );
-        result.figures[`${v}.cacheHitsPerBurst`] = figure(
-          s.map((x) => x.hits),
-          'hits',
-        );
-        result.figures[`${v}.cacheMissesPerBurst`] = figure(
-          s.map((x) => x.misses),
-          'misses',
-        );
-        result.figures[`${v}.cacheResetsPerBurst`] = figure(
-          s.map((x) => x.resets),
-          'resets',
-        );
-      }
+      for (const [v, s] of cacheSamples)
+        for (const [name, pick, unit] of [
+          ['cacheHitShare', (x) => x.hitShare, 'share'],
+          ['cacheHitsPerBurst', (x) => x.hits, 'hits'],
+          ['cacheMissesPerBurst', (x) => x.misses, 'misses'],
+          ['cacheResetsPerBurst', (x) => x.resets, 'resets'],
+        ] as const satisfies readonly [string, (x: ReturnType<typeof cacheBurst>) => number, string][])
+          result.figures[`${v}.${name}`] = figure(s.map(pick), unit);
       const rps = (v: VariantName) => samples.get(v)!.map((x) => x.reqPerSec);
       const pairs: [VariantName, VariantName][] = [
         ['express-ours', 'express-hand'],

@@ -7,7 +7,7 @@ import { TokenManager, type TokenManagerOptions } from 'redis-multitokens';
 import { tokenAuth } from 'redis-multitokens/express';
 import { ioredisDriver } from 'redis-multitokens/ioredis';
 import { RedisStore } from 'redis-multitokens/redis';
-import { HTTP_SECRET, HTTP_USER, type HttpVariant } from './variant.js';
+import { HTTP_SECRET, HTTP_USER, cacheActive, type HttpVariant } from './variant.js';
 
 /** The Express variant with our middleware, with `options` added to the manager's (e.g. `verifyCache`). */
 export const expressOurs = (name: string, title: string, options: Partial<TokenManagerOptions> = {}): HttpVariant => ({
@@ -20,6 +20,7 @@ export const expressOurs = (name: string, title: string, options: Partial<TokenM
       secret: HTTP_SECRET,
       ...options,
     });
+    await cacheActive(tokens, name);
     const { token } = await tokens.create(HTTP_USER);
     const app = express();
     app.get('/me', tokenAuth(tokens), (req, res) => {
@@ -30,6 +31,7 @@ export const expressOurs = (name: string, title: string, options: Partial<TokenM
     return {
       port: (server.address() as AddressInfo).port,
       headers: { authorization: `Bearer ${token}` },
+      cacheStats: () => tokens.verifyCacheStats,
       close: async () => {
         await new Promise<void>((r) => server.close(() => r()));
         await tokens.close();

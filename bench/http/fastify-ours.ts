@@ -5,7 +5,7 @@ import { TokenManager, type TokenManagerOptions } from 'redis-multitokens';
 import { tokenAuthPlugin } from 'redis-multitokens/fastify';
 import { ioredisDriver } from 'redis-multitokens/ioredis';
 import { RedisStore } from 'redis-multitokens/redis';
-import { HTTP_SECRET, HTTP_USER, type HttpVariant } from './variant.js';
+import { HTTP_SECRET, HTTP_USER, cacheActive, type HttpVariant } from './variant.js';
 
 /** The Fastify variant with our plugin, with `options` added to the manager's (e.g. `verifyCache`). */
 export const fastifyOurs = (name: string, title: string, options: Partial<TokenManagerOptions> = {}): HttpVariant => ({
@@ -18,6 +18,7 @@ export const fastifyOurs = (name: string, title: string, options: Partial<TokenM
       secret: HTTP_SECRET,
       ...options,
     });
+    await cacheActive(tokens, name);
     const { token } = await tokens.create(HTTP_USER);
     const app = Fastify();
     await app.register(tokenAuthPlugin, { manager: tokens });
@@ -26,6 +27,7 @@ export const fastifyOurs = (name: string, title: string, options: Partial<TokenM
     return {
       port: (app.server.address() as { port: number }).port,
       headers: { authorization: `Bearer ${token}` },
+      cacheStats: () => tokens.verifyCacheStats,
       close: async () => {
         await app.close();
         await tokens.close();

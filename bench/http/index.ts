@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { redisCpuUs } from '../lib/redis.js';
 import { figure, pairedRatio } from '../lib/stats.js';
 import { byMode, emptyResult, type Scenario } from '../lib/types.js';
+import type { VerifyCacheStats } from 'redis-multitokens';
 
 const VARIANTS = [
   'express-none',
@@ -25,6 +26,7 @@ const VARIANTS = [
   'fastify-ours-cache',
 ] as const;
 type VariantName = (typeof VARIANTS)[number];
+const CACHE_VARIANTS: readonly VariantName[] = ['express-ours-cache', 'fastify-ours-cache'];
 
 interface Child {
   name: VariantName;
@@ -56,6 +58,30 @@ async function childCpuUs(child: Child): Promise<number> {
   const reply = once(child.proc, 'message');
   child.proc.send({ type: 'cpu' });
   return ((await reply)[0] as { us: number }).us;
+}
+
+/** The local verify cache's counters of a variant's app (null for a variant without the cache). */
+async function childCacheStats(child: Child): Promise<VerifyCacheStats | null> {
+  const reply = once(child.proc, 'message');
+  child.proc.send({ type: 'cacheStats' });
+  return ((await reply)[0] as { stats: VerifyCacheStats | null }).stats;
+}
+
+/** Least share of a burst's requests a cache variant must answer from its cache, else the run fails (not a cache result). */
+const MIN_CACHE_HIT_SHARE = 0.5;
+
+/** What a cache variant's cache did during one burst (counter deltas); throws when it was not serving. */
+function cacheBurst(child: Child, before: VerifyCacheStats | null, after: VerifyCacheStats | null, requests: number) {
+  if (before === null || after === null)
+    throw new Error(`http variant ${child.name}: no verify cache counters (is verifyCache on?)`);
+  const hits = after.hits - before.hits;
+  const misses = after.misses - before.misses;
+  const resets = after.resets - before.resets;
+  if (hits < MIN_CACHE_HIT_SHARE * requests)
+    throw new Error(
+      `http variant ${child.name}: the verify cache answered ${hits} of ${requests} requests (${misses} misses, ${resets} resets, active now: ${after.active}): not a cache result`,
+    );
+  return { hits, misses, resets, hitShare: hits / (hits + misses) };
 }
 
 async function cannon(child: Child, connections: number, durationS: number) {
@@ -100,13 +126,18 @@ const scenario: Scenario = {
         VariantName,
         { reqPerSec: number; cpuUs: number; redisUs: number; p50Ms: number; p99Ms: number }[]
       >(VARIANTS.map((v) => [v, []]));
+      const cacheSamples = new Map<VariantName, ReturnType<typeof cacheBurst>[]>(CACHE_VARIANTS.map((v) => [v, []]));
       for (let r = 0; r < rounds; r++)
         for (const c of children) {
+          const cached = cacheSamples.get(c.name);
+          const stats0 = cached ? await childCacheStats(c) : null;
           const cpu0 = await childCpuUs(c);
           const redis0 = await redisCpuUs(info);
           const b = await cannon(c, connections, durationS);
           const cpu1 = await childCpuUs(c);
           const redis1 = await redisCpuUs(info);
+          const cache = cached ? cacheBurst(c, stats0, await childCacheStats(c), b.requests) : null;
+          cached?.push(cache!);
           samples.get(c.name)!.push({
             reqPerSec: b.reqPerSec,
             cpuUs: (cpu1 - cpu0) / b.requests,
@@ -114,7 +145,10 @@ const scenario: Scenario = {
             p50Ms: b.p50Ms,
             p99Ms: b.p99Ms,
           });
-          ctx.log(`http round ${r + 1}/${rounds} ${c.name}: ${Math.round(b.reqPerSec)} req/s`);
+          ctx.log(
+            `http round ${r + 1}/${rounds} ${c.name}: ${Math.round(b.reqPerSec)} req/s` +
+              (cache ? ` (cache: ${cache.hits} hits, ${cache.misses} misses, ${cache.resets} resets)` : ''),
+          );
         }
       for (const v of VARIANTS) {
         const s = samples.get(v)!;
@@ -139,6 +173,14 @@ const scenario: Scenario = {
           'ms',
         );
       }
+      for (const [v, s] of cacheSamples)
+        for (const [name, pick, unit] of [
+          ['cacheHitShare', (x) => x.hitShare, 'share'],
+          ['cacheHitsPerBurst', (x) => x.hits, 'hits'],
+          ['cacheMissesPerBurst', (x) => x.misses, 'misses'],
+          ['cacheResetsPerBurst', (x) => x.resets, 'resets'],
+        ] as const satisfies readonly [string, (x: ReturnType<typeof cacheBurst>) => number, string][])
+          result.figures[`${v}.${name}`] = figure(s.map(pick), unit);
       const rps = (v: VariantName) => samples.get(v)!.map((x) => x.reqPerSec);
       const pairs: [VariantName, VariantName][] = [
         ['express-ours', 'express-hand'],
@@ -168,6 +210,7 @@ const scenario: Scenario = {
     result.notes.push(
       "reqPerSec: 2xx responses per second; serverCpuUsPerReq: the app process's CPU (user + system) per request; redisCpuUsPerReq: Redis main-thread CPU per request.",
       "On 2 cores the app, autocannon and Redis compete for CPU: the app's CPU per request is the steadier figure.",
+      `The cache variants wait for their cache to turn on before they are measured; cacheHitShare, cacheHitsPerBurst, cacheMissesPerBurst, cacheResetsPerBurst: what the cache did in each burst (counter deltas); a burst it answered less than ${MIN_CACHE_HIT_SHARE * 100}% of fails the run.`,
     );
     return result;
   },

@@ -1,6 +1,7 @@
 /**
  * Child process of the HTTP scenario: starts one variant's app and answers the runner over IPC
- * (`{ cpu }`: its CPU so far; `{ close }`: shut down). One process per variant, so the apps never
+ * (`{ cpu }`: its CPU so far; `{ cacheStats }`: its verify cache's counters, null when it has none;
+ * `{ close }`: shut down). One process per variant, so the apps never
  * share an event loop, and autocannon (in the runner) never shares one with an app.
  *
  * argv: <variant name> <redis url>
@@ -29,6 +30,8 @@ process.on('message', async (msg: { type: string }) => {
   if (msg.type === 'cpu') {
     const { user, system } = process.cpuUsage();
     process.send!({ type: 'cpu', us: user + system });
+  } else if (msg.type === 'cacheStats') {
+    process.send!({ type: 'cacheStats', stats: app.cacheStats?.() ?? null });
   } else if (msg.type === 'close') {
     await app.close();
     process.exit(0);

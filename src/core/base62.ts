@@ -30,3 +30,24 @@ export function encodeBase62Fixed(value: number, width: number): string {
   }
   return out;
 }
+
+/** Value of each base62 character by char code (-1: not base62). */
+const BASE62_VALUE = (() => {
+  const t = new Int8Array(128).fill(-1);
+  for (let i = 0; i < BASE62.length; i++) t[BASE62.charCodeAt(i)] = i;
+  return t;
+})();
+
+/**
+ * The integer that `text.slice(start, end)` encodes in base62 (the inverse of {@link encodeBase62Fixed}),
+ * without making the slice; NaN when a character is not base62. At most 8 characters (below 2^53).
+ */
+export function decodeBase62(text: string, start: number, end: number): number {
+  let v = 0;
+  for (let i = start; i < end; i++) {
+    const d = BASE62_VALUE[text.charCodeAt(i)] ?? -1;
+    if (d < 0) return Number.NaN;
+    v = v * 62 + d;
+  }
+  return v;
+}

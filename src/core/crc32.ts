@@ -13,9 +13,9 @@ const TABLE = (() => {
   return t;
 })();
 
-/** CRC-32 of the char codes of `text` (callers pass ASCII only), as an unsigned 32-bit integer. */
-export function crc32(text: string): number {
+/** CRC-32 of the char codes of `text` (callers pass ASCII only), or of its first `length` of them, as an unsigned 32-bit integer. */
+export function crc32(text: string, length: number = text.length): number {
   let crc = 0xffffffff;
-  for (let i = 0; i < text.length; i++) crc = TABLE[(crc ^ text.charCodeAt(i)) & 0xff]! ^ (crc >>> 8);
+  for (let i = 0; i < length; i++) crc = TABLE[(crc ^ text.charCodeAt(i)) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }

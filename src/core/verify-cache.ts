@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from './errors.js';
@@ -53,11 +53,12 @@ export interface VerifyCacheStats {
 
 interface Entry {
   /**
-   * SHA-256 of the token that verified (32 bytes, compared in constant time on a hit): one hash per hit,
-   * cheaper than the HMAC under the ring's keys that a store call needs; in memory only, and no more
-   * use than a digest to whoever reads it (the token is 256 random bits, beyond any search).
+   * SHA-256 of the token that verified, in base64 (44 characters, compared in constant time on a hit):
+   * one hash per hit, cheaper than the HMAC under the ring's keys that a store call needs; in memory
+   * only, and no more use than a digest to whoever reads it (the token's secret is 256 random bits,
+   * beyond any search, so the digest cannot be turned back into the token).
    */
-  fingerprint: Buffer;
+  fingerprint: string;
   record: TokenRecord;
   /** Last moment it may be served, on the monotonic clock (`performance.now()`, milliseconds). */
   usableUntilMs: number;
@@ -88,9 +89,25 @@ export function verifyCacheOption(value: unknown): Required<VerifyCacheOptions> 
   };
 }
 
-/** SHA-256 of a token, 32 bytes (see `Entry.fingerprint`). */
-function fingerprint(token: string): Buffer {
-  return createHash('sha256').update(token, 'latin1').digest();
+/**
+ * SHA-256 of a token (ASCII), in base64 (see `Entry.fingerprint`). Node's one-shot `crypto.hash` (Node
+ * 20.12 and later) makes no Hash object and, with a string output, no Buffer: about a fifth of the CPU
+ * of `createHash(...).update(...).digest()` per hit; older Nodes use the latter.
+ */
+const fingerprint: (token: string) => string =
+  typeof nodeCrypto.hash === 'function'
+    ? (token) => nodeCrypto.hash('sha256', token, 'base64')
+    : (token) => nodeCrypto.createHash('sha256').update(token, 'latin1').digest('base64');
+
+/**
+ * Whether two fingerprints are equal, in time independent of where they differ (every character is
+ * looked at; both are 44 characters). A digest's bytes are not the attacker's to choose, but the cache
+ * keeps the rule the store follows for its HMACs.
+ */
+function sameFingerprint(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 /** Freezes a record served to many requests, so no caller can change what the next one gets. */
@@ -164,7 +181,7 @@ export class VerifyCache {
     }
     const e = this.lru.get(tokenId);
     if (e !== undefined) {
-      if (e.usableUntilMs > now && timingSafeEqual(e.fingerprint, fingerprint(token))) {
+      if (e.usableUntilMs > now && sameFingerprint(e.fingerprint, fingerprint(token))) {
         this.hits++;
         return e.record;
       }

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { TokenManager } from '../../src/core/manager.js';
 import { IoredisStore } from '../../src/stores/redis/ioredis.js';
 import { pieceFields } from '../../src/stores/redis/store.js';
+import { forgeSecret } from '../../src/testing/index.js';
 import {
   REDIS_URL,
   TEST_SECRET,
@@ -413,6 +414,27 @@ describe('Redis store: two users whose tags collide share one hash harmlessly', 
   const A = 'u22952';
   const B = 'u114440';
 
+  it('the by-id revokeAll/revokeOthers of a marked hash refits the TTLs once an immortal token is gone', async () => {
+    for (const mode of ['revokeOthers', 'revokeAll'] as const) {
+      const { m, store } = setup({ maxTokensPerUser: null, ttlSeconds: 3600 });
+      const h = store.keys.hashKey(m.userTag(A));
+      const idx = store.keys.indexKey(A, m.userTag(A));
+      const b = await m.create(B, { ttlSeconds: 60 });
+      const keep = await m.create(A, { ttlSeconds: 60 });
+      await m.create(A, { ttlSeconds: null });
+      for (let i = 0; i < 33; i++) await m.create(A, { ttlSeconds: 60 });
+      expect(await redis.hget(h, 'shared')).toBe('1');
+      expect(await redis.pttl(h)).toBe(-1); // the immortal token
+      if (mode === 'revokeOthers') await m.revokeOthers(A, keep.tokenId);
+      else await m.revokeAll(A);
+      const left = await redis.pttl(h);
+      expect(left, mode).toBeGreaterThan(0);
+      expect(left, mode).toBeLessThanOrEqual(60_000);
+      if (mode === 'revokeOthers') expect(await redis.pttl(idx)).toBeGreaterThan(0);
+      expect((await m.verify(b.token)).valid).toBe(true);
+    }
+  });
+
   it('a login of one user drops the other user expired records from its index too', async () => {
     const { m, keyPrefix } = setup({ maxTokensPerUser: null });
     expect(m.userTag(A)).toBe(m.userTag(B));
@@ -717,5 +739,51 @@ describe('Redis store: pieces of a record (short field names announced by the fi
     await m.create('gap');
     for (const f of [id, names[0]!]) expect(await redis.hexists(hash, f)).toBe(0);
     expect((await claims(hash)).stray).toEqual([]);
+  });
+
+  it('the name of a piece deleted by hand is never given to another record while its record still announces it', async () => {
+    const { m, store } = setup({ maxTokensPerUser: null });
+    const made = [];
+    for (let i = 0; i < 25; i++) made.push(await m.create('frank', { deviceName: `d${i}`, userAgent: 'U'.repeat(80) }));
+    const hash = store.keys.hashKey(m.userTag('frank'));
+    const [x, ...others] = made;
+    const lost = (await pieceFieldsOf(redis, hash, store.keys.field(x!.tokenId)))[0]!;
+    await redis.hdel(hash, lost);
+    // Every other record grows by a piece (a write that runs no tidy): each takes new names.
+    for (const o of others) expect(await m.reauthenticate('frank', o.tokenId, { acr: 'a'.repeat(64) })).not.toBeNull();
+    await claims(hash); // no name is announced by two records (x still announces the lost one)
+    expect(await redis.hexists(hash, lost)).toBe(0);
+    expect((await m.verify(x!.token)).valid).toBe(false);
+    for (const o of others.slice(0, 5)) expect((await m.verify(o.token)).valid).toBe(true);
+  });
+});
+
+describe('Redis store: a user with an index keeps whole records and a fitting index TTL', () => {
+  it('a wrong secret on a token of a user with an index leaves its record whole', async () => {
+    const { m, store } = setup({ maxTokensPerUser: null });
+    const made = [];
+    for (let i = 0; i < 34; i++) made.push(await m.create('whole', { userAgent: 'W'.repeat(120) }));
+    const hash = store.keys.hashKey(m.userTag('whole'));
+    const id = store.keys.field(made[0]!.tokenId);
+    expect((await redis.hget(hash, id))![0]).toBe('0');
+    expect((await m.verify(forgeSecret(made[0]!.token))).valid).toBe(false);
+    expect((await redis.hget(hash, id))![0]).toBe('0'); // not cut in pieces
+    expect(await pieceFieldsOf(redis, hash, id)).toEqual([]);
+    await m.revokeAll('whole');
+    expect(await redis.exists(hash)).toBe(0);
+  });
+
+  it("renew: 'user' keeps the index alive as long as the longest-lived token it renews", async () => {
+    const { m, store } = setup({ maxTokensPerUser: null, ttlSeconds: 10, renew: 'user', touchIntervalSeconds: 0 });
+    const long = await m.create('um', { ttlSeconds: 20 });
+    const rest = [];
+    for (let i = 0; i < 33; i++) rest.push(await m.create('um'));
+    const idx = store.keys.indexKey('um', m.userTag('um'));
+    await sleep(1100);
+    expect(await m.verify(rest[0]!.token)).toMatchObject({ valid: true, renewed: true });
+    const record = (await m.list('um')).find((t) => t.tokenId === long.tokenId)!;
+    const [sec, usec] = await redis.time();
+    const recordLeftMs = record.expiresAtMs! - (Number(sec) * 1000 + Math.floor(Number(usec) / 1000));
+    expect(await redis.pttl(idx)).toBeGreaterThanOrEqual(recordLeftMs - 50);
   });
 });

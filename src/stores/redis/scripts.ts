@@ -185,18 +185,30 @@ local function cut(s)
   return nil
 end
 -- n field names for the pieces of token id in hash h: the record's own (own: the names its stored
--- pieces have now) first, then small integers no field of the hash has (tags collide: two users may
--- share the hash), probed from a start taken from the id; nil when none is free.
+-- pieces have now) first, then small integers that are neither a field of the hash (tags collide: two
+-- users may share the hash) nor announced by any record's first piece (a piece deleted by hand leaves
+-- its name announced: giving it to another record would splice that record's bytes into the broken
+-- one), probed from a start taken from the id; nil when none is free. Reads the hash (HGETALL, under
+-- 100 fields here) only when the record needs a name it does not have.
 local function piece_fields(h, id, n, own)
   local out, taken = {}, {}
   for _, f in ipairs(own or {}) do
     if #out < n and #f <= 4 then out[#out + 1], taken[f] = f, true end
   end
+  if #out >= n then return out end
+  local flat = redis.call('HGETALL', h)
+  for i = 1, #flat, 2 do
+    local f = flat[i]
+    taken[f] = true
+    if #f == 16 then
+      for _, p in ipairs(piece_names(f, flat[i + 1]) or {}) do taken[p] = true end
+    end
+  end
   local start = (string.byte(id, 1) * 31 + string.byte(id, 2)) % 128
   for i = 0, 1295 do
     if #out >= n then return out end
     local f = tostring((start + i) % 1296)
-    if not taken[f] and redis.call('HEXISTS', h, f) == 0 then out[#out + 1], taken[f] = f, true end
+    if not taken[f] then out[#out + 1], taken[f] = f, true end
   end
   if #out >= n then return out end
   return nil
@@ -451,7 +463,8 @@ local function count_failure(h, id, r, window)
   else
     r.f = r.f + 1
   end
-  save(h, id, r, r.n, true)
+  -- A user with an index keeps whole records (its revokeAll deletes them by id, one field each).
+  save(h, id, r, r.n, true, redis.call('EXISTS', user_key(h .. ':i:', uid_of(r))) == 1)
 end
 local function throttled(r, max) return max ~= nil and r.f >= max and r.w ~= nil and r.w > now_ms() end
 -- 0.1 layout (see keys.ts): the record P{T}:t:<tag id> (JSON), as a record of this layout with uid
@@ -831,7 +844,10 @@ for _, o in ipairs(rs) do
     o.e = renewed_expiry(o.e, o.t or cfg, overwrite, o.a, now)
     save(h, o.id, o, o.n, false, indexed)
     cover(h, o.e, now)
-    if indexed then redis.call('ZADD', idx, 'XX', score(o), o.id) end
+    if indexed then
+      redis.call('ZADD', idx, 'XX', score(o), o.id)
+      cover(idx, o.e, now)
+    end
   end
 end
 `;
@@ -1023,6 +1039,17 @@ if redis.call('EXISTS', idx) == 1 then
   if #batch > 0 then
     redis.call('HDEL', h, unpack(batch))
     redis.call('ZREM', idx, unpack(batch))
+  end
+  -- TTLs refitted to what is left (an immortal token of this user may have gone): the kept token's
+  -- index, or the other user's records in the hash.
+  if redis.call('EXISTS', idx) == 1 then
+    refit(h, idx, now)
+  elseif redis.call('PTTL', h) == -1 then
+    local live = {}
+    for _, o in ipairs(scan(h)) do
+      if not o.bad and not (o.e and o.e <= now) then live[#live + 1] = o end
+    end
+    fit(h, live)
   end
   unmark(h)
   return publish_revoked(h, out, old)

@@ -124,7 +124,13 @@ function connectionSettings(flags: ConnectionFlags): { url: string; parsed: URL;
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
     throw new CliError(`the Redis URL must start with redis:// or rediss://; got ${clean(parsed.protocol)}//`);
-  if (parsed.password) redactions.add(decodeURIComponent(parsed.password));
+  if (parsed.password) redactions.add(parsed.password);
+  try {
+    decodeURIComponent(parsed.username);
+    if (parsed.password) redactions.add(decodeURIComponent(parsed.password));
+  } catch {
+    throw new CliError('the Redis URL: its user name or password is not valid percent-encoding (write % as %25)');
+  }
   // The drivers' own check of the database (`/abc`, a `?db=` that disagrees with the path), whose
   // messages never show the password; ioredis reads both forms.
   try {

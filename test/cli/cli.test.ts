@@ -536,6 +536,9 @@ describe('CLI failures: exit 1, one readable line, no stack trace', () => {
       /must start with redis:\/\/ or rediss:\/\//,
     );
     // The drivers' database check: never database 0 by accident, never the password in the line.
+    const badEscape = await cli(['list', '1', '--redis-url', 'redis://:hunter2%zzhunter2@127.0.0.1:6379']);
+    expectOneLineFailure(badEscape, /the Redis URL: its user name or password is not valid percent-encoding/);
+    expect(badEscape.stderr).not.toContain('hunter2');
     for (const url of ['redis://:hunter2hunter2@127.0.0.1:6379/abc', 'redis://:hunter2hunter2@127.0.0.1:6379/2?db=3']) {
       const r = await cli(['list', '1', '--redis-url', url]);
       expectOneLineFailure(

@@ -64,7 +64,7 @@ export function sendAuthError(res: Response, response: HttpErrorResponse): void 
 
 /**
  * Middleware that authenticates `Authorization: Bearer <token>` or `Token <token>` (or `DPoP <token>` with a proof, RFC 9449) (RFC 6750 §2.1).
- * On success sets `req.auth` ({ userId, user, token }) and calls `next()`. Bad, missing (unless
+ * On success sets `req.auth` (a `TokenAuth`: { userId, user, token, verifiedAtMs, dpop }) and calls `next()`. Bad, missing (unless
  * `optional`), invalid, expired or revoked tokens and unknown users get 401 with `WWW-Authenticate`
  * and a JSON body; missing scopes 403; a store outage 503 with `Retry-After`; every refusal has
  * `Cache-Control: no-store`. Errors thrown by `loadUser` go to `next(err)` (the app's error handler).

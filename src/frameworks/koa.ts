@@ -49,7 +49,7 @@ export type { Register, RegisteredUser } from '../core/register.js';
 
 /** `ctx.state` after {@link tokenAuth}: `auth` is set. */
 export interface AuthState<User = RegisteredUser> {
-  /** The authentication of this request ({ userId, user, token }). */
+  /** The authentication of this request (a `TokenAuth`: { userId, user, token, verifiedAtMs, dpop }). */
   auth: TokenAuth<User>;
 }
 
@@ -71,7 +71,7 @@ export function sendAuthError(ctx: ParameterizedContext, response: HttpErrorResp
 
 /**
  * Middleware that authenticates `Authorization: Bearer <token>` or `Token <token>` (or `DPoP <token>` with a proof, RFC 9449) and sets
- * `ctx.state.auth` ({ userId, user, token }), then calls `next()`. Bad, missing (unless `optional`),
+ * `ctx.state.auth` (a `TokenAuth`: { userId, user, token, verifiedAtMs, dpop }), then calls `next()`. Bad, missing (unless `optional`),
  * invalid, expired or revoked tokens and unknown users get 401 with `WWW-Authenticate` and a JSON body;
  * missing scopes 403; a store outage 503 with `Retry-After`. Errors thrown by `loadUser` are thrown on,
  * to Koa's error handling.

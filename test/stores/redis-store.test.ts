@@ -436,10 +436,9 @@ describe('Redis store: two users whose tags collide share one hash harmlessly', 
   });
 
   it('a login of one user drops the other user expired records from its index too', async () => {
-    const { m, keyPrefix } = setup({ maxTokensPerUser: null });
+    const { m, store } = setup({ maxTokensPerUser: null });
     expect(m.userTag(A)).toBe(m.userTag(B));
-    const h = `${keyPrefix}{${m.userTag(A)}}`;
-    const idx = `${h}:i:${Buffer.from(A).toString('hex')}`;
+    const idx = store.keys.indexKey(A, m.userTag(A));
     await m.create(A, { ttlSeconds: 1 });
     await m.create(A, { ttlSeconds: 1 });
     for (let i = 0; i < 33; i++) await m.create(A);
@@ -451,10 +450,10 @@ describe('Redis store: two users whose tags collide share one hash harmlessly', 
   });
 
   it('revokeAll of a user with an index never deletes the other user tokens, even when HLEN equals its ZCARD', async () => {
-    const { m, keyPrefix } = setup({ maxTokensPerUser: null });
+    const { m, store } = setup({ maxTokensPerUser: null });
     expect(m.userTag(A)).toBe(m.userTag(B));
-    const h = `${keyPrefix}{${m.userTag(A)}}`;
-    const idx = `${h}:i:${Buffer.from(A).toString('hex')}`;
+    const h = store.keys.hashKey(m.userTag(A));
+    const idx = store.keys.indexKey(A, m.userTag(A));
     const a = [];
     for (let i = 0; i < 35; i++) a.push(await m.create(A));
     const bTokens = [(await m.create(B)).token];
@@ -472,9 +471,9 @@ describe('Redis store: two users whose tags collide share one hash harmlessly', 
   // which the write that first puts two users' live records side by side sets (see REVOKE_ALL).
   for (const order of ['the other user first', 'the user with an index first'] as const)
     it(`revokeAll of a user with an index keeps the other user's tokens when tags collide (${order})`, async () => {
-      const { m, keyPrefix } = setup({ maxTokensPerUser: null });
+      const { m, keyPrefix, store } = setup({ maxTokensPerUser: null });
       expect(m.userTag(A)).toBe(m.userTag(B));
-      const h = `${keyPrefix}{${m.userTag(A)}}`;
+      const h = store.keys.hashKey(m.userTag(A));
       const b = [];
       const a = [];
       if (order === 'the other user first') b.push(await m.create(B));
@@ -491,8 +490,8 @@ describe('Redis store: two users whose tags collide share one hash harmlessly', 
     });
 
   it("a login through a stale index (the user's records gone by hand) marks a hash holding another user's records", async () => {
-    const { m, keyPrefix } = setup({ maxTokensPerUser: null });
-    const h = `${keyPrefix}{${m.userTag(A)}}`;
+    const { m, store } = setup({ maxTokensPerUser: null });
+    const h = store.keys.hashKey(m.userTag(A));
     const a = [];
     for (let i = 0; i < 35; i++) a.push(await m.create(A));
     await redis.del(h); // A's index stays, its records are gone: B's login reads no record of A
@@ -507,8 +506,8 @@ describe('Redis store: two users whose tags collide share one hash harmlessly', 
 
   it('revokeAll and revokeOthers of a user alone in an unmarked hash delete both keys whole, and a kept token stays whole', async () => {
     const { m, store, keyPrefix } = setup({ maxTokensPerUser: null, ttlSeconds: 3600 });
-    const h = `${keyPrefix}{${m.userTag(A)}}`;
-    const idx = `${h}:i:${Buffer.from(A).toString('hex')}`;
+    const h = store.keys.hashKey(m.userTag(A));
+    const idx = store.keys.indexKey(A, m.userTag(A));
     const a = [];
     for (let i = 0; i < 40; i++) a.push(await m.create(A, { deviceName: `d${i}` }));
     await redis.hset(h, 'x'.repeat(16), 'junk'); // not a record, not indexed: only a whole-hash delete drops it
@@ -540,9 +539,9 @@ describe('Redis store: two users whose tags collide share one hash harmlessly', 
 
 describe('Redis store: key TTLs past 32 tokens', () => {
   it('once the immortal token of a user with an index is gone, its next write gives the hash and index a TTL again', async () => {
-    const { m, keyPrefix } = setup({ maxTokensPerUser: null, ttlSeconds: 3600 });
-    const h = `${keyPrefix}{${m.userTag('imm')}}`;
-    const idx = `${h}:i:${Buffer.from('imm').toString('hex')}`;
+    const { m, store } = setup({ maxTokensPerUser: null, ttlSeconds: 3600 });
+    const h = store.keys.hashKey(m.userTag('imm'));
+    const idx = store.keys.indexKey('imm', m.userTag('imm'));
     const imm = await m.create('imm', { ttlSeconds: null });
     for (let i = 0; i < 33; i++) await m.create('imm');
     expect(await redis.pttl(h)).toBe(-1);
@@ -569,9 +568,9 @@ describe('Redis store: key TTLs past 32 tokens', () => {
 
 describe('Redis store: the device limit past 32 tokens', () => {
   it("limitPolicy 'reject' counts only live records: records deleted by hand no longer lock the user out", async () => {
-    const { m, keyPrefix } = setup({ maxTokensPerUser: 36, limitPolicy: 'reject' });
-    const h = `${keyPrefix}{${m.userTag('lim')}}`;
-    const idx = `${h}:i:${Buffer.from('lim').toString('hex')}`;
+    const { m, store } = setup({ maxTokensPerUser: 36, limitPolicy: 'reject' });
+    const h = store.keys.hashKey(m.userTag('lim'));
+    const idx = store.keys.indexKey('lim', m.userTag('lim'));
     const made = [];
     for (let i = 0; i < 36; i++) made.push(await m.create('lim'));
     await expect(m.create('lim')).rejects.toMatchObject({ code: 'ERR_TOKEN_LIMIT' });
@@ -587,8 +586,8 @@ describe('Redis store: the device limit past 32 tokens', () => {
 
 describe('Redis store: records edited by hand', () => {
   it('an emptied or unparsable record is absent: no 503 for its user, stats and prune work, it goes at the next write', async () => {
-    const { m, store, keyPrefix } = setup();
-    const h = `${keyPrefix}{${m.userTag('ed')}}`;
+    const { m, store } = setup();
+    const h = store.keys.hashKey(m.userTag('ed'));
     const [a, b, c] = [await m.create('ed'), await m.create('ed'), await m.create('ed')];
     await redis.hset(h, a.tokenId.slice(8), '');
     const kid = String(await redis.hget(h, c.tokenId.slice(8)))
@@ -612,12 +611,12 @@ describe('Redis store: records edited by hand', () => {
 
 describe('Redis store: stats and prune agree', () => {
   it('counts an expired record of a user with an index once, and finds a hash of stale records without a TTL', async () => {
-    const { m, store, keyPrefix } = setup({ maxTokensPerUser: null });
+    const { m, store } = setup({ maxTokensPerUser: null });
     await m.create('big', { ttlSeconds: 1 });
     await m.create('big', { ttlSeconds: 1 });
     for (let i = 0; i < 33; i++) await m.create('big');
     await m.create('gone', { ttlSeconds: 1 });
-    await redis.persist(`${keyPrefix}{${m.userTag('gone')}}`); // a hash left without a TTL, by hand
+    await redis.persist(store.keys.hashKey(m.userTag('gone'))); // a hash left without a TTL, by hand
     await new Promise((r) => setTimeout(r, 1100));
     const stats = await store.stats();
     expect(stats.keysWithoutTtl.tokenRecords).toBe(1);

@@ -353,6 +353,14 @@ local function fit(key, rs)
   end
   if top > 0 then redis.call('PEXPIREAT', key, fmt(top)) end
 end
+-- Sets the TTL of hash h to cover exactly its live records (one scan: for a hash left without a TTL).
+local function fit_live(h, now)
+  local live = {}
+  for _, o in ipairs(scan(h)) do
+    if not o.bad and not (o.e and o.e <= now) then live[#live + 1] = o end
+  end
+  fit(h, live)
+end
 -- Fits the TTL of a user's index to its top score (the user's longest-lived token) and makes the hash's
 -- cover it: a hash left without a TTL (an immortal token now gone) is fitted to its live records (one
 -- scan, only then: another user of the tag may hold an immortal one), so nothing stays forever.
@@ -368,11 +376,7 @@ local function refit(h, idx, now)
   redis.call('PEXPIREAT', idx, fmt(s))
   local p = redis.call('PTTL', h)
   if p == -1 then
-    local live = {}
-    for _, o in ipairs(scan(h)) do
-      if not o.bad and not (o.e and o.e <= now) then live[#live + 1] = o end
-    end
-    fit(h, live)
+    fit_live(h, now)
   elseif p >= 0 and now + p < s then
     redis.call('PEXPIREAT', h, fmt(s))
   end
@@ -1045,11 +1049,7 @@ if redis.call('EXISTS', idx) == 1 then
   if redis.call('EXISTS', idx) == 1 then
     refit(h, idx, now)
   elseif redis.call('PTTL', h) == -1 then
-    local live = {}
-    for _, o in ipairs(scan(h)) do
-      if not o.bad and not (o.e and o.e <= now) then live[#live + 1] = o end
-    end
-    fit(h, live)
+    fit_live(h, now)
   end
   unmark(h)
   return publish_revoked(h, out, old)
